@@ -1,0 +1,42 @@
+# salesml — run `make help` for the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lab lint format bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+		|| { echo "salesml needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install salesml with its dev tools
+
+demo: $(STAMP) ## generate the demo company, load the warehouse, render the report suite to reports/
+	$(BIN)/salesml demo
+	$(BIN)/salesml report --suite
+
+test: $(STAMP) ## run the whole test suite (unit and notebook tests)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP) ## open JupyterLab on the project
+	$(BIN)/jupyter lab --notebook-dir=.
+
+lint: $(STAMP) ## check style with ruff
+	$(BIN)/ruff check salesml tests benchmarks
+
+format: $(STAMP) ## format the code with ruff
+	$(BIN)/ruff format salesml tests benchmarks
+
+bench: $(STAMP) ## run the benchmarks in benchmarks/ (slow; not part of the tests)
+	$(BIN)/python -m benchmarks
+
+clean: ## remove generated data, warehouse and reports (keeps .venv)
+	rm -rf data/raw/demo data/warehouse.duckdb data/warehouse.duckdb.wal data/models reports/*/

@@ -1,0 +1,444 @@
+"""Sales performance figures per month and per rep / team / region / company (first cut).
+
+Computed in SQL on the warehouse and returned as DataFrames.
+
+Definitions
+-----------
+* A line counts in the month of its ``order_date``: sales when they are sold, returns
+  when the goods come back (so a month's revenue is *net of the returns booked in it*).
+* ``gross_sales`` = completed sale lines; ``returns`` = returned lines (a positive
+  number); ``revenue`` = gross_sales - returns; ``margin`` = revenue - cost, net of
+  returns in the same way (lines without a cost contribute no margin).
+* ``orders`` and ``customers`` count distinct orders / customers with a completed sale
+  line; ``aov`` = gross_sales / orders.
+* Credit goes to the rep on the line, and through the effective-dated hierarchy to the
+  rep's team and region *on the order date*: a rep who moves team counts for the old
+  team before the move and the new one after. A rep who moves mid-month appears once
+  per team that month. Lines whose rep has no stint on that date go to
+  ``(unassigned)``, so every total reconciles: sum over reps = teams = regions = company.
+* ``target_revenue`` is the sum of rep targets; a rep's monthly target belongs to the
+  team and region of the rep's last stint overlapping the month.
+  ``attainment_pct`` = revenue / target x 100.
+* Ranks (``RANK``: ties share a rank, the next rank is skipped) are by revenue, among
+  peers of the same level: reps within their team and region, teams within their region,
+  regions within the company.
+* ``growth_mom_pct`` / ``growth_yoy_pct`` compare revenue with the same key's previous
+  month and the same month a year earlier (empty when there is nothing to compare with).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from salesml.accounting.scope import Scope, ScopeError, parse_scope
+from salesml.config import PerformanceSettings
+from salesml.errors import SalesmlError
+
+LEVELS = ("rep", "team", "region", "company")
+
+_KEYS = {
+    "rep": ["rep_key", "team", "region"],
+    "team": ["team", "region"],
+    "region": ["region"],
+    "company": [],
+}
+
+_PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+#: output columns, in order, per level (measure columns are shared)
+MEASURES = [
+    "gross_sales",
+    "returns",
+    "revenue",
+    "margin",
+    "margin_pct",
+    "orders",
+    "customers",
+    "aov",
+    "target_revenue",
+    "target_margin",
+    "attainment_pct",
+    "revenue_prev_month",
+    "growth_mom_pct",
+    "revenue_last_year",
+    "growth_yoy_pct",
+]
+
+#: measures that add up across the hierarchy
+ADDITIVE = ["gross_sales", "returns", "revenue", "margin", "target_revenue", "target_margin"]
+
+
+class PeriodError(SalesmlError, ValueError):
+    """A period is malformed or outside the data."""
+
+
+def parse_period(text: str) -> str:
+    """Validate ``YYYY-MM`` and return it."""
+    m = _PERIOD_RE.match((text or "").strip())
+    if not m:
+        raise PeriodError(f"period {text!r} is not of the form YYYY-MM (e.g. 2026-10)")
+    return m.group(0)
+
+
+def shift_period(period: str, months: int) -> str:
+    y, m = map(int, parse_period(period).split("-"))
+    idx = y * 12 + (m - 1) + months
+    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """First day of the period and first day of the next one."""
+    y, m = map(int, parse_period(period).split("-"))
+    ny, nm = divmod(y * 12 + m, 12)
+    return date(y, m, 1), date(ny, nm + 1, 1)
+
+
+def period_range(first: str, last: str) -> list[str]:
+    out, p = [], parse_period(first)
+    last = parse_period(last)
+    while p <= last:
+        out.append(p)
+        p = shift_period(p, 1)
+    return out
+
+
+def latest_complete_period(con: duckdb.DuckDBPyConnection) -> str:
+    """The last month whose every day is covered by the sales data."""
+    last = con.execute("SELECT max(order_date) FROM order_lines").fetchall()[0][0]
+    if last is None:
+        raise PeriodError("no order lines in the warehouse: load data first (`salesml demo` or `salesml ingest`)")
+    nxt = pd.Timestamp(last) + pd.Timedelta(days=1)
+    return shift_period(f"{nxt.year:04d}-{nxt.month:02d}", -1)
+
+
+def data_periods(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    first, last = con.execute("SELECT min(order_date), max(order_date) FROM order_lines").fetchall()[0]
+    if first is None:
+        raise PeriodError("no order lines in the warehouse")
+    return f"{first:%Y-%m}", f"{last:%Y-%m}"
+
+
+def check_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    """Fail clearly when a scope names a region/team/rep the hierarchy does not know."""
+    if scope.level == "company":
+        return
+    column = {"region": "region", "team": "team", "rep": "rep_id"}[scope.level]
+    known = [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM reps ORDER BY 1").fetchall()]
+    if scope.value not in known:
+        sample = ", ".join(map(str, known[:8])) + (" ..." if len(known) > 8 else "")
+        raise ScopeError(f"scope {scope}: no {scope.level} {scope.value!r} in the hierarchy (known: {sample})")
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def _attributed_sql() -> str:
+    """Sale and return lines with the hierarchy in force on the order date."""
+    return """
+    lines AS (
+        SELECT order_id, customer_id, product_id, rep_id, order_date, status, channel, amount,
+               amount - cost AS margin, strftime(order_date, '%Y-%m') AS period
+        FROM order_lines
+        WHERE status IN ($sale, $ret) AND order_date >= $start AND order_date < $stop
+    ),
+    attributed AS (
+        SELECT lines.*,
+               CASE WHEN r.valid_to IS NULL OR lines.order_date <= r.valid_to THEN r.team END AS h_team,
+               CASE WHEN r.valid_to IS NULL OR lines.order_date <= r.valid_to THEN r.region END AS h_region
+        FROM lines ASOF LEFT JOIN reps r
+          ON lines.rep_id = r.rep_id AND lines.order_date >= r.valid_from
+    ),
+    h AS (
+        SELECT * EXCLUDE (h_team, h_region),
+               coalesce(h_team, $un) AS team,
+               coalesce(h_region, $un) AS region,
+               coalesce(rep_id, $un) AS rep_key
+        FROM attributed
+    ),
+    tgt_raw AS (
+        SELECT *, strptime(period || '-01', '%Y-%m-%d')::DATE AS p_start,
+               last_day(strptime(period || '-01', '%Y-%m-%d')::DATE) AS p_end
+        FROM targets
+        WHERE rep_id IS NOT NULL AND period >= $first_period AND period <= $last_period
+    ),
+    tgt AS (
+        SELECT t.period, t.rep_id AS rep_key, t.target_revenue, t.target_margin,
+               coalesce(CASE WHEN r.valid_to IS NULL OR r.valid_to >= t.p_start THEN r.team END, t.team, $un) AS team,
+               coalesce(CASE WHEN r.valid_to IS NULL OR r.valid_to >= t.p_start THEN r.region END, t.region, $un) AS region
+        FROM tgt_raw t ASOF LEFT JOIN reps r ON t.rep_id = r.rep_id AND t.p_end >= r.valid_from
+    )"""
+
+
+def _aggregate_sql(keys: list[str], prefilter: str) -> str:
+    key_list = "".join(f"{k}, " for k in keys)
+    using = ", ".join(["period", *keys])
+    reps_count = "count(DISTINCT rep_key) FILTER (WHERE rep_key <> $un) AS reps," if "rep_key" not in keys else ""
+    return f"""
+    sales AS (
+        SELECT period, {key_list}
+               coalesce(sum(amount) FILTER (WHERE status = $sale), 0) AS gross_sales,
+               coalesce(-sum(amount) FILTER (WHERE status = $ret), 0) AS returns,
+               sum(amount) AS revenue,
+               sum(margin) AS margin,
+               count(DISTINCT order_id) FILTER (WHERE status = $sale) AS orders,
+               count(DISTINCT customer_id) FILTER (WHERE status = $sale) AS customers,
+               {reps_count}
+               count(*) AS lines
+        FROM h WHERE {prefilter}
+        GROUP BY ALL
+    ),
+    tgt_agg AS (
+        SELECT period, {key_list} sum(target_revenue) AS target_revenue, sum(target_margin) AS target_margin
+        FROM tgt WHERE {prefilter}
+        GROUP BY ALL
+    ),
+    agg AS (
+        SELECT * FROM sales FULL OUTER JOIN tgt_agg USING ({using})
+    )"""
+
+
+def _params(settings: PerformanceSettings, first: str, last: str, extra: dict | None = None) -> dict:
+    start, _ = period_bounds(first)
+    _, stop = period_bounds(last)
+    params = {
+        "sale": settings.sale_status,
+        "ret": settings.return_status,
+        "un": settings.unassigned,
+        "start": start,
+        "stop": stop,
+        "first_period": first,
+        "last_period": last,
+    }
+    params.update(extra or {})
+    return params
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pd.DataFrame:
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    return con.execute(sql, used).df()
+
+
+def _rank_sql(level: str) -> str:
+    if level == "rep":
+        return """,
+            CASE WHEN c.rep_key <> $un AND c.team <> $un
+                 THEN RANK() OVER (PARTITION BY c.team, c.rep_key = $un OR c.team = $un ORDER BY c.revenue DESC NULLS LAST) END AS rank_in_team,
+            CASE WHEN c.rep_key <> $un AND c.region <> $un
+                 THEN RANK() OVER (PARTITION BY c.region, c.rep_key = $un OR c.region = $un ORDER BY c.revenue DESC NULLS LAST) END AS rank_in_region"""
+    if level == "team":
+        return """,
+            CASE WHEN c.team <> $un THEN RANK() OVER (PARTITION BY c.region, c.team = $un ORDER BY c.revenue DESC NULLS LAST) END AS rank_in_region"""
+    if level == "region":
+        return """,
+            CASE WHEN c.region <> $un THEN RANK() OVER (PARTITION BY c.region = $un ORDER BY c.revenue DESC NULLS LAST) END AS rank_in_company"""
+    return ""
+
+
+def _measures_sql() -> str:
+    return """
+            c.gross_sales, c.returns, c.revenue, c.margin,
+            CASE WHEN c.revenue <> 0 THEN c.margin / c.revenue * 100 END AS margin_pct,
+            coalesce(c.orders, 0) AS orders, coalesce(c.customers, 0) AS customers,
+            CASE WHEN c.orders > 0 THEN c.gross_sales / c.orders END AS aov,
+            c.target_revenue, c.target_margin,
+            CASE WHEN c.target_revenue > 0 THEN c.revenue / c.target_revenue * 100 END AS attainment_pct,
+            p.revenue AS revenue_prev_month,
+            CASE WHEN p.revenue > 0 THEN (c.revenue - p.revenue) / p.revenue * 100 END AS growth_mom_pct,
+            y.revenue AS revenue_last_year,
+            CASE WHEN y.revenue > 0 THEN (c.revenue - y.revenue) / y.revenue * 100 END AS growth_yoy_pct"""
+
+
+def performance(
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    by: str = "rep",
+    scope: str | Scope | None = None,
+    settings: PerformanceSettings | None = None,
+) -> pd.DataFrame:
+    """Performance of every rep / team / region (or the company) in ``period``.
+
+    With a ``scope``, only rows inside it are returned (ranks are still among all peers,
+    so a rep sees their rank in the team, but no one else's row).
+    """
+    if by not in LEVELS:
+        raise ValueError(f"by must be one of {', '.join(LEVELS)}, got {by!r}")
+    period = parse_period(period)
+    scope = parse_scope(scope)
+    check_scope(con, scope)
+    settings = settings or PerformanceSettings()
+    keys = _KEYS[by]
+    prev, ly = shift_period(period, -1), shift_period(period, -12)
+    join_on = " AND ".join(f"c.{k} = {{a}}.{k}" for k in keys) or "TRUE"
+    scope_cond, scope_params = _post_scope(scope, by)
+    key_cols = ", ".join(f"c.{k}" for k in keys)
+    sql = f"""
+    WITH {_attributed_sql()},
+    {_aggregate_sql(keys, "TRUE")},
+    cur AS (SELECT * FROM agg WHERE period = $period),
+    prv AS (SELECT * FROM agg WHERE period = $prev),
+    lyr AS (SELECT * FROM agg WHERE period = $ly),
+    result AS (
+        SELECT c.period{", " + key_cols if keys else ""}{", c.reps" if by in ("team", "region", "company") else ""},
+            {_measures_sql()}{_rank_sql(by)}
+        FROM cur c
+        LEFT JOIN prv p ON {join_on.format(a="p")}
+        LEFT JOIN lyr y ON {join_on.format(a="y")}
+    )
+    SELECT * FROM result c WHERE {scope_cond}
+    """
+    df = _run(
+        con,
+        sql,
+        _params(settings, ly, period, {"period": period, "prev": prev, "ly": ly, **scope_params}),
+    )
+    return _finish(con, df, by)
+
+
+def _post_scope(scope: Scope, by: str) -> tuple[str, dict]:
+    """Which result rows of level ``by`` belong to ``scope``."""
+    if scope.level == "company":
+        return "TRUE", {}
+    rank = LEVELS.index
+    if rank(by) > rank(scope.level):
+        raise ScopeError(
+            f"scope {scope} is narrower than the level {by!r}: a {scope.level} cannot see "
+            f"its {by}'s figures; use a level of {', '.join(LEVELS[: rank(scope.level) + 1])}"
+        )
+    return scope.sql("c")
+
+
+def _finish(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, by: str) -> pd.DataFrame:
+    if by == "rep":
+        names = con.execute(
+            "SELECT rep_id AS rep_key, arg_max(name, valid_from) AS rep_name FROM reps GROUP BY rep_id"
+        ).df()
+        df = df.merge(names, on="rep_key", how="left").rename(columns={"rep_key": "rep_id"})
+        first = ["period", "rep_id", "rep_name", "team", "region"]
+        df = df[first + [c for c in df.columns if c not in first]]
+        order = ["revenue", "rep_id"]
+    elif by == "company":
+        order = ["period"]
+    else:
+        order = ["revenue", *_KEYS[by]]
+    df = df.sort_values(order, ascending=[False] + [True] * (len(order) - 1) if by != "company" else True)
+    df = df.reset_index(drop=True)
+    for c in ("orders", "customers", "reps", "rank_in_team", "rank_in_region", "rank_in_company"):
+        if c in df.columns:
+            df[c] = df[c].astype("Int64")
+    return df
+
+
+def scope_summary(
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    scope: str | Scope | None = None,
+    settings: PerformanceSettings | None = None,
+) -> pd.DataFrame:
+    """One row: the scope's own totals for ``period`` (a rep across teams, a team, a region...).
+
+    For ``company`` this equals ``performance(by="company")``; for a region or team it
+    equals that row of ``performance(by=...)``.
+    """
+    period = parse_period(period)
+    scope = parse_scope(scope)
+    check_scope(con, scope)
+    settings = settings or PerformanceSettings()
+    prev, ly = shift_period(period, -1), shift_period(period, -12)
+    cond, scope_params = scope.sql()
+    sql = f"""
+    WITH {_attributed_sql()},
+    {_aggregate_sql([], cond)},
+    cur AS (SELECT * FROM agg WHERE period = $period),
+    prv AS (SELECT * FROM agg WHERE period = $prev),
+    lyr AS (SELECT * FROM agg WHERE period = $ly)
+    SELECT $period AS period, c.reps, {_measures_sql()}
+    FROM (SELECT 1) one
+    LEFT JOIN cur c ON TRUE LEFT JOIN prv p ON TRUE LEFT JOIN lyr y ON TRUE
+    """
+    df = _run(con, sql, _params(settings, ly, period, {"period": period, "prev": prev, "ly": ly, **scope_params}))
+    df.insert(1, "scope", str(scope))
+    for c in ("orders", "customers", "reps"):
+        df[c] = df[c].astype("Int64")
+    return df
+
+
+def monthly_trend(
+    con: duckdb.DuckDBPyConnection,
+    last_period: str,
+    months: int = 24,
+    scope: str | Scope | None = None,
+    settings: PerformanceSettings | None = None,
+) -> pd.DataFrame:
+    """Revenue, margin and target per month for the scope, ``months`` months up to ``last_period``."""
+    last_period = parse_period(last_period)
+    scope = parse_scope(scope)
+    check_scope(con, scope)
+    settings = settings or PerformanceSettings()
+    first = shift_period(last_period, -(months - 1))
+    cond, scope_params = scope.sql()
+    sql = f"""
+    WITH {_attributed_sql()},
+    {_aggregate_sql([], cond)}
+    SELECT period, gross_sales, returns, revenue, margin, orders, customers, target_revenue,
+           CASE WHEN target_revenue > 0 THEN revenue / target_revenue * 100 END AS attainment_pct
+    FROM agg ORDER BY period
+    """
+    df = _run(con, sql, _params(settings, first, last_period, scope_params))
+    grid = pd.DataFrame({"period": period_range(first, last_period)})
+    return grid.merge(df, on="period", how="left")
+
+
+def breakdown(
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    dimension: str,
+    scope: str | Scope | None = None,
+    settings: PerformanceSettings | None = None,
+) -> pd.DataFrame:
+    """Revenue and margin of the scope in ``period`` split by a product or customer attribute.
+
+    ``dimension``: ``category`` or ``brand`` (products), ``segment`` or ``customer_region``
+    (customers), ``channel`` (order lines).
+    """
+    period = parse_period(period)
+    scope = parse_scope(scope)
+    check_scope(con, scope)
+    settings = settings or PerformanceSettings()
+    dims = {
+        "category": ("products", "product_id", "category"),
+        "brand": ("products", "product_id", "brand"),
+        "segment": ("customers", "customer_id", "segment"),
+        "customer_region": ("customers", "customer_id", "region"),
+        "channel": ("order_lines", None, "channel"),
+    }
+    if dimension not in dims:
+        raise ValueError(f"dimension must be one of {', '.join(dims)}, got {dimension!r}")
+    table, key, column = dims[dimension]
+    cond, scope_params = scope.sql("h")
+    if key is None:
+        dim_expr, join = f"coalesce(h.{column}, '(unknown)')", ""
+    else:
+        dim_expr, join = f"coalesce(d.{column}, '(unknown)')", f"LEFT JOIN {table} d ON d.{key} = h.{key}"
+    sql = f"""
+    WITH {_attributed_sql()}
+    SELECT {dim_expr} AS {dimension},
+           sum(h.amount) AS revenue,
+           sum(h.margin) AS margin,
+           coalesce(sum(h.amount) FILTER (WHERE h.status = $sale), 0) AS gross_sales,
+           coalesce(-sum(h.amount) FILTER (WHERE h.status = $ret), 0) AS returns,
+           count(DISTINCT h.order_id) FILTER (WHERE h.status = $sale) AS orders
+    FROM h {join}
+    WHERE h.period = $period AND {cond}
+    GROUP BY ALL
+    ORDER BY revenue DESC NULLS LAST
+    """
+    df = _run(con, sql, _params(settings, period, period, {"period": period, **scope_params}))
+    total = df["revenue"].sum()
+    df["share_pct"] = df["revenue"] / total * 100 if total else None
+    df["margin_pct"] = (df["margin"] / df["revenue"].where(df["revenue"] != 0)) * 100
+    df["orders"] = df["orders"].astype("Int64")
+    return df

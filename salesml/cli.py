@@ -1,0 +1,287 @@
+"""The ``salesml`` command line: parses arguments, calls the package, formats output.
+
+Machine formats (``--format json|csv``) print only data on stdout; messages and
+progress bars go to stderr. Every command takes ``--config PATH`` (before or after the
+command name); ``$SALESML_CONFIG`` and ``$SALESML_WAREHOUSE`` override the config file
+and the warehouse path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from salesml.config import ENV_CONFIG, Settings, load_settings
+from salesml.errors import SalesmlError
+
+app = typer.Typer(
+    name="salesml",
+    help="Sales analytics and forecasting workbench: performance accounting, customer models and forecasts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+err = Console(stderr=True)
+#: tables printed to a pipe or file are not squeezed to 80 columns
+out = Console(width=None if sys.stdout.isatty() else 250)
+
+
+class Fmt(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class JsonOrTable(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Level(StrEnum):
+    rep = "rep"
+    team = "team"
+    region = "region"
+    company = "company"
+
+
+class Scale(StrEnum):
+    small = "small"
+    medium = "medium"
+    large = "large"
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help=f"config file (default ./salesml.toml; env {ENV_CONFIG})", show_default=False),
+]
+
+
+class _State:
+    config: Path | None = None
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config or _State.config)
+
+
+def print_error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    print_error(message)
+    raise typer.Exit(code)
+
+
+def _jsonable(df: pd.DataFrame) -> list[dict]:
+    return json.loads(df.to_json(orient="records", date_format="iso", force_ascii=False))
+
+
+def emit(df: pd.DataFrame, fmt: str, title: str | None = None) -> None:
+    """Print a frame: JSON records, CSV, or a readable table."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(_jsonable(df), ensure_ascii=False, indent=2) + "\n")
+    elif fmt == "csv":
+        df.to_csv(sys.stdout, index=False)
+    else:
+        t = RichTable(title=title, show_lines=False, header_style="bold")
+        for c in df.columns:
+            t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left")
+        for rec in df.itertuples(index=False, name=None):
+            t.add_row(*[_cell(v, str(c)) for v, c in zip(rec, df.columns, strict=True)])
+        out.print(t)
+
+
+def _cell(v, column: str = "") -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.1f}%" if column.endswith("_pct") else f"{v:,.2f}"
+    return str(v)
+
+
+@app.callback()
+def main_callback(config: ConfigOpt = None) -> None:
+    """salesml: run `salesml COMMAND --help` for a command's options."""
+    _State.config = config
+
+
+@app.command()
+def demo(
+    scale: Annotated[Scale | None, typer.Option(help="small (~20k lines), medium (~500k), large (~5M); default from config")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (default from config)")] = None,
+    end_date: Annotated[str | None, typer.Option("--end-date", help="last day of data, YYYY-MM-DD (default: yesterday)")] = None,
+    load: Annotated[bool, typer.Option(help="load the files into the warehouse after writing them")] = True,
+    config: ConfigOpt = None,
+) -> None:
+    """Generate the demo company's raw export files and load them into the warehouse."""
+    from salesml import warehouse
+    from salesml.demo import build_demo
+
+    settings = _settings(config)
+    try:
+        end = date.fromisoformat(end_date) if end_date else None
+    except ValueError:
+        _fail(f"--end-date {end_date!r} is not a date of the form YYYY-MM-DD")
+    started = time.perf_counter()
+    manifest, results = build_demo(
+        settings,
+        scale=scale.value if scale else None,
+        seed=seed,
+        end_date=end,
+        load=load,
+        progress=True,
+        log=lambda msg: err.print(msg, highlight=False),
+    )
+    if load:
+        with warehouse.connect(settings.warehouse_path) as con:
+            warehouse.audit(con, "demo", {"scale": manifest["scale"], "seed": manifest["seed"], "end_date": manifest["end_date"]})
+        loaded = sum(r.rows_loaded for r in results)
+        skipped = sum(r.skipped for r in results)
+        quarantined = sum(r.rows_quarantined for r in results)
+        err.print(
+            f"warehouse {settings.warehouse_path}: {loaded:,} rows loaded, {quarantined:,} quarantined, "
+            f"{skipped} file(s) unchanged ({time.perf_counter() - started:.1f}s in all)",
+            highlight=False,
+        )
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Option("--source", help="name of a [sources.NAME] block in the config, or 'demo'")],
+    table: Annotated[list[str] | None, typer.Option("--table", help="only these canonical tables")] = None,
+    fmt: Annotated[JsonOrTable, typer.Option("--format")] = JsonOrTable.table,
+    config: ConfigOpt = None,
+) -> None:
+    """Load a configured source into the warehouse and print the reconciliation."""
+    from salesml.demo.source import SOURCE_NAME, demo_source
+    from salesml.ingest import ingest_source
+
+    settings = _settings(config)
+    if source in settings.sources:
+        src = settings.sources[source]
+    elif source == SOURCE_NAME:
+        src = demo_source(settings)
+    else:
+        known = ", ".join([*settings.sources, SOURCE_NAME])
+        _fail(f"no source {source!r} in {settings.config_path or 'the built-in defaults'}; known: {known}")
+    results = ingest_source(settings, source, src, tables=table or None, progress=fmt != JsonOrTable.json)
+    rows = [r.to_dict() for r in results]
+    if fmt == JsonOrTable.json:
+        sys.stdout.write(json.dumps(rows[0] if len(rows) == 1 else rows, ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        df = pd.DataFrame(rows)[
+            ["batch_id", "table", "rows_read", "rows_loaded", "rows_quarantined", "revenue_read", "revenue_loaded", "revenue_quarantined", "skipped", "path"]
+        ]
+        emit(df, "table", title=f"ingest {source}")
+
+
+@app.command()
+def info(
+    fmt: Annotated[JsonOrTable, typer.Option("--format")] = JsonOrTable.table,
+    config: ConfigOpt = None,
+) -> None:
+    """Tables of the warehouse, their row counts and date ranges."""
+    from salesml import warehouse
+
+    settings = _settings(config)
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        df = warehouse.info(con)
+    if fmt == JsonOrTable.json:
+        payload = {"warehouse": str(settings.warehouse_path), "tables": _jsonable(df)}
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    else:
+        emit(df, "table", title=str(settings.warehouse_path))
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="SELECT statement to run on the warehouse")],
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    config: ConfigOpt = None,
+) -> None:
+    """Run read-only SQL on the warehouse (statements that write are refused)."""
+    from salesml import warehouse
+
+    settings = _settings(config)
+    df = warehouse.query(settings.warehouse_path, statement)
+    emit(df, fmt.value)
+
+
+@app.command()
+def perf(
+    period: Annotated[str | None, typer.Option(help="month YYYY-MM (default: latest complete month)")] = None,
+    by: Annotated[Level, typer.Option("--by", help="level of the rows")] = Level.rep,
+    scope: Annotated[str, typer.Option(help="company, region:NAME, team:ID or rep:ID")] = "company",
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    config: ConfigOpt = None,
+) -> None:
+    """Performance per rep / team / region / company for one month."""
+    from salesml import warehouse
+    from salesml.accounting.performance import latest_complete_period, performance
+
+    settings = _settings(config)
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        p = period or latest_complete_period(con)
+        df = performance(con, p, by.value, scope, settings.performance)
+    if fmt == Fmt.table:
+        if not period:
+            err.print(f"period {p} (latest complete month)", highlight=False)
+        hidden = ("period", "gross_sales", "returns", "margin", "target_margin", "revenue_prev_month", "revenue_last_year")
+        cols = [c for c in df.columns if c not in hidden]
+        emit(df[cols], "table", title=f"performance {p} by {by.value} (all columns: --format csv|json)")
+    else:
+        emit(df, fmt.value)
+
+
+@app.command()
+def report(
+    names: Annotated[list[str] | None, typer.Argument(help="report notebook(s) in notebooks/, e.g. sales_performance")] = None,
+    param: Annotated[list[str] | None, typer.Option("-p", "--param", help="notebook parameter key=value (repeatable)")] = None,
+    suite: Annotated[bool, typer.Option("--suite", help="render every report of report.suite in the config")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Render report notebooks to HTML under reports/<period>/ and print their paths."""
+    from salesml.reports.runner import render
+
+    settings = _settings(config)
+    todo = list(names or [])
+    if suite:
+        todo += [n for n in settings.report.suite if n not in todo]
+    if not todo:
+        _fail("name a report (e.g. `salesml report sales_performance`) or pass --suite")
+    params = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"-p {item!r}: expected key=value")
+        params[key.strip()] = value
+    for name in todo:
+        err.print(f"rendering {name} ...", highlight=False)
+        result = render(settings, name, params)
+        err.print(f"  done in {result.seconds:.1f}s", highlight=False)
+        typer.echo(str(result.html_path))
+
+
+def main() -> None:
+    """Entry point: expected errors become one clear line on stderr and exit code 1."""
+    try:
+        app()
+    except SalesmlError as e:
+        print_error(str(e))
+        sys.exit(1)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""Settings: ``salesml.toml`` plus environment overrides, typed.
+
+Resolution
+----------
+1. the built-in defaults below (salesml runs without any config file);
+2. the config file: ``--config PATH``, else ``$SALESML_CONFIG``, else ``./salesml.toml``
+   if it exists. Relative paths inside it are relative to the file's folder;
+3. ``$SALESML_WAREHOUSE`` overrides ``warehouse.path``, so several warehouses coexist.
+
+Unknown keys and wrongly typed values are errors naming the key and the file, with a
+suggestion for a misspelt key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from salesml.errors import SalesmlError
+
+ENV_CONFIG = "SALESML_CONFIG"
+ENV_WAREHOUSE = "SALESML_WAREHOUSE"
+DEFAULT_CONFIG_NAME = "salesml.toml"
+
+SCALES = ("small", "medium", "large")
+
+
+class ConfigError(SalesmlError, ValueError):
+    """A setting is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    #: DuckDB file holding the canonical tables, batches and quarantine
+    path: str = "data/warehouse.duckdb"
+    #: DuckDB memory limit for one connection, e.g. "4GB" ("" = DuckDB's default)
+    memory_limit: str = ""
+    #: DuckDB threads for one connection (0 = all cores)
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    #: small (~20k order lines), medium (~500k) or large (~5M)
+    scale: str = "medium"
+    seed: int = 42
+    #: last day of the demo data, YYYY-MM-DD; "" = yesterday
+    end_date: str = ""
+    #: years of history before end_date
+    years: float = 3.0
+    #: where the raw export files are written
+    out_dir: str = "data/raw/demo"
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    notebooks_dir: str = "notebooks"
+    output_dir: str = "reports"
+    #: notebooks rendered by `salesml report --suite` (and `make demo`)
+    suite: tuple[str, ...] = ("sales_performance",)
+    #: seconds a single notebook cell may run before the report fails
+    cell_timeout_s: int = 600
+    #: "inline": each HTML page carries plotly.js (works offline, ~4.8 MB a page);
+    #: "shared": one plotly.min.js beside the reports, referenced relatively
+    plotlyjs: str = "inline"
+    #: months of history in trend charts
+    trend_months: int = 24
+    #: rows in ranking tables
+    top_n: int = 20
+    kernel: str = "python3"
+
+
+@dataclass(frozen=True)
+class PerformanceSettings:
+    #: statuses of order lines that count as sales (returns are netted separately)
+    sale_status: str = "completed"
+    return_status: str = "returned"
+    #: label used for sales whose rep has no hierarchy row on the order date
+    unassigned: str = "(unassigned)"
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """How one canonical table is read from a source."""
+
+    #: files (globs allowed), relative to the config file's folder
+    files: tuple[str, ...] = ()
+    #: canonical column -> source column
+    columns: dict[str, str] = field(default_factory=dict)
+    #: canonical column -> {source value -> canonical value}
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: strftime format of date columns ("" = ISO 8601)
+    date_format: str = ""
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    format: str = "csv"
+    #: "auto" tries strict UTF-8 (with or without BOM), then GB18030
+    encoding: str = "auto"
+    delimiter: str = ","
+    tables: dict[str, TableSource] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    performance: PerformanceSettings = field(default_factory=PerformanceSettings)
+    #: canonical column -> {alias -> canonical value}, applied to every source,
+    #: e.g. aliases.region = {"华东" = "East China"}
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: local (second-language) display names: column -> {canonical value -> local name}
+    local_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    sources: dict[str, SourceSettings] = field(default_factory=dict)
+    #: folder relative paths are resolved against (the config file's folder, or cwd)
+    root: Path = field(default_factory=Path.cwd, compare=False)
+    #: the config file read, if any
+    config_path: Path | None = field(default=None, compare=False)
+
+    def path(self, p: str | os.PathLike) -> Path:
+        """Resolve a path from the settings against the project root."""
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else (self.root / p)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.path(self.warehouse.path)
+
+    def with_overrides(self, **sections: dict[str, Any]) -> Settings:
+        """A copy with some fields of some sections replaced, e.g. ``demo={"scale": "small"}``."""
+        changes = {name: dataclasses.replace(getattr(self, name), **values) for name, values in sections.items()}
+        return dataclasses.replace(self, **changes)
+
+
+_NON_CONFIG_FIELDS = {"root", "config_path"}
+
+
+def _build(cls: type, data: Any, where: str, origin: str) -> Any:
+    """Build dataclass ``cls`` from a TOML table, checking keys and types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: [{where}] must be a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _NON_CONFIG_FIELDS}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(fields)}"
+            raise ConfigError(f"{origin}: unknown setting {_join(where, key)!r}{hint}")
+        kwargs[key] = _convert(hints[key], value, _join(where, key), origin)
+    return cls(**kwargs)
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _convert(hint: Any, value: Any, where: str, origin: str) -> Any:
+    origin_type = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where, origin)
+    if origin_type is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: {where!r} must be a table, got {value!r}")
+        return {str(k): _convert(args[1], v, _join(where, str(k)), origin) for k, v in value.items()}
+    if origin_type is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{origin}: {where!r} must be a list, got {value!r}")
+        return tuple(_convert(args[0], v, where, origin) for v in value)
+    if origin_type in (typing.Union, types.UnionType):
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin}: {where!r} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{origin}: {where!r} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{origin}: {where!r} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin}: {where!r} must be a string, got {value!r}")
+        return value
+    return value
+
+
+def _validate(s: Settings, origin: str) -> None:
+    if s.demo.scale not in SCALES:
+        raise ConfigError(f"{origin}: demo.scale must be one of {', '.join(SCALES)}, got {s.demo.scale!r}")
+    if s.report.plotlyjs not in ("inline", "shared"):
+        raise ConfigError(f"{origin}: report.plotlyjs must be 'inline' or 'shared', got {s.report.plotlyjs!r}")
+    if s.report.cell_timeout_s <= 0:
+        raise ConfigError(f"{origin}: report.cell_timeout_s must be positive")
+    for name, src in s.sources.items():
+        from salesml.schema import TABLES  # local: schema imports pandera, keep config light
+
+        for tname in src.tables:
+            if tname not in TABLES:
+                raise ConfigError(
+                    f"{origin}: sources.{name}.tables.{tname}: not a canonical table "
+                    f"(known: {', '.join(TABLES)})"
+                )
+
+
+def config_file(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The config file that applies: explicit, else $SALESML_CONFIG, else ./salesml.toml if present."""
+    if explicit:
+        p = Path(explicit).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        return p.resolve()
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        p = Path(env).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p} (from ${ENV_CONFIG})")
+        return p.resolve()
+    p = Path.cwd() / DEFAULT_CONFIG_NAME
+    return p.resolve() if p.is_file() else None
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Read the settings (see the module docstring for the order of precedence)."""
+    cfg = config_file(path)
+    if cfg is None:
+        settings = Settings(root=Path.cwd())
+        origin = "built-in defaults"
+    else:
+        origin = str(cfg)
+        try:
+            data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{cfg}: not valid TOML: {e}") from None
+        settings = _build(Settings, data, "", origin)
+        settings = dataclasses.replace(settings, root=cfg.parent, config_path=cfg)
+    env_wh = os.environ.get(ENV_WAREHOUSE)
+    if env_wh:
+        settings = settings.with_overrides(warehouse={"path": str(Path(env_wh).expanduser().absolute())})
+    _validate(settings, origin)
+    return settings
+
+
+def defaults_as_dict() -> dict[str, Any]:
+    """The built-in defaults as plain data (what an empty salesml.toml means)."""
+
+    def plain(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj):
+            return {
+                f.name: plain(getattr(obj, f.name))
+                for f in dataclasses.fields(obj)
+                if f.name not in _NON_CONFIG_FIELDS
+            }
+        if isinstance(obj, tuple):
+            return [plain(v) for v in obj]
+        if isinstance(obj, dict):
+            return {k: plain(v) for k, v in obj.items()}
+        return obj
+
+    return plain(Settings())

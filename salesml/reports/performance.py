@@ -1,0 +1,322 @@
+"""The sales performance report: what ``notebooks/sales_performance.ipynb`` shows.
+
+All data is read once, through one short-lived read-only connection, and already
+filtered to the report's scope by the warehouse queries: nothing outside the scope is
+held, charted or rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from salesml import warehouse
+from salesml.accounting import performance as perf
+from salesml.accounting.scope import Scope, parse_scope
+from salesml.config import Settings, load_settings
+from salesml.reports import html as H
+
+#: headline figures recorded in the executed notebook (and compared with `salesml perf`)
+HEADLINE = [
+    "revenue",
+    "gross_sales",
+    "returns",
+    "margin",
+    "margin_pct",
+    "orders",
+    "customers",
+    "aov",
+    "target_revenue",
+    "attainment_pct",
+    "growth_mom_pct",
+    "growth_yoy_pct",
+]
+
+
+def report_settings(config_path: str = "", warehouse_path: str = "") -> Settings:
+    """Settings as a report notebook sees them (its parameters override the config)."""
+    settings = load_settings(config_path or None)
+    if warehouse_path:
+        settings = settings.with_overrides(warehouse={"path": warehouse_path})
+    return settings
+
+
+@dataclass
+class _Data:
+    summary: pd.DataFrame
+    reps: pd.DataFrame
+    teams: pd.DataFrame
+    regions: pd.DataFrame
+    trend: pd.DataFrame
+    categories: pd.DataFrame
+    customer_regions: pd.DataFrame
+
+
+class SalesPerformanceReport:
+    """Figures, tables and charts for one period and one scope."""
+
+    def __init__(self, period: str = "", scope: str = "company", config_path: str = "", warehouse: str = ""):
+        self.settings = report_settings(config_path, warehouse)
+        self.scope: Scope = parse_scope(scope)
+        ps = self.settings.performance
+        with warehouse_connect(self.settings) as con:
+            self.period = perf.parse_period(period) if period else perf.latest_complete_period(con)
+            first, last = perf.data_periods(con)
+            self.data_span = (first, last)
+            s = self.scope
+            self.data = _Data(
+                summary=perf.scope_summary(con, self.period, s, ps),
+                reps=perf.performance(con, self.period, "rep", s, ps),
+                teams=perf.performance(con, self.period, "team", s, ps) if s.level != "rep" else pd.DataFrame(),
+                regions=perf.performance(con, self.period, "region", s, ps)
+                if s.level in ("company", "region")
+                else pd.DataFrame(),
+                trend=perf.monthly_trend(con, self.period, self.settings.report.trend_months, s, ps),
+                categories=perf.breakdown(con, self.period, "category", s, ps),
+                customer_regions=perf.breakdown(con, self.period, "customer_region", s, ps),
+            )
+        self.local_regions = self.settings.local_names.get("region", {})
+
+    # ------------------------------------------------------------------ helpers
+
+    def region_label(self, region: str) -> str:
+        local = self.local_regions.get(region)
+        return f"{region} · {local}" if local else str(region)
+
+    @property
+    def headline_figures(self) -> dict:
+        row = self.data.summary.iloc[0]
+        return {"period": self.period, "scope": str(self.scope), **{k: row[k] for k in HEADLINE}}
+
+    # ------------------------------------------------------------------ blocks
+
+    def title(self) -> H.Block:
+        who = {
+            "company": "Whole company",
+            "region": f"Region {self.region_label(self.scope.value or '')}",
+            "team": f"Team {self.scope.value}",
+            "rep": f"Rep {self.scope.value}",
+        }[self.scope.level]
+        if self.scope.level == "rep" and not self.data.reps.empty:
+            who += f" — {self.data.reps['rep_name'].iloc[0]}"
+        return H.style() + H.heading(f"Sales performance {self.period}", 1) + H.note(
+            f"{who}. Data from {self.data_span[0]} to {self.data_span[1]}. Amounts in CNY, net of returns."
+        )
+
+    def headline(self) -> H.Block:
+        f = self.headline_figures
+        if pd.isna(f["revenue"]) and pd.isna(f["target_revenue"]):
+            return H.note(f"No sales and no target in {self.period} for {self.scope}.") + H.figures(f)
+        cards = [
+            {
+                "label": "Revenue (net)",
+                "value": H.fmt_money(f["revenue"]),
+                "sub": f"{H.fmt_pct(f['growth_mom_pct'], True)} vs last month",
+                "trend": f["growth_mom_pct"],
+            },
+            {
+                "label": "vs last year",
+                "value": H.fmt_pct(f["growth_yoy_pct"], True),
+                "sub": "same month last year",
+                "trend": f["growth_yoy_pct"],
+            },
+            {
+                "label": "Gross margin",
+                "value": H.fmt_money(f["margin"]),
+                "sub": f"{H.fmt_pct(f['margin_pct'])} of revenue",
+            },
+            {
+                "label": "Target attainment",
+                "value": H.fmt_pct(f["attainment_pct"]),
+                "sub": f"target {H.fmt_money(f['target_revenue'])}",
+                "trend": None if pd.isna(f["attainment_pct"]) else f["attainment_pct"] - 100,
+            },
+            {"label": "Orders", "value": H.fmt_int(f["orders"]), "sub": f"AOV {H.fmt_money(f['aov'])}"},
+            {"label": "Customers", "value": H.fmt_int(f["customers"]), "sub": "with a purchase"},
+            {
+                "label": "Returns",
+                "value": H.fmt_money(f["returns"]),
+                "sub": f"of {H.fmt_money(f['gross_sales'])} gross sales",
+            },
+        ]
+        return H.cards(cards) + H.figures(f)
+
+    def ranking(self) -> H.Block:
+        reps = self.data.reps.head(self.settings.report.top_n)
+        if reps.empty:
+            return H.note("No rep activity in this period.")
+        cols = [
+            "rank_in_team",
+            "rank_in_region",
+            "rep_id",
+            "rep_name",
+            "team",
+            "region",
+            "revenue",
+            "margin_pct",
+            "target_revenue",
+            "attainment_pct",
+            "growth_mom_pct",
+            "growth_yoy_pct",
+        ]
+        shown = reps[cols].assign(region=reps["region"].map(self.region_label))
+        block = H.heading(
+            "Ranking" if self.scope.level != "rep" else "Your figures",
+            2,
+            "Ranks by net revenue within team and region (ties share a rank)."
+            + (f" Top {len(reps)} of {len(self.data.reps)} shown." if len(self.data.reps) > len(reps) else ""),
+        ) + H.table(
+            shown,
+            formats={
+                "rank_in_team": H.fmt_int,
+                "rank_in_region": H.fmt_int,
+                "revenue": H.fmt_exact_money,
+                "target_revenue": H.fmt_exact_money,
+                "margin_pct": H.fmt_pct,
+                "attainment_pct": H.fmt_pct,
+                "growth_mom_pct": lambda v: H.fmt_pct(v, True),
+                "growth_yoy_pct": lambda v: H.fmt_pct(v, True),
+            },
+            labels={
+                "rank_in_team": "# team",
+                "rank_in_region": "# region",
+                "rep_id": "rep",
+                "rep_name": "name",
+                "margin_pct": "margin %",
+                "target_revenue": "target",
+                "attainment_pct": "attainment",
+                "growth_mom_pct": "MoM",
+                "growth_yoy_pct": "YoY",
+            },
+        )
+        if self.scope.level in ("company", "region") and not self.data.teams.empty:
+            teams = self.data.teams
+            block = block + H.heading("Teams", 3) + H.table(
+                teams[["rank_in_region", "team", "region", "reps", "revenue", "margin_pct", "target_revenue", "attainment_pct", "growth_mom_pct"]].assign(
+                    region=teams["region"].map(self.region_label)
+                ),
+                formats={
+                    "rank_in_region": H.fmt_int,
+                    "reps": H.fmt_int,
+                    "revenue": H.fmt_exact_money,
+                    "target_revenue": H.fmt_exact_money,
+                    "margin_pct": H.fmt_pct,
+                    "attainment_pct": H.fmt_pct,
+                    "growth_mom_pct": lambda v: H.fmt_pct(v, True),
+                },
+                labels={"rank_in_region": "# region", "margin_pct": "margin %", "target_revenue": "target", "attainment_pct": "attainment", "growth_mom_pct": "MoM"},
+            )
+        return block
+
+    def attainment_chart(self) -> H.Block:
+        if self.scope.level in ("company", "region"):
+            df = self.data.teams.dropna(subset=["attainment_pct"]).sort_values("attainment_pct")
+            labels = df["team"].astype(str) + " (" + df["region"].map(self.region_label) + ")"
+            what = "team"
+        elif self.scope.level == "team":
+            df = self.data.reps.dropna(subset=["attainment_pct"]).sort_values("attainment_pct")
+            labels = df["rep_id"].astype(str) + " " + df["rep_name"].fillna("").astype(str)
+            what = "rep"
+        else:
+            df = self.data.trend.dropna(subset=["attainment_pct"]).tail(12)
+            labels = df["period"]
+            what = "month"
+        if df.empty:
+            return H.note("No targets in this period: attainment skipped.")
+        values = df["attainment_pct"].astype(float)
+        colors = ["#1a7f37" if v >= 100 else "#bf8700" if v >= 80 else "#cf222e" for v in values]
+        horizontal = what != "month"
+        bar = go.Bar(
+            x=values if horizontal else [H.esc(v) for v in labels],
+            y=[H.esc(v) for v in labels] if horizontal else values,
+            orientation="h" if horizontal else "v",
+            marker_color=colors,
+            hovertemplate="%{y}: %{x:.1f}%<extra></extra>" if horizontal else "%{x}: %{y:.1f}%<extra></extra>",
+        )
+        fig = go.Figure(bar)
+        line = dict(type="line", line=dict(color="#57606a", dash="dash"))
+        if horizontal:
+            fig.add_shape(**line, x0=100, x1=100, y0=-0.5, y1=len(df) - 0.5)
+        else:
+            fig.add_shape(**line, y0=100, y1=100, x0=-0.5, x1=len(df) - 0.5)
+        fig.update_layout(
+            title=f"Target attainment by {what}, {self.period if what != 'month' else 'last 12 months'} (%)",
+            height=max(320, 22 * len(df) + 120) if horizontal else 380,
+            margin=dict(l=10, r=10, t=50, b=10),
+            template="plotly_white",
+        )
+        return H.heading("Target attainment", 2) + H.chart(fig)
+
+    def trend_chart(self) -> H.Block:
+        t = self.data.trend
+        fig = go.Figure()
+        fig.add_bar(x=t["period"], y=t["revenue"], name="revenue (net)", marker_color="#0969da")
+        fig.add_bar(x=t["period"], y=-t["returns"].fillna(0), name="returns", marker_color="#cf222e")
+        fig.add_scatter(x=t["period"], y=t["target_revenue"], name="target", mode="lines+markers", line=dict(color="#57606a", dash="dash"))
+        fig.add_scatter(x=t["period"], y=t["margin"], name="gross margin", mode="lines", line=dict(color="#1a7f37"))
+        fig.update_layout(
+            title=f"Monthly revenue, last {len(t)} months",
+            barmode="relative",
+            height=420,
+            template="plotly_white",
+            margin=dict(l=10, r=10, t=50, b=10),
+            legend=dict(orientation="h", y=-0.15),
+            yaxis_title="CNY",
+        )
+        return H.heading("Revenue trend", 2) + H.chart(fig)
+
+    def region_breakdown(self) -> H.Block:
+        if self.scope.level == "company":
+            df = self.data.regions.assign(label=lambda d: d["region"].map(self.region_label))
+            title = "Revenue by sales region"
+        else:
+            df = self.data.customer_regions.assign(label=lambda d: d["customer_region"].map(self.region_label))
+            title = "Revenue by customer region"
+        if df.empty:
+            return H.note("No sales in this period.")
+        fig = go.Figure(go.Bar(x=[H.esc(v) for v in df["label"]], y=df["revenue"], marker_color="#0969da",
+                               customdata=df["margin_pct"], hovertemplate="%{x}<br>revenue %{y:,.0f}<br>margin %{customdata:.1f}%<extra></extra>"))
+        fig.update_layout(title=title, height=360, template="plotly_white", margin=dict(l=10, r=10, t=50, b=10))
+        cols = ["label", "revenue", "margin_pct"] + (["attainment_pct", "growth_yoy_pct"] if "attainment_pct" in df else ["share_pct"])
+        return H.heading("Regions", 2) + H.chart(fig) + H.table(
+            df[cols],
+            formats={"revenue": H.fmt_exact_money, "margin_pct": H.fmt_pct, "attainment_pct": H.fmt_pct,
+                     "growth_yoy_pct": lambda v: H.fmt_pct(v, True), "share_pct": H.fmt_pct},
+            labels={"label": "region", "margin_pct": "margin %", "attainment_pct": "attainment", "growth_yoy_pct": "YoY", "share_pct": "share"},
+        )
+
+    def category_breakdown(self) -> H.Block:
+        df = self.data.categories
+        if df.empty:
+            return H.note("No sales in this period.")
+        fig = go.Figure(go.Bar(x=[H.esc(v) for v in df["category"]], y=df["revenue"], name="revenue", marker_color="#0969da"))
+        fig.add_scatter(x=[H.esc(v) for v in df["category"]], y=df["margin_pct"], name="margin %", yaxis="y2", mode="markers", marker=dict(size=10, color="#1a7f37"))
+        fig.update_layout(
+            title="Revenue and margin by product category",
+            height=380,
+            template="plotly_white",
+            margin=dict(l=10, r=10, t=50, b=10),
+            yaxis=dict(title="CNY"),
+            yaxis2=dict(title="margin %", overlaying="y", side="right", showgrid=False),
+            legend=dict(orientation="h", y=-0.2),
+        )
+        return H.heading("Product categories", 2) + H.chart(fig) + H.table(
+            df[["category", "revenue", "share_pct", "margin_pct", "returns", "orders"]],
+            formats={"revenue": H.fmt_exact_money, "share_pct": H.fmt_pct, "margin_pct": H.fmt_pct, "returns": H.fmt_exact_money, "orders": H.fmt_int},
+            labels={"share_pct": "share", "margin_pct": "margin %"},
+        )
+
+    def notes(self) -> H.Block:
+        return H.heading("How these figures are made", 3) + H.note(
+            "Sales count in the month they are sold and returns in the month the goods come back; "
+            "revenue and margin are net of returns. Credit follows the rep on the order line and "
+            "the rep's team and region on the order date. Attainment = net revenue / target. "
+            f"Generated by salesml from {self.settings.warehouse_path.name}."
+        )
+
+
+def warehouse_connect(settings: Settings):
+    wh = settings.warehouse
+    return warehouse.connect(settings.warehouse_path, read_only=True, memory_limit=wh.memory_limit, threads=wh.threads)

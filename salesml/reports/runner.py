@@ -1,0 +1,230 @@
+"""Render report notebooks: papermill (in-process) -> nbconvert HTML, code hidden.
+
+``render(settings, "sales_performance", {"scope": "team:T03"})`` runs
+``notebooks/sales_performance.ipynb`` with those parameters and writes
+``reports/<period>/sales_performance.html`` (``..._team-T03.html`` for a narrower scope)
+and a JSON sidecar with the parameters and the figures the notebook recorded.
+
+Success is decided by the exception, never by an output file existing: papermill
+saves a partial notebook on a timeout or a dead kernel. Every cell has a time limit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from salesml.config import Settings
+from salesml.errors import SalesmlError
+from salesml.reports.html import FIGURES_MIME
+
+PLOTLY_FILE = "plotly.min.js"
+
+
+class ReportError(SalesmlError, RuntimeError):
+    """A report could not be rendered; the message says which cell failed and why."""
+
+
+@dataclass
+class RenderResult:
+    name: str
+    html_path: Path
+    parameters: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["html_path"] = str(self.html_path)
+        return d
+
+
+def notebook_path(settings: Settings, name: str) -> Path:
+    folder = settings.path(settings.report.notebooks_dir)
+    path = folder / f"{name}.ipynb"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+        raise ReportError(f"no report notebook {path}; available: {', '.join(known) or 'none'}")
+    return path
+
+
+def declared_parameters(path: Path) -> dict[str, dict[str, Any]]:
+    """The notebook's parameters cell: name -> {default, type} (papermill's inference)."""
+    import papermill
+
+    params = papermill.inspect_notebook(str(path))
+    if not params:
+        raise ReportError(f"{path}: no cell tagged 'parameters'")
+    return {
+        name: {"default": p.get("default"), "type": (p.get("inferred_type_name") or "None").lower()}
+        for name, p in params.items()
+    }
+
+
+def coerce_parameters(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    """Check names against the parameters cell and convert text by the declared type.
+
+    IDs stay text: ``-p scope=rep:007`` is the string it was given (papermill's own CLI
+    would turn ``007`` into 7).
+    """
+    declared = declared_parameters(path)
+    out = {}
+    for name, value in raw.items():
+        if name not in declared:
+            raise ReportError(
+                f"{path.name}: unknown parameter {name!r}; its parameters are: {', '.join(declared)}"
+            )
+        kind = declared[name]["type"]
+        if not isinstance(value, str) or kind in ("str", "none"):
+            out[name] = value
+            continue
+        try:
+            if kind == "int":
+                out[name] = int(value)
+            elif kind == "float":
+                out[name] = float(value)
+            elif kind == "bool":
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                out[name] = value.lower() in ("true", "1", "yes")
+            else:
+                out[name] = value
+        except ValueError:
+            raise ReportError(f"{path.name}: parameter {name} must be {kind}, got {value!r}") from None
+    return out
+
+
+def recorded_figures(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if FIGURES_MIME in data:
+                payload = data[FIGURES_MIME]
+                figures.update(json.loads(payload) if isinstance(payload, str) else payload)
+    return figures
+
+
+def _cell_error(nb: nbformat.NotebookNode) -> str:
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
+    return "unknown error"
+
+
+def _plotly_tag(settings: Settings, html_path: Path) -> str:
+    from plotly.offline import get_plotlyjs
+
+    if settings.report.plotlyjs == "inline":
+        return f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    shared = settings.path(settings.report.output_dir) / PLOTLY_FILE
+    if not shared.exists():
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        shared.write_text(get_plotlyjs(), encoding="utf-8")
+    rel = os.path.relpath(shared, html_path.parent)
+    return f'<script type="text/javascript" src="{rel}"></script>'
+
+
+def to_html(nb: nbformat.NotebookNode, title: str, plotly_tag: str) -> str:
+    """Export an executed notebook as a page without code, with plotly.js loaded once."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    if "Plotly.newPlot" in body:
+        body = body.replace("</head>", plotly_tag + "\n</head>", 1)
+    return body
+
+
+def output_path(settings: Settings, name: str, period: str | None, scope: str | None) -> Path:
+    from salesml.accounting.scope import parse_scope
+
+    folder = settings.path(settings.report.output_dir) / (period or datetime.now().strftime("%Y-%m-%d"))
+    suffix = ""
+    if scope:
+        sc = parse_scope(scope)
+        if sc.level != "company":
+            suffix = f"_{sc.slug}"
+    return folder / f"{name}{suffix}.html"
+
+
+def _default_period(settings: Settings) -> str:
+    from salesml import warehouse
+    from salesml.accounting.performance import latest_complete_period
+
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        return latest_complete_period(con)
+
+
+def render(settings: Settings, name: str, parameters: dict[str, Any] | None = None) -> RenderResult:
+    """Run one report notebook and write its HTML; raise :class:`ReportError` on failure."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
+
+    started = time.perf_counter()
+    path = notebook_path(settings, name)
+    params = coerce_parameters(path, dict(parameters or {}))
+    declared = declared_parameters(path)
+    if "config_path" in declared and not params.get("config_path"):
+        params["config_path"] = str(settings.config_path) if settings.config_path else ""
+    if "warehouse" in declared and not params.get("warehouse"):
+        params["warehouse"] = str(settings.warehouse_path.resolve())
+    if "period" in declared and not params.get("period"):
+        params["period"] = _default_period(settings)
+    html_path = output_path(settings, name, params.get("period"), params.get("scope"))
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="salesml-report-") as tmp:
+        executed = Path(tmp) / f"{name}.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(executed),
+                parameters=params,
+                kernel_name=settings.report.kernel,
+                progress_bar=False,
+                log_output=False,
+                cwd=str(settings.root),
+                execution_timeout=settings.report.cell_timeout_s,
+                request_save_on_cell_execute=False,
+                # local sockets in the temp folder: no open TCP ports, no warning about them
+                config=Config({"KernelManager": {"transport": "ipc", "ip": str(Path(tmp) / "kernel")}}),
+            )
+        except PapermillExecutionError as e:
+            failed = html_path.with_suffix(".failed.ipynb")
+            if executed.exists():
+                failed.write_bytes(executed.read_bytes())
+            raise ReportError(
+                f"report {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
+                f"(executed notebook kept at {failed})"
+            ) from None
+        except Exception as e:  # timeout, dead kernel, missing kernel...
+            raise ReportError(f"report {name} did not complete: {type(e).__name__}: {e}") from None
+        nb = nbformat.read(executed, as_version=4)
+
+    figures = recorded_figures(nb)
+    title = f"{name.replace('_', ' ').title()} — {params.get('period', '')} {params.get('scope', '')}".strip()
+    page = to_html(nb, title, _plotly_tag(settings, html_path))
+    tmp_html = html_path.with_suffix(".html.tmp")
+    tmp_html.write_text(page, encoding="utf-8")
+    tmp_html.replace(html_path)
+    seconds = time.perf_counter() - started
+    result = RenderResult(name=name, html_path=html_path, parameters=params, figures=figures, seconds=seconds)
+    sidecar = html_path.with_suffix(".json")
+    sidecar.write_text(
+        json.dumps({**result.to_dict(), "rendered_at": datetime.now().isoformat(timespec="seconds")}, indent=2, default=str, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return result

@@ -1,0 +1,433 @@
+"""The DuckDB warehouse: canonical tables, load batches, quarantine, audit log.
+
+Connections are short-lived (open, work, close): DuckDB lets one process write at a
+time, and an analyst's open notebook must never block the scheduler or an ingest.
+Every function that changes data does it in one transaction.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from salesml import schema
+from salesml.errors import SalesmlError
+
+SCHEMA_VERSION = 1
+
+#: statement types ``salesml sql`` accepts
+_READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+
+_PROVENANCE_DDL = [
+    """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    """CREATE SEQUENCE IF NOT EXISTS batch_seq START 1""",
+    """CREATE TABLE IF NOT EXISTS load_batches (
+        batch_id INTEGER PRIMARY KEY,
+        source VARCHAR NOT NULL,
+        table_name VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        content_hash VARCHAR NOT NULL,
+        encoding VARCHAR,
+        rows_read BIGINT NOT NULL,
+        rows_loaded BIGINT NOT NULL,
+        rows_fixed BIGINT NOT NULL,
+        rows_quarantined BIGINT NOT NULL,
+        quarantine_reasons VARCHAR,
+        revenue_read DECIMAL(18,2),
+        revenue_loaded DECIMAL(18,2),
+        revenue_quarantined DECIMAL(18,2),
+        status VARCHAR NOT NULL,
+        replaced_by INTEGER,
+        loaded_at TIMESTAMP NOT NULL,
+        seconds DOUBLE,
+        actor VARCHAR,
+        salesml_version VARCHAR
+    )""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        batch_id INTEGER NOT NULL,
+        table_name VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        source_row INTEGER,
+        reason VARCHAR NOT NULL,
+        "column" VARCHAR,
+        details VARCHAR,
+        record VARCHAR
+    )""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        logged_at TIMESTAMP NOT NULL,
+        actor VARCHAR,
+        command VARCHAR NOT NULL,
+        params VARCHAR
+    )""",
+]
+
+
+class WarehouseError(SalesmlError, RuntimeError):
+    """The warehouse cannot do what was asked; the message says why."""
+
+
+class ReadOnlyError(WarehouseError):
+    """A statement that would write was sent through a read-only path."""
+
+
+def _version() -> str:
+    from salesml import __version__
+
+    return __version__
+
+
+def actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (containers)
+        return "unknown"
+
+
+@contextmanager
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    memory_limit: str = "",
+    threads: int = 0,
+    lock_wait_s: float = 10.0,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for the duration of a ``with`` block.
+
+    A writable connection creates the file and the tables when missing. A read-only
+    one on a missing file is an error that says how to build a warehouse. If another
+    process holds the file, retry for ``lock_wait_s`` seconds, then fail naming it.
+    """
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(
+            f"no warehouse at {path}: run `salesml demo` to build the demo one, or "
+            "`salesml ingest` to load your data (or point SALESML_WAREHOUSE at one)"
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    deadline = time.monotonic() + lock_wait_s
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
+            break
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise WarehouseError(f"cannot open warehouse {path}: {e}") from None
+            if time.monotonic() >= deadline:
+                raise WarehouseError(
+                    f"warehouse {path} is in use by another process (waited {lock_wait_s:.0f}s): {e}"
+                ) from None
+            time.sleep(0.25)
+    try:
+        if not read_only:
+            init_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for ddl in _PROVENANCE_DDL:
+        con.execute(ddl)
+    for t in schema.TABLES.values():
+        con.execute(t.ddl())
+    con.execute(
+        "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
+        [str(SCHEMA_VERSION)],
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def check_read_only_sql(sql: str) -> None:
+    """Refuse anything but reading statements (SELECT, EXPLAIN, PRAGMA), naming the culprit."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as e:
+        raise WarehouseError(f"cannot parse the SQL: {e}") from None
+    if not statements:
+        raise WarehouseError("no SQL statement given")
+    for st in statements:
+        kind = st.type.name
+        if kind not in _READ_STATEMENTS:
+            text = st.query.strip().rstrip(";")
+            raise ReadOnlyError(
+                f"refused: `{text[:80]}` is a {kind} statement; the warehouse is read-only "
+                "here (use `salesml ingest` to load data)"
+            )
+
+
+def query(path: str | Path, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+    """Run read-only SQL on the warehouse and return a DataFrame.
+
+    Writes are refused twice over: the statement type is checked before running, and the
+    connection is read-only with file access outside the warehouse disabled.
+    """
+    check_read_only_sql(sql)
+    with connect(path, read_only=True) as con:
+        con.execute("SET enable_external_access = false")
+        try:
+            statements = duckdb.extract_statements(sql)
+            for st in statements[:-1]:
+                con.execute(st)
+            return con.execute(statements[-1], params).df() if params else con.execute(statements[-1]).df()
+        except duckdb.Error as e:
+            raise WarehouseError(f"SQL error: {e}") from None
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()[0][0]
+    )
+
+
+def row_count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    if not table_exists(con, name):
+        return 0
+    return con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
+
+
+#: the date column that gives each table's time span in `salesml info`
+_DATE_SPAN = {
+    "order_lines": "order_date",
+    "customers": "first_order_date",
+    "reps": "valid_from",
+    "targets": "period",
+    "opportunities": "created_date",
+    "inventory": "snapshot_date",
+    "marketing_spend": "month",
+    "tickets": "opened",
+}
+
+
+def info(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per canonical table: rows, loads, and first/last date."""
+    rows = []
+    for name in schema.TABLES:
+        n = row_count(con, name)
+        first = last = None
+        col = _DATE_SPAN.get(name)
+        if n and col:
+            first, last = con.execute(f'SELECT min("{col}"), max("{col}") FROM "{name}"').fetchall()[0]
+        batches = con.execute(
+            "SELECT count(*) FROM load_batches WHERE table_name = ? AND status = 'loaded'", [name]
+        ).fetchall()[0][0] if table_exists(con, "load_batches") else 0
+        rows.append(
+            {
+                "table": name,
+                "rows": n,
+                "batches": batches,
+                "first": None if first is None else str(first),
+                "last": None if last is None else str(last),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sales_date_range(con: duckdb.DuckDBPyConnection) -> tuple[Any, Any]:
+    return con.execute("SELECT min(order_date), max(order_date) FROM order_lines").fetchall()[0]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass
+class BatchRecord:
+    """What is known about one load before it is written."""
+
+    source: str
+    table_name: str
+    path: str
+    content_hash: str
+    encoding: str | None
+    rows_read: int
+    rows_fixed: int
+    quarantine_reasons: dict[str, int]
+    revenue_read_cents: int | None
+    revenue_quarantined_cents: int | None
+    seconds: float = 0.0
+
+
+def loaded_batch_for_hash(con: duckdb.DuckDBPyConnection, table_name: str, content_hash: str) -> dict | None:
+    """The live batch that loaded exactly this content into this table, if any."""
+    df = con.execute(
+        "SELECT * FROM load_batches WHERE table_name = ? AND content_hash = ? AND status = 'loaded' "
+        "ORDER BY batch_id DESC LIMIT 1",
+        [table_name, content_hash],
+    ).df()
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def live_batches_for_path(con: duckdb.DuckDBPyConnection, table_name: str, path: str) -> list[int]:
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT batch_id FROM load_batches WHERE table_name = ? AND path = ? AND status = 'loaded'",
+            [table_name, path],
+        ).fetchall()
+    ]
+
+
+def existing_keys(
+    con: duckdb.DuckDBPyConnection, table: schema.Table, incoming: pd.DataFrame, exclude_batches: list[int]
+) -> pd.DataFrame:
+    """Rows of ``incoming`` whose key is already in the warehouse (outside ``exclude_batches``).
+
+    Returns the incoming index values (column ``idx``) and the batch holding the key.
+    """
+    keys = list(table.key)
+    probe = incoming[keys].copy()
+    probe["idx"] = incoming.index
+    con.register("_probe", probe)
+    try:
+        cond = " AND ".join(f't."{k}" IS NOT DISTINCT FROM p."{k}"' for k in keys)
+        excl = ""
+        if exclude_batches:
+            excl = f" AND t.{schema.BATCH_ID} NOT IN ({', '.join(str(int(b)) for b in exclude_batches)})"
+        sql = f'SELECT p.idx, min(t.{schema.BATCH_ID}) AS batch_id FROM _probe p JOIN "{table.name}" t ON {cond}{excl} GROUP BY p.idx'
+        return con.execute(sql).df()
+    finally:
+        con.unregister("_probe")
+
+
+def _select_casts(table: schema.Table) -> str:
+    parts = []
+    for c in table.columns:
+        if c.dtype == "money":
+            parts.append(f'CAST(round("{c.name}", 2) AS {c.sql_type}) AS "{c.name}"')
+        elif c.dtype in ("price", "qty", "rate"):
+            scale = int(c.sql_type.split(",")[1].rstrip(")"))
+            parts.append(f'CAST(round("{c.name}", {scale}) AS {c.sql_type}) AS "{c.name}"')
+        else:
+            parts.append(f'CAST("{c.name}" AS {c.sql_type}) AS "{c.name}"')
+    return ", ".join(parts)
+
+
+def write_batch(
+    con: duckdb.DuckDBPyConnection,
+    record: BatchRecord,
+    rows: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    replaces: list[int],
+) -> dict[str, Any]:
+    """Write one load in a single transaction and return its load_batches row.
+
+    ``rows`` are typed canonical rows (with ``source_row``); ``quarantine`` has
+    ``source_row, reason, column, details, record``. Rows of the batches in ``replaces`` (earlier
+    versions of the same file) are deleted and those batches marked ``replaced``. If the
+    money written does not reconcile with what was read, nothing is written.
+    """
+    table = schema.table(record.table_name)
+    con.register("_incoming", rows)
+    con.register("_quarantine", quarantine[["source_row", "reason", "column", "details", "record"]])
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("_incoming")
+        con.unregister("_quarantine")
+    return con.execute("SELECT * FROM load_batches WHERE batch_id = ?", [batch_id]).df().iloc[0].to_dict()
+
+
+def _write_batch_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: schema.Table,
+    record: BatchRecord,
+    n_rows: int,
+    n_quarantined: int,
+    replaces: list[int],
+) -> int:
+    """The statements of one load; runs inside the caller's transaction."""
+    batch_id = con.execute("SELECT nextval('batch_seq')").fetchall()[0][0]
+    for old in replaces:
+        con.execute(f'DELETE FROM "{table.name}" WHERE {schema.BATCH_ID} = ?', [old])
+        con.execute("UPDATE load_batches SET status = 'replaced', replaced_by = ? WHERE batch_id = ?", [batch_id, old])
+    if n_rows:
+        con.execute(
+            f'INSERT INTO "{table.name}" SELECT {_select_casts(table)}, '
+            f"{batch_id}::INTEGER, CAST({schema.SOURCE_ROW} AS INTEGER) FROM _incoming"
+        )
+    if n_quarantined:
+        con.execute(
+            "INSERT INTO quarantine SELECT ?, ?, ?, CAST(source_row AS INTEGER), reason, "
+            '"column", details, record FROM _quarantine',
+            [batch_id, table.name, record.path],
+        )
+    loaded = con.execute(f'SELECT count(*) FROM "{table.name}" WHERE {schema.BATCH_ID} = ?', [batch_id]).fetchall()[0][0]
+    revenue_loaded = None
+    if table.name == "order_lines":
+        revenue_loaded = con.execute(
+            f"SELECT coalesce(sum(amount), 0) FROM order_lines WHERE {schema.BATCH_ID} = ?", [batch_id]
+        ).fetchall()[0][0]
+    if loaded + n_quarantined != record.rows_read:
+        raise WarehouseError(
+            f"{record.path}: rows do not reconcile: read {record.rows_read}, "
+            f"loaded {loaded} + quarantined {n_quarantined}; nothing was written"
+        )
+    if revenue_loaded is not None and record.revenue_read_cents is not None:
+        loaded_cents = int(round(revenue_loaded * 100))
+        quarantined_cents = record.revenue_quarantined_cents or 0
+        if loaded_cents + quarantined_cents != record.revenue_read_cents:
+            raise WarehouseError(
+                f"{record.path}: revenue does not reconcile to the cent: read "
+                f"{record.revenue_read_cents / 100:.2f}, loaded {loaded_cents / 100:.2f} + "
+                f"quarantined {quarantined_cents / 100:.2f}; nothing was written"
+            )
+    con.execute(
+        """INSERT INTO load_batches VALUES
+           (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', NULL, ?, ?, ?, ?)""",
+        [
+            batch_id,
+            record.source,
+            record.table_name,
+            record.path,
+            record.content_hash,
+            record.encoding,
+            record.rows_read,
+            loaded,
+            record.rows_fixed,
+            n_quarantined,
+            json.dumps(record.quarantine_reasons, ensure_ascii=False),
+            None if record.revenue_read_cents is None else record.revenue_read_cents / 100,
+            revenue_loaded,
+            None if record.revenue_quarantined_cents is None else record.revenue_quarantined_cents / 100,
+            datetime.now(),
+            record.seconds,
+            actor(),
+            _version(),
+        ],
+    )
+    return batch_id
+
+
+def audit(con: duckdb.DuckDBPyConnection, command: str, params: dict[str, Any] | None = None) -> None:
+    """Record who ran what with which parameters."""
+    con.execute(
+        "INSERT INTO audit_log VALUES (?, ?, ?, ?)",
+        [datetime.now(), actor(), command, json.dumps(params or {}, ensure_ascii=False, default=str)],
+    )
+

@@ -1,0 +1,60 @@
+"""Shared fixtures: a hand-made toy company with known figures, and the small demo company."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from salesml.config import Settings
+
+TOY = Path(__file__).parent / "data" / "toy"
+TOY_TABLES = ["reps", "products", "customers", "order_lines", "targets"]
+
+#: the small demo used by the tests: fixed end date so figures are reproducible
+DEMO_END = date(2026, 6, 30)
+DEMO_SEED = 7
+
+
+def make_settings(root: Path, **sections) -> Settings:
+    """Settings rooted at ``root`` with the warehouse inside it (no config file)."""
+    s = dataclasses.replace(Settings(), root=root)
+    s = s.with_overrides(warehouse={"path": str(root / "warehouse.duckdb")}, demo={"out_dir": str(root / "raw")})
+    return s.with_overrides(**sections) if sections else s
+
+
+def load_toy(settings: Settings, tables=TOY_TABLES):
+    from salesml.ingest import canonical_source, ingest_source
+
+    src = canonical_source({t: TOY / f"{t}.csv" for t in tables})
+    return ingest_source(settings, "toy", src)
+
+
+@pytest.fixture
+def toy(tmp_path) -> Settings:
+    """A warehouse holding the toy company (tests/data/toy), whose figures are worked out by hand."""
+    s = make_settings(tmp_path)
+    load_toy(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> Settings:
+    """The small demo company, generated and loaded once per test session."""
+    from salesml.demo import build_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    s = make_settings(root, demo={"scale": "small", "seed": DEMO_SEED, "end_date": DEMO_END.isoformat()})
+    build_demo(s)
+    return s
+
+
+@pytest.fixture
+def no_config(tmp_path, monkeypatch):
+    """Run from an empty folder with no config file and no salesml environment variables."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SALESML_CONFIG", raising=False)
+    monkeypatch.delenv("SALESML_WAREHOUSE", raising=False)
+    return tmp_path

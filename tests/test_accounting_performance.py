@@ -1,0 +1,189 @@
+"""Performance figures on the toy company, worked out by hand, and reconciliation on the demo.
+
+The toy company (tests/data/toy): reps R1 (T1/East), R3 (T2/West) and R2, who moves
+from T1/East to T2/West on 2024-02-15; R9 sells but is not in the hierarchy.
+
+February 2024, by hand (amount, cost = qty x unit cost):
+  RT1  02-03 R2 (T1)  return of SO2/1  -50, cost -20 -> margin -30
+  SO5  02-05 R2 (T1)   50, cost 20 -> margin 30
+  SO6  02-20 R2 (T2)  100, cost 60 -> margin 40
+  SO7  02-10 R1 (T1)  200, cost 120 -> margin 80
+  SO8  02-11 R3 (T2)  200, cost 80 -> margin 120
+  SO9  02-12 R9 (?)    10, cost 6 -> margin 4
+  company: gross 560, returns 50, revenue 510, margin 244, orders 5, customers 3,
+           AOV 560 / 5 = 112, target 200 + 160 + 250 = 610
+January 2024: SO1 150 (margin 70), SO2 150 (90), SO3 50 (20); SO4 is cancelled.
+  company revenue 350 -> MoM growth (510 - 350) / 350 = 45.714 %
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from salesml import warehouse
+from salesml.accounting import performance as perf
+from salesml.accounting.scope import ScopeError
+
+
+@pytest.fixture
+def con(toy):
+    with warehouse.connect(toy.warehouse_path, read_only=True) as c:
+        yield c
+
+
+def row(df: pd.DataFrame, **match) -> pd.Series:
+    sel = df
+    for k, v in match.items():
+        sel = sel[sel[k] == v]
+    assert len(sel) == 1, f"expected one row for {match}, got {len(sel)}"
+    return sel.iloc[0]
+
+
+def test_company_month_by_hand(con):
+    c = row(perf.performance(con, "2024-02", "company"), period="2024-02")
+    assert c["gross_sales"] == 560
+    assert c["returns"] == 50
+    assert c["revenue"] == 510
+    assert c["margin"] == 244
+    assert c["orders"] == 5
+    assert c["customers"] == 3
+    assert c["aov"] == pytest.approx(112.0)
+    assert c["target_revenue"] == 610
+    assert c["attainment_pct"] == pytest.approx(510 / 610 * 100)
+    assert c["margin_pct"] == pytest.approx(244 / 510 * 100)
+    assert c["revenue_prev_month"] == 350
+    assert c["growth_mom_pct"] == pytest.approx((510 - 350) / 350 * 100)
+    assert pd.isna(c["growth_yoy_pct"])  # no February 2023
+
+
+def test_cancelled_lines_do_not_count(con):
+    jan = row(perf.performance(con, "2024-01", "company"), period="2024-01")
+    assert jan["revenue"] == 350  # SO4 (50, cancelled) left out
+    assert jan["orders"] == 3
+
+
+def test_mover_counts_for_old_team_before_and_new_team_after(con):
+    reps = perf.performance(con, "2024-02", "rep")
+    old = row(reps, rep_id="R2", team="T1")
+    new = row(reps, rep_id="R2", team="T2")
+    assert (old["gross_sales"], old["returns"], old["revenue"], old["margin"]) == (50, 50, 0, 0)
+    assert (new["revenue"], new["margin"]) == (100, 40)
+    # the February target belongs to the team of the rep's last stint in the month
+    assert pd.isna(old["target_revenue"])
+    assert new["target_revenue"] == 160
+    assert new["attainment_pct"] == pytest.approx(62.5)
+
+
+def test_return_is_netted_in_the_month_it_arrives_for_the_original_rep(con):
+    t1 = row(perf.performance(con, "2024-02", "team"), team="T1")
+    assert t1["returns"] == 50
+    assert t1["revenue"] == 200  # R1 200 + R2 (50 - 50)
+
+
+def test_unknown_rep_goes_to_unassigned_and_is_not_ranked(con):
+    reps = perf.performance(con, "2024-02", "rep")
+    r9 = row(reps, rep_id="R9")
+    assert r9["team"] == "(unassigned)" and r9["region"] == "(unassigned)"
+    assert pd.isna(r9["rank_in_team"]) and pd.isna(r9["rank_in_region"])
+
+
+def test_ranks_share_ties_and_skip(con):
+    jan = perf.performance(con, "2024-01", "rep")
+    # R1 (150) and R2 (150) tie in T1 and in East
+    assert row(jan, rep_id="R1")["rank_in_team"] == 1
+    assert row(jan, rep_id="R2")["rank_in_team"] == 1
+    feb = perf.performance(con, "2024-02", "rep")
+    assert row(feb, rep_id="R3")["rank_in_team"] == 1
+    assert row(feb, rep_id="R2", team="T2")["rank_in_team"] == 2
+    regions = perf.performance(con, "2024-02", "region")
+    assert row(regions, region="West")["rank_in_company"] == 1
+    assert row(regions, region="East")["rank_in_company"] == 2
+
+
+@pytest.mark.parametrize("period", ["2024-01", "2024-02"])
+def test_hierarchy_totals_reconcile(con, period):
+    levels = {by: perf.performance(con, period, by) for by in perf.LEVELS}
+    company = levels["company"].iloc[0]
+    for by in ("rep", "team", "region"):
+        for col in perf.ADDITIVE:
+            assert levels[by][col].sum() == pytest.approx(company[col] if pd.notna(company[col]) else 0), (by, col)
+    # and within each team / region
+    reps, teams = levels["rep"], levels["team"]
+    by_team = reps.groupby("team")[["revenue", "margin"]].sum()
+    for _, t in teams.iterrows():
+        assert by_team.loc[t["team"], "revenue"] == pytest.approx(t["revenue"])
+        assert by_team.loc[t["team"], "margin"] == pytest.approx(t["margin"])
+
+
+def test_scope_filters_rows_but_keeps_ranks_among_peers(con):
+    mine = perf.performance(con, "2024-02", "rep", scope="rep:R3")
+    assert set(mine["rep_id"]) == {"R3"}
+    assert mine.iloc[0]["rank_in_team"] == 1
+    team = perf.performance(con, "2024-02", "rep", scope="team:T2")
+    assert set(team["rep_id"]) == {"R2", "R3"}
+    with pytest.raises(ScopeError, match="narrower"):
+        perf.performance(con, "2024-02", "team", scope="rep:R3")
+    with pytest.raises(ScopeError, match="no team 'T99'"):
+        perf.performance(con, "2024-02", "rep", scope="team:T99")
+
+
+def test_scope_summary_of_a_rep_spans_teams(con):
+    s = perf.scope_summary(con, "2024-02", "rep:R2").iloc[0]
+    assert (s["gross_sales"], s["returns"], s["revenue"], s["orders"]) == (150, 50, 100, 2)
+    assert s["target_revenue"] == 160
+    company = perf.scope_summary(con, "2024-02", "company").iloc[0]
+    expected = perf.performance(con, "2024-02", "company").iloc[0]
+    for col in ["revenue", "margin", "orders", "customers", "aov", "target_revenue", "growth_mom_pct"]:
+        assert company[col] == pytest.approx(expected[col])
+
+
+def test_trend_and_breakdowns(con):
+    trend = perf.monthly_trend(con, "2024-02", months=3)
+    assert list(trend["period"]) == ["2023-12", "2024-01", "2024-02"]
+    assert trend["revenue"].tolist()[1:] == [350, 510]
+    cats = perf.breakdown(con, "2024-02", "category")
+    assert row(cats, category="Alpha")["revenue"] == 310  # SO6 100 + SO7 200 + SO9 10
+    assert row(cats, category="Beta")["returns"] == 50
+    assert cats["share_pct"].sum() == pytest.approx(100)
+    west = perf.breakdown(con, "2024-02", "channel", scope="team:T2")
+    assert west["revenue"].sum() == 300
+
+
+def test_period_helpers():
+    assert perf.shift_period("2024-01", -1) == "2023-12"
+    assert perf.shift_period("2024-12", 1) == "2025-01"
+    assert perf.shift_period("2024-03", -12) == "2023-03"
+    assert perf.period_range("2023-11", "2024-02") == ["2023-11", "2023-12", "2024-01", "2024-02"]
+    for bad in ["2024-13", "2024-1", "24-01", "", "2024/01"]:
+        with pytest.raises(perf.PeriodError, match="YYYY-MM"):
+            perf.parse_period(bad)
+
+
+def test_latest_complete_period(con):
+    # data ends 2024-02-20: February is incomplete
+    assert perf.latest_complete_period(con) == "2024-01"
+
+
+def test_demo_hierarchy_reconciles_every_month_of_the_last_year(small_demo):
+    with warehouse.connect(small_demo.warehouse_path, read_only=True) as c:
+        last = perf.latest_complete_period(c)
+        for period in perf.period_range(perf.shift_period(last, -11), last):
+            levels = {by: perf.performance(c, period, by) for by in perf.LEVELS}
+            company = levels["company"].iloc[0]
+            assert company["revenue"] > 0
+            for by in ("rep", "team", "region"):
+                for col in ("revenue", "margin", "returns", "target_revenue"):
+                    assert levels[by][col].sum() == pytest.approx(company[col], rel=1e-9, abs=0.01), (period, by, col)
+            # every rep row's team sums to the team row
+            per_team = levels["rep"].groupby("team")["revenue"].sum()
+            team_rev = levels["team"].set_index("team")["revenue"]
+            pd.testing.assert_series_equal(per_team.sort_index(), team_rev.sort_index(), check_names=False, atol=0.01)
+            # revenue also equals the raw SQL total of the month
+            start, stop = perf.period_bounds(period)
+            raw = c.execute(
+                "SELECT sum(amount) FROM order_lines WHERE status IN ('completed','returned') "
+                "AND order_date >= ? AND order_date < ?",
+                [start, stop],
+            ).fetchall()[0][0]
+            assert float(raw) == pytest.approx(company["revenue"], abs=0.005)

@@ -1,0 +1,102 @@
+"""The command line, run as users run it (a subprocess): data on stdout, messages on stderr."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, cwd, env_extra=None, check=True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESML_")}
+    env.update(env_extra or {})
+    proc = subprocess.run([sys.executable, "-m", "salesml.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, check=False)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def wh(toy):
+    return {"SALESML_WAREHOUSE": str(toy.warehouse_path)}
+
+
+def test_help_lists_the_commands(tmp_path):
+    out = run("--help", cwd=tmp_path).stdout
+    for cmd in ("demo", "ingest", "info", "sql", "perf", "report"):
+        assert cmd in out
+
+
+def test_info_json(toy, wh):
+    data = json.loads(run("info", "--format", "json", cwd=toy.root, env_extra=wh).stdout)
+    assert data["warehouse"] == str(toy.warehouse_path)
+    tables = {t["table"]: t for t in data["tables"]}
+    assert tables["order_lines"]["rows"] == 11
+    assert tables["order_lines"]["first"] == "2024-01-10"
+
+
+def test_sql_csv_prints_only_data(toy, wh):
+    proc = run("sql", "SELECT order_id, amount FROM order_lines WHERE order_id = 'SO7'", "--format", "csv", cwd=toy.root, env_extra=wh)
+    assert list(csv.reader(io.StringIO(proc.stdout))) == [["order_id", "amount"], ["SO7", "200.0"]]
+
+
+def test_sql_refuses_writes(toy, wh):
+    proc = run("sql", "DELETE FROM order_lines", cwd=toy.root, env_extra=wh, check=False)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert "refused" in proc.stderr and "DELETE" in proc.stderr
+    assert json.loads(run("sql", "SELECT count(*) AS n FROM order_lines", "--format", "json", cwd=toy.root, env_extra=wh).stdout) == [{"n": 11}]
+
+
+def test_perf_json_by_team(toy, wh):
+    rows = json.loads(run("perf", "--period", "2024-02", "--by", "team", "--format", "json", cwd=toy.root, env_extra=wh).stdout)
+    t1 = next(r for r in rows if r["team"] == "T1")
+    assert (t1["revenue"], t1["margin"], t1["returns"], t1["target_revenue"], t1["rank_in_region"]) == (200, 80, 50, 200, 1)
+
+
+def test_perf_defaults_to_the_latest_complete_month(toy, wh):
+    proc = run("perf", "--by", "company", cwd=toy.root, env_extra=wh)
+    assert "2024-01" in proc.stderr  # data ends 2024-02-20, so January is the latest complete month
+    assert "350.00" in proc.stdout
+
+
+def test_clear_errors(toy, wh, tmp_path):
+    bad = run("perf", "--period", "2024-13", cwd=toy.root, env_extra=wh, check=False)
+    assert bad.returncode == 1 and "2024-13" in bad.stderr and "YYYY-MM" in bad.stderr and "Traceback" not in bad.stderr
+    scope = run("perf", "--period", "2024-02", "--scope", "team:T99", cwd=toy.root, env_extra=wh, check=False)
+    assert scope.returncode == 1 and "T99" in scope.stderr
+    none = run("info", cwd=tmp_path, check=False)
+    assert none.returncode == 1 and "no warehouse at" in none.stderr and "salesml demo" in none.stderr
+    usage = run("perf", "--bogus", cwd=tmp_path, check=False)
+    assert usage.returncode == 2 and "--bogus" in usage.stderr
+
+
+def test_config_option_before_or_after_the_command_and_env(toy, tmp_path):
+    cfg = tmp_path / "conf" / "salesml.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(f'[warehouse]\npath = "{toy.warehouse_path}"\n', encoding="utf-8")
+    for args in (["--config", str(cfg), "info", "--format", "json"], ["info", "--config", str(cfg), "--format", "json"]):
+        assert json.loads(run(*args, cwd=tmp_path).stdout)["warehouse"] == str(toy.warehouse_path)
+    via_env = run("info", "--format", "json", cwd=tmp_path, env_extra={"SALESML_CONFIG": str(cfg)})
+    assert json.loads(via_env.stdout)["warehouse"] == str(toy.warehouse_path)
+    missing = run("--config", str(tmp_path / "nope.toml"), "info", cwd=tmp_path, check=False)
+    assert missing.returncode == 1 and "config file not found" in missing.stderr
+
+
+@pytest.mark.notebook
+def test_report_prints_the_path(toy, wh):
+    from tests.test_reports_runner import ROOT_NOTEBOOKS
+
+    cfg = toy.root / "salesml.toml"
+    cfg.write_text(f'[report]\nnotebooks_dir = "{ROOT_NOTEBOOKS}"\n', encoding="utf-8")
+    proc = run("report", "sales_performance", "-p", "period=2024-02", "-p", "scope=team:T2", cwd=toy.root, env_extra=wh)
+    path = proc.stdout.strip()
+    assert path == str(toy.root / "reports" / "2024-02" / "sales_performance_team-T2.html")
+    assert os.path.exists(path)
+    bad = run("report", "sales_performance", "-p", "nonsense", cwd=toy.root, env_extra=wh, check=False)
+    assert bad.returncode == 1 and "key=value" in bad.stderr

@@ -1,0 +1,98 @@
+"""Settings: defaults, the project file, environment overrides, clear errors."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from salesml.config import ConfigError, defaults_as_dict, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_runs_without_a_config_file(no_config):
+    s = load_settings()
+    assert s.config_path is None
+    assert s.root == no_config
+    assert s.warehouse_path == no_config / "data" / "warehouse.duckdb"
+    assert s.demo.scale == "medium"
+    assert s.report.suite == ("sales_performance",)
+
+
+def test_project_file_documents_the_built_in_defaults():
+    data = tomllib.loads((ROOT / "salesml.toml").read_text(encoding="utf-8"))
+    defaults = defaults_as_dict()
+    for section in ("warehouse", "demo", "report", "performance"):
+        assert data[section] == defaults[section], section
+    # and it loads
+    s = load_settings(ROOT / "salesml.toml")
+    assert s.local_names["region"]["East China"] == "华东"
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path, no_config):
+    cfg = tmp_path / "proj" / "salesml.toml"
+    cfg.parent.mkdir()
+    cfg.write_text('[warehouse]\npath = "wh/x.duckdb"\n[demo]\nscale = "small"\n', encoding="utf-8")
+    s = load_settings(cfg)
+    assert s.warehouse_path == cfg.parent / "wh" / "x.duckdb"
+    assert s.demo.scale == "small"
+    assert s.demo.seed == 42  # untouched keys keep their defaults
+
+
+def test_environment_overrides(tmp_path, no_config, monkeypatch):
+    cfg = tmp_path / "other.toml"
+    cfg.write_text('[demo]\nseed = 5\n', encoding="utf-8")
+    monkeypatch.setenv("SALESML_CONFIG", str(cfg))
+    monkeypatch.setenv("SALESML_WAREHOUSE", str(tmp_path / "elsewhere.duckdb"))
+    s = load_settings()
+    assert s.demo.seed == 5
+    assert s.warehouse_path == tmp_path / "elsewhere.duckdb"
+    # an explicit --config wins over $SALESML_CONFIG
+    explicit = tmp_path / "explicit.toml"
+    explicit.write_text('[demo]\nseed = 9\n', encoding="utf-8")
+    assert load_settings(explicit).demo.seed == 9
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[report]\ntimeout = 5\n", r"unknown setting 'report.timeout'"),
+        ("[report]\ncell_timeot_s = 5\n", r"did you mean 'cell_timeout_s'"),
+        ("[demo]\nseed = 'x'\n", r"'demo.seed' must be an integer"),
+        ("[demo]\nscale = 'huge'\n", r"demo.scale must be one of small, medium, large"),
+        ("[report]\nplotlyjs = 'cdn'\n", r"report.plotlyjs"),
+        ("[sources.x.tables.orders]\nfiles = ['a.csv']\n", r"sources.x.tables.orders: not a canonical table"),
+        ("[demo\n", r"not valid TOML"),
+    ],
+)
+def test_bad_settings_name_the_key_and_file(tmp_path, no_config, text, message):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as e:
+        load_settings(cfg)
+    assert str(cfg) in str(e.value)
+
+
+def test_missing_config_file_is_an_error(tmp_path, no_config, monkeypatch):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml")
+    monkeypatch.setenv("SALESML_CONFIG", str(tmp_path / "gone.toml"))
+    with pytest.raises(ConfigError, match=r"gone.toml \(from \$SALESML_CONFIG\)"):
+        load_settings()
+
+
+def test_sources_are_typed(tmp_path, no_config):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        '[sources.erp]\nencoding = "gb18030"\n[sources.erp.tables.order_lines]\nfiles = "x/*.csv"\n'
+        'columns = { order_id = "Invoice" }\nvalues = { status = { C = "cancelled" } }\n',
+        encoding="utf-8",
+    )
+    src = load_settings(cfg).sources["erp"]
+    assert src.encoding == "gb18030"
+    t = src.tables["order_lines"]
+    assert t.files == ("x/*.csv",)
+    assert t.columns == {"order_id": "Invoice"}
+    assert t.values == {"status": {"C": "cancelled"}}

@@ -1,0 +1,124 @@
+"""The sales performance report: headline = `salesml perf`, privacy of scope, escaping."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from salesml import warehouse
+from salesml.reports.performance import HEADLINE, SalesPerformanceReport
+from salesml.reports.runner import render
+from tests.conftest import TOY, make_settings
+from tests.test_reports_runner import with_notebooks
+
+pytestmark = pytest.mark.notebook
+
+EVIL_NAME = '<script>alert("pwned")</script>'
+EVIL_CATEGORY = "</script><img src=x onerror=alert(1)>"
+
+
+def without_plotly_js(page: str) -> str:
+    """The page minus the inlined plotly.js library (which is not data)."""
+    return re.sub(r"<script type=\"text/javascript\">/\*\*\s*\* plotly\.js.*?</script>", "", page, count=1, flags=re.S)
+
+
+def cli(settings, *args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SALESML_WAREHOUSE": str(settings.warehouse_path)}
+    env.pop("SALESML_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "salesml.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=settings.root,
+        check=False,
+    )
+
+
+def test_headline_figures_equal_salesml_perf(small_demo):
+    s = with_notebooks(small_demo)
+    result = render(s, "sales_performance")  # latest complete month by default
+    period = result.parameters["period"]
+    assert result.html_path.parent.name == period
+    proc = cli(small_demo, "perf", "--period", period, "--by", "company", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    company = json.loads(proc.stdout)[0]
+    for key in HEADLINE:
+        if company[key] is None:
+            assert result.figures[key] is None, key
+        else:
+            assert result.figures[key] == pytest.approx(company[key], rel=1e-12), key
+    assert result.figures["revenue"] > 0
+    page = result.html_path.read_text(encoding="utf-8")
+    assert page.count("Plotly.newPlot") >= 4
+    assert "plotly.js" in page  # the library is inlined: the page works offline
+
+
+def test_rep_report_holds_nothing_of_anyone_else(small_demo):
+    s = with_notebooks(small_demo)
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        reps = con.execute("SELECT DISTINCT rep_id, name, team FROM reps WHERE role = 'rep'").df()
+        period = SalesPerformanceReport(warehouse=str(s.warehouse_path)).period
+        active = con.execute(
+            "SELECT rep_id, count(*) FROM order_lines WHERE strftime(order_date, '%Y-%m') = ? GROUP BY 1 ORDER BY 2 DESC",
+            [period],
+        ).fetchall()
+    me = active[0][0]
+    my_teams = set(reps.loc[reps["rep_id"] == me, "team"])
+    result = render(s, "sales_performance", {"scope": f"rep:{me}"})
+    assert result.html_path.name == f"sales_performance_rep-{me}.html"
+    page = without_plotly_js(result.html_path.read_text(encoding="utf-8"))
+    assert me in page
+    others = reps[reps["rep_id"] != me]
+    for rep_id, name in others[["rep_id", "name"]].itertuples(index=False):
+        assert not re.search(rf"\b{re.escape(rep_id)}\b", page), f"{rep_id} leaked into {me}'s report"
+        assert name not in page, f"{name} leaked into {me}'s report"
+    # the team's figures are not there either: only the rep's own revenue
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        from salesml.accounting.performance import performance
+
+        team_rows = performance(con, period, "team")
+    for team in my_teams:
+        row = team_rows[team_rows["team"] == team]
+        if len(row):
+            assert f"{float(row['revenue'].iloc[0]):,.2f}" not in page
+
+
+def test_team_report_shows_only_its_reps(small_demo):
+    s = with_notebooks(small_demo)
+    result = render(s, "sales_performance", {"scope": "team:T03"})
+    page = without_plotly_js(result.html_path.read_text(encoding="utf-8"))
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        reps = con.execute("SELECT rep_id, team FROM reps WHERE role = 'rep'").df()
+    inside = set(reps.loc[reps["team"] == "T03", "rep_id"])
+    outside = set(reps["rep_id"]) - inside
+    assert any(r in page for r in inside)
+    assert not [r for r in outside if re.search(rf"\b{r}\b", page)]
+
+
+def test_names_from_data_are_escaped(tmp_path):
+    s = with_notebooks(make_settings(tmp_path))
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    for t in ("customers", "order_lines", "targets"):
+        (evil / f"{t}.csv").write_bytes((TOY / f"{t}.csv").read_bytes())
+    (evil / "reps.csv").write_text(
+        (TOY / "reps.csv").read_text(encoding="utf-8").replace("Alice", EVIL_NAME.replace('"', '""').join('""')),
+        encoding="utf-8",
+    )
+    (evil / "products.csv").write_text(
+        (TOY / "products.csv").read_text(encoding="utf-8").replace("Alpha", EVIL_CATEGORY), encoding="utf-8"
+    )
+    from salesml.ingest import canonical_source, ingest_source
+
+    ingest_source(s, "evil", canonical_source({t: evil / f"{t}.csv" for t in ("reps", "products", "customers", "order_lines", "targets")}))
+    result = render(s, "sales_performance", {"period": "2024-02", "scope": "team:T1"})
+    page = without_plotly_js(result.html_path.read_text(encoding="utf-8"))
+    assert EVIL_NAME not in page
+    assert EVIL_CATEGORY not in page
+    assert "&lt;script&gt;alert(" in page  # shown, as text
