@@ -85,8 +85,22 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _json_value(v):
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    if hasattr(v, "isoformat"):
+        return v.isoformat()[:10] if getattr(v, "hour", 0) == 0 and getattr(v, "minute", 0) == 0 else v.isoformat()
+    if hasattr(v, "item"):  # numpy scalars
+        return v.item()
+    if isinstance(v, float | int | str | bool):
+        return v
+    return str(v)  # Decimal and anything else: exact text
+
+
 def _jsonable(df: pd.DataFrame) -> list[dict]:
-    return json.loads(df.to_json(orient="records", date_format="iso", force_ascii=False))
+    """Records with full float precision (repr round-trips), ISO dates, nulls for missing."""
+    cols = [str(c) for c in df.columns]
+    return [{c: _json_value(v) for c, v in zip(cols, rec, strict=True)} for rec in df.itertuples(index=False, name=None)]
 
 
 def emit(df: pd.DataFrame, fmt: str, title: str | None = None) -> None:

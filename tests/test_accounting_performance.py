@@ -4,16 +4,18 @@ The toy company (tests/data/toy): reps R1 (T1/East), R3 (T2/West) and R2, who mo
 from T1/East to T2/West on 2024-02-15; R9 sells but is not in the hierarchy.
 
 February 2024, by hand (amount, cost = qty x unit cost):
-  RT1  02-03 R2 (T1)  return of SO2/1  -50, cost -20 -> margin -30
+  RT1  02-03 R2 (T1)  return of SO2/1 (sold 01-20 in T1)  -50, cost -20 -> margin -30
   SO5  02-05 R2 (T1)   50, cost 20 -> margin 30
   SO6  02-20 R2 (T2)  100, cost 60 -> margin 40
   SO7  02-10 R1 (T1)  200, cost 120 -> margin 80
   SO8  02-11 R3 (T2)  200, cost 80 -> margin 120
   SO9  02-12 R9 (?)    10, cost 6 -> margin 4
-  company: gross 560, returns 50, revenue 510, margin 244, orders 5, customers 3,
+  RT2  02-25 R2       return of SO5/1, sold 02-05 when R2 was in T1: charged to T1
+                      although R2 is in T2 by then   -50, cost -20 -> margin -30
+  company: gross 560, returns 100, revenue 460, margin 214, orders 5, customers 3,
            AOV 560 / 5 = 112, target 200 + 160 + 250 = 610
 January 2024: SO1 150 (margin 70), SO2 150 (90), SO3 50 (20); SO4 is cancelled.
-  company revenue 350 -> MoM growth (510 - 350) / 350 = 45.714 %
+  company revenue 350 -> MoM growth (460 - 350) / 350 = 31.429 %
 """
 
 from __future__ import annotations
@@ -43,17 +45,17 @@ def row(df: pd.DataFrame, **match) -> pd.Series:
 def test_company_month_by_hand(con):
     c = row(perf.performance(con, "2024-02", "company"), period="2024-02")
     assert c["gross_sales"] == 560
-    assert c["returns"] == 50
-    assert c["revenue"] == 510
-    assert c["margin"] == 244
+    assert c["returns"] == 100
+    assert c["revenue"] == 460
+    assert c["margin"] == 214
     assert c["orders"] == 5
     assert c["customers"] == 3
     assert c["aov"] == pytest.approx(112.0)
     assert c["target_revenue"] == 610
-    assert c["attainment_pct"] == pytest.approx(510 / 610 * 100)
-    assert c["margin_pct"] == pytest.approx(244 / 510 * 100)
+    assert c["attainment_pct"] == pytest.approx(460 / 610 * 100)
+    assert c["margin_pct"] == pytest.approx(214 / 460 * 100)
     assert c["revenue_prev_month"] == 350
-    assert c["growth_mom_pct"] == pytest.approx((510 - 350) / 350 * 100)
+    assert c["growth_mom_pct"] == pytest.approx((460 - 350) / 350 * 100)
     assert pd.isna(c["growth_yoy_pct"])  # no February 2023
 
 
@@ -67,7 +69,7 @@ def test_mover_counts_for_old_team_before_and_new_team_after(con):
     reps = perf.performance(con, "2024-02", "rep")
     old = row(reps, rep_id="R2", team="T1")
     new = row(reps, rep_id="R2", team="T2")
-    assert (old["gross_sales"], old["returns"], old["revenue"], old["margin"]) == (50, 50, 0, 0)
+    assert (old["gross_sales"], old["returns"], old["revenue"], old["margin"]) == (50, 100, -50, -30)
     assert (new["revenue"], new["margin"]) == (100, 40)
     # the February target belongs to the team of the rep's last stint in the month
     assert pd.isna(old["target_revenue"])
@@ -75,10 +77,12 @@ def test_mover_counts_for_old_team_before_and_new_team_after(con):
     assert new["attainment_pct"] == pytest.approx(62.5)
 
 
-def test_return_is_netted_in_the_month_it_arrives_for_the_original_rep(con):
-    t1 = row(perf.performance(con, "2024-02", "team"), team="T1")
-    assert t1["returns"] == 50
-    assert t1["revenue"] == 200  # R1 200 + R2 (50 - 50)
+def test_return_is_netted_in_the_month_it_arrives_for_the_sale_s_team(con):
+    teams = perf.performance(con, "2024-02", "team")
+    t1 = row(teams, team="T1")
+    assert t1["returns"] == 100  # RT1 and RT2: both reverse sales made while R2 was in T1
+    assert t1["revenue"] == 150  # R1 200 + R2 (50 - 100)
+    assert row(teams, team="T2")["returns"] == 0
 
 
 def test_unknown_rep_goes_to_unassigned_and_is_not_ranked(con):
@@ -130,7 +134,7 @@ def test_scope_filters_rows_but_keeps_ranks_among_peers(con):
 
 def test_scope_summary_of_a_rep_spans_teams(con):
     s = perf.scope_summary(con, "2024-02", "rep:R2").iloc[0]
-    assert (s["gross_sales"], s["returns"], s["revenue"], s["orders"]) == (150, 50, 100, 2)
+    assert (s["gross_sales"], s["returns"], s["revenue"], s["orders"]) == (150, 100, 50, 2)
     assert s["target_revenue"] == 160
     company = perf.scope_summary(con, "2024-02", "company").iloc[0]
     expected = perf.performance(con, "2024-02", "company").iloc[0]
@@ -141,10 +145,10 @@ def test_scope_summary_of_a_rep_spans_teams(con):
 def test_trend_and_breakdowns(con):
     trend = perf.monthly_trend(con, "2024-02", months=3)
     assert list(trend["period"]) == ["2023-12", "2024-01", "2024-02"]
-    assert trend["revenue"].tolist()[1:] == [350, 510]
+    assert trend["revenue"].tolist()[1:] == [350, 460]
     cats = perf.breakdown(con, "2024-02", "category")
     assert row(cats, category="Alpha")["revenue"] == 310  # SO6 100 + SO7 200 + SO9 10
-    assert row(cats, category="Beta")["returns"] == 50
+    assert row(cats, category="Beta")["returns"] == 100
     assert cats["share_pct"].sum() == pytest.approx(100)
     west = perf.breakdown(con, "2024-02", "channel", scope="team:T2")
     assert west["revenue"].sum() == 300
@@ -161,7 +165,7 @@ def test_period_helpers():
 
 
 def test_latest_complete_period(con):
-    # data ends 2024-02-20: February is incomplete
+    # data ends 2024-02-25: February is incomplete
     assert perf.latest_complete_period(con) == "2024-01"
 
 

@@ -36,7 +36,7 @@ def test_info_json(toy, wh):
     data = json.loads(run("info", "--format", "json", cwd=toy.root, env_extra=wh).stdout)
     assert data["warehouse"] == str(toy.warehouse_path)
     tables = {t["table"]: t for t in data["tables"]}
-    assert tables["order_lines"]["rows"] == 11
+    assert tables["order_lines"]["rows"] == 12
     assert tables["order_lines"]["first"] == "2024-01-10"
 
 
@@ -50,18 +50,18 @@ def test_sql_refuses_writes(toy, wh):
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert "refused" in proc.stderr and "DELETE" in proc.stderr
-    assert json.loads(run("sql", "SELECT count(*) AS n FROM order_lines", "--format", "json", cwd=toy.root, env_extra=wh).stdout) == [{"n": 11}]
+    assert json.loads(run("sql", "SELECT count(*) AS n FROM order_lines", "--format", "json", cwd=toy.root, env_extra=wh).stdout) == [{"n": 12}]
 
 
 def test_perf_json_by_team(toy, wh):
     rows = json.loads(run("perf", "--period", "2024-02", "--by", "team", "--format", "json", cwd=toy.root, env_extra=wh).stdout)
     t1 = next(r for r in rows if r["team"] == "T1")
-    assert (t1["revenue"], t1["margin"], t1["returns"], t1["target_revenue"], t1["rank_in_region"]) == (200, 80, 50, 200, 1)
+    assert (t1["revenue"], t1["margin"], t1["returns"], t1["target_revenue"], t1["rank_in_region"]) == (150, 50, 100, 200, 1)
 
 
 def test_perf_defaults_to_the_latest_complete_month(toy, wh):
     proc = run("perf", "--by", "company", cwd=toy.root, env_extra=wh)
-    assert "2024-01" in proc.stderr  # data ends 2024-02-20, so January is the latest complete month
+    assert "2024-01" in proc.stderr  # data ends 2024-02-25, so January is the latest complete month
     assert "350.00" in proc.stdout
 
 

@@ -13,7 +13,9 @@ Definitions
   line; ``aov`` = gross_sales / orders.
 * Credit goes to the rep on the line, and through the effective-dated hierarchy to the
   rep's team and region *on the order date*: a rep who moves team counts for the old
-  team before the move and the new one after. A rep who moves mid-month appears once
+  team before the move and the new one after. A return is charged like the sale it
+  reverses (``return_of_order_id`` / ``return_of_line_no``): to that sale's rep, team and
+  region as of the sale's date, in the month the return arrives. A rep who moves mid-month appears once
   per team that month. Lines whose rep has no stint on that date go to
   ``(unassigned)``, so every total reconciles: sum over reps = teams = regions = company.
 * ``target_revenue`` is the sum of rep targets; a rep's monthly target belongs to the
@@ -140,17 +142,23 @@ def _attributed_sql() -> str:
     """Sale and return lines with the hierarchy in force on the order date."""
     return """
     lines AS (
-        SELECT order_id, customer_id, product_id, rep_id, order_date, status, channel, amount,
-               amount - cost AS margin, strftime(order_date, '%Y-%m') AS period
-        FROM order_lines
-        WHERE status IN ($sale, $ret) AND order_date >= $start AND order_date < $stop
+        -- a return is credited like the sale it reverses: the sale's rep, and the team and
+        -- region that rep had on the sale's date (even if the rep has moved or left since)
+        SELECT l.order_id, l.customer_id, l.product_id, coalesce(l.rep_id, o.rep_id) AS rep_id,
+               l.order_date, coalesce(o.order_date, l.order_date) AS credit_date, l.status, l.channel,
+               l.amount, l.amount - l.cost AS margin, strftime(l.order_date, '%Y-%m') AS period
+        FROM order_lines l
+        LEFT JOIN order_lines o
+          ON l.status = $ret AND o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no
+         AND o.status = $sale
+        WHERE l.status IN ($sale, $ret) AND l.order_date >= $start AND l.order_date < $stop
     ),
     attributed AS (
         SELECT lines.*,
-               CASE WHEN r.valid_to IS NULL OR lines.order_date <= r.valid_to THEN r.team END AS h_team,
-               CASE WHEN r.valid_to IS NULL OR lines.order_date <= r.valid_to THEN r.region END AS h_region
+               CASE WHEN r.valid_to IS NULL OR lines.credit_date <= r.valid_to THEN r.team END AS h_team,
+               CASE WHEN r.valid_to IS NULL OR lines.credit_date <= r.valid_to THEN r.region END AS h_region
         FROM lines ASOF LEFT JOIN reps r
-          ON lines.rep_id = r.rep_id AND lines.order_date >= r.valid_from
+          ON lines.rep_id = r.rep_id AND lines.credit_date >= r.valid_from
     ),
     h AS (
         SELECT * EXCLUDE (h_team, h_region),

@@ -29,8 +29,8 @@ _STYLE = """
 .salesml-up{color:#1a7f37}.salesml-down{color:#cf222e}
 table.salesml-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}
 table.salesml-table th{background:#f6f8fa;text-align:left;padding:4px 8px;border-bottom:2px solid #d0d7de}
-table.salesml-table td{padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:left}
-table.salesml-table td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.salesml-table td{padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:left !important}
+table.salesml-table td.num{text-align:right !important;font-variant-numeric:tabular-nums}
 .salesml-note{color:#57606a;font-size:13px}
 </style>
 """

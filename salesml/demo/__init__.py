@@ -1,0 +1,46 @@
+"""The demo company: realistic raw export files, loaded through the normal ingest path."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from salesml.config import Settings
+
+
+def build_demo(
+    settings: Settings,
+    *,
+    scale: str | None = None,
+    seed: int | None = None,
+    end_date: date | None = None,
+    load: bool = True,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda msg: None,
+):
+    """Write the demo export files to ``demo.out_dir`` and (optionally) load them.
+
+    Returns ``(manifest, load results)``. Arguments left as None come from the settings;
+    an empty ``demo.end_date`` means yesterday.
+    """
+    from salesml.demo.generator import generate
+    from salesml.demo.source import SOURCE_NAME, demo_source
+    from salesml.ingest import ingest_source
+
+    cfg = settings.demo
+    scale = scale or cfg.scale
+    seed = cfg.seed if seed is None else seed
+    if end_date is None:
+        end_date = date.fromisoformat(cfg.end_date) if cfg.end_date else date.today() - timedelta(days=1)
+    out_dir = settings.path(cfg.out_dir)
+    t0 = time.perf_counter()
+    manifest = generate(out_dir, scale=scale, seed=seed, end_date=end_date, years=cfg.years, progress=progress)
+    lines = manifest.get("rows", {}).get("order_lines", 0)
+    log(f"demo company ({scale}, seed {seed}, to {end_date}): {lines:,} order lines written to {out_dir} in {time.perf_counter() - t0:.1f}s")
+    results = []
+    if load:
+        t1 = time.perf_counter()
+        results = ingest_source(settings, SOURCE_NAME, demo_source(settings), progress=progress)
+        log(f"loaded into {settings.warehouse_path} in {time.perf_counter() - t1:.1f}s")
+    return manifest, results
