@@ -315,6 +315,22 @@ def prepare(raw: RawTable, spec: TableSource, table: schema.Table, aliases: dict
     return typed, problems
 
 
+def _skipped(done: dict, source_name: str, table: str, path: Path, encoding: str, started: float) -> LoadResult:
+    return LoadResult(
+        batch_id=int(done["batch_id"]),
+        source=source_name,
+        table=table,
+        path=str(path),
+        rows_read=int(done["rows_read"]),
+        rows_loaded=0,
+        rows_fixed=0,
+        rows_quarantined=0,
+        skipped=True,
+        encoding=encoding,
+        seconds=time.perf_counter() - started,
+    )
+
+
 def load_file(
     settings: Settings,
     source_name: str,
@@ -325,52 +341,42 @@ def load_file(
     encoding: str = "auto",
     delimiter: str = ",",
 ) -> LoadResult:
-    """Load one file into one canonical table as one batch (or skip it if already loaded)."""
+    """Load one file into one canonical table as one batch (or skip it if already loaded).
+
+    The warehouse is opened twice, briefly: to see whether this content is already
+    loaded, and to write. The file is mapped and checked in between, without a lock.
+    """
     started = time.perf_counter()
     table = schema.table(table_name)
     path = Path(path).resolve()
     raw = read_csv(path, encoding=encoding, delimiter=delimiter)
     wh = settings.warehouse
-    with warehouse.connect(settings.warehouse_path, memory_limit=wh.memory_limit, threads=wh.threads) as con:
+
+    def connect():
+        return warehouse.connect(settings.warehouse_path, memory_limit=wh.memory_limit, threads=wh.threads)
+
+    with connect() as con:
         done = warehouse.loaded_batch_for_hash(con, table.name, raw.content_hash)
+    if done is not None:
+        return _skipped(done, source_name, table.name, path, raw.encoding, started)
+
+    typed, problems = prepare(raw, spec, table, settings.aliases)
+    rev_read = _cents(typed["amount"]) if table.name == "order_lines" else None
+
+    with connect() as con:
+        done = warehouse.loaded_batch_for_hash(con, table.name, raw.content_hash)  # loaded meanwhile?
         if done is not None:
-            return LoadResult(
-                batch_id=int(done["batch_id"]),
-                source=source_name,
-                table=table.name,
-                path=str(path),
-                rows_read=int(done["rows_read"]),
-                rows_loaded=0,
-                rows_fixed=0,
-                rows_quarantined=0,
-                skipped=True,
-                encoding=raw.encoding,
-                seconds=time.perf_counter() - started,
-            )
-        typed, problems = prepare(raw, spec, table, settings.aliases)
+            return _skipped(done, source_name, table.name, path, raw.encoding, started)
         replaces = warehouse.live_batches_for_path(con, table.name, str(path))
         clean_idx = typed.index.difference(pd.Index(problems["idx"].unique()))
         taken = warehouse.existing_keys(con, table, typed.loc[clean_idx], replaces)
         if not taken.empty:
             problems = pd.concat(
-                [
-                    problems,
-                    pd.DataFrame(
-                        {
-                            "idx": taken["idx"].to_numpy(),
-                            "column": ",".join(table.key),
-                            "reason": "key already loaded from another file",
-                        }
-                    ),
-                ],
+                [problems, _problems(taken["idx"], ",".join(table.key), "key already loaded from another file")],
                 ignore_index=True,
             )
         quarantine = collect_quarantine(problems, raw.frame)
-        rows = typed.drop(index=quarantine["idx"])
-        rev_read = rev_q = None
-        if table.name == "order_lines":
-            rev_read = _cents(typed["amount"])
-            rev_q = _cents(typed.loc[quarantine["idx"], "amount"])
+        rev_q = _cents(typed.loc[quarantine["idx"], "amount"]) if table.name == "order_lines" else None
         record = warehouse.BatchRecord(
             source=source_name,
             table_name=table.name,
@@ -384,8 +390,11 @@ def load_file(
             revenue_quarantined_cents=rev_q,
             seconds=time.perf_counter() - started,
         )
-        batch = warehouse.write_batch(con, record, rows, quarantine, replaces)
-        warehouse.audit(con, "ingest", {"source": source_name, "table": table.name, "path": str(path), "batch_id": int(batch["batch_id"])})
+        batch = warehouse.write_batch(con, record, typed.drop(index=quarantine["idx"]), quarantine, replaces)
+        warehouse.audit(
+            con, "ingest", {"source": source_name, "table": table.name, "path": str(path), "batch_id": int(batch["batch_id"])}
+        )
+    revenue_loaded = batch["revenue_loaded"]
     return LoadResult(
         batch_id=int(batch["batch_id"]),
         source=source_name,
@@ -397,7 +406,7 @@ def load_file(
         rows_quarantined=int(batch["rows_quarantined"]),
         quarantine_reasons=record.quarantine_reasons,
         revenue_read=None if rev_read is None else rev_read / 100,
-        revenue_loaded=None if batch["revenue_loaded"] is None or pd.isna(batch["revenue_loaded"]) else float(batch["revenue_loaded"]),
+        revenue_loaded=None if revenue_loaded is None or pd.isna(revenue_loaded) else float(revenue_loaded),
         revenue_quarantined=None if rev_q is None else rev_q / 100,
         skipped=False,
         replaced_batches=replaces,

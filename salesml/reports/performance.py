@@ -19,20 +19,7 @@ from salesml.config import Settings, load_settings
 from salesml.reports import html as H
 
 #: headline figures recorded in the executed notebook (and compared with `salesml perf`)
-HEADLINE = [
-    "revenue",
-    "gross_sales",
-    "returns",
-    "margin",
-    "margin_pct",
-    "orders",
-    "customers",
-    "aov",
-    "target_revenue",
-    "attainment_pct",
-    "growth_mom_pct",
-    "growth_yoy_pct",
-]
+HEADLINE = [m for m in perf.MEASURES if m not in ("target_margin", "revenue_prev_month", "revenue_last_year")]
 
 
 def report_settings(config_path: str = "", warehouse_path: str = "") -> Settings:
