@@ -29,7 +29,7 @@ import pandera.errors
 from salesml import schema, warehouse
 from salesml.config import Settings, SourceSettings, TableSource
 from salesml.errors import SalesmlError
-from salesml.io import RawTable, read_csv, read_header
+from salesml.io import RawTable, SourceFileError, file_hash, read_csv, read_header
 from salesml.io.csv import SOURCE_ROW
 
 
@@ -349,16 +349,18 @@ def load_file(
     started = time.perf_counter()
     table = schema.table(table_name)
     path = Path(path).resolve()
-    raw = read_csv(path, encoding=encoding, delimiter=delimiter)
     wh = settings.warehouse
 
     def connect():
         return warehouse.connect(settings.warehouse_path, memory_limit=wh.memory_limit, threads=wh.threads)
 
-    with connect() as con:
-        done = warehouse.loaded_batch_for_hash(con, table.name, raw.content_hash)
+    if not path.is_file():
+        raise SourceFileError(f"{path}: file not found")
+    with connect() as con:  # already loaded? then the file need not even be parsed
+        done = warehouse.loaded_batch_for_hash(con, table.name, file_hash(path))
     if done is not None:
-        return _skipped(done, source_name, table.name, path, raw.encoding, started)
+        return _skipped(done, source_name, table.name, path, done.get("encoding"), started)
+    raw = read_csv(path, encoding=encoding, delimiter=delimiter)
 
     typed, problems = prepare(raw, spec, table, settings.aliases)
     rev_read = _cents(typed["amount"]) if table.name == "order_lines" else None
