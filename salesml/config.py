@@ -30,6 +30,7 @@ ENV_WAREHOUSE = "SALESML_WAREHOUSE"
 DEFAULT_CONFIG_NAME = "salesml.toml"
 
 SCALES = ("small", "medium", "large")
+SOURCE_FORMATS = ("csv", "excel", "parquet", "sql")
 
 
 class ConfigError(SalesmlError, ValueError):
@@ -87,25 +88,83 @@ class PerformanceSettings:
 
 
 @dataclass(frozen=True)
+class JoinSource:
+    """Another file joined to a table's rows (e.g. order headers onto line items).
+
+    Its columns become available to the mapping by their own names. Every row must find
+    exactly one match on ``on``; rows that find none are quarantined, naming the file.
+    """
+
+    #: the file (a glob must match exactly one), relative to the config file's folder
+    files: tuple[str, ...] = ()
+    #: Excel sheet ("" = the first)
+    sheet: str = ""
+    #: SQL query (for sources of format "sql")
+    query: str = ""
+    #: column(s) present in both, by their source names
+    on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A source-specific rule: when ``column`` matches the regex ``matches``, set columns.
+
+    E.g. invoices starting with C are cancellations::
+
+        [[sources.retail.tables.order_lines.rules]]
+        name = "C invoices are cancellations"
+        column = "order_id"
+        matches = "^C"
+        set = { status = "cancelled" }
+    """
+
+    name: str = ""
+    #: canonical column tested (after mapping)
+    column: str = ""
+    #: regular expression searched in the column's text
+    matches: str = ""
+    #: canonical column -> value to set on matching rows
+    set: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TableSource:
     """How one canonical table is read from a source."""
 
     #: files (globs allowed), relative to the config file's folder
     files: tuple[str, ...] = ()
-    #: canonical column -> source column
+    #: Excel sheet name ("" = the first sheet)
+    sheet: str = ""
+    #: SQL query (for sources of format "sql")
+    query: str = ""
+    #: canonical column -> source column, or an expression over source columns
+    #: (e.g. cost = "Sales - Profit"; names with spaces in backticks)
     columns: dict[str, str] = field(default_factory=dict)
-    #: canonical column -> {source value -> canonical value}
+    #: canonical column -> {source value -> canonical value} (matched ignoring case)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: strftime format of date columns ("" = ISO 8601)
-    date_format: str = ""
+    #: strftime format(s) of the date columns; empty = ISO 8601 or an unambiguous
+    #: common format detected from the data
+    date_format: tuple[str, ...] = ()
+    #: files joined to the rows before mapping
+    join: tuple[JoinSource, ...] = ()
+    #: rows describe the table many times over (a product on every order line of a flat
+    #: export): keep one row per key; identical repeats are merged, not quarantined
+    distinct: bool = False
+    #: source-specific rules applied after mapping
+    rules: tuple[Rule, ...] = ()
+    #: canonical column -> "lower" | "upper" | "title": case normalisation
+    case: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SourceSettings:
+    #: csv | excel | parquet | sql
     format: str = "csv"
-    #: "auto" tries strict UTF-8 (with or without BOM), then GB18030
+    #: for csv: "auto" tries strict UTF-8 (with or without BOM), then GB18030
     encoding: str = "auto"
     delimiter: str = ","
+    #: for sql: a SQLAlchemy URL; ${VAR} is replaced from the environment (keep passwords there)
+    url: str = ""
     tables: dict[str, TableSource] = field(default_factory=dict)
 
 
@@ -210,7 +269,14 @@ def _validate(s: Settings, origin: str) -> None:
     for name, src in s.sources.items():
         from salesml.schema import TABLES  # local: schema imports pandera, keep config light
 
-        for tname in src.tables:
+        if src.format not in SOURCE_FORMATS:
+            raise ConfigError(f"{origin}: sources.{name}.format must be one of {', '.join(SOURCE_FORMATS)}, got {src.format!r}")
+        if src.format == "sql" and not src.url:
+            raise ConfigError(f"{origin}: sources.{name}: format 'sql' needs a url (a SQLAlchemy URL)")
+        for tname, tsrc in src.tables.items():
+            for col, how in tsrc.case.items():
+                if how not in ("lower", "upper", "title"):
+                    raise ConfigError(f"{origin}: sources.{name}.tables.{tname}.case.{col} must be lower, upper or title")
             if tname not in TABLES:
                 raise ConfigError(
                     f"{origin}: sources.{name}.tables.{tname}: not a canonical table "

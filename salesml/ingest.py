@@ -145,7 +145,7 @@ def _problems(idx, column: str, reason: str) -> pd.DataFrame:
     return pd.DataFrame({"idx": idx, "column": [column] * len(idx), "reason": [reason] * len(idx)})
 
 
-def coerce_types(df: pd.DataFrame, table: schema.Table, date_format: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+def coerce_types(df: pd.DataFrame, table: schema.Table, date_format: str | tuple[str, ...] = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn text into typed columns; values that do not parse become missing and are reported.
 
     Returns ``(typed, problems)``; ``problems`` has one row per (row, column) that failed,
@@ -162,6 +162,8 @@ def coerce_types(df: pd.DataFrame, table: schema.Table, date_format: str = "") -
             out[c.name] = s.astype(object).where(present, None)
             continue
         if c.dtype == "date":
+            if not isinstance(date_format, str):
+                date_format = date_format[0] if date_format else ""
             fmt = date_format or "ISO8601"
             parsed = pd.to_datetime(s, format=fmt, errors="coerce")
             bad = present & parsed.isna()

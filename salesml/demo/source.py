@@ -146,7 +146,7 @@ def demo_source(settings: Settings) -> SourceSettings:
                 files=(str(out_dir / FILE_NAMES[table]),),
                 columns=dict(cols),
                 values={k: dict(v) for k, v in RAW_VALUES.get(table, {}).items()},
-                date_format="%Y-%m-%d",
+                date_format=("%Y-%m-%d",),
             )
             for table, cols in RAW_COLUMNS.items()
         },
