@@ -88,6 +88,17 @@ class PerformanceSettings:
 
 
 @dataclass(frozen=True)
+class CleaningSettings:
+    #: a sale's unit price is flagged (not dropped) when it lies more than this many robust
+    #: standard deviations (1.4826 x MAD) from its product's median price
+    price_outlier_z: float = 5.0
+    #: products with fewer sale lines in a file are not checked for price outliers
+    price_outlier_min_lines: int = 8
+    #: dates up to this many days after the load date are accepted (clock skew, time zones)
+    future_days_allowed: int = 1
+
+
+@dataclass(frozen=True)
 class JoinSource:
     """Another file joined to a table's rows (e.g. order headers onto line items).
 
@@ -174,6 +185,7 @@ class Settings:
     demo: DemoSettings = field(default_factory=DemoSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
+    cleaning: CleaningSettings = field(default_factory=CleaningSettings)
     #: canonical column -> {alias -> canonical value}, applied to every source,
     #: e.g. aliases.region = {"华东" = "East China"}
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -55,6 +55,8 @@ class Column:
     description: str = ""
     #: pandera checks applied to non-null values
     checks: tuple = ()
+    #: a date that cannot lie in the future (checked against the load date)
+    past: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -102,8 +104,8 @@ def _between(lo, hi) -> pa.Check:
     return pa.Check.in_range(lo, hi, error=f"not between {lo} and {hi}")
 
 
-def _c(name, dtype, required=False, description="", checks=()):
-    return Column(name, dtype, required, description, tuple(checks))
+def _c(name, dtype, required=False, description="", checks=(), past=False):
+    return Column(name, dtype, required, description, tuple(checks), past)
 
 
 ORDER_LINES = Table(
@@ -113,7 +115,7 @@ ORDER_LINES = Table(
     columns=(
         _c("order_id", "str", True, "order (or credit note) number"),
         _c("line_no", "int", True, "line number within the order", [_nonneg]),
-        _c("order_date", "date", True, "date of the sale, or of the return"),
+        _c("order_date", "date", True, "date of the sale, or of the return", past=True),
         _c("customer_id", "str", True, "customer; may be an anonymous code"),
         _c("product_id", "str", True),
         _c("quantity", "qty", True, "negative on returns", [pa.Check.ne(0, error="is 0")]),
@@ -149,7 +151,7 @@ CUSTOMERS = Table(
         _c("city", "str"),
         _c("segment", "str"),
         _c("acquisition_channel", "str"),
-        _c("first_order_date", "date"),
+        _c("first_order_date", "date", past=True),
         _c("owner_rep_id", "str", False, "current account owner"),
     ),
 )
@@ -210,10 +212,10 @@ OPPORTUNITIES = Table(
         _c("opp_id", "str", True),
         _c("customer_id", "str"),
         _c("rep_id", "str"),
-        _c("created_date", "date", True),
+        _c("created_date", "date", True, past=True),
         _c("stage", "str"),
         _c("expected_close", "date"),
-        _c("closed_date", "date"),
+        _c("closed_date", "date", past=True),
         _c("amount", "money", checks=[_nonneg]),
         _c("outcome", "str", False, "won / lost / open", [_one_of(OPPORTUNITY_OUTCOMES)]),
     ),
@@ -225,7 +227,7 @@ INVENTORY = Table(
     columns=(
         _c("product_id", "str", True),
         _c("warehouse", "str", True),
-        _c("snapshot_date", "date", True),
+        _c("snapshot_date", "date", True, past=True),
         _c("on_hand", "qty", checks=[_nonneg]),
         _c("on_order", "qty", checks=[_nonneg]),
         _c("lead_time_days", "int", checks=[_nonneg]),
@@ -249,8 +251,8 @@ TICKETS = Table(
         _c("ticket_id", "str", True),
         _c("customer_id", "str"),
         _c("product_id", "str"),
-        _c("opened", "date", True),
-        _c("closed", "date"),
+        _c("opened", "date", True, past=True),
+        _c("closed", "date", past=True),
         _c("category", "str"),
         _c("satisfaction", "int", False, "1 (very unhappy) .. 5", [_between(1, 5)]),
     ),
@@ -270,6 +272,19 @@ TABLES: dict[str, Table] = {
         MARKETING_SPEND,
         TICKETS,
     )
+}
+
+
+#: (table, column) -> (referenced table, its key column). Checked on load when the
+#: referenced table has rows; customers are not checked (sales may be anonymous).
+FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
+    ("order_lines", "product_id"): ("products", "product_id"),
+    ("order_lines", "rep_id"): ("reps", "rep_id"),
+    ("targets", "rep_id"): ("reps", "rep_id"),
+    ("opportunities", "rep_id"): ("reps", "rep_id"),
+    ("inventory", "product_id"): ("products", "product_id"),
+    ("tickets", "product_id"): ("products", "product_id"),
+    ("customers", "owner_rep_id"): ("reps", "rep_id"),
 }
 
 
@@ -324,7 +339,7 @@ def pandera_schema(t: Table | str) -> pa.DataFrameSchema:
         cols[c.name] = pa.Column(
             _PANDERA_DTYPES[c.dtype],
             checks=checks,
-            nullable=not c.required,
+            nullable=True,  # missing required values: salesml.cleaning's missing_required rule
             required=True,
             coerce=False,
         )

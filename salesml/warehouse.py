@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import pandas as pd
 from salesml import schema
 from salesml.errors import SalesmlError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -62,6 +62,16 @@ _PROVENANCE_DDL = [
         "column" VARCHAR,
         details VARCHAR,
         record VARCHAR
+    )""",
+    """CREATE TABLE IF NOT EXISTS row_fixes (
+        batch_id INTEGER NOT NULL,
+        table_name VARCHAR NOT NULL,
+        source_row INTEGER,
+        kind VARCHAR NOT NULL,
+        rule VARCHAR NOT NULL,
+        "column" VARCHAR,
+        before VARCHAR,
+        after VARCHAR
     )""",
     """CREATE TABLE IF NOT EXISTS audit_log (
         logged_at TIMESTAMP NOT NULL,
@@ -142,8 +152,19 @@ def connect(
         con.close()
 
 
+#: columns added after schema version 1 (ALTER TABLE ... ADD COLUMN IF NOT EXISTS)
+_MIGRATIONS = [
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rows_merged BIGINT DEFAULT 0",
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rows_flagged BIGINT DEFAULT 0",
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rule_hits VARCHAR",
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS notes VARCHAR",
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS run_id VARCHAR",
+    "ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS rule VARCHAR",
+]
+
+
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for ddl in _PROVENANCE_DDL:
+    for ddl in _PROVENANCE_DDL + _MIGRATIONS:
         con.execute(ddl)
     for t in schema.TABLES.values():
         con.execute(t.ddl())
@@ -264,6 +285,11 @@ class BatchRecord:
     quarantine_reasons: dict[str, int]
     revenue_read_cents: int | None
     revenue_quarantined_cents: int | None
+    rows_merged: int = 0
+    rows_flagged: int = 0
+    rule_hits: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    run_id: str | None = None
     seconds: float = 0.0
 
 
@@ -328,6 +354,7 @@ def write_batch(
     rows: pd.DataFrame,
     quarantine: pd.DataFrame,
     replaces: list[int],
+    fixes: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Write one load in a single transaction and return its load_batches row.
 
@@ -337,19 +364,23 @@ def write_batch(
     money written does not reconcile with what was read, nothing is written.
     """
     table = schema.table(record.table_name)
+    if "rule" not in quarantine.columns:
+        quarantine = quarantine.assign(rule=None)
+    fixes = fixes if fixes is not None else pd.DataFrame(columns=["kind", "source_row", "rule", "column", "before", "after"])
     con.register("_incoming", rows)
-    con.register("_quarantine", quarantine[["source_row", "reason", "column", "details", "record"]])
+    con.register("_quarantine", quarantine[["source_row", "reason", "column", "details", "record", "rule"]])
+    con.register("_fixes", fixes[["source_row", "kind", "rule", "column", "before", "after"]])
     try:
         con.execute("BEGIN TRANSACTION")
         try:
-            batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces)
+            batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
-        con.unregister("_incoming")
-        con.unregister("_quarantine")
+        for name in ("_incoming", "_quarantine", "_fixes"):
+            con.unregister(name)
     return con.execute("SELECT * FROM load_batches WHERE batch_id = ?", [batch_id]).df().iloc[0].to_dict()
 
 
@@ -360,6 +391,7 @@ def _write_batch_rows(
     n_rows: int,
     n_quarantined: int,
     replaces: list[int],
+    n_fixes: int = 0,
 ) -> int:
     """The statements of one load; runs inside the caller's transaction."""
     batch_id = con.execute("SELECT nextval('batch_seq')").fetchall()[0][0]
@@ -373,9 +405,15 @@ def _write_batch_rows(
         )
     if n_quarantined:
         con.execute(
-            "INSERT INTO quarantine SELECT ?, ?, ?, CAST(source_row AS INTEGER), reason, "
-            '"column", details, record FROM _quarantine',
+            "INSERT INTO quarantine (batch_id, table_name, path, source_row, reason, \"column\", details, record, rule) "
+            'SELECT ?, ?, ?, CAST(source_row AS INTEGER), reason, "column", details, record, rule FROM _quarantine',
             [batch_id, table.name, record.path],
+        )
+    if n_fixes:
+        con.execute(
+            "INSERT INTO row_fixes SELECT ?, ?, CAST(source_row AS INTEGER), kind, rule, \"column\", "
+            "CAST(before AS VARCHAR), CAST(after AS VARCHAR) FROM _fixes",
+            [batch_id, table.name],
         )
     loaded = con.execute(f'SELECT count(*) FROM "{table.name}" WHERE {schema.BATCH_ID} = ?', [batch_id]).fetchall()[0][0]
     revenue_loaded = None
@@ -383,10 +421,10 @@ def _write_batch_rows(
         revenue_loaded = con.execute(
             f"SELECT coalesce(sum(amount), 0) FROM order_lines WHERE {schema.BATCH_ID} = ?", [batch_id]
         ).fetchall()[0][0]
-    if loaded + n_quarantined != record.rows_read:
+    if loaded + n_quarantined + record.rows_merged != record.rows_read:
         raise WarehouseError(
-            f"{record.path}: rows do not reconcile: read {record.rows_read}, "
-            f"loaded {loaded} + quarantined {n_quarantined}; nothing was written"
+            f"{record.path}: rows do not reconcile: read {record.rows_read}, loaded {loaded} + "
+            f"quarantined {n_quarantined} + merged {record.rows_merged}; nothing was written"
         )
     if revenue_loaded is not None and record.revenue_read_cents is not None:
         loaded_cents = int(round(revenue_loaded * 100))
@@ -398,8 +436,11 @@ def _write_batch_rows(
                 f"quarantined {quarantined_cents / 100:.2f}; nothing was written"
             )
     con.execute(
-        """INSERT INTO load_batches VALUES
-           (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', NULL, ?, ?, ?, ?)""",
+        """INSERT INTO load_batches (batch_id, source, table_name, path, content_hash, encoding, rows_read,
+               rows_loaded, rows_fixed, rows_quarantined, quarantine_reasons, revenue_read, revenue_loaded,
+               revenue_quarantined, status, replaced_by, loaded_at, seconds, actor, salesml_version,
+               rows_merged, rows_flagged, rule_hits, notes, run_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             batch_id,
             record.source,
@@ -419,6 +460,11 @@ def _write_batch_rows(
             record.seconds,
             actor(),
             _version(),
+            record.rows_merged,
+            record.rows_flagged,
+            json.dumps(record.rule_hits, ensure_ascii=False),
+            json.dumps(record.notes, ensure_ascii=False),
+            record.run_id,
         ],
     )
     return batch_id

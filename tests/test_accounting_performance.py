@@ -1,7 +1,7 @@
 """Performance figures on the toy company, worked out by hand, and reconciliation on the demo.
 
 The toy company (tests/data/toy): reps R1 (T1/East), R3 (T2/West) and R2, who moves
-from T1/East to T2/West on 2024-02-15; R9 sells but is not in the hierarchy.
+from T1/East to T2/West on 2024-02-15; SO9 has no rep (a house sale in the East).
 
 February 2024, by hand (amount, cost = qty x unit cost):
   RT1  02-03 R2 (T1)  return of SO2/1 (sold 01-20 in T1)  -50, cost -20 -> margin -30
@@ -9,7 +9,7 @@ February 2024, by hand (amount, cost = qty x unit cost):
   SO6  02-20 R2 (T2)  100, cost 60 -> margin 40
   SO7  02-10 R1 (T1)  200, cost 120 -> margin 80
   SO8  02-11 R3 (T2)  200, cost 80 -> margin 120
-  SO9  02-12 R9 (?)    10, cost 6 -> margin 4
+  SO9  02-12 no rep    10, cost 6 -> margin 4    (team unassigned, region East from the line)
   RT2  02-25 R2       return of SO5/1, sold 02-05 when R2 was in T1: charged to T1
                       although R2 is in T2 by then   -50, cost -20 -> margin -30
   company: gross 560, returns 100, revenue 460, margin 214, orders 5, customers 3,
@@ -85,11 +85,14 @@ def test_return_is_netted_in_the_month_it_arrives_for_the_sale_s_team(con):
     assert row(teams, team="T2")["returns"] == 0
 
 
-def test_unknown_rep_goes_to_unassigned_and_is_not_ranked(con):
+def test_a_sale_without_a_rep_is_unassigned_in_its_line_s_region_and_not_ranked(con):
     reps = perf.performance(con, "2024-02", "rep")
-    r9 = row(reps, rep_id="R9")
-    assert r9["team"] == "(unassigned)" and r9["region"] == "(unassigned)"
-    assert pd.isna(r9["rank_in_team"]) and pd.isna(r9["rank_in_region"])
+    house = row(reps, rep_id="(unassigned)")
+    assert house["team"] == "(unassigned)" and house["region"] == "East"
+    assert house["revenue"] == 10
+    assert pd.isna(house["rank_in_team"]) and pd.isna(house["rank_in_region"])
+    regions = perf.performance(con, "2024-02", "region")
+    assert row(regions, region="East")["revenue"] == 160  # T1 150 + the house sale 10
 
 
 def test_ranks_share_ties_and_skip(con):

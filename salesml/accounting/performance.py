@@ -15,7 +15,10 @@ Definitions
   rep's team and region *on the order date*: a rep who moves team counts for the old
   team before the move and the new one after. A return is charged like the sale it
   reverses (``return_of_order_id`` / ``return_of_line_no``): to that sale's rep, team and
-  region as of the sale's date, in the month the return arrives. A rep who moves mid-month appears once
+  region as of the sale's date, in the month the return arrives. Lines with no rep, or
+  whose rep has no stint then, go to team ``(unassigned)`` and to the region written on
+  the order line (``(unassigned)`` if none): house accounts, or data without a sales
+  organisation, still break down by region. A rep who moves mid-month appears once
   per team that month. Lines whose rep has no stint on that date go to
   ``(unassigned)``, so every total reconciles: sum over reps = teams = regions = company.
 * ``target_revenue`` is the sum of rep targets; a rep's monthly target belongs to the
@@ -144,7 +147,7 @@ def _attributed_sql() -> str:
     lines AS (
         -- a return is credited like the sale it reverses: the sale's rep, and the team and
         -- region that rep had on the sale's date (even if the rep has moved or left since)
-        SELECT l.order_id, l.customer_id, l.product_id, coalesce(l.rep_id, o.rep_id) AS rep_id,
+        SELECT l.order_id, l.customer_id, l.product_id, coalesce(l.rep_id, o.rep_id) AS rep_id, l.region AS line_region,
                l.order_date, coalesce(o.order_date, l.order_date) AS credit_date, l.status, l.channel,
                l.amount, l.amount - l.cost AS margin, strftime(l.order_date, '%Y-%m') AS period
         FROM order_lines l
@@ -161,9 +164,9 @@ def _attributed_sql() -> str:
           ON lines.rep_id = r.rep_id AND lines.credit_date >= r.valid_from
     ),
     h AS (
-        SELECT * EXCLUDE (h_team, h_region),
+        SELECT * EXCLUDE (h_team, h_region, line_region),
                coalesce(h_team, $un) AS team,
-               coalesce(h_region, $un) AS region,
+               coalesce(h_region, line_region, $un) AS region,
                coalesce(rep_id, $un) AS rep_key
         FROM attributed
     ),

@@ -1,0 +1,121 @@
+"""The rule log: what each cleaning rule changed, flagged or rejected, row by row.
+
+Rows are identified by their index in the frame being cleaned (``idx``), which the
+ingest maps back to the row number in the source file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+FIX_COLUMNS = ["idx", "rule", "column", "before", "after"]
+FLAG_COLUMNS = ["idx", "rule", "column", "value", "detail"]
+PROBLEM_COLUMNS = ["idx", "rule", "column", "reason", "detail"]
+MERGE_COLUMNS = ["idx", "rule", "into"]
+
+
+def _frame(columns: list[str], data: dict | None = None) -> pd.DataFrame:
+    if not data:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    return pd.DataFrame(data, columns=columns)
+
+
+@dataclass
+class RuleLog:
+    """Fixes (value changed and loaded), flags (loaded, marked for a look), problems (the row
+    is quarantined) and merges (an identical repeat folded into an earlier row)."""
+
+    fixes: pd.DataFrame = field(default_factory=lambda: _frame(FIX_COLUMNS))
+    flags: pd.DataFrame = field(default_factory=lambda: _frame(FLAG_COLUMNS))
+    problems: pd.DataFrame = field(default_factory=lambda: _frame(PROBLEM_COLUMNS))
+    merges: pd.DataFrame = field(default_factory=lambda: _frame(MERGE_COLUMNS))
+    #: facts about the whole file worth reporting (e.g. a detected date format)
+    notes: list[str] = field(default_factory=list)
+
+    def __add__(self, other: RuleLog) -> RuleLog:
+        return RuleLog(
+            fixes=_concat([self.fixes, other.fixes], FIX_COLUMNS),
+            flags=_concat([self.flags, other.flags], FLAG_COLUMNS),
+            problems=_concat([self.problems, other.problems], PROBLEM_COLUMNS),
+            merges=_concat([self.merges, other.merges], MERGE_COLUMNS),
+            notes=self.notes + other.notes,
+        )
+
+    @property
+    def rejected(self) -> pd.Index:
+        """Rows that will not be loaded (quarantined or merged)."""
+        return pd.Index(pd.concat([self.problems["idx"], self.merges["idx"]]).unique())
+
+    def hits(self) -> pd.DataFrame:
+        """Rows touched per rule and outcome (the 'rule hits' of the data quality report)."""
+        parts = []
+        for kind, df in (("fix", self.fixes), ("flag", self.flags), ("quarantine", self.problems), ("merge", self.merges)):
+            if len(df):
+                g = df.groupby("rule")["idx"].nunique().rename("rows").reset_index()
+                g.insert(1, "outcome", kind)
+                parts.append(g)
+        if not parts:
+            return pd.DataFrame({"rule": [], "outcome": [], "rows": []})
+        return pd.concat(parts, ignore_index=True).sort_values(["rule", "outcome"]).reset_index(drop=True)
+
+
+def _concat(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _frame(columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def fixes(rule: str, column: str, idx, before, after) -> RuleLog:
+    idx = list(idx)
+    if not idx:
+        return RuleLog()
+    return RuleLog(
+        fixes=_frame(
+            FIX_COLUMNS,
+            {"idx": idx, "rule": rule, "column": column, "before": _texts(before), "after": _texts(after)},
+        )
+    )
+
+
+def flags(rule: str, column: str, idx, values, detail) -> RuleLog:
+    idx = list(idx)
+    if not idx:
+        return RuleLog()
+    return RuleLog(flags=_frame(FLAG_COLUMNS, {"idx": idx, "rule": rule, "column": column, "value": _texts(values), "detail": _texts(detail, len(idx))}))
+
+
+def problems(rule: str, column: str | None, idx, reason: str, detail=None) -> RuleLog:
+    """Rows to quarantine. ``reason`` is the kind of problem (counted per batch); ``detail``
+    (one per row, optional) says what exactly: the value, the other row, the key."""
+    idx = list(idx)
+    if not idx:
+        return RuleLog()
+    details = [None] * len(idx) if detail is None else _texts(detail, len(idx))
+    return RuleLog(problems=_frame(PROBLEM_COLUMNS, {"idx": idx, "rule": rule, "column": column, "reason": reason, "detail": details}))
+
+
+def merges(rule: str, idx, into) -> RuleLog:
+    idx = list(idx)
+    if not idx:
+        return RuleLog()
+    return RuleLog(merges=_frame(MERGE_COLUMNS, {"idx": idx, "rule": rule, "into": list(into)}))
+
+
+def _texts(values, n: int | None = None) -> list:
+    if isinstance(values, str):
+        return [values] * (n or 1)
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NA or v is pd.NaT:
+            out.append(None)
+        elif isinstance(v, pd.Timestamp):
+            out.append(v.strftime("%Y-%m-%d"))
+        elif isinstance(v, float):
+            out.append(repr(round(v, 6)).removesuffix(".0") if v == v else None)
+        else:
+            out.append(str(v))
+    return out

@@ -1,0 +1,625 @@
+"""Named cleaning rules: pure functions ``rule(df, ctx) -> (df, RuleLog)``.
+
+Each rule takes the frame of one file's rows, mapped onto canonical column names, and
+returns a new frame (the input is never mutated) plus a log of what it fixed, flagged or
+rejected. :data:`RULES` lists them in the order the ingest applies them; the order
+matters (text is normalised before codes are mapped, numbers parsed before amounts are
+derived, returns linked before duplicates are judged...).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pandera.errors
+
+from salesml import schema
+from salesml.cleaning import log as L
+from salesml.config import CleaningSettings, TableSource
+from salesml.errors import SalesmlError
+
+
+class CleaningError(SalesmlError, ValueError):
+    """The data cannot be cleaned as configured (e.g. ambiguous dates); the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a rule may know beyond the rows themselves (no I/O inside rules)."""
+
+    table: schema.Table
+    spec: TableSource = field(default_factory=TableSource)
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+    settings: CleaningSettings = field(default_factory=CleaningSettings)
+    #: the load date: dates after it (+ tolerance) are quarantined
+    today: date = field(default_factory=date.today)
+    #: referenced table -> its keys in the warehouse; a table missing here has no rows,
+    #: and then its foreign keys are not checked
+    known_keys: dict[str, frozenset] = field(default_factory=dict)
+    #: completed sales already in the warehouse that returns may reverse:
+    #: order_id, line_no, customer_id, product_id, order_date, quantity, returned
+    sales: pd.DataFrame | None = None
+    #: where the rows come from, for messages
+    where: str = ""
+
+
+Rule = Callable[[pd.DataFrame, Context], tuple[pd.DataFrame, L.RuleLog]]
+
+_TEXT_TYPES = ("str", "period")
+_NUMERIC_TYPES = ("int", "money", "price", "qty", "rate", "float")
+
+
+def _is_text(v) -> bool:
+    return isinstance(v, str)
+
+
+# --------------------------------------------------------------------------- text
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def _normalise(v: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", v)).strip()
+
+
+def normalize_text(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """NFKC (full-width letters and digits to ASCII, compatibility forms), inner runs of
+    whitespace to one space, outer whitespace trimmed, blank to missing. Logged as a fix
+    when more than outer whitespace changed."""
+    out = df.copy()
+    log = L.RuleLog()
+    for col in df.columns:
+        if col == schema.SOURCE_ROW:
+            continue
+        s = df[col]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+            continue
+        stripped = s.astype("string").str.strip()
+        present = stripped.notna().to_numpy(dtype=bool)
+        odd = ~stripped.str.isascii().to_numpy(dtype=bool, na_value=True) | stripped.str.contains(
+            r"\s\s|[\t\r\n\f\v]", regex=True
+        ).to_numpy(dtype=bool, na_value=False)
+        needs = present & odd
+        new = stripped.astype(object)
+        if needs.any():
+            mapping = {u: _normalise(u) for u in stripped[needs].unique()}
+            new[needs] = stripped[needs].map(mapping).astype(object)
+            changed = needs & (new != stripped.astype(object)).to_numpy(dtype=bool)
+            if changed.any():
+                log += L.fixes("normalize_text", col, df.index[changed], s[changed], new[changed])
+        keep = present & (new != "").to_numpy(dtype=bool)
+        out[col] = new.where(keep, None)
+    return out, log
+
+
+def normalize_case(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Upper / lower / title case for the columns configured under ``case``."""
+    out = df.copy()
+    log = L.RuleLog()
+    for col, how in ctx.spec.case.items():
+        if col not in out.columns:
+            continue
+        s = out[col]
+        mask = s.map(_is_text)
+        new = s.copy()
+        new[mask] = s[mask].map(lambda v, h=how: getattr(v, h)())
+        changed = mask & (new != s)
+        log += L.fixes("normalize_case", col, df.index[changed], s[changed], new[changed])
+        out[col] = new
+    return out, log
+
+
+def _lookup(mapping: dict[str, str]) -> dict[str, str]:
+    return {_normalise(str(k)).casefold(): v for k, v in mapping.items()}
+
+
+def map_values(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Translate the source's codes (``values`` of the table: ``Completed`` -> ``completed``).
+
+    Matching ignores case and width. A translation of codes is part of the mapping, not a
+    fix, so it is not logged."""
+    out = df.copy()
+    for col, mapping in ctx.spec.values.items():
+        if col in out.columns and mapping:
+            table = _lookup(mapping)
+            out[col] = out[col].map(lambda v, t=table: t.get(v.casefold(), v) if isinstance(v, str) else v)
+    return out, L.RuleLog()
+
+
+def apply_aliases(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Company-wide aliases (``east``, ``华东`` -> ``East China``); each replacement is a fix."""
+    out = df.copy()
+    log = L.RuleLog()
+    for col, mapping in ctx.aliases.items():
+        if col not in out.columns or not mapping:
+            continue
+        table = _lookup(mapping)
+        s = out[col]
+        new = s.map(lambda v, t=table: t.get(v.casefold(), v) if isinstance(v, str) else v)
+        changed = s.notna() & (new != s)
+        log += L.fixes("aliases", col, df.index[changed], s[changed], new[changed])
+        out[col] = new
+    return out, log
+
+
+def source_rules(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """The source's own rules from config (e.g. invoices starting with C are cancellations)."""
+    out = df.copy()
+    log = L.RuleLog()
+    for i, rule in enumerate(ctx.spec.rules):
+        name = rule.name or f"rule {i + 1}"
+        if rule.column not in out.columns:
+            raise CleaningError(f"{ctx.where}: rule {name!r} tests column {rule.column!r}, which is not mapped")
+        try:
+            hit = out[rule.column].astype("string").str.contains(rule.matches, regex=True).fillna(False).astype(bool)
+        except re.error as e:
+            raise CleaningError(f"{ctx.where}: rule {name!r}: bad regular expression {rule.matches!r}: {e}") from None
+        for col, value in rule.set.items():
+            if col not in ctx.table.column_names:
+                raise CleaningError(f"{ctx.where}: rule {name!r} sets {col!r}, not a column of {ctx.table.name}")
+            before = out[col] if col in out.columns else pd.Series(None, index=out.index, dtype=object)
+            changed = hit & (before.astype("string").fillna("\0") != value)
+            log += L.fixes(name, col, df.index[changed], before[changed], [value] * int(changed.sum()))
+            new = before.astype(object).copy()
+            new[hit] = value
+            out[col] = new
+    return out, log
+
+
+# --------------------------------------------------------------------------- numbers
+
+_CURRENCY = r"(?:[¥$€£₩₹]|RMB|CNY|USD|EUR|HKD|元)"
+_NUMBER = re.compile(
+    rf"^(?P<sign1>[-+])?\s*{_CURRENCY}?\s*(?P<sign2>[-+])?\s*(?P<num>\d{{1,3}}(?:[,\u00a0 '’]\d{{3}})+(?:\.\d+)?|\d*\.?\d+(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?\s*{_CURRENCY}?\s*(?P<sign3>-)?$",
+    re.IGNORECASE,
+)
+
+
+def parse_number_text(text: str) -> tuple[float | None, bool]:
+    """Parse one formatted number: ``$1,234.50``, ``¥1,234``, ``16%`` (-> 0.16),
+    ``１２３``, ``(12.50)`` (-> -12.5), ``12-``. Returns (value or None, was percent)."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    neg = False
+    if t.startswith("(") and t.endswith(")"):
+        neg, t = True, t[1:-1].strip()
+    m = _NUMBER.match(t)
+    if not m:
+        return None, False
+    num = re.sub(r"[,\u00a0 '’]", "", m.group("num"))
+    try:
+        value = float(num)
+    except ValueError:
+        return None, False
+    if "-" in (m.group("sign1"), m.group("sign2"), m.group("sign3")):
+        neg = not neg
+    pct = m.group("pct") is not None
+    if pct:
+        value /= 100
+    return (-value if neg else value), pct
+
+
+def parse_numbers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Numeric columns from text. Plain numbers pass silently; formatted ones (currency
+    symbols, thousands separators, percentages, full-width digits, accounting negatives)
+    are parsed and logged as fixes; anything else quarantines the row."""
+    out = df.copy()
+    log = L.RuleLog()
+    for c in ctx.table.columns:
+        if c.name not in out.columns or c.dtype not in _NUMERIC_TYPES:
+            continue
+        s = out[c.name]
+        if pd.api.types.is_numeric_dtype(s):
+            out[c.name] = s.astype("float64")
+            continue
+        plain = pd.to_numeric(s, errors="coerce")
+        todo = s.notna() & plain.isna()
+        values = plain.astype("float64")
+        if todo.any():
+            parsed = {u: parse_number_text(str(u)) for u in s[todo].unique()}
+            val = s[todo].map(lambda u, p=parsed: p[u][0])
+            pct = s[todo].map(lambda u, p=parsed: p[u][1])
+            ok = val.notna() & (~pct.astype(bool) | (c.dtype == "rate"))
+            values[todo] = val.where(ok).astype("float64")
+            good = todo.copy()
+            good[todo] = ok.to_numpy()
+            log += L.fixes("parse_numbers", c.name, df.index[good], s[good], values[good])
+            bad_pct = todo.copy()
+            bad_pct[todo] = (val.notna() & pct.astype(bool) & (c.dtype != "rate")).to_numpy()
+            bad = todo & ~good & ~bad_pct
+            log += L.problems("parse_numbers", c.name, df.index[bad], "not a number", s[bad])
+            log += L.problems("parse_numbers", c.name, df.index[bad_pct], "a percentage where an amount is expected", s[bad_pct])
+        if c.dtype == "int":
+            frac = values.notna() & (values != np.floor(values))
+            log += L.problems("parse_numbers", c.name, df.index[frac], "not a whole number", values[frac])
+            values = values.where(~frac)
+        out[c.name] = values
+    return out, log
+
+
+# --------------------------------------------------------------------------- dates
+
+#: formats tried when none is configured and the dates are not ISO 8601
+DATE_FORMATS = (
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%Y.%m.%d",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%Y%m%d",
+    "%Y年%m月%d日",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%m/%d/%y",
+    "%d/%m/%y",
+)
+
+
+def _parse_dates(values: pd.Series, fmt: str) -> pd.Series:
+    if fmt == "ISO8601":
+        return pd.to_datetime(values, format="ISO8601", errors="coerce")
+    return pd.to_datetime(values, format=fmt, errors="coerce")
+
+
+def choose_date_format(values: pd.Series, configured: tuple[str, ...], column: str, where: str) -> tuple[str | tuple, str | None]:
+    """Pick the format(s) for a date column from its distinct values.
+
+    Configured formats are used as given (tried in order). Otherwise ISO 8601 when every
+    value is ISO; else the one common format that reads every value. If several do (e.g.
+    only days <= 12: ``03/04/2024``), that is ambiguous and an error asks for
+    ``date_format``. Returns (format or tuple of formats, a note for the batch or None).
+    """
+    if configured:
+        return tuple(configured), None
+    uniq = pd.Series(values.dropna().unique())
+    if uniq.empty:
+        return "ISO8601", None
+    iso = _parse_dates(uniq, "ISO8601").notna()
+    if iso.all():
+        return "ISO8601", None
+    scores = {fmt: int(_parse_dates(uniq, fmt).notna().sum()) for fmt in DATE_FORMATS}
+    best = max(scores.values())
+    if best <= int(iso.sum()):
+        return "ISO8601", None
+    winners = [f for f, n in scores.items() if n == best]
+    if len(winners) > 1:
+        example = next((v for v in uniq if all(pd.notna(_parse_dates(pd.Series([v]), f).iloc[0]) for f in winners)), uniq.iloc[0])
+        raise CleaningError(
+            f"{where}: the dates in {column!r} are ambiguous: they read as {' and as '.join(winners[:3])} "
+            f"(e.g. {example!r}); set date_format for this table in the source's config"
+        )
+    return winners[0], f"{column}: dates read as {winners[0]} (detected)"
+
+
+def parse_dates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Date columns from text with the configured or an unambiguously detected format;
+    values that do not parse quarantine the row. Times of day are dropped."""
+    out = df.copy()
+    log = L.RuleLog()
+    for c in ctx.table.columns:
+        if c.name not in out.columns or c.dtype != "date":
+            continue
+        s = out[c.name]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[c.name] = s.dt.normalize().astype("datetime64[ns]")
+            continue
+        fmt, note = choose_date_format(s, ctx.spec.date_format, c.name, ctx.where)
+        if note:
+            log.notes.append(note)
+        uniq = pd.Series(s.dropna().unique())
+        parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[ns]")
+        for f in fmt if isinstance(fmt, tuple) else (fmt,):
+            missing = parsed.isna()
+            if not missing.any():
+                break
+            parsed[missing] = _parse_dates(uniq[missing], f).astype("datetime64[ns]")
+        table = dict(zip(uniq, parsed.dt.normalize(), strict=True))
+        values = s.map(table).astype("datetime64[ns]")
+        bad = s.notna() & values.isna()
+        shown = fmt if isinstance(fmt, str) else " or ".join(fmt)
+        log += L.problems("parse_dates", c.name, df.index[bad], f"not a date ({'YYYY-MM-DD' if shown == 'ISO8601' else shown})", s[bad])
+        out[c.name] = values
+    return out, log
+
+
+# --------------------------------------------------------------------------- amounts
+
+#: derived columns: target <- (a, b, op)
+DERIVATIONS = {
+    "order_lines": [
+        ("amount", "quantity", "unit_price", "mul"),
+        ("unit_price", "amount", "quantity", "div"),
+        ("cost", "quantity", "unit_cost", "mul"),
+        ("unit_cost", "cost", "quantity", "div"),
+    ],
+}
+
+
+def round_money(x, decimals: int = 2) -> np.ndarray:
+    """Round half away from zero (as DECIMAL casts do), robust to binary float error."""
+    a = np.asarray(x, dtype="float64")
+    f = 10.0**decimals
+    return np.sign(a) * np.floor(np.abs(a) * f + 0.5 + 1e-9) / f
+
+
+def derive_amounts(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Fill money columns a source lacks from those it has (amount = quantity x unit price,
+    cost = quantity x unit cost, and the reverse); money is rounded to the cent. Filling a
+    single missing value in a mapped column is logged as a fix."""
+    out = df.copy()
+    log = L.RuleLog()
+    for target, a, b, op in DERIVATIONS.get(ctx.table.name, []):
+        if a not in out.columns or b not in out.columns:
+            continue
+        value = out[a] * out[b] if op == "mul" else out[a] / out[b].where(out[b] != 0)
+        if target not in out.columns:
+            out[target] = value
+            continue
+        fill = out[target].isna() & value.notna()
+        if fill.any():
+            log += L.fixes("derive_amounts", target, df.index[fill], [None] * int(fill.sum()), value[fill])
+            out.loc[fill, target] = value[fill]
+    for c in ctx.table.columns:
+        if c.name in out.columns and c.dtype == "money":
+            out[c.name] = round_money(out[c.name])
+    return out, log
+
+
+# --------------------------------------------------------------------------- returns
+
+
+def _key(order_id, line_no) -> str:
+    return f"{order_id}/{int(line_no)}"
+
+
+def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Negative quantities are returns: mark them ``returned`` and link each to the sale it
+    reverses (same customer and product, the latest sale on or before the return date with
+    enough quantity left, in this file or already loaded). A return that names its sale is
+    checked: the sale must exist. Returns with no sale to reverse are quarantined."""
+    if ctx.table.name != "order_lines" or "quantity" not in df.columns:
+        return df, L.RuleLog()
+    out = df.copy()
+    log = L.RuleLog()
+    for col in ("status", "return_of_order_id", "return_of_line_no"):
+        if col not in out.columns:
+            out[col] = None if col != "return_of_line_no" else np.nan
+    neg = out["quantity"] < 0
+    flip = neg & (out["status"] != "returned")
+    log += L.fixes("link_returns", "status", df.index[flip], out.loc[flip, "status"], ["returned"] * int(flip.sum()))
+    out.loc[flip, "status"] = "returned"
+    if "amount" in out.columns:
+        pos_amount = neg & (out["amount"] > 0)
+        log += L.fixes("link_returns", "amount", df.index[pos_amount], out.loc[pos_amount, "amount"], -out.loc[pos_amount, "amount"])
+        out.loc[pos_amount, "amount"] = -out.loc[pos_amount, "amount"]
+
+    # the sales a return may reverse: this file's completed sales and those already loaded
+    here = out[(out["status"] == "completed") & (out["quantity"] > 0)]
+    pool = here[["order_id", "line_no", "customer_id", "product_id", "order_date", "quantity"]].assign(returned=0.0)
+    if ctx.sales is not None and len(ctx.sales):
+        pool = pd.concat([ctx.sales[pool.columns], pool], ignore_index=True)
+    pool = pool.dropna(subset=["order_id", "line_no"])
+    pool = pool.drop_duplicates(["order_id", "line_no"], keep="last")
+    pool["sale_key"] = [_key(o, n) for o, n in zip(pool["order_id"], pool["line_no"], strict=True)]
+
+    returns = out["status"] == "returned"
+    named = returns & out["return_of_order_id"].notna()
+    if named.any():
+        keys = [_key(o, n) if pd.notna(n) else f"{o}/?" for o, n in zip(out.loc[named, "return_of_order_id"], out.loc[named, "return_of_line_no"], strict=True)]
+        unknown = ~pd.Series(keys, index=out.index[named]).isin(set(pool["sale_key"]))
+        log += L.problems(
+            "link_returns",
+            "return_of_order_id",
+            unknown.index[unknown],
+            "the sale it returns is not loaded",
+            [k for k, u in zip(keys, unknown, strict=True) if u],
+        )
+    todo = returns & out["return_of_order_id"].isna()
+    if todo.any():
+        r = out.loc[todo, ["customer_id", "product_id", "order_date", "quantity"]].copy()
+        r["idx"] = r.index
+        r = r.dropna(subset=["customer_id", "product_id", "order_date"])
+        cands = pool.dropna(subset=["customer_id", "product_id", "order_date"]).sort_values("order_date")
+        merged = pd.merge_asof(
+            r.sort_values("order_date"),
+            cands.rename(columns={"order_date": "sale_date", "quantity": "sale_qty"}),
+            left_on="order_date",
+            right_on="sale_date",
+            by=["customer_id", "product_id"],
+            direction="backward",
+        )
+        merged = merged.sort_values(["order_date", "idx"])
+        merged["need"] = -merged["quantity"]
+        merged["used"] = merged.groupby("sale_key", dropna=False)["need"].cumsum() + merged["returned"].fillna(0)
+        ok = merged["sale_key"].notna() & (merged["used"] <= merged["sale_qty"] + 1e-9)
+        linked = merged[ok]
+        if len(linked):
+            idx = pd.Index(linked["idx"])
+            out.loc[idx, "return_of_order_id"] = linked["order_id"].to_numpy()
+            out.loc[idx, "return_of_line_no"] = linked["line_no"].astype(float).to_numpy()
+            log += L.fixes("link_returns", "return_of_order_id", idx, [None] * len(idx), [_key(o, n) for o, n in zip(linked["order_id"], linked["line_no"], strict=True)])
+        missing = sorted(set(out.index[todo]) - set(linked["idx"]))
+        log += L.problems(
+            "link_returns",
+            "quantity",
+            missing,
+            "a return with no sale to reverse",
+            [f"no earlier sale of {p} to {c} with that quantity left" for c, p in zip(out.loc[missing, "customer_id"], out.loc[missing, "product_id"], strict=True)],
+        )
+    return out, log
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def duplicates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Rows sharing a key: the latest (last in the file) is kept. An earlier row with the
+    same values is an exact duplicate (quarantined; merged into the kept row for
+    ``distinct`` tables such as products taken from a flat export); an earlier row with
+    other values is superseded (quarantined, naming the row that superseded it)."""
+    keys = [k for k in ctx.table.key if k in df.columns]
+    if not keys:
+        return df, L.RuleLog()
+    dup_key = df.duplicated(subset=keys, keep=False)
+    if not dup_key.any():
+        return df, L.RuleLog()
+    sub = df[dup_key]
+    values = [c for c in ctx.table.column_names if c in df.columns]
+    group = sub.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    winner = sub.index.to_series().groupby(group).transform("last")
+    losers = sub.index != winner.to_numpy()
+    mine = sub.loc[losers, values]
+    theirs = sub.loc[winner[losers].to_numpy(), values].set_axis(mine.index)
+    same = ((mine == theirs) | (mine.isna() & theirs.isna())).all(axis=1)
+    row_of = df[schema.SOURCE_ROW] if schema.SOURCE_ROW in df.columns else df.index.to_series() + 1
+    kept = winner[losers]
+    log = L.RuleLog()
+    key_name = ",".join(keys)
+    if ctx.spec.distinct:
+        log += L.merges("duplicates", mine.index[same], kept[same.to_numpy()])
+    else:
+        log += L.problems("duplicates", key_name, mine.index[same], "exact duplicate of a later row", [f"kept row {row_of[w]}" for w in kept[same.to_numpy()]])
+    log += L.problems(
+        "duplicates",
+        key_name,
+        mine.index[~same],
+        "superseded by a later row with the same key",
+        [f"kept row {row_of[w]}" for w in kept[~same.to_numpy()]],
+    )
+    return df, log
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def missing_required(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Rows without a value in a required column are quarantined, naming the column."""
+    log = L.RuleLog()
+    for col in ctx.table.required:
+        if col in df.columns:
+            miss = df[col].isna()
+            log += L.problems("missing_required", col, df.index[miss], "required value is missing")
+    return df, log
+
+
+def future_dates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Dates that cannot be in the future (order, ticket, snapshot dates) but are: quarantined."""
+    log = L.RuleLog()
+    limit = pd.Timestamp(ctx.today + timedelta(days=ctx.settings.future_days_allowed))
+    for c in ctx.table.columns:
+        if c.past and c.name in df.columns:
+            late = df[c.name] > limit
+            log += L.problems("future_dates", c.name, df.index[late], "in the future", f"after {limit:%Y-%m-%d}")
+    return df, log
+
+
+def unknown_keys(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """References to a rep or product that is not loaded are quarantined, naming the key.
+    Not checked while the referenced table is empty (a dataset without reps)."""
+    log = L.RuleLog()
+    for (tname, col), (ref, _ref_col) in schema.FOREIGN_KEYS.items():
+        if tname != ctx.table.name or col not in df.columns or ref not in ctx.known_keys:
+            continue
+        known = ctx.known_keys[ref]
+        s = df[col]
+        bad = s.notna() & ~s.isin(known)
+        log += L.problems("unknown_keys", col, df.index[bad], f"unknown (not in {ref})", [repr(v) for v in s[bad]])
+    return df, log
+
+
+def schema_checks(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """The canonical schema's value rules (pandera): status codes, ranges, signs, sizes."""
+    sch = schema.pandera_schema(ctx.table)
+    frame = df.copy()
+    for c in ctx.table.columns:
+        if c.name not in frame.columns:
+            frame[c.name] = pd.Series(np.nan if c.dtype in _NUMERIC_TYPES else None, index=frame.index, dtype="float64" if c.dtype in _NUMERIC_TYPES else ("datetime64[ns]" if c.dtype == "date" else object))
+        elif c.dtype == "int":
+            frame[c.name] = frame[c.name].astype("Int64")
+    try:
+        sch.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as e:
+        fc = e.failure_cases
+        fc = fc[fc["index"].notna()]
+        col = fc["column"].where(fc["schema_context"] == "Column", None)
+        p = pd.DataFrame(
+            {
+                "idx": fc["index"].to_numpy(),
+                "rule": "schema_checks",
+                "column": col.to_numpy(),
+                "reason": fc["check"].astype(str).to_numpy(),
+                "detail": L._texts(fc["failure_case"].to_numpy()),
+            }
+        )
+        p = p.drop_duplicates(["idx", "reason"])
+        return df, L.RuleLog(problems=p[L.PROBLEM_COLUMNS])
+    return df, L.RuleLog()
+
+
+def overlapping_stints(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Effective-dated hierarchy: a rep's stints must not overlap (the later one is quarantined)."""
+    if ctx.table.name != "reps" or df.empty or "valid_from" not in df.columns:
+        return df, L.RuleLog()
+    d = df[["rep_id", "valid_from"]].assign(valid_to=df["valid_to"] if "valid_to" in df.columns else pd.NaT)
+    d = d.dropna(subset=["rep_id", "valid_from"]).sort_values(["rep_id", "valid_from"])
+    prev_to = d.groupby("rep_id")["valid_to"].shift()
+    prev_exists = d.groupby("rep_id").cumcount() > 0
+    overlap = prev_exists & (prev_to.isna() | (d["valid_from"] <= prev_to))
+    return df, L.problems("overlapping_stints", "valid_from", d.index[overlap], "overlaps an earlier stint of the same rep")
+
+
+def price_outliers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Sale prices far from their product's median (robust z-score on the MAD) are flagged,
+    not dropped: a typo'd price and a real special deal look the same to a machine."""
+    if ctx.table.name != "order_lines" or "unit_price" not in df.columns:
+        return df, L.RuleLog()
+    sales = df[(df["status"] == "completed") & (df["unit_price"] > 0)][["product_id", "unit_price"]].dropna()
+    if sales.empty:
+        return df, L.RuleLog()
+    g = sales.groupby("product_id")["unit_price"]
+    n = g.transform("size")
+    med = g.transform("median")
+    mad = (sales["unit_price"] - med).abs().groupby(sales["product_id"]).transform("median")
+    scale = np.maximum(1.4826 * mad, 0.05 * med.abs())
+    z = (sales["unit_price"] - med) / scale
+    hit = (n >= ctx.settings.price_outlier_min_lines) & (z.abs() > ctx.settings.price_outlier_z)
+    detail = [f"median {m:.2f}, robust z {v:+.1f}" for m, v in zip(med[hit], z[hit], strict=True)]
+    return df, L.flags("price_outliers", "unit_price", sales.index[hit], sales.loc[hit, "unit_price"], detail)
+
+
+#: the rules, in the order they run
+RULES: list[Rule] = [
+    normalize_text,
+    normalize_case,
+    map_values,
+    apply_aliases,
+    source_rules,
+    parse_numbers,
+    parse_dates,
+    derive_amounts,
+    link_returns,
+    duplicates,
+    missing_required,
+    future_dates,
+    unknown_keys,
+    schema_checks,
+    overlapping_stints,
+    price_outliers,
+]
+
+
+def clean(df: pd.DataFrame, ctx: Context, rules: list[Rule] | None = None) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Run the rules in order; returns the cleaned frame and the combined log."""
+    log = L.RuleLog()
+    for rule in rules or RULES:
+        df, part = rule(df, ctx)
+        log += part
+    return df, log

@@ -1,0 +1,230 @@
+"""Each cleaning rule on its own: what it fixes, flags and rejects (and that inputs are untouched)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesml import schema
+from salesml.cleaning import rules as R
+from salesml.config import CleaningSettings, Rule, TableSource
+
+
+def ctx(table=schema.ORDER_LINES, **kw) -> R.Context:
+    return R.Context(table=table, **kw)
+
+
+def frame(**cols) -> pd.DataFrame:
+    n = len(next(iter(cols.values())))
+    return pd.DataFrame({"source_row": range(2, n + 2), **cols})
+
+
+def problems(log) -> dict:
+    return {int(i): r for i, r in zip(log.problems["idx"], log.problems["reason"], strict=True)}
+
+
+def test_normalize_text_nfkc_whitespace_and_blanks():
+    df = frame(name=["  Ａｃｍｅ　Ltd ", "a\t b", "plain ", "   ", None], customer_id=["Ｃ００１", "C2", "C3", "C4", "C5"])
+    out, log = R.normalize_text(df, ctx(schema.CUSTOMERS))
+    assert out["name"].tolist()[:3] == ["Acme Ltd", "a b", "plain"]
+    assert out["name"].iloc[3] is None and out["name"].iloc[4] is None
+    assert out["customer_id"].iloc[0] == "C001"
+    fixed = set(zip(log.fixes["idx"], log.fixes["column"], strict=True))
+    assert fixed == {(0, "name"), (1, "name"), (0, "customer_id")}  # trimming alone is not a fix
+    assert df["name"].iloc[0] == "  Ａｃｍｅ　Ltd "
+
+
+def test_normalize_case_where_configured():
+    df = frame(status=["Completed", "COMPLETED"], channel=["Web", "web"])
+    out, log = R.normalize_case(df, ctx(spec=TableSource(case={"status": "lower"})))
+    assert out["status"].tolist() == ["completed", "completed"]
+    assert out["channel"].tolist() == ["Web", "web"]
+    assert len(log.fixes) == 2
+
+
+def test_value_maps_ignore_case_and_are_not_fixes():
+    df = frame(status=["Completed", "COMPLETED", "odd", None])
+    out, log = R.map_values(df, ctx(spec=TableSource(values={"status": {"Completed": "completed"}})))
+    assert out["status"].tolist()[:3] == ["completed", "completed", "odd"]
+    assert log.fixes.empty
+
+
+def test_aliases_are_fixes():
+    df = frame(region=["华东", "east", "East China", "West"])
+    out, log = R.apply_aliases(df, ctx(aliases={"region": {"华东": "East China", "East": "East China"}}))
+    assert out["region"].tolist() == ["East China", "East China", "East China", "West"]
+    assert log.fixes["before"].tolist() == ["华东", "east"]
+
+
+def test_source_rules_c_invoices_are_cancellations():
+    rule = Rule(name="C invoices are cancellations", column="order_id", matches="^C", set={"status": "cancelled"})
+    df = frame(order_id=["C536379", "536380", "CX"], status=["completed", "completed", "cancelled"])
+    out, log = R.source_rules(df, ctx(spec=TableSource(rules=(rule,))))
+    assert out["status"].tolist() == ["cancelled", "completed", "cancelled"]
+    assert log.fixes[["idx", "rule", "before", "after"]].values.tolist() == [[0, "C invoices are cancellations", "completed", "cancelled"]]
+    bad = Rule(column="nope", matches="x", set={"status": "x"})
+    with pytest.raises(R.CleaningError, match="'nope', which is not mapped"):
+        R.source_rules(df, ctx(spec=TableSource(rules=(bad,))))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("$1,234.50", 1234.5),
+        ("¥1,234", 1234.0),
+        ("１２３", 123.0),
+        ("(12.50)", -12.5),
+        ("-$42", -42.0),
+        ("$-34.50", -34.5),
+        ("12-", -12.0),
+        ("1 234,5", None),
+        ("RMB 99", 99.0),
+        ("3.5元", 3.5),
+        ("abc", None),
+    ],
+)
+def test_parse_number_text(text, value):
+    assert R.parse_number_text(text)[0] == value
+
+
+def test_parse_numbers_fixes_formats_and_rejects_junk():
+    df = frame(amount=["12.5", "$1,234.50", "lots", "16%", None], discount=["0.1", "16%", "0%", "１０%", None], line_no=["1", "2", "2.5", "4", "5"])
+    out, log = R.parse_numbers(df, ctx())
+    assert out["amount"].tolist()[:2] == [12.5, 1234.5]
+    assert out["discount"].tolist()[:4] == [0.1, 0.16, 0.0, 0.1]
+    reasons = set(zip(log.problems["idx"], log.problems["column"], log.problems["reason"], strict=True))
+    assert reasons == {(2, "amount", "not a number"), (3, "amount", "a percentage where an amount is expected"), (2, "line_no", "not a whole number")}
+    assert set(zip(log.fixes["idx"], log.fixes["column"], strict=True)) == {(1, "amount"), (1, "discount"), (2, "discount"), (3, "discount")}
+
+
+def test_parse_dates_iso_configured_detected_and_ambiguous():
+    iso, log = R.parse_dates(frame(order_date=["2024-01-31", "2024-02-30", None]), ctx())
+    assert iso["order_date"].iloc[0] == pd.Timestamp("2024-01-31")
+    assert problems(log) == {1: "not a date (YYYY-MM-DD)"}
+    us = frame(order_date=["11/8/2016", "1/13/2017"])
+    out, log = R.parse_dates(us, ctx())
+    assert out["order_date"].tolist() == [pd.Timestamp("2016-11-08"), pd.Timestamp("2017-01-13")]
+    assert log.notes == ["order_date: dates read as %m/%d/%Y (detected)"]
+    with pytest.raises(R.CleaningError, match=r"ambiguous.*%m/%d/%Y and as %d/%m/%Y.*set date_format"):
+        R.parse_dates(frame(order_date=["03/04/2024", "05/06/2024"]), ctx())
+    eu, _ = R.parse_dates(frame(order_date=["03/04/2024"]), ctx(spec=TableSource(date_format=("%d/%m/%Y",))))
+    assert eu["order_date"].iloc[0] == pd.Timestamp("2024-04-03")
+
+
+def test_derive_amounts_fills_and_rounds():
+    df = frame(quantity=[3.0, 2.0], unit_price=[3.335, 10.0], unit_cost=[1.0, 2.5], amount=[np.nan, 21.0])
+    out, log = R.derive_amounts(df, ctx())
+    assert out["amount"].tolist() == [10.01, 21.0]  # 10.005 rounds half away from zero
+    assert out["cost"].tolist() == [3.0, 5.0]
+    assert log.fixes[["idx", "column"]].values.tolist() == [[0, "amount"]]
+    assert R.round_money([-2.675, 0.125]).tolist() == [-2.68, 0.13]
+
+
+def _orders(**overrides):
+    base = dict(
+        order_id=["S1", "S2", "R1", "R2", "R3", "R4"],
+        line_no=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+        order_date=pd.to_datetime(["2024-01-01", "2024-02-01", "2024-02-10", "2024-01-15", "2024-03-01", "2024-03-02"]),
+        customer_id=["C1", "C1", "C1", "C2", "C1", "C1"],
+        product_id=["P1", "P1", "P1", "P1", "P1", "P1"],
+        quantity=[5.0, 2.0, -2.0, -1.0, -4.0, -3.0],
+        amount=[50.0, 20.0, 20.0, -10.0, -40.0, -30.0],
+        status=["completed", "completed", "completed", "returned", "completed", "completed"],
+        return_of_order_id=[None] * 6,
+        return_of_line_no=[np.nan] * 6,
+    )
+    base.update(overrides)
+    return frame(**base)
+
+
+def test_link_returns_marks_links_and_quarantines():
+    df = _orders()
+    out, log = R.link_returns(df, ctx())
+    # R1 (02-10, 2 units) reverses the latest earlier sale with room: S2 (02-01, 2 units)
+    assert (out.loc[2, "status"], out.loc[2, "return_of_order_id"], out.loc[2, "return_of_line_no"], out.loc[2, "amount"]) == ("returned", "S2", 1.0, -20.0)
+    # R3 (03-01, 4 units): S2 is used up, so the asof match (S2) has no room left -> quarantined
+    # R4 (03-02, 3 units): likewise; R2 is C2's return of a product C2 never bought
+    assert problems(log) == {3: "a return with no sale to reverse", 4: "a return with no sale to reverse", 5: "a return with no sale to reverse"}
+    assert df.loc[2, "status"] == "completed"  # input untouched
+
+
+def test_link_returns_uses_loaded_sales_and_checks_named_sales():
+    sales = pd.DataFrame({"order_id": ["OLD"], "line_no": [1.0], "customer_id": ["C2"], "product_id": ["P1"],
+                          "order_date": pd.to_datetime(["2023-12-01"]), "quantity": [3.0], "returned": [1.0]})
+    df = _orders(return_of_order_id=[None, None, None, None, "S1", "GONE"], return_of_line_no=[np.nan] * 4 + [1.0, 1.0])
+    out, log = R.link_returns(df, ctx(sales=sales))
+    assert out.loc[3, "return_of_order_id"] == "OLD"  # C2's return finds the loaded sale (2 units left)
+    assert out.loc[4, "return_of_order_id"] == "S1"
+    assert problems(log) == {5: "the sale it returns is not loaded"}
+
+
+def test_duplicates_keep_the_latest_and_say_which_row():
+    df = frame(order_id=["A", "A", "B", "B", "C"], line_no=[1.0] * 5, amount=[10.0, 10.0, 5.0, 6.0, 1.0])
+    _, log = R.duplicates(df, ctx())
+    assert problems(log) == {0: "exact duplicate of a later row", 2: "superseded by a later row with the same key"}
+    assert log.problems["detail"].tolist() == ["kept row 3", "kept row 5"]
+    _, merged = R.duplicates(df, ctx(spec=TableSource(distinct=True)))
+    assert merged.merges[["idx", "into"]].values.tolist() == [[0, 1]]
+    assert problems(merged) == {2: "superseded by a later row with the same key"}
+
+
+def test_missing_required():
+    df = frame(order_id=["A", None], order_date=pd.to_datetime(["2024-01-01", None]))
+    _, log = R.missing_required(df, ctx())
+    assert set(zip(log.problems["idx"], log.problems["column"], strict=True)) == {(1, "order_id"), (1, "order_date")}
+
+
+def test_future_dates_with_tolerance():
+    df = frame(order_date=pd.to_datetime(["2024-06-30", "2024-07-01", "2024-07-02"]))
+    _, log = R.future_dates(df, ctx(today=date(2024, 6, 30), settings=CleaningSettings(future_days_allowed=1)))
+    assert problems(log) == {2: "in the future"}
+    opp = frame(expected_close=pd.to_datetime(["2030-01-01"]))
+    assert R.future_dates(opp, ctx(schema.OPPORTUNITIES, today=date(2024, 6, 30)))[1].problems.empty
+
+
+def test_unknown_keys_only_when_the_reference_table_has_rows():
+    df = frame(product_id=["P1", "P9"], rep_id=["R1", None])
+    _, log = R.unknown_keys(df, ctx(known_keys={"products": frozenset({"P1"})}))
+    assert log.problems[["idx", "column", "reason", "detail"]].values.tolist() == [[1, "product_id", "unknown (not in products)", "'P9'"]]
+    assert R.unknown_keys(df, ctx())[1].problems.empty  # nothing loaded to check against
+
+
+def test_schema_checks():
+    df = frame(status=["completed", "shipped"], quantity=[1.0, 0.0], discount=[0.1, 1.5])
+    _, log = R.schema_checks(df, ctx())
+    got = set(zip(log.problems["idx"], log.problems["reason"], strict=True))
+    assert got == {(1, "not one of completed, cancelled, returned"), (1, "is 0"), (1, "not between 0 and 1")}
+
+
+def test_overlapping_stints():
+    df = frame(
+        rep_id=["R1", "R1", "R2", "R2"],
+        valid_from=pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-01", "2024-02-01"]),
+        valid_to=pd.to_datetime(["2024-02-29", None, None, None]),
+    )
+    _, log = R.overlapping_stints(df, ctx(schema.REPS))
+    assert problems(log) == {3: "overlaps an earlier stint of the same rep"}
+
+
+def test_price_outliers_are_flagged_not_dropped():
+    prices = [10.0, 10.2, 9.9, 10.1, 10.0, 9.8, 10.3, 10.0, 100.0, 5.0]
+    df = frame(product_id=["P1"] * 10, unit_price=prices, status=["completed"] * 10)
+    out, log = R.price_outliers(df, ctx())
+    assert out is df or out.equals(df)
+    assert log.flags["idx"].tolist() == [8, 9]
+    assert log.problems.empty
+    few, log = R.price_outliers(df.head(5), ctx())
+    assert log.flags.empty  # too few lines to judge
+
+
+def test_clean_runs_every_rule_in_order():
+    assert [r.__name__ for r in R.RULES][:3] == ["normalize_text", "normalize_case", "map_values"]
+    df = frame(order_id=[" Ａ1 "], line_no=["1"], order_date=["2024-01-05"], customer_id=["C1"], product_id=["P1"],
+               quantity=["2"], unit_price=["$10.00"], status=["Completed"])
+    out, log = R.clean(df, ctx(spec=TableSource(values={"status": {"completed": "completed"}}), today=date(2024, 6, 1)))
+    assert out.loc[0, "order_id"] == "A1" and out.loc[0, "amount"] == 20.0 and out.loc[0, "status"] == "completed"
+    assert log.problems.empty
+    assert set(log.fixes["rule"]) == {"normalize_text", "parse_numbers"}
