@@ -174,16 +174,23 @@ def demo(
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Option("--source", help="name of a [sources.NAME] block in the config, or 'demo'")],
+    files: Annotated[list[Path] | None, typer.Argument(help="files to load instead of the source's configured ones")] = None,
+    source: Annotated[str, typer.Option("--source", help="name of a [sources.NAME] block in the config, or 'demo'")] = "",
     table: Annotated[list[str] | None, typer.Option("--table", help="only these canonical tables")] = None,
     fmt: Annotated[JsonOrTable, typer.Option("--format")] = JsonOrTable.table,
     config: ConfigOpt = None,
 ) -> None:
-    """Load a configured source into the warehouse and print the reconciliation."""
+    """Load a source into the warehouse and print the reconciliation of every file.
+
+    Every row read is loaded, loaded with recorded fixes, merged (distinct tables) or
+    quarantined with a reason; rows and revenue reconcile to the cent.
+    """
     from salesml.demo.source import SOURCE_NAME, demo_source
     from salesml.ingest import ingest_source
 
     settings = _settings(config)
+    if not source:
+        _fail("name the source: --source NAME (a [sources.NAME] block of the config, or 'demo')")
     if source in settings.sources:
         src = settings.sources[source]
     elif source == SOURCE_NAME:
@@ -191,15 +198,81 @@ def ingest(
     else:
         known = ", ".join([*settings.sources, SOURCE_NAME])
         _fail(f"no source {source!r} in {settings.config_path or 'the built-in defaults'}; known: {known}")
-    results = ingest_source(settings, source, src, tables=table or None, progress=fmt != JsonOrTable.json)
+    results = ingest_source(settings, source, src, tables=table or None, files=files or None, progress=fmt != JsonOrTable.json)
     rows = [r.to_dict() for r in results]
     if fmt == JsonOrTable.json:
         sys.stdout.write(json.dumps(rows[0] if len(rows) == 1 else rows, ensure_ascii=False, indent=2, default=str) + "\n")
-    else:
-        df = pd.DataFrame(rows)[
-            ["batch_id", "table", "rows_read", "rows_loaded", "rows_quarantined", "revenue_read", "revenue_loaded", "revenue_quarantined", "skipped", "path"]
-        ]
-        emit(df, "table", title=f"ingest {source}")
+        return
+    df = pd.DataFrame(rows)
+    df["file"] = df["path"].map(lambda p: Path(str(p)).name)
+    cols = ["batch_id", "table", "file", "rows_read", "rows_loaded", "rows_fixed", "rows_merged", "rows_quarantined",
+            "revenue_read", "revenue_loaded", "revenue_quarantined", "skipped"]
+    emit(df[cols], "table", title=f"ingest {source}")
+    for r in results:
+        for note in r.notes:
+            out.print(f"  {r.table}: {escape(note)}", highlight=False)
+        for reason, n in r.quarantine_reasons.items():
+            out.print(f"  {r.table}: quarantined {n:,} × {escape(reason)}", highlight=False)
+        if r.rows_read and not r.skipped and r.rows_read != r.rows_loaded + r.rows_quarantined + r.rows_merged:
+            print_error(f"{r.path}: rows do not reconcile")  # cannot happen: write_batch refuses
+    if any(r.rows_quarantined for r in results):
+        out.print("  see the rows: salesml quarantine --batch ID", highlight=False)
+
+
+@app.command()
+def quarantine(
+    batch: Annotated[int | None, typer.Option("--batch", help="only this load batch")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    limit: Annotated[int, typer.Option(help="rows shown in table format (csv/json: all)")] = 50,
+    config: ConfigOpt = None,
+) -> None:
+    """Quarantined rows (of loads still in force) with their file, row number and reason."""
+    from salesml import warehouse
+
+    settings = _settings(config)
+    where = "b.status = 'loaded'" + (" AND q.batch_id = ?" if batch is not None else "")
+    sql = f"""
+        SELECT q.batch_id, q.table_name AS "table", q.path AS file, q.source_row AS "row", q.reason, q.details, q.record
+        FROM quarantine q JOIN load_batches b USING (batch_id)
+        WHERE {where} ORDER BY q.batch_id, q.source_row"""
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        if batch is not None and not con.execute("SELECT count(*) FROM load_batches WHERE batch_id = ?", [batch]).fetchall()[0][0]:
+            _fail(f"no load batch {batch}; `salesml batches` lists them")
+        df = con.execute(sql, [batch] if batch is not None else []).df()
+    if fmt != Fmt.table:
+        emit(df, fmt.value)
+        return
+    if df.empty:
+        err.print("no quarantined rows", highlight=False)
+        return
+    shown = df.head(limit).assign(file=lambda d: d["file"].map(lambda p: Path(str(p)).name)).drop(columns=["record"])
+    emit(shown, "table", title=f"quarantine ({len(df):,} rows{'' if len(df) <= limit else f', first {limit} shown'})")
+
+
+@app.command()
+def batches(
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    all_: Annotated[bool, typer.Option("--all", help="include batches replaced by a newer version of their file")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """The loads: one batch per file, with its reconciliation."""
+    from salesml import warehouse
+
+    settings = _settings(config)
+    sql = f"""
+        SELECT batch_id, loaded_at, source, table_name AS "table", path, rows_read, rows_loaded, rows_fixed,
+               rows_merged, rows_quarantined, rows_flagged, revenue_read, revenue_loaded, revenue_quarantined,
+               status, replaced_by, encoding, content_hash
+        FROM load_batches {"" if all_ else "WHERE status = 'loaded'"} ORDER BY batch_id"""
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        df = con.execute(sql).df()
+    if fmt != Fmt.table:
+        emit(df, fmt.value)
+        return
+    shown = df.assign(file=df["path"].map(lambda p: Path(str(p)).name), loaded_at=df["loaded_at"].dt.strftime("%Y-%m-%d %H:%M"))
+    cols = ["batch_id", "loaded_at", "source", "table", "file", "rows_read", "rows_loaded", "rows_fixed", "rows_merged",
+            "rows_quarantined", "revenue_loaded", "status"]
+    emit(shown[cols], "table", title=f"load batches ({settings.warehouse_path.name})")
 
 
 @app.command()
@@ -287,6 +360,26 @@ def report(
         result = render(settings, name, params)
         err.print(f"  done in {result.seconds:.1f}s", highlight=False)
         typer.echo(str(result.html_path))
+
+
+@app.command()
+def export(
+    what: Annotated[str, typer.Argument(help="a table (e.g. order_lines, quarantine) or a read-only SELECT query")],
+    to: Annotated[Path, typer.Option("--to", help="file to write: .xlsx or .csv (by extension)")],
+    sheet: Annotated[str | None, typer.Option("--sheet", help="worksheet name of a .xlsx (default: data)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Export a table or a query's result to Excel or CSV (formula-safe) and print the path."""
+    from salesml.io.export import export as export_to_file
+    from salesml.io.export import export_format
+
+    settings = _settings(config)
+    fmt = export_format(to)
+    if sheet is not None and fmt == "csv":
+        err.print("note: --sheet is ignored for a .csv file", highlight=False)
+    path, rows, cols = export_to_file(settings, what, to, sheet=sheet or "data")
+    err.print(f"exported {rows:,} rows x {cols:,} columns to {fmt}", highlight=False)
+    typer.echo(str(path))
 
 
 def main() -> None:

@@ -200,7 +200,7 @@ class Settings:
     def path(self, p: str | os.PathLike) -> Path:
         """Resolve a path from the settings against the project root."""
         p = Path(p).expanduser()
-        return p if p.is_absolute() else (self.root / p)
+        return p if p.is_absolute() else Path(os.path.normpath(self.root / p))
 
     @property
     def warehouse_path(self) -> Path:

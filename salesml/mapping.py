@@ -104,7 +104,7 @@ def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table,
     if unknown:
         raise MappingError(
             f"{where}: the mapping names {', '.join(map(repr, unknown))}, which "
-            f"{'is' if len(unknown) == 1 else 'are'} not canonical columns of {table.name} "
+            f"{'is not a canonical column' if len(unknown) == 1 else 'are not canonical columns'} of {table.name} "
             f"(known: {', '.join(table.column_names)})"
         )
     source_cols = [c for c in raw.columns if c != SOURCE_ROW]

@@ -131,6 +131,9 @@ def connect(
         config["memory_limit"] = memory_limit
     if threads:
         config["threads"] = threads
+    if read_only and _needs_migration(path):
+        with connect(path, memory_limit=memory_limit, threads=threads, lock_wait_s=lock_wait_s):
+            pass  # a writable connection brings the tables up to date
     deadline = time.monotonic() + lock_wait_s
     while True:
         try:
@@ -163,9 +166,25 @@ _MIGRATIONS = [
 ]
 
 
+def _needs_migration(path: Path) -> bool:
+    """Whether a warehouse file was made by an older salesml (schema_version < current)."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return False  # locked or unreadable: the caller's own connect says so
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    except duckdb.Error:
+        return True
+    finally:
+        con.close()
+    return not rows or int(rows[0][0]) < SCHEMA_VERSION
+
+
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     for ddl in _PROVENANCE_DDL + _MIGRATIONS:
         con.execute(ddl)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?", [str(SCHEMA_VERSION), SCHEMA_VERSION])
     for t in schema.TABLES.values():
         con.execute(t.ddl())
     con.execute(

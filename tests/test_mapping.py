@@ -59,7 +59,7 @@ def test_missing_columns_and_required_columns_are_named():
     map_columns(src, {**cols, "unit_price": "Code"}, schema.ORDER_LINES)  # amount can be derived
     with pytest.raises(MappingError, match="amount"):
         map_columns(src, cols, schema.ORDER_LINES)
-    with pytest.raises(MappingError, match="'colour', which is not canonical"):
+    with pytest.raises(MappingError, match="'colour', which is not a canonical column"):
         map_columns(src, {"customer_id": "Code", "colour": "Code"}, schema.CUSTOMERS)
 
 

@@ -44,6 +44,9 @@ def test_parameters_are_checked_and_ids_stay_text(tmp_path):
     s = with_notebooks(make_settings(tmp_path))
     nb = notebook_path(s, "sales_performance")
     assert set(declared_parameters(nb)) == {"period", "scope", "config_path", "warehouse"}
+    assert coerce_parameters(notebook_path(s, "data_quality"), {"batch": "12"}) == {"batch": 12}
+    with pytest.raises(ReportError, match="batch must be int"):
+        coerce_parameters(notebook_path(s, "data_quality"), {"batch": "twelve"})
     assert coerce_parameters(nb, {"scope": "rep:007"}) == {"scope": "rep:007"}
     with pytest.raises(ReportError, match="unknown parameter 'regoin'.*period, scope"):
         coerce_parameters(nb, {"regoin": "x"})
@@ -53,8 +56,9 @@ def test_parameters_are_checked_and_ids_stay_text(tmp_path):
 
 def test_output_paths(tmp_path):
     s = with_notebooks(make_settings(tmp_path))
-    assert output_path(s, "sales_performance", "2024-02", "company") == tmp_path / "reports" / "2024-02" / "sales_performance.html"
-    assert output_path(s, "sales_performance", "2024-02", "region:East China").name == "sales_performance_region-East_China.html"
+    assert output_path(s, "sales_performance", {"period": "2024-02", "scope": "company"}) == tmp_path / "reports" / "2024-02" / "sales_performance.html"
+    assert output_path(s, "sales_performance", {"period": "2024-02", "scope": "region:East China"}).name == "sales_performance_region-East_China.html"
+    assert output_path(s, "data_quality", {"batch": 7}).name == "data_quality_batch-7.html"
 
 
 @pytest.mark.notebook

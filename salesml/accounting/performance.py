@@ -127,6 +127,14 @@ def data_periods(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     return f"{first:%Y-%m}", f"{last:%Y-%m}"
 
 
+def main_currency(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The currency of most order lines (None when the data does not say)."""
+    rows = con.execute(
+        "SELECT currency FROM order_lines WHERE currency IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
 def check_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
     """Fail clearly when a scope names a region/team/rep the hierarchy does not know."""
     if scope.level == "company":

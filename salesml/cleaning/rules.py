@@ -584,14 +584,18 @@ def price_outliers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
     sales = df[(df["status"] == "completed") & (df["unit_price"] > 0)][["product_id", "unit_price"]].dropna()
     if sales.empty:
         return df, L.RuleLog()
-    g = sales.groupby("product_id")["unit_price"]
+    # judge the price before a known discount: a 70 % deal is a discount, not a price typo
+    discount = df.loc[sales.index, "discount"] if "discount" in df.columns else pd.Series(np.nan, index=sales.index)
+    discount = discount.where((discount >= 0) & (discount < 1)).fillna(0.0)
+    price = sales["unit_price"] / (1 - discount)
+    g = price.groupby(sales["product_id"])
     n = g.transform("size")
     med = g.transform("median")
-    mad = (sales["unit_price"] - med).abs().groupby(sales["product_id"]).transform("median")
+    mad = (price - med).abs().groupby(sales["product_id"]).transform("median")
     scale = np.maximum(1.4826 * mad, 0.05 * med.abs())
-    z = (sales["unit_price"] - med) / scale
+    z = (price - med) / scale
     hit = (n >= ctx.settings.price_outlier_min_lines) & (z.abs() > ctx.settings.price_outlier_z)
-    detail = [f"median {m:.2f}, robust z {v:+.1f}" for m, v in zip(med[hit], z[hit], strict=True)]
+    detail = [f"before discount {p:.2f} vs median {m:.2f} (robust z {v:+.1f})" for p, m, v in zip(price[hit], med[hit], z[hit], strict=True)]
     return df, L.flags("price_outliers", "unit_price", sales.index[hit], sales.loc[hit, "unit_price"], detail)
 
 

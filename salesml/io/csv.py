@@ -28,9 +28,13 @@ class RawTable:
     """A source file's rows as text, with the facts about how it was read."""
 
     frame: pd.DataFrame
-    path: Path
+    #: the file read, or for a SQL source a label: the database URL with its password masked
+    path: Path | str
+    #: how the text was decoded ("" where it does not apply, e.g. a SQL result)
     encoding: str
     content_hash: str
+    #: the Excel sheet read ("" for other formats)
+    sheet: str = ""
 
 
 def file_hash(path: Path) -> str:

@@ -50,7 +50,15 @@ def _missing(v: Any) -> bool:
         return False
 
 
-def fmt_money(v: Any, currency: str = "¥") -> str:
+#: symbols for the currencies reports show
+CURRENCY_SYMBOLS = {"CNY": "¥", "RMB": "¥", "JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "HKD": "HK$"}
+
+
+def currency_symbol(code: str | None) -> str:
+    return CURRENCY_SYMBOLS.get((code or "").upper(), "")
+
+
+def fmt_money(v: Any, currency: str = "") -> str:
     if _missing(v):
         return "–"
     v = float(v)

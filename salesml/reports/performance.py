@@ -52,6 +52,7 @@ class SalesPerformanceReport:
             self.period = perf.parse_period(period) if period else perf.latest_complete_period(con)
             first, last = perf.data_periods(con)
             self.data_span = (first, last)
+            self.currency = perf.main_currency(con)
             s = self.scope
             self.data = _Data(
                 summary=perf.scope_summary(con, self.period, s, ps),
@@ -89,8 +90,12 @@ class SalesPerformanceReport:
         if self.scope.level == "rep" and not self.data.reps.empty:
             who += f" — {self.data.reps['rep_name'].iloc[0]}"
         return H.style() + H.heading(f"Sales performance {self.period}", 1) + H.note(
-            f"{who}. Data from {self.data_span[0]} to {self.data_span[1]}. Amounts in CNY, net of returns."
+            f"{who}. Data from {self.data_span[0]} to {self.data_span[1]}. "
+            f"Amounts{' in ' + self.currency if self.currency else ''}, net of returns."
         )
+
+    def money(self, v) -> str:
+        return H.fmt_money(v, H.currency_symbol(self.currency))
 
     def headline(self) -> H.Block:
         f = self.headline_figures
@@ -99,7 +104,7 @@ class SalesPerformanceReport:
         cards = [
             {
                 "label": "Revenue (net)",
-                "value": H.fmt_money(f["revenue"]),
+                "value": self.money(f["revenue"]),
                 "sub": f"{H.fmt_pct(f['growth_mom_pct'], True)} vs last month",
                 "trend": f["growth_mom_pct"],
             },
@@ -111,21 +116,21 @@ class SalesPerformanceReport:
             },
             {
                 "label": "Gross margin",
-                "value": H.fmt_money(f["margin"]),
+                "value": self.money(f["margin"]),
                 "sub": f"{H.fmt_pct(f['margin_pct'])} of revenue",
             },
             {
                 "label": "Target attainment",
                 "value": H.fmt_pct(f["attainment_pct"]),
-                "sub": f"target {H.fmt_money(f['target_revenue'])}",
+                "sub": f"target {self.money(f['target_revenue'])}",
                 "trend": None if pd.isna(f["attainment_pct"]) else f["attainment_pct"] - 100,
             },
-            {"label": "Orders", "value": H.fmt_int(f["orders"]), "sub": f"AOV {H.fmt_money(f['aov'])}"},
+            {"label": "Orders", "value": H.fmt_int(f["orders"]), "sub": f"AOV {self.money(f['aov'])}"},
             {"label": "Customers", "value": H.fmt_int(f["customers"]), "sub": "with a purchase"},
             {
                 "label": "Returns",
-                "value": H.fmt_money(f["returns"]),
-                "sub": f"of {H.fmt_money(f['gross_sales'])} gross sales",
+                "value": self.money(f["returns"]),
+                "sub": f"of {self.money(f['gross_sales'])} gross sales",
             },
         ]
         return H.cards(cards) + H.figures(f)
@@ -250,7 +255,7 @@ class SalesPerformanceReport:
             template="plotly_white",
             margin=dict(l=10, r=10, t=50, b=10),
             legend=dict(orientation="h", y=-0.15),
-            yaxis_title="CNY",
+            yaxis_title=self.currency or "amount",
         )
         return H.heading("Revenue trend", 2) + H.chart(fig)
 
@@ -285,7 +290,7 @@ class SalesPerformanceReport:
             height=380,
             template="plotly_white",
             margin=dict(l=10, r=10, t=50, b=10),
-            yaxis=dict(title="CNY"),
+            yaxis=dict(title=self.currency or "amount"),
             yaxis2=dict(title="margin %", overlaying="y", side="right", showgrid=False),
             legend=dict(orientation="h", y=-0.2),
         )

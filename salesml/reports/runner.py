@@ -11,6 +11,7 @@ saves a partial notebook on a timeout or a dead kernel. Every cell has a time li
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
@@ -64,10 +65,16 @@ def declared_parameters(path: Path) -> dict[str, dict[str, Any]]:
     params = papermill.inspect_notebook(str(path))
     if not params:
         raise ReportError(f"{path}: no cell tagged 'parameters'")
-    return {
-        name: {"default": p.get("default"), "type": (p.get("inferred_type_name") or "None").lower()}
-        for name, p in params.items()
-    }
+    out = {}
+    for name, p in params.items():
+        kind = (p.get("inferred_type_name") or "None").lower()
+        if kind == "none":  # no annotation: the type of the default literal
+            try:
+                kind = type(ast.literal_eval(p.get("default") or "None")).__name__.lower()
+            except (ValueError, SyntaxError):
+                kind = "none"
+        out[name] = {"default": p.get("default"), "type": "none" if kind == "nonetype" else kind}
+    return out
 
 
 def coerce_parameters(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
@@ -146,15 +153,20 @@ def to_html(nb: nbformat.NotebookNode, title: str, plotly_tag: str) -> str:
     return body
 
 
-def output_path(settings: Settings, name: str, period: str | None, scope: str | None) -> Path:
+def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
+    """``<output_dir>/<period or today>/<name>[_<scope>][_batch-N][_<load period>].html``."""
     from salesml.accounting.scope import parse_scope
 
-    folder = settings.path(settings.report.output_dir) / (period or datetime.now().strftime("%Y-%m-%d"))
+    folder = settings.path(settings.report.output_dir) / (params.get("period") or datetime.now().strftime("%Y-%m-%d"))
     suffix = ""
-    if scope:
-        sc = parse_scope(scope)
+    if params.get("scope"):
+        sc = parse_scope(params["scope"])
         if sc.level != "company":
-            suffix = f"_{sc.slug}"
+            suffix += f"_{sc.slug}"
+    if params.get("batch"):
+        suffix += f"_batch-{int(params['batch'])}"
+    if params.get("load_period"):
+        suffix += f"_{params['load_period']}"
     return folder / f"{name}{suffix}.html"
 
 
@@ -182,7 +194,7 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
         params["warehouse"] = str(settings.warehouse_path.resolve())
     if "period" in declared and not params.get("period"):
         params["period"] = _default_period(settings)
-    html_path = output_path(settings, name, params.get("period"), params.get("scope"))
+    html_path = output_path(settings, name, params)
     html_path.parent.mkdir(parents=True, exist_ok=True)
 
     logging.getLogger("papermill").setLevel(logging.WARNING)
