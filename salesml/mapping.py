@@ -24,7 +24,7 @@ import pandas as pd
 
 from salesml import schema
 from salesml.cleaning import log as L
-from salesml.cleaning.rules import DERIVATIONS, parse_number_text
+from salesml.cleaning.rules import DERIVATIONS, TEXT, as_text, mask, parse_number_text
 from salesml.errors import SalesmlError
 
 SOURCE_ROW = schema.SOURCE_ROW
@@ -49,12 +49,13 @@ class Mapped:
 def _numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse a text column as numbers (as parse_numbers does); returns (values, bad mask)."""
     plain = pd.to_numeric(s, errors="coerce")
-    todo = s.notna() & (s.astype("string").str.strip() != "") & plain.isna()
-    values = plain.astype("float64")
+    values = plain.to_numpy(dtype="float64", na_value=np.nan).copy()
+    todo = mask(as_text(s).str.strip().fillna("") != "") & np.isnan(values)
     if todo.any():
-        parsed = {u: parse_number_text(str(u))[0] for u in s[todo].unique()}
-        values[todo] = s[todo].map(parsed).astype("float64")
-    return values, todo & values.isna()
+        parsed = {u: parse_number_text(str(u))[0] for u in pd.unique(s[todo])}
+        values[todo] = [np.nan if parsed[u] is None else parsed[u] for u in s[todo]]
+    values = pd.Series(values, index=s.index)
+    return values, pd.Series(todo & np.isnan(values.to_numpy()), index=s.index)
 
 
 def expression_columns(expr: str, columns: list[str]) -> list[str]:
@@ -128,9 +129,8 @@ def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table,
     for canon, how in columns.items():
         how = how.strip()
         if how in source_cols:
-            s = raw[how].astype(object)
-            blank = raw[how].astype("string").str.strip().fillna("").eq("").to_numpy(dtype=bool)
-            out[canon] = s.where(~blank, None)
+            s = as_text(raw[how])
+            out[canon] = s.mask(mask(s.str.strip() == ""))
         elif how == "@row":
             out[canon] = raw[SOURCE_ROW].astype("int64")
         elif m := _SEQ.match(how):
@@ -139,7 +139,7 @@ def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table,
                 raise MappingError(f"{where}: {canon} = {how!r}: no source column {col!r}. The file has: {_have(source_cols)}")
             out[canon] = raw.groupby(col, sort=False, dropna=False).cumcount() + 1
         elif m := _LITERAL.match(how):
-            out[canon] = pd.Series(m.group("text"), index=raw.index, dtype=object)
+            out[canon] = pd.Series(m.group("text"), index=raw.index, dtype=TEXT)
         else:
             try:
                 out[canon], part = evaluate(how, raw, where, canon)
@@ -149,6 +149,14 @@ def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table,
     frame = pd.DataFrame(out, index=raw.index)
     frame[SOURCE_ROW] = raw[SOURCE_ROW].to_numpy()
     return Mapped(frame, log)
+
+
+def _key_text(keys: pd.DataFrame) -> pd.Series:
+    parts = [as_text(keys[c]).fillna("") for c in keys.columns]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + " / " + p
+    return out
 
 
 def _looks_like_a_column(how: str) -> bool:
@@ -188,10 +196,10 @@ def join(main: pd.DataFrame, other: pd.DataFrame, on: tuple[str, ...], label: st
     joined = main.merge(right, on=on, how="left", indicator=True, validate="many_to_one")
     joined.index = main.index
     log = L.RuleLog()
-    key_text = main[on].astype("string").fillna("").agg(" / ".join, axis=1)
-    amb_keys = set(ambiguous[on].astype("string").fillna("").agg(" / ".join, axis=1)) if len(ambiguous) else set()
-    is_amb = key_text.isin(amb_keys)
-    missing = (joined["_merge"] == "left_only") & ~is_amb
+    key_text = _key_text(main[on])
+    amb_keys = list(_key_text(ambiguous[on])) if len(ambiguous) else []
+    is_amb = mask(key_text.isin(amb_keys))
+    missing = mask(joined["_merge"] == "left_only") & ~is_amb
     log += L.problems("join", ",".join(on), main.index[is_amb], f"matches several rows in {label}", key_text[is_amb])
     log += L.problems("join", ",".join(on), main.index[missing], f"no matching row in {label}", key_text[missing])
     return joined.drop(columns="_merge"), log

@@ -58,3 +58,12 @@ def no_config(tmp_path, monkeypatch):
     monkeypatch.delenv("SALESML_CONFIG", raising=False)
     monkeypatch.delenv("SALESML_WAREHOUSE", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A real PostgreSQL database (a throwaway cluster; see tests/pg.py)."""
+    from tests import pg
+
+    with pg.postgres_url() as url:
+        yield url

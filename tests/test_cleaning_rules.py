@@ -30,7 +30,7 @@ def test_normalize_text_nfkc_whitespace_and_blanks():
     df = frame(name=["  Ａｃｍｅ　Ltd ", "a\t b", "plain ", "   ", None], customer_id=["Ｃ００１", "C2", "C3", "C4", "C5"])
     out, log = R.normalize_text(df, ctx(schema.CUSTOMERS))
     assert out["name"].tolist()[:3] == ["Acme Ltd", "a b", "plain"]
-    assert out["name"].iloc[3] is None and out["name"].iloc[4] is None
+    assert pd.isna(out["name"].iloc[3]) and pd.isna(out["name"].iloc[4])
     assert out["customer_id"].iloc[0] == "C001"
     fixed = set(zip(log.fixes["idx"], log.fixes["column"], strict=True))
     assert fixed == {(0, "name"), (1, "name"), (0, "customer_id")}  # trimming alone is not a fix

@@ -100,3 +100,54 @@ def test_report_prints_the_path(toy, wh):
     assert os.path.exists(path)
     bad = run("report", "sales_performance", "-p", "nonsense", cwd=toy.root, env_extra=wh, check=False)
     assert bad.returncode == 1 and "key=value" in bad.stderr
+
+
+BAD_CSV = """Invoice,Line,Date,Customer,SKU,Qty,Price,Status
+A1,1,2024-03-01,C1,P1,2,$10.00,Completed
+A1,1,2024-03-01,C1,P1,2,$10.00,Completed
+A2,1,2024-13-01,C1,P1,1,5,Completed
+A3,1,2024-03-02,C1,P1,x,5,Completed
+"""
+
+
+@pytest.fixture
+def erp(tmp_path):
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "orders.csv").write_text(BAD_CSV, encoding="utf-8")
+    (tmp_path / "salesml.toml").write_text(
+        '[warehouse]\npath = "wh.duckdb"\n[sources.erp.tables.order_lines]\nfiles = ["exports/*.csv"]\n'
+        'columns = { order_id = "Invoice", line_no = "Line", order_date = "Date", customer_id = "Customer", '
+        'product_id = "SKU", quantity = "Qty", unit_price = "Price", status = "Status" }\n'
+        'values = { status = { completed = "completed" } }\n',
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_ingest_quarantine_and_batches(erp):
+    out = json.loads(run("ingest", "--source", "erp", "--format", "json", cwd=erp).stdout)
+    assert (out["rows_read"], out["rows_loaded"], out["rows_fixed"], out["rows_quarantined"]) == (4, 1, 1, 3)
+    assert out["quarantine_reasons"] == {
+        "order_id,line_no: exact duplicate of a later row": 1,
+        "order_date: not a date (YYYY-MM-DD)": 1,
+        "quantity: not a number": 1,
+    }
+    assert (out["revenue_read"], out["revenue_loaded"], out["revenue_quarantined"], out["skipped"]) == (45.0, 20.0, 25.0, False)
+    q = list(csv.DictReader(io.StringIO(run("quarantine", "--format", "csv", cwd=erp).stdout)))
+    assert [(r["row"], r["reason"]) for r in q] == [
+        ("2", "order_id,line_no: exact duplicate of a later row"),
+        ("4", "order_date: not a date (YYYY-MM-DD)"),
+        ("5", "quantity: not a number"),
+    ]
+    assert q[0]["file"].endswith("orders.csv") and json.loads(q[2]["record"])["Qty"] == "x"
+    table = run("quarantine", "--batch", str(out["batch_id"]), cwd=erp).stdout
+    assert "not a number" in table
+    missing = run("quarantine", "--batch", "99", cwd=erp, check=False)
+    assert missing.returncode == 1 and "no load batch 99" in missing.stderr
+    b = json.loads(run("batches", "--format", "json", cwd=erp).stdout)
+    assert [(x["batch_id"], x["rows_read"], x["rows_quarantined"], x["status"]) for x in b] == [(out["batch_id"], 4, 3, "loaded")]
+    # files on the command line replace the configured ones; loading them again changes nothing
+    again = json.loads(run("ingest", str(erp / "exports" / "orders.csv"), "--source", "erp", "--format", "json", cwd=erp).stdout)
+    assert again["skipped"] is True
+    unknown = run("ingest", "--source", "nope", cwd=erp, check=False)
+    assert unknown.returncode == 1 and "no source 'nope'" in unknown.stderr and "erp" in unknown.stderr

@@ -228,12 +228,6 @@ def test_parquet_errors_and_pandas_index(tmp_path):
 # ---------------------------------------------------------------- SQL (a real PostgreSQL)
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    with pg.postgres_url() as url:
-        yield url
-
-
 @pytest.fixture
 def sales_table(pg_url):
     """A table with text IDs, NUMERIC money, dates, NULLs and Chinese text (dropped afterwards)."""

@@ -18,7 +18,7 @@ def test_columns_literals_and_blanks():
     src = raw(Code=["007", "NA", " "], Nm=["NULL", "x", "y"])
     m = map_columns(src, {"customer_id": "Code", "name": "Nm", "segment": "'Retail'"}, schema.CUSTOMERS)
     assert m.frame["customer_id"].tolist()[:2] == ["007", "NA"]
-    assert m.frame["customer_id"].iloc[2] is None
+    assert pd.isna(m.frame["customer_id"].iloc[2])
     assert m.frame["segment"].tolist() == ["Retail"] * 3
     assert m.frame["source_row"].tolist() == [2, 3, 4]
     assert src["Code"].tolist() == ["007", "NA", " "]  # input untouched

@@ -18,6 +18,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pandera.errors
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesml import schema
 from salesml.cleaning import log as L
@@ -51,6 +53,41 @@ class Context:
 
 Rule = Callable[[pd.DataFrame, Context], tuple[pd.DataFrame, L.RuleLog]]
 
+#: text columns are Arrow-backed strings (missing = <NA>): compact, and vectorised in C++
+TEXT = pd.StringDtype("pyarrow")
+
+
+def as_text(s: pd.Series) -> pd.Series:
+    return s if s.dtype == TEXT else s.astype(TEXT)
+
+
+def mask(s: pd.Series) -> np.ndarray:
+    """A boolean Series (perhaps nullable) as a plain numpy mask, missing = False."""
+    return s.to_numpy(dtype=bool, na_value=False) if hasattr(s, "to_numpy") else np.asarray(s, dtype=bool)
+
+
+def _np(a) -> np.ndarray:
+    """An Arrow boolean array as a numpy mask, missing = False."""
+    return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def map_unique(s: pd.Series, f: Callable[[str], str | None]) -> pd.Series:
+    """Apply ``f`` to each distinct non-missing text once and spread the results."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if not len(uniques):
+        return as_text(s)
+    mapped = np.array([f(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=s.index, dtype=TEXT)
+
+
+def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Where two text columns differ, a missing value and a present one counting as different."""
+    a_na, b_na = a.isna().to_numpy(), b.isna().to_numpy()
+    both = ~a_na & ~b_na
+    out = a_na != b_na
+    out[both] = mask(as_text(a[both]) != as_text(b[both]))
+    return out
+
 _TEXT_TYPES = ("str", "period")
 _NUMERIC_TYPES = ("int", "money", "price", "qty", "rate", "float")
 
@@ -73,7 +110,7 @@ def normalize_text(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
     """NFKC (full-width letters and digits to ASCII, compatibility forms), inner runs of
     whitespace to one space, outer whitespace trimmed, blank to missing. Logged as a fix
     when more than outer whitespace changed."""
-    out = df.copy()
+    out = df.copy(deep=False)
     log = L.RuleLog()
     for col in df.columns:
         if col == schema.SOURCE_ROW:
@@ -81,36 +118,34 @@ def normalize_text(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
         s = df[col]
         if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
             continue
-        stripped = s.astype("string").str.strip()
-        present = stripped.notna().to_numpy(dtype=bool)
-        odd = ~stripped.str.isascii().to_numpy(dtype=bool, na_value=True) | stripped.str.contains(
-            r"\s\s|[\t\r\n\f\v]", regex=True
-        ).to_numpy(dtype=bool, na_value=False)
-        needs = present & odd
-        new = stripped.astype(object)
+        text = as_text(s)
+        stripped = text.str.strip()
+        arr = pa.array(stripped, type=pa.string(), from_pandas=True)
+        odd = ~_np(pc.string_is_ascii(arr)) | _np(pc.match_substring_regex(arr, r"\s\s|[\t\r\n\f\v]"))
+        needs = odd & stripped.notna().to_numpy()
+        new = stripped
         if needs.any():
-            mapping = {u: _normalise(u) for u in stripped[needs].unique()}
-            new[needs] = stripped[needs].map(mapping).astype(object)
-            changed = needs & (new != stripped.astype(object)).to_numpy(dtype=bool)
+            fixed = map_unique(stripped[needs], _normalise)
+            new = stripped.copy()
+            new[needs] = fixed
+            changed = np.zeros(len(s), dtype=bool)
+            changed[needs] = mask(fixed != stripped[needs])
             if changed.any():
                 log += L.fixes("normalize_text", col, df.index[changed], s[changed], new[changed])
-        keep = present & (new != "").to_numpy(dtype=bool)
-        out[col] = new.where(keep, None)
+        out[col] = new.mask(mask(new == ""))
     return out, log
 
 
 def normalize_case(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """Upper / lower / title case for the columns configured under ``case``."""
-    out = df.copy()
+    out = df.copy(deep=False)
     log = L.RuleLog()
     for col, how in ctx.spec.case.items():
         if col not in out.columns:
             continue
-        s = out[col]
-        mask = s.map(_is_text)
-        new = s.copy()
-        new[mask] = s[mask].map(lambda v, h=how: getattr(v, h)())
-        changed = mask & (new != s)
+        s = as_text(out[col])
+        new = getattr(s.str, how)()
+        changed = _differs(s, new)
         log += L.fixes("normalize_case", col, df.index[changed], s[changed], new[changed])
         out[col] = new
     return out, log
@@ -120,30 +155,33 @@ def _lookup(mapping: dict[str, str]) -> dict[str, str]:
     return {_normalise(str(k)).casefold(): v for k, v in mapping.items()}
 
 
+def _translate(s: pd.Series, mapping: dict[str, str]) -> pd.Series:
+    table = _lookup(mapping)
+    return map_unique(as_text(s), lambda v: table.get(v.casefold(), v))
+
+
 def map_values(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """Translate the source's codes (``values`` of the table: ``Completed`` -> ``completed``).
 
     Matching ignores case and width. A translation of codes is part of the mapping, not a
     fix, so it is not logged."""
-    out = df.copy()
+    out = df.copy(deep=False)
     for col, mapping in ctx.spec.values.items():
         if col in out.columns and mapping:
-            table = _lookup(mapping)
-            out[col] = out[col].map(lambda v, t=table: t.get(v.casefold(), v) if isinstance(v, str) else v)
+            out[col] = _translate(out[col], mapping)
     return out, L.RuleLog()
 
 
 def apply_aliases(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """Company-wide aliases (``east``, ``华东`` -> ``East China``); each replacement is a fix."""
-    out = df.copy()
+    out = df.copy(deep=False)
     log = L.RuleLog()
     for col, mapping in ctx.aliases.items():
         if col not in out.columns or not mapping:
             continue
-        table = _lookup(mapping)
-        s = out[col]
-        new = s.map(lambda v, t=table: t.get(v.casefold(), v) if isinstance(v, str) else v)
-        changed = s.notna() & (new != s)
+        s = as_text(out[col])
+        new = _translate(s, mapping)
+        changed = _differs(s, new)
         log += L.fixes("aliases", col, df.index[changed], s[changed], new[changed])
         out[col] = new
     return out, log
@@ -151,23 +189,24 @@ def apply_aliases(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleL
 
 def source_rules(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """The source's own rules from config (e.g. invoices starting with C are cancellations)."""
-    out = df.copy()
+    out = df.copy(deep=False)
     log = L.RuleLog()
     for i, rule in enumerate(ctx.spec.rules):
         name = rule.name or f"rule {i + 1}"
         if rule.column not in out.columns:
             raise CleaningError(f"{ctx.where}: rule {name!r} tests column {rule.column!r}, which is not mapped")
         try:
-            hit = out[rule.column].astype("string").str.contains(rule.matches, regex=True).fillna(False).astype(bool)
-        except re.error as e:
+            re.compile(rule.matches)
+            hit = mask(as_text(out[rule.column]).str.contains(rule.matches, regex=True))
+        except (re.error, ValueError) as e:
             raise CleaningError(f"{ctx.where}: rule {name!r}: bad regular expression {rule.matches!r}: {e}") from None
         for col, value in rule.set.items():
             if col not in ctx.table.column_names:
                 raise CleaningError(f"{ctx.where}: rule {name!r} sets {col!r}, not a column of {ctx.table.name}")
-            before = out[col] if col in out.columns else pd.Series(None, index=out.index, dtype=object)
-            changed = hit & (before.astype("string").fillna("\0") != value)
+            before = as_text(out[col]) if col in out.columns else pd.Series(pd.NA, index=out.index, dtype=TEXT)
+            changed = hit & mask(before.fillna("\0") != value)
             log += L.fixes(name, col, df.index[changed], before[changed], [value] * int(changed.sum()))
-            new = before.astype(object).copy()
+            new = before.copy()
             new[hit] = value
             out[col] = new
     return out, log
@@ -209,7 +248,7 @@ def parse_numbers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleL
     """Numeric columns from text. Plain numbers pass silently; formatted ones (currency
     symbols, thousands separators, percentages, full-width digits, accounting negatives)
     are parsed and logged as fixes; anything else quarantines the row."""
-    out = df.copy()
+    out = df.copy(deep=False)
     log = L.RuleLog()
     for c in ctx.table.columns:
         if c.name not in out.columns or c.dtype not in _NUMERIC_TYPES:
@@ -219,24 +258,25 @@ def parse_numbers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleL
             out[c.name] = s.astype("float64")
             continue
         plain = pd.to_numeric(s, errors="coerce")
-        todo = s.notna() & plain.isna()
-        values = plain.astype("float64")
+        values = plain.to_numpy(dtype="float64", na_value=np.nan).copy()
+        todo = s.notna().to_numpy() & np.isnan(values)
         if todo.any():
-            parsed = {u: parse_number_text(str(u)) for u in s[todo].unique()}
-            val = s[todo].map(lambda u, p=parsed: p[u][0])
-            pct = s[todo].map(lambda u, p=parsed: p[u][1])
-            ok = val.notna() & (~pct.astype(bool) | (c.dtype == "rate"))
-            values[todo] = val.where(ok).astype("float64")
-            good = todo.copy()
-            good[todo] = ok.to_numpy()
-            log += L.fixes("parse_numbers", c.name, df.index[good], s[good], values[good])
-            bad_pct = todo.copy()
-            bad_pct[todo] = (val.notna() & pct.astype(bool) & (c.dtype != "rate")).to_numpy()
+            sub = s[todo]
+            parsed = {u: parse_number_text(str(u)) for u in pd.unique(sub)}
+            val = np.array([parsed[u][0] if parsed[u][0] is not None else np.nan for u in sub], dtype="float64")
+            pct = np.array([parsed[u][1] for u in sub], dtype=bool)
+            ok = ~np.isnan(val) & (~pct | (c.dtype == "rate"))
+            values[todo] = np.where(ok, val, np.nan)
+            good, bad_pct = todo.copy(), todo.copy()
+            good[todo] = ok
+            bad_pct[todo] = ~np.isnan(val) & pct & (c.dtype != "rate")
             bad = todo & ~good & ~bad_pct
+            log += L.fixes("parse_numbers", c.name, df.index[good], s[good], values[good])
             log += L.problems("parse_numbers", c.name, df.index[bad], "not a number", s[bad])
             log += L.problems("parse_numbers", c.name, df.index[bad_pct], "a percentage where an amount is expected", s[bad_pct])
+        values = pd.Series(values, index=s.index)
         if c.dtype == "int":
-            frac = values.notna() & (values != np.floor(values))
+            frac = mask(values.notna() & (values != np.floor(values)))
             log += L.problems("parse_numbers", c.name, df.index[frac], "not a whole number", values[frac])
             values = values.where(~frac)
         out[c.name] = values
@@ -302,7 +342,7 @@ def choose_date_format(values: pd.Series, configured: tuple[str, ...], column: s
 def parse_dates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """Date columns from text with the configured or an unambiguously detected format;
     values that do not parse quarantine the row. Times of day are dropped."""
-    out = df.copy()
+    out = df.copy(deep=False)
     log = L.RuleLog()
     for c in ctx.table.columns:
         if c.name not in out.columns or c.dtype != "date":
@@ -314,16 +354,17 @@ def parse_dates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog
         fmt, note = choose_date_format(s, ctx.spec.date_format, c.name, ctx.where)
         if note:
             log.notes.append(note)
-        uniq = pd.Series(s.dropna().unique())
+        codes, uniq_vals = pd.factorize(s, use_na_sentinel=True)
+        uniq = pd.Series(np.asarray(uniq_vals, dtype=object))
         parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[ns]")
         for f in fmt if isinstance(fmt, tuple) else (fmt,):
             missing = parsed.isna()
             if not missing.any():
                 break
             parsed[missing] = _parse_dates(uniq[missing], f).astype("datetime64[ns]")
-        table = dict(zip(uniq, parsed.dt.normalize(), strict=True))
-        values = s.map(table).astype("datetime64[ns]")
-        bad = s.notna() & values.isna()
+        looked = np.append(parsed.dt.normalize().to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+        values = pd.Series(looked[codes], index=s.index)
+        bad = s.notna().to_numpy() & values.isna().to_numpy()
         shown = fmt if isinstance(fmt, str) else " or ".join(fmt)
         log += L.problems("parse_dates", c.name, df.index[bad], f"not a date ({'YYYY-MM-DD' if shown == 'ISO8601' else shown})", s[bad])
         out[c.name] = values
@@ -354,7 +395,7 @@ def derive_amounts(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
     """Fill money columns a source lacks from those it has (amount = quantity x unit price,
     cost = quantity x unit cost, and the reverse); money is rounded to the cent. Filling a
     single missing value in a mapped column is logged as a fix."""
-    out = df.copy()
+    out = df.copy(deep=False)
     log = L.RuleLog()
     for target, a, b, op in DERIVATIONS.get(ctx.table.name, []):
         if a not in out.columns or b not in out.columns:
@@ -363,13 +404,13 @@ def derive_amounts(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
         if target not in out.columns:
             out[target] = value
             continue
-        fill = out[target].isna() & value.notna()
+        fill = mask(out[target].isna() & value.notna())
         if fill.any():
             log += L.fixes("derive_amounts", target, df.index[fill], [None] * int(fill.sum()), value[fill])
-            out.loc[fill, target] = value[fill]
+            out[target] = out[target].where(~fill, value)
     for c in ctx.table.columns:
         if c.name in out.columns and c.dtype == "money":
-            out[c.name] = round_money(out[c.name])
+            out[c.name] = pd.Series(round_money(out[c.name]), index=out.index)
     return out, log
 
 
@@ -377,7 +418,7 @@ def derive_amounts(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
 
 
 def _key(order_id, line_no) -> str:
-    return f"{order_id}/{int(line_no)}"
+    return f"{order_id}/{int(line_no)}" if pd.notna(line_no) else f"{order_id}/?"
 
 
 def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
@@ -387,47 +428,61 @@ def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
     checked: the sale must exist. Returns with no sale to reverse are quarantined."""
     if ctx.table.name != "order_lines" or "quantity" not in df.columns:
         return df, L.RuleLog()
-    out = df.copy()
+    out = df.copy(deep=False)
     log = L.RuleLog()
-    for col in ("status", "return_of_order_id", "return_of_line_no"):
-        if col not in out.columns:
-            out[col] = None if col != "return_of_line_no" else np.nan
-    neg = out["quantity"] < 0
-    flip = neg & (out["status"] != "returned")
-    log += L.fixes("link_returns", "status", df.index[flip], out.loc[flip, "status"], ["returned"] * int(flip.sum()))
-    out.loc[flip, "status"] = "returned"
+    for col in ("status", "return_of_order_id"):
+        out[col] = as_text(out[col]) if col in out.columns else pd.Series(pd.NA, index=out.index, dtype=TEXT)
+    if "return_of_line_no" not in out.columns:
+        out["return_of_line_no"] = np.nan
+    qty = out["quantity"].to_numpy(dtype="float64", na_value=np.nan)
+    status = out["status"]
+    neg = qty < 0
+    flip = neg & mask(status.fillna("") != "returned")
+    if flip.any():
+        log += L.fixes("link_returns", "status", df.index[flip], status[flip], ["returned"] * int(flip.sum()))
+        status = status.copy()
+        status[flip] = "returned"
+        out["status"] = status
     if "amount" in out.columns:
-        pos_amount = neg & (out["amount"] > 0)
-        log += L.fixes("link_returns", "amount", df.index[pos_amount], out.loc[pos_amount, "amount"], -out.loc[pos_amount, "amount"])
-        out.loc[pos_amount, "amount"] = -out.loc[pos_amount, "amount"]
+        amount = out["amount"].to_numpy(dtype="float64", na_value=np.nan)
+        pos = neg & (amount > 0)
+        if pos.any():
+            log += L.fixes("link_returns", "amount", df.index[pos], amount[pos], -amount[pos])
+            out["amount"] = pd.Series(np.where(pos, -amount, amount), index=out.index)
+
+    returns = mask(out["status"] == "returned")
+    named = returns & out["return_of_order_id"].notna().to_numpy()
+    todo = returns & ~named
+    if not (named.any() or todo.any()):
+        return out, log
 
     # the sales a return may reverse: this file's completed sales and those already loaded
-    here = out[(out["status"] == "completed") & (out["quantity"] > 0)]
-    pool = here[["order_id", "line_no", "customer_id", "product_id", "order_date", "quantity"]].assign(returned=0.0)
+    cols = ["order_id", "line_no", "customer_id", "product_id", "order_date", "quantity"]
+    here = out.loc[mask(out["status"] == "completed") & (qty > 0), cols].assign(returned=0.0)
+    pool = here
     if ctx.sales is not None and len(ctx.sales):
-        pool = pd.concat([ctx.sales[pool.columns], pool], ignore_index=True)
-    pool = pool.dropna(subset=["order_id", "line_no"])
-    pool = pool.drop_duplicates(["order_id", "line_no"], keep="last")
-    pool["sale_key"] = [_key(o, n) for o, n in zip(pool["order_id"], pool["line_no"], strict=True)]
+        pool = pd.concat([ctx.sales[[*cols, "returned"]], here], ignore_index=True)
+    pool = pool.dropna(subset=["order_id", "line_no"]).drop_duplicates(["order_id", "line_no"], keep="last")
+    pool = pool.assign(order_id=as_text(pool["order_id"]), line_no=pool["line_no"].astype("float64"))
 
-    returns = out["status"] == "returned"
-    named = returns & out["return_of_order_id"].notna()
     if named.any():
-        keys = [_key(o, n) if pd.notna(n) else f"{o}/?" for o, n in zip(out.loc[named, "return_of_order_id"], out.loc[named, "return_of_line_no"], strict=True)]
-        unknown = ~pd.Series(keys, index=out.index[named]).isin(set(pool["sale_key"]))
-        log += L.problems(
-            "link_returns",
-            "return_of_order_id",
-            unknown.index[unknown],
-            "the sale it returns is not loaded",
-            [k for k, u in zip(keys, unknown, strict=True) if u],
+        ref = pd.DataFrame(
+            {"order_id": as_text(out.loc[named, "return_of_order_id"]), "line_no": out.loc[named, "return_of_line_no"].astype("float64")},
+            index=out.index[named],
         )
-    todo = returns & out["return_of_order_id"].isna()
+        found = ref.merge(pool[["order_id", "line_no"]].assign(_found=True), on=["order_id", "line_no"], how="left")
+        unknown = ~mask(found["_found"].astype("boolean"))
+        idx = ref.index[unknown]
+        log += L.problems(
+            "link_returns", "return_of_order_id", idx, "the sale it returns is not loaded",
+            [_key(o, n) for o, n in zip(ref.loc[idx, "order_id"], ref.loc[idx, "line_no"], strict=True)],
+        )
     if todo.any():
-        r = out.loc[todo, ["customer_id", "product_id", "order_date", "quantity"]].copy()
-        r["idx"] = r.index
+        r = out.loc[todo, ["customer_id", "product_id", "order_date", "quantity"]].assign(idx=out.index[todo])
         r = r.dropna(subset=["customer_id", "product_id", "order_date"])
-        cands = pool.dropna(subset=["customer_id", "product_id", "order_date"]).sort_values("order_date")
+        r = r.assign(customer_id=as_text(r["customer_id"]), product_id=as_text(r["product_id"]))
+        cands = pool.dropna(subset=["customer_id", "product_id", "order_date"])
+        cands = cands.assign(customer_id=as_text(cands["customer_id"]), product_id=as_text(cands["product_id"])).sort_values("order_date")
         merged = pd.merge_asof(
             r.sort_values("order_date"),
             cands.rename(columns={"order_date": "sale_date", "quantity": "sale_qty"}),
@@ -435,16 +490,18 @@ def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
             right_on="sale_date",
             by=["customer_id", "product_id"],
             direction="backward",
-        )
-        merged = merged.sort_values(["order_date", "idx"])
+        ).sort_values(["order_date", "idx"])
         merged["need"] = -merged["quantity"]
-        merged["used"] = merged.groupby("sale_key", dropna=False)["need"].cumsum() + merged["returned"].fillna(0)
-        ok = merged["sale_key"].notna() & (merged["used"] <= merged["sale_qty"] + 1e-9)
+        merged["used"] = merged.groupby(["order_id", "line_no"], dropna=False)["need"].cumsum() + merged["returned"].fillna(0)
+        ok = mask(merged["order_id"].notna()) & (merged["used"] <= merged["sale_qty"] + 1e-9).to_numpy()
         linked = merged[ok]
         if len(linked):
             idx = pd.Index(linked["idx"])
-            out.loc[idx, "return_of_order_id"] = linked["order_id"].to_numpy()
-            out.loc[idx, "return_of_line_no"] = linked["line_no"].astype(float).to_numpy()
+            ro = out["return_of_order_id"].copy()
+            ro[idx] = linked["order_id"].to_numpy()
+            rl = out["return_of_line_no"].astype("float64").copy()
+            rl[idx] = linked["line_no"].to_numpy(dtype="float64")
+            out["return_of_order_id"], out["return_of_line_no"] = ro, rl
             log += L.fixes("link_returns", "return_of_order_id", idx, [None] * len(idx), [_key(o, n) for o, n in zip(linked["order_id"], linked["line_no"], strict=True)])
         missing = sorted(set(out.index[todo]) - set(linked["idx"]))
         log += L.problems(
@@ -530,7 +587,7 @@ def unknown_keys(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
             continue
         known = ctx.known_keys[ref]
         s = df[col]
-        bad = s.notna() & ~s.isin(known)
+        bad = s.notna().to_numpy() & ~mask(s.isin(list(known)))
         log += L.problems("unknown_keys", col, df.index[bad], f"unknown (not in {ref})", [repr(v) for v in s[bad]])
     return df, log
 
