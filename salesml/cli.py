@@ -138,6 +138,7 @@ def demo(
     seed: Annotated[int | None, typer.Option(help="random seed (default from config)")] = None,
     end_date: Annotated[str | None, typer.Option("--end-date", help="last day of data, YYYY-MM-DD (default: yesterday)")] = None,
     load: Annotated[bool, typer.Option(help="load the files into the warehouse after writing them")] = True,
+    dirty: Annotated[bool, typer.Option("--dirty/--clean", help="inject known defects into the files (listed in dirty_manifest.json) before loading")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Generate the demo company's raw export files and load them into the warehouse."""
@@ -156,6 +157,7 @@ def demo(
         seed=seed,
         end_date=end,
         load=load,
+        dirty=dirty,
         progress=True,
         log=lambda msg: err.print(msg, highlight=False),
     )

@@ -250,9 +250,10 @@ def _known_keys(con, table: schema.Table) -> dict[str, frozenset]:
     return known
 
 
-def _sales_for(con, frame: pd.DataFrame) -> pd.DataFrame:
+def _sales_for(con, frame: pd.DataFrame, exclude_batches: list[int]) -> pd.DataFrame:
     """Completed sales already loaded that this file's returns may reverse, with the
-    quantity returned so far."""
+    quantity returned so far; not those of ``exclude_batches`` (the earlier versions of the
+    file being loaded, which this load replaces)."""
     pairs = frame[["customer_id", "product_id"]].dropna().drop_duplicates()
     named = frame[["return_of_order_id"]].dropna().drop_duplicates() if "return_of_order_id" in frame else pd.DataFrame({"return_of_order_id": []})
     con.register("_pairs", pairs)
@@ -263,18 +264,20 @@ def _sales_for(con, frame: pd.DataFrame) -> pd.DataFrame:
             WITH s AS (
                 SELECT o.order_id, o.line_no, o.customer_id, o.product_id, o.order_date, o.quantity
                 FROM order_lines o
-                WHERE o.status = 'completed' AND o.quantity > 0 AND (
+                WHERE o.status = 'completed' AND o.quantity > 0 AND o.batch_id NOT IN (SELECT * FROM UNNEST($excl::INTEGER[])) AND (
                     EXISTS (SELECT 1 FROM _pairs p WHERE p.customer_id = o.customer_id AND p.product_id = o.product_id)
                     OR o.order_id IN (SELECT return_of_order_id FROM _named))
             ), r AS (
                 SELECT return_of_order_id AS order_id, return_of_line_no AS line_no, -sum(quantity) AS returned
-                FROM order_lines WHERE status = 'returned' AND return_of_order_id IS NOT NULL GROUP BY ALL
+                FROM order_lines WHERE status = 'returned' AND return_of_order_id IS NOT NULL
+                  AND batch_id NOT IN (SELECT * FROM UNNEST($excl::INTEGER[])) GROUP BY ALL
             )
             SELECT s.order_id, s.line_no::DOUBLE AS line_no, s.customer_id, s.product_id,
                    s.order_date::TIMESTAMP AS order_date, s.quantity::DOUBLE AS quantity,
                    coalesce(r.returned, 0)::DOUBLE AS returned
             FROM s LEFT JOIN r USING (order_id, line_no)
-            """
+            """,
+            {"excl": [int(b) for b in exclude_batches]},
         ).df()
     finally:
         con.unregister("_pairs")
@@ -350,7 +353,8 @@ def load_file(
             qty_col = spec.columns.get("quantity")
             may_return = qty_col in raw.frame.columns and return_candidates(raw.frame[qty_col])
             if may_return or "return_of_order_id" in spec.columns:
-                sales = _sales_for(con, _probe_frame(raw.frame, spec))
+                earlier = warehouse.live_batches_for_path(con, table.name, label)
+                sales = _sales_for(con, _probe_frame(raw.frame, spec), earlier)
     ctx = Context(
         table=table,
         spec=spec,

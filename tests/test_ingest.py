@@ -204,3 +204,17 @@ def test_overlapping_stints_are_quarantined(tmp_path):
     r = load_file(s, "x", "reps", f, canonical_source({"reps": f}).tables["reps"])
     assert (r.rows_loaded, r.rows_quarantined) == (3, 1)
     assert r.quarantine_reasons == {"valid_from: overlaps an earlier stint of the same rep": 1}
+
+
+def test_a_new_version_of_a_file_does_not_link_returns_to_its_own_old_rows(tmp_path):
+    s = make_settings(tmp_path)
+    f = write(tmp_path / "orders.csv", HEADER + "\nA,1,2024-01-05,C1,P1,2,10,20,R1,,,,completed,,,,\nB,1,2024-02-05,C1,P1,1,10,10,R1,,,,completed,,,,\n")
+    load_file(s, "x", "order_lines", f, order_spec(f))
+    # the new version turns B into a return: it must reverse A, not the old version of B
+    write(f, HEADER + "\nA,1,2024-01-05,C1,P1,2,10,20,R1,,,,completed,,,,\nB,1,2024-02-05,C1,P1,-1,10,-10,R1,,,,completed,,,,\n")
+    r = load_file(s, "x", "order_lines", f, order_spec(f))
+    assert (r.rows_loaded, r.rows_quarantined) == (2, 0)
+    assert counts(s, "SELECT order_id, status, return_of_order_id, return_of_line_no FROM order_lines ORDER BY 1") == [
+        ("A", "completed", None, None),
+        ("B", "returned", "A", 1),
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 FIX_COLUMNS = ["idx", "rule", "column", "before", "after"]
@@ -114,8 +115,10 @@ def _texts(values, n: int | None = None) -> list:
             out.append(None)
         elif isinstance(v, pd.Timestamp):
             out.append(v.strftime("%Y-%m-%d"))
-        elif isinstance(v, float):
-            out.append(repr(round(v, 6)).removesuffix(".0") if v == v else None)
+        elif isinstance(v, float | np.floating):
+            out.append(repr(round(float(v), 6)).removesuffix(".0"))
+        elif isinstance(v, np.integer):
+            out.append(str(int(v)))
         else:
             out.append(str(v))
     return out

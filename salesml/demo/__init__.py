@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -16,15 +17,19 @@ def build_demo(
     seed: int | None = None,
     end_date: date | None = None,
     load: bool = True,
+    dirty: bool = False,
     progress: bool = False,
     log: Callable[[str], None] = lambda msg: None,
 ):
     """Write the demo export files to ``demo.out_dir`` and (optionally) load them.
 
     Returns ``(manifest, load results)``. Arguments left as None come from the settings;
-    an empty ``demo.end_date`` means yesterday.
+    an empty ``demo.end_date`` means yesterday. With ``dirty``, known defects are injected
+    into the files before loading (:func:`salesml.demo.dirty.inject_defects`), listed in
+    ``dirty_manifest.json`` beside them, and ``manifest["dirty"]`` sums them up.
     """
-    from salesml.demo.generator import generate
+    from salesml.demo.dirty import DIRTY_MANIFEST, inject_defects
+    from salesml.demo.generator import MANIFEST, generate
     from salesml.demo.source import SOURCE_NAME, demo_source
     from salesml.ingest import ingest_source
 
@@ -38,9 +43,26 @@ def build_demo(
     manifest = generate(out_dir, scale=scale, seed=seed, end_date=end_date, years=cfg.years, progress=progress)
     lines = manifest.get("rows", {}).get("order_lines", 0)
     log(f"demo company ({scale}, seed {seed}, to {end_date}): {lines:,} order lines written to {out_dir} in {time.perf_counter() - t0:.1f}s")
+    stale = out_dir / DIRTY_MANIFEST
+    if dirty:
+        t2 = time.perf_counter()
+        dirt = inject_defects(out_dir, seed=seed, end_date=end_date, scale=scale, cleaning=settings.cleaning)
+        # inject_defects updates manifest.json: new hashes and row counts, and a "dirty" summary
+        manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        log(f"dirty: injected {dirt['summary']['defects']} defects (see {_shown(settings, stale)}) in {time.perf_counter() - t2:.1f}s")
+    elif stale.exists():
+        stale.unlink()  # the files are clean again
     results = []
     if load:
         t1 = time.perf_counter()
         results = ingest_source(settings, SOURCE_NAME, demo_source(settings), progress=progress)
         log(f"loaded into {settings.warehouse_path} in {time.perf_counter() - t1:.1f}s")
     return manifest, results
+
+
+def _shown(settings: Settings, path) -> str:
+    """A path as the user would type it: relative to the project root when inside it."""
+    try:
+        return str(path.relative_to(settings.path(".")))
+    except ValueError:
+        return str(path)

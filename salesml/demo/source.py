@@ -140,7 +140,7 @@ def demo_source(settings: Settings) -> SourceSettings:
     out_dir = settings.path(settings.demo.out_dir)
     return SourceSettings(
         format="csv",
-        encoding="utf-8",
+        encoding="auto",  # strict UTF-8, else GB18030 (a dirty demo saves tickets in GB18030)
         tables={
             table: TableSource(
                 files=(str(out_dir / FILE_NAMES[table]),),
