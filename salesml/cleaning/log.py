@@ -48,7 +48,8 @@ class RuleLog:
     @property
     def rejected(self) -> pd.Index:
         """Rows that will not be loaded (quarantined or merged)."""
-        return pd.Index(pd.concat([self.problems["idx"], self.merges["idx"]]).unique())
+        parts = [s for s in (self.problems["idx"], self.merges["idx"]) if len(s)]
+        return pd.Index(pd.concat(parts).unique()) if parts else pd.Index([])
 
     def hits(self) -> pd.DataFrame:
         """Rows touched per rule and outcome (the 'rule hits' of the data quality report)."""
