@@ -65,7 +65,7 @@ class ReportSettings:
     notebooks_dir: str = "notebooks"
     output_dir: str = "reports"
     #: notebooks rendered by `salesml report --suite` (and `make demo`)
-    suite: tuple[str, ...] = ("sales_performance",)
+    suite: tuple[str, ...] = ("sales_performance", "data_quality")
     #: seconds a single notebook cell may run before the report fails
     cell_timeout_s: int = 600
     #: "inline": each HTML page carries plotly.js (works offline, ~4.8 MB a page);
