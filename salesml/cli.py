@@ -201,6 +201,7 @@ def ingest(
         known = ", ".join([*settings.sources, SOURCE_NAME])
         _fail(f"no source {source!r} in {settings.config_path or 'the built-in defaults'}; known: {known}")
     results = ingest_source(settings, source, src, tables=table or None, files=files or None, progress=fmt != JsonOrTable.json)
+    _post(settings)
     rows = [r.to_dict() for r in results]
     if fmt == JsonOrTable.json:
         sys.stdout.write(json.dumps(rows[0] if len(rows) == 1 else rows, ensure_ascii=False, indent=2, default=str) + "\n")
@@ -322,6 +323,7 @@ def perf(
     from salesml.accounting.performance import latest_complete_period, performance
 
     settings = _settings(config)
+    _post(settings)
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         p = period or latest_complete_period(con)
         df = performance(con, p, by.value, scope, settings.performance)
@@ -382,6 +384,92 @@ def export(
     path, rows, cols = export_to_file(settings, what, to, sheet=sheet or "data")
     err.print(f"exported {rows:,} rows x {cols:,} columns to {fmt}", highlight=False)
     typer.echo(str(path))
+
+
+def _post(settings: Settings) -> None:
+    """Bring the ledger up to date with the loads (a note on stderr when it posts)."""
+    from salesml.accounting.ledger import ensure_posted
+
+    if not settings.warehouse_path.exists():
+        return
+    result = ensure_posted(settings)
+    if result and result["entries"]:
+        kinds = ", ".join(f"{n:,} {k}" for k, n in result["by_kind"].items())
+        adj = f"; {result['adjustments']:,} adjustments to closed periods" if result["adjustments"] else ""
+        err.print(f"ledger: posted {result['entries']:,} entries ({kinds}){adj}", highlight=False)
+
+
+@app.command()
+def post(config: ConfigOpt = None) -> None:
+    """Post the ledger: append the entries that bring it in line with the loaded order lines."""
+    settings = _settings(config)
+    _post(settings)
+
+
+period_app = typer.Typer(help="Accounting periods: close, reopen, status, verify.", no_args_is_help=True)
+app.add_typer(period_app, name="period")
+
+
+@period_app.command("status")
+def period_status(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table, config: ConfigOpt = None) -> None:
+    """Every period: open or closed (when, by whom), its ledger totals and adjustments."""
+    from salesml import warehouse
+    from salesml.accounting import periods
+
+    settings = _settings(config)
+    _post(settings)
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        df = periods.status(con)
+    emit(df, fmt.value, title="periods")
+
+
+@period_app.command("close")
+def period_close(
+    period: Annotated[str, typer.Argument(help="YYYY-MM")],
+    reason: Annotated[str, typer.Option(help="why (recorded)")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """Close a period: post the ledger, then freeze the period's figures."""
+    from salesml import warehouse
+    from salesml.accounting import periods
+
+    settings = _settings(config)
+    _post(settings)
+    with warehouse.connect(settings.warehouse_path) as con:
+        snap = periods.close(con, period, warehouse.actor(), reason)
+        warehouse.audit(con, "period close", snap)
+    err.print(f"closed {period}: {snap['entries']:,} entries, revenue {snap['revenue']:,.2f}, margin {snap['margin']:,.2f}", highlight=False)
+
+
+@period_app.command("reopen")
+def period_reopen(
+    period: Annotated[str, typer.Argument(help="YYYY-MM")],
+    reason: Annotated[str, typer.Option(help="why the period is reopened (required, recorded)")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """Reopen a closed period (explicit, recorded with who and why)."""
+    from salesml import warehouse
+    from salesml.accounting import periods
+
+    settings = _settings(config)
+    with warehouse.connect(settings.warehouse_path) as con:
+        result = periods.reopen(con, period, warehouse.actor(), reason)
+        warehouse.audit(con, "period reopen", result)
+    err.print(f"reopened {period}: {reason}", highlight=False)
+
+
+@period_app.command("verify")
+def period_verify(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table, config: ConfigOpt = None) -> None:
+    """Check that every closed period still has the totals it was closed with."""
+    from salesml import warehouse
+    from salesml.accounting import periods
+
+    settings = _settings(config)
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        df = periods.verify(con)
+    emit(df, fmt.value, title="closed periods")
+    if len(df) and not df["unchanged"].all():
+        _fail("a closed period's totals changed: " + ", ".join(df.loc[~df["unchanged"], "period"]))
 
 
 def main() -> None:

@@ -58,6 +58,11 @@ class DemoSettings:
     years: float = 3.0
     #: where the raw export files are written
     out_dir: str = "data/raw/demo"
+    #: the demo company has closed the books of its last N complete months...
+    closed_months: int = 2
+    #: ...each on this day of the following month; returns of a closed month that arrive
+    #: later are posted as adjustments in the first open month
+    close_day: int = 5
 
 
 @dataclass(frozen=True)

@@ -258,6 +258,17 @@ TICKETS = Table(
     ),
 )
 
+ORDER_SPLITS = Table(
+    "order_splits",
+    key=("order_id", "rep_id"),
+    description="split credit: the share of an order each rep is credited with (sums to 100 per order)",
+    columns=(
+        _c("order_id", "str", True),
+        _c("rep_id", "str", True),
+        _c("share_pct", "rate", True, "percent of the order credited to the rep", [_between(0, 100)]),
+    ),
+)
+
 #: canonical tables in load order (dimensions before facts)
 TABLES: dict[str, Table] = {
     t.name: t
@@ -271,6 +282,7 @@ TABLES: dict[str, Table] = {
         INVENTORY,
         MARKETING_SPEND,
         TICKETS,
+        ORDER_SPLITS,
     )
 }
 
@@ -285,6 +297,7 @@ FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("inventory", "product_id"): ("products", "product_id"),
     ("tickets", "product_id"): ("products", "product_id"),
     ("customers", "owner_rep_id"): ("reps", "rep_id"),
+    ("order_splits", "rep_id"): ("reps", "rep_id"),
 }
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from salesml import schema
 from salesml.errors import SalesmlError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -72,6 +72,45 @@ _PROVENANCE_DDL = [
         "column" VARCHAR,
         before VARCHAR,
         after VARCHAR
+    )""",
+    """CREATE SEQUENCE IF NOT EXISTS ledger_seq START 1""",
+    """CREATE TABLE IF NOT EXISTS ledger (
+        entry_id BIGINT PRIMARY KEY,
+        period VARCHAR NOT NULL,
+        origin_period VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        rep_id VARCHAR,
+        team VARCHAR NOT NULL,
+        region VARCHAR NOT NULL,
+        order_id VARCHAR NOT NULL,
+        line_no INTEGER NOT NULL,
+        customer_id VARCHAR,
+        product_id VARCHAR,
+        credit_date DATE,
+        event_date DATE,
+        share DECIMAL(9,6) NOT NULL,
+        amount DECIMAL(18,2) NOT NULL,
+        margin DECIMAL(18,2) NOT NULL,
+        quantity DECIMAL(18,3),
+        reason VARCHAR,
+        posted_at TIMESTAMP NOT NULL,
+        post_id VARCHAR NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS periods (
+        period VARCHAR PRIMARY KEY,
+        status VARCHAR NOT NULL,
+        closed_at TIMESTAMP,
+        closed_by VARCHAR
+    )""",
+    """CREATE TABLE IF NOT EXISTS period_events (
+        period VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        happened_at TIMESTAMP NOT NULL,
+        actor VARCHAR,
+        reason VARCHAR,
+        entries BIGINT,
+        revenue DECIMAL(18,2),
+        margin DECIMAL(18,2)
     )""",
     """CREATE TABLE IF NOT EXISTS audit_log (
         logged_at TIMESTAMP NOT NULL,

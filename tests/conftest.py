@@ -26,10 +26,13 @@ def make_settings(root: Path, **sections) -> Settings:
 
 
 def load_toy(settings: Settings, tables=TOY_TABLES):
+    from salesml.accounting.ledger import ensure_posted
     from salesml.ingest import canonical_source, ingest_source
 
     src = canonical_source({t: TOY / f"{t}.csv" for t in tables})
-    return ingest_source(settings, "toy", src)
+    results = ingest_source(settings, "toy", src)
+    ensure_posted(settings)
+    return results
 
 
 @pytest.fixture

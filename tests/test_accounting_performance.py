@@ -1,21 +1,26 @@
 """Performance figures on the toy company, worked out by hand, and reconciliation on the demo.
 
 The toy company (tests/data/toy): reps R1 (T1/East), R3 (T2/West) and R2, who moves
-from T1/East to T2/West on 2024-02-15; SO9 has no rep (a house sale in the East).
+from T1/East to T2/West on 2024-02-15; SO9 has no rep (a house sale in the East). Every
+period is open, so a return counts in the month of the sale it reverses.
 
-February 2024, by hand (amount, cost = qty x unit cost):
-  RT1  02-03 R2 (T1)  return of SO2/1 (sold 01-20 in T1)  -50, cost -20 -> margin -30
+January 2024 (amount, cost = qty x unit cost):
+  SO1  R1 (T1)  100 + 50, cost 60 + 20 -> margin 70
+  SO2  R2 (T1)  200, cost 80 -> margin 120
+  SO3  R3 (T2)   50, cost 30 -> margin 20          SO4 is cancelled
+  RT1  (arrives 02-03) return of SO2/1: -50, cost -20 -> margin -30, counted in January
+  company: gross 400, returns 50, revenue 350, margin 180, orders 3, customers 3
+  R1 150 and R2 200 - 50 = 150 tie in T1
+February 2024:
   SO5  02-05 R2 (T1)   50, cost 20 -> margin 30
   SO6  02-20 R2 (T2)  100, cost 60 -> margin 40
   SO7  02-10 R1 (T1)  200, cost 120 -> margin 80
   SO8  02-11 R3 (T2)  200, cost 80 -> margin 120
-  SO9  02-12 no rep    10, cost 6 -> margin 4    (team unassigned, region East from the line)
-  RT2  02-25 R2       return of SO5/1, sold 02-05 when R2 was in T1: charged to T1
-                      although R2 is in T2 by then   -50, cost -20 -> margin -30
-  company: gross 560, returns 100, revenue 460, margin 214, orders 5, customers 3,
-           AOV 560 / 5 = 112, target 200 + 160 + 250 = 610
-January 2024: SO1 150 (margin 70), SO2 150 (90), SO3 50 (20); SO4 is cancelled.
-  company revenue 350 -> MoM growth (460 - 350) / 350 = 31.429 %
+  SO9  02-12 no rep    10, cost 6 -> margin 4     (team unassigned, region East from the line)
+  RT2  02-25 return of SO5/1, sold 02-05 when R2 was in T1: charged to R2 in T1
+       although R2 is in T2 by then: -50, cost -20 -> margin -30
+  company: gross 560, returns 50, revenue 510, margin 244, orders 5, customers 3,
+           AOV 560 / 5 = 112, target 200 + 160 + 250 = 610, MoM (510 - 350) / 350 = 45.714 %
 """
 
 from __future__ import annotations
@@ -45,17 +50,18 @@ def row(df: pd.DataFrame, **match) -> pd.Series:
 def test_company_month_by_hand(con):
     c = row(perf.performance(con, "2024-02", "company"), period="2024-02")
     assert c["gross_sales"] == 560
-    assert c["returns"] == 100
-    assert c["revenue"] == 460
-    assert c["margin"] == 214
+    assert c["returns"] == 50
+    assert c["revenue"] == 510
+    assert c["margin"] == 244
+    assert c["adjustments"] == 0
     assert c["orders"] == 5
     assert c["customers"] == 3
     assert c["aov"] == pytest.approx(112.0)
     assert c["target_revenue"] == 610
-    assert c["attainment_pct"] == pytest.approx(460 / 610 * 100)
-    assert c["margin_pct"] == pytest.approx(214 / 460 * 100)
+    assert c["attainment_pct"] == pytest.approx(510 / 610 * 100)
+    assert c["margin_pct"] == pytest.approx(244 / 510 * 100)
     assert c["revenue_prev_month"] == 350
-    assert c["growth_mom_pct"] == pytest.approx((460 - 350) / 350 * 100)
+    assert c["growth_mom_pct"] == pytest.approx((510 - 350) / 350 * 100)
     assert pd.isna(c["growth_yoy_pct"])  # no February 2023
 
 
@@ -69,7 +75,7 @@ def test_mover_counts_for_old_team_before_and_new_team_after(con):
     reps = perf.performance(con, "2024-02", "rep")
     old = row(reps, rep_id="R2", team="T1")
     new = row(reps, rep_id="R2", team="T2")
-    assert (old["gross_sales"], old["returns"], old["revenue"], old["margin"]) == (50, 100, -50, -30)
+    assert (old["gross_sales"], old["returns"], old["revenue"], old["margin"]) == (50, 50, 0, 0)
     assert (new["revenue"], new["margin"]) == (100, 40)
     # the February target belongs to the team of the rep's last stint in the month
     assert pd.isna(old["target_revenue"])
@@ -77,12 +83,14 @@ def test_mover_counts_for_old_team_before_and_new_team_after(con):
     assert new["attainment_pct"] == pytest.approx(62.5)
 
 
-def test_return_is_netted_in_the_month_it_arrives_for_the_sale_s_team(con):
-    teams = perf.performance(con, "2024-02", "team")
-    t1 = row(teams, team="T1")
-    assert t1["returns"] == 100  # RT1 and RT2: both reverse sales made while R2 was in T1
-    assert t1["revenue"] == 150  # R1 200 + R2 (50 - 100)
-    assert row(teams, team="T2")["returns"] == 0
+def test_a_return_counts_in_its_sale_s_open_month_and_team(con):
+    jan = row(perf.performance(con, "2024-01", "team"), team="T1")
+    assert (jan["gross_sales"], jan["returns"], jan["revenue"]) == (350, 50, 300)  # RT1 arrived in February
+    feb = perf.performance(con, "2024-02", "team")
+    t1 = row(feb, team="T1")
+    assert t1["returns"] == 50  # RT2 reverses a sale R2 made while in T1
+    assert t1["revenue"] == 200  # R1 200 + R2 (50 - 50)
+    assert row(feb, team="T2")["returns"] == 0
 
 
 def test_a_sale_without_a_rep_is_unassigned_in_its_line_s_region_and_not_ranked(con):
@@ -92,12 +100,12 @@ def test_a_sale_without_a_rep_is_unassigned_in_its_line_s_region_and_not_ranked(
     assert house["revenue"] == 10
     assert pd.isna(house["rank_in_team"]) and pd.isna(house["rank_in_region"])
     regions = perf.performance(con, "2024-02", "region")
-    assert row(regions, region="East")["revenue"] == 160  # T1 150 + the house sale 10
+    assert row(regions, region="East")["revenue"] == 210  # T1 200 + the house sale 10
 
 
 def test_ranks_share_ties_and_skip(con):
     jan = perf.performance(con, "2024-01", "rep")
-    # R1 (150) and R2 (150) tie in T1 and in East
+    # R1 (150) and R2 (200 - 50) tie in T1 and in East
     assert row(jan, rep_id="R1")["rank_in_team"] == 1
     assert row(jan, rep_id="R2")["rank_in_team"] == 1
     feb = perf.performance(con, "2024-02", "rep")
@@ -137,7 +145,7 @@ def test_scope_filters_rows_but_keeps_ranks_among_peers(con):
 
 def test_scope_summary_of_a_rep_spans_teams(con):
     s = perf.scope_summary(con, "2024-02", "rep:R2").iloc[0]
-    assert (s["gross_sales"], s["returns"], s["revenue"], s["orders"]) == (150, 100, 50, 2)
+    assert (s["gross_sales"], s["returns"], s["revenue"], s["orders"]) == (150, 50, 100, 2)
     assert s["target_revenue"] == 160
     company = perf.scope_summary(con, "2024-02", "company").iloc[0]
     expected = perf.performance(con, "2024-02", "company").iloc[0]
@@ -148,10 +156,10 @@ def test_scope_summary_of_a_rep_spans_teams(con):
 def test_trend_and_breakdowns(con):
     trend = perf.monthly_trend(con, "2024-02", months=3)
     assert list(trend["period"]) == ["2023-12", "2024-01", "2024-02"]
-    assert trend["revenue"].tolist()[1:] == [350, 460]
+    assert trend["revenue"].tolist()[1:] == [350, 510]
     cats = perf.breakdown(con, "2024-02", "category")
     assert row(cats, category="Alpha")["revenue"] == 310  # SO6 100 + SO7 200 + SO9 10
-    assert row(cats, category="Beta")["returns"] == 100
+    assert row(cats, category="Beta")["returns"] == 50
     assert cats["share_pct"].sum() == pytest.approx(100)
     west = perf.breakdown(con, "2024-02", "channel", scope="team:T2")
     assert west["revenue"].sum() == 300
@@ -186,11 +194,6 @@ def test_demo_hierarchy_reconciles_every_month_of_the_last_year(small_demo):
             per_team = levels["rep"].groupby("team")["revenue"].sum()
             team_rev = levels["team"].set_index("team")["revenue"]
             pd.testing.assert_series_equal(per_team.sort_index(), team_rev.sort_index(), check_names=False, atol=0.01)
-            # revenue also equals the raw SQL total of the month
-            start, stop = perf.period_bounds(period)
-            raw = c.execute(
-                "SELECT sum(amount) FROM order_lines WHERE status IN ('completed','returned') "
-                "AND order_date >= ? AND order_date < ?",
-                [start, stop],
-            ).fetchall()[0][0]
+            # revenue also equals the ledger's own total of the period
+            raw = c.execute("SELECT sum(amount) FROM ledger WHERE period = ?", [period]).fetchall()[0][0]
             assert float(raw) == pytest.approx(company["revenue"], abs=0.005)

@@ -56,7 +56,7 @@ def test_sql_refuses_writes(toy, wh):
 def test_perf_json_by_team(toy, wh):
     rows = json.loads(run("perf", "--period", "2024-02", "--by", "team", "--format", "json", cwd=toy.root, env_extra=wh).stdout)
     t1 = next(r for r in rows if r["team"] == "T1")
-    assert (t1["revenue"], t1["margin"], t1["returns"], t1["target_revenue"], t1["rank_in_region"]) == (150, 50, 100, 200, 1)
+    assert (t1["revenue"], t1["margin"], t1["returns"], t1["target_revenue"], t1["rank_in_region"]) == (200, 80, 50, 200, 1)
 
 
 def test_perf_defaults_to_the_latest_complete_month(toy, wh):

@@ -69,10 +69,10 @@ def test_toy_report_renders_with_charts_and_recorded_figures(toy):
     page = result.html_path.read_text(encoding="utf-8")
     assert page.count("Plotly.newPlot") >= 4  # attainment, trend, regions, categories
     assert "SalesPerformanceReport(" not in page  # code is hidden
-    assert result.figures["revenue"] == 460
+    assert result.figures["revenue"] == 510
     assert result.figures["orders"] == 5
     side = json.loads(result.html_path.with_suffix(".json").read_text(encoding="utf-8"))
-    assert side["figures"]["revenue"] == 460
+    assert side["figures"]["revenue"] == 510
     assert side["parameters"]["period"] == "2024-02"
 
 

@@ -58,6 +58,9 @@ _PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MEASURES = [
     "gross_sales",
     "returns",
+    "corrections",
+    "adjustments",
+    "adjustments_margin",
     "revenue",
     "margin",
     "margin_pct",
@@ -74,7 +77,7 @@ MEASURES = [
 ]
 
 #: measures that add up across the hierarchy
-ADDITIVE = ["gross_sales", "returns", "revenue", "margin", "target_revenue", "target_margin"]
+ADDITIVE = ["gross_sales", "returns", "corrections", "adjustments", "revenue", "margin", "target_revenue", "target_margin"]
 
 
 class PeriodError(SalesmlError, ValueError):
@@ -150,33 +153,13 @@ def check_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
 
 
 def _attributed_sql() -> str:
-    """Sale and return lines with the hierarchy in force on the order date."""
+    """Ledger entries of the periods asked for (already attributed to rep, team and region)."""
     return """
-    lines AS (
-        -- a return is credited like the sale it reverses: the sale's rep, and the team and
-        -- region that rep had on the sale's date (even if the rep has moved or left since)
-        SELECT l.order_id, l.customer_id, l.product_id, coalesce(l.rep_id, o.rep_id) AS rep_id, l.region AS line_region,
-               l.order_date, coalesce(o.order_date, l.order_date) AS credit_date, l.status, l.channel,
-               l.amount, l.amount - l.cost AS margin, strftime(l.order_date, '%Y-%m') AS period
-        FROM order_lines l
-        LEFT JOIN order_lines o
-          ON l.status = $ret AND o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no
-         AND o.status = $sale
-        WHERE l.status IN ($sale, $ret) AND l.order_date >= $start AND l.order_date < $stop
-    ),
-    attributed AS (
-        SELECT lines.*,
-               CASE WHEN r.valid_to IS NULL OR lines.credit_date <= r.valid_to THEN r.team END AS h_team,
-               CASE WHEN r.valid_to IS NULL OR lines.credit_date <= r.valid_to THEN r.region END AS h_region
-        FROM lines ASOF LEFT JOIN reps r
-          ON lines.rep_id = r.rep_id AND lines.credit_date >= r.valid_from
-    ),
     h AS (
-        SELECT * EXCLUDE (h_team, h_region, line_region),
-               coalesce(h_team, $un) AS team,
-               coalesce(h_region, line_region, $un) AS region,
-               coalesce(rep_id, $un) AS rep_key
-        FROM attributed
+        SELECT period, origin_period, kind, order_id, line_no, customer_id, product_id, rep_id,
+               team, region, amount, margin, coalesce(rep_id, $un) AS rep_key
+        FROM ledger
+        WHERE period >= $first_period AND period <= $last_period
     ),
     tgt_raw AS (
         SELECT *, strptime(period || '-01', '%Y-%m-%d')::DATE AS p_start,
@@ -199,12 +182,15 @@ def _aggregate_sql(keys: list[str], prefilter: str) -> str:
     return f"""
     sales AS (
         SELECT period, {key_list}
-               coalesce(sum(amount) FILTER (WHERE status = $sale), 0) AS gross_sales,
-               coalesce(-sum(amount) FILTER (WHERE status = $ret), 0) AS returns,
+               coalesce(sum(amount) FILTER (WHERE kind = 'sale'), 0) AS gross_sales,
+               coalesce(-sum(amount) FILTER (WHERE kind = 'return'), 0) AS returns,
+               coalesce(sum(amount) FILTER (WHERE kind IN ('correction', 'reassignment')), 0) AS corrections,
+               coalesce(sum(amount) FILTER (WHERE period <> origin_period), 0) AS adjustments,
+               coalesce(sum(margin) FILTER (WHERE period <> origin_period), 0) AS adjustments_margin,
                sum(amount) AS revenue,
                sum(margin) AS margin,
-               count(DISTINCT order_id) FILTER (WHERE status = $sale) AS orders,
-               count(DISTINCT customer_id) FILTER (WHERE status = $sale) AS customers,
+               count(DISTINCT order_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS orders,
+               count(DISTINCT customer_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS customers,
                {reps_count}
                count(*) AS lines
         FROM h WHERE {prefilter}
@@ -259,7 +245,7 @@ def _rank_sql(level: str) -> str:
 
 def _measures_sql() -> str:
     return """
-            c.gross_sales, c.returns, c.revenue, c.margin,
+            c.gross_sales, c.returns, c.corrections, c.adjustments, c.adjustments_margin, c.revenue, c.margin,
             CASE WHEN c.revenue <> 0 THEN c.margin / c.revenue * 100 END AS margin_pct,
             coalesce(c.orders, 0) AS orders, coalesce(c.customers, 0) AS customers,
             CASE WHEN c.orders > 0 THEN c.gross_sales / c.orders END AS aov,
@@ -402,7 +388,7 @@ def monthly_trend(
     sql = f"""
     WITH {_attributed_sql()},
     {_aggregate_sql([], cond)}
-    SELECT period, gross_sales, returns, revenue, margin, orders, customers, target_revenue,
+    SELECT period, gross_sales, returns, adjustments, revenue, margin, orders, customers, target_revenue,
            CASE WHEN target_revenue > 0 THEN revenue / target_revenue * 100 END AS attainment_pct
     FROM agg ORDER BY period
     """
@@ -439,7 +425,8 @@ def breakdown(
     table, key, column = dims[dimension]
     cond, scope_params = scope.sql("h")
     if key is None:
-        dim_expr, join = f"coalesce(h.{column}, '(unknown)')", ""
+        dim_expr = f"coalesce(ol.{column}, '(unknown)')"
+        join = "LEFT JOIN order_lines ol ON ol.order_id = h.order_id AND ol.line_no = h.line_no"
     else:
         dim_expr, join = f"coalesce(d.{column}, '(unknown)')", f"LEFT JOIN {table} d ON d.{key} = h.{key}"
     sql = f"""
@@ -447,9 +434,9 @@ def breakdown(
     SELECT {dim_expr} AS {dimension},
            sum(h.amount) AS revenue,
            sum(h.margin) AS margin,
-           coalesce(sum(h.amount) FILTER (WHERE h.status = $sale), 0) AS gross_sales,
-           coalesce(-sum(h.amount) FILTER (WHERE h.status = $ret), 0) AS returns,
-           count(DISTINCT h.order_id) FILTER (WHERE h.status = $sale) AS orders
+           coalesce(sum(h.amount) FILTER (WHERE h.kind = 'sale'), 0) AS gross_sales,
+           coalesce(-sum(h.amount) FILTER (WHERE h.kind = 'return'), 0) AS returns,
+           count(DISTINCT h.order_id) FILTER (WHERE h.kind = 'sale' AND h.amount > 0) AS orders
     FROM h {join}
     WHERE h.period = $period AND {cond}
     GROUP BY ALL

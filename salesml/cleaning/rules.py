@@ -633,6 +633,16 @@ def overlapping_stints(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.
     return df, L.problems("overlapping_stints", "valid_from", d.index[overlap], "overlaps an earlier stint of the same rep")
 
 
+def split_shares(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Split credit: the shares of an order must add up to 100 %; otherwise every row of
+    that order is quarantined (a partial split would credit too much or too little)."""
+    if ctx.table.name != "order_splits" or "share_pct" not in df.columns:
+        return df, L.RuleLog()
+    total = df.groupby("order_id", dropna=False)["share_pct"].transform("sum")
+    bad = mask((total - 100).abs() > 0.005)
+    return df, L.problems("split_shares", "share_pct", df.index[bad], "shares of the order do not add up to 100", [f"they add up to {t:g}" for t in total[bad]])
+
+
 def price_outliers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """Sale prices far from their product's median (robust z-score on the MAD) are flagged,
     not dropped: a typo'd price and a real special deal look the same to a machine."""
@@ -673,6 +683,7 @@ RULES: list[Rule] = [
     unknown_keys,
     schema_checks,
     overlapping_stints,
+    split_shares,
     price_outliers,
 ]
 

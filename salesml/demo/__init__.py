@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from salesml.config import Settings
 
@@ -57,7 +57,55 @@ def build_demo(
         t1 = time.perf_counter()
         results = ingest_source(settings, SOURCE_NAME, demo_source(settings), progress=progress)
         log(f"loaded into {settings.warehouse_path} in {time.perf_counter() - t1:.1f}s")
+        summary = replay_closes(settings, end_date)
+        if summary["closed"]:
+            log(
+                f"ledger: books closed for {', '.join(summary['closed'])}; {summary['adjustments']:,} late entries "
+                f"({summary['adjustment_amount']:,.2f}) posted as adjustments in the first open month"
+            )
     return manifest, results
+
+
+def close_schedule(end_date: date, months: int, close_day: int) -> list[tuple[str, datetime]]:
+    """The demo company's closes: its last ``months`` complete months, each closed on
+    ``close_day`` of the following month, if that day is not after ``end_date``."""
+    out = []
+    y, m = end_date.year, end_date.month
+    idx = y * 12 + m - 1  # this month
+    while len(out) < months and idx > 0:
+        idx -= 1
+        period = f"{idx // 12:04d}-{idx % 12 + 1:02d}"
+        ny, nm = divmod(idx + 1, 12)
+        at = datetime(ny, nm + 1, min(close_day, 28), 18, 0)
+        if at.date() <= end_date:
+            out.append((period, at))
+    return sorted(out)
+
+
+def replay_closes(settings: Settings, end_date: date) -> dict:
+    """Post the ledger as the demo company did: up to each close, close, then the rest.
+
+    Returns that arrived after their month's close become adjustments in the first open
+    month. A warehouse whose periods are already closed (a re-run) is only posted.
+    """
+    from salesml import warehouse
+    from salesml.accounting import ledger, periods
+
+    cfg = settings.demo
+    summary = {"closed": [], "adjustments": 0, "adjustment_amount": 0.0}
+    with warehouse.connect(settings.warehouse_path) as con:
+        if not periods.closed_periods(con) and not con.execute("SELECT count(*) FROM period_events").fetchall()[0][0]:
+            for period, at in close_schedule(end_date, cfg.closed_months, cfg.close_day):
+                part = ledger.post(con, settings.performance, now=at, through=at.date())
+                summary["adjustments"] += part["adjustments"]
+                summary["adjustment_amount"] += part["adjustment_amount"]
+                periods.close(con, period, "demo", "month-end close (demo timeline)", at=at)
+                summary["closed"].append(period)
+        result = ledger.post(con, settings.performance)
+        summary["adjustments"] += result["adjustments"]
+        summary["adjustment_amount"] += result["adjustment_amount"]
+        warehouse.audit(con, "post", {**result, "closed": summary["closed"]})
+    return summary
 
 
 def _shown(settings: Settings, path) -> str:

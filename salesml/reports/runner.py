@@ -186,6 +186,10 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
 
     started = time.perf_counter()
     path = notebook_path(settings, name)
+    if settings.warehouse_path.exists():
+        from salesml.accounting.ledger import ensure_posted
+
+        ensure_posted(settings)
     params = coerce_parameters(path, dict(parameters or {}))
     declared = declared_parameters(path)
     if "config_path" in declared and not params.get("config_path"):

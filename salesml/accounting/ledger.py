@@ -1,0 +1,257 @@
+"""The performance ledger: append-only entries that credit revenue and margin (自动调账).
+
+Posting compares what the order lines say now with what the ledger holds, per line and
+credited rep/team/region, and appends the difference:
+
+* a new line            -> ``sale`` (or ``return``) entries;
+* a changed amount      -> a ``correction`` (a line cancelled later: a correction to zero);
+* a changed credit      -> ``reassignment`` entries: minus for the old rep/team, plus for the new
+  (another rep on the line, a new split, a hierarchy stint corrected).
+
+An entry counts in the period of the business event it belongs to (``origin_period``): the
+month of the sale, and for a return the month of the sale it reverses. If that period is
+closed, the entry is an *adjustment* posted in the first open period after it, still
+charged to the original rep and referencing the original line; closed periods never change.
+
+Credit goes to the rep on the line, or is divided by ``order_splits`` (shares in percent
+of the order; cents are allocated so the parts add up exactly). The rep's team and region
+are those of the hierarchy stint on the date of the sale, and are frozen in the entry.
+Lines without a rep (or whose rep has no stint then) go to team ``(unassigned)`` in the
+region written on the line. Lines without a cost count no margin.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+
+from salesml import warehouse
+from salesml.accounting.periods import closed_periods, first_open
+from salesml.config import PerformanceSettings, Settings
+
+#: tables whose loads change what the ledger should hold
+SOURCES = ("order_lines", "reps", "order_splits")
+_MARK = "ledger_posted_through_batch"
+
+
+def _target_sql() -> str:
+    """What the ledger should hold: one row per (line, credited rep, team, region)."""
+    return """
+    WITH lines AS (
+        SELECT l.order_id, l.line_no, l.customer_id, l.product_id, l.status, l.quantity,
+               l.order_date AS event_date,
+               coalesce(o.order_date, l.order_date) AS credit_date,
+               coalesce(o.order_id, l.order_id) AS credit_order,
+               coalesce(l.rep_id, o.rep_id) AS line_rep,
+               l.region AS line_region,
+               l.amount,
+               CASE WHEN l.cost IS NULL THEN 0 ELSE l.amount - l.cost END AS margin
+        FROM order_lines l
+        LEFT JOIN order_lines o
+          ON l.status = $ret AND o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no
+        WHERE l.status IN ($sale, $ret) AND l.order_date <= $through
+    ),
+    split AS (
+        -- credit shares: the order's split if it has one (a return follows its sale's order)
+        SELECT lines.*, coalesce(s.rep_id, lines.line_rep) AS rep_id,
+               coalesce(s.share_pct / 100.0, 1.0)::DECIMAL(9,6) AS share,
+               row_number() OVER (PARTITION BY lines.order_id, lines.line_no
+                                  ORDER BY coalesce(s.share_pct, 100) DESC, s.rep_id) AS part
+        FROM lines LEFT JOIN order_splits s ON s.order_id = lines.credit_order
+    ),
+    shares AS (
+        -- cents: every part but the largest is rounded, the largest takes the rest
+        SELECT *,
+               CASE WHEN part = 1 THEN amount - coalesce(sum(CASE WHEN part > 1 THEN round(amount * share, 2) END)
+                                                         OVER (PARTITION BY order_id, line_no), 0)
+                    ELSE round(amount * share, 2) END AS part_amount,
+               CASE WHEN part = 1 THEN margin - coalesce(sum(CASE WHEN part > 1 THEN round(margin * share, 2) END)
+                                                         OVER (PARTITION BY order_id, line_no), 0)
+                    ELSE round(margin * share, 2) END AS part_margin
+        FROM split
+    ),
+    attributed AS (
+        SELECT shares.*,
+               CASE WHEN r.valid_to IS NULL OR shares.credit_date <= r.valid_to THEN r.team END AS h_team,
+               CASE WHEN r.valid_to IS NULL OR shares.credit_date <= r.valid_to THEN r.region END AS h_region
+        FROM shares ASOF LEFT JOIN reps r ON shares.rep_id = r.rep_id AND shares.credit_date >= r.valid_from
+    )
+    SELECT order_id, line_no, rep_id,
+           coalesce(h_team, $un) AS team,
+           coalesce(h_region, line_region, $un) AS region,
+           customer_id, product_id, status, credit_date, event_date, share,
+           quantity * share AS quantity,
+           part_amount::DECIMAL(18,2) AS amount, part_margin::DECIMAL(18,2) AS margin,
+           strftime(credit_date, '%Y-%m') AS origin_period
+    FROM attributed
+    """
+
+
+def _delta_sql() -> str:
+    return f"""
+    WITH target AS ({_target_sql()}),
+    posted AS (
+        SELECT order_id, line_no, rep_id, team, region,
+               sum(amount) AS amount, sum(margin) AS margin, sum(quantity) AS quantity,
+               arg_max(origin_period, entry_id) AS origin_period,
+               arg_max(customer_id, entry_id) AS customer_id, arg_max(product_id, entry_id) AS product_id,
+               arg_max(credit_date, entry_id) AS credit_date, arg_max(event_date, entry_id) AS event_date,
+               arg_max(share, entry_id) AS share
+        FROM ledger GROUP BY ALL
+    ),
+    joined AS (
+        SELECT coalesce(t.order_id, p.order_id) AS order_id, coalesce(t.line_no, p.line_no) AS line_no,
+               coalesce(t.rep_id, p.rep_id) AS rep_id, coalesce(t.team, p.team) AS team,
+               coalesce(t.region, p.region) AS region,
+               coalesce(t.customer_id, p.customer_id) AS customer_id, coalesce(t.product_id, p.product_id) AS product_id,
+               t.status, coalesce(t.credit_date, p.credit_date) AS credit_date,
+               coalesce(t.event_date, p.event_date) AS event_date,
+               coalesce(t.share, p.share) AS share,
+               coalesce(t.origin_period, p.origin_period) AS origin_period,
+               coalesce(t.amount, 0) - coalesce(p.amount, 0) AS d_amount,
+               coalesce(t.margin, 0) - coalesce(p.margin, 0) AS d_margin,
+               coalesce(t.quantity, 0) - coalesce(p.quantity, 0) AS d_quantity,
+               t.amount AS new_amount, p.amount AS old_amount,
+               t.order_id IS NOT NULL AS in_target, p.order_id IS NOT NULL AS in_posted
+        FROM target t FULL OUTER JOIN posted p
+          ON t.order_id = p.order_id AND t.line_no = p.line_no AND t.rep_id IS NOT DISTINCT FROM p.rep_id
+         AND t.team = p.team AND t.region = p.region
+    ),
+    flagged AS (
+        SELECT *, bool_or(in_posted) OVER (PARTITION BY order_id, line_no) AS line_posted,
+               bool_or(in_target) OVER (PARTITION BY order_id, line_no) AS line_in_target
+        FROM joined
+    )
+    SELECT * FROM flagged
+    WHERE abs(d_amount) >= 0.005 OR abs(d_margin) >= 0.005
+    ORDER BY order_id, line_no, rep_id, team
+    """
+
+
+def _kind_and_reason(d: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    kind = pd.Series("correction", index=d.index, dtype=object)
+    new_line = ~d["line_posted"].astype(bool)
+    kind[new_line] = d.loc[new_line, "status"].map({"returned": "return"}).fillna("sale")
+    moved = d["line_posted"].astype(bool) & d["line_in_target"].astype(bool) & (d["in_target"] != d["in_posted"])
+    kind[moved] = "reassignment"
+    reason = pd.Series(None, index=d.index, dtype=object)
+    corr = (kind == "correction").to_numpy()
+    cancelled = corr & d["new_amount"].isna().to_numpy()
+    reason[corr] = [f"amount {o:.2f} -> {n:.2f}" for o, n in zip(d.loc[corr, "old_amount"].fillna(0), d.loc[corr, "new_amount"].fillna(0), strict=True)]
+    reason[cancelled] = "line cancelled or removed"
+    who = d["rep_id"].fillna("(no rep)") + " (" + d["team"] + ")"
+    reason[moved.to_numpy()] = [("credit to " if inc else "credit from ") + w for inc, w in zip(d.loc[moved, "in_target"], who[moved], strict=True)]
+    return kind, reason
+
+
+def is_stale(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether loads happened since the ledger was last posted."""
+    marks = ", ".join(f"'{t}'" for t in SOURCES)
+    latest = con.execute(f"SELECT coalesce(max(batch_id), 0) FROM load_batches WHERE table_name IN ({marks})").fetchall()[0][0]
+    done = con.execute("SELECT value FROM meta WHERE key = ?", [_MARK]).fetchall()
+    return int(latest) > (int(done[0][0]) if done else 0)
+
+
+def post(
+    con: duckdb.DuckDBPyConnection,
+    settings: PerformanceSettings | None = None,
+    now: datetime | None = None,
+    through: date | None = None,
+) -> dict:
+    """Append the entries that bring the ledger in line with the order lines (one transaction).
+
+    ``through`` posts only lines dated up to that day (a cut-off: later lines wait for a
+    later posting). Returns what was posted: entries per kind, and how many were
+    adjustments to closed periods.
+    """
+    settings = settings or PerformanceSettings()
+    params = {
+        "sale": settings.sale_status,
+        "ret": settings.return_status,
+        "un": settings.unassigned,
+        "through": through or date(9999, 12, 31),
+    }
+    marks = ", ".join(f"'{t}'" for t in SOURCES)
+    latest = con.execute(f"SELECT coalesce(max(batch_id), 0) FROM load_batches WHERE table_name IN ({marks})").fetchall()[0][0]
+    d = con.execute(_delta_sql(), params).df()
+    post_id = uuid.uuid4().hex[:12]
+    summary = {"post_id": post_id, "entries": 0, "by_kind": {}, "adjustments": 0, "adjustment_amount": 0.0}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if len(d):
+            closed = closed_periods(con)
+            targets = {p: first_open(p, closed) for p in d["origin_period"].unique()}
+            d["period"] = d["origin_period"].map(targets)
+            kind, reason = _kind_and_reason(d)
+            adjusted = (d["period"] != d["origin_period"]).to_numpy()
+            reason = reason.astype(object)
+            note = [f"adjustment: {o} is closed" for o in d.loc[adjusted, "origin_period"]]
+            reason[adjusted] = [f"{r}; {n}" if isinstance(r, str) else n for r, n in zip(reason[adjusted], note, strict=True)]
+            entries = pd.DataFrame(
+                {
+                    "period": d["period"],
+                    "origin_period": d["origin_period"],
+                    "kind": kind,
+                    "rep_id": d["rep_id"],
+                    "team": d["team"],
+                    "region": d["region"],
+                    "order_id": d["order_id"],
+                    "line_no": d["line_no"],
+                    "customer_id": d["customer_id"],
+                    "product_id": d["product_id"],
+                    "credit_date": d["credit_date"],
+                    "event_date": d["event_date"],
+                    "share": d["share"],
+                    "amount": d["d_amount"],
+                    "margin": d["d_margin"],
+                    "quantity": d["d_quantity"],
+                    "reason": reason,
+                }
+            )
+            con.register("_entries", entries)
+            try:
+                con.execute(
+                    """INSERT INTO ledger
+                       SELECT nextval('ledger_seq'), period, origin_period, kind, rep_id, team, region, order_id,
+                              CAST(line_no AS INTEGER), customer_id, product_id, CAST(credit_date AS DATE),
+                              CAST(event_date AS DATE), CAST(share AS DECIMAL(9,6)), CAST(amount AS DECIMAL(18,2)),
+                              CAST(margin AS DECIMAL(18,2)), CAST(quantity AS DECIMAL(18,3)), reason, ?, ?
+                       FROM _entries""",
+                    [now or datetime.now(), post_id],
+                )
+            finally:
+                con.unregister("_entries")
+            summary.update(
+                entries=len(entries),
+                by_kind={k: int(v) for k, v in entries["kind"].value_counts().items()},
+                adjustments=int(adjusted.sum()),
+                adjustment_amount=float(entries.loc[adjusted, "amount"].sum()),
+            )
+        if through is None:  # a cut-off posting leaves later lines for later: not current yet
+            con.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [_MARK, str(int(latest))]
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return summary
+
+
+def ensure_posted(settings: Settings) -> dict | None:
+    """Post the ledger if loads happened since it was last posted (a brief writable
+    connection only then); returns the posting summary, or None if it was current."""
+    path = settings.warehouse_path
+    with warehouse.connect(path, read_only=True) as con:
+        stale = warehouse.table_exists(con, "ledger") and is_stale(con)
+    if not stale:
+        return None
+    with warehouse.connect(path) as con:
+        if not is_stale(con):  # another process posted meanwhile
+            return None
+        result = post(con, settings.performance)
+        warehouse.audit(con, "post", result)
+        return result
