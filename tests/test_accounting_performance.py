@@ -197,3 +197,40 @@ def test_demo_hierarchy_reconciles_every_month_of_the_last_year(small_demo):
             # revenue also equals the ledger's own total of the period
             raw = c.execute("SELECT sum(amount) FROM ledger WHERE period = ?", [period]).fetchall()[0][0]
             assert float(raw) == pytest.approx(company["revenue"], abs=0.005)
+
+
+def test_team_and_region_targets_of_their_own_take_precedence(tmp_path):
+    from tests.conftest import load_toy, make_settings
+
+    s = make_settings(tmp_path)
+    load_toy(s)
+    extra = tmp_path / "team_targets.csv"
+    extra.write_text("rep_id,team,region,period,target_revenue\n,T2,,2024-02,500\n,,East,2024-02,260\n", encoding="utf-8")
+    from salesml.accounting.ledger import ensure_posted
+    from salesml.ingest import canonical_source, ingest_source
+
+    ingest_source(s, "t", canonical_source({"targets": extra}))
+    ensure_posted(s)
+    with warehouse.connect(s.warehouse_path, read_only=True) as c:
+        teams = perf.performance(c, "2024-02", "team")
+        regions = perf.performance(c, "2024-02", "region")
+        company = perf.performance(c, "2024-02", "company").iloc[0]
+        reps = perf.performance(c, "2024-02", "rep")
+        t2_summary = perf.scope_summary(c, "2024-02", "team:T2").iloc[0]
+    assert row(teams, team="T2")["target_revenue"] == 500  # its own, not R2 160 + R3 250
+    assert row(teams, team="T1")["target_revenue"] == 200  # no own target: R1's
+    assert row(regions, region="West")["target_revenue"] == 500  # the sum of its teams
+    assert row(regions, region="East")["target_revenue"] == 260  # its own
+    assert company["target_revenue"] == 760
+    assert reps["target_revenue"].sum() == 610  # reps keep their own
+    assert t2_summary["target_revenue"] == 500
+
+
+def test_gap_and_run_rate_projection_for_the_month_the_data_ends_in(con):
+    feb = perf.performance(con, "2024-02", "company").iloc[0]
+    assert feb["gap_to_target"] == 610 - 510
+    # data ends 2024-02-25: 29 days in February 2024, 25 covered
+    assert feb["projected_revenue"] == pytest.approx(510 * 29 / 25)
+    assert feb["projected_attainment_pct"] == pytest.approx(510 * 29 / 25 / 610 * 100)
+    jan = perf.performance(con, "2024-01", "company").iloc[0]
+    assert pd.isna(jan["projected_revenue"])  # a complete month is not projected

@@ -1,34 +1,39 @@
-"""Sales performance figures per month and per rep / team / region / company (first cut).
+"""Sales performance figures per month and per rep / team / region / company.
 
-Computed in SQL on the warehouse and returned as DataFrames.
+Computed in SQL on the ledger (:mod:`salesml.accounting.ledger`) and returned as DataFrames.
 
 Definitions
 -----------
-* A line counts in the month of its ``order_date``: sales when they are sold, returns
-  when the goods come back (so a month's revenue is *net of the returns booked in it*).
-* ``gross_sales`` = completed sale lines; ``returns`` = returned lines (a positive
-  number); ``revenue`` = gross_sales - returns; ``margin`` = revenue - cost, net of
-  returns in the same way (lines without a cost contribute no margin).
-* ``orders`` and ``customers`` count distinct orders / customers with a completed sale
-  line; ``aov`` = gross_sales / orders.
-* Credit goes to the rep on the line, and through the effective-dated hierarchy to the
-  rep's team and region *on the order date*: a rep who moves team counts for the old
-  team before the move and the new one after. A return is charged like the sale it
-  reverses (``return_of_order_id`` / ``return_of_line_no``): to that sale's rep, team and
-  region as of the sale's date, in the month the return arrives. Lines with no rep, or
-  whose rep has no stint then, go to team ``(unassigned)`` and to the region written on
-  the order line (``(unassigned)`` if none): house accounts, or data without a sales
-  organisation, still break down by region. A rep who moves mid-month appears once
-  per team that month. Lines whose rep has no stint on that date go to
-  ``(unassigned)``, so every total reconciles: sum over reps = teams = regions = company.
-* ``target_revenue`` is the sum of rep targets; a rep's monthly target belongs to the
-  team and region of the rep's last stint overlapping the month.
+* A period's figures are the ledger entries posted in it: sales in the month they were
+  sold; returns in the month of the sale they reverse while that month is open, else, as
+  adjustments, in the first open month (``adjustments``: "of which adjustments to earlier
+  periods"); corrections and reassignments likewise. A closed month never changes.
+* ``gross_sales`` = sale entries; ``returns`` = return entries (a positive number);
+  ``corrections`` = corrections and reassignments; ``revenue`` = all entries (net);
+  ``margin`` the same for revenue - cost (lines without a cost count no margin).
+* ``orders`` and ``customers`` count distinct orders / customers with a sale entry;
+  ``aov`` = gross_sales / orders.
+* Credit goes to the rep on the line (or is split by ``order_splits``), and through the
+  effective-dated hierarchy to the rep's team and region *on the date of the sale*: a rep
+  who moves team counts for the old team before the move and the new one after, and a
+  return is charged like the sale it reverses. Lines with no rep, or whose rep has no
+  stint then, go to team ``(unassigned)`` in the region written on the order line
+  (``(unassigned)`` if none). A rep who moves mid-month appears once per team that
+  month. Every entry is in exactly one rep/team/region row, so every total reconciles:
+  sum over reps = teams = regions = company.
+* A rep's monthly target belongs to the team and region of the rep's last stint
+  overlapping the month.
   ``attainment_pct`` = revenue / target x 100.
 * Ranks (``RANK``: ties share a rank, the next rank is skipped) are by revenue, among
   peers of the same level: reps within their team and region, teams within their region,
   regions within the company.
 * ``growth_mom_pct`` / ``growth_yoy_pct`` compare revenue with the same key's previous
   month and the same month a year earlier (empty when there is nothing to compare with).
+* ``gap_to_target`` = target - revenue (still to go). For the month the data ends in,
+  before its last day, ``projected_revenue`` = revenue x days in the month / days covered
+  (a straight-line run rate) and ``projected_attainment_pct`` its attainment.
+* A team's target is its own (a target row with the team and no rep) if it has one, else
+  the sum of its reps' targets; a region's likewise (its own, else its teams').
 """
 
 from __future__ import annotations
@@ -70,6 +75,9 @@ MEASURES = [
     "target_revenue",
     "target_margin",
     "attainment_pct",
+    "gap_to_target",
+    "projected_revenue",
+    "projected_attainment_pct",
     "revenue_prev_month",
     "growth_mom_pct",
     "revenue_last_year",
@@ -168,14 +176,54 @@ def _attributed_sql() -> str:
         WHERE rep_id IS NOT NULL AND period >= $first_period AND period <= $last_period
     ),
     tgt AS (
+        -- rep targets, attributed to the rep's last stint overlapping the month
         SELECT t.period, t.rep_id AS rep_key, t.target_revenue, t.target_margin,
                coalesce(CASE WHEN r.valid_to IS NULL OR r.valid_to >= t.p_start THEN r.team END, t.team, $un) AS team,
                coalesce(CASE WHEN r.valid_to IS NULL OR r.valid_to >= t.p_start THEN r.region END, t.region, $un) AS region
         FROM tgt_raw t ASOF LEFT JOIN reps r ON t.rep_id = r.rep_id AND t.p_end >= r.valid_from
+    ),
+    team_region AS (
+        SELECT team, arg_max(region, valid_from) AS region FROM reps GROUP BY team
+    ),
+    tgt_team AS (
+        -- a team's target: its own (a row with the team and no rep) if it has one, else the sum of its reps'
+        SELECT period, team, coalesce(x.region, s.region) AS region,
+               coalesce(x.target_revenue, s.target_revenue) AS target_revenue,
+               coalesce(x.target_margin, s.target_margin) AS target_margin
+        FROM (SELECT period, team, region, sum(target_revenue) AS target_revenue, sum(target_margin) AS target_margin
+              FROM tgt GROUP BY ALL) s
+        FULL OUTER JOIN (
+              SELECT t.period, t.team, coalesce(t.region, tr.region, $un) AS region,
+                     sum(t.target_revenue) AS target_revenue, sum(t.target_margin) AS target_margin
+              FROM targets t LEFT JOIN team_region tr USING (team)
+              WHERE t.rep_id IS NULL AND t.team IS NOT NULL AND t.period >= $first_period AND t.period <= $last_period
+              GROUP BY ALL) x USING (period, team)
+    ),
+    tgt_region AS (
+        -- a region's target: its own (a row with the region only) if it has one, else the sum of its teams'
+        SELECT period, region,
+               coalesce(x.target_revenue, s.target_revenue) AS target_revenue,
+               coalesce(x.target_margin, s.target_margin) AS target_margin
+        FROM (SELECT period, region, sum(target_revenue) AS target_revenue, sum(target_margin) AS target_margin
+              FROM tgt_team GROUP BY ALL) s
+        FULL OUTER JOIN (
+              SELECT period, region, sum(target_revenue) AS target_revenue, sum(target_margin) AS target_margin
+              FROM targets
+              WHERE rep_id IS NULL AND team IS NULL AND region IS NOT NULL AND period >= $first_period AND period <= $last_period
+              GROUP BY ALL) x USING (period, region)
     )"""
 
 
-def _aggregate_sql(keys: list[str], prefilter: str) -> str:
+def _target_source(keys: list[str], scope_level: str) -> str:
+    """Which target CTE answers at this grain: reps', teams' (own or summed), regions'."""
+    if "rep_key" in keys or scope_level == "rep":
+        return "tgt"
+    if "team" in keys or scope_level == "team":
+        return "tgt_team"
+    return "tgt_region"
+
+
+def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company") -> str:
     key_list = "".join(f"{k}, " for k in keys)
     using = ", ".join(["period", *keys])
     reps_count = "count(DISTINCT rep_key) FILTER (WHERE rep_key <> $un) AS reps," if "rep_key" not in keys else ""
@@ -198,7 +246,7 @@ def _aggregate_sql(keys: list[str], prefilter: str) -> str:
     ),
     tgt_agg AS (
         SELECT period, {key_list} sum(target_revenue) AS target_revenue, sum(target_margin) AS target_margin
-        FROM tgt WHERE {prefilter}
+        FROM {_target_source(keys, scope_level)} WHERE {prefilter}
         GROUP BY ALL
     ),
     agg AS (
@@ -222,7 +270,20 @@ def _params(settings: PerformanceSettings, first: str, last: str, extra: dict | 
     return params
 
 
+def run_rate_factor(con: duckdb.DuckDBPyConnection, period: str) -> float | None:
+    """For the month the data ends in, before its last day: days in the month / days
+    covered (a straight-line run rate). None for a complete month."""
+    last = con.execute("SELECT max(order_date) FROM order_lines").fetchall()[0][0]
+    if last is None or f"{last:%Y-%m}" != period:
+        return None
+    start, stop = period_bounds(period)
+    days, elapsed = (stop - start).days, (last - start).days + 1
+    return None if elapsed >= days else days / elapsed
+
+
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> pd.DataFrame:
+    if "$run_rate" in sql and "run_rate" not in params:
+        params = {**params, "run_rate": run_rate_factor(con, params["period"]) if "period" in params else None}
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     return con.execute(sql, used).df()
 
@@ -251,6 +312,9 @@ def _measures_sql() -> str:
             CASE WHEN c.orders > 0 THEN c.gross_sales / c.orders END AS aov,
             c.target_revenue, c.target_margin,
             CASE WHEN c.target_revenue > 0 THEN c.revenue / c.target_revenue * 100 END AS attainment_pct,
+            c.target_revenue - c.revenue AS gap_to_target,
+            c.revenue * $run_rate::DOUBLE AS projected_revenue,
+            CASE WHEN c.target_revenue > 0 THEN c.revenue * $run_rate::DOUBLE / c.target_revenue * 100 END AS projected_attainment_pct,
             p.revenue AS revenue_prev_month,
             CASE WHEN p.revenue > 0 THEN (c.revenue - p.revenue) / p.revenue * 100 END AS growth_mom_pct,
             y.revenue AS revenue_last_year,
@@ -356,7 +420,7 @@ def scope_summary(
     cond, scope_params = scope.sql()
     sql = f"""
     WITH {_attributed_sql()},
-    {_aggregate_sql([], cond)},
+    {_aggregate_sql([], cond, scope.level)},
     cur AS (SELECT * FROM agg WHERE period = $period),
     prv AS (SELECT * FROM agg WHERE period = $prev),
     lyr AS (SELECT * FROM agg WHERE period = $ly)
@@ -387,7 +451,7 @@ def monthly_trend(
     cond, scope_params = scope.sql()
     sql = f"""
     WITH {_attributed_sql()},
-    {_aggregate_sql([], cond)}
+    {_aggregate_sql([], cond, scope.level)}
     SELECT period, gross_sales, returns, adjustments, revenue, margin, orders, customers, target_revenue,
            CASE WHEN target_revenue > 0 THEN revenue / target_revenue * 100 END AS attainment_pct
     FROM agg ORDER BY period
