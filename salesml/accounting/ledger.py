@@ -255,3 +255,23 @@ def ensure_posted(settings: Settings) -> dict | None:
         result = post(con, settings.performance)
         warehouse.audit(con, "post", result)
         return result
+
+
+def adjustments(con: duckdb.DuckDBPyConnection, period: str, scope=None, settings: PerformanceSettings | None = None) -> pd.DataFrame:
+    """Entries posted in ``period`` for earlier (closed) periods, within ``scope``: what the
+    report lists under "of which adjustments to earlier periods"."""
+    from salesml.accounting.scope import parse_scope
+
+    settings = settings or PerformanceSettings()
+    sc = parse_scope(scope)
+    cond, params = sc.sql()
+    return con.execute(
+        f"""
+        SELECT origin_period, kind, rep_id, team, region, order_id, line_no, customer_id, product_id,
+               event_date, amount, margin, reason, posted_at
+        FROM (SELECT *, coalesce(rep_id, $un) AS rep_key FROM ledger) e
+        WHERE period = $period AND period <> origin_period AND {cond}
+        ORDER BY origin_period, amount
+        """,
+        {"period": period, "un": settings.unassigned, **params},
+    ).df()
