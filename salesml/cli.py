@@ -338,6 +338,87 @@ def perf(
 
 
 @app.command()
+def commission(
+    period: Annotated[str | None, typer.Option(help="month YYYY-MM (default: latest complete month)")] = None,
+    rep: Annotated[str | None, typer.Option("--rep", help="only this rep (table: the detailed statement)")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table; json: statements with their lines; csv: one row per rep")] = Fmt.table,
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", help="write the statements to FILE.xlsx (sheets statements, lines) or FILE.csv (+ FILE_lines.csv)"),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Commission statements per rep for one month, under the commission plans of the config file."""
+    from salesml import warehouse
+    from salesml.accounting.commissions import statements, statements_json
+    from salesml.accounting.performance import latest_complete_period, parse_period
+    from salesml.accounting.scope import Scope
+    from salesml.io.export import export_format, export_frame, export_sheets
+
+    settings = _settings(config)
+    if to is not None:
+        export_format(to)  # a wrong extension fails before any work
+    _post(settings)
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        p = parse_period(period) if period else latest_complete_period(con)
+        if rep is not None and not con.execute("SELECT count(*) FROM reps WHERE rep_id = ?", [rep]).fetchall()[0][0]:
+            _fail(f"--rep {rep!r}: no such rep in the hierarchy (`salesml perf --by rep` lists the reps)")
+        summary, lines = statements(con, p, settings, Scope("rep", rep) if rep is not None else None)
+    if not period:
+        err.print(f"period {p} (latest complete month)", highlight=False)
+    if summary.empty:
+        what = f"{rep} has no ledger entries and no target" if rep is not None else "no rep has ledger entries or a target"
+        err.print(f"{what} in {p}: no statement", highlight=False)
+    if to is not None:
+        if export_format(to) == "xlsx":
+            paths = [export_sheets({"statements": summary, "lines": lines}, to)]
+        else:
+            paths = [export_frame(summary, to), export_frame(lines, to.with_name(f"{to.stem}_lines{to.suffix}"))]
+        err.print(f"exported {len(summary):,} statements and {len(lines):,} lines", highlight=False)
+        for path in paths:
+            typer.echo(str(path))
+        return
+    if fmt == Fmt.json:
+        sys.stdout.write(json.dumps(statements_json(summary, lines), ensure_ascii=False, indent=2) + "\n")
+        return
+    if fmt == Fmt.csv:
+        emit(summary, "csv")
+        return
+    if rep is not None and not summary.empty:
+        s = summary.iloc[0]
+        head = pd.DataFrame(
+            {
+                "": ["rep", "plan", "base", "of which adjustments", "target", "attainment", "commission", "note"],
+                " ": [
+                    f"{s['rep_id']} {s['rep_name'] if pd.notna(s['rep_name']) else ''} ({s['team']}, {s['region']})",
+                    s["plan"] if pd.notna(s["plan"]) else "(no plan)",
+                    "" if pd.isna(s["base"]) else f"{s['base']:,.2f} (net {s['base_metric']})",
+                    _cell(s["base_adjustments"]),
+                    _cell(s["target"]) or "(none)",
+                    _cell(s["attainment_pct"], "attainment_pct"),
+                    _cell(s["commission"]),
+                    s["note"] or "",
+                ],
+            }
+        )
+        emit(head, "table", title=f"commission statement {p}")
+        if len(lines):
+            shown = lines.assign(rate_pct=lines["rate"] * 100)[
+                ["kind", "description", "band_from_pct", "band_to_pct", "base_in_band", "rate_pct", "amount"]
+            ]
+            emit(shown, "table")
+        return
+    cols = ["rep_id", "rep_name", "team", "plan", "revenue", "base", "base_adjustments", "target", "attainment_pct",
+            "threshold_effect", "cap_effect", "clawback", "commission", "note"]  # fmt: skip
+    shown = summary[cols].assign(plan=summary["plan"].fillna("(no plan)"))
+    total = summary["commission"].sum()
+    emit(shown, "table", title=f"commission {p}: {len(summary):,} reps, total {total:,.2f} (lines: --rep ID or --format json)")
+    unplanned = int(summary["plan"].isna().sum())
+    if unplanned:
+        err.print(escape(f"{unplanned} rep(s) with no plan: no commission computed (see [commission] in the config)"), highlight=False)
+
+
+@app.command()
 def report(
     names: Annotated[list[str] | None, typer.Argument(help="report notebook(s) in notebooks/, e.g. sales_performance")] = None,
     param: Annotated[list[str] | None, typer.Option("-p", "--param", help="notebook parameter key=value (repeatable)")] = None,

@@ -103,6 +103,66 @@ class CleaningSettings:
     future_days_allowed: int = 1
 
 
+#: what a commission plan pays on: the rep's net revenue or net margin of the period
+COMMISSION_BASES = ("revenue", "margin")
+
+
+@dataclass(frozen=True)
+class CommissionTier:
+    """A band of attainment: from ``from_pct`` % of target up to the next tier's ``from_pct``.
+
+    The part of the base that falls in the band earns ``rate`` (marginal rates)."""
+
+    #: lower edge of the band, in % of target (the first tier starts at 0)
+    from_pct: float = 0.0
+    #: commission rate as a fraction of the base in the band (0.03 = 3%)
+    rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class CommissionPlan:
+    """A commission plan; keys a plan leaves out take the built-in ``standard`` plan's values."""
+
+    #: shown on the statements
+    description: str = ""
+    #: "revenue" or "margin": the rep's net figure from the ledger for the period
+    #: (everything posted in it, adjustments for closed periods included)
+    base: str = "revenue"
+    #: bands of attainment with marginal rates, ascending; the first starts at 0
+    tiers: tuple[CommissionTier, ...] = (
+        CommissionTier(0.0, 0.03),
+        CommissionTier(100.0, 0.05),
+        CommissionTier(150.0, 0.07),
+    )
+    #: below this attainment % no commission is paid (0 = no threshold)
+    threshold_pct: float = 50.0
+    #: maximum commission of a rep in a period (0 = no cap)
+    cap: float = 0.0
+    #: flat rate on the base of a rep without a target for the period (no threshold then)
+    no_target_rate: float = 0.03
+    #: who the plan applies to (see CommissionSettings for the order)
+    rep_ids: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommissionSettings:
+    """Commission plans. A rep gets the first plan that matches, in this order: a plan that
+    lists the rep's id, then the rep's role, then team, then region, then ``default_plan``."""
+
+    #: plan of every rep no plan claims ("" = none: such reps are listed as "no plan")
+    default_plan: str = "standard"
+    plans: dict[str, CommissionPlan] = field(
+        default_factory=lambda: {
+            "standard": CommissionPlan(
+                description="3% of net revenue up to target, 5% from 100% to 150%, 7% above; nothing below 50% of target"
+            )
+        }
+    )
+
+
 @dataclass(frozen=True)
 class JoinSource:
     """Another file joined to a table's rows (e.g. order headers onto line items).
@@ -191,6 +251,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
     cleaning: CleaningSettings = field(default_factory=CleaningSettings)
+    commission: CommissionSettings = field(default_factory=CommissionSettings)
     #: canonical column -> {alias -> canonical value}, applied to every source,
     #: e.g. aliases.region = {"华东" = "East China"}
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -276,6 +337,50 @@ def _convert(hint: Any, value: Any, where: str, origin: str) -> Any:
     return value
 
 
+def check_commission(c: CommissionSettings, origin: str = "settings") -> None:
+    """Commission plans that can be computed: known bases, ascending tiers from 0, rates
+    between 0 and 1, a default plan that exists, no rep/role/team/region in two plans."""
+    from salesml.schema import ROLES  # local: schema imports pandera, keep config light
+
+    claimed: dict[tuple[str, str], str] = {}
+    for name, plan in c.plans.items():
+        key = f"commission.plans.{name}"
+        if plan.base not in COMMISSION_BASES:
+            raise ConfigError(f"{origin}: {key}.base must be one of {', '.join(COMMISSION_BASES)}, got {plan.base!r}")
+        if not plan.tiers:
+            raise ConfigError(f"{origin}: {key}.tiers: a plan needs at least one tier, e.g. [{{ from_pct = 0, rate = 0.03 }}]")
+        for i, tier in enumerate(plan.tiers):
+            where = f"{key}.tiers[{i}]"
+            if i == 0 and tier.from_pct != 0:
+                raise ConfigError(f"{origin}: {where}.from_pct: the first tier starts at 0, got {tier.from_pct:g} (a band with rate 0 pays nothing)")
+            if i > 0 and tier.from_pct <= plan.tiers[i - 1].from_pct:
+                raise ConfigError(
+                    f"{origin}: {where}.from_pct: tiers must be in ascending order of from_pct, "
+                    f"got {tier.from_pct:g} after {plan.tiers[i - 1].from_pct:g}"
+                )
+            if not 0 <= tier.rate <= 1:
+                raise ConfigError(f"{origin}: {where}.rate must be between 0 and 1 (a fraction: 0.03 = 3%), got {tier.rate:g}")
+        if not 0 <= plan.no_target_rate <= 1:
+            raise ConfigError(f"{origin}: {key}.no_target_rate must be between 0 and 1 (a fraction: 0.03 = 3%), got {plan.no_target_rate:g}")
+        if plan.threshold_pct < 0:
+            raise ConfigError(f"{origin}: {key}.threshold_pct must be 0 or more, got {plan.threshold_pct:g}")
+        if plan.cap < 0:
+            raise ConfigError(f"{origin}: {key}.cap must be 0 (no cap) or more, got {plan.cap:g}")
+        for role in plan.roles:
+            if role not in ROLES:
+                raise ConfigError(f"{origin}: {key}.roles: {role!r} is not a role ({', '.join(ROLES)})")
+        for what in ("rep_ids", "roles", "teams", "regions"):
+            for value in getattr(plan, what):
+                other = claimed.setdefault((what, value), name)
+                if other != name:
+                    raise ConfigError(f"{origin}: {key}.{what}: {value!r} is also in commission.plans.{other}.{what}; a value may be in one plan only")
+    if c.default_plan and c.default_plan not in c.plans:
+        raise ConfigError(
+            f"{origin}: commission.default_plan: no plan {c.default_plan!r} (plans: {', '.join(c.plans) or 'none'}; "
+            "plans in a config file replace the built-in ones; \"\" = no default plan)"
+        )
+
+
 def _validate(s: Settings, origin: str) -> None:
     if s.demo.scale not in SCALES:
         raise ConfigError(f"{origin}: demo.scale must be one of {', '.join(SCALES)}, got {s.demo.scale!r}")
@@ -283,6 +388,7 @@ def _validate(s: Settings, origin: str) -> None:
         raise ConfigError(f"{origin}: report.plotlyjs must be 'inline' or 'shared', got {s.report.plotlyjs!r}")
     if s.report.cell_timeout_s <= 0:
         raise ConfigError(f"{origin}: report.cell_timeout_s must be positive")
+    check_commission(s.commission, origin)
     for name, src in s.sources.items():
         from salesml.schema import TABLES  # local: schema imports pandera, keep config light
 

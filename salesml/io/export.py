@@ -300,9 +300,13 @@ def _column_writer(ws, s: pd.Series, number_fmt, date_fmt) -> tuple[list, Callab
 
 
 def _write_xlsx(df: pd.DataFrame, tmp: Path, sheet: str) -> None:
+    _write_xlsx_sheets({sheet: df}, tmp)
+
+
+def _write_xlsx_sheets(frames: dict[str, pd.DataFrame], tmp: Path) -> None:
     import xlsxwriter
 
-    rows, cols = df.shape
+    cells = sum(df.shape[0] * max(df.shape[1], 1) for df in frames.values())
     wb = xlsxwriter.Workbook(
         str(tmp),
         {
@@ -311,53 +315,59 @@ def _write_xlsx(df: pd.DataFrame, tmp: Path, sheet: str) -> None:
             "strings_to_urls": False,
             "strings_to_numbers": False,
             # stream rows to disk for large frames (strings inline instead of shared)
-            "constant_memory": rows * max(cols, 1) > 1_000_000,
+            "constant_memory": cells > 1_000_000,
         },
     )
     try:
-        ws = wb.add_worksheet(sheet)
-        header_fmt = wb.add_format({"bold": True, "bottom": 1})
-        money_fmt = wb.add_format({"num_format": MONEY_FORMAT})
-        price_fmt = wb.add_format({"num_format": PRICE_FORMAT})
-        date_fmt = wb.add_format({"num_format": DATE_FORMAT})
-        datetime_fmt = wb.add_format({"num_format": DATETIME_FORMAT})
-
-        names = [str(c) for c in df.columns]
-        number_fmts: list[Any] = []
-        date_fmts: list[Any] = []
-        widths: list[int] = []
-        for j, name in enumerate(names):
-            s = df.iloc[:, j]
-            nf = None
-            numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-            if numeric or s.dtype == object:
-                if is_money_column(name):
-                    nf = money_fmt
-                elif name.lower() in _PRICE_NAMES:
-                    nf = price_fmt
-            number_fmts.append(nf)
-            has_time = _has_time(s) if _is_datetime_dtype(s) else False
-            date_fmts.append(datetime_fmt if has_time else date_fmt)
-            widths.append(_column_width(name, s, nf is not None, has_time))
-        for j, w in enumerate(widths):
-            ws.set_column(j, j, w)
-        ws.freeze_panes(1, 0)
-        if cols:
-            ws.autofilter(0, 0, rows, cols - 1)
-
-        for j, name in enumerate(names):
-            ws.write_string(0, j, name, header_fmt)
-        writers = [
-            _column_writer(ws, df.iloc[:, j], number_fmts[j], date_fmts[j]) for j in range(cols)
-        ]
-        for i in range(rows):
-            r = i + 1
-            for j, (values, write) in enumerate(writers):
-                v = values[i]
-                if v is not None:
-                    write(r, j, v)
+        for sheet, df in frames.items():
+            _write_sheet(wb, df, sheet)
     finally:
         wb.close()
+
+
+def _write_sheet(wb, df: pd.DataFrame, sheet: str) -> None:
+    rows, cols = df.shape
+    ws = wb.add_worksheet(sheet)
+    header_fmt = wb.add_format({"bold": True, "bottom": 1})
+    money_fmt = wb.add_format({"num_format": MONEY_FORMAT})
+    price_fmt = wb.add_format({"num_format": PRICE_FORMAT})
+    date_fmt = wb.add_format({"num_format": DATE_FORMAT})
+    datetime_fmt = wb.add_format({"num_format": DATETIME_FORMAT})
+
+    names = [str(c) for c in df.columns]
+    number_fmts: list[Any] = []
+    date_fmts: list[Any] = []
+    widths: list[int] = []
+    for j, name in enumerate(names):
+        s = df.iloc[:, j]
+        nf = None
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if numeric or s.dtype == object:
+            if is_money_column(name):
+                nf = money_fmt
+            elif name.lower() in _PRICE_NAMES:
+                nf = price_fmt
+        number_fmts.append(nf)
+        has_time = _has_time(s) if _is_datetime_dtype(s) else False
+        date_fmts.append(datetime_fmt if has_time else date_fmt)
+        widths.append(_column_width(name, s, nf is not None, has_time))
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    ws.freeze_panes(1, 0)
+    if cols:
+        ws.autofilter(0, 0, rows, cols - 1)
+
+    for j, name in enumerate(names):
+        ws.write_string(0, j, name, header_fmt)
+    writers = [
+        _column_writer(ws, df.iloc[:, j], number_fmts[j], date_fmts[j]) for j in range(cols)
+    ]
+    for i in range(rows):
+        r = i + 1
+        for j, (values, write) in enumerate(writers):
+            v = values[i]
+            if v is not None:
+                write(r, j, v)
 
 
 def _write_number(ws, r: int, c: int, x: float, number_fmt) -> None:
@@ -420,6 +430,28 @@ def export_frame(df: pd.DataFrame, path: str | os.PathLike, *, sheet: str = "dat
         _check_sheet_name(sheet)
         _check_xlsx_fits(df)
         _atomic_write(path, lambda tmp: _write_xlsx(df, tmp, sheet))
+    return path
+
+
+def export_sheets(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path:
+    """Write several frames to one ``.xlsx``, one sheet each (in order), atomically.
+
+    The same safety as :func:`export_frame`; every sheet name and size is checked before
+    anything is written. Returns the absolute path written.
+    """
+    path = Path(path).absolute()
+    if export_format(path) != "xlsx":
+        raise ExportError(f"cannot write {len(frames)} sheets to {str(path)!r}: name a .xlsx file")
+    if not frames:
+        raise ExportError("nothing to export: no sheets given")
+    seen: set[str] = set()
+    for sheet, df in frames.items():
+        _check_sheet_name(sheet)
+        if sheet.lower() in seen:
+            raise ExportError(f"sheet name {sheet!r} is used twice (Excel ignores case)")
+        seen.add(sheet.lower())
+        _check_xlsx_fits(df)
+    _atomic_write(path, lambda tmp: _write_xlsx_sheets(dict(frames), tmp))
     return path
 
 
@@ -498,6 +530,7 @@ __all__ = [
     "export",
     "export_format",
     "export_frame",
+    "export_sheets",
     "is_money_column",
     "neutralise_formula",
     "resolve",
