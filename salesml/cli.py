@@ -123,7 +123,7 @@ def _cell(v, column: str = "") -> str:
         return ""
     if isinstance(v, float):
         return f"{v:,.1f}%" if column.endswith("_pct") else f"{v:,.2f}"
-    return str(v)
+    return escape(str(v))  # data is text, never rich markup
 
 
 @app.callback()
@@ -191,16 +191,24 @@ def ingest(
     from salesml.ingest import ingest_source
 
     settings = _settings(config)
-    if not source:
-        _fail("name the source: --source NAME (a [sources.NAME] block of the config, or 'demo')")
-    if source in settings.sources:
+    if not source and files and table and len(table) == 1:
+        from salesml.ingest import canonical_source
+
+        src = canonical_source({table[0]: [str(f) for f in files]})  # files in the canonical columns
+        source = "files"
+    elif not source:
+        _fail("name the source: --source NAME (a [sources.NAME] block of the config, or 'demo'), "
+              "or give files in the canonical columns with --table TABLE")
+    elif source in settings.sources:
         src = settings.sources[source]
     elif source == SOURCE_NAME:
         src = demo_source(settings)
     else:
         known = ", ".join([*settings.sources, SOURCE_NAME])
         _fail(f"no source {source!r} in {settings.config_path or 'the built-in defaults'}; known: {known}")
-    results = ingest_source(settings, source, src, tables=table or None, files=files or None, progress=fmt != JsonOrTable.json)
+    results = ingest_source(
+        settings, source, src, tables=table or None, files=None if source == "files" else files or None, progress=fmt != JsonOrTable.json
+    )
     _post(settings)
     rows = [r.to_dict() for r in results]
     if fmt == JsonOrTable.json:
@@ -327,10 +335,16 @@ def perf(
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         p = period or latest_complete_period(con)
         df = performance(con, p, by.value, scope, settings.performance)
+        if by == Level.rep and len(df):
+            from salesml.accounting.commissions import statements, with_commission
+
+            summary, _ = statements(con, p, settings, scope if scope != "company" else None)
+            df = with_commission(df, summary[["rep_id", "plan", "commission"]], summary)
     if fmt == Fmt.table:
         if not period:
             err.print(f"period {p} (latest complete month)", highlight=False)
-        hidden = ("period", "gross_sales", "returns", "margin", "target_margin", "revenue_prev_month", "revenue_last_year")
+        hidden = ("period", "gross_sales", "returns", "corrections", "adjustments_margin", "margin", "target_margin",
+                  "revenue_prev_month", "revenue_last_year", "projected_revenue", "plan")
         cols = [c for c in df.columns if c not in hidden]
         emit(df[cols], "table", title=f"performance {p} by {by.value} (all columns: --format csv|json)")
     else:
@@ -478,6 +492,69 @@ def _post(settings: Settings) -> None:
         kinds = ", ".join(f"{n:,} {k}" for k, n in result["by_kind"].items())
         adj = f"; {result['adjustments']:,} adjustments to closed periods" if result["adjustments"] else ""
         err.print(f"ledger: posted {result['entries']:,} entries ({kinds}){adj}", highlight=False)
+
+
+@app.command()
+def check(
+    period: Annotated[str | None, typer.Option(help="month YYYY-MM (default: latest complete month)")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    config: ConfigOpt = None,
+) -> None:
+    """Reconcile to the cent: order lines = ledger = perf (every level) = statements; closed periods unchanged."""
+    from salesml import warehouse
+    from salesml.accounting import checks
+    from salesml.accounting.performance import latest_complete_period
+
+    settings = _settings(config)
+    _post(settings)
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        p = period or latest_complete_period(con)
+        df = checks.run(con, p, settings)
+    emit(df, fmt.value, title=f"checks {p}")
+    if not df["ok"].all():
+        _fail(f"{int((~df['ok']).sum())} check(s) failed")
+
+
+targets_app = typer.Typer(help="Targets: phase yearly targets into months.", no_args_is_help=True)
+app.add_typer(targets_app, name="targets")
+
+
+@targets_app.command("phase")
+def targets_phase(
+    file: Annotated[Path, typer.Argument(help="yearly targets: CSV with rep_id and/or team and/or region, target_revenue[, target_margin][, year]")],
+    year: Annotated[int, typer.Option(help="the year to phase")],
+    method: Annotated[str, typer.Option(help="flat, custom or seasonal")] = "flat",
+    weights: Annotated[str, typer.Option(help="custom: 12 comma-separated weights, January first")] = "",
+    years: Annotated[int, typer.Option(help="seasonal: complete years of sales to learn the profile from")] = 2,
+    to: Annotated[Path | None, typer.Option("--to", help="write the monthly targets here (CSV); default: print them")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Phase yearly targets into monthly ones (load them with `salesml ingest FILE --table targets`)."""
+    from salesml import warehouse
+    from salesml.accounting import targets
+    from salesml.io import read_csv
+
+    settings = _settings(config)
+    raw = read_csv(file).frame.drop(columns=["source_row"])
+    yearly = raw.replace("", None)
+    for col in ("target_revenue", "target_margin", "year"):
+        if col in yearly.columns:
+            yearly[col] = pd.to_numeric(yearly[col], errors="raise")
+    w = [float(x) for x in weights.split(",")] if weights else None
+    profile = None
+    if method == "seasonal":
+        _post(settings)
+        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+            profile = targets.seasonal_profile(con, year, years)
+    monthly = targets.phase(yearly, year, method, weights=w, profile=profile)
+    if to:
+        from salesml.io.export import export_frame
+
+        path = export_frame(monthly, to)
+        err.print(f"{len(monthly)} monthly targets for {year} ({method}); load them with: salesml ingest {to} --table targets", highlight=False)
+        typer.echo(str(path))
+    else:
+        emit(monthly, "csv")
 
 
 @app.command()

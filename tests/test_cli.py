@@ -151,3 +151,43 @@ def test_ingest_quarantine_and_batches(erp):
     assert again["skipped"] is True
     unknown = run("ingest", "--source", "nope", cwd=erp, check=False)
     assert unknown.returncode == 1 and "no source 'nope'" in unknown.stderr and "erp" in unknown.stderr
+
+
+def test_period_close_reopen_status_and_check(toy, wh):
+    closed = run("period", "close", "2024-01", "--reason", "month end", cwd=toy.root, env_extra=wh)
+    assert "closed 2024-01" in closed.stderr and "350.00" in closed.stderr
+    again = run("period", "close", "2024-01", cwd=toy.root, env_extra=wh, check=False)
+    assert again.returncode == 1 and "already closed" in again.stderr
+    status = json.loads(run("period", "status", "--format", "json", cwd=toy.root, env_extra=wh).stdout)
+    assert [(p["period"], p["status"]) for p in status] == [("2024-01", "closed"), ("2024-02", "open")]
+    no_reason = run("period", "reopen", "2024-01", cwd=toy.root, env_extra=wh, check=False)
+    assert no_reason.returncode == 1 and "needs a reason" in no_reason.stderr
+    run("period", "reopen", "2024-01", "--reason", "credit note", cwd=toy.root, env_extra=wh)
+    checks = json.loads(run("check", "--period", "2024-02", "--format", "json", cwd=toy.root, env_extra=wh).stdout)
+    assert all(c["ok"] for c in checks) and len(checks) >= 8
+    verify = run("period", "verify", cwd=toy.root, env_extra=wh)
+    assert verify.returncode == 0
+
+
+def test_targets_phase_then_ingest_canonical_files(toy, wh, tmp_path):
+    yearly = tmp_path / "yearly.csv"
+    yearly.write_text("rep_id,year,target_revenue\nR1,2025,1200.00\nR3,2025,100.00\n", encoding="utf-8")
+    out = tmp_path / "monthly.csv"
+    proc = run("targets", "phase", str(yearly), "--year", "2025", "--method", "custom", "--weights", "2,1,1,1,1,1,1,1,1,1,1,1", "--to", str(out), cwd=toy.root, env_extra=wh)
+    assert proc.stdout.strip() == str(out)
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == 24 and rows[0]["period"] == "2025-01" and rows[0]["target_revenue"] == "184.61"
+    assert round(sum(float(r["target_revenue"]) for r in rows if r["rep_id"] == "R1"), 2) == 1200.00
+    loaded = json.loads(run("ingest", str(out), "--table", "targets", "--format", "json", cwd=toy.root, env_extra=wh).stdout)
+    assert (loaded["rows_read"], loaded["rows_loaded"]) == (24, 24)
+    bad = run("targets", "phase", str(yearly), "--year", "2025", "--method", "seasonal", cwd=toy.root, env_extra=wh, check=False)
+    assert bad.returncode == 1 and "complete year" in bad.stderr
+
+
+def test_perf_by_rep_has_commission(toy, wh):
+    rows = json.loads(run("perf", "--period", "2024-02", "--by", "rep", "--format", "json", cwd=toy.root, env_extra=wh).stdout)
+    r1 = next(r for r in rows if r["rep_id"] == "R1")
+    # standard plan: 3% up to 100% of target; R1: 200 of 200 -> 6.00
+    assert (r1["plan"], r1["commission"]) == ("standard", 6.0)
+    movers = [r for r in rows if r["rep_id"] == "R2"]
+    assert sorted((r["team"], r["commission"]) for r in movers) == [("T1", None), ("T2", 3.0)]

@@ -448,6 +448,23 @@ def commission_by_rep(
     return summary[["rep_id", "plan", "commission"]].reset_index(drop=True)
 
 
+def with_commission(perf_rows: pd.DataFrame, commission: pd.DataFrame, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``performance(by="rep")`` rows with each rep's ``plan`` and ``commission`` on the row of
+    the team the rep is in at month end (a mid-month mover's other row gets none)."""
+    out = perf_rows.copy()
+    info = commission.copy()
+    if summary is not None and "team" in summary.columns:
+        info = info.merge(summary[["rep_id", "team"]], on="rep_id", how="left")
+    else:
+        info["team"] = None
+    first = out.drop_duplicates("rep_id", keep="last")[["rep_id", "team"]].rename(columns={"team": "_fallback"})
+    info = info.merge(first, on="rep_id", how="left")
+    info["team"] = info["team"].where(info["team"].isin(out["team"]), info["_fallback"])
+    merged = out.merge(info[["rep_id", "team", "plan", "commission"]], on=["rep_id", "team"], how="left")
+    merged.index = out.index
+    return merged
+
+
 def statements_json(summary: pd.DataFrame, lines: pd.DataFrame) -> list[dict]:
     """Statements as plain data: the summary fields of each rep with its ``lines``."""
 
@@ -466,6 +483,7 @@ def statements_json(summary: pd.DataFrame, lines: pd.DataFrame) -> list[dict]:
 
 
 __all__ = [
+    "with_commission",
     "ASSIGNMENT_ORDER",
     "Line",
     "Statement",

@@ -67,6 +67,11 @@ class SalesPerformanceReport:
                 customer_regions=perf.breakdown(con, self.period, "customer_region", s, ps),
             )
             self.kpis = kpi_blocks.load(con, self.period, s, ps)
+            from salesml.accounting.commissions import statements
+
+            self.commission_summary, self.commission_lines = statements(
+                con, self.period, self.settings, None if s.level == "company" else s
+            )
         self.local_regions = self.settings.local_names.get("region", {})
 
     # ------------------------------------------------------------------ helpers
@@ -320,6 +325,48 @@ class SalesPerformanceReport:
             formats={"revenue": H.fmt_exact_money, "share_pct": H.fmt_pct, "margin_pct": H.fmt_pct, "returns": H.fmt_exact_money, "orders": H.fmt_int},
             labels={"share_pct": "share", "margin_pct": "margin %"},
         )
+
+    def commission(self) -> H.Block:
+        """The rep's statement (rep scope), the team's statements (team scope), or totals."""
+        summary, lines = self.commission_summary, self.commission_lines
+        head = H.heading(
+            "Commission",
+            2,
+            "Plans in salesml.toml; marginal rates by attainment band; late returns of closed months "
+            "claw back through this month's adjustments.",
+        )
+        if summary.empty:
+            return head + H.note("No commission statements for this period and scope.")
+        money = H.fmt_exact_money
+        if self.scope.level == "rep":
+            r = summary.iloc[0]
+            cards = H.cards(
+                [
+                    {"label": "Commission", "value": money(r["commission"]), "sub": f"plan {r['plan'] or 'none'}"},
+                    {"label": "Base", "value": money(r["base"]), "sub": f"{r['base_metric']}, of which adjustments {money(r['base_adjustments'])}"},
+                    {"label": "Attainment", "value": H.fmt_pct(r["attainment_pct"]), "sub": f"target {money(r['target'])}"},
+                    {"label": "Clawback", "value": money(r["clawback"]), "sub": "from adjustments (inside the total)"},
+                ]
+            )
+            detail = lines[["description", "base_in_band", "rate", "amount"]]
+            return head + cards + H.table(
+                detail,
+                formats={"base_in_band": money, "rate": lambda v: "" if pd.isna(v) else H.fmt_pct(v * 100), "amount": money},
+                labels={"base_in_band": "base in band"},
+            ) + (H.note(str(r["note"])) if r.get("note") else H.note(""))
+        if self.scope.level == "team":
+            cols = ["rep_id", "rep_name", "plan", "base", "base_adjustments", "target", "attainment_pct", "clawback", "commission"]
+            return head + H.table(
+                summary[cols],
+                formats={"base": money, "base_adjustments": money, "target": money, "attainment_pct": H.fmt_pct, "clawback": money, "commission": money},
+                labels={"base_adjustments": "of which adjustments"},
+            )
+        paid = int((summary["commission"].fillna(0) > 0).sum())
+        return head + H.note(
+            f"{money(summary['commission'].fillna(0).sum())} commission for {len(summary)} reps "
+            f"({paid} paid; clawbacks {money(summary['clawback'].fillna(0).sum())}). "
+            "Each rep's statement is in their own report (`-p scope=rep:ID`) and in `salesml commission`."
+        ) + H.figures({"commission_total": float(summary["commission"].fillna(0).sum())})
 
     def key_figures(self) -> H.Block:
         return kpi_blocks.kpi_block(self.kpis)
