@@ -127,24 +127,7 @@ def _delta_sql() -> str:
     )
     SELECT * FROM flagged
     WHERE abs(d_amount) >= 0.005 OR abs(d_margin) >= 0.005
-    ORDER BY order_id, line_no, rep_id, team
     """
-
-
-def _kind_and_reason(d: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    kind = pd.Series("correction", index=d.index, dtype=object)
-    new_line = ~d["line_posted"].astype(bool)
-    kind[new_line] = d.loc[new_line, "status"].map({"returned": "return"}).fillna("sale")
-    moved = d["line_posted"].astype(bool) & d["line_in_target"].astype(bool) & (d["in_target"] != d["in_posted"])
-    kind[moved] = "reassignment"
-    reason = pd.Series(None, index=d.index, dtype=object)
-    corr = (kind == "correction").to_numpy()
-    cancelled = corr & d["new_amount"].isna().to_numpy()
-    reason[corr] = [f"amount {o:.2f} -> {n:.2f}" for o, n in zip(d.loc[corr, "old_amount"].fillna(0), d.loc[corr, "new_amount"].fillna(0), strict=True)]
-    reason[cancelled] = "line cancelled or removed"
-    who = d["rep_id"].fillna("(no rep)") + " (" + d["team"] + ")"
-    reason[moved.to_numpy()] = [("credit to " if inc else "credit from ") + w for inc, w in zip(d.loc[moved, "in_target"], who[moved], strict=True)]
-    return kind, reason
 
 
 def is_stale(con: duckdb.DuckDBPyConnection) -> bool:
@@ -176,60 +159,60 @@ def post(
     }
     marks = ", ".join(f"'{t}'" for t in SOURCES)
     latest = con.execute(f"SELECT coalesce(max(batch_id), 0) FROM load_batches WHERE table_name IN ({marks})").fetchall()[0][0]
-    d = con.execute(_delta_sql(), params).df()
     post_id = uuid.uuid4().hex[:12]
     summary = {"post_id": post_id, "entries": 0, "by_kind": {}, "adjustments": 0, "adjustment_amount": 0.0}
     con.execute("BEGIN TRANSACTION")
     try:
-        if len(d):
+        # the differences stay in the database: no round trip through Python for millions of lines
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _delta AS {_delta_sql()}", params)
+        origins = [r[0] for r in con.execute("SELECT DISTINCT origin_period FROM _delta").fetchall()]
+        if origins:
             closed = closed_periods(con)
-            targets = {p: first_open(p, closed) for p in d["origin_period"].unique()}
-            d["period"] = d["origin_period"].map(targets)
-            kind, reason = _kind_and_reason(d)
-            adjusted = (d["period"] != d["origin_period"]).to_numpy()
-            reason = reason.astype(object)
-            note = [f"adjustment: {o} is closed" for o in d.loc[adjusted, "origin_period"]]
-            reason[adjusted] = [f"{r}; {n}" if isinstance(r, str) else n for r, n in zip(reason[adjusted], note, strict=True)]
-            entries = pd.DataFrame(
-                {
-                    "period": d["period"],
-                    "origin_period": d["origin_period"],
-                    "kind": kind,
-                    "rep_id": d["rep_id"],
-                    "team": d["team"],
-                    "region": d["region"],
-                    "order_id": d["order_id"],
-                    "line_no": d["line_no"],
-                    "customer_id": d["customer_id"],
-                    "product_id": d["product_id"],
-                    "credit_date": d["credit_date"],
-                    "event_date": d["event_date"],
-                    "share": d["share"],
-                    "amount": d["d_amount"],
-                    "margin": d["d_margin"],
-                    "quantity": d["d_quantity"],
-                    "reason": reason,
-                }
-            )
-            con.register("_entries", entries)
+            period_map = pd.DataFrame({"origin_period": origins, "period": [first_open(p, closed) for p in origins]})
+            con.register("_period_map", period_map)
             try:
                 con.execute(
                     """INSERT INTO ledger
-                       SELECT nextval('ledger_seq'), period, origin_period, kind, rep_id, team, region, order_id,
-                              CAST(line_no AS INTEGER), customer_id, product_id, CAST(credit_date AS DATE),
-                              CAST(event_date AS DATE), CAST(share AS DECIMAL(9,6)), CAST(amount AS DECIMAL(18,2)),
-                              CAST(margin AS DECIMAL(18,2)), CAST(quantity AS DECIMAL(18,3)), reason, ?, ?
-                       FROM _entries""",
-                    [now or datetime.now(), post_id],
+                    SELECT nextval('ledger_seq'), m.period, d.origin_period, k.kind, d.rep_id, d.team, d.region,
+                           d.order_id, CAST(d.line_no AS INTEGER), d.customer_id, d.product_id,
+                           CAST(d.credit_date AS DATE), CAST(d.event_date AS DATE), CAST(d.share AS DECIMAL(9,6)),
+                           CAST(d.d_amount AS DECIMAL(18,2)), CAST(d.d_margin AS DECIMAL(18,2)),
+                           CAST(d.d_quantity AS DECIMAL(18,3)),
+                           nullif(concat_ws('; ',
+                               CASE k.kind
+                                   WHEN 'correction' THEN
+                                       CASE WHEN NOT d.line_in_target THEN 'line cancelled or removed'
+                                            ELSE 'amount ' || printf('%.2f', coalesce(d.old_amount, 0)) || ' -> '
+                                                 || printf('%.2f', coalesce(d.new_amount, 0)) END
+                                   WHEN 'reassignment' THEN
+                                       CASE WHEN d.in_target THEN 'credit to ' ELSE 'credit from ' END
+                                       || coalesce(d.rep_id, '(no rep)') || ' (' || d.team || ')'
+                               END,
+                               CASE WHEN m.period <> d.origin_period THEN 'adjustment: ' || d.origin_period || ' is closed' END
+                           ), ''),
+                           $now, $post_id
+                    FROM _delta d
+                    JOIN _period_map m USING (origin_period),
+                    LATERAL (SELECT CASE
+                        WHEN NOT d.line_posted THEN CASE WHEN d.status = $ret THEN 'return' ELSE 'sale' END
+                        WHEN d.line_in_target AND d.in_target <> d.in_posted THEN 'reassignment'
+                        ELSE 'correction' END AS kind) k
+                    ORDER BY d.order_id, d.line_no, d.rep_id, d.team""",
+                    {"now": now or datetime.now(), "post_id": post_id, "ret": settings.return_status},
                 )
             finally:
-                con.unregister("_entries")
+                con.unregister("_period_map")
+            kinds = con.execute("SELECT kind, count(*) FROM ledger WHERE post_id = ? GROUP BY 1 ORDER BY 1", [post_id]).fetchall()
+            [(n_adj, adj_amount)] = con.execute(
+                "SELECT count(*), coalesce(sum(amount), 0) FROM ledger WHERE post_id = ? AND period <> origin_period", [post_id]
+            ).fetchall()
             summary.update(
-                entries=len(entries),
-                by_kind={k: int(v) for k, v in entries["kind"].value_counts().items()},
-                adjustments=int(adjusted.sum()),
-                adjustment_amount=float(entries.loc[adjusted, "amount"].sum()),
+                entries=sum(n for _, n in kinds),
+                by_kind={k: int(n) for k, n in kinds},
+                adjustments=int(n_adj),
+                adjustment_amount=float(adj_amount),
             )
+        con.execute("DROP TABLE IF EXISTS _delta")
         if through is None:  # a cut-off posting leaves later lines for later: not current yet
             con.execute(
                 "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [_MARK, str(int(latest))]
