@@ -164,6 +164,12 @@ class CommissionSettings:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    #: where trained model versions are stored (one folder per kind and version)
+    dir: str = "data/models"
+
+
+@dataclass(frozen=True)
 class JoinSource:
     """Another file joined to a table's rows (e.g. order headers onto line items).
 
@@ -251,6 +257,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
     cleaning: CleaningSettings = field(default_factory=CleaningSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
     commission: CommissionSettings = field(default_factory=CommissionSettings)
     #: canonical column -> {alias -> canonical value}, applied to every source,
     #: e.g. aliases.region = {"华东" = "East China"}
