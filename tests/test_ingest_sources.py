@@ -21,10 +21,27 @@ from salesml.config import load_settings
 from salesml.ingest import ingest_source
 
 ROOT = Path(__file__).resolve().parents[1]
-SUPERSTORE = ROOT.parent / "shared" / "data" / "superstore"
-EXAMPLE = ROOT / "examples" / "superstore.toml"
+SHARED = ROOT.parent / "shared" / "data" / "superstore"
+VENDORED = Path(__file__).parent / "data" / "superstore"
 
-needs_superstore = pytest.mark.skipif(not SUPERSTORE.is_dir(), reason=f"Superstore data not found at {SUPERSTORE}")
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory):
+    """(repo root, Superstore folder) laid out as the example config expects: the real
+    ``../shared/data/superstore`` when present, else the vendored copy unpacked beside a copy
+    of ``examples/`` in a temporary folder (same relative paths)."""
+    if SHARED.is_dir():
+        return ROOT, SHARED
+    import gzip
+    import shutil
+
+    base = tmp_path_factory.mktemp("layout")
+    repo, data = base / "repo", base / "shared" / "data" / "superstore"
+    data.mkdir(parents=True)
+    shutil.copytree(ROOT / "examples", repo / "examples")
+    for gz in VENDORED.glob("*.gz"):
+        (data / gz.stem).write_bytes(gzip.decompress(gz.read_bytes()))
+    return repo, data
 
 
 def rows(path: Path) -> list[dict]:
@@ -40,8 +57,8 @@ def cents(d: Decimal) -> Decimal:
     return d.quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def example(tmp_path, name="wh.duckdb"):
-    s = load_settings(EXAMPLE)
+def example(repo, tmp_path, name="wh.duckdb"):
+    s = load_settings(repo / "examples" / "superstore.toml")
     return s.with_overrides(warehouse={"path": str(tmp_path / name)})
 
 
@@ -50,12 +67,12 @@ def one(settings, sql):
         return con.execute(sql).fetchall()
 
 
-@needs_superstore
-def test_superstore_flat_reconciles_exactly(tmp_path):
-    flat = rows(SUPERSTORE / "superstore.csv")
+def test_superstore_flat_reconciles_exactly(layout, tmp_path):
+    repo, superstore = layout
+    flat = rows(superstore / "superstore.csv")
     sales = sum(money(r["Sales"]) for r in flat)
     cost = sum(money(r["Sales"]) - money(r["Profit"]) for r in flat)
-    s = example(tmp_path)
+    s = example(repo, tmp_path)
     results = {r.table: r for r in ingest_source(s, "superstore_flat", s.sources["superstore_flat"])}
     lines = results["order_lines"]
     assert (lines.rows_read, lines.rows_loaded, lines.rows_quarantined) == (len(flat), len(flat), 0)
@@ -72,11 +89,11 @@ def test_superstore_flat_reconciles_exactly(tmp_path):
     assert one(s, "SELECT count(*) FROM order_lines WHERE line_no > 1")[0][0] == len(flat) - n_orders
 
 
-@needs_superstore
-def test_superstore_normalized_reconciles_exactly(tmp_path):
-    items = rows(SUPERSTORE / "normalized_lineitems.csv")
+def test_superstore_normalized_reconciles_exactly(layout, tmp_path):
+    repo, superstore = layout
+    items = rows(superstore / "normalized_lineitems.csv")
     per_line = sum(cents(Decimal(r["Sales"])) for r in items)
-    s = example(tmp_path)
+    s = example(repo, tmp_path)
     results = {r.table: r for r in ingest_source(s, "superstore_normalized", s.sources["superstore_normalized"])}
     lines = results["order_lines"]
     assert (lines.rows_read, lines.rows_loaded, lines.rows_quarantined) == (len(items), len(items), 0)
@@ -84,16 +101,16 @@ def test_superstore_normalized_reconciles_exactly(tmp_path):
     # joined through the order header and its address: every line has a date, customer and region
     assert one(s, "SELECT count(*) FROM order_lines WHERE order_date IS NULL OR customer_id IS NULL OR region IS NULL") == [(0,)]
     assert sorted(r[0] for r in one(s, "SELECT DISTINCT region FROM order_lines")) == ["Central", "East", "South", "West"]
-    assert results["products"].rows_loaded == len(rows(SUPERSTORE / "normalized_products.csv"))
+    assert results["products"].rows_loaded == len(rows(superstore / "normalized_products.csv"))
 
 
-@needs_superstore
-def test_superstore_from_the_command_line_as_the_readme_says(tmp_path):
+def test_superstore_from_the_command_line_as_the_readme_says(layout, tmp_path):
+    repo, _ = layout
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESML_")}
     env["SALESML_WAREHOUSE"] = str(tmp_path / "cli.duckdb")
     proc = subprocess.run(
         [sys.executable, "-m", "salesml.cli", "--config", "examples/superstore.toml", "ingest", "--source", "superstore_flat", "--table", "order_lines", "--format", "json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=repo, env=env, capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -101,7 +118,7 @@ def test_superstore_from_the_command_line_as_the_readme_says(tmp_path):
                 "revenue_read", "revenue_loaded", "revenue_quarantined", "skipped"):
         assert key in out
     assert out["revenue_read"] == out["revenue_loaded"] == 2297354.0 and out["skipped"] is False
-    again = subprocess.run(proc.args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    again = subprocess.run(proc.args, cwd=repo, env=env, capture_output=True, text=True, check=True)
     assert json.loads(again.stdout)["skipped"] is True
 
 
