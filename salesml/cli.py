@@ -630,6 +630,10 @@ def period_verify(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table, con
         _fail("a closed period's totals changed: " + ", ".join(df.loc[~df["unchanged"], "period"]))
 
 
+# commands defined in their own modules (they import `app` from here)
+from salesml import cli_clv, cli_models, cli_segments  # noqa: E402,F401
+
+
 def main() -> None:
     """Entry point: expected errors become one clear line on stderr and exit code 1."""
     try:

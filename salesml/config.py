@@ -164,6 +164,21 @@ class CommissionSettings:
 
 
 @dataclass(frozen=True)
+class SegmentSettings:
+    """RFM and clustering segmentation (see salesml.customers)."""
+
+
+@dataclass(frozen=True)
+class ClvSettings:
+    """Customer lifetime value: BG/NBD and Gamma-Gamma (see salesml.customers)."""
+
+
+@dataclass(frozen=True)
+class ChurnSettings:
+    """Churn labels, features, model and baselines (see salesml.customers)."""
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     #: where trained model versions are stored (one folder per kind and version)
     dir: str = "data/models"
@@ -258,6 +273,9 @@ class Settings:
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
     cleaning: CleaningSettings = field(default_factory=CleaningSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
+    segments: SegmentSettings = field(default_factory=SegmentSettings)
+    clv: ClvSettings = field(default_factory=ClvSettings)
+    churn: ChurnSettings = field(default_factory=ChurnSettings)
     commission: CommissionSettings = field(default_factory=CommissionSettings)
     #: canonical column -> {alias -> canonical value}, applied to every source,
     #: e.g. aliases.region = {"华东" = "East China"}

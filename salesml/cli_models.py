@@ -1,0 +1,5 @@
+"""CLI commands: model training, scoring and the registry. Registered on ``salesml.cli.app`` when salesml.cli is imported."""
+
+from __future__ import annotations
+
+from salesml.cli import app  # noqa: F401

@@ -1,0 +1,1 @@
+"""Customer models: RFM segments, clusters, lifetime value, churn."""
