@@ -636,8 +636,12 @@ from salesml import cli_clv, cli_models, cli_segments  # noqa: E402,F401
 
 def main() -> None:
     """Entry point: expected errors become one clear line on stderr and exit code 1."""
+    # `python -m salesml.cli` runs this file as __main__: use the app that the command
+    # modules registered on (salesml.cli's), not this copy's
+    from salesml import cli as registered
+
     try:
-        app()
+        registered.app()
     except SalesmlError as e:
         print_error(str(e))
         sys.exit(1)

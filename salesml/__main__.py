@@ -1,0 +1,3 @@
+from salesml.cli import main
+
+main()
