@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -327,13 +328,9 @@ def perf(
     config: ConfigOpt = None,
 ) -> None:
     """Performance per rep / team / region / company for one month."""
-    from salesml import warehouse
-    from salesml.accounting.performance import latest_complete_period, performance
+    from salesml.accounting.performance import performance
 
-    settings = _settings(config)
-    _post(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
-        p = period or latest_complete_period(con)
+    with ledger_reader(config, period) as (settings, con, p):
         df = performance(con, p, by.value, scope, settings.performance)
         if by == Level.rep and len(df):
             from salesml.accounting.commissions import statements, with_commission
@@ -363,18 +360,13 @@ def commission(
     config: ConfigOpt = None,
 ) -> None:
     """Commission statements per rep for one month, under the commission plans of the config file."""
-    from salesml import warehouse
     from salesml.accounting.commissions import statements, statements_json
-    from salesml.accounting.performance import latest_complete_period, parse_period
     from salesml.accounting.scope import Scope
     from salesml.io.export import export_format, export_frame, export_sheets
 
-    settings = _settings(config)
     if to is not None:
         export_format(to)  # a wrong extension fails before any work
-    _post(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
-        p = parse_period(period) if period else latest_complete_period(con)
+    with ledger_reader(config, period) as (settings, con, p):
         if rep is not None and not con.execute("SELECT count(*) FROM reps WHERE rep_id = ?", [rep]).fetchall()[0][0]:
             _fail(f"--rep {rep!r}: no such rep in the hierarchy (`salesml perf --by rep` lists the reps)")
         summary, lines = statements(con, p, settings, Scope("rep", rep) if rep is not None else None)
@@ -501,14 +493,9 @@ def check(
     config: ConfigOpt = None,
 ) -> None:
     """Reconcile to the cent: order lines = ledger = perf (every level) = statements; closed periods unchanged."""
-    from salesml import warehouse
     from salesml.accounting import checks
-    from salesml.accounting.performance import latest_complete_period
 
-    settings = _settings(config)
-    _post(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
-        p = period or latest_complete_period(con)
+    with ledger_reader(config, period) as (settings, con, p):
         df = checks.run(con, p, settings)
     emit(df, fmt.value, title=f"checks {p}")
     if not df["ok"].all():
@@ -555,6 +542,19 @@ def targets_phase(
         typer.echo(str(path))
     else:
         emit(monthly, "csv")
+
+
+@contextmanager
+def ledger_reader(config: Path | None, period: str | None = None):
+    """Settings, a read-only connection on a posted ledger, and the period (default: the
+    latest complete month): what every reporting command starts with."""
+    from salesml import warehouse
+    from salesml.accounting.performance import latest_complete_period, parse_period
+
+    settings = _settings(config)
+    _post(settings)
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        yield settings, con, (parse_period(period) if period else latest_complete_period(con))
 
 
 @app.command()
