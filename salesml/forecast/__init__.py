@@ -1,0 +1,1 @@
+"""Forecasting: panels, models, backtests, reconciliation, landing, inventory."""
