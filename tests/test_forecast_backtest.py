@@ -1,0 +1,58 @@
+"""Seasonal naive and rolling-origin backtests on series whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesml.forecast.backtest import backtest, summarise
+from salesml.forecast.models import Naive, SeasonalNaive, SeriesError
+
+
+def weekly_pattern(weeks=10, start="2024-01-01"):
+    ds = pd.date_range(start, periods=7 * weeks, freq="D")
+    y = np.tile([10, 12, 14, 16, 18, 5, 3], weeks).astype(float)
+    return pd.DataFrame({"ds": ds, "y": y})
+
+
+def test_seasonal_naive_repeats_the_last_season_and_never_goes_negative():
+    h = weekly_pattern()
+    fc = SeasonalNaive().forecast(h, 10, "D")
+    assert fc["yhat"].tolist() == [10, 12, 14, 16, 18, 5, 3, 10, 12, 14]
+    assert fc["ds"].iloc[0] == h["ds"].iloc[-1] + pd.Timedelta(days=1)
+    assert (fc["lo"] == fc["yhat"]).all()  # a perfectly repeating history: no spread
+    noisy = h.assign(y=h["y"] + np.tile([0, 3, -3, 0, 0, 0, 0], 10) * np.repeat([1, -1], 35))
+    fc2 = SeasonalNaive().forecast(noisy, 14, "D")
+    assert (fc2["lo"] >= 0).all() and (fc2["hi"] >= fc2["yhat"]).all()
+    w1, w2 = (fc2["hi"] - fc2["yhat"]).iloc[0], (fc2["hi"] - fc2["yhat"]).iloc[7]
+    assert w2 == pytest.approx(w1 * np.sqrt(2))  # one more season ahead: sqrt(2) wider
+    with pytest.raises(SeriesError, match="at least"):
+        SeasonalNaive().forecast(h.head(1), 3, "D")
+
+
+def test_backtest_scores_every_model_and_window_and_reports_short_series():
+    panel = pd.concat([weekly_pattern().assign(unique_id="steady"), weekly_pattern(weeks=1).assign(unique_id="new")])
+    errors = backtest(panel, [SeasonalNaive(), Naive()], windows=2, horizon=7, freq="D")
+    steady = errors[errors["unique_id"] == "steady"]
+    assert set(zip(steady["model"], steady["window"], strict=True)) == {("seasonal_naive", 1), ("seasonal_naive", 2), ("naive", 1), ("naive", 2)}
+    sn = steady[steady["model"] == "seasonal_naive"]
+    # a perfectly repeating history: seasonal naive is exact, but MASE is undefined (its scale is 0)
+    assert (sn["wape"] == 0).all() and (sn["coverage"] == 100).all() and sn["mase"].isna().all()
+    naive = steady[steady["model"] == "naive"]
+    assert (naive["wape"] > 0).all()
+    new = errors[errors["unique_id"] == "new"]
+    assert new["error"].str.contains("too short").all()
+    summary = summarise(errors).set_index("model")
+    assert summary.loc["seasonal_naive", "wape"] == 0 and summary.loc["seasonal_naive", "series"] == 1
+    assert summary.loc["naive", "wape"] > 0
+
+
+def test_mase_compares_with_the_in_sample_seasonal_naive():
+    rng = np.random.default_rng(0)
+    h = weekly_pattern(weeks=20)
+    h = h.assign(y=h["y"] + rng.normal(0, 1, len(h)))
+    errors = backtest(h.assign(unique_id="s"), [SeasonalNaive(), Naive()], windows=3, horizon=7, freq="D")
+    s = summarise(errors).set_index("model")
+    assert 0.5 < s.loc["seasonal_naive", "mase"] < 2  # about the in-sample seasonal naive error
+    assert s.loc["naive", "mase"] > 2 * s.loc["seasonal_naive", "mase"]
