@@ -1,5 +1,43 @@
-"""CLI commands: customer segments (RFM, clusters, migration). Registered on ``salesml.cli.app`` when salesml.cli is imported."""
+"""CLI commands: customer segments (RFM, clusters, migration). Registered on ``salesml.cli.app`` when salesml.cli is imported.
+
+``salesml segments`` imports only :mod:`salesml.customers.rfm` (no scikit-learn): it starts in about a second.
+"""
 
 from __future__ import annotations
 
-from salesml.cli import app  # noqa: F401
+from typing import Annotated
+
+import typer
+
+from salesml.cli import ConfigOpt, Fmt, _post, _settings, app, emit, err
+
+
+@app.command()
+def segments(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="day YYYY-MM-DD (default: the last day of the latest complete month)")
+    ] = None,
+    scope: Annotated[str, typer.Option(help="company, region:NAME, team:ID or rep:ID (only the customers credited to it)")] = "company",
+    fmt: Annotated[Fmt, typer.Option("--format", help="csv / json: one row per customer; table: the segments")] = Fmt.table,
+    config: ConfigOpt = None,
+) -> None:
+    """RFM scores and segments of the customers as of a day (segment map: [segments] in the config)."""
+    from salesml import warehouse
+    from salesml.customers.rfm import default_as_of, parse_as_of, rfm, segment_summary
+
+    settings = _settings(config)
+    day = parse_as_of(as_of) if as_of else None  # a malformed date fails before any work
+    _post(settings)
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        day = day or default_as_of(con)
+        table = rfm(con, day, scope, settings)
+    if fmt != Fmt.table:
+        emit(table, fmt.value)
+        return
+    if not as_of:
+        err.print(f"as of {day} (the last day of the latest complete month)", highlight=False)
+    summary = segment_summary(table, settings.segments)
+    shown = summary[
+        ["segment", "customers", "share_pct", "revenue", "revenue_share_pct", "recency_days_median", "frequency_median", "monetary_median"]
+    ]
+    emit(shown, "table", title=f"segments as of {day}, {scope}: {len(table):,} customers (per customer: --format csv|json)")

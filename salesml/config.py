@@ -70,7 +70,7 @@ class ReportSettings:
     notebooks_dir: str = "notebooks"
     output_dir: str = "reports"
     #: notebooks rendered by `salesml report --suite` (and `make demo`)
-    suite: tuple[str, ...] = ("sales_performance", "data_quality")
+    suite: tuple[str, ...] = ("sales_performance", "data_quality", "customer_segments", "churn_risk")
     #: seconds a single notebook cell may run before the report fails
     cell_timeout_s: int = 600
     #: "inline": each HTML page carries plotly.js (works offline, ~4.8 MB a page);
@@ -165,17 +165,199 @@ class CommissionSettings:
 
 @dataclass(frozen=True)
 class SegmentSettings:
-    """RFM and clustering segmentation (see salesml.customers)."""
+    """RFM and clustering segmentation (see salesml.customers).
+
+    Every customer gets 1-5 scores for recency (R), frequency (F) and monetary value (M),
+    higher = better, and a second score FM (``fm_score``). The segment is the ``name`` of
+    the first rule whose ``r`` and ``fm`` ranges (inclusive) hold the customer's R and FM.
+    The rules must give every (R, FM) pair of 1..5 x 1..5 a segment (gaps are an error), and
+    every rule must win some pair (a rule hidden by the rules before it is an error); a
+    segment may take several rules (a shape that is not a rectangle).
+    """
+
+    @dataclass(frozen=True)
+    class SegmentRule:
+        """One rectangle of the (R, FM) score grid and its segment name."""
+
+        name: str = ""
+        #: inclusive range of the R score, [low, high] within 1..5
+        r: tuple[int, ...] = (1, 5)
+        #: inclusive range of the FM score, [low, high] within 1..5
+        fm: tuple[int, ...] = (1, 5)
+
+    #: the second axis of the segment map: "mean" = (F + M) / 2 rounded half up; "f" = F alone
+    fm_score: str = "mean"
+    #: the segment map: (R, FM) score ranges -> segment name; the first matching rule wins
+    rules: tuple[SegmentRule, ...] = (
+        SegmentRule("Champions", (5, 5), (4, 5)),
+        SegmentRule("Loyal", (3, 4), (4, 5)),
+        SegmentRule("Potential loyalists", (4, 5), (2, 3)),
+        SegmentRule("New", (5, 5), (1, 1)),
+        SegmentRule("Promising", (4, 4), (1, 1)),
+        SegmentRule("Need attention", (3, 3), (3, 3)),
+        SegmentRule("About to sleep", (3, 3), (1, 2)),
+        SegmentRule("Can't lose", (1, 2), (5, 5)),
+        SegmentRule("At risk", (1, 2), (3, 4)),
+        SegmentRule("Hibernating", (2, 2), (1, 2)),
+        SegmentRule("Lost", (1, 1), (1, 2)),
+    )
+    #: clustering: numbers of clusters tried, [low, high]; the best silhouette wins
+    k_range: tuple[int, ...] = (2, 8)
+    #: clustering: seed of k-means (same seed, same data -> same clusters)
+    random_state: int = 0
+    #: clustering: k-means restarts per k
+    n_init: int = 10
+    #: clustering: customers sampled to compute a silhouette (0 = all; the cost grows with the square)
+    silhouette_sample: int = 5000
+    #: cluster labels in plain words: a cluster whose mean R, F or M score is at least
+    #: label_high is "recent" / "frequent" / "high spend", at most label_low "lapsed" /
+    #: "infrequent" / "low spend", otherwise "mid ..."
+    label_high: float = 3.5
+    label_low: float = 2.5
+    #: the customer_segments report compares its as-of date with this many months earlier
+    migration_months: int = 3
+    #: the customer_segments report lists the most valuable customers of these segments to win back
+    win_back: tuple[str, ...] = ("Can't lose", "At risk")
+
+    def score_grid(self) -> dict[tuple[int, int], str]:
+        """(R, FM) -> segment for every pair the rules cover (the first matching rule wins)."""
+        grid: dict[tuple[int, int], str] = {}
+        for rule in self.rules:
+            for r in range(rule.r[0], rule.r[-1] + 1):
+                for fm in range(rule.fm[0], rule.fm[-1] + 1):
+                    grid.setdefault((r, fm), rule.name)
+        return grid
+
+    def segment_names(self) -> tuple[str, ...]:
+        """Segment names in the order of the rules (each once)."""
+        return tuple(dict.fromkeys(rule.name for rule in self.rules))
+
+    def check(self, origin: str = "settings") -> None:
+        """A segment map that gives every (R, FM) pair exactly one segment, and sane clustering settings."""
+        if self.fm_score not in ("mean", "f"):
+            raise ConfigError(f"{origin}: segments.fm_score must be 'mean' or 'f', got {self.fm_score!r}")
+        if not self.rules:
+            raise ConfigError(f"{origin}: segments.rules: the segment map needs at least one rule")
+        taken: dict[tuple[int, int], int] = {}
+        for i, rule in enumerate(self.rules):
+            where = f"segments.rules[{i}]"
+            if not rule.name.strip():
+                raise ConfigError(f"{origin}: {where}.name: a rule needs a segment name")
+            for axis in ("r", "fm"):
+                rng = getattr(rule, axis)
+                if len(rng) != 2 or not all(1 <= v <= 5 for v in rng) or rng[0] > rng[1]:
+                    raise ConfigError(
+                        f"{origin}: {where}.{axis} ({rule.name}): must be [low, high] scores with 1 <= low <= high <= 5, got {list(rng)}"
+                    )
+            won = 0
+            for r in range(rule.r[0], rule.r[1] + 1):
+                for fm in range(rule.fm[0], rule.fm[1] + 1):
+                    if (r, fm) not in taken:
+                        taken[(r, fm)] = i
+                        won += 1
+            if not won:
+                raise ConfigError(
+                    f"{origin}: {where} ({rule.name}): never applies, every score pair it covers is taken by an earlier rule"
+                )
+        gaps = [(r, fm) for r in range(1, 6) for fm in range(1, 6) if (r, fm) not in taken]
+        if gaps:
+            shown = ", ".join(f"R={r} FM={fm}" for r, fm in gaps)
+            raise ConfigError(
+                f"{origin}: segments.rules: {len(gaps)} score pair(s) have no segment: {shown}; "
+                "every (R, FM) pair of 1..5 x 1..5 needs a rule (add one, e.g. { name = \"Other\", r = [1, 5], fm = [1, 5] } last)"
+            )
+        if len(self.k_range) != 2 or self.k_range[0] < 2 or self.k_range[0] > self.k_range[1]:
+            raise ConfigError(f"{origin}: segments.k_range must be [low, high] with 2 <= low <= high, got {list(self.k_range)}")
+        if self.n_init < 1:
+            raise ConfigError(f"{origin}: segments.n_init must be 1 or more, got {self.n_init}")
+        if self.silhouette_sample < 0:
+            raise ConfigError(f"{origin}: segments.silhouette_sample must be 0 (all) or more, got {self.silhouette_sample}")
+        if not 1 <= self.label_low < self.label_high <= 5:
+            raise ConfigError(
+                f"{origin}: segments.label_low and label_high must satisfy 1 <= label_low < label_high <= 5, "
+                f"got {self.label_low:g} and {self.label_high:g}"
+            )
+        if self.migration_months < 1:
+            raise ConfigError(f"{origin}: segments.migration_months must be 1 or more, got {self.migration_months}")
+        unknown = [name for name in self.win_back if name not in self.segment_names()]
+        if unknown:
+            raise ConfigError(
+                f"{origin}: segments.win_back: {', '.join(map(repr, unknown))} not a segment of segments.rules "
+                f"(segments: {', '.join(self.segment_names())})"
+            )
 
 
 @dataclass(frozen=True)
 class ClvSettings:
-    """Customer lifetime value: BG/NBD and Gamma-Gamma (see salesml.customers)."""
+    """Customer lifetime value: BG/NBD and Gamma-Gamma (see salesml.customers.clv)."""
+
+    #: days ahead for expected purchases, P(no purchase) and CLV (`salesml clv --horizon-days`)
+    horizon_days: int = 365
+    #: annual discount rate of the CLV (0.10 = 10% a year), applied at the end of each month
+    discount_rate: float = 0.10
+    #: share of revenue counted as value: 1.0 = CLV in net revenue, 0.3 = at a 30% margin
+    margin_ratio: float = 1.0
+    #: time unit of frequency, recency and T in the models: "days" or "weeks"
+    time_unit: str = "days"
+    #: L2 penalty on the models' log-parameters, towards a neutral population (0 = plain maximum
+    #: likelihood; e.g. 0.01 steadies a fit on little data); independent of time unit and currency
+    penalizer: float = 0.0
+    #: fewer customers with purchases up to the as-of date than this is an error
+    min_customers: int = 50
+    #: fewer customers with a repeat purchase than this is an error (the spend model needs them)
+    min_repeat_customers: int = 20
+
+
+#: probability calibration methods of the churn model
+CHURN_CALIBRATIONS = ("isotonic", "sigmoid")
 
 
 @dataclass(frozen=True)
 class ChurnSettings:
-    """Churn labels, features, model and baselines (see salesml.customers)."""
+    """Churn labels, features, model and baselines (see salesml.customers.churn).
+
+    A customer with a purchase in the ``lookback_days`` up to a cutoff *churns* at that
+    cutoff when they make no purchase in the ``horizon_days`` after it."""
+
+    #: H: days after a cutoff in which an active customer must buy again not to count as churned
+    horizon_days: int = 90
+    #: days before a cutoff in which a customer must have bought to be scored (and the window
+    #: of the RFM, returns, discount, breadth and owner features)
+    lookback_days: int = 365
+    #: the "recent" window of the trend and ticket features: the last N days vs the N before
+    recent_days: int = 90
+    #: training examples come from this many month-end cutoffs...
+    train_cutoffs: int = 12
+    #: ...and the holdout from this many later month-ends; the holdout's label windows start
+    #: after the last training label window ends (a time-based split, no overlap)
+    test_cutoffs: int = 1
+    #: training is refused below these sizes (examples, and examples of each class)...
+    min_train_examples: int = 200
+    min_train_class: int = 20
+    #: ...and so is a holdout too small to measure anything
+    min_test_examples: int = 50
+    min_test_class: int = 5
+    #: the model: gradient boosting (scikit-learn's HistGradientBoostingClassifier)...
+    random_state: int = 42
+    max_iter: int = 200
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+    #: ...with calibrated probabilities: "isotonic" or "sigmoid", over this many folds
+    calibration: str = "isotonic"
+    calibration_folds: int = 3
+    #: repeats of the permutation importance on the holdout
+    importance_repeats: int = 5
+    #: reasons given per customer (the feature groups that raise their risk most)
+    top_reasons: int = 3
+    #: a ticket satisfaction (1..5) at or below this is a low score
+    low_satisfaction: int = 2
+    #: a line whose discount is this much above the customer's usual (median) discount
+    #: counts as bought on promotion (0.05 = 5 points)
+    promo_discount_margin: float = 0.05
+    #: customers at or above this risk are "at risk" in reports and score summaries
+    at_risk_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -406,6 +588,31 @@ def check_commission(c: CommissionSettings, origin: str = "settings") -> None:
         )
 
 
+def check_churn(c: ChurnSettings, origin: str = "settings") -> None:
+    """Churn settings that make sense: positive windows and counts, known calibration."""
+    for key in ("horizon_days", "lookback_days", "recent_days", "train_cutoffs", "test_cutoffs", "max_iter",
+                "max_leaf_nodes", "min_samples_leaf", "importance_repeats", "top_reasons"):
+        if getattr(c, key) < 1:
+            raise ConfigError(f"{origin}: churn.{key} must be 1 or more, got {getattr(c, key)}")
+    for key in ("min_train_examples", "min_train_class", "min_test_examples", "min_test_class"):
+        if getattr(c, key) < 1:
+            raise ConfigError(f"{origin}: churn.{key} must be 1 or more, got {getattr(c, key)}")
+    if c.calibration not in CHURN_CALIBRATIONS:
+        raise ConfigError(f"{origin}: churn.calibration must be one of {', '.join(CHURN_CALIBRATIONS)}, got {c.calibration!r}")
+    if c.calibration_folds < 2:
+        raise ConfigError(f"{origin}: churn.calibration_folds must be 2 or more, got {c.calibration_folds}")
+    if c.learning_rate <= 0:
+        raise ConfigError(f"{origin}: churn.learning_rate must be positive, got {c.learning_rate:g}")
+    if c.l2_regularization < 0:
+        raise ConfigError(f"{origin}: churn.l2_regularization must be 0 or more, got {c.l2_regularization:g}")
+    if not 1 <= c.low_satisfaction <= 5:
+        raise ConfigError(f"{origin}: churn.low_satisfaction must be between 1 and 5, got {c.low_satisfaction}")
+    if not 0 <= c.promo_discount_margin < 1:
+        raise ConfigError(f"{origin}: churn.promo_discount_margin must be a fraction between 0 and 1, got {c.promo_discount_margin:g}")
+    if not 0 < c.at_risk_threshold < 1:
+        raise ConfigError(f"{origin}: churn.at_risk_threshold must be between 0 and 1, got {c.at_risk_threshold:g}")
+
+
 def _validate(s: Settings, origin: str) -> None:
     if s.demo.scale not in SCALES:
         raise ConfigError(f"{origin}: demo.scale must be one of {', '.join(SCALES)}, got {s.demo.scale!r}")
@@ -414,6 +621,8 @@ def _validate(s: Settings, origin: str) -> None:
     if s.report.cell_timeout_s <= 0:
         raise ConfigError(f"{origin}: report.cell_timeout_s must be positive")
     check_commission(s.commission, origin)
+    check_churn(s.churn, origin)
+    s.segments.check(origin)
     for name, src in s.sources.items():
         from salesml.schema import TABLES  # local: schema imports pandera, keep config light
 

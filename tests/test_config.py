@@ -18,13 +18,13 @@ def test_runs_without_a_config_file(no_config):
     assert s.root == no_config
     assert s.warehouse_path == no_config / "data" / "warehouse.duckdb"
     assert s.demo.scale == "medium"
-    assert s.report.suite == ("sales_performance", "data_quality")
+    assert s.report.suite == ("sales_performance", "data_quality", "customer_segments", "churn_risk")
 
 
 def test_project_file_documents_the_built_in_defaults():
     data = tomllib.loads((ROOT / "salesml.toml").read_text(encoding="utf-8"))
     defaults = defaults_as_dict()
-    for section in ("warehouse", "demo", "report", "performance", "cleaning", "models", "commission"):
+    for section in ("warehouse", "demo", "report", "performance", "cleaning", "models", "commission", "segments", "churn", "clv"):
         assert data[section] == defaults[section], section
     # and it loads
     s = load_settings(ROOT / "salesml.toml")
