@@ -1,5 +1,180 @@
-"""CLI commands: model training, scoring and the registry. Registered on ``salesml.cli.app`` when salesml.cli is imported."""
+"""CLI commands: model training, scoring and the registry. Registered on ``salesml.cli.app`` when salesml.cli is imported.
+
+* ``salesml train churn [--as-of DATE] [--format json]``: fit, evaluate on the time-based
+  holdout against the baselines, refit on all data up to the as-of date, save a version;
+* ``salesml score churn [--version V] [--as-of DATE]``: risk scores into ``churn_scores``;
+* ``salesml models list [--kind K]`` / ``salesml models compare KIND V1 V2``: the registry.
+"""
 
 from __future__ import annotations
 
-from salesml.cli import app  # noqa: F401
+import json
+import sys
+from datetime import date
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from salesml.cli import (
+    ConfigOpt,
+    Fmt,
+    JsonOrTable,
+    _fail,
+    _jsonable,
+    _post,
+    _settings,
+    app,
+    emit,
+    err,
+    out,
+)
+
+train_app = typer.Typer(help="Train a model, evaluate it on a time-based holdout against baselines, save a new version.", no_args_is_help=True)
+score_app = typer.Typer(help="Score with a stored model version and write the scores to the warehouse.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry: stored versions, their manifests and metrics.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(score_app, name="score")
+app.add_typer(models_app, name="models")
+
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD: use the data up to this day (default: the last day of sales)", show_default=False)]
+METRICS = ("roc_auc", "pr_auc", "brier", "lift_top_decile")
+
+
+def _as_of(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--as-of {value!r} is not a date of the form YYYY-MM-DD")
+    return None
+
+
+def _log(message: str) -> None:
+    err.print(message, highlight=False)
+
+
+def _metric_table(model: dict, baselines: dict) -> pd.DataFrame:
+    rows = [{"scorer": "model (gradient boosting)", **{m: model.get(m) for m in METRICS}}]
+    names = {"recency": "baseline: recency", "bgnbd": "baseline: BG/NBD P(no purchase)"}
+    for key, metrics in baselines.items():
+        rows.append({"scorer": names.get(key, key), **{m: metrics.get(m) for m in METRICS}})
+    return pd.DataFrame(rows)
+
+
+@train_app.command("churn")
+def train_churn(
+    as_of: AsOfOpt = None,
+    fmt: Annotated[JsonOrTable, typer.Option("--format")] = JsonOrTable.table,
+    config: ConfigOpt = None,
+) -> None:
+    """Churn: fit on monthly cutoffs, evaluate on the later holdout (model vs recency and
+    BG/NBD), refit on all data up to the as-of date and save a new version."""
+    from salesml.customers import churn
+
+    settings = _settings(config)
+    day = _as_of(as_of)
+    _post(settings)
+    result = churn.train(settings, day, log=_log)
+    payload = {k: v for k, v in result.items() if k not in ("manifest", "pipeline")}
+    if fmt == JsonOrTable.json:
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    shown = _metric_table(result["model"], result["baselines"])
+    shown[list(METRICS)] = shown[list(METRICS)].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.4f}")
+    emit(shown, "table",
+         title=f"churn {result['version']}: holdout {', '.join(result['cutoffs']['test'])} "
+               f"({result['holdout']['examples']:,} customers, {result['holdout']['churn_rate']:.1%} churned)")
+    drivers = pd.DataFrame(result["drivers"])
+    if len(drivers):
+        drivers[["importance", "std"]] = drivers[["importance", "std"]].map(lambda v: f"{v:.4f}")
+        emit(drivers, "table", title="drivers (permutation importance on the holdout: drop in ROC-AUC)")
+    out.print(f"training cutoffs: {', '.join(result['cutoffs']['train'])}", highlight=False)
+    out.print(result["refit"], highlight=False)
+    for note in result["notes"]:
+        out.print(f"note: {note}", highlight=False)
+    out.print(f"saved churn model {result['version']} in {result['seconds']:.0f}s", highlight=False)
+
+
+@score_app.command("churn")
+def score_churn(
+    version: Annotated[str | None, typer.Option("--version", help="model version, e.g. v0003 (default: the latest)")] = None,
+    as_of: AsOfOpt = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table: a summary and the riskiest customers; json: the summary; csv: every score")] = Fmt.table,
+    top: Annotated[int, typer.Option(help="riskiest customers shown in table format")] = 15,
+    config: ConfigOpt = None,
+) -> None:
+    """Churn risk of every active customer (risk, top reasons, value at risk), written to
+    the warehouse table churn_scores (replacing the rows of the same as-of date and version)."""
+    from salesml.customers import churn
+
+    settings = _settings(config)
+    day = _as_of(as_of)
+    _post(settings)
+    scores, manifest = churn.score(settings, version, day)
+    if scores.empty:
+        _fail(f"no customer with a purchase in the {manifest.get('feature_settings', {}).get('lookback_days', '')} days up to the as-of date: nothing to score")
+    as_of_day = scores["as_of"].iloc[0]
+    written = churn.write_scores(settings, scores, as_of_day, manifest["version"])
+    summary = {"version": manifest["version"], "as_of": str(as_of_day), **churn.summarize(scores, settings.churn),
+               "rows_written": written["rows"], "rows_replaced": written["replaced"]}
+    if fmt == Fmt.json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    if fmt == Fmt.csv:
+        emit(scores, "csv")
+        return
+    emit(pd.DataFrame([summary]), "table", title=f"churn scores {manifest['version']} as of {as_of_day}")
+    shown = scores.head(top)[["customer_id", "owner_rep_id", "risk", "value_at_risk", "top_reasons"]]
+    emit(shown, "table", title=f"riskiest {len(shown)} of {len(scores):,} customers")
+    out.print(f"written to churn_scores ({written['rows']:,} rows; {written['replaced']:,} replaced)", highlight=False)
+
+
+@models_app.command("list")
+def models_list(
+    kind: Annotated[str | None, typer.Option("--kind", help="only this kind, e.g. churn")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    config: ConfigOpt = None,
+) -> None:
+    """Stored model versions with their data window and headline metrics."""
+    from salesml import registry
+
+    settings = _settings(config)
+    df = registry.list_versions(settings, kind)
+    if df.empty:
+        err.print(f"no {kind + ' ' if kind else ''}model versions in {registry.models_root(settings)}", highlight=False)
+        if fmt == Fmt.json:
+            sys.stdout.write("[]\n")
+        return
+    if "data_window" in df:
+        df["data_window"] = df["data_window"].map(_window_text)
+    if fmt == Fmt.json:
+        sys.stdout.write(json.dumps(_jsonable(df), ensure_ascii=False, indent=2) + "\n")
+        return
+    if fmt == Fmt.table:
+        keep = [c for c in df.columns if not c.startswith("metric:") or c.split(".")[-1] in METRICS]
+        df = df[keep].rename(columns=lambda c: c.removeprefix("metric:"))
+    emit(df, fmt.value, title=f"models ({registry.models_root(settings)})")
+
+
+def _window_text(w) -> str | None:
+    if isinstance(w, dict):
+        return f"{w.get('first', '')} .. {w.get('last', '')}"
+    return None if w is None or (isinstance(w, float) and pd.isna(w)) else str(w)
+
+
+@models_app.command("compare")
+def models_compare(
+    kind: Annotated[str, typer.Argument(help="model kind, e.g. churn")],
+    v1: Annotated[str, typer.Argument(help="a version, e.g. v0001")],
+    v2: Annotated[str, typer.Argument(help="another version, e.g. v0002")],
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    config: ConfigOpt = None,
+) -> None:
+    """Metrics and parameters of two versions side by side, with the change."""
+    from salesml import registry
+
+    settings = _settings(config)
+    df = registry.compare(settings, kind, v1, v2)
+    emit(df, fmt.value, title=f"{kind}: {v1} vs {v2}")

@@ -112,6 +112,19 @@ _PROVENANCE_DDL = [
         revenue DECIMAL(18,2),
         margin DECIMAL(18,2)
     )""",
+    # churn risk scores (salesml score churn): one row per customer, as-of date and model
+    # version; a new scoring of the same as_of + version replaces its rows
+    """CREATE TABLE IF NOT EXISTS churn_scores (
+        customer_id VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        version VARCHAR NOT NULL,
+        risk DOUBLE NOT NULL,
+        top_reasons VARCHAR,
+        value_at_risk DECIMAL(18,2),
+        revenue_lookback DECIMAL(18,2),
+        owner_rep_id VARCHAR,
+        scored_at TIMESTAMP NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS audit_log (
         logged_at TIMESTAMP NOT NULL,
         actor VARCHAR,

@@ -1,0 +1,85 @@
+"""Model commands as users run them (a subprocess): train, score, models list / compare."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from salesml import registry
+from tests.conftest import make_settings
+
+METRICS = {"roc_auc", "pr_auc", "brier", "lift_top_decile"}
+
+
+def run(*args, cwd, env_extra=None, check=True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESML_")}
+    env.update(env_extra or {})
+    proc = subprocess.run([sys.executable, "-m", "salesml.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, check=False)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def project(small_demo, tmp_path):
+    """A project folder: a config file with the models inside it and small churn settings,
+    and a copy of the small demo's warehouse named by SALESML_WAREHOUSE."""
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copy(small_demo.warehouse_path, wh)
+    (tmp_path / "salesml.toml").write_text(
+        '[models]\ndir = "models"\n\n'
+        "[churn]\ntrain_cutoffs = 3\nmax_iter = 30\nimportance_repeats = 1\ncalibration_folds = 2\n"
+        "min_samples_leaf = 20\nmin_train_examples = 100\nmin_test_examples = 30\n",
+        encoding="utf-8",
+    )
+    return tmp_path, {"SALESML_WAREHOUSE": str(wh)}
+
+
+def test_train_score_list_compare(project):
+    root, env = project
+    proc = run("train", "churn", "--format", "json", cwd=root, env_extra=env)
+    data = json.loads(proc.stdout)  # only data on stdout
+    assert data["version"] == "v0001"
+    assert set(data["model"]) == METRICS
+    assert set(data["baselines"]) == {"recency", "bgnbd"}
+    assert all(set(b) == METRICS for b in data["baselines"].values())
+    assert data["cutoffs"]["test"] == ["2026-03-31"] and len(data["cutoffs"]["train"]) == 3
+    assert "refitted on all" in data["refit"]
+    assert "saved model version v0001" in proc.stderr
+    assert (root / "models" / "churn" / "v0001" / "model.skops").is_file()
+
+    scored = json.loads(run("score", "churn", "--format", "json", cwd=root, env_extra=env).stdout)
+    assert scored["version"] == "v0001" and scored["as_of"] == "2026-06-30"
+    assert scored["rows_written"] == scored["customers"] > 100 and scored["rows_replaced"] == 0
+    assert 0 <= scored["at_risk"] <= scored["customers"]
+
+    # a second version, to compare (its manifest differs in the metrics)
+    settings = make_settings(root).with_overrides(models={"dir": str(root / "models")})
+    manifest = registry.manifest(settings, "churn", "v0001")
+    manifest["metrics"]["model"]["roc_auc"] -= 0.1
+    registry.save(settings, "churn", {k: v for k, v in manifest.items() if k not in ("kind", "version", "created_at", "created_by", "packages", "files")})
+    listed = json.loads(run("models", "list", "--kind", "churn", "--format", "json", cwd=root, env_extra=env).stdout)
+    assert [v["version"] for v in listed] == ["v0001", "v0002"]
+    assert listed[0]["metric:model.roc_auc"] == data["model"]["roc_auc"]
+    assert listed[0]["metric:baselines.bgnbd.roc_auc"] == data["baselines"]["bgnbd"]["roc_auc"]
+    compared = json.loads(run("models", "compare", "churn", "v0001", "v0002", "--format", "json", cwd=root, env_extra=env).stdout)
+    row = next(r for r in compared if r["name"] == "model.roc_auc")
+    assert row["change"] == pytest.approx(-0.1)
+    table = run("models", "list", cwd=root, env_extra=env).stdout
+    assert "v0002" in table and "model.roc_auc" in table
+
+
+def test_clear_errors(project):
+    root, env = project
+    proc = run("score", "churn", cwd=root, env_extra=env, check=False)
+    assert proc.returncode == 1 and "no churn model" in proc.stderr and "salesml train churn" in proc.stderr
+    proc = run("train", "churn", "--as-of", "31/12/2025", cwd=root, env_extra=env, check=False)
+    assert proc.returncode == 1 and "--as-of '31/12/2025' is not a date" in proc.stderr
+    proc = run("train", "churn", "--as-of", "2023-12-31", cwd=root, env_extra=env, check=False)
+    assert proc.returncode == 1 and "too short for a time-based holdout" in proc.stderr
+    assert "Traceback" not in proc.stderr
