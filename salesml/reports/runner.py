@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -154,10 +154,11 @@ def to_html(nb: nbformat.NotebookNode, title: str, plotly_tag: str) -> str:
 
 
 def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
-    """``<output_dir>/<period or today>/<name>[_<scope>][_batch-N][_<load period>].html``."""
+    """``<output_dir>/<period, as_of's month, or today>/<name>[_<scope>][_batch-N][_<load period>].html``."""
     from salesml.accounting.scope import parse_scope
 
-    folder = settings.path(settings.report.output_dir) / (params.get("period") or datetime.now().strftime("%Y-%m-%d"))
+    month = params.get("period") or (str(params["as_of"])[:7] if params.get("as_of") else "")
+    folder = settings.path(settings.report.output_dir) / (month or datetime.now().strftime("%Y-%m-%d"))
     suffix = ""
     if params.get("scope"):
         sc = parse_scope(params["scope"])
@@ -198,6 +199,11 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
         params["warehouse"] = str(settings.warehouse_path.resolve())
     if "period" in declared and not params.get("period"):
         params["period"] = _default_period(settings)
+    if "as_of" in declared and not params.get("as_of"):
+        from salesml.accounting.performance import period_bounds
+
+        _, next_month = period_bounds(_default_period(settings))
+        params["as_of"] = (next_month - timedelta(days=1)).isoformat()  # the latest complete month's last day
     html_path = output_path(settings, name, params)
     html_path.parent.mkdir(parents=True, exist_ok=True)
 
