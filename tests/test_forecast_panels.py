@@ -33,7 +33,7 @@ def test_monthly_and_weekly_drop_the_partial_last_step(con):
     assert m.set_index("unique_id")["y"].to_dict() == {"T1": 300.0, "T2": 50.0}
     w = panel(con, "company", "W")
     assert w["ds"].max() == pd.Timestamp("2024-02-18")  # the last complete week ends on Sunday 18th
-    assert (w["ds"].dt.weekday == 6).all()
+    assert (w["ds"].dt.dayofweek == 6).all()
 
 
 def test_levels_scope_and_quantity(con):
