@@ -360,6 +360,59 @@ class ChurnSettings:
     at_risk_threshold: float = 0.5
 
 
+#: forecast models salesml knows (``[forecast] models`` picks the candidates of ``auto``)
+FORECAST_MODELS = ("seasonal_naive", "naive", "ets", "theta", "croston", "tsb", "prophet")
+#: hierarchy reconciliation methods
+RECONCILE_METHODS = ("bottom_up", "mint_shrink", "mint_ols")
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """Sales forecasts (see salesml.forecast): models, automatic choice, backtests, hierarchy."""
+
+    #: candidate models of the automatic choice, per series by rolling-origin backtest (lowest MASE)
+    models: tuple[str, ...] = ("seasonal_naive", "ets", "theta", "croston", "tsb", "prophet")
+    #: average the forecasts of the best N candidates of each series (0 or 1 = the best one alone)
+    ensemble_top: int = 0
+    #: rolling-origin backtest windows of the automatic choice
+    windows: int = 3
+    #: default horizons (steps) per frequency
+    horizon_d: int = 28
+    horizon_w: int = 13
+    horizon_m: int = 3
+    #: prediction interval, % (also the interval whose coverage backtests measure)
+    level: int = 80
+    #: a series shorter than this many steps (per frequency) is not fitted by the candidates:
+    #: it falls back to seasonal naive / naive, or is skipped when even those cannot run
+    min_obs_d: int = 56
+    min_obs_w: int = 16
+    min_obs_m: int = 12
+    #: a series with at least this share of zero steps is intermittent (Croston / TSB candidates)
+    intermittent_zero_share: float = 0.3
+    #: Prophet: country holidays (ISO code, "" = none) and the 618 / Double 11 shopping festivals
+    country_holidays: str = "CN"
+    festivals: bool = True
+    #: Prophet's uncertainty samples (its default 1,000 costs more than the fit)
+    prophet_uncertainty_samples: int = 200
+    #: hierarchy reconciliation: "bottom_up", "mint_shrink" or "mint_ols"
+    reconcile: str = "mint_shrink"
+    #: worker processes for per-series work (0 = one per core)
+    workers: int = 0
+    random_state: int = 0
+
+
+@dataclass(frozen=True)
+class InventorySettings:
+    """Reorder points and low-stock alerts (see salesml.forecast.inventory)."""
+
+    #: the chance of not running out during a lead time (cycle service level)
+    service_level: float = 0.95
+    #: lead time when a product/warehouse has none in the inventory snapshot
+    default_lead_time_days: int = 14
+    #: days of daily demand history each product's forecast learns from
+    history_days: int = 365
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     #: where trained model versions are stored (one folder per kind and version)
@@ -458,6 +511,8 @@ class Settings:
     segments: SegmentSettings = field(default_factory=SegmentSettings)
     clv: ClvSettings = field(default_factory=ClvSettings)
     churn: ChurnSettings = field(default_factory=ChurnSettings)
+    forecast: ForecastSettings = field(default_factory=ForecastSettings)
+    inventory: InventorySettings = field(default_factory=InventorySettings)
     commission: CommissionSettings = field(default_factory=CommissionSettings)
     #: canonical column -> {alias -> canonical value}, applied to every source,
     #: e.g. aliases.region = {"华东" = "East China"}
@@ -613,6 +668,28 @@ def check_churn(c: ChurnSettings, origin: str = "settings") -> None:
         raise ConfigError(f"{origin}: churn.at_risk_threshold must be between 0 and 1, got {c.at_risk_threshold:g}")
 
 
+def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "settings") -> None:
+    """Forecast and inventory settings that make sense: known models and methods, positive sizes."""
+    unknown = [m for m in f.models if m not in FORECAST_MODELS]
+    if unknown or not f.models:
+        raise ConfigError(f"{origin}: forecast.models must list models among {', '.join(FORECAST_MODELS)}, got {list(f.models)}")
+    for key in ("windows", "horizon_d", "horizon_w", "horizon_m", "min_obs_d", "min_obs_w", "min_obs_m", "prophet_uncertainty_samples"):
+        if getattr(f, key) < 1:
+            raise ConfigError(f"{origin}: forecast.{key} must be 1 or more, got {getattr(f, key)}")
+    if f.ensemble_top < 0 or f.workers < 0:
+        raise ConfigError(f"{origin}: forecast.ensemble_top and forecast.workers must be 0 or more")
+    if not 50 <= f.level < 100:
+        raise ConfigError(f"{origin}: forecast.level must be a percentage between 50 and 99, got {f.level}")
+    if not 0 < f.intermittent_zero_share <= 1:
+        raise ConfigError(f"{origin}: forecast.intermittent_zero_share must be a fraction in (0, 1], got {f.intermittent_zero_share:g}")
+    if f.reconcile not in RECONCILE_METHODS:
+        raise ConfigError(f"{origin}: forecast.reconcile must be one of {', '.join(RECONCILE_METHODS)}, got {f.reconcile!r}")
+    if not 0.5 <= inv.service_level < 1:
+        raise ConfigError(f"{origin}: inventory.service_level must be between 0.5 and 1 (e.g. 0.95), got {inv.service_level:g}")
+    if inv.default_lead_time_days < 1 or inv.history_days < 28:
+        raise ConfigError(f"{origin}: inventory.default_lead_time_days must be 1 or more and inventory.history_days 28 or more")
+
+
 def _validate(s: Settings, origin: str) -> None:
     if s.demo.scale not in SCALES:
         raise ConfigError(f"{origin}: demo.scale must be one of {', '.join(SCALES)}, got {s.demo.scale!r}")
@@ -622,6 +699,7 @@ def _validate(s: Settings, origin: str) -> None:
         raise ConfigError(f"{origin}: report.cell_timeout_s must be positive")
     check_commission(s.commission, origin)
     check_churn(s.churn, origin)
+    check_forecast(s.forecast, s.inventory, origin)
     s.segments.check(origin)
     for name, src in s.sources.items():
         from salesml.schema import TABLES  # local: schema imports pandera, keep config light

@@ -24,7 +24,7 @@ def test_runs_without_a_config_file(no_config):
 def test_project_file_documents_the_built_in_defaults():
     data = tomllib.loads((ROOT / "salesml.toml").read_text(encoding="utf-8"))
     defaults = defaults_as_dict()
-    for section in ("warehouse", "demo", "report", "performance", "cleaning", "models", "commission", "segments", "churn", "clv"):
+    for section in ("warehouse", "demo", "report", "performance", "cleaning", "models", "commission", "segments", "churn", "clv", "forecast", "inventory"):
         assert data[section] == defaults[section], section
     # and it loads
     s = load_settings(ROOT / "salesml.toml")
