@@ -23,6 +23,19 @@ COLUMNS = [
 ]
 
 
+#: the dtype of every column, so that frames of different series (some only errors) concatenate alike
+DTYPES = {
+    "unique_id": object, "model": object, "window": "int64", "cutoff": "datetime64[ns]", "horizon": "int64",
+    **dict.fromkeys(["mase", "smape", "wape", "bias", "coverage", "actual", "forecast", "abs_error", "abs_actual"], "float64"),
+    "error": object,
+}
+
+
+def empty_errors() -> pd.DataFrame:
+    """A backtest with no rows (all the columns, typed)."""
+    return pd.DataFrame(columns=COLUMNS).astype(DTYPES)
+
+
 def backtest_series(uid: str, history: pd.DataFrame, models: Sequence, windows: int, horizon: int, freq: str, level: float = 80) -> pd.DataFrame:
     """The backtest of one series (``ds, y``) for every model: one row per model and window."""
     rows = []
@@ -58,13 +71,13 @@ def backtest_series(uid: str, history: pd.DataFrame, models: Sequence, windows: 
                 abs_actual=float(np.abs(actual).sum()),
             )
             rows.append(row)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=COLUMNS).astype(DTYPES)
 
 
 def backtest(panel: pd.DataFrame, models: Sequence, windows: int, horizon: int, freq: str, level: float = 80) -> pd.DataFrame:
     """``backtest_series`` for every series of a panel (``unique_id, ds, y``)."""
     parts = [backtest_series(uid, g[["ds", "y"]].reset_index(drop=True), models, windows, horizon, freq, level) for uid, g in panel.groupby("unique_id", sort=True)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    return pd.concat(parts, ignore_index=True) if parts else empty_errors()
 
 
 def summarise(errors: pd.DataFrame) -> pd.DataFrame:

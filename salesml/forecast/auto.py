@@ -1,0 +1,418 @@
+"""The automatic choice of a forecast model per series, and a panel of such forecasts.
+
+For each series (``forecast_series``, a pure function of one history):
+
+1. The history is tidied: duplicate dates summed, missing steps filled with 0 (no sales),
+   negative steps (sales net of returns) clipped at 0 for fitting. Each is said in the status.
+2. It is classified. Skipped (no forecast): no observations, fewer than 2, or nothing but
+   zeros. Fallback (a baseline, no choice): a constant series (naive), or one shorter than
+   ``min_obs_<freq>`` steps (seasonal naive with at least one season, else naive).
+   Intermittent (a zero share of at least ``intermittent_zero_share``): Croston and TSB
+   join the candidates; otherwise they are left out.
+3. A rolling-origin backtest (``backtest_series``, ``windows`` windows of ``horizon`` steps)
+   scores every candidate, and seasonal naive always (the baseline reports compare with).
+   The lowest mean MASE wins; ties, and windows where MASE is undefined (a flat training
+   period), are settled by WAPE, then by total absolute error, then by the order of
+   ``settings.models``. A candidate that fails in a window the others could score is out.
+   With ``ensemble_top`` >= 2 the average of the best N (``ensemble(a+b)``) is scored on
+   the same windows and used when it beats the best single model.
+4. The winner is refitted on the whole history for ``horizon`` steps. If it fails there, the
+   next best is used; if every candidate failed, seasonal naive (then naive), with the errors.
+
+``forecast_panel`` runs this over every series of a panel on a local process pool; any
+failure stays with its series. ``auto_summary`` turns the selection backtests into a per-model
+table with an ``auto`` row (each series scored with the model it got), next to seasonal naive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import math
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from salesml.config import ForecastSettings
+from salesml.forecast.backtest import backtest_series, empty_errors, summarise
+from salesml.forecast.models import (
+    INTERMITTENT_MODELS,
+    SEASON,
+    Ensemble,
+    Naive,
+    SeasonalNaive,
+    make_model,
+)
+from salesml.forecast.panels import FREQS, PANDAS_FREQ, PanelError
+
+FORECAST_COLUMNS = ["unique_id", "ds", "yhat", "lo", "hi", "model"]
+STATUS_COLUMNS = ["unique_id", "status", "model", "reason", "mase", "mase_seasonal_naive", "n_obs"]
+#: the baseline every series is backtested with
+BASELINE = "seasonal_naive"
+#: mean MASEs equal to this many decimals are a tie (settled by WAPE): float noise is no win
+TIE_DECIMALS = 9
+#: tasks per worker process: small enough to balance slow and fast series across workers,
+#: large enough that pickling the settings and results is a small share of the work
+CHUNKS_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class SeriesResult:
+    """What one series gives: its forecast (``FORECAST_COLUMNS``), its status (a dict of
+    ``STATUS_COLUMNS``) and its selection backtest (``backtest.COLUMNS``)."""
+
+    forecast: pd.DataFrame
+    status: dict
+    errors: pd.DataFrame
+
+
+def min_obs(settings: ForecastSettings, freq: str) -> int:
+    """The shortest series (in steps) the candidates are fitted to at this frequency."""
+    return int(getattr(settings, f"min_obs_{freq.lower()}"))
+
+
+def default_horizon(settings: ForecastSettings, freq: str) -> int:
+    """The default number of steps forecast at this frequency."""
+    return int(getattr(settings, f"horizon_{freq.lower()}"))
+
+
+def _check_args(horizon: int, freq: str) -> None:
+    if freq not in FREQS:
+        raise PanelError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
+    if int(horizon) < 1:
+        raise PanelError(f"the horizon must be 1 step or more, got {horizon}")
+
+
+def tidy_history(history: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, list[str]]:
+    """One series' ``ds, y`` sorted, with duplicate dates summed (a missing ``y`` counts as 0)
+    and, when every date lies on the frequency's calendar (days, weeks ending Sunday, month
+    starts), the missing steps added with y = 0. Returns the new frame and notes on what was
+    changed. Pure: the input is not modified."""
+    notes = []
+    h = pd.DataFrame({"ds": pd.to_datetime(history["ds"]), "y": pd.to_numeric(history["y"], errors="coerce")})
+    h = h[h["ds"].notna()]
+    n_missing = int(h["y"].isna().sum())
+    if n_missing:
+        notes.append(f"{n_missing} missing values counted as 0")
+    n_dup = int(h["ds"].duplicated().sum())
+    h = h.groupby("ds", as_index=False, sort=True)["y"].sum()
+    if n_dup:
+        notes.append(f"{n_dup} duplicate dates summed")
+    if len(h) > 1:
+        grid = pd.date_range(h["ds"].iloc[0], h["ds"].iloc[-1], freq=PANDAS_FREQ[freq])
+        if len(grid) > len(h) and h["ds"].isin(grid).all():
+            notes.append(f"{len(grid) - len(h)} missing steps filled with 0")
+            h = pd.DataFrame({"ds": grid, "y": h.set_index("ds")["y"].reindex(grid, fill_value=0.0).to_numpy()})
+    return h.reset_index(drop=True), notes
+
+
+def _empty_forecast() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "ds" else ("float64" if c in ("yhat", "lo", "hi") else object)) for c in FORECAST_COLUMNS})
+
+
+def _status(uid, status: str, model: str | None, reasons: Sequence[str], n_obs: int, mase=np.nan, mase_sn=np.nan) -> dict:
+    return {
+        "unique_id": uid,
+        "status": status,
+        "model": model,
+        "reason": "; ".join(r for r in reasons if r),
+        "mase": float(mase),
+        "mase_seasonal_naive": float(mase_sn),
+        "n_obs": int(n_obs),
+    }
+
+
+def _labelled(uid, fc: pd.DataFrame, model: str) -> pd.DataFrame:
+    out = fc.copy()
+    out.insert(0, "unique_id", uid)
+    out["model"] = model
+    return out[FORECAST_COLUMNS]
+
+
+def _scores(errors: pd.DataFrame) -> pd.DataFrame:
+    """Per model of one series' backtest: mean MASE, pooled WAPE, total absolute error, the
+    windows it scored and its first error message."""
+    rows = []
+    for model, g in errors.groupby("model", sort=False):
+        ok = g[g["error"].isna()]
+        total = ok["abs_actual"].sum()
+        rows.append(
+            {
+                "model": model,
+                "mase": float(np.nanmean(ok["mase"])) if ok["mase"].notna().any() else np.nan,
+                "wape": float(ok["abs_error"].sum() / total * 100) if total else np.nan,
+                "abs_error": float(ok["abs_error"].sum()) if len(ok) else np.nan,
+                "windows": frozenset(ok["window"]),
+                "error": next(iter(g.loc[g["error"].notna(), "error"]), None),
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")
+
+
+def _rank(scores: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """``names`` from best to worst: mean MASE (if any is defined), then WAPE, then total
+    absolute error, then the given order. Undefined values rank last."""
+
+    def finite(x) -> float:
+        return float(x) if np.isfinite(x) else math.inf
+
+    use_mase = any(np.isfinite(scores.loc[n, "mase"]) for n in names)
+
+    def key(item):
+        pos, n = item
+        mase = round(finite(scores.loc[n, "mase"]), TIE_DECIMALS) if use_mase else 0.0
+        return (mase, finite(scores.loc[n, "wape"]), finite(scores.loc[n, "abs_error"]), pos)
+
+    return [n for _, n in sorted(enumerate(names), key=key)]
+
+
+class _Memo:
+    """A model that remembers its forecasts by training period, so an ensemble scored in the
+    same backtest reuses its members' forecasts instead of fitting them again. Local to one
+    ``forecast_series`` call (never returned)."""
+
+    def __init__(self, model):
+        self.model, self.name, self._seen = model, model.name, {}
+
+    def forecast(self, history, horizon, freq, level=80):
+        key = (len(history), pd.Timestamp(history["ds"].iloc[-1]), horizon, freq, level)
+        if key not in self._seen:
+            try:
+                self._seen[key] = (self.model.forecast(history, horizon, freq, level), None)
+            except Exception as e:  # remembered and raised again for the ensemble
+                self._seen[key] = (None, e)
+        fc, err = self._seen[key]
+        if err is not None:
+            raise err
+        return fc
+
+
+def _fit_first(history: pd.DataFrame, models: Sequence, horizon: int, freq: str, level: float) -> tuple[object, pd.DataFrame, list[str]]:
+    """The first of ``models`` that can forecast the whole history: (model, forecast, the
+    errors of those before it). Raises the last error if none can."""
+    failures = []
+    for i, mdl in enumerate(models):
+        try:
+            return mdl, mdl.forecast(history, horizon, freq, level), failures
+        except Exception as e:  # a model failing on a series is reported, not fatal
+            failures.append(f"{mdl.name} failed on the full history ({type(e).__name__}: {e})")
+            if i == len(models) - 1:
+                raise
+    raise ValueError("no model to fit")
+
+
+def _baseline_run(uid, hist: pd.DataFrame, model, reasons: list[str], horizon: int, freq: str, settings: ForecastSettings, n_obs: int) -> SeriesResult:
+    """A series that gets a baseline without a choice: backtest it and seasonal naive (so
+    reports compare like with like), then forecast with it, or naive if it cannot."""
+    sn = SeasonalNaive()
+    models = [model] if model.name == BASELINE else [model, sn]
+    errors = backtest_series(uid, hist, models, settings.windows, horizon, freq, settings.level)
+    scores = _scores(errors)
+    chosen, fc, failures = _fit_first(hist, [model] if model.name == "naive" else [model, Naive()], horizon, freq, settings.level)
+    return SeriesResult(
+        _labelled(uid, fc, chosen.name),
+        _status(uid, "fallback", chosen.name, [*reasons, *failures], n_obs, scores.loc[model.name, "mase"], scores.loc[BASELINE, "mase"]),
+        errors,
+    )
+
+
+def select_and_forecast(
+    uid, history: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings, candidates: Sequence | None = None
+) -> SeriesResult:
+    """``forecast_series`` with its selection backtest: a ``SeriesResult``.
+
+    ``candidates``: model objects to choose from instead of ``settings.models`` (Croston and
+    TSB, by name, still only for intermittent series)."""
+    _check_args(horizon, freq)
+    hist, notes = tidy_history(history, freq)
+    n = len(hist)
+    y = hist["y"].to_numpy(dtype="float64")
+    if n == 0:
+        return SeriesResult(_empty_forecast(), _status(uid, "skipped", None, ["no observations", *notes], n), empty_errors())
+    if n < 2:
+        return SeriesResult(_empty_forecast(), _status(uid, "skipped", None, ["fewer than 2 observations", *notes], n), empty_errors())
+    n_neg = int((y < 0).sum())
+    if n_neg:
+        notes.append(f"{n_neg} negative values (sales net of returns) clipped at 0 for fitting")
+        hist = hist.assign(y=np.clip(y, 0, None))
+        y = hist["y"].to_numpy()
+    if not (y > 0).any():
+        return SeriesResult(_empty_forecast(), _status(uid, "skipped", None, ["all zeros: no sales to forecast", *notes], n), empty_errors())
+    if np.ptp(y) == 0:
+        return _baseline_run(uid, hist, Naive(), ["constant series", *notes], horizon, freq, settings, n)
+    need = min_obs(settings, freq)
+    if n < need:
+        season = SEASON[freq]
+        model = SeasonalNaive() if n >= season else Naive()
+        short = f"{n} observations, fewer than the {need} needed to choose a model (min_obs_{freq.lower()})"
+        return _baseline_run(uid, hist, model, [short, *notes], horizon, freq, settings, n)
+
+    zero_share = float(np.mean(y == 0))
+    intermittent = zero_share >= settings.intermittent_zero_share
+    if intermittent:
+        notes.insert(0, f"intermittent ({zero_share:.0%} zero steps)")
+    pool = list(candidates) if candidates is not None else [make_model(m, settings) for m in settings.models]
+    pool = [m for m in pool if intermittent or m.name not in INTERMITTENT_MODELS]
+    pool = list({m.name: m for m in pool}.values())  # one candidate per name
+    names = [m.name for m in pool]
+    if not names:
+        kind = "an intermittent" if intermittent else "a non-intermittent"
+        why = f"no candidate model for {kind} series among {', '.join(settings.models)}"
+        return _baseline_run(uid, hist, SeasonalNaive(), [why, *notes], horizon, freq, settings, n)
+    tested = [_Memo(m) for m in pool] + ([] if BASELINE in names else [_Memo(SeasonalNaive())])
+    errors = backtest_series(uid, hist, tested, settings.windows, horizon, freq, settings.level)
+    scores = _scores(errors)
+    scored = frozenset().union(*scores["windows"])  # windows long enough for someone to score
+    eligible = [m for m in names if scored and scores.loc[m, "windows"] >= scored]
+    mase_sn = scores.loc[BASELINE, "mase"]
+    if not eligible:
+        failed = "; ".join(f"{m}: {scores.loc[m, 'error']}" for m in names)
+        return _baseline_run(uid, hist, SeasonalNaive(), [f"no candidate could be backtested ({failed})", *notes], horizon, freq, settings, n)
+
+    ranked = _rank(scores, eligible)
+    by_name = dict(zip(names, pool, strict=True))
+    memos = {m.name: m for m in tested}
+    finalists = [by_name[m] for m in ranked]
+    metric = "MASE" if np.isfinite(scores.loc[ranked[0], "mase"]) else "WAPE"
+    how = [f"lowest {metric} of {', '.join(names)} over {len(scored)} backtest windows"]
+    top = ranked[: settings.ensemble_top]
+    if len(top) >= 2:  # the average of the best N: one more candidate, scored on the same windows
+        ensemble = Ensemble(tuple(by_name[m] for m in top))
+        ens_errors = backtest_series(uid, hist, [Ensemble(tuple(memos[m] for m in top))], settings.windows, horizon, freq, settings.level)
+        errors = pd.concat([errors, ens_errors], ignore_index=True)
+        scores = pd.concat([scores, _scores(ens_errors)])
+        if scores.loc[ensemble.name, "windows"] >= scored and _rank(scores, [ensemble.name, ranked[0]])[0] == ensemble.name:
+            finalists.insert(0, ensemble)
+            how.append(f"the average of the best {len(top)} beat {ranked[0]} alone")
+    try:
+        chosen, fc, failures = _fit_first(hist, finalists, horizon, freq, settings.level)
+    except Exception as e:
+        last = f"every candidate failed on the full history (last: {type(e).__name__}: {e})"
+        return _baseline_run(uid, hist, SeasonalNaive(), [last, *notes], horizon, freq, settings, n)
+    return SeriesResult(
+        _labelled(uid, fc, chosen.name),
+        # the backtest's winner could not refit: the next best (with its own score) is a fallback
+        _status(uid, "fallback" if failures else "fitted", chosen.name, [*how, *failures, *notes], n, scores.loc[chosen.name, "mase"], mase_sn),
+        errors,
+    )
+
+
+def forecast_series(uid, history: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings, candidates: Sequence | None = None) -> tuple[pd.DataFrame, dict]:
+    """The forecast of one series (``ds, y``) by its automatically chosen model, and its
+    status: ``(frame of FORECAST_COLUMNS, dict of STATUS_COLUMNS)``. Pure; see the module's
+    docstring for the rules. A skipped series has an empty forecast frame."""
+    res = select_and_forecast(uid, history, horizon, freq, settings, candidates)
+    return res.forecast, res.status
+
+
+def _safe(uid, history, horizon, freq, settings, candidates) -> SeriesResult:
+    """``select_and_forecast`` that turns any unexpected failure into a skipped status, so one
+    series never stops a panel."""
+    try:
+        return select_and_forecast(uid, history, horizon, freq, settings, candidates)
+    except Exception as e:
+        status = _status(uid, "skipped", None, [f"failed: {type(e).__name__}: {e}"], len(history))
+        return SeriesResult(_empty_forecast(), status, empty_errors())
+
+
+def _run_chunk(chunk, horizon, freq, settings, candidates) -> list[SeriesResult]:
+    return [_safe(uid, h, horizon, freq, settings, candidates) for uid, h in chunk]
+
+
+def _quiet_worker() -> None:
+    """Worker start-up: Prophet's cmdstanpy logs two lines per fit otherwise."""
+    for noisy in ("cmdstanpy", "prophet"):
+        logging.getLogger(noisy).disabled = True
+
+
+#: the libraries behind the models, imported before the pool starts: forked workers inherit
+#: them instead of each paying the import (statsforecast alone takes seconds)
+MODEL_LIBRARIES = {"ets": "statsforecast.models", "theta": "statsforecast.models", "croston": "statsforecast.models", "tsb": "statsforecast.models", "prophet": "prophet"}
+
+
+def _preload(names) -> None:
+    for module in sorted({MODEL_LIBRARIES[n] for n in names if n in MODEL_LIBRARIES}):
+        with contextlib.suppress(ImportError):  # the model will say so, per series
+            importlib.import_module(module)
+
+
+def _workers(workers: int | None, settings: ForecastSettings, n_series: int) -> int:
+    w = settings.workers if workers is None else workers
+    w = w or os.cpu_count() or 1
+    return max(1, min(int(w), n_series))
+
+
+def forecast_panel(
+    panel: pd.DataFrame,
+    horizon: int,
+    freq: str,
+    settings: ForecastSettings,
+    workers: int | None = None,
+    progress: bool = False,
+    candidates: Sequence | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``forecast_series`` for every series of a panel (``unique_id, ds, y``):
+    ``(forecasts, statuses, backtest_errors)`` — ``FORECAST_COLUMNS``, ``STATUS_COLUMNS`` (one
+    row per series) and the selection backtests (``backtest.COLUMNS``, every candidate and
+    seasonal naive, per series and window), all sorted by series.
+
+    ``workers``: processes (default ``settings.workers``; 0 = one per core; 1 = in this
+    process). Series go to the workers in chunks, so pickling is paid per chunk, not per
+    series. ``progress``: a progress bar on stderr."""
+    _check_args(horizon, freq)
+    groups = [(uid, g[["ds", "y"]].reset_index(drop=True)) for uid, g in panel.groupby("unique_id", sort=True)]
+    n_workers = _workers(workers, settings, len(groups))
+    size = max(1, math.ceil(len(groups) / (n_workers * CHUNKS_PER_WORKER)))
+    chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
+    bar = _progress_bar(len(groups), progress)
+    results: list[list[SeriesResult]] = [[] for _ in chunks]
+    try:
+        if n_workers == 1:
+            for i, chunk in enumerate(chunks):
+                results[i] = _run_chunk(chunk, horizon, freq, settings, candidates)
+                bar(len(chunk))
+        else:
+            _preload([m.name for m in candidates] if candidates is not None else settings.models)
+            with ProcessPoolExecutor(max_workers=n_workers, initializer=_quiet_worker) as ex:
+                futures = {ex.submit(_run_chunk, chunk, horizon, freq, settings, candidates): i for i, chunk in enumerate(chunks)}
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    results[i] = fut.result()
+                    bar(len(chunks[i]))
+    finally:
+        bar(None)
+    flat = [r for part in results for r in part]
+    forecasts = [r.forecast for r in flat if len(r.forecast)]
+    errors = [r.errors for r in flat if len(r.errors)]
+    return (
+        pd.concat(forecasts, ignore_index=True) if forecasts else _empty_forecast(),
+        pd.DataFrame([r.status for r in flat], columns=STATUS_COLUMNS),
+        pd.concat(errors, ignore_index=True) if errors else empty_errors(),
+    )
+
+
+def _progress_bar(total: int, enabled: bool):
+    """A function advancing a tqdm bar by n series (None closes it); a no-op when disabled."""
+    if not enabled:
+        return lambda n: None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc="forecast", unit="series")
+    return lambda n: bar.close() if n is None else bar.update(n)
+
+
+def auto_summary(backtest_errors: pd.DataFrame, statuses) -> pd.DataFrame:
+    """``backtest.summarise`` of the selection backtests plus a first row ``model="auto"``:
+    each series scored with the model it was given (its status' ``model``), so ``auto`` can
+    be read against ``seasonal_naive`` and the single models. Columns: ``model, mase, smape,
+    wape, bias, coverage_80, series``."""
+    statuses = pd.DataFrame(statuses, columns=STATUS_COLUMNS) if not isinstance(statuses, pd.DataFrame) else statuses
+    per_model = summarise(backtest_errors)
+    chosen = backtest_errors["unique_id"].map(statuses.set_index("unique_id")["model"])
+    auto = summarise(backtest_errors[backtest_errors["model"] == chosen].assign(model="auto"))
+    return pd.concat([auto, per_model], ignore_index=True) if len(auto) else per_model

@@ -1,0 +1,228 @@
+"""The automatic per-series model choice: series of known structure, bad series, the pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesml.config import ForecastSettings
+from salesml.forecast import auto
+from salesml.forecast.auto import (
+    FORECAST_COLUMNS,
+    STATUS_COLUMNS,
+    auto_summary,
+    forecast_panel,
+    forecast_series,
+    select_and_forecast,
+)
+from salesml.forecast.models import ETS, SeasonalNaive
+from salesml.forecast.panels import PanelError
+
+#: the statistical candidates (no Prophet: it costs ~0.5 s a fit), small backtests
+FAST = ForecastSettings(models=("seasonal_naive", "ets", "theta", "croston", "tsb"), windows=2)
+WEEK = np.array([1.0, 1.1, 1.2, 1.2, 1.4, 0.6, 0.5])
+
+
+def frame(y, start="2024-01-01", freq="D"):
+    return pd.DataFrame({"ds": pd.date_range(start, periods=len(y), freq=freq), "y": np.asarray(y, dtype="float64")})
+
+
+def seasonal_trend(n=112, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return frame((100 + 0.8 * t) * np.resize(WEEK, n) + rng.normal(0, 4, n))
+
+
+def intermittent(n=112, p=0.5, seed=0):
+    rng = np.random.default_rng(seed)
+    return frame((rng.random(n) < p) * rng.gamma(2, 5, n))
+
+
+@dataclass(frozen=True)
+class Boom:
+    """A model that always fails."""
+
+    name: str = "boom"
+
+    def forecast(self, history, horizon, freq, level=80):
+        raise RuntimeError("boom")
+
+
+@dataclass(frozen=True)
+class Shifted:
+    """Seasonal naive moved up or down by a constant (two of them average to seasonal naive)."""
+
+    shift: float
+    name: str
+
+    def forecast(self, history, horizon, freq, level=80):
+        fc = SeasonalNaive().forecast(history, horizon, freq, level)
+        return fc.assign(yhat=fc["yhat"] + self.shift, lo=fc["lo"] + self.shift, hi=fc["hi"] + self.shift)
+
+
+@dataclass(frozen=True)
+class FailsOnFullHistory:
+    """ETS under another name that cannot fit histories of ``limit`` steps or more."""
+
+    limit: int
+    name: str = "fragile"
+
+    def forecast(self, history, horizon, freq, level=80):
+        if len(history) >= self.limit:
+            raise ValueError("cannot refit")
+        return ETS().forecast(history, horizon, freq, level)
+
+
+def test_a_trend_and_weekly_season_gets_ets_or_theta_and_beats_seasonal_naive():
+    h = seasonal_trend()
+    before = h.copy()
+    res = select_and_forecast("s", h, 14, "D", FAST)
+    fc, st = res.forecast, res.status
+    assert list(fc.columns) == FORECAST_COLUMNS and len(fc) == 14 and (fc["model"] == st["model"]).all()
+    assert set(st) == set(STATUS_COLUMNS)
+    assert st["status"] == "fitted" and st["model"] in ("ets", "theta") and st["n_obs"] == 112
+    assert st["mase"] < st["mase_seasonal_naive"]
+    assert "lowest MASE" in st["reason"]
+    assert set(res.errors["model"]) == {"seasonal_naive", "ets", "theta"}  # not intermittent: no croston/tsb
+    assert (fc["lo"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["hi"]).all() and (fc["lo"] >= 0).all()
+    pd.testing.assert_frame_equal(h, before)  # pure
+
+
+def test_an_intermittent_series_gets_croston_or_tsb():
+    s = ForecastSettings(models=("seasonal_naive", "croston", "tsb"), windows=2)
+    res = select_and_forecast("slow", intermittent(), 14, "D", s)
+    assert res.status["model"] in ("croston", "tsb") and res.status["status"] == "fitted"
+    assert res.status["reason"].startswith("lowest MASE") and "intermittent (" in res.status["reason"]
+    assert {"croston", "tsb", "seasonal_naive"} <= set(res.errors["model"])
+    assert res.forecast["yhat"].nunique() == 1 and (res.forecast["lo"] == 0).all()
+
+
+def test_short_series_fall_back_to_seasonal_naive_or_naive():
+    rng = np.random.default_rng(1)
+    fc, st = forecast_series("new", frame(rng.poisson(5, 20)), 7, "D", FAST)
+    assert (st["status"], st["model"]) == ("fallback", "seasonal_naive") and "20 observations, fewer than the 56" in st["reason"]
+    assert len(fc) == 7 and np.isfinite(st["mase_seasonal_naive"])
+    fc, st = forecast_series("newer", frame([3, 5, 4, 6]), 7, "D", FAST)
+    assert (st["status"], st["model"]) == ("fallback", "naive") and (fc["yhat"] == 6).all()
+
+
+def test_constant_negative_empty_and_zero_series_are_reported_not_fatal():
+    fc, st = forecast_series("flat", frame(np.full(80, 5.0)), 7, "D", FAST)
+    assert (st["status"], st["model"], st["reason"]) == ("fallback", "naive", "constant series") and (fc["yhat"] == 5).all()
+
+    y = seasonal_trend()["y"].to_numpy().copy()
+    y[[10, 40, 70]] = -30.0  # a day of returns larger than its sales
+    fc, st = forecast_series("returns", frame(y), 7, "D", FAST)
+    assert st["status"] == "fitted" and "3 negative values (sales net of returns) clipped at 0 for fitting" in st["reason"]
+    assert (fc["lo"] >= 0).all()
+
+    for uid, h, why in [
+        ("zeros", frame(np.zeros(80)), "all zeros"),
+        ("one", frame([4.0]), "fewer than 2 observations"),
+        ("none", frame([]), "no observations"),
+        ("refunds", frame([-1.0, 0.0, -2.0]), "all zeros"),
+    ]:
+        fc, st = forecast_series(uid, h, 7, "D", FAST)
+        assert st["status"] == "skipped" and why in st["reason"] and st["model"] is None
+        assert fc.empty and list(fc.columns) == FORECAST_COLUMNS
+
+
+def test_duplicate_dates_are_summed_and_gaps_filled():
+    h = seasonal_trend(n=70)
+    dup = pd.concat([h, h.iloc[[5, 30]].assign(y=10.0)]).sample(frac=1, random_state=0)  # unsorted too
+    summed = h.copy()
+    summed.loc[[5, 30], "y"] += 10.0
+    fc_dup, st_dup = forecast_series("d", dup, 7, "D", FAST)
+    fc_sum, st_sum = forecast_series("d", summed, 7, "D", FAST)
+    pd.testing.assert_frame_equal(fc_dup, fc_sum)
+    assert st_dup["model"] == st_sum["model"] and st_dup["n_obs"] == 70 and "2 duplicate dates summed" in st_dup["reason"]
+    fc, st = forecast_series("g", h.drop(index=[20, 21]), 7, "D", FAST)
+    assert st["n_obs"] == 70 and "2 missing steps filled with 0" in st["reason"]
+
+
+def test_a_failing_model_is_scored_as_an_error_and_the_others_carry_on():
+    res = select_and_forecast("s", seasonal_trend(), 7, "D", FAST, candidates=[Boom(), ETS(), SeasonalNaive()])
+    assert res.status["status"] == "fitted" and res.status["model"] == "ets"
+    boom = res.errors[res.errors["model"] == "boom"]
+    assert len(boom) == 2 and boom["error"].str.contains("RuntimeError: boom").all()
+    # every candidate fails: seasonal naive, with the errors said
+    fc, st = forecast_series("s", seasonal_trend(), 7, "D", FAST, candidates=[Boom()])
+    assert (st["status"], st["model"]) == ("fallback", "seasonal_naive") and "boom: RuntimeError: boom" in st["reason"]
+    assert len(fc) == 7
+
+
+def test_a_winner_that_cannot_refit_gives_way_to_the_next_best():
+    h = seasonal_trend()
+    # the same forecasts as ETS in the backtest, listed first: it wins the tie, then fails
+    res = select_and_forecast("s", h, 7, "D", FAST, candidates=[FailsOnFullHistory(limit=len(h)), ETS(), SeasonalNaive()])
+    assert (res.status["status"], res.status["model"]) == ("fallback", "ets")
+    assert "fragile failed on the full history (ValueError: cannot refit)" in res.status["reason"]
+
+
+def test_the_ensemble_of_the_best_is_used_when_it_beats_them():
+    y = np.resize([10.0, 12, 14, 16, 18, 5, 3], 84) + np.random.default_rng(0).normal(0, 0.5, 84)
+    candidates = [Shifted(3.0, "high"), Shifted(-3.0, "low")]  # their average is seasonal naive
+    s = ForecastSettings(models=("seasonal_naive",), windows=2, ensemble_top=2)
+    res = select_and_forecast("e", frame(y), 7, "D", s, candidates=candidates)
+    assert res.status["model"] == "ensemble(high+low)" and "the average of the best 2" in res.status["reason"]
+    expected = SeasonalNaive().forecast(frame(y), 7, "D")
+    assert res.forecast["yhat"].to_numpy() == pytest.approx(expected["yhat"].to_numpy())
+    assert "ensemble(high+low)" in set(res.errors["model"])
+    assert res.status["mase"] == pytest.approx(res.status["mase_seasonal_naive"])
+
+
+def small_panel():
+    parts = {
+        "a_season": seasonal_trend(seed=1),
+        "b_slow": intermittent(seed=2),
+        "c_new": frame(np.arange(1.0, 11.0)),
+        "d_zeros": frame(np.zeros(30)),
+        "e_flat": frame(np.full(60, 2.0)),
+        "f_season": seasonal_trend(n=84, seed=3),
+    }
+    return pd.concat([h.assign(unique_id=uid) for uid, h in parts.items()], ignore_index=True)
+
+
+def test_forecast_panel_reports_every_series_and_a_broken_one_does_not_stop_it(monkeypatch):
+    real = auto.select_and_forecast
+
+    def broken_for_one(uid, *args, **kwargs):
+        if uid == "f_season":
+            raise KeyError("something unexpected")
+        return real(uid, *args, **kwargs)
+
+    monkeypatch.setattr(auto, "select_and_forecast", broken_for_one)
+    fc, st, errors = forecast_panel(small_panel(), 7, "D", FAST, workers=1)
+    st = st.set_index("unique_id")
+    assert list(st.index) == ["a_season", "b_slow", "c_new", "d_zeros", "e_flat", "f_season"]
+    assert st["status"].to_dict() == {"a_season": "fitted", "b_slow": "fitted", "c_new": "fallback", "d_zeros": "skipped", "e_flat": "fallback", "f_season": "skipped"}
+    assert "KeyError" in st.loc["f_season", "reason"]
+    assert set(fc["unique_id"]) == {"a_season", "b_slow", "c_new", "e_flat"} and (fc.groupby("unique_id").size() == 7).all()
+    assert list(fc.columns) == FORECAST_COLUMNS
+    assert set(errors.loc[errors["unique_id"] == "b_slow", "model"]) == {"seasonal_naive", "ets", "theta", "croston", "tsb"}
+    summary = auto_summary(errors, st.reset_index()).set_index("model")
+    assert list(summary.columns) == ["mase", "smape", "wape", "bias", "coverage_80", "series"]
+    assert summary.index[0] == "auto" and {"seasonal_naive", "ets", "naive"} <= set(summary.index)
+    # every forecast series is scored, with the model it got, next to seasonal naive
+    assert summary.loc["auto", "series"] == 4 and summary.loc["seasonal_naive", "series"] == 4
+    assert summary.loc["auto", "mase"] <= summary.loc["seasonal_naive", "mase"]
+
+
+def test_the_process_pool_gives_the_same_results_as_one_process():
+    panel = small_panel()
+    one = forecast_panel(panel, 7, "D", FAST, workers=1)
+    two = forecast_panel(panel, 7, "D", FAST, workers=2)
+    for a, b in zip(one, two, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    empty = forecast_panel(panel.head(0), 7, "D", FAST, workers=2)
+    assert [list(x.columns) for x in empty[:2]] == [FORECAST_COLUMNS, STATUS_COLUMNS] and all(x.empty for x in empty)
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(PanelError, match="freq must be one of"):
+        forecast_series("s", seasonal_trend(), 7, "Q", FAST)
+    with pytest.raises(PanelError, match="horizon"):
+        forecast_panel(small_panel(), 0, "D", FAST)

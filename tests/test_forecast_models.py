@@ -1,0 +1,150 @@
+"""Statistical forecast models on small synthetic series whose structure is known."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesml.config import FORECAST_MODELS, ForecastSettings
+from salesml.forecast.models import (
+    ETS,
+    TSB,
+    Croston,
+    Ensemble,
+    ModelError,
+    Naive,
+    ProphetModel,
+    SeasonalNaive,
+    SeriesError,
+    Theta,
+    make_model,
+    ratio_interval,
+    seasonal_period,
+)
+
+WEEK = np.array([1.0, 1.1, 1.2, 1.2, 1.4, 0.6, 0.5])
+
+
+def seasonal_trend(n=140, seed=0, start="2024-01-01"):
+    """Daily sales: a rising level times a weekly pattern, plus a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = (100 + 0.8 * t) * np.resize(WEEK, n) + rng.normal(0, 4, n)
+    return pd.DataFrame({"ds": pd.date_range(start, periods=n, freq="D"), "y": y})
+
+
+def intermittent(n=140, p=0.3, seed=0, start="2024-01-01"):
+    """Daily demand of a slow mover: a sale on a share p of the days, of a random size."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < p) * rng.integers(2, 9, n).astype(float)
+    return pd.DataFrame({"ds": pd.date_range(start, periods=n, freq="D"), "y": y})
+
+
+STATS_MODELS = [SeasonalNaive(), Naive(), ETS(), Theta(), Croston(), TSB()]
+
+
+@pytest.mark.parametrize("model", STATS_MODELS, ids=lambda m: m.name)
+@pytest.mark.parametrize("series", [seasonal_trend, intermittent], ids=["seasonal_trend", "intermittent"])
+def test_every_model_gives_horizon_rows_of_ordered_non_negative_bounds(model, series):
+    h = series()
+    before = h.copy()
+    fc = model.forecast(h, 10, "D", 80)
+    assert list(fc.columns) == ["ds", "yhat", "lo", "hi"] and len(fc) == 10
+    assert (fc["ds"] == pd.date_range(h["ds"].iloc[-1] + pd.Timedelta(days=1), periods=10, freq="D")).all()
+    values = fc[["yhat", "lo", "hi"]].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all()
+    assert (fc["lo"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["hi"]).all()
+    assert (fc["hi"] > fc["lo"]).any()  # a noisy history: a real interval
+    pd.testing.assert_frame_equal(h, before)  # pure
+
+
+@pytest.mark.parametrize("model", [ETS(), Theta()], ids=lambda m: m.name)
+def test_ets_and_theta_follow_trend_and_season_better_than_naive(model):
+    h = seasonal_trend(n=168)
+    train, test = h.iloc[:140], h["y"].iloc[140:].to_numpy()
+    mae = {m.name: np.mean(np.abs(m.forecast(train, 28, "D")["yhat"].to_numpy() - test)) for m in (model, Naive(), SeasonalNaive())}
+    assert mae[model.name] < 0.5 * mae["naive"]
+    assert mae[model.name] < mae["seasonal_naive"]  # seasonal naive misses the trend
+    fc = model.forecast(train, 28, "D", 80)
+    inside = np.mean((test >= fc["lo"]) & (test <= fc["hi"]))
+    assert 0.5 <= inside <= 1
+
+
+def test_seasonal_models_need_two_seasons_else_go_non_seasonal():
+    assert seasonal_period(14, "D") == 7 and seasonal_period(13, "D") == 1
+    assert seasonal_period(103, "W") == 1 and seasonal_period(104, "W") == 52
+    assert seasonal_period(30, "M", season=3) == 3
+    weekly = pd.DataFrame({"ds": pd.date_range("2024-01-07", periods=40, freq="W-SUN"), "y": np.linspace(10, 50, 40)})
+    for model in (ETS(), Theta()):  # 40 weeks < 2 years: fitted without a yearly season
+        fc = model.forecast(weekly, 4, "W")
+        assert (fc["ds"].dt.dayofweek == 6).all() and fc["yhat"].iloc[0] > 40
+    with pytest.raises(SeriesError, match="too few"):
+        ETS().forecast(weekly.head(4), 4, "W")
+
+
+@pytest.mark.parametrize("model", [Croston(), Croston(optimized=False), TSB()], ids=["croston", "croston_classic", "tsb"])
+def test_croston_and_tsb_forecast_the_demand_rate_with_a_skewed_interval(model):
+    h = intermittent(n=365, p=0.3, seed=1)  # sizes 2..8: 0.3 x 5 = 1.5 a day
+    train, test = h.iloc[:337], h["y"].iloc[337:].to_numpy()
+    fc = model.forecast(train, 28, "D", 80)
+    assert fc["yhat"].nunique() == 1  # a flat rate
+    # about the demand per day (smoothing follows the recent past, which ran a little high)
+    assert fc["yhat"].iloc[0] == pytest.approx(train["y"].mean(), rel=0.5)
+    assert (fc["lo"] == 0).all() and (fc["hi"] > 2 * fc["yhat"]).all()  # zeros below, bursts above
+    inside = np.mean((test >= fc["lo"]) & (test <= fc["hi"]))
+    assert 0.6 <= inside <= 1
+
+
+def test_tsb_lets_a_product_that_stopped_selling_fade_croston_does_not():
+    h = intermittent(n=150, p=0.5, seed=2)
+    h.loc[h.index >= 100, "y"] = 0.0  # no sale in the last 50 days
+    tsb, croston = TSB().forecast(h, 7, "D")["yhat"].iloc[0], Croston().forecast(h, 7, "D")["yhat"].iloc[0]
+    assert tsb < 0.25 * croston
+
+
+def test_ratio_interval_scales_the_one_step_error_ratios():
+    fitted = np.r_[np.nan, np.full(11, 10.0)]  # the first step has no forecast
+    y = np.r_[99.0, np.linspace(5, 15, 11)]  # ratios 0.5 .. 1.5
+    lo, hi = ratio_interval(y, fitted, np.array([4.0, 4.0]), 80)
+    assert lo == pytest.approx([2.4, 2.4]) and hi == pytest.approx([5.6, 5.6])  # 4 x 0.6, 4 x 1.4
+    # demand on 4 steps of 10: the zeros fill the lower 10% and more, so [0, the 80% quantile]
+    y = np.r_[0.0, np.array([0, 0, 0, 0, 0, 0, 10, 20, 30, 40.0])]
+    lo, hi = ratio_interval(y, np.r_[np.nan, np.full(10, 10.0)], np.array([1.0]), 80)
+    assert lo.tolist() == [0.0] and hi == pytest.approx([np.quantile(y[1:] / 10, 0.8)])
+    lo, hi = ratio_interval([1.0], [np.nan], np.array([3.0]), 80)
+    assert lo.tolist() == hi.tolist() == [3.0]
+
+
+def test_ensemble_averages_its_members_forecasts_and_bounds():
+    h = seasonal_trend()
+    ens = Ensemble((SeasonalNaive(), Naive()))
+    assert ens.name == "ensemble(seasonal_naive+naive)"
+    a, b, e = SeasonalNaive().forecast(h, 5, "D"), Naive().forecast(h, 5, "D"), ens.forecast(h, 5, "D")
+    assert e["yhat"].to_numpy() == pytest.approx((a["yhat"] + b["yhat"]).to_numpy() / 2)
+    assert e["hi"].to_numpy() == pytest.approx((a["hi"] + b["hi"]).to_numpy() / 2)
+    with pytest.raises(ModelError):
+        Ensemble(())
+
+
+def test_make_model_builds_every_configured_model_from_the_settings():
+    s = ForecastSettings(country_holidays="US", festivals=False, prophet_uncertainty_samples=50, random_state=3)
+    for name in FORECAST_MODELS:
+        assert make_model(name, s).name == name
+    assert make_model("prophet", s) == ProphetModel(country="US", festivals=False, uncertainty_samples=50, random_state=3)
+    assert make_model("ets") == ETS()  # default settings
+    with pytest.raises(ModelError, match="unknown forecast model 'arima'"):
+        make_model("arima", s)
+    with pytest.raises(ModelError, match="variant"):
+        Theta(variant="fancy")
+    assert dataclasses.is_dataclass(make_model("tsb", s))
+
+
+def test_prophet_with_a_random_state_is_reproducible():
+    h = seasonal_trend(n=70)
+    model = make_model("prophet", ForecastSettings(prophet_uncertainty_samples=30, country_holidays="", festivals=False))
+    a, b = model.forecast(h, 7, "D"), model.forecast(h, 7, "D")
+    pd.testing.assert_frame_equal(a, b)
+    assert (a["lo"] >= 0).all() and (a["lo"] <= a["yhat"]).all() and (a["yhat"] <= a["hi"]).all()
