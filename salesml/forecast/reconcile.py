@@ -1,0 +1,398 @@
+"""The sales hierarchy (rep → team → region → company) and coherent forecasts on it.
+
+The hierarchy
+-------------
+:func:`hierarchy_panel` builds one series per *node*: the company, each region, each team
+within its region and each rep within their team and region. The bottom series are the
+ledger's entries keyed by the team and region frozen in each entry (the hierarchy stint
+on the date of the sale) and ``coalesce(rep_id, unassigned)`` — the keys
+:func:`salesml.forecast.panels.panel` uses — so the nodes add up exactly: the company
+equals ``panel(level="company")``, a region ``panel(level="region")``, and so on. A rep
+who moved team is two bottom series (one per team), as in the performance figures.
+
+Node ids are unique across levels and say where a node sits (:func:`node_id`)::
+
+    company
+    region/East China
+    region/East China/team/T03
+    region/East China/team/T03/rep/R017
+
+Reconciliation
+--------------
+Forecasting every node on its own gives numbers that do not add up (the reps' forecasts
+do not sum to their team's). :func:`reconcile` makes them coherent with
+hierarchicalforecast: ``bottom_up`` (sum the reps), ``mint_ols`` and ``mint_shrink``
+(MinTrace, Wickramasuriya et al. 2019, with non-negative bottom forecasts). MinT-shrink
+weighs the nodes by the covariance of their in-sample one-step errors: pass ``fitted``
+values, or get those of a one-step seasonal naive (:func:`seasonal_naive_fitted`).
+
+The output is non-negative and exactly coherent: after reconciliation the bottom series
+are clipped at 0 and every parent is recomputed as the sum of its bottom series (the
+non-negative MinT solver works in single precision and leaves tiny gaps otherwise).
+Intervals are the base forecast's own interval shifted by the reconciliation adjustment
+(``yhat`` reconciled minus ``yhat`` base), kept around the reconciled ``yhat`` and
+clipped at 0: each node keeps the width of its own forecast's uncertainty. (Intervals
+are not additive, so they are not summed.)
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from salesml.accounting.performance import check_scope
+from salesml.accounting.scope import Scope, parse_scope
+from salesml.config import RECONCILE_METHODS, PerformanceSettings, Settings
+from salesml.errors import SalesmlError
+from salesml.forecast.models import SEASON
+from salesml.forecast.panels import FREQS, _bucket_sql, _last_complete_step, fill_gaps
+
+#: levels of the hierarchy, top to bottom
+LEVELS = ("company", "region", "team", "rep")
+#: id of the top node
+COMPANY = "company"
+#: methods that need in-sample fitted values (the covariance of the one-step errors)
+INSAMPLE_METHODS = ("mint_shrink",)
+_SEP = "/"
+#: (largest step in days, frequency): a panel whose dates are at most 1 day apart is daily,
+#: at most 7 weekly, otherwise monthly
+_FREQ_BY_DAYS = ((1, "D"), (7, "W"))
+
+
+class HierarchyError(SalesmlError, ValueError):
+    """A hierarchy cannot be built or reconciled as asked; the message says why."""
+
+
+def performance_settings(settings: Settings | PerformanceSettings | None) -> PerformanceSettings:
+    """The performance settings (who counts as unassigned...) of full ``Settings``, or the
+    ``PerformanceSettings`` given, or the defaults."""
+    if settings is None:
+        return PerformanceSettings()
+    return settings.performance if isinstance(settings, Settings) else settings
+
+
+def node_id(level: str, region: str | None = None, team: str | None = None, rep: str | None = None) -> str:
+    """The id of a node of the hierarchy, e.g. ``node_id("team", "East China", "T03")`` is
+    ``region/East China/team/T03``; ``node_id("company")`` is ``company``."""
+    if level not in LEVELS:
+        raise HierarchyError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+    parts = []
+    for name, value in (("region", region), ("team", team), ("rep", rep))[: LEVELS.index(level)]:
+        if value is None or pd.isna(value):
+            raise HierarchyError(f"a {level} node needs its {name}")
+        parts.append(f"{name}{_SEP}{value}")
+    return _SEP.join(parts) if parts else COMPANY
+
+
+def node_level(uid: str) -> str | None:
+    """The level of a node id made by :func:`node_id` (None if it is not one)."""
+    if uid == COMPANY:
+        return COMPANY
+    parts = uid.split(_SEP)
+    names = parts[0::2]
+    return LEVELS[len(names)] if names == list(("region", "team", "rep")[: len(names)]) and len(parts) % 2 == 0 else None
+
+
+def hierarchy_levels(scope: str | Scope | None = None) -> tuple[str, ...]:
+    """The levels a scope sees: its own and those below (``team:T03`` -> team, rep)."""
+    return LEVELS[LEVELS.index(parse_scope(scope).level):]
+
+
+def node_ids(bottom: pd.DataFrame, levels: tuple[str, ...] = LEVELS) -> pd.DataFrame:
+    """For every row of ``bottom`` (columns ``region, team, rep``): one column per level of
+    ``levels`` holding the id of the row's node at that level. Pure."""
+    out = pd.DataFrame(index=bottom.index)
+    for level in levels:
+        n = LEVELS.index(level)
+        if n == 0:
+            out[level] = COMPANY
+            continue
+        ids = None
+        for name in ("region", "team", "rep")[:n]:
+            part = name + _SEP + bottom[name].astype(str)
+            ids = part if ids is None else ids + _SEP + part
+        out[level] = ids
+    return out
+
+
+def rollup(bottom: pd.DataFrame, value_cols: list[str], levels: tuple[str, ...] = LEVELS) -> pd.DataFrame:
+    """Sum ``value_cols`` of bottom rows (``region, team, rep`` [, ``ds``]) to every node of
+    ``levels``: ``unique_id, level`` [, ``ds``], ``value_cols``. Pure."""
+    ids = node_ids(bottom, levels)
+    extra = ["ds"] if "ds" in bottom.columns else []
+    parts = []
+    for level in levels:
+        frame = pd.concat([ids[[level]].rename(columns={level: "unique_id"}), bottom[extra + value_cols]], axis=1)
+        summed = frame.groupby(["unique_id", *extra], as_index=False, sort=True)[value_cols].sum()
+        summed.insert(1, "level", level)
+        parts.append(summed)
+    return pd.concat(parts, ignore_index=True)
+
+
+def bottom_panel(
+    con: duckdb.DuckDBPyConnection,
+    freq: str = "D",
+    settings: Settings | PerformanceSettings | None = None,
+    scope: str | Scope | None = None,
+    end: str | None = None,
+    start: str | None = None,
+) -> pd.DataFrame:
+    """``region, team, rep, unique_id, ds, y``: net revenue per rep within team within region,
+    from the ledger (team and region frozen in each entry), with the gaps and the partial
+    last step handled as :func:`salesml.forecast.panels.panel` does."""
+    if freq not in FREQS:
+        raise HierarchyError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
+    settings = performance_settings(settings)
+    sc = parse_scope(scope)
+    check_scope(con, sc)
+    cond, params = sc.sql("e")
+    last = con.execute("SELECT max(credit_date) FROM ledger").fetchall()[0][0]
+    if last is None:
+        raise HierarchyError("the ledger is empty: load sales and post them first")
+    end_date = pd.Timestamp(end) if end else pd.Timestamp(last)
+    start_cond = "AND e.credit_date >= $start" if start else ""
+    df = con.execute(
+        f"""
+        SELECT e.region, e.team, e.rep_key AS rep, {_bucket_sql(freq)} AS ds, sum(e.amount)::DOUBLE AS y
+        FROM (SELECT *, coalesce(rep_id, $un) AS rep_key FROM ledger) e
+        WHERE e.credit_date <= $end {start_cond} AND {cond}
+        GROUP BY ALL
+        """,
+        {"un": settings.unassigned, "end": end_date.date(), **({"start": pd.Timestamp(start).date()} if start else {}), **params},
+    ).df()
+    last_step = _last_complete_step(end_date, freq)
+    df["ds"] = pd.to_datetime(df["ds"])
+    df = df[df["ds"] <= last_step]
+    if df.empty:
+        raise HierarchyError(f"no sales in scope {sc} up to {last_step:%Y-%m-%d}: nothing to build a hierarchy from")
+    df = df.assign(unique_id=node_ids(df, ("rep",))["rep"])
+    keys = df[["unique_id", "region", "team", "rep"]].drop_duplicates("unique_id")
+    filled = fill_gaps(df[["unique_id", "ds", "y"]], freq, end=last_step)
+    return keys.merge(filled, on="unique_id", how="right")[["region", "team", "rep", "unique_id", "ds", "y"]]
+
+
+def hierarchy_panel(
+    con: duckdb.DuckDBPyConnection,
+    freq: str = "D",
+    settings: Settings | PerformanceSettings | None = None,
+    scope: str | Scope | None = None,
+    end: str | None = None,
+    *,
+    start: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """``(Y_df, S_df, tags)`` of the hierarchy, as hierarchicalforecast's ``aggregate`` gives them.
+
+    ``Y_df``: ``unique_id, ds, y`` of every node (see :func:`node_id`); ``S_df``: the summing
+    matrix, ``unique_id`` and one column per bottom node (top nodes first, bottom last);
+    ``tags``: level name (``company``, ``region``, ``team``, ``rep``) -> node ids. With a
+    ``scope``, the levels above it are left out (``region:East China`` starts at the
+    region). ``start``/``end`` bound the ledger's credit dates (``end`` defaults to the last).
+    """
+    bottom = bottom_panel(con, freq, settings, scope, end, start)
+    return build_hierarchy(bottom, hierarchy_levels(scope))
+
+
+def build_hierarchy(
+    bottom: pd.DataFrame, levels: tuple[str, ...] = LEVELS
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """``(Y_df, S_df, tags)`` from bottom series ``region, team, rep, ds, y`` (see
+    :func:`hierarchy_panel`), with the nodes of ``levels`` (``rep`` must be one). Pure."""
+    from hierarchicalforecast.utils import aggregate
+
+    missing = {"region", "team", "rep", "ds", "y"} - set(bottom.columns)
+    if missing:
+        raise HierarchyError(f"the bottom series need columns region, team, rep, ds, y; missing {sorted(missing)}")
+    if "rep" not in levels or any(lv not in LEVELS for lv in levels):
+        raise HierarchyError(f"levels must be among {', '.join(LEVELS)} and include rep, got {list(levels)}")
+    if bottom.empty:
+        raise HierarchyError("no bottom series: nothing to build a hierarchy from")
+    if bottom[["region", "team", "rep", "ds", "y"]].isna().any().any():
+        raise HierarchyError("the bottom series have missing region, team, rep, ds or y values")
+    bottom = bottom.reset_index(drop=True)
+    # aggregate joins the values of a level's columns with "/" and splits them again, so it
+    # gets integer codes (names may hold any character) and its ids are mapped to node ids
+    codes = pd.DataFrame(
+        {
+            "company": COMPANY,
+            **{name: pd.factorize(bottom[name])[0].astype(str) for name in ("region", "team", "rep")},
+            "ds": pd.to_datetime(bottom["ds"]),
+            "y": bottom["y"].astype("float64"),
+        }
+    )
+    # every level starts with "company": aggregate needs the bottom level to hold every column
+    spec = [list(LEVELS[: LEVELS.index(level) + 1]) for level in levels]
+    Y_df, S_df, tags = aggregate(codes, spec)
+    keys = bottom.drop_duplicates(["region", "team", "rep"]).index
+    ids = node_ids(bottom.loc[keys], levels)
+    to_node: dict[str, str] = {}
+    for level in levels:
+        agg_ids = codes.loc[keys, list(LEVELS[: LEVELS.index(level) + 1])].agg(_SEP.join, axis=1)
+        to_node.update(zip(agg_ids, ids[level], strict=True))
+    Y_df = Y_df.assign(unique_id=Y_df["unique_id"].map(to_node))[["unique_id", "ds", "y"]].reset_index(drop=True)
+    S_df = S_df.assign(unique_id=S_df["unique_id"].map(to_node)).rename(columns=to_node).reset_index(drop=True)
+    tags = {key.split(_SEP)[-1]: np.array([to_node[u] for u in members], dtype=object) for key, members in tags.items()}
+    if S_df["unique_id"].duplicated().any():
+        dup = S_df.loc[S_df["unique_id"].duplicated(), "unique_id"].tolist()[:3]
+        raise HierarchyError(f"node ids are not unique (a region/team/rep name containing {_SEP!r}?), e.g. {dup}")
+    return Y_df, S_df, tags
+
+
+def infer_freq(Y_df: pd.DataFrame) -> str:
+    """``D``, ``W`` or ``M`` from the smallest step between dates of a panel."""
+    days = pd.Series(np.sort(pd.to_datetime(Y_df["ds"]).unique())).diff().dt.days.dropna()
+    if days.empty:
+        raise HierarchyError("cannot tell the frequency of a panel with a single date; pass freq")
+    step = days.min()
+    return next((f for limit, f in _FREQ_BY_DAYS if step <= limit), "M")
+
+
+def seasonal_naive_fitted(Y_df: pd.DataFrame, freq: str | None = None, season: int | None = None) -> pd.DataFrame:
+    """In-sample one-step forecasts of a seasonal naive: ``unique_id, ds, yhat`` with ``yhat``
+    = the value one season earlier (NaN for each series' first season). Pure.
+
+    These are what :func:`reconcile` uses for MinT-shrink when no ``fitted`` values are given:
+    the covariance of their errors across nodes is the weight matrix MinT needs."""
+    m = season or SEASON[freq or infer_freq(Y_df)]
+    ordered = Y_df.sort_values(["unique_id", "ds"])
+    yhat = ordered.groupby("unique_id", sort=False)["y"].shift(m)
+    return pd.DataFrame({"unique_id": ordered["unique_id"], "ds": ordered["ds"], "yhat": yhat}).reset_index(drop=True)
+
+
+def _insample(Y_df: pd.DataFrame, fitted: pd.DataFrame | None, freq: str | None) -> pd.DataFrame:
+    """``unique_id, ds, y, yhat`` on a balanced grid (every node x every date of ``Y_df``).
+
+    Before a node's first date it had no sales: ``y`` = 0 there, and so is ``yhat`` (a
+    node that did not exist was forecast nothing), so every node has residuals over the
+    whole window and MinT-shrink can estimate its variance even when it is new. Without
+    ``fitted``, a seasonal naive is fitted on that balanced grid (its first sale day is then
+    an error of the full sale, as a seasonal naive would have forecast 0)."""
+    actual = Y_df[["unique_id", "ds", "y"]].assign(ds=pd.to_datetime(Y_df["ds"]))
+    grid = pd.MultiIndex.from_product([actual["unique_id"].unique(), np.sort(actual["ds"].unique())], names=["unique_id", "ds"])
+    balanced = actual.set_index(["unique_id", "ds"]).reindex(grid)
+    before_start = balanced["y"].isna().to_numpy()
+    balanced = balanced.fillna({"y": 0.0}).reset_index()
+    if fitted is None:
+        fit = seasonal_naive_fitted(balanced, freq or infer_freq(actual))
+    else:
+        fit = fitted[["unique_id", "ds", "yhat"]].assign(ds=pd.to_datetime(fitted["ds"]))
+    out = balanced.merge(fit, on=["unique_id", "ds"], how="left")
+    out.loc[before_start & out["yhat"].isna().to_numpy(), "yhat"] = 0.0
+    return out
+
+
+def _reconciler(method: str):
+    from hierarchicalforecast.methods import BottomUp, MinTrace
+
+    if method == "bottom_up":
+        return BottomUp()
+    return MinTrace(method="mint_shrink" if method == "mint_shrink" else "ols", nonnegative=True)
+
+
+def _check_inputs(base: pd.DataFrame, S_df: pd.DataFrame, Y_df: pd.DataFrame | None, method: str) -> None:
+    if method not in RECONCILE_METHODS:
+        raise HierarchyError(f"method must be one of {', '.join(RECONCILE_METHODS)}, got {method!r}")
+    missing_cols = {"unique_id", "ds", "yhat"} - set(base.columns)
+    if missing_cols:
+        raise HierarchyError(f"the base forecasts need columns unique_id, ds, yhat; missing {sorted(missing_cols)}")
+    nodes, have = set(S_df["unique_id"]), set(base["unique_id"])
+    if nodes - have:
+        raise HierarchyError(f"no base forecast for {len(nodes - have)} node(s) of the hierarchy, e.g. {sorted(nodes - have)[:3]}")
+    if have - nodes:
+        raise HierarchyError(f"{len(have - nodes)} forecast series are not nodes of the hierarchy, e.g. {sorted(have - nodes)[:3]}")
+    if base["yhat"].isna().any():
+        raise HierarchyError(f"base forecasts have missing yhat for {base.loc[base['yhat'].isna(), 'unique_id'].nunique()} node(s)")
+    steps = base.groupby("unique_id")["ds"].agg(["nunique", "min", "max"])
+    if len(steps.drop_duplicates()) > 1:
+        raise HierarchyError("every node's base forecast must cover the same dates (same horizon)")
+    if base.duplicated(["unique_id", "ds"]).any():
+        raise HierarchyError("base forecasts have duplicate (unique_id, ds) rows")
+    if Y_df is not None and set(Y_df["unique_id"]) != nodes:
+        raise HierarchyError("the in-sample actuals (Y_df) must hold exactly the nodes of the hierarchy (S_df)")
+
+
+def reconcile(
+    base_forecasts: pd.DataFrame,
+    Y_df: pd.DataFrame,
+    S_df: pd.DataFrame,
+    tags: dict[str, np.ndarray],
+    method: str = "mint_shrink",
+    fitted: pd.DataFrame | None = None,
+    *,
+    freq: str | None = None,
+) -> pd.DataFrame:
+    """Coherent, non-negative forecasts of every node of the hierarchy.
+
+    ``base_forecasts``: ``unique_id, ds, yhat`` (+ optional ``lo, hi, model``), one series per
+    node of ``S_df``, all over the same dates. ``Y_df``: the nodes' in-sample actuals
+    ``unique_id, ds, y`` (from :func:`hierarchy_panel`). ``method``: ``bottom_up``,
+    ``mint_ols`` or ``mint_shrink``. ``fitted``: in-sample one-step forecasts
+    ``unique_id, ds, yhat`` for MinT-shrink; by default those of a seasonal naive
+    (season of ``freq``, inferred from ``Y_df`` when not given).
+
+    Returns ``unique_id, ds, yhat, lo, hi, yhat_base, model, method``: for every date the
+    bottom nodes add up to each parent, nothing is negative, and ``lo``/``hi`` are the base
+    interval moved by ``yhat - yhat_base`` (see the module docstring). Pure.
+    """
+    from hierarchicalforecast.core import HierarchicalReconciliation
+
+    _check_inputs(base_forecasts, S_df, Y_df if method in INSAMPLE_METHODS else None, method)
+    bottom_ids = [c for c in S_df.columns if c != "unique_id"]
+    order = S_df["unique_id"].tolist()
+    S = S_df[bottom_ids].to_numpy(dtype="float64")
+    base = base_forecasts.copy()
+    base["ds"] = pd.to_datetime(base["ds"])
+    y_hat = base.pivot(index="unique_id", columns="ds", values="yhat").reindex(order)
+    dates = y_hat.columns
+
+    if len(order) == len(bottom_ids):  # no aggregate node (e.g. a rep's own scope): nothing to reconcile
+        bottom = np.clip(y_hat.to_numpy(dtype="float64"), 0, None)
+    else:
+        y_in = _insample(Y_df, fitted, freq) if method in INSAMPLE_METHODS else None
+        hrec = HierarchicalReconciliation([_reconciler(method)])
+        try:
+            with warnings.catch_warnings():
+                # qpsolvers converts the non-negative MinT's matrices to sparse and says so
+                # each time; hierarchicalforecast warns of negative base forecasts, which
+                # models never give (and would be clipped: the same thing)
+                warnings.filterwarnings("ignore", module="qpsolvers")
+                warnings.filterwarnings("ignore", message="Replacing negative forecasts with zero")
+                out = hrec.reconcile(Y_hat_df=base[["unique_id", "ds", "yhat"]], S_df=S_df, tags=tags, Y_df=y_in)
+        except Exception as e:  # hierarchicalforecast raises bare Exceptions (ill-conditioned...)
+            raise HierarchyError(f"{method} reconciliation failed: {e}; try another method (bottom_up always works)") from e
+        col = next(c for c in out.columns if c.startswith("yhat/"))
+        rec = out.pivot(index="unique_id", columns="ds", values=col).reindex(index=order, columns=dates)
+        bottom = np.clip(rec.loc[bottom_ids].to_numpy(dtype="float64"), 0, None)
+
+    full = S @ bottom  # every parent = the sum of its (clipped) bottom series: exactly coherent
+    result = pd.DataFrame(
+        {
+            "unique_id": np.repeat(order, len(dates)),
+            "ds": np.tile(dates.to_numpy(), len(order)),
+            "yhat": full.ravel(),
+        }
+    )
+    result = result.merge(base.drop(columns=["yhat"]).assign(yhat_base=base["yhat"]), on=["unique_id", "ds"], how="left")
+    adjustment = result["yhat"] - result["yhat_base"]
+    for bound in ("lo", "hi"):
+        if bound not in result.columns:
+            result[bound] = np.nan
+    result["lo"] = np.clip(np.minimum(result["lo"] + adjustment, result["yhat"]), 0, None)
+    result["hi"] = np.maximum(result["hi"] + adjustment, result["yhat"])
+    if "model" not in result.columns:
+        result["model"] = None
+    result["method"] = method
+    return result[["unique_id", "ds", "yhat", "lo", "hi", "yhat_base", "model", "method"]]
+
+
+def coherence_gap(forecasts: pd.DataFrame, S_df: pd.DataFrame, value: str = "yhat") -> float:
+    """The largest gap, over nodes and dates, between a node's ``value`` and the sum of its
+    bottom series', relative to the node's value (absolute below 1); 0 when coherent."""
+    bottom_ids = [c for c in S_df.columns if c != "unique_id"]
+    wide = forecasts.pivot(index="unique_id", columns="ds", values=value)
+    summed = S_df[bottom_ids].to_numpy(dtype="float64") @ wide.reindex(bottom_ids).to_numpy(dtype="float64")
+    own = wide.reindex(S_df["unique_id"]).to_numpy(dtype="float64")
+    scale = np.maximum(np.abs(own), 1.0)
+    return float(np.max(np.abs(own - summed) / scale)) if own.size else 0.0
