@@ -3,6 +3,7 @@
     python -m benchmarks [--scale small|medium|large] [--seed N] [--end-date YYYY-MM-DD] [--out DIR]
 
 Runs, in a scratch folder (default: a temporary one): demo generation, the warehouse load,
+the ledger posting,
 `perf` for the latest complete month at every level, and one report render. Prints the
 wall time and peak memory (RSS of this process) of each step as a table and, with
 ``--json``, as JSON. Figures belong in issue notes.
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from salesml import warehouse
     from salesml.accounting import performance as perf
+    from salesml.accounting.ledger import ensure_posted
     from salesml.config import Settings
     from salesml.demo.generator import generate
     from salesml.demo.source import SOURCE_NAME, demo_source
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = step("generate", lambda: generate(root / "raw", scale=args.scale, seed=args.seed, end_date=end, progress=True))
     results = step("load", lambda: ingest_source(s, SOURCE_NAME, demo_source(s), progress=True))
     step("reload (unchanged)", lambda: ingest_source(s, SOURCE_NAME, demo_source(s)))
+    step("post ledger", lambda: ensure_posted(s))
 
     def perf_all():
         with warehouse.connect(s.warehouse_path, read_only=True) as con:
