@@ -631,7 +631,7 @@ def period_verify(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table, con
 
 
 # commands defined in their own modules (they import `app` from here)
-from salesml import cli_clv, cli_models, cli_segments  # noqa: E402,F401
+from salesml import cli_clv, cli_forecast, cli_models, cli_segments  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,73 @@
+"""The forecasting commands, run as users run them (subprocesses)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "prophet_retail" / "example_retail_sales.csv"
+VENDORED = Path(__file__).parent / "data" / "prophet_retail" / "example_retail_sales.csv"
+BACKTEST_KEYS = {"model", "mase", "smape", "wape", "coverage_80", "series"}
+
+
+def test_prophet_retail_through_the_import_path(tmp_path):
+    """examples/prophet_retail.toml: the monthly US retail series loads as order lines, and
+    the automatic choice beats seasonal naive in a 3 × 12-month backtest (as the README says)."""
+    data = SHARED if SHARED.is_file() else VENDORED
+    text = (ROOT / "examples" / "prophet_retail.toml").read_text(encoding="utf-8")
+    text = text.replace('"../../shared/data/prophet_retail/example_retail_sales.csv"', json.dumps(str(data)))
+    text = text.replace('path = "../data/prophet_retail.duckdb"', 'path = "wh.duckdb"')
+    cfg = tmp_path / "retail.toml"
+    cfg.write_text(text, encoding="utf-8")
+    loaded = json.loads(run("--config", str(cfg), "ingest", "--source", "prophet_retail", "--format", "json", cwd=tmp_path).stdout)
+    assert (loaded["rows_read"], loaded["rows_loaded"], loaded["rows_quarantined"]) == (293, 293, 0)
+    assert loaded["revenue_loaded"] == 90528594.0  # the sum of y in the file
+    proc = run("--config", str(cfg), "backtest", "--level", "company", "--freq", "M", "--windows", "3", "--horizon", "12", "--workers", "1", "--format", "json", cwd=tmp_path)
+    rows = {r["model"]: r for r in json.loads(proc.stdout)}
+    assert all(BACKTEST_KEYS <= set(r) for r in rows.values())
+    assert {"auto", "seasonal_naive", "prophet", "ets", "theta"} <= set(rows)
+    assert rows["seasonal_naive"]["mase"] == pytest.approx(0.9243, abs=1e-3)
+    assert rows["auto"]["mase"] < 0.5 * rows["seasonal_naive"]["mase"]
+    assert rows["auto"]["series"] == 1
+
+
+@pytest.fixture(scope="module")
+def fast(small_demo, tmp_path_factory):
+    """The small demo with fast candidate models (a config file, as a user would set it)."""
+    folder = tmp_path_factory.mktemp("fc")
+    cfg = folder / "salesml.toml"
+    cfg.write_text(
+        f'[warehouse]\npath = {json.dumps(str(small_demo.warehouse_path))}\n'
+        f'[models]\ndir = {json.dumps(str(folder / "models"))}\n'
+        '[forecast]\nmodels = ["seasonal_naive", "tsb"]\nworkers = 1\n',
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_forecast_train_and_reorder(fast):
+    proc = run("forecast", "--level", "region", "--freq", "W", "--horizon", "4", "--format", "csv", cwd=fast)
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert rows and set(rows[0]) == {"unique_id", "ds", "yhat", "lo", "hi", "model"}
+    assert all(float(r["yhat"]) >= 0 and float(r["lo"]) <= float(r["yhat"]) <= float(r["hi"]) for r in rows)
+    table = run("forecast", "--level", "region", "--freq", "W", "--horizon", "4", cwd=fast).stdout
+    assert "fitted" in table and "series in" in table
+    trained = json.loads(run("train", "forecast", "--level", "region", "--freq", "W", "--horizon", "4", "--windows", "2", "--format", "json", cwd=fast).stdout)
+    assert trained["version"] == "v0001" and {"auto", "seasonal_naive"} <= set(trained["metrics"])
+    assert "forecast" in run("models", "list", cwd=fast).stdout
+    alerts = json.loads(run("reorder", "--format", "json", "--all", cwd=fast).stdout)
+    assert alerts and {"product_id", "warehouse", "reorder_point", "alert"} <= set(alerts[0])
+
+
+def test_clear_errors(fast):
+    proc = run("forecast", "--level", "galaxy", cwd=fast, check=False)
+    assert proc.returncode == 1 and "--level must be one of" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("backtest", "--model", "oracle", cwd=fast, check=False)
+    assert proc.returncode == 1 and "--model must be auto or one of" in proc.stderr

@@ -1,0 +1,95 @@
+"""Forecasting on the warehouse: run, reconcile, an honest backtest, reorder points, train."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesml import registry
+from salesml.forecast import service
+from salesml.forecast.auto import forecast_panel
+
+#: fast candidates: the tests check the plumbing, tests/test_forecast_models.py the models
+FAST = {"models": ["seasonal_naive", "theta"], "workers": 1}
+
+
+@pytest.fixture(scope="module")
+def demo(small_demo):
+    return small_demo.with_overrides(forecast=FAST)
+
+
+def test_clear_errors_for_bad_arguments(demo):
+    for kwargs, message in [
+        ({"level": "galaxy"}, "--level must be one of"),
+        ({"freq": "Q"}, "--freq must be one of"),
+        ({"model": "oracle"}, "--model must be auto or one of"),
+        ({"reconcile": "magic"}, "--reconcile must be one of"),
+        ({"level": "product", "reconcile": "bottom_up"}, "works on the sales hierarchy"),
+    ]:
+        with pytest.raises(service.ForecastError, match=message):
+            service.check_args(**{"level": "region", "freq": "W", **kwargs})
+
+
+def test_run_forecasts_every_series_with_a_status(demo):
+    res = service.run(demo, "region", "W", horizon=4)
+    regions = set(res.history["unique_id"])
+    assert set(res.statuses["unique_id"]) == regions
+    fitted = res.statuses.loc[res.statuses["status"] != "skipped", "unique_id"]
+    assert res.forecasts.groupby("unique_id").size().loc[list(fitted)].eq(4).all()
+    assert (res.forecasts[["yhat", "lo", "hi"]] >= 0).all().all()
+    assert (res.forecasts["lo"] <= res.forecasts["yhat"]).all() and (res.forecasts["yhat"] <= res.forecasts["hi"]).all()
+    # the first forecast week follows the last complete week of history
+    assert res.forecasts["ds"].min() == res.history["ds"].max() + pd.Timedelta(weeks=1)
+    assert {"auto", "seasonal_naive", "theta"} <= set(res.summary["model"])
+    one = service.run(demo, "region", "W", horizon=4, model="seasonal_naive")
+    assert set(one.forecasts["model"]) == {"seasonal_naive"}
+
+
+def test_reconciled_levels_add_up(demo, method="mint_shrink"):
+    """(bottom_up and mint_ols are checked by hand in tests/test_forecast_reconcile.py)"""
+    company = service.run(demo, "company", "W", horizon=3, model="seasonal_naive", reconcile=method).forecasts
+    regions = service.run(demo, "region", "W", horizon=3, model="seasonal_naive", reconcile=method).forecasts
+    summed = regions.groupby("ds")["yhat"].sum()
+    assert np.allclose(summed.to_numpy(), company.set_index("ds")["yhat"].loc[summed.index].to_numpy(), rtol=1e-9)
+    assert (regions["yhat"] >= 0).all()
+
+
+def test_the_backtest_chooses_with_the_data_before_each_window_only():
+    """``evaluate``'s auto row for a window is exactly the choice made on the history up to
+    that window's cutoff: a series whose last window jumps cannot be foreseen."""
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2024-01-07", periods=80, freq="W-SUN")
+    y = 100 + 10 * np.sin(np.arange(80) / 4) + rng.normal(0, 2, 80)
+    y[-4:] += 500  # a jump in the last window nobody could know of
+    panel = pd.DataFrame({"unique_id": "s", "ds": ds, "y": y})
+    from salesml.config import Settings
+
+    s = Settings().with_overrides(forecast=FAST)
+    summary, errors = service.evaluate(s, "company", "W", windows=2, horizon=4, history=panel)
+    auto = errors[errors["model"] == "auto"].set_index("window")
+    expected, _, _ = forecast_panel(panel.iloc[:-4], 4, "W", s.forecast, workers=1)
+    assert auto.loc[2, "forecast"] == pytest.approx(expected["yhat"].sum())
+    assert auto.loc[2, "bias"] < -50  # the jump was not seen: a large under-forecast
+    assert list(summary["model"][:2]) == ["auto", "seasonal_naive"]
+    assert set(summary.columns) >= {"model", "mase", "smape", "wape", "coverage_80", "series"}
+
+
+def test_reorder_points_from_the_demo_inventory(demo):
+    table, notes = service.reorder(demo, model="seasonal_naive")
+    assert len(table) and {"product_id", "warehouse", "reorder_point", "alert"} <= set(table.columns)
+    ok = table.dropna(subset=["reorder_point"])
+    assert (ok["reorder_point"] >= ok["demand_lead_time"]).all()  # safety stock is never negative
+    assert (table["alert"] == ((table["on_hand"] + table["on_order"]) < table["reorder_point"])).all()
+
+
+def test_train_stores_a_version_with_its_backtest(demo, tmp_path):
+    s = demo.with_overrides(models={"dir": str(tmp_path / "models")})
+    result = service.train(s, "region", "W", horizon=4, windows=2)
+    assert result["version"] == "v0001"
+    assert {"auto", "seasonal_naive"} <= set(result["metrics"])
+    m = registry.manifest(s, "forecast")
+    assert m["metrics"] == result["metrics"] and m["level"] == "region" and m["data_hash"]
+    folder = registry.resolve(s, "forecast")
+    fc = pd.read_csv(folder / "forecast.csv")
+    assert set(fc.columns) >= {"unique_id", "ds", "yhat", "lo", "hi", "model"}
