@@ -25,10 +25,9 @@ from salesml.cli import (
     _settings,
     app,
     emit,
-    err,
     out,
 )
-from salesml.cli_models import train_app
+from salesml.cli_models import _log, train_app
 
 LevelOpt = Annotated[str, typer.Option("--level", help="company, region, team, rep, category or product")]
 FreqOpt = Annotated[str, typer.Option("--freq", help="D (days), W (weeks ending Sunday) or M (months)")]
@@ -36,10 +35,6 @@ HorizonOpt = Annotated[int, typer.Option("--horizon", help="steps ahead (0 = [fo
 ModelOpt = Annotated[str, typer.Option("--model", help="auto (per series, lowest backtest MASE) or one of [forecast] models' names, e.g. prophet, ets, seasonal_naive")]
 ScopeOpt = Annotated[str | None, typer.Option("--scope", help="company, region:NAME, team:ID or rep:ID")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", help="processes (default [forecast] workers; 0 = one per core)")]
-
-
-def _log(message: str) -> None:
-    err.print(message, highlight=False)
 
 
 def _fmt_metrics(df: pd.DataFrame) -> pd.DataFrame:

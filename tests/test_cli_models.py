@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from salesml import registry
 from tests.conftest import make_settings
+from tests.test_cli import run
 
 METRICS = {"roc_auc", "pr_auc", "brier", "lift_top_decile"}
-
-
-def run(*args, cwd, env_extra=None, check=True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESML_")}
-    env.update(env_extra or {})
-    proc = subprocess.run([sys.executable, "-m", "salesml.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, check=False)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 @pytest.fixture
