@@ -1,0 +1,333 @@
+"""The sales forecast report: recorded figures = the forecast functions' results, privacy of
+scope, escaping, degrading without inventory or targets; and the report's pure helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesml import warehouse
+from salesml.accounting.scope import parse_scope
+from salesml.config import ForecastSettings, Settings
+from salesml.forecast import auto, inventory, landing, reconcile
+from salesml.reports import forecast as F
+from salesml.reports.runner import render
+from tests.conftest import TOY, make_settings
+from tests.test_reports_performance import EVIL_NAME, without_plotly_js
+from tests.test_reports_runner import with_notebooks
+
+#: 9 days before the small demo's quarter ends: the daily forecasts behind the landing are short
+AS_OF = "2026-06-21"
+#: tiny parameters: two cheap candidates, four weeks, in the test's own process
+TINY = {"as_of": AS_OF, "freq": "W", "horizon": 4, "models": "seasonal_naive,theta", "workers": 1}
+#: one backtest window and a shorter demand history for the products (the slowest part of a
+#: company report on the small demo), as a config file and as the same overrides
+TINY_CONFIG = "[forecast]\nwindows = 1\n[inventory]\nhistory_days = 60\n"
+TINY_OVERRIDES = {"forecast": {"windows": 1}, "inventory": {"history_days": 60}}
+REP_ID = re.compile(r"\bR\d{3}\b")
+
+
+def _tiny_config(tmp_path) -> str:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_CONFIG, encoding="utf-8")
+    return str(path)
+
+
+def _with_models(s: Settings, models: tuple[str, ...]) -> Settings:
+    return s.with_overrides(forecast={"models": models})
+
+
+# --------------------------------------------------------------------------- rendered reports
+
+
+@pytest.mark.notebook
+def test_company_figures_equal_the_forecast_functions(small_demo, tmp_path):
+    """Forecast total (MinT-reconciled), backtest and reorder alerts of the company report,
+    recomputed with salesml.forecast; every section is on the page."""
+    s = with_notebooks(small_demo)
+    params = {**TINY, "models": "seasonal_naive", "config_path": _tiny_config(tmp_path)}
+    result = render(s, "sales_forecast", params)
+    f = result.figures
+    assert result.html_path.name == "sales_forecast.html" and result.html_path.parent.name == "2026-06"
+    assert f["scope"] == "company" and f["models"] == ["seasonal_naive"] and f["reconcile"] == "mint_shrink"
+    assert f["forecast_start"] == "2026-06-28" and f["forecast_end"] == "2026-07-19"  # 4 weeks after the last full one
+    assert f["month_period"] == "2026-06" and f["quarter_period"] == "2026-Q2"
+    assert 0 <= f["month_p_reach_target"] <= 1
+
+    s = _with_models(s.with_overrides(**TINY_OVERRIDES), ("seasonal_naive",))
+    fs = s.forecast
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        Y, S, tags = reconcile.hierarchy_panel(con, "W", s, end=AS_OF)
+        snapshot = inventory.latest_inventory(con, AS_OF)
+    base, statuses, errors = auto.forecast_panel(Y, 4, "W", fs, workers=1)
+    assert set(base["unique_id"]) == set(S["unique_id"])  # nothing skipped: nothing to fill
+    rec = reconcile.reconcile(base, Y, S, tags, "mint_shrink", freq="W")
+    assert f["forecast_total"] == pytest.approx(rec.loc[rec["unique_id"] == "company", "yhat"].sum(), rel=1e-9)
+    assert f["series"] == len(statuses) > 50
+    assert f["statuses"] == statuses["status"].value_counts().to_dict()
+    summary = auto.auto_summary(errors, statuses).set_index("model")["mase"]
+    assert f["mase_auto"] == pytest.approx(summary["auto"]) and f["mase_seasonal_naive"] == pytest.approx(summary["seasonal_naive"])
+    assert f["auto_beats_seasonal_naive"] is False  # one candidate: auto is the baseline
+
+    assert f["reorder_rows"] == len(snapshot) and 0 < f["reorder_alerts"] <= len(snapshot)  # see test_forecast_reorder
+
+    page = result.html_path.read_text(encoding="utf-8")
+    assert page.count("Plotly.newPlot") >= 4  # company, regions, the month's and the quarter's landings
+    for heading in ("Forecast vs actuals", "Backtest", "Month 2026-06", "Quarter 2026-Q2", "Reorder alerts", "auto does not beat seasonal naive"):
+        assert heading in page
+    assert "Traceback" not in page
+
+
+@pytest.mark.notebook
+def test_rep_report_holds_nothing_of_anyone_else_and_its_landing_is_the_functions(small_demo):
+    s = with_notebooks(small_demo)
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        me = con.execute(
+            "SELECT rep_id FROM ledger WHERE rep_id IS NOT NULL AND credit_date BETWEEN DATE '2026-05-01' AND ? "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
+            [AS_OF],
+        ).fetchall()[0][0]
+        reps = con.execute("SELECT DISTINCT rep_id, name FROM reps").df()
+    scope = f"rep:{me}"
+    result = render(s, "sales_forecast", {**TINY, "scope": scope})
+    f = result.figures
+    assert result.html_path.name == f"sales_forecast_rep-{me}.html"
+    assert f["reorder_alerts"] is None  # inventory is company-wide
+
+    page = without_plotly_js(result.html_path.read_text(encoding="utf-8"))
+    assert me in page and "Plotly.newPlot" in page
+    assert "reorder alerts are in the company report" in page
+    others = reps[reps["rep_id"] != me]
+    for rep_id, name in others.itertuples(index=False):
+        assert not re.search(rf"\b{re.escape(rep_id)}\b", page), f"{rep_id} leaked into {me}'s report"
+        assert not name or name not in page, f"{name} leaked into {me}'s report"
+    assert set(REP_ID.findall(page)) == {me}
+
+    s = _with_models(s, ("seasonal_naive", "theta"))
+    fs = s.forecast
+    window = landing.open_period("quarter", AS_OF)
+    start = date.fromisoformat(AS_OF) - timedelta(days=fs.windows * window.remaining_days + fs.min_obs_d - 1)
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        Y, S, tags = reconcile.hierarchy_panel(con, "W", s, scope, end=AS_OF)
+        Yd, Sd, tags_d = reconcile.hierarchy_panel(con, "D", s, scope, end=AS_OF, start=start.isoformat())
+    assert len(tags["rep"]) == 1  # one team all along: the rep is one node
+    base, _, _ = auto.forecast_panel(Y, 4, "W", fs, workers=1)
+    weekly = reconcile.reconcile(base, Y, S, tags, fs.reconcile, freq="W")
+    assert f["forecast_total"] == pytest.approx(base["yhat"].sum(), rel=1e-9)  # one node: nothing to reconcile
+    daily, _, _ = auto.forecast_panel(Yd, window.remaining_days, "D", fs, workers=1)
+    daily_rec = reconcile.reconcile(daily, Yd, Sd, tags_d, fs.reconcile, freq="D")
+    daily_rec, scaled = F.align_daily(daily_rec, weekly, "W")
+    assert scaled == 1  # AS_OF is a Sunday: the week to 2026-06-28 is forecast at both frequencies
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        for kind in ("month", "quarter"):
+            row = landing.landing_for_period(con, daily_rec, kind, AS_OF, s, scope).iloc[0]
+            assert f[f"{kind}_period"] == row["period"]
+            assert f[f"{kind}_landing"] == pytest.approx(row["landing"], rel=1e-9)
+            assert f[f"{kind}_target"] == pytest.approx(row["target"]) and row["target"] > 0
+            assert f[f"{kind}_p_reach_target"] == pytest.approx(row["p_reach_target"], rel=1e-6)
+
+
+@pytest.mark.notebook
+def test_without_inventory_or_targets_the_sections_say_so_and_names_are_escaped(tmp_path):
+    """The toy company (no inventory, no targets; a rep named like a script) renders with notes."""
+    s = with_notebooks(make_settings(tmp_path))
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    tables = ("reps", "products", "customers", "order_lines")  # no targets, no inventory
+    for t in tables[1:]:
+        (evil / f"{t}.csv").write_bytes((TOY / f"{t}.csv").read_bytes())
+    (evil / "reps.csv").write_text(
+        (TOY / "reps.csv").read_text(encoding="utf-8").replace("Alice", EVIL_NAME.replace('"', '""').join('""')),
+        encoding="utf-8",
+    )
+    from salesml.ingest import canonical_source, ingest_source
+
+    ingest_source(s, "evil", canonical_source({t: evil / f"{t}.csv" for t in tables}))
+    result = render(s, "sales_forecast", {"models": "seasonal_naive", "workers": 1})
+    f = result.figures
+    assert f["as_of"] == "2024-01-31"  # the toy's latest complete month
+    assert f["reorder_alerts"] is None
+    assert f["month_p_reach_target"] is None and f["month_target"] is None and f["month_landing"] > 0
+    assert f["statuses"].get("skipped", 0) + f["statuses"].get("fallback", 0) == f["series"]  # far too short to choose
+    page = without_plotly_js(result.html_path.read_text(encoding="utf-8"))
+    assert "no inventory loaded: reorder alerts skipped" in page
+    assert "no target for the period: no probability" in page
+    assert "without a forecast counted as 0" in page  # a rep with a single day of sales was skipped
+    assert EVIL_NAME not in page and "&lt;script&gt;alert(" in page
+    assert "Traceback" not in page
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_parameters_are_checked():
+    assert F.parse_models("", ("ets",)) == ("ets",)
+    assert F.parse_models(" theta, seasonal_naive,theta ", ("ets",)) == ("theta", "seasonal_naive")
+    with pytest.raises(F.ForecastReportError, match="unknown model.*arima.*known: seasonal_naive"):
+        F.parse_models("theta,arima", ("ets",))
+    assert F.check_freq("w") == "W"
+    with pytest.raises(F.ForecastReportError, match="freq must be one of D, W, M"):
+        F.check_freq("Q")
+    fs = ForecastSettings()
+    assert F.resolve_horizon(0, "W", fs) == fs.horizon_w and F.resolve_horizon(5, "D", fs) == 5
+    with pytest.raises(F.ForecastReportError, match="horizon"):
+        F.resolve_horizon(-1, "W", fs)
+    assert F.parse_day("2026-06-30") == date(2026, 6, 30)
+    with pytest.raises(F.ForecastReportError, match="YYYY-MM-DD"):
+        F.parse_day("30/06/2026")
+
+
+def test_daily_models_and_history():
+    assert F.daily_models(("seasonal_naive", "ets", "theta", "prophet")) == ("seasonal_naive", "theta")
+    assert F.daily_models(("ets", "prophet")) == ("seasonal_naive",)  # nothing cheap: the baseline
+    fs = ForecastSettings(windows=3, min_obs_d=56)
+    start = F.daily_history_start(date(2026, 6, 21), 9, fs)
+    assert (date(2026, 6, 21) - start).days + 1 == 3 * 9 + 56
+
+
+def test_year_earlier_keeps_the_weekday_or_the_month():
+    weeks = F.year_earlier(pd.to_datetime(["2026-06-28"]), "W")
+    assert weeks[0] == pd.Timestamp("2025-06-29") and weeks[0].day_name() == "Sunday"
+    assert F.year_earlier(pd.to_datetime(["2026-03-01"]), "M")[0] == pd.Timestamp("2025-03-01")
+
+
+def test_complete_base_fills_nodes_without_a_forecast():
+    dates = pd.date_range("2026-07-05", periods=2, freq="W-SUN")
+    base = pd.DataFrame({"unique_id": "a", "ds": dates, "yhat": [1.0, 2.0], "lo": [0.5, 1.0], "hi": [2.0, 3.0], "model": "theta"})
+    out, filled = F.complete_base(base, ["a", "b"], dates)
+    assert filled == ["b"]
+    b = out[out["unique_id"] == "b"]
+    assert b["yhat"].tolist() == [0.0, 0.0] and b["lo"].isna().all() and b["model"].eq("none").all()
+    assert out[out["unique_id"] == "a"]["yhat"].tolist() == [1.0, 2.0]
+
+
+def test_top_children_and_labels():
+    company, east = "company", reconcile.node_id("region", "East China")
+    t1, t2 = reconcile.node_id("team", "East China", "T1"), reconcile.node_id("team", "East China", "T2")
+    r1 = reconcile.node_id("rep", "East China", "T1", "R1")
+    r1b = reconcile.node_id("rep", "East China", "T2", "R1")
+    tags = {"company": np.array([company]), "region": np.array([east]), "team": np.array([t1, t2]), "rep": np.array([r1, r1b])}
+    assert F.top_and_children(tags, parse_scope("company")) == ([company], [east])
+    assert F.top_and_children(tags, parse_scope("region:East China")) == ([east], [t1, t2])
+    assert F.top_and_children({"rep": np.array([r1])}, parse_scope("rep:R1")) == ([r1], [])
+    assert F.top_and_children({"rep": np.array([r1, r1b])}, parse_scope("rep:R1")) == ([r1, r1b], [r1, r1b])
+    labels = F.node_labels([company, east, t1, r1, r1b, "region/a/b"], {"R1": "Alice"}, {"East China": "华东"})
+    assert labels == {
+        company: "Company", east: "East China · 华东", t1: "T1", r1: "R1 Alice (T1)", r1b: "R1 Alice (T2)",
+        "region/a/b": "region/a/b",  # a name holding "/": shown as it is
+    }
+
+
+def test_combine_nodes_sums_forecasts_with_independent_errors():
+    ds = pd.to_datetime(["2026-07-05"])
+    z = F.z_value(80)
+    fc = pd.DataFrame({"unique_id": ["a", "b"], "ds": [ds[0], ds[0]], "yhat": [10.0, 20.0], "lo": [10 - 3 * z, 20 - 4 * z], "hi": [10 + 3 * z, 20 + 4 * z]})
+    one = F.combine_nodes(fc, ["a"], 80)
+    assert one[["yhat", "lo", "hi"]].iloc[0].tolist() == pytest.approx([10, 10 - 3 * z, 10 + 3 * z])
+    both = F.combine_nodes(fc, ["a", "b"], 80).iloc[0]
+    assert both["yhat"] == 30 and both["hi"] == pytest.approx(30 + 5 * z)  # σ = √(3² + 4²)
+
+
+def test_combine_landing():
+    rows = pd.DataFrame(
+        {"period": "2026-07", "actual_to_date": [100.0, 0.0], "forecast_rest": [50.0, 10.0], "landing": [150.0, 10.0],
+         "sigma": [3.0, 4.0], "target": [165.0, np.nan], "p_reach_target": [0.1, np.nan], "note": ["", ""]}
+    )
+    one = F.combine_landing(rows.iloc[:1], 80)
+    assert one["landing"] == 150 and one["p_reach_target"] == 0.1
+    both = F.combine_landing(rows, 80)
+    assert both["landing"] == 160 and both["sigma"] == 5 and both["target"] == 165
+    assert both["p_reach_target"] == pytest.approx(0.158655, abs=1e-6)  # P(N(160, 5²) ≥ 165) = 1 − Φ(1)
+    assert both["lo"] == pytest.approx(160 - F.z_value(80) * 5)
+
+
+def test_backtest_summary_and_verdict():
+    def rows(uid, model, mase):
+        return {"unique_id": uid, "model": model, "window": 1, "mase": mase, "smape": 10.0, "wape": 10.0, "bias": 0.0,
+                "coverage": 80.0, "actual": 100.0, "forecast": 100.0, "abs_error": 10.0, "abs_actual": 100.0, "error": None}
+
+    team = reconcile.node_id("team", "E", "T1")
+    errors = pd.DataFrame([rows("company", "seasonal_naive", 1.0), rows("company", "theta", 0.5),
+                           rows(team, "seasonal_naive", 0.8), rows(team, "theta", 0.9)])
+    statuses = pd.DataFrame({"unique_id": ["company", team], "status": "fitted", "model": ["theta", "seasonal_naive"]})
+    summary = F.backtest_summary(errors, statuses)
+    first = summary[summary["level"] == "all"]
+    assert first["model"].tolist() == ["auto", "seasonal_naive", "theta"]
+    assert first["mase"].tolist() == pytest.approx([0.65, 0.9, 0.7])
+    assert summary["level"].unique().tolist() == ["all", "company", "team"]
+    assert F.verdict(summary)[:2] == ("auto beats seasonal naive: MASE 0.650 vs 0.900", True)
+    worse = summary.assign(mase=np.where(summary["model"] == "auto", 2.0, summary["mase"]))
+    assert F.verdict(worse)[1] is False and "does not beat" in F.verdict(worse)[0]
+    assert F.verdict(F.backtest_summary(errors.iloc[:0], statuses))[1] is None
+    assert F.status_counts(pd.DataFrame({"status": ["fitted", "skipped", "fitted"]})) == {"skipped": 1, "fitted": 2}
+
+
+def test_forecast_reorder_is_the_inventory_functions_on_the_cheap_models():
+    """Only the snapshot's products are forecast, over the longest lead time (a missing one
+    is the default), with the cheap daily candidates among the configured models."""
+    s = Settings().with_overrides(forecast={"models": ("ets", "seasonal_naive", "theta"), "windows": 1}, inventory={"default_lead_time_days": 9})
+    days = pd.date_range("2026-03-01", periods=70, freq="D")
+    rng = np.random.default_rng(0)
+    demand = pd.concat(
+        [pd.DataFrame({"unique_id": p, "ds": days, "y": rng.poisson(lam, len(days)).astype(float)}) for p, lam in (("P1", 5), ("P2", 2), ("P3", 9))]
+    )
+    snapshot = pd.DataFrame(
+        {"product_id": ["P1", "P1", "P2"], "warehouse": ["A", "B", "A"], "snapshot_date": pd.Timestamp("2026-05-09"),
+         "on_hand": [3.0, 40.0, 1.0], "on_order": [0.0, 0.0, 2.0], "lead_time_days": pd.array([4, 6, pd.NA], dtype="Int64")}
+    )
+    r = F.forecast_reorder(snapshot, demand, s, workers=1)
+    assert r.horizon == 9 and r.models == ("seasonal_naive", "theta")
+    assert set(r.statuses["unique_id"]) == {"P1", "P2"}  # P3 holds no stock: not forecast
+    fs = dataclasses.replace(s.forecast, models=("seasonal_naive", "theta"))
+    fc, _, _ = auto.forecast_panel(demand[demand["unique_id"] != "P3"], 9, "D", fs, workers=1)
+    expected = inventory.reorder_table(snapshot, fc, s.inventory, level=fs.level)
+    pd.testing.assert_frame_equal(r.table, expected)
+    assert len(r.alerts) == int(expected["alert"].sum()) >= 1
+
+
+def test_daily_forecasts_are_aligned_with_whole_weeks_and_months():
+    days = pd.date_range("2026-06-25", "2026-07-12", freq="D")  # Thu .. Sun: one partial week, two whole ones
+    daily = pd.DataFrame({"unique_id": "a", "ds": days, "yhat": 1.0, "lo": 0.5, "hi": 2.0})
+    weekly = pd.DataFrame({"unique_id": ["a", "a", "a", "b"], "ds": pd.to_datetime(["2026-06-28", "2026-07-05", "2026-07-12", "2026-07-05"]),
+                           "yhat": [100.0, 14.0, 0.0, 5.0]})
+    out, n = F.align_daily(daily, weekly, "W")
+    assert n == 2  # the week to 06-28 is only partly forecast daily; b has no daily forecast
+    by_week = out.groupby(F.step_of(out["ds"], "W"))[["yhat", "lo", "hi"]].sum()
+    assert by_week["yhat"].tolist() == [4.0, 14.0, 0.0]
+    week = out[F.step_of(out["ds"], "W") == pd.Timestamp("2026-07-05")]
+    assert (week["hi"] - week["yhat"]).tolist() == [1.0] * 7 and week["lo"].eq(1.5).all()  # the interval moves with yhat
+    gone = out[F.step_of(out["ds"], "W") == pd.Timestamp("2026-07-12")]
+    assert gone["lo"].eq(0).all() and gone["hi"].eq(1.0).all()  # scaled to 0: lo clipped, the width above kept
+    assert daily["yhat"].eq(1.0).all()  # the input is not modified
+
+    days = pd.date_range("2026-07-01", "2026-08-15", freq="D")
+    daily = pd.DataFrame({"unique_id": "a", "ds": days, "yhat": 2.0, "lo": 1.0, "hi": 3.0})
+    monthly = pd.DataFrame({"unique_id": "a", "ds": pd.to_datetime(["2026-07-01", "2026-08-01"]), "yhat": [31.0, 99.0]})
+    out, n = F.align_daily(daily, monthly, "M")
+    assert n == 1 and out.loc[out["ds"] < "2026-08-01", "yhat"].sum() == 31.0 and out.loc[out["ds"] >= "2026-08-01", "yhat"].eq(2.0).all()
+    assert F.align_daily(daily.iloc[:0], monthly, "M")[1] == 0
+
+
+def test_a_failing_reconciliation_falls_back_and_says_so(monkeypatch):
+    calls = []
+    real = reconcile.reconcile
+
+    def flaky(base, Y, S, tags, method, **kw):
+        calls.append(method)
+        if method != "bottom_up":
+            raise reconcile.HierarchyError(f"{method} reconciliation failed: ill-conditioned; try another method (bottom_up always works)")
+        return real(base, Y, S, tags, method, **kw)
+
+    bottom = pd.DataFrame({"region": "E", "team": "T1", "rep": ["R1", "R2"], "ds": pd.Timestamp("2026-06-28"), "y": [1.0, 2.0]})
+    Y, S, tags = reconcile.build_hierarchy(bottom)
+    base = pd.DataFrame({"unique_id": S["unique_id"], "ds": pd.Timestamp("2026-07-05"), "yhat": 1.0, "lo": 0.0, "hi": 2.0})
+    monkeypatch.setattr(reconcile, "reconcile", flaky)
+    out, method, note = F.reconcile_or_fallback(base, Y, S, tags, "mint_shrink", "W")
+    assert calls == ["mint_shrink", "mint_ols", "bottom_up"] and method == "bottom_up"
+    assert note == "mint_shrink reconciliation failed: ill-conditioned; mint_ols reconciliation failed: ill-conditioned: bottom_up used instead"
+    assert out.loc[out["unique_id"] == "company", "yhat"].iloc[0] == 2.0  # the two reps
