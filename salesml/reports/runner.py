@@ -237,7 +237,8 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
         nb = nbformat.read(executed, as_version=4)
 
     figures = recorded_figures(nb)
-    title = f"{name.replace('_', ' ').title()} — {params.get('period', '')} {params.get('scope', '')}".strip()
+    when = params.get("period") or (f"as of {params['as_of']}" if params.get("as_of") else "")
+    title = " ".join(p for p in (f"{name.replace('_', ' ').title()} —", when, str(params.get("scope") or "")) if p).removesuffix(" —")
     page = to_html(nb, title, _plotly_tag(settings, html_path))
     tmp_html = html_path.with_suffix(".html.tmp")
     tmp_html.write_text(page, encoding="utf-8")
