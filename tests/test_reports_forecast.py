@@ -183,8 +183,8 @@ def test_parameters_are_checked():
 
 
 def test_daily_models_and_history():
-    assert F.daily_models(("seasonal_naive", "ets", "theta", "prophet")) == ("seasonal_naive", "theta")
-    assert F.daily_models(("ets", "prophet")) == ("seasonal_naive",)  # nothing cheap: the baseline
+    assert F.cheap_models(("seasonal_naive", "ets", "theta", "prophet")) == ("seasonal_naive", "theta")
+    assert F.cheap_models(("ets", "prophet")) == ("seasonal_naive",)  # nothing cheap: the baseline
     fs = ForecastSettings(windows=3, min_obs_d=56)
     start = F.daily_history_start(date(2026, 6, 21), 9, fs)
     assert (date(2026, 6, 21) - start).days + 1 == 3 * 9 + 56
@@ -199,7 +199,7 @@ def test_year_earlier_keeps_the_weekday_or_the_month():
 def test_complete_base_fills_nodes_without_a_forecast():
     dates = pd.date_range("2026-07-05", periods=2, freq="W-SUN")
     base = pd.DataFrame({"unique_id": "a", "ds": dates, "yhat": [1.0, 2.0], "lo": [0.5, 1.0], "hi": [2.0, 3.0], "model": "theta"})
-    out, filled = F.complete_base(base, ["a", "b"], dates)
+    out, filled = reconcile.complete_base(base, ["a", "b"], dates)
     assert filled == ["b"]
     b = out[out["unique_id"] == "b"]
     assert b["yhat"].tolist() == [0.0, 0.0] and b["lo"].isna().all() and b["model"].eq("none").all()
@@ -327,7 +327,7 @@ def test_a_failing_reconciliation_falls_back_and_says_so(monkeypatch):
     Y, S, tags = reconcile.build_hierarchy(bottom)
     base = pd.DataFrame({"unique_id": S["unique_id"], "ds": pd.Timestamp("2026-07-05"), "yhat": 1.0, "lo": 0.0, "hi": 2.0})
     monkeypatch.setattr(reconcile, "reconcile", flaky)
-    out, method, note = F.reconcile_or_fallback(base, Y, S, tags, "mint_shrink", "W")
+    out, method, note = reconcile.reconcile_or_fallback(base, Y, S, tags, "mint_shrink", "W")
     assert calls == ["mint_shrink", "mint_ols", "bottom_up"] and method == "bottom_up"
     assert note == "mint_shrink reconciliation failed: ill-conditioned; mint_ols reconciliation failed: ill-conditioned: bottom_up used instead"
     assert out.loc[out["unique_id"] == "company", "yhat"].iloc[0] == 2.0  # the two reps

@@ -54,6 +54,9 @@ FORECAST_COLUMNS = ["unique_id", "ds", "yhat", "lo", "hi", "model"]
 STATUS_COLUMNS = ["unique_id", "status", "model", "reason", "mase", "mase_seasonal_naive", "n_obs"]
 #: the baseline every series is backtested with
 BASELINE = "seasonal_naive"
+#: models cheap enough per series for hundreds of daily series (product demand, the days of
+#: an open quarter): ETS and Prophet cost seconds per daily series
+CHEAP_MODELS = ("seasonal_naive", "theta", "croston", "tsb")
 #: mean MASEs equal to this many decimals are a tie (settled by WAPE): float noise is no win
 TIE_DECIMALS = 9
 #: tasks per worker process: small enough to balance slow and fast series across workers,
@@ -69,6 +72,11 @@ class SeriesResult:
     forecast: pd.DataFrame
     status: dict
     errors: pd.DataFrame
+
+
+def cheap_models(models: Sequence[str]) -> tuple[str, ...]:
+    """The cheap ones (:data:`CHEAP_MODELS`) among ``models``; seasonal naive if none."""
+    return tuple(m for m in models if m in CHEAP_MODELS) or (BASELINE,)
 
 
 def min_obs(settings: ForecastSettings, freq: str) -> int:

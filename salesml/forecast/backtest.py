@@ -36,6 +36,26 @@ def empty_errors() -> pd.DataFrame:
     return pd.DataFrame(columns=COLUMNS).astype(DTYPES)
 
 
+def score(train_y, actual, fc: pd.DataFrame, season: int) -> dict:
+    """The errors of one window's forecast ``fc`` (``yhat, lo, hi``, at least as long as
+    ``actual``) against ``actual``, MASE scaled on ``train_y``: the metric columns of a
+    backtest row."""
+    actual = np.asarray(actual, dtype="float64")
+    n = len(actual)
+    yhat = fc["yhat"].to_numpy(dtype="float64")[:n]
+    return {
+        "mase": M.mase(actual, yhat, train_y, season),
+        "smape": M.smape(actual, yhat),
+        "wape": M.wape(actual, yhat),
+        "bias": M.bias(actual, yhat),
+        "coverage": M.coverage(actual, fc["lo"].to_numpy(dtype="float64")[:n], fc["hi"].to_numpy(dtype="float64")[:n]),
+        "actual": float(actual.sum()),
+        "forecast": float(yhat.sum()),
+        "abs_error": float(np.abs(actual - yhat).sum()),
+        "abs_actual": float(np.abs(actual).sum()),
+    }
+
+
 def backtest_series(uid: str, history: pd.DataFrame, models: Sequence, windows: int, horizon: int, freq: str, level: float = 80) -> pd.DataFrame:
     """The backtest of one series (``ds, y``) for every model: one row per model and window."""
     rows = []
@@ -57,19 +77,7 @@ def backtest_series(uid: str, history: pd.DataFrame, models: Sequence, windows: 
                 row["error"] = f"{type(e).__name__}: {e}"
                 rows.append(row)
                 continue
-            actual = test["y"].to_numpy(dtype="float64")
-            yhat = fc["yhat"].to_numpy()[: len(actual)]
-            row.update(
-                mase=M.mase(actual, yhat, train["y"], season),
-                smape=M.smape(actual, yhat),
-                wape=M.wape(actual, yhat),
-                bias=M.bias(actual, yhat),
-                coverage=M.coverage(actual, fc["lo"].to_numpy()[: len(actual)], fc["hi"].to_numpy()[: len(actual)]),
-                actual=float(actual.sum()),
-                forecast=float(yhat.sum()),
-                abs_error=float(np.abs(actual - yhat).sum()),
-                abs_actual=float(np.abs(actual).sum()),
-            )
+            row.update(score(train["y"], test["y"], fc, season))
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS).astype(DTYPES)
 

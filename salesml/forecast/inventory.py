@@ -37,16 +37,20 @@ is for. Known shares (e.g. from shipments or a region → warehouse map) can be 
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from salesml.config import ForecastSettings, InventorySettings
+from salesml.config import ForecastSettings, InventorySettings, Settings
 from salesml.errors import SalesmlError
+from salesml.forecast.auto import cheap_models, forecast_panel
 from salesml.forecast.landing import sigma_from_interval
 from salesml.forecast.panels import panel
+from salesml.warehouse import table_exists
 
 COLUMNS = [
     "product_id", "warehouse", "snapshot_date", "on_hand", "on_order", "position", "lead_time_days",
@@ -240,3 +244,50 @@ def alerts(table: pd.DataFrame) -> pd.DataFrame:
     point, largest shortfall first."""
     hits = table[table["alert"]]
     return hits.sort_values(["shortfall", "product_id", "warehouse"], ascending=[False, True, True]).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- from the warehouse to alerts
+
+
+def reorder_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, as_of=None):
+    """``((latest snapshot, product demand history), "")`` up to ``as_of`` (default: the
+    latest), or ``(None, the reason there is none)``."""
+    if not table_exists(con, "inventory"):
+        return None, "no inventory loaded: reorder alerts skipped"
+    try:
+        snapshot = latest_inventory(con, as_of)
+    except InventoryError as e:
+        return None, f"no inventory loaded: reorder alerts skipped ({e})"
+    return (snapshot, demand_panel(con, settings.inventory, end=as_of)), ""
+
+
+@dataclass(frozen=True)
+class Reorder:
+    """Reorder points of the company's products: :func:`reorder_table`
+    and the status of each product's demand forecast."""
+
+    table: pd.DataFrame
+    statuses: pd.DataFrame
+    errors: pd.DataFrame
+    horizon: int
+    models: tuple[str, ...]
+
+    @property
+    def alerts(self) -> pd.DataFrame:
+        return alerts(self.table)
+
+
+def forecast_reorder(
+    snapshot: pd.DataFrame, demand: pd.DataFrame, settings: Settings, workers: int | None = None,
+    models: tuple[str, ...] | None = None, progress: bool = False,
+) -> Reorder:
+    """Forecast the daily demand (units) of the products in ``snapshot`` over the longest
+    lead time with the cheap candidates among ``models`` (default ``[forecast] models``;
+    :func:`salesml.forecast.auto.cheap_models`), and their reorder table. Pure."""
+    fs = dataclasses.replace(settings.forecast, models=cheap_models(models or settings.forecast.models))
+    lead = pd.to_numeric(snapshot["lead_time_days"], errors="coerce").fillna(settings.inventory.default_lead_time_days)
+    horizon = max(int(lead.max()), 1) if len(lead) else settings.inventory.default_lead_time_days
+    wanted = demand[demand["unique_id"].isin(set(snapshot["product_id"]))]
+    fc, statuses, errors = forecast_panel(wanted, horizon, "D", fs, workers=workers, progress=progress)
+    table = reorder_table(snapshot, fc, settings.inventory, level=fs.level)
+    return Reorder(table, statuses, errors, horizon, fs.models)

@@ -42,6 +42,8 @@ are not additive, so they are not summed.)
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -49,9 +51,10 @@ import pandas as pd
 
 from salesml.accounting.performance import check_scope
 from salesml.accounting.scope import Scope, parse_scope
-from salesml.config import RECONCILE_METHODS, PerformanceSettings, Settings
+from salesml.config import RECONCILE_METHODS, ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast.models import SEASON
+from salesml.forecast.auto import forecast_panel
+from salesml.forecast.models import SEASON, future_dates
 from salesml.forecast.panels import FREQS, _bucket_sql, _last_complete_step, fill_gaps
 
 #: levels of the hierarchy, top to bottom
@@ -401,3 +404,99 @@ def coherence_gap(forecasts: pd.DataFrame, S_df: pd.DataFrame, value: str = "yha
     own = wide.reindex(S_df["unique_id"]).to_numpy(dtype="float64")
     scale = np.maximum(np.abs(own), 1.0)
     return float(np.max(np.abs(own - summed) / scale)) if own.size else 0.0
+
+
+# ----------------------------------------------------------------------------- forecast and reconcile
+
+#: reconciliations tried, in this order, when the configured one fails (bottom-up cannot)
+FALLBACK_METHODS = ("mint_ols", "bottom_up")
+
+
+@dataclass(frozen=True)
+class HierarchyForecast:
+    """A forecast of the scope's hierarchy at one frequency.
+
+    ``history``: ``unique_id, ds, y`` of every node; ``statuses`` and ``errors``: what
+    :func:`salesml.forecast.auto.forecast_panel` says per node; ``forecasts``: reconciled
+    ``unique_id, ds, yhat, lo, hi, yhat_base, model, method`` (empty when nothing could be
+    forecast); ``method``: the reconciliation actually used; ``notes``: what went
+    differently from the plan."""
+
+    freq: str
+    horizon: int
+    models: tuple[str, ...]
+    history: pd.DataFrame
+    tags: dict[str, np.ndarray]
+    statuses: pd.DataFrame
+    errors: pd.DataFrame
+    forecasts: pd.DataFrame
+    method: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def nodes(self) -> list[str]:
+        return [u for level in LEVELS for u in self.tags.get(level, [])]
+
+
+def complete_base(base: pd.DataFrame, nodes: list[str], dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, list[str]]:
+    """Base forecasts of every node over ``dates``: nodes (or steps) without one get
+    ``yhat`` 0 and no interval (model ``none``). Returns the frame and the nodes filled. Pure."""
+    grid = pd.MultiIndex.from_product([nodes, pd.DatetimeIndex(dates)], names=["unique_id", "ds"]).to_frame(index=False)
+    have = base.assign(ds=pd.to_datetime(base["ds"]))[["unique_id", "ds", "yhat", "lo", "hi", "model"]]
+    out = grid.merge(have, on=["unique_id", "ds"], how="left")
+    missing = out["yhat"].isna()
+    filled = sorted(set(out.loc[missing, "unique_id"]))
+    out.loc[missing, "yhat"] = 0.0
+    out.loc[missing, "model"] = "none"
+    return out, filled
+
+
+def reconcile_or_fallback(
+    base: pd.DataFrame, Y_df: pd.DataFrame, S_df: pd.DataFrame, tags: dict, method: str, freq: str
+) -> tuple[pd.DataFrame, str, str]:
+    """:func:`reconcile` with ``method``, else the next of
+    :data:`FALLBACK_METHODS` that works (bottom-up always does): ``(forecasts, method used,
+    note saying what failed)``."""
+    failures = []
+    for m in dict.fromkeys((method, *FALLBACK_METHODS)):
+        try:
+            out = reconcile(base, Y_df, S_df, tags, m, freq=freq)
+        except (ValueError, np.linalg.LinAlgError) as e:  # HierarchyError is a ValueError
+            if m == FALLBACK_METHODS[-1]:
+                raise
+            failures.append(str(e).split("; try another method")[0])
+            continue
+        note = f"{'; '.join(failures)}: {m} used instead" if failures else ""
+        return out, m, note
+    raise AssertionError("unreachable: the last fallback either returns or raises")
+
+
+def forecast_hierarchy(
+    Y_df: pd.DataFrame,
+    S_df: pd.DataFrame,
+    tags: dict,
+    horizon: int,
+    freq: str,
+    settings: ForecastSettings,
+    workers: int | None = None,
+    candidates: Sequence | None = None,
+    progress: bool = False,
+) -> HierarchyForecast:
+    """Forecast every node of a hierarchy (:func:`salesml.forecast.auto.forecast_panel`, or the ``candidates``) and
+    reconcile with ``settings.reconcile`` (skipped nodes count as 0; a method that fails falls back to the next of
+    :data:`FALLBACK_METHODS`, and the notes say so)."""
+    base, statuses, errors = forecast_panel(Y_df, horizon, freq, settings, workers=workers, progress=progress, candidates=candidates)
+    nodes = S_df["unique_id"].tolist()
+    notes: list[str] = []
+    if base.empty:
+        notes.append("no node could be forecast (see the statuses)")
+        empty = pd.DataFrame(columns=["unique_id", "ds", "yhat", "lo", "hi", "yhat_base", "model", "method"])
+        return HierarchyForecast(freq, horizon, settings.models, Y_df, tags, statuses, errors, empty, settings.reconcile, tuple(notes))
+    dates = future_dates(pd.DataFrame({"ds": np.sort(pd.to_datetime(Y_df["ds"]).unique())}), horizon, freq)
+    full, filled = complete_base(base, nodes, dates)
+    if filled:
+        notes.append(f"{len(filled)} node(s) without a forecast counted as 0, without an interval")
+    forecasts, method, note = reconcile_or_fallback(full, Y_df, S_df, tags, settings.reconcile, freq)
+    if note:
+        notes.append(note)
+    return HierarchyForecast(freq, horizon, settings.models, Y_df, tags, statuses, errors, forecasts, method, tuple(notes))

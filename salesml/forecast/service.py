@@ -17,6 +17,7 @@ connections, puts the pieces together and returns frames:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -24,16 +25,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from salesml import registry, warehouse
 from salesml.config import FORECAST_MODELS, RECONCILE_METHODS, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast import metrics as M
 from salesml.forecast.auto import STATUS_COLUMNS, auto_summary, default_horizon, forecast_panel
 from salesml.forecast.backtest import COLUMNS as ERROR_COLUMNS
-from salesml.forecast.backtest import backtest, empty_errors, summarise
+from salesml.forecast.backtest import backtest, empty_errors, score, summarise
 from salesml.forecast.models import SEASON, SeasonalNaive, make_model
 from salesml.forecast.panels import FREQS, LEVELS, panel
 
@@ -136,35 +135,22 @@ def run(
             Y_df, S_df, tags = R.hierarchy_panel(con, freq, settings, scope=scope)
         if Y_df.empty:
             raise ForecastError(f"no sales in the ledger{' within ' + scope if scope else ''}: nothing to forecast")
-        base, statuses, errors = forecast_panel(Y_df, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates_for(model, settings))
-        base = _complete(base, S_df["unique_id"], notes)
-        rec = R.reconcile(base, Y_df, S_df, tags, reconcile, freq=freq)
         keep = set(tags.get(level, []))
         if not keep:
             raise ForecastError(f"level {level!r} is above the scope {scope!r}: nothing of it to forecast")
-        fc = rec[rec["unique_id"].isin(keep)].copy()
+        fs_method = dataclasses.replace(fs, reconcile=reconcile)
+        hf = R.forecast_hierarchy(Y_df, S_df, tags, horizon, freq, fs_method, workers, candidates_for(model, settings), progress)
+        fc = hf.forecasts[hf.forecasts["unique_id"].isin(keep)].copy()
         history = Y_df[Y_df["unique_id"].isin(keep)].copy()
-        statuses = statuses[statuses["unique_id"].isin(keep)].reset_index(drop=True)
-        errors = errors[errors["unique_id"].isin(keep)].reset_index(drop=True)
-        notes.append(f"reconciled ({reconcile}) over {S_df.shape[0]:,} nodes of the hierarchy; each row adds up with its children")
+        statuses = hf.statuses[hf.statuses["unique_id"].isin(keep)].reset_index(drop=True)
+        errors = hf.errors[hf.errors["unique_id"].isin(keep)].reset_index(drop=True)
+        notes += [*hf.notes, f"reconciled ({hf.method}) over {S_df.shape[0]:,} nodes of the hierarchy; each row adds up with its children"]
     else:
         history = load_panel(settings, level, freq, scope)
         fc, statuses, errors = forecast_panel(history, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates_for(model, settings))
     summary = auto_summary(errors, statuses) if len(errors) else pd.DataFrame(columns=["model", "mase", "smape", "wape", "bias", "coverage_80", "series"])
     return ForecastRun(level, freq, horizon, model, scope or "company", reconcile, history.reset_index(drop=True), fc.reset_index(drop=True),
                        statuses, errors, summary, time.perf_counter() - t0, notes)
-
-
-def _complete(base: pd.DataFrame, nodes: pd.Series, notes: list[str]) -> pd.DataFrame:
-    """Reconciliation needs a forecast for every node: a node that got none (skipped: all
-    zeros, e.g. a rep who left) is forecast as 0 over the same dates, and said so."""
-    missing = sorted(set(nodes) - set(base["unique_id"]))
-    if not missing or base.empty:
-        return base
-    dates = base["ds"].drop_duplicates().sort_values()
-    zeros = pd.DataFrame([(u, d) for u in missing for d in dates], columns=["unique_id", "ds"]).assign(yhat=0.0, lo=0.0, hi=0.0, model="(no sales: 0)")
-    notes.append(f"{len(missing):,} nodes without a forecast of their own (no sales to learn from) count as 0 before reconciliation")
-    return pd.concat([base, zeros], ignore_index=True)
 
 
 # ----------------------------------------------------------------------------- honest backtest
@@ -192,13 +178,7 @@ def _score(uid, model: str, window: int, train: pd.DataFrame, test: pd.DataFrame
     if fc.empty:
         row["error"] = "no forecast"
         return row
-    yhat = fc["yhat"].to_numpy(dtype="float64")[: len(actual)]
-    lo, hi = fc["lo"].to_numpy(dtype="float64")[: len(actual)], fc["hi"].to_numpy(dtype="float64")[: len(actual)]
-    row.update(
-        mase=M.mase(actual, yhat, train["y"], SEASON[freq]), smape=M.smape(actual, yhat), wape=M.wape(actual, yhat),
-        bias=M.bias(actual, yhat), coverage=M.coverage(actual, lo, hi), actual=float(actual.sum()), forecast=float(yhat.sum()),
-        abs_error=float(np.abs(actual - yhat).sum()), abs_actual=float(np.abs(actual).sum()),
-    )
+    row.update(score(train["y"], actual, fc, SEASON[freq]))
     return row
 
 
@@ -288,32 +268,20 @@ def _cpu_count() -> int:
 
 
 def reorder(settings: Settings, workers: int | None = None, progress: bool = False, model: str = "auto") -> tuple[pd.DataFrame, list[str]]:
-    """Reorder points per product and warehouse from daily unit-demand forecasts (the
-    automatic choice per product, over the lead time), and notes. See
-    ``salesml.forecast.inventory``; ``inventory.alerts(table)`` are the low-stock rows."""
+    """Reorder points per product and warehouse from the latest inventory snapshot and daily
+    unit-demand forecasts (``inventory.forecast_reorder``: the cheap candidates, over the
+    longest lead time), and notes. ``inventory.alerts(table)`` are the low-stock rows."""
     from salesml.forecast import inventory as I
 
     _require_warehouse(settings)
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
-        if not warehouse.table_exists(con, "inventory") or not con.execute("SELECT count(*) FROM inventory").fetchone()[0]:
-            raise ForecastError("no inventory loaded: reorder points need an inventory snapshot (table inventory)")
-        snapshot = I.latest_inventory(con)
-        demand = I.demand_panel(con, settings.inventory)
-    notes = []
-    stocked = set(snapshot["product_id"])
-    demand = demand[demand["unique_id"].isin(stocked)]
-    leads = snapshot["lead_time_days"].fillna(settings.inventory.default_lead_time_days)
-    horizon = int(max(leads.max() if len(leads) else 0, settings.inventory.default_lead_time_days))
-    if demand.empty:
-        notes.append("no sales of the stocked products in the demand history: no demand forecast")
-        forecasts = pd.DataFrame(columns=["unique_id", "ds", "yhat", "lo", "hi", "model"])
-    else:
-        forecasts, statuses, _ = forecast_panel(demand, horizon, "D", settings.forecast, workers=workers, progress=progress, candidates=candidates_for(model, settings))
-        skipped = statuses[statuses["status"] == "skipped"]
-        if len(skipped):
-            notes.append(f"{len(skipped):,} products without a demand forecast ({skipped['reason'].iloc[0]}, …)")
-    table = I.reorder_table(snapshot, forecasts, settings.inventory, level=settings.forecast.level)
-    return table, notes
+        inputs, reason = I.reorder_inputs(con, settings)
+    if inputs is None:
+        raise ForecastError(reason)
+    r = I.forecast_reorder(*inputs, settings, workers, models=None if model == "auto" else (model,), progress=progress)
+    skipped = r.statuses[r.statuses["status"] == "skipped"]
+    notes = [f"{len(skipped):,} products without a demand forecast ({skipped['reason'].iloc[0]}, …)"] if len(skipped) else []
+    return r.table, notes
 
 
 # ----------------------------------------------------------------------------- registry

@@ -17,7 +17,7 @@ How it is built (:func:`build`, once per render; every section reads its result)
   from ``as_of`` to the end of the open quarter, reconciled the same way, then
   :func:`salesml.forecast.landing.landing_for_period` for the open month and quarter. A
   daily hierarchy has hundreds of series and ETS or Prophet cost seconds per daily series,
-  so the daily candidates are the report's models among :data:`DAILY_MODELS`, and they learn
+  so the daily candidates are the report's models among :data:`salesml.forecast.auto.CHEAP_MODELS`, and they learn
   from the last ``windows x horizon + min_obs_d`` days: just enough for the full rolling-
   origin choice. They model the weekly pattern, not the yearly one, so they are then
   aligned with the hierarchy forecast (:func:`align_daily`): wherever a whole week (or
@@ -57,21 +57,19 @@ from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import FORECAST_MODELS, ConfigError, ForecastSettings, Settings, check_forecast
 from salesml.customers.rfm import default_as_of
 from salesml.errors import SalesmlError
-from salesml.forecast import auto, inventory, landing, reconcile
-from salesml.forecast.models import future_dates, z_value
+from salesml.forecast import auto, landing, reconcile
+from salesml.forecast.auto import cheap_models
+from salesml.forecast.inventory import Reorder, forecast_reorder, reorder_inputs
+from salesml.forecast.models import z_value
 from salesml.forecast.panels import FREQS
+from salesml.forecast.reconcile import HierarchyForecast, forecast_hierarchy
 from salesml.reports import html as H
 from salesml.reports.performance import report_settings, warehouse_connect
 
-#: candidate models of the daily forecasts (landing, product demand), when the report's
-#: models include them: cheap per series (ETS and Prophet cost seconds per daily series)
-DAILY_MODELS = ("seasonal_naive", "theta", "croston", "tsb")
 #: small multiples per row in the children's chart
 CHART_COLUMNS = 3
 #: statuses from the most to the least in need of attention
 STATUS_ORDER = ("skipped", "fallback", "fitted")
-#: reconciliations tried, in this order, when the configured one fails (bottom-up cannot)
-FALLBACK_METHODS = ("mint_ols", "bottom_up")
 #: report frequencies whose forecasts the daily landing forecasts are aligned with
 ALIGNED_FREQS = ("W", "M")
 #: what one step of each frequency is called
@@ -125,11 +123,6 @@ def resolve_horizon(horizon: int, freq: str, settings: ForecastSettings) -> int:
     return int(horizon) or auto.default_horizon(settings, freq)
 
 
-def daily_models(models: tuple[str, ...]) -> tuple[str, ...]:
-    """The cheap ones (:data:`DAILY_MODELS`) among ``models``; seasonal naive if none."""
-    return tuple(m for m in models if m in DAILY_MODELS) or (auto.BASELINE,)
-
-
 def daily_history_start(as_of: date, horizon: int, settings: ForecastSettings) -> date:
     """First day the daily models learn from: ``windows x horizon + min_obs_d`` days up to
     ``as_of`` (the backtest windows plus the shortest series a model is chosen for)."""
@@ -143,93 +136,6 @@ def year_earlier(dates: pd.Series | pd.DatetimeIndex, freq: str) -> pd.DatetimeI
 
 
 # --------------------------------------------------------------------------- the forecasts
-
-
-@dataclass(frozen=True)
-class HierarchyForecast:
-    """A forecast of the scope's hierarchy at one frequency.
-
-    ``history``: ``unique_id, ds, y`` of every node; ``statuses`` and ``errors``: what
-    :func:`salesml.forecast.auto.forecast_panel` says per node; ``forecasts``: reconciled
-    ``unique_id, ds, yhat, lo, hi, yhat_base, model, method`` (empty when nothing could be
-    forecast); ``method``: the reconciliation actually used; ``notes``: what went
-    differently from the plan."""
-
-    freq: str
-    horizon: int
-    models: tuple[str, ...]
-    history: pd.DataFrame
-    tags: dict[str, np.ndarray]
-    statuses: pd.DataFrame
-    errors: pd.DataFrame
-    forecasts: pd.DataFrame
-    method: str
-    notes: tuple[str, ...] = ()
-
-    @property
-    def nodes(self) -> list[str]:
-        return [u for level in reconcile.LEVELS for u in self.tags.get(level, [])]
-
-
-def complete_base(base: pd.DataFrame, nodes: list[str], dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, list[str]]:
-    """Base forecasts of every node over ``dates``: nodes (or steps) without one get
-    ``yhat`` 0 and no interval (model ``none``). Returns the frame and the nodes filled. Pure."""
-    grid = pd.MultiIndex.from_product([nodes, pd.DatetimeIndex(dates)], names=["unique_id", "ds"]).to_frame(index=False)
-    have = base.assign(ds=pd.to_datetime(base["ds"]))[["unique_id", "ds", "yhat", "lo", "hi", "model"]]
-    out = grid.merge(have, on=["unique_id", "ds"], how="left")
-    missing = out["yhat"].isna()
-    filled = sorted(set(out.loc[missing, "unique_id"]))
-    out.loc[missing, "yhat"] = 0.0
-    out.loc[missing, "model"] = "none"
-    return out, filled
-
-
-def reconcile_or_fallback(
-    base: pd.DataFrame, Y_df: pd.DataFrame, S_df: pd.DataFrame, tags: dict, method: str, freq: str
-) -> tuple[pd.DataFrame, str, str]:
-    """:func:`salesml.forecast.reconcile.reconcile` with ``method``, else the next of
-    :data:`FALLBACK_METHODS` that works (bottom-up always does): ``(forecasts, method used,
-    note saying what failed)``."""
-    failures = []
-    for m in dict.fromkeys((method, *FALLBACK_METHODS)):
-        try:
-            out = reconcile.reconcile(base, Y_df, S_df, tags, m, freq=freq)
-        except (ValueError, np.linalg.LinAlgError) as e:  # HierarchyError is a ValueError
-            if m == FALLBACK_METHODS[-1]:
-                raise
-            failures.append(str(e).split("; try another method")[0])
-            continue
-        note = f"{'; '.join(failures)}: {m} used instead" if failures else ""
-        return out, m, note
-    raise AssertionError("unreachable: the last fallback either returns or raises")
-
-
-def forecast_hierarchy(
-    Y_df: pd.DataFrame,
-    S_df: pd.DataFrame,
-    tags: dict,
-    horizon: int,
-    freq: str,
-    settings: ForecastSettings,
-    workers: int | None = None,
-) -> HierarchyForecast:
-    """Forecast every node of a hierarchy (:func:`salesml.forecast.auto.forecast_panel`) and
-    reconcile with ``settings.reconcile`` (see the module docstring for what degrades how)."""
-    base, statuses, errors = auto.forecast_panel(Y_df, horizon, freq, settings, workers=workers)
-    nodes = S_df["unique_id"].tolist()
-    notes: list[str] = []
-    if base.empty:
-        notes.append("no node could be forecast (see the statuses)")
-        empty = pd.DataFrame(columns=["unique_id", "ds", "yhat", "lo", "hi", "yhat_base", "model", "method"])
-        return HierarchyForecast(freq, horizon, settings.models, Y_df, tags, statuses, errors, empty, settings.reconcile, tuple(notes))
-    dates = future_dates(pd.DataFrame({"ds": np.sort(pd.to_datetime(Y_df["ds"]).unique())}), horizon, freq)
-    full, filled = complete_base(base, nodes, dates)
-    if filled:
-        notes.append(f"{len(filled)} node(s) without a forecast counted as 0, without an interval")
-    forecasts, method, note = reconcile_or_fallback(full, Y_df, S_df, tags, settings.reconcile, freq)
-    if note:
-        notes.append(note)
-    return HierarchyForecast(freq, horizon, settings.models, Y_df, tags, statuses, errors, forecasts, method, tuple(notes))
 
 
 def step_of(days: pd.Series, freq: str) -> pd.Series:
@@ -274,36 +180,6 @@ def align_daily(daily: pd.DataFrame, coarse: pd.DataFrame, freq: str) -> tuple[p
     out["lo"] = np.clip(np.minimum(out["lo"] + shift, scaled), 0, None)
     out["hi"] = np.maximum(out["hi"] + shift, scaled)
     return out, len(factors)
-
-
-@dataclass(frozen=True)
-class Reorder:
-    """Reorder points of the company's products: :func:`salesml.forecast.inventory.reorder_table`
-    and the status of each product's demand forecast."""
-
-    table: pd.DataFrame
-    statuses: pd.DataFrame
-    errors: pd.DataFrame
-    horizon: int
-    models: tuple[str, ...]
-
-    @property
-    def alerts(self) -> pd.DataFrame:
-        return inventory.alerts(self.table)
-
-
-def forecast_reorder(
-    snapshot: pd.DataFrame, demand: pd.DataFrame, settings: Settings, workers: int | None = None
-) -> Reorder:
-    """Forecast the daily demand (units) of the products in ``snapshot`` over the longest
-    lead time with the cheap daily candidates, and their reorder table."""
-    fs = dataclasses.replace(settings.forecast, models=daily_models(settings.forecast.models))
-    lead = pd.to_numeric(snapshot["lead_time_days"], errors="coerce").fillna(settings.inventory.default_lead_time_days)
-    horizon = max(int(lead.max()), 1) if len(lead) else settings.inventory.default_lead_time_days
-    wanted = demand[demand["unique_id"].isin(set(snapshot["product_id"]))]
-    fc, statuses, errors = auto.forecast_panel(wanted, horizon, "D", fs, workers=workers)
-    table = inventory.reorder_table(snapshot, fc, settings.inventory, level=fs.level)
-    return Reorder(table, statuses, errors, horizon, fs.models)
 
 
 # --------------------------------------------------------------------------- the scope's nodes
@@ -501,17 +377,6 @@ def _product_names(con, ids) -> dict[str, str]:
     return {str(k): str(v) for k, v in rows}
 
 
-def _inventory_inputs(con, as_of: date, settings: Settings):
-    """``(latest snapshot, product demand history)`` up to ``as_of``, or the reason there is none."""
-    if not warehouse.table_exists(con, "inventory"):
-        return None, "no inventory loaded: reorder alerts skipped"
-    try:
-        snapshot = inventory.latest_inventory(con, as_of)
-    except inventory.InventoryError as e:
-        return None, f"no inventory loaded: reorder alerts skipped ({e})"
-    return (snapshot, inventory.demand_panel(con, settings.inventory, end=as_of)), ""
-
-
 def build(
     as_of: str = "",
     scope: str = "company",
@@ -539,7 +404,7 @@ def build(
     fs = settings.forecast
     steps = resolve_horizon(horizon, freq, fs)
     n_workers = int(workers) or None
-    daily_fs = dataclasses.replace(fs, models=daily_models(fs.models))
+    daily_fs = dataclasses.replace(fs, models=cheap_models(fs.models))
     messages: dict[str, str] = {}
     inputs = None
     products: dict[str, str] = {}
@@ -557,7 +422,7 @@ def build(
         rep_names = _rep_names(con, ids)
         labels = node_labels(sorted(set(ids)), rep_names, settings.local_names.get("region", {}))
         if sc.level == "company":
-            inputs, messages["reorder"] = _inventory_inputs(con, day, settings)
+            inputs, messages["reorder"] = reorder_inputs(con, settings, day)
             products = _product_names(con, inputs[0]["product_id"]) if inputs else {}
         else:
             messages["reorder"] = (
