@@ -43,6 +43,23 @@ def toy(tmp_path) -> Settings:
     return s
 
 
+@pytest.fixture(scope="module")
+def toy_wh(tmp_path_factory) -> Settings:
+    """The toy company loaded once per test module, for tests that only read it."""
+    s = make_settings(tmp_path_factory.mktemp("toy"))
+    load_toy(s)
+    return s
+
+
+@pytest.fixture
+def toy_con(toy_wh):
+    """A read-only connection to the module's toy warehouse."""
+    from salesml import warehouse
+
+    with warehouse.connect(toy_wh.warehouse_path, read_only=True) as c:
+        yield c
+
+
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory) -> Settings:
     """The small demo company, generated and loaded once per test session."""

@@ -31,7 +31,7 @@ from salesml.accounting.ledger import ensure_posted
 from salesml.accounting.performance import PeriodError
 from salesml.accounting.scope import ScopeError
 from salesml.ingest import canonical_source, ingest_source
-from tests.conftest import load_toy, make_settings
+from tests.conftest import make_settings
 
 KPI = Path(__file__).parent / "data" / "kpi"
 KPI_TABLES = ["reps", "products", "customers", "order_lines", "targets", "opportunities", "marketing_spend", "tickets"]
@@ -48,20 +48,6 @@ def kpi_wh(tmp_path_factory):
 @pytest.fixture
 def kc(kpi_wh):
     with warehouse.connect(kpi_wh.warehouse_path, read_only=True) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def toy_wh(tmp_path_factory):
-    """The toy company (tests/data/toy), loaded once for this module (it is only read)."""
-    s = make_settings(tmp_path_factory.mktemp("toy"))
-    load_toy(s)
-    return s
-
-
-@pytest.fixture
-def toy_con(toy_wh):
-    with warehouse.connect(toy_wh.warehouse_path, read_only=True) as c:
         yield c
 
 

@@ -27,17 +27,7 @@ from salesml.customers.segments import (
     migration_matrix,
     segment_summary,
 )
-from tests.conftest import load_toy, make_settings
 from tests.test_cli import run
-
-
-@pytest.fixture(scope="module")
-def toy_wh(tmp_path_factory):
-    """The toy company (tests/data/toy), loaded once for this module's read-only tests."""
-    s = make_settings(tmp_path_factory.mktemp("toy"))
-    load_toy(s)
-    return s
-
 
 AS_OF = pd.Timestamp("2024-12-31")
 #: score level -> recency days, orders, total spend (each level holds 1/5 of the customers)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesml import warehouse
 from salesml.accounting.performance import performance
 from salesml.forecast.landing import (
     COLUMNS,
@@ -24,7 +23,6 @@ from salesml.forecast.landing import (
 )
 from salesml.forecast.panels import panel
 from salesml.forecast.reconcile import COMPANY, hierarchy_panel, node_id
-from tests.conftest import load_toy, make_settings
 
 LEVEL = 80
 Z = NormalDist().inv_cdf(0.5 + LEVEL / 200)  # 1.2816: an 80% interval is yhat ± 1.2816 σ
@@ -132,47 +130,33 @@ def test_open_periods():
         open_period("week", "2026-06-30")
 
 
-@pytest.fixture(scope="module")
-def toy_wh(tmp_path_factory):
-    """The toy company (tests/data/toy), loaded once for this module (it is only read)."""
-    s = make_settings(tmp_path_factory.mktemp("toy"))
-    load_toy(s)
-    return s
-
-
-@pytest.fixture
-def con(toy_wh):
-    with warehouse.connect(toy_wh.warehouse_path, read_only=True) as c:
-        yield c
-
-
-def test_targets_per_node_as_the_performance_figures_have_them(con):
-    t = period_targets(con, ["2024-02"]).set_index("unique_id")["target"]
+def test_targets_per_node_as_the_performance_figures_have_them(toy_con):
+    t = period_targets(toy_con, ["2024-02"]).set_index("unique_id")["target"]
     # February: R1 200 (T1, East); R2 160 and R3 250 (T2, West: R2's target follows their last stint)
     assert t[node_id("rep", "East", "T1", "R1")] == 200
     assert t[node_id("rep", "West", "T2", "R2")] == 160
     assert t[node_id("team", "West", "T2")] == 410 and t[node_id("region", "West")] == 410
     assert t[node_id("team", "East", "T1")] == 200 and t[COMPANY] == 610
-    assert t[COMPANY] == performance(con, "2024-02", "company")["target_revenue"].iloc[0]
+    assert t[COMPANY] == performance(toy_con, "2024-02", "company")["target_revenue"].iloc[0]
     # two months add up: January 350 + February 610
-    assert period_targets(con, ["2024-01", "2024-02"]).set_index("unique_id").loc[COMPANY, "target"] == 350 + 610
+    assert period_targets(toy_con, ["2024-01", "2024-02"]).set_index("unique_id").loc[COMPANY, "target"] == 350 + 610
 
 
-def test_actuals_to_date_from_the_ledger(con):
-    assert last_actual_date(con) == pd.Timestamp("2024-02-25")  # RT2, the last event
-    a = period_actuals(con, open_period("month", "2024-02-11")).set_index("unique_id")["actual"]
+def test_actuals_to_date_from_the_ledger(toy_con):
+    assert last_actual_date(toy_con) == pd.Timestamp("2024-02-25")  # RT2, the last event
+    a = period_actuals(toy_con, open_period("month", "2024-02-11")).set_index("unique_id")["actual"]
     # up to 11 February: SO5 50 (R2, still in T1/East), SO7 200 (R1), SO8 200 (R3, T2/West)
     assert a[COMPANY] == 450
     assert a[node_id("region", "East")] == 250 and a[node_id("team", "East", "T1")] == 250
     assert a[node_id("rep", "East", "T1", "R2")] == 50 and a[node_id("region", "West")] == 200
-    full = period_actuals(con, open_period("month", "2024-02-25")).set_index("unique_id")["actual"]
-    assert full[COMPANY] == performance(con, "2024-02", "company")["revenue"].iloc[0] == 510
+    full = period_actuals(toy_con, open_period("month", "2024-02-25")).set_index("unique_id")["actual"]
+    assert full[COMPANY] == performance(toy_con, "2024-02", "company")["revenue"].iloc[0] == 510
 
 
-def test_the_toy_hierarchy_has_the_nodes_landing_reports_on(con, toy_wh):
-    Y_df, S_df, tags = hierarchy_panel(con, "D", toy_wh.performance)
+def test_the_toy_hierarchy_has_the_nodes_landing_reports_on(toy_con, toy_wh):
+    Y_df, S_df, tags = hierarchy_panel(toy_con, "D", toy_wh.performance)
     totals = Y_df.groupby("unique_id")["y"].sum()
-    regions = panel(con, "region", "D").groupby("unique_id")["y"].sum()
+    regions = panel(toy_con, "region", "D").groupby("unique_id")["y"].sum()
     assert totals[COMPANY] == 860  # 350 in January + 510 in February (see test_forecast_panels)
     assert totals[node_id("region", "East")] == regions["East"] and totals[node_id("region", "West")] == regions["West"]
     # R2 moved from T1 (East) to T2 (West) on 15 February: two bottom series, one per team
@@ -180,17 +164,17 @@ def test_the_toy_hierarchy_has_the_nodes_landing_reports_on(con, toy_wh):
     # the nodes that have sales or targets in February are nodes of the hierarchy
     feb = open_period("month", "2024-02-25")
     nodes = set(S_df["unique_id"])
-    assert set(period_actuals(con, feb)["unique_id"]) <= nodes
-    assert set(period_targets(con, feb.months).dropna()["unique_id"]) <= nodes
-    _, west_S, west_tags = hierarchy_panel(con, "D", toy_wh.performance, scope="region:West")
+    assert set(period_actuals(toy_con, feb)["unique_id"]) <= nodes
+    assert set(period_targets(toy_con, feb.months).dropna()["unique_id"]) <= nodes
+    _, west_S, west_tags = hierarchy_panel(toy_con, "D", toy_wh.performance, scope="region:West")
     assert set(west_tags) == {"region", "team", "rep"} and west_S["unique_id"].iloc[0] == node_id("region", "West")
 
 
-def test_landing_of_the_toy_month_and_quarter(con, toy_wh):
-    _, S_df, _ = hierarchy_panel(con, "D", toy_wh.performance)
+def test_landing_of_the_toy_month_and_quarter(toy_con, toy_wh):
+    _, S_df, _ = hierarchy_panel(toy_con, "D", toy_wh.performance)
     # every node: 9 a day, σ 5, over the 18 days left in February after the 11th
     fc = pd.concat([days_of(uid, "2024-02-12", 18, 9.0, 5.0) for uid in S_df["unique_id"]], ignore_index=True)
-    month = landing_for_period(con, fc, "month", as_of="2024-02-11", settings=toy_wh)
+    month = landing_for_period(toy_con, fc, "month", as_of="2024-02-11", settings=toy_wh)
     assert month["level"].tolist()[:3] == ["company", "region", "region"] and set(month["period"]) == {"2024-02"}
     company = month.set_index("unique_id").loc[COMPANY]
     # 450 + 18 x 9 = 612 against 610; σ = 5√18 = 21.21; P = Φ((612 - 610) / 21.21) = 0.538
@@ -199,7 +183,7 @@ def test_landing_of_the_toy_month_and_quarter(con, toy_wh):
     r2_east = month.set_index("unique_id").loc[node_id("rep", "East", "T1", "R2")]
     assert np.isnan(r2_east["p_reach_target"]) and "no target" in r2_east["note"]
     # the quarter has 49 days left (18 in February, 31 in March) and no targets: notes, no crash
-    quarter = landing_for_period(con, fc, "quarter", as_of="2024-02-11", settings=toy_wh)
+    quarter = landing_for_period(toy_con, fc, "quarter", as_of="2024-02-11", settings=toy_wh)
     assert quarter["landing"].isna().all() and quarter["p_reach_target"].isna().all()
     assert quarter["note"].str.contains("covers 18 of 49 remaining day").all()
     assert quarter["note"].str.contains("no target").all()
