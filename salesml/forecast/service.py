@@ -112,6 +112,7 @@ def run(
     reconcile: str | None = None,
     workers: int | None = None,
     progress: bool = False,
+    history: pd.DataFrame | None = None,
 ) -> ForecastRun:
     """Forecast every series of ``level`` (within ``scope``) ``horizon`` steps ahead.
 
@@ -119,6 +120,7 @@ def run(
     (short, constant or empty series still fall back or are skipped, with the reason).
     ``reconcile``: a method of ``RECONCILE_METHODS`` to make the hierarchy add up; the whole
     hierarchy under the scope is then forecast and reconciled, and the level's rows returned.
+    ``history``: the level's panel when the caller has read it already (not reconciled runs).
     """
     check_args(level, freq, model, reconcile)
     fs = settings.forecast
@@ -146,7 +148,7 @@ def run(
         errors = hf.errors[hf.errors["unique_id"].isin(keep)].reset_index(drop=True)
         notes += [*hf.notes, f"reconciled ({hf.method}) over {S_df.shape[0]:,} nodes of the hierarchy; each row adds up with its children"]
     else:
-        history = load_panel(settings, level, freq, scope)
+        history = history if history is not None else load_panel(settings, level, freq, scope)
         fc, statuses, errors = forecast_panel(history, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates_for(model, settings))
     summary = auto_summary(errors, statuses) if len(errors) else pd.DataFrame(columns=["model", "mase", "smape", "wape", "bias", "coverage_80", "series"])
     return ForecastRun(level, freq, horizon, model, scope or "company", reconcile, history.reset_index(drop=True), fc.reset_index(drop=True),
@@ -309,7 +311,7 @@ def train(
     summary, _ = evaluate(settings, level, freq, windows, horizon, model, workers=workers, history=hist, log=log)
     if log:
         log(f"forecasting {hist['unique_id'].nunique():,} series of level {level} ...")
-    result = run(settings, level, freq, horizon, model, workers=workers)
+    result = run(settings, level, freq, horizon, model, workers=workers, history=hist)
     metrics = {r["model"]: {k: _num(r[k]) for k in ("mase", "smape", "wape", "bias", "coverage_80", "series")} for r in summary.to_dict("records")}
     chosen = result.statuses["model"].fillna("(skipped)").value_counts().to_dict()
     manifest = {

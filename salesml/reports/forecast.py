@@ -55,7 +55,7 @@ from salesml import warehouse
 from salesml.accounting import performance as perf
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import FORECAST_MODELS, ConfigError, ForecastSettings, Settings, check_forecast
-from salesml.customers.rfm import default_as_of
+from salesml.customers.rfm import SegmentError, default_as_of, parse_as_of
 from salesml.errors import SalesmlError
 from salesml.forecast import auto, landing, reconcile
 from salesml.forecast.auto import cheap_models
@@ -88,13 +88,12 @@ class ForecastReportError(SalesmlError, ValueError):
 
 
 def parse_day(value: str | date) -> date:
-    """A day from ``YYYY-MM-DD`` text (or a date)."""
-    if isinstance(value, date):
-        return value
+    """A day from ``YYYY-MM-DD`` text (or a date): :func:`salesml.customers.rfm.parse_as_of`,
+    failing as a report parameter error."""
     try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ForecastReportError(f"as_of {value!r} is not a date of the form YYYY-MM-DD (e.g. 2026-06-30)") from None
+        return parse_as_of(value)
+    except SegmentError as e:
+        raise ForecastReportError(str(e)) from None
 
 
 def parse_models(text: str, default: tuple[str, ...]) -> tuple[str, ...]:
