@@ -103,7 +103,8 @@ def backtest(
     settings = _settings(config)
     service.check_args(level, freq, model)
     _post(settings)
-    summary, _errors = service.evaluate(settings, level, freq, windows or None, horizon or None, model, scope, workers, log=_log)
+    summary, _errors = service.evaluate(settings, level, freq, windows or None, horizon or None, model, scope, workers, log=_log,
+                                        progress=fmt == JsonOrTable.table)
     if fmt == JsonOrTable.json:
         sys.stdout.write(json.dumps(_jsonable(summary), ensure_ascii=False, indent=2) + "\n")
         return
@@ -122,19 +123,22 @@ def train_forecast(
     config: ConfigOpt = None,
 ) -> None:
     """Backtest and forecast a level and store both as a new version in the registry
-    (data/models/forecast/vNNNN: manifest with metrics, forecast.csv, statuses.csv)."""
+    (data/models/forecast/vNNNN: manifest with metrics, forecast.csv, statuses.csv,
+    backtest.csv, and prophet_models.json with the fitted Prophet objects as Prophet's JSON)."""
     from salesml.forecast import service
 
     settings = _settings(config)
     service.check_args(level, freq, model)
     _post(settings)
-    result = service.train(settings, level, freq, horizon or None, windows or None, model, workers, log=_log)
+    result = service.train(settings, level, freq, horizon or None, windows or None, model, workers, log=_log, progress=fmt == JsonOrTable.table)
     if fmt == JsonOrTable.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
         return
     rows = pd.DataFrame([{"model": m, **v} for m, v in result["metrics"].items()])
     emit(_fmt_metrics(rows), "table", title=f"forecast {result['version']}: {level}, freq {freq}, backtest of {result['windows']} windows × {result['horizon']} steps")
     out.print("models chosen: " + ", ".join(f"{m} {n}" for m, n in result["chosen_models"].items()), highlight=False)
+    if result["prophet_models"]:
+        out.print(f"{result['prophet_models']} fitted Prophet models saved as JSON (prophet_models.json)", highlight=False)
     out.print(f"saved forecast model {result['version']} in {result['seconds']:.0f}s", highlight=False)
 
 

@@ -361,7 +361,7 @@ class ChurnSettings:
 
 
 #: forecast models salesml knows (``[forecast] models`` picks the candidates of ``auto``)
-FORECAST_MODELS = ("seasonal_naive", "naive", "ets", "theta", "croston", "tsb", "prophet")
+FORECAST_MODELS = ("seasonal_naive", "naive", "ets", "ets_ana", "theta", "croston", "tsb", "prophet")
 #: hierarchy reconciliation methods
 RECONCILE_METHODS = ("bottom_up", "mint_shrink", "mint_ols")
 
@@ -372,6 +372,9 @@ class ForecastSettings:
 
     #: candidate models of the automatic choice, per series by rolling-origin backtest (lowest MASE)
     models: tuple[str, ...] = ("seasonal_naive", "ets", "theta", "croston", "tsb", "prophet")
+    #: the candidates at product level (``--level product``, reorder points): thousands of
+    #: noisy, often intermittent series, where the cheap models are as accurate (benchmarks/)
+    product_models: tuple[str, ...] = ("ets_ana", "croston", "tsb")
     #: average the forecasts of the best N candidates of each series (0 or 1 = the best one alone)
     ensemble_top: int = 0
     #: rolling-origin backtest windows of the automatic choice
@@ -670,9 +673,10 @@ def check_churn(c: ChurnSettings, origin: str = "settings") -> None:
 
 def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "settings") -> None:
     """Forecast and inventory settings that make sense: known models and methods, positive sizes."""
-    unknown = [m for m in f.models if m not in FORECAST_MODELS]
-    if unknown or not f.models:
-        raise ConfigError(f"{origin}: forecast.models must list models among {', '.join(FORECAST_MODELS)}, got {list(f.models)}")
+    for key in ("models", "product_models"):
+        listed = getattr(f, key)
+        if not listed or any(m not in FORECAST_MODELS for m in listed):
+            raise ConfigError(f"{origin}: forecast.{key} must list models among {', '.join(FORECAST_MODELS)}, got {list(listed)}")
     for key in ("windows", "horizon_d", "horizon_w", "horizon_m", "min_obs_d", "min_obs_w", "min_obs_m", "prophet_uncertainty_samples"):
         if getattr(f, key) < 1:
             raise ConfigError(f"{origin}: forecast.{key} must be 1 or more, got {getattr(f, key)}")

@@ -226,3 +226,67 @@ def test_bad_arguments_are_clear_errors():
         forecast_series("s", seasonal_trend(), 7, "Q", FAST)
     with pytest.raises(PanelError, match="horizon"):
         forecast_panel(small_panel(), 0, "D", FAST)
+
+
+class Counting:
+    """Seasonal naive under another name that counts its fits, per training length."""
+
+    def __init__(self, name="counted"):
+        self.name, self.fits = name, []
+
+    def forecast(self, history, horizon, freq, level=80):
+        self.fits.append(len(history))
+        return SeasonalNaive().forecast(history, horizon, freq, level)
+
+
+def test_the_honest_backtest_chooses_before_each_window_and_shares_its_fits():
+    h = seasonal_trend(n=140)
+    counted = Counting()
+    s = ForecastSettings(models=("seasonal_naive",), windows=3)
+    ev = auto.evaluate_series("s", h, 3, 7, "D", s, candidates=[counted, ETS()], forecast=True)
+    # each window's auto row is the choice made on the history up to its cut-off
+    auto_rows = ev.errors[ev.errors["model"] == "auto"].set_index("window")
+    for window, cut in [(1, 119), (2, 126), (3, 133)]:
+        alone = select_and_forecast("s", h.iloc[:cut], 7, "D", s, candidates=[counted, ETS()])
+        assert ev.choices[window] == alone.status["model"]
+        assert auto_rows.loc[window, "forecast"] == pytest.approx(alone.forecast["yhat"].sum())
+        assert auto_rows.loc[window, "actual"] == pytest.approx(h["y"].iloc[cut : cut + 7].sum())
+    # the single models are scored on the same windows as a plain backtest scores them
+    plain = auto.backtest_series("s", h, [ETS(), SeasonalNaive()], 3, 7, "D")
+    mine = ev.errors[ev.errors["model"].isin(["ets", "seasonal_naive"])]
+    pd.testing.assert_frame_equal(mine.reset_index(drop=True), plain.sort_values(["window", "model"]).reset_index(drop=True), check_like=True)
+    # one fit per training cut-off: 6 cut-offs for 3 windows of a 3-window choice, and the full history
+    counted.fits.clear()
+    auto.evaluate_series("s", h, 3, 7, "D", s, candidates=[counted], forecast=True)
+    assert sorted(counted.fits) == [98, 105, 112, 119, 126, 133, 140]
+    assert ev.result.status["status"] == "fitted" and len(ev.result.forecast) == 7
+
+
+def test_the_honest_backtest_of_a_panel_reports_bad_series_and_carries_on(monkeypatch):
+    real = auto.evaluate_series
+
+    def broken_for_one(uid, *args, **kwargs):
+        if uid == "f_season":
+            raise KeyError("something unexpected")
+        return real(uid, *args, **kwargs)
+
+    monkeypatch.setattr(auto, "evaluate_series", broken_for_one)
+    ev = auto.evaluate_panel(small_panel(), 2, 7, "D", FAST, workers=1, forecast=True)
+    e = ev.errors
+    assert set(e["unique_id"]) == set(small_panel()["unique_id"])
+    broken = e[e["unique_id"] == "f_season"]
+    assert list(broken["model"]) == ["auto", "auto"] and broken["error"].str.contains("KeyError").all()
+    zeros = e[(e["unique_id"] == "d_zeros") & (e["model"] == "auto")]
+    assert zeros["error"].str.startswith("skipped: all zeros").all()
+    assert (e.loc[(e["unique_id"] == "a_season") & (e["model"] == "auto"), "error"].isna()).all()
+    assert set(ev.choices.columns) == {"unique_id", "window", "model"} and len(ev.choices) == 12
+    st = ev.statuses.set_index("unique_id")["status"].to_dict()
+    assert st == {"a_season": "fitted", "b_slow": "fitted", "c_new": "fallback", "d_zeros": "skipped", "e_flat": "fallback", "f_season": "skipped"}
+    # the forecasts are those of forecast_panel (the cache changes the cost, not the result)
+    monkeypatch.undo()
+    fc, statuses, _ = forecast_panel(small_panel(), 7, "D", FAST, workers=1)
+    again = auto.evaluate_panel(small_panel(), 2, 7, "D", FAST, workers=2, forecast=True)
+    pd.testing.assert_frame_equal(again.forecasts, fc)
+    pd.testing.assert_frame_equal(again.statuses, statuses)
+    with pytest.raises(PanelError, match="1 window or more"):
+        auto.evaluate_panel(small_panel(), 0, 7, "D", FAST)

@@ -43,7 +43,7 @@ def intermittent(n=140, p=0.3, seed=0, start="2024-01-01"):
     return pd.DataFrame({"ds": pd.date_range(start, periods=n, freq="D"), "y": y})
 
 
-STATS_MODELS = [SeasonalNaive(), Naive(), ETS(), Theta(), Croston(), TSB()]
+STATS_MODELS = [SeasonalNaive(), Naive(), ETS(), ETS(model="ANA", name="ets_ana"), Theta(), Croston(), TSB()]
 
 
 @pytest.mark.parametrize("model", STATS_MODELS, ids=lambda m: m.name)
@@ -85,7 +85,7 @@ def test_seasonal_models_need_two_seasons_else_go_non_seasonal():
         ETS().forecast(weekly.head(4), 4, "W")
 
 
-@pytest.mark.parametrize("model", [Croston(), Croston(optimized=False), TSB()], ids=["croston", "croston_classic", "tsb"])
+@pytest.mark.parametrize("model", [Croston(), Croston(optimized=True), TSB()], ids=["croston", "croston_optimized", "tsb"])
 def test_croston_and_tsb_forecast_the_demand_rate_with_a_skewed_interval(model):
     h = intermittent(n=365, p=0.3, seed=1)  # sizes 2..8: 0.3 x 5 = 1.5 a day
     train, test = h.iloc[:337], h["y"].iloc[337:].to_numpy()
@@ -148,3 +148,12 @@ def test_prophet_with_a_random_state_is_reproducible():
     a, b = model.forecast(h, 7, "D"), model.forecast(h, 7, "D")
     pd.testing.assert_frame_equal(a, b)
     assert (a["lo"] >= 0).all() and (a["lo"] <= a["yhat"]).all() and (a["yhat"] <= a["hi"]).all()
+
+
+def test_ets_ana_without_two_seasons_of_history_fits_no_season():
+    """ETS(A,N,A) needs two seasons; a shorter history gets ETS(A,N,N) rather than an error."""
+    short = seasonal_trend(n=10)
+    fc = make_model("ets_ana").forecast(short, 7, "D")
+    assert len(fc) == 7 and np.ptp(fc["yhat"].to_numpy()) == pytest.approx(0)  # level only: flat
+    long = make_model("ets_ana").forecast(seasonal_trend(n=84), 7, "D")
+    assert np.ptp(long["yhat"].to_numpy()) > 10  # the weekly season

@@ -93,3 +93,33 @@ def test_train_stores_a_version_with_its_backtest(demo, tmp_path):
     folder = registry.resolve(s, "forecast")
     fc = pd.read_csv(folder / "forecast.csv")
     assert set(fc.columns) >= {"unique_id", "ds", "yhat", "lo", "hi", "model"}
+
+
+def test_train_saves_the_fitted_prophet_models_as_json(demo, tmp_path):
+    """A version trained with Prophet holds each series' fitted Prophet object as Prophet's
+    JSON; loaded back, it forecasts what the stored forecast says."""
+    s = demo.with_overrides(models={"dir": str(tmp_path / "models")})
+    result = service.train(s, "region", "W", horizon=3, windows=1, model="prophet")
+    folder = registry.resolve(s, "forecast")
+    statuses = pd.read_csv(folder / "statuses.csv")
+    prophet_series = sorted(statuses.loc[statuses["model"] == "prophet", "unique_id"])
+    assert prophet_series and result["prophet_models"] == len(prophet_series)
+    assert registry.manifest(s, "forecast")["prophet_models"] == prophet_series
+    fc = pd.read_csv(folder / "forecast.csv", parse_dates=["ds"])
+    uid = prophet_series[0]
+    mine = fc[fc["unique_id"] == uid]
+    m = service.prophet_model(s, uid)
+    again = m.predict(mine[["ds"]].reset_index(drop=True))
+    assert np.clip(again["yhat"].to_numpy(), 0, None) == pytest.approx(mine["yhat"].to_numpy(), rel=1e-6)
+    with pytest.raises(service.ForecastError, match="holds no Prophet model for 'nowhere'"):
+        service.prophet_model(s, "nowhere")
+    # a version without Prophet holds no such file
+    service.train(s, "region", "W", horizon=3, windows=1, model="seasonal_naive")
+    assert not (registry.resolve(s, "forecast") / service.PROPHET_FILE).exists()
+
+
+def test_product_level_chooses_among_the_product_models(demo):
+    s = demo.with_overrides(forecast={"models": ["seasonal_naive", "prophet"], "product_models": ["ets_ana", "tsb"]})
+    assert service.candidate_names("auto", s, "product") == ("ets_ana", "tsb")
+    assert service.candidate_names("auto", s, "region") == ("seasonal_naive", "prophet")
+    assert service.candidate_names("theta", s, "product") == ("theta",)

@@ -267,10 +267,11 @@ def test_backtest_summary_and_verdict():
     assert F.status_counts(pd.DataFrame({"status": ["fitted", "skipped", "fitted"]})) == {"skipped": 1, "fitted": 2}
 
 
-def test_forecast_reorder_is_the_inventory_functions_on_the_cheap_models():
+def test_forecast_reorder_is_the_inventory_functions_on_the_product_models():
     """Only the snapshot's products are forecast, over the longest lead time (a missing one
-    is the default), with the cheap daily candidates among the configured models."""
-    s = Settings().with_overrides(forecast={"models": ("ets", "seasonal_naive", "theta"), "windows": 1}, inventory={"default_lead_time_days": 9})
+    is the default), with the product-level candidates."""
+    s = Settings().with_overrides(forecast={"models": ("ets", "prophet"), "product_models": ("seasonal_naive", "theta"), "windows": 1},
+                                  inventory={"default_lead_time_days": 9})
     days = pd.date_range("2026-03-01", periods=70, freq="D")
     rng = np.random.default_rng(0)
     demand = pd.concat(

@@ -20,26 +20,38 @@ For each series (``forecast_series``, a pure function of one history):
    next best is used; if every candidate failed, seasonal naive (then naive), with the errors.
 
 ``forecast_panel`` runs this over every series of a panel on a local process pool; any
-failure stays with its series. ``auto_summary`` turns the selection backtests into a per-model
+failure stays with its series.
+
+``evaluate_series`` is the honest backtest of the automatic choice on one series: on each of
+the last ``windows`` windows, the choice is made with the data before the window only and
+scored on it, next to every single model on the same windows. All the fits of one series go
+through one cache keyed by training cut-off, so the selection backtests of neighbouring
+windows (and the single models' scores) share their fits: ``windows`` windows cost
+``2 * windows`` fits per candidate, not ``windows * (windows + 1)``. ``evaluate_panel`` runs it
+over a panel, and with ``forecast=True`` also makes the forecast from the whole history,
+whose selection backtest is then already cached: fitting, backtesting and forecasting a
+series costs ``2 * windows`` fits per candidate plus one refit. ``auto_summary`` turns the selection backtests into a per-model
 table with an ``auto`` row (each series scored with the model it got), next to seasonal naive.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import logging
 import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from salesml.config import ForecastSettings
-from salesml.forecast.backtest import backtest_series, empty_errors, summarise
+from salesml.forecast.backtest import backtest_series, empty_errors, errors_frame, score, summarise
 from salesml.forecast.models import (
     INTERMITTENT_MODELS,
     SEASON,
@@ -56,7 +68,7 @@ STATUS_COLUMNS = ["unique_id", "status", "model", "reason", "mase", "mase_season
 BASELINE = "seasonal_naive"
 #: models cheap enough per series for hundreds of daily series (product demand, the days of
 #: an open quarter): ETS and Prophet cost seconds per daily series
-CHEAP_MODELS = ("seasonal_naive", "theta", "croston", "tsb")
+CHEAP_MODELS = ("seasonal_naive", "ets_ana", "theta", "croston", "tsb")
 #: mean MASEs equal to this many decimals are a tie (settled by WAPE): float noise is no win
 TIE_DECIMALS = 9
 #: tasks per worker process: small enough to balance slow and fast series across workers,
@@ -96,13 +108,28 @@ def _check_args(horizon: int, freq: str) -> None:
         raise PanelError(f"the horizon must be 1 step or more, got {horizon}")
 
 
+def _already_tidy(h: pd.DataFrame, freq: str) -> bool:
+    """Whether ``ds, y`` is sorted, without missing values or duplicate dates, and (daily)
+    without gaps: what ``tidy_history`` would return unchanged."""
+    if freq != "D" or h["y"].isna().any() or h["ds"].isna().any():
+        return False
+    steps = np.diff(h["ds"].to_numpy(dtype="datetime64[ns]"))
+    return bool((steps == np.timedelta64(1, "D")).all())
+
+
 def tidy_history(history: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, list[str]]:
     """One series' ``ds, y`` sorted, with duplicate dates summed (a missing ``y`` counts as 0)
     and, when every date lies on the frequency's calendar (days, weeks ending Sunday, month
     starts), the missing steps added with y = 0. Returns the new frame and notes on what was
     changed. Pure: the input is not modified."""
     notes = []
-    h = pd.DataFrame({"ds": pd.to_datetime(history["ds"]), "y": pd.to_numeric(history["y"], errors="coerce")})
+    ds, y = history["ds"], history["y"]
+    h = pd.DataFrame({
+        "ds": ds if pd.api.types.is_datetime64_dtype(ds) else pd.to_datetime(ds),
+        "y": y.astype("float64") if pd.api.types.is_numeric_dtype(y) else pd.to_numeric(y, errors="coerce"),
+    })
+    if _already_tidy(h, freq):  # the usual case (panels are complete): no groupby, no reindex
+        return h.reset_index(drop=True), notes
     h = h[h["ds"].notna()]
     n_missing = int(h["y"].isna().sum())
     if n_missing:
@@ -145,21 +172,27 @@ def _labelled(uid, fc: pd.DataFrame, model: str) -> pd.DataFrame:
 def _scores(errors: pd.DataFrame) -> pd.DataFrame:
     """Per model of one series' backtest: mean MASE, pooled WAPE, total absolute error, the
     windows it scored and its first error message."""
+    model = errors["model"].to_numpy()
+    failed = errors["error"].notna().to_numpy()
+    mase, abs_error, abs_actual = (errors[c].to_numpy(dtype="float64") for c in ("mase", "abs_error", "abs_actual"))
+    window, messages = errors["window"].to_numpy(), errors["error"].to_numpy()
     rows = []
-    for model, g in errors.groupby("model", sort=False):
-        ok = g[g["error"].isna()]
-        total = ok["abs_actual"].sum()
+    for name in dict.fromkeys(model):
+        mine = model == name
+        ok = mine & ~failed
+        total = abs_actual[ok].sum()
+        m = mase[ok]
         rows.append(
             {
-                "model": model,
-                "mase": float(np.nanmean(ok["mase"])) if ok["mase"].notna().any() else np.nan,
-                "wape": float(ok["abs_error"].sum() / total * 100) if total else np.nan,
-                "abs_error": float(ok["abs_error"].sum()) if len(ok) else np.nan,
-                "windows": frozenset(ok["window"]),
-                "error": next(iter(g.loc[g["error"].notna(), "error"]), None),
+                "model": name,
+                "mase": float(np.nanmean(m)) if (~np.isnan(m)).any() else np.nan,
+                "wape": float(abs_error[ok].sum() / total * 100) if total else np.nan,
+                "abs_error": float(abs_error[ok].sum()) if ok.any() else np.nan,
+                "windows": frozenset(window[ok].tolist()),
+                "error": next(iter(messages[mine & failed]), None),
             }
         )
-    return pd.DataFrame(rows).set_index("model")
+    return pd.DataFrame(rows, columns=["model", "mase", "wape", "abs_error", "windows", "error"]).set_index("model")
 
 
 def _rank(scores: pd.DataFrame, names: Sequence[str]) -> list[str]:
@@ -328,8 +361,160 @@ def _safe(uid, history, horizon, freq, settings, candidates) -> SeriesResult:
         return SeriesResult(_empty_forecast(), status, empty_errors())
 
 
-def _run_chunk(chunk, horizon, freq, settings, candidates) -> list[SeriesResult]:
-    return [_safe(uid, h, horizon, freq, settings, candidates) for uid, h in chunk]
+def _run_chunk(fn, chunk) -> list:
+    return [fn(uid, h) for uid, h in chunk]
+
+
+@dataclass(frozen=True)
+class SeriesEvaluation:
+    """What ``evaluate_series`` gives for one series: ``errors`` (``backtest.COLUMNS``), one
+    row per window for the automatic choice (model ``label``) and for each single model;
+    ``choices``, the model the choice gave in each window (window -> name, None when the
+    series was skipped there); ``result``, the forecast from the whole history when asked."""
+
+    errors: pd.DataFrame
+    choices: dict = field(default_factory=dict)
+    result: SeriesResult | None = None
+
+
+def evaluate_series(
+    uid,
+    history: pd.DataFrame,
+    windows: int,
+    horizon: int,
+    freq: str,
+    settings: ForecastSettings,
+    candidates: Sequence | None = None,
+    singles: Sequence | None = None,
+    label: str = "auto",
+    forecast: bool = False,
+) -> SeriesEvaluation:
+    """The honest backtest of the automatic choice on one series (``ds, y``). Pure.
+
+    On each of the last ``windows`` windows of ``horizon`` steps, ``select_and_forecast``
+    chooses among ``candidates`` (default ``settings.models``) with the history up to the
+    window's cut-off only — its own selection backtest ends there — and its forecast is
+    scored on the window as model ``label``. ``singles`` (default: the candidates and
+    seasonal naive) are scored alone on the same windows. Models see the history as the
+    choice does (tidied, negative steps clipped at 0); errors are measured against the
+    recorded values. One cache per series serves every fit (see the module docstring).
+    ``forecast``: also choose and forecast from the whole history (``result``).
+    """
+    _check_args(horizon, freq)
+    hist, _ = tidy_history(history, freq)
+    fit_hist = hist.assign(y=np.clip(hist["y"].to_numpy(dtype="float64"), 0, None))
+    pool = list(candidates) if candidates is not None else [make_model(m, settings) for m in settings.models]
+    singles = list(singles) if singles is not None else [*pool, SeasonalNaive()]
+    memos: dict[str, _Memo] = {}
+    for m in [*pool, *singles]:
+        memos.setdefault(m.name, _Memo(m))
+    cached_pool = [memos[m.name] for m in pool]
+    single_names = list(dict.fromkeys(m.name for m in singles if m.name != label))
+    season = SEASON[freq]
+    rows, choices = [], {}
+    n = len(hist)
+    for w in range(windows, 0, -1):
+        window = windows - w + 1
+        cut = n - w * horizon
+        if cut < 2:
+            for name in [label, *single_names]:
+                rows.append({"unique_id": uid, "model": name, "window": window, "horizon": horizon,
+                             "error": f"too short for window {window}: {n} observations"})
+            choices[window] = None
+            continue
+        train, test = hist.iloc[:cut], hist.iloc[cut : cut + horizon]
+        base = {"unique_id": uid, "window": window, "cutoff": train["ds"].iloc[-1], "horizon": horizon}
+        res = _safe(uid, fit_hist.iloc[:cut].reset_index(drop=True), horizon, freq, settings, cached_pool)
+        choices[window] = res.status["model"]
+        row = {**base, "model": label}
+        if len(res.forecast):
+            row.update(score(train["y"], test["y"], res.forecast, season))
+        else:
+            row["error"] = f"skipped: {res.status['reason']}"
+        rows.append(row)
+        for name in single_names:
+            row = {**base, "model": name}
+            try:
+                fc = memos[name].forecast(fit_hist.iloc[:cut].reset_index(drop=True), horizon, freq, settings.level)
+                row.update(score(train["y"], test["y"], fc, season))
+            except Exception as e:  # one model failing on one series is a result, not a crash
+                row["error"] = f"{type(e).__name__}: {e}"
+            rows.append(row)
+    errors = errors_frame(rows)
+    result = _safe(uid, history, horizon, freq, settings, cached_pool) if forecast else None
+    return SeriesEvaluation(errors, choices, result)
+
+
+def _safe_evaluate(uid, history, **kwargs) -> SeriesEvaluation:
+    """``evaluate_series`` that turns an unexpected failure into error rows (one per window
+    of the choice), so one series never stops a panel."""
+    try:
+        return evaluate_series(uid, history, **kwargs)
+    except Exception as e:
+        label, windows = kwargs.get("label", "auto"), kwargs["windows"]
+        why = f"failed: {type(e).__name__}: {e}"
+        errors = errors_frame([{"unique_id": uid, "model": label, "window": k, "horizon": kwargs["horizon"], "error": why}
+                               for k in range(1, windows + 1)])
+        result = None
+        if kwargs.get("forecast"):
+            result = SeriesResult(_empty_forecast(), _status(uid, "skipped", None, [why], len(history)), empty_errors())
+        return SeriesEvaluation(errors, dict.fromkeys(range(1, windows + 1)), result)
+
+
+@dataclass(frozen=True)
+class PanelEvaluation:
+    """What ``evaluate_panel`` gives: the honest backtest ``errors`` (``backtest.COLUMNS``) and
+    ``choices`` (``unique_id, window, model``: what the choice gave in each window) of every
+    series; with ``forecast=True`` also ``forecasts``, ``statuses`` and the selection
+    backtests ``selection`` of the forecast from the whole history (as ``forecast_panel``)."""
+
+    errors: pd.DataFrame
+    choices: pd.DataFrame
+    forecasts: pd.DataFrame | None = None
+    statuses: pd.DataFrame | None = None
+    selection: pd.DataFrame | None = None
+
+
+def evaluate_panel(
+    panel: pd.DataFrame,
+    windows: int,
+    horizon: int,
+    freq: str,
+    settings: ForecastSettings,
+    workers: int | None = None,
+    progress: bool = False,
+    candidates: Sequence | None = None,
+    singles: Sequence | None = None,
+    label: str = "auto",
+    forecast: bool = False,
+) -> PanelEvaluation:
+    """``evaluate_series`` for every series of a panel (``unique_id, ds, y``) on a local
+    process pool (``workers`` as in ``forecast_panel``)."""
+    _check_args(horizon, freq)
+    if int(windows) < 1:
+        raise PanelError(f"the backtest needs 1 window or more, got {windows}")
+    names = [*([m.name for m in candidates] if candidates is not None else settings.models), *(m.name for m in singles or ())]
+    task = partial(_safe_evaluate, windows=windows, horizon=horizon, freq=freq, settings=settings,
+                   candidates=candidates, singles=singles, label=label, forecast=forecast)
+    flat = map_series(task, panel, settings, workers, progress, names, desc="backtest")
+    parts = [e.errors for e in flat if len(e.errors)]
+    uids = sorted(panel["unique_id"].unique()) if len(panel) else []
+    choices = pd.DataFrame(
+        [{"unique_id": uid, "window": k, "model": m} for uid, e in zip(uids, flat, strict=True) for k, m in e.choices.items()],
+        columns=["unique_id", "window", "model"],
+    )
+    out = PanelEvaluation(pd.concat(parts, ignore_index=True) if parts else empty_errors(), choices)
+    if not forecast:
+        return out
+    results = [e.result for e in flat]
+    fcs = [r.forecast for r in results if len(r.forecast)]
+    sel = [r.errors for r in results if len(r.errors)]
+    return dataclasses.replace(
+        out,
+        forecasts=pd.concat(fcs, ignore_index=True) if fcs else _empty_forecast(),
+        statuses=pd.DataFrame([r.status for r in results], columns=STATUS_COLUMNS),
+        selection=pd.concat(sel, ignore_index=True) if sel else empty_errors(),
+    )
 
 
 def _quiet_worker() -> None:
@@ -340,7 +525,7 @@ def _quiet_worker() -> None:
 
 #: the libraries behind the models, imported before the pool starts: forked workers inherit
 #: them instead of each paying the import (statsforecast alone takes seconds)
-MODEL_LIBRARIES = {"ets": "statsforecast.models", "theta": "statsforecast.models", "croston": "statsforecast.models", "tsb": "statsforecast.models", "prophet": "prophet"}
+MODEL_LIBRARIES = {"ets": "statsforecast.models", "ets_ana": "statsforecast.models", "theta": "statsforecast.models", "croston": "statsforecast.models", "tsb": "statsforecast.models", "prophet": "prophet"}
 
 
 def _preload(names) -> None:
@@ -373,28 +558,9 @@ def forecast_panel(
     process). Series go to the workers in chunks, so pickling is paid per chunk, not per
     series. ``progress``: a progress bar on stderr."""
     _check_args(horizon, freq)
-    groups = [(uid, g[["ds", "y"]].reset_index(drop=True)) for uid, g in panel.groupby("unique_id", sort=True)]
-    n_workers = _workers(workers, settings, len(groups))
-    size = max(1, math.ceil(len(groups) / (n_workers * CHUNKS_PER_WORKER)))
-    chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
-    bar = _progress_bar(len(groups), progress)
-    results: list[list[SeriesResult]] = [[] for _ in chunks]
-    try:
-        if n_workers == 1:
-            for i, chunk in enumerate(chunks):
-                results[i] = _run_chunk(chunk, horizon, freq, settings, candidates)
-                bar(len(chunk))
-        else:
-            _preload([m.name for m in candidates] if candidates is not None else settings.models)
-            with ProcessPoolExecutor(max_workers=n_workers, initializer=_quiet_worker) as ex:
-                futures = {ex.submit(_run_chunk, chunk, horizon, freq, settings, candidates): i for i, chunk in enumerate(chunks)}
-                for fut in as_completed(futures):
-                    i = futures[fut]
-                    results[i] = fut.result()
-                    bar(len(chunks[i]))
-    finally:
-        bar(None)
-    flat = [r for part in results for r in part]
+    names = [m.name for m in candidates] if candidates is not None else settings.models
+    task = partial(_safe, horizon=horizon, freq=freq, settings=settings, candidates=candidates)
+    flat = map_series(task, panel, settings, workers, progress, names, desc="forecast")
     forecasts = [r.forecast for r in flat if len(r.forecast)]
     errors = [r.errors for r in flat if len(r.errors)]
     return (
@@ -404,13 +570,47 @@ def forecast_panel(
     )
 
 
-def _progress_bar(total: int, enabled: bool):
+def map_series(fn, panel: pd.DataFrame, settings: ForecastSettings, workers: int | None = None, progress: bool = False,
+               models: Sequence[str] = (), desc: str = "series") -> list:
+    """``fn(unique_id, history)`` for every series of ``panel`` (``unique_id, ds, y``; the
+    history is the series' ``ds, y``), in ``unique_id`` order, on a local process pool.
+
+    ``workers``: processes (default ``settings.workers``; 0 = one per core; 1 = in this
+    process). Series go to the workers in chunks, so pickling is paid per chunk, not per
+    series; ``fn`` must be picklable (a module-level function or a ``functools.partial`` of
+    one) and should not raise. ``models``: names of the models ``fn`` fits, whose libraries
+    are imported once before the workers fork. ``progress``: a progress bar on stderr."""
+    groups = [(uid, g[["ds", "y"]].reset_index(drop=True)) for uid, g in panel.groupby("unique_id", sort=True)]
+    n_workers = _workers(workers, settings, len(groups))
+    size = max(1, math.ceil(len(groups) / (n_workers * CHUNKS_PER_WORKER)))
+    chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
+    bar = _progress_bar(len(groups), progress, desc)
+    results: list[list] = [[] for _ in chunks]
+    try:
+        if n_workers == 1:
+            for i, chunk in enumerate(chunks):
+                results[i] = _run_chunk(fn, chunk)
+                bar(len(chunk))
+        else:
+            _preload(models)
+            with ProcessPoolExecutor(max_workers=n_workers, initializer=_quiet_worker) as ex:
+                futures = {ex.submit(_run_chunk, fn, chunk): i for i, chunk in enumerate(chunks)}
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    results[i] = fut.result()
+                    bar(len(chunks[i]))
+    finally:
+        bar(None)
+    return [r for part in results for r in part]
+
+
+def _progress_bar(total: int, enabled: bool, desc: str = "forecast"):
     """A function advancing a tqdm bar by n series (None closes it); a no-op when disabled."""
     if not enabled:
         return lambda n: None
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc="forecast", unit="series")
+    bar = tqdm(total=total, desc=desc, unit="series")
     return lambda n: bar.close() if n is None else bar.update(n)
 
 

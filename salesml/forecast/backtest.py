@@ -33,7 +33,26 @@ DTYPES = {
 
 def empty_errors() -> pd.DataFrame:
     """A backtest with no rows (all the columns, typed)."""
-    return pd.DataFrame(columns=COLUMNS).astype(DTYPES)
+    return errors_frame([])
+
+
+def errors_frame(rows: list[dict]) -> pd.DataFrame:
+    """Backtest rows (dicts; a missing key is a missing value) as a frame of ``COLUMNS`` with
+    ``DTYPES``, built from one array per column (``DataFrame(rows).astype(DTYPES)`` costs
+    ~6 ms, more than scoring a series' windows)."""
+    cols = {}
+    for c in COLUMNS:
+        values = [r.get(c) for r in rows]
+        kind = DTYPES[c]
+        if kind == "float64":
+            cols[c] = np.array([np.nan if v is None else v for v in values], dtype="float64")
+        elif kind == "datetime64[ns]":
+            cols[c] = np.array([np.datetime64("NaT") if v is None else np.datetime64(v, "ns") for v in values], dtype="datetime64[ns]")
+        elif kind == "int64":
+            cols[c] = np.array(values, dtype="int64")
+        else:
+            cols[c] = np.array(values, dtype=object)
+    return pd.DataFrame(cols, copy=False)
 
 
 def score(train_y, actual, fc: pd.DataFrame, season: int) -> dict:
@@ -79,7 +98,7 @@ def backtest_series(uid: str, history: pd.DataFrame, models: Sequence, windows: 
                 continue
             row.update(score(train["y"], test["y"], fc, season))
             rows.append(row)
-    return pd.DataFrame(rows, columns=COLUMNS).astype(DTYPES)
+    return errors_frame(rows)
 
 
 def backtest(panel: pd.DataFrame, models: Sequence, windows: int, horizon: int, freq: str, level: float = 80) -> pd.DataFrame:

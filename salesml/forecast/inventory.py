@@ -47,7 +47,7 @@ import pandas as pd
 
 from salesml.config import ForecastSettings, InventorySettings, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast.auto import cheap_models, forecast_panel
+from salesml.forecast.auto import forecast_panel
 from salesml.forecast.landing import sigma_from_interval
 from salesml.forecast.panels import panel
 from salesml.warehouse import table_exists
@@ -282,9 +282,9 @@ def forecast_reorder(
     models: tuple[str, ...] | None = None, progress: bool = False,
 ) -> Reorder:
     """Forecast the daily demand (units) of the products in ``snapshot`` over the longest
-    lead time with the cheap candidates among ``models`` (default ``[forecast] models``;
-    :func:`salesml.forecast.auto.cheap_models`), and their reorder table. Pure."""
-    fs = dataclasses.replace(settings.forecast, models=cheap_models(models or settings.forecast.models))
+    lead time with ``models`` as the candidates (default ``[forecast] product_models``),
+    and their reorder table. Pure."""
+    fs = dataclasses.replace(settings.forecast, models=tuple(models or settings.forecast.product_models))
     lead = pd.to_numeric(snapshot["lead_time_days"], errors="coerce").fillna(settings.inventory.default_lead_time_days)
     horizon = max(int(lead.max()), 1) if len(lead) else settings.inventory.default_lead_time_days
     wanted = demand[demand["unique_id"].isin(set(snapshot["product_id"]))]

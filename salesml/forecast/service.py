@@ -18,11 +18,12 @@ connections, puts the pieces together and returns frames:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -30,10 +31,16 @@ import pandas as pd
 from salesml import registry, warehouse
 from salesml.config import FORECAST_MODELS, RECONCILE_METHODS, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast.auto import STATUS_COLUMNS, auto_summary, default_horizon, forecast_panel
-from salesml.forecast.backtest import COLUMNS as ERROR_COLUMNS
-from salesml.forecast.backtest import backtest, empty_errors, score, summarise
-from salesml.forecast.models import SEASON, SeasonalNaive, make_model
+from salesml.forecast.auto import (
+    STATUS_COLUMNS,
+    PanelEvaluation,
+    auto_summary,
+    default_horizon,
+    evaluate_panel,
+    forecast_panel,
+)
+from salesml.forecast.backtest import summarise
+from salesml.forecast.models import SeasonalNaive, make_model
 from salesml.forecast.panels import FREQS, LEVELS, panel
 
 #: levels of the sales hierarchy that can be reconciled
@@ -82,9 +89,18 @@ def check_args(level: str, freq: str, model: str = "auto", reconcile: str | None
             raise ForecastError(f"--reconcile works on the sales hierarchy ({', '.join(HIERARCHY_LEVELS)}), not on level {level!r}")
 
 
-def candidates_for(model: str, settings: Settings) -> list | None:
-    """The candidate models: None (``settings.forecast.models``) for ``auto``, else the one model."""
-    return None if model == "auto" else [make_model(model, settings.forecast)]
+def candidate_names(model: str, settings: Settings, level: str | None = None) -> tuple[str, ...]:
+    """The names of the candidate models: for ``auto``, ``[forecast] product_models`` at
+    product level (thousands of noisy series) and ``[forecast] models`` elsewhere; else the
+    one model."""
+    if model != "auto":
+        return (model,)
+    return tuple(settings.forecast.product_models if level == "product" else settings.forecast.models)
+
+
+def candidates_for(model: str, settings: Settings, level: str | None = None) -> list:
+    """The candidate models (``candidate_names``), built from the forecast settings."""
+    return [make_model(n, settings.forecast) for n in candidate_names(model, settings, level)]
 
 
 def load_panel(settings: Settings, level: str, freq: str, scope: str | None = None, measure: str = "amount") -> pd.DataFrame:
@@ -149,7 +165,7 @@ def run(
         notes += [*hf.notes, f"reconciled ({hf.method}) over {S_df.shape[0]:,} nodes of the hierarchy; each row adds up with its children"]
     else:
         history = history if history is not None else load_panel(settings, level, freq, scope)
-        fc, statuses, errors = forecast_panel(history, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates_for(model, settings))
+        fc, statuses, errors = forecast_panel(history, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates_for(model, settings, level))
     summary = auto_summary(errors, statuses) if len(errors) else pd.DataFrame(columns=["model", "mase", "smape", "wape", "bias", "coverage_80", "series"])
     return ForecastRun(level, freq, horizon, model, scope or "company", reconcile, history.reset_index(drop=True), fc.reset_index(drop=True),
                        statuses, errors, summary, time.perf_counter() - t0, notes)
@@ -158,46 +174,21 @@ def run(
 # ----------------------------------------------------------------------------- honest backtest
 
 
-def _split(panel_df: pd.DataFrame, w: int, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per series: the history up to the cutoff ``w`` windows of ``horizon`` steps before its
-    end, and the ``horizon`` steps after it (series too short to be cut are left out)."""
-    train, test = [], []
-    for _uid, g in panel_df.groupby("unique_id", sort=True):
-        cut = len(g) - w * horizon
-        if cut < 2:
-            continue
-        train.append(g.iloc[:cut])
-        test.append(g.iloc[cut : cut + horizon])
-    if not train:
-        return panel_df.iloc[:0], panel_df.iloc[:0]
-    return pd.concat(train, ignore_index=True), pd.concat(test, ignore_index=True)
-
-
-def _score(uid, model: str, window: int, train: pd.DataFrame, test: pd.DataFrame, fc: pd.DataFrame, freq: str) -> dict:
-    """One row of backtest errors (``backtest.COLUMNS``) for a forecast of one window."""
-    actual = test["y"].to_numpy(dtype="float64")
-    row: dict[str, Any] = {"unique_id": uid, "model": model, "window": window, "cutoff": train["ds"].iloc[-1], "horizon": len(actual)}
-    if fc.empty:
-        row["error"] = "no forecast"
-        return row
-    row.update(score(train["y"], actual, fc, SEASON[freq]))
-    return row
-
-
-def _backtest_chunk(chunk: pd.DataFrame, models: Sequence, windows: int, horizon: int, freq: str, level: float) -> pd.DataFrame:
-    return backtest(chunk, models, windows, horizon, freq, level)
-
-
-def _pool_backtest(panel_df: pd.DataFrame, models: Sequence, windows: int, horizon: int, freq: str, level: float, workers: int) -> pd.DataFrame:
-    """``backtest`` over the series, split across ``workers`` processes."""
-    uids = panel_df["unique_id"].drop_duplicates().sort_values().tolist()
-    if workers <= 1 or len(uids) < 2:
-        return backtest(panel_df, models, windows, horizon, freq, level)
-    size = math.ceil(len(uids) / (workers * 4))
-    chunks = [panel_df[panel_df["unique_id"].isin(uids[i : i + size])] for i in range(0, len(uids), size)]
-    with ProcessPoolExecutor(max_workers=workers) as ex:
-        parts = list(ex.map(_backtest_chunk, chunks, *[[a] * len(chunks) for a in (models, windows, horizon, freq, level)]))
-    return pd.concat([p for p in parts if len(p)], ignore_index=True) if parts else empty_errors()
+def _honest(settings: Settings, df: pd.DataFrame, level: str, freq: str, windows: int, horizon: int, model: str, workers: int | None,
+            forecast: bool = False, progress: bool = False) -> tuple[pd.DataFrame, PanelEvaluation]:
+    """``auto.evaluate_panel`` with the level's candidates, each of them and seasonal naive
+    scored alone too, and its per-model summary (the choice first, then seasonal naive, then
+    the others)."""
+    fs = settings.forecast
+    label = "auto" if model == "auto" else model
+    candidates = candidates_for(model, settings, level)
+    singles = [*candidates, *([] if any(m.name == "seasonal_naive" for m in candidates) else [make_model("seasonal_naive", fs)])]
+    ev = evaluate_panel(df, windows, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates,
+                        singles=singles, label=label, forecast=forecast)
+    summary = summarise(ev.errors)
+    order = {label: 0, "seasonal_naive": 1}
+    summary = summary.assign(_o=summary["model"].map(lambda m: order.get(m, 2))).sort_values(["_o", "model"]).drop(columns="_o").reset_index(drop=True)
+    return summary, ev
 
 
 def evaluate(
@@ -211,15 +202,16 @@ def evaluate(
     workers: int | None = None,
     history: pd.DataFrame | None = None,
     log: Callable[[str], None] | None = None,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """An out-of-sample backtest: ``(summary, errors)``.
 
     On each of the last ``windows`` windows of ``horizon`` steps, ``auto`` (or ``model``)
     is chosen and fitted on the data before the window — its own selection backtest never
-    sees the window — and scored on it. Every candidate and seasonal naive are scored on the
-    same windows. ``summary`` has one row per model (``model, mase, smape, wape, bias,
-    coverage_80, series``; MASE and sMAPE are means over series and windows, WAPE and bias
-    pooled); ``errors`` one row per series, window and model.
+    sees the window — and scored on it (``auto.evaluate_series``). Every candidate and
+    seasonal naive are scored on the same windows. ``summary`` has one row per model
+    (``model, mase, smape, wape, bias, coverage_80, series``; MASE and sMAPE are means over
+    series and windows, WAPE and bias pooled); ``errors`` one row per series, window and model.
     ``history``: a panel to use instead of reading the level from the warehouse.
     """
     check_args(level, freq, model)
@@ -229,41 +221,11 @@ def evaluate(
     if windows < 1 or horizon < 1:
         raise ForecastError(f"--windows and --horizon must be 1 or more, got {windows} and {horizon}")
     df = history if history is not None else load_panel(settings, level, freq, scope)
-    n_workers = fs.workers if workers is None else workers
-    n_workers = n_workers or _cpu_count()
-    label = "auto" if model == "auto" else model
-    rows = []
-    for w in range(windows, 0, -1):
-        train, test = _split(df, w, horizon)
-        if train.empty:
-            continue
-        if log:
-            log(f"backtest window {windows - w + 1}/{windows}: {label} chosen on the data up to each series' cutoff ...")
-        fc, statuses, _ = forecast_panel(train, horizon, freq, fs, workers=n_workers, candidates=candidates_for(model, settings))
-        by_uid = dict(tuple(fc.groupby("unique_id", sort=False))) if len(fc) else {}
-        reasons = statuses.set_index("unique_id")["reason"] if len(statuses) else pd.Series(dtype=object)
-        for uid, t in test.groupby("unique_id", sort=True):
-            row = _score(uid, label, windows - w + 1, train[train["unique_id"] == uid], t, by_uid.get(uid, pd.DataFrame()), freq)
-            if "error" in row and uid in reasons.index:
-                row["error"] = f"skipped: {reasons[uid]}"
-            rows.append(row)
-    auto_errors = pd.DataFrame(rows, columns=ERROR_COLUMNS)
-    names = list(dict.fromkeys([*(fs.models if model == "auto" else [model]), "seasonal_naive"]))
-    singles = [make_model(n, fs) for n in names if n != label]
     if log:
-        log(f"scoring {', '.join(m.name for m in singles)} on the same windows ...")
-    single_errors = _pool_backtest(df, singles, windows, horizon, freq, fs.level, n_workers) if singles else empty_errors()
-    errors = pd.concat([e for e in (auto_errors, single_errors) if len(e)], ignore_index=True) if (len(auto_errors) or len(single_errors)) else empty_errors()
-    summary = summarise(errors)
-    order = {label: 0, "seasonal_naive": 1}
-    summary = summary.assign(_o=summary["model"].map(lambda m: order.get(m, 2))).sort_values(["_o", "model"]).drop(columns="_o").reset_index(drop=True)
-    return summary, errors
-
-
-def _cpu_count() -> int:
-    import os
-
-    return os.cpu_count() or 1
+        log(f"backtest of {df['unique_id'].nunique():,} series, {windows} windows of {horizon} steps: "
+            f"{'auto' if model == 'auto' else model} chosen with the data before each window ...")
+    summary, ev = _honest(settings, df, level, freq, windows, horizon, model, workers, progress=progress)
+    return summary, ev.errors
 
 
 # ----------------------------------------------------------------------------- inventory
@@ -298,22 +260,31 @@ def train(
     model: str = "auto",
     workers: int | None = None,
     log: Callable[[str], None] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate (honest backtest) and forecast a level, and store both as a new version of
-    ``forecast`` in the registry: the manifest holds the data window and hash, the settings,
-    the backtest metrics per model and each series' chosen model; ``forecast.csv`` and
-    ``statuses.csv`` hold the forecasts. Returns the manifest's essentials."""
+    """Evaluate (honest backtest) and forecast a level in one pass (``auto.evaluate_panel``
+    with ``forecast=True``: the forecast's selection backtest reuses the backtest's fits), and
+    store both as a new version of ``forecast`` in the registry: the manifest holds the data
+    window and hash, the settings, the backtest metrics per model and each series' chosen
+    model; ``forecast.csv``, ``statuses.csv`` and ``backtest.csv`` hold the forecasts, and
+    ``prophet_models.json`` the fitted Prophet object (Prophet's own JSON) of every series
+    whose forecast is Prophet's (``prophet_model`` loads one). Returns the manifest's
+    essentials."""
     t0 = time.perf_counter()
+    check_args(level, freq, model)
     fs = settings.forecast
     horizon = horizon or default_horizon(fs, freq)
     windows = windows or fs.windows
+    if windows < 1 or horizon < 1:
+        raise ForecastError(f"--windows and --horizon must be 1 or more, got {windows} and {horizon}")
     hist = load_panel(settings, level, freq)
-    summary, _ = evaluate(settings, level, freq, windows, horizon, model, workers=workers, history=hist, log=log)
     if log:
-        log(f"forecasting {hist['unique_id'].nunique():,} series of level {level} ...")
-    result = run(settings, level, freq, horizon, model, workers=workers, history=hist)
+        log(f"backtest ({windows} windows of {horizon} steps) and forecast of {hist['unique_id'].nunique():,} series of level {level} ...")
+    summary, ev = _honest(settings, hist, level, freq, windows, horizon, model, workers, forecast=True, progress=progress)
+    statuses = ev.statuses
     metrics = {r["model"]: {k: _num(r[k]) for k in ("mase", "smape", "wape", "bias", "coverage_80", "series")} for r in summary.to_dict("records")}
-    chosen = result.statuses["model"].fillna("(skipped)").value_counts().to_dict()
+    chosen = statuses["model"].fillna("(skipped)").value_counts().to_dict()
+    prophets = _prophet_json(settings, hist, statuses, freq, workers)
     manifest = {
         "data_window": {"first": str(hist["ds"].min().date()), "last": str(hist["ds"].max().date())},
         "data_hash": registry.frame_hash(hist),
@@ -322,15 +293,69 @@ def train(
         "metrics": metrics,
         "chosen_models": chosen,
         "series": int(hist["unique_id"].nunique()),
+        "prophet_models": sorted(prophets, key=str),
     }
     files = {
-        "forecast.csv": result.forecasts.to_csv(index=False),
-        "statuses.csv": result.statuses.to_csv(index=False),
+        "forecast.csv": ev.forecasts.to_csv(index=False),
+        "statuses.csv": statuses.to_csv(index=False),
         "backtest.csv": summary.to_csv(index=False),
     }
+    if prophets:
+        files[PROPHET_FILE] = json.dumps(prophets, ensure_ascii=False)
     version = registry.save(settings, KIND, manifest, files=files)
     return {"version": version, "level": level, "freq": freq, "horizon": horizon, "windows": windows, "metrics": metrics,
-            "chosen_models": chosen, "series": manifest["series"], "seconds": round(time.perf_counter() - t0, 1)}
+            "chosen_models": chosen, "series": manifest["series"], "prophet_models": len(prophets),
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+#: the registry file of a forecast version holding its fitted Prophet objects (unique_id -> JSON)
+PROPHET_FILE = "prophet_models.json"
+
+
+def _uses_prophet(name) -> bool:
+    """Whether a status' model is Prophet or an ensemble with Prophet in it."""
+    if not isinstance(name, str):
+        return False
+    return name == "prophet" or (name.startswith("ensemble(") and "prophet" in name[len("ensemble(") : -1].split("+"))
+
+
+def _prophet_json(settings: Settings, hist: pd.DataFrame, statuses: pd.DataFrame, freq: str, workers: int | None) -> dict:
+    """Prophet's JSON of the model fitted to the whole history of each series whose forecast
+    is (or averages) Prophet's: the same fit as the forecast's (Prophet's fit is a
+    deterministic optimisation), one more fit per such series, on the process pool."""
+    from salesml.forecast.auto import map_series
+
+    uids = statuses.loc[statuses["model"].map(_uses_prophet), "unique_id"]
+    if uids.empty:
+        return {}
+    fs = settings.forecast
+    task = partial(_fit_prophet_json, model=make_model("prophet", fs), freq=freq, level=fs.level)
+    wanted = hist[hist["unique_id"].isin(set(uids))]
+    return dict(zip(sorted(uids), map_series(task, wanted, fs, workers, models=["prophet"], desc="prophet"), strict=True))
+
+
+def _fit_prophet_json(uid, history: pd.DataFrame, model, freq: str, level: float) -> str:
+    from prophet.serialize import model_to_json
+
+    from salesml.forecast.auto import tidy_history
+
+    h, _ = tidy_history(history, freq)
+    h = h.assign(y=h["y"].clip(lower=0))  # as the choice fitted it
+    return model_to_json(model.fit(h, freq, level))
+
+
+def prophet_model(settings: Settings, unique_id: str, version: str | None = None):
+    """The fitted Prophet object stored for ``unique_id`` by ``train`` (the latest version of
+    ``forecast``, or ``version``): ``m.predict(future)`` forecasts as the stored run did."""
+    from prophet.serialize import model_from_json
+
+    folder = registry.resolve(settings, KIND, version)
+    path = folder / PROPHET_FILE
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if unique_id not in stored:
+        have = ", ".join(sorted(stored)[:10]) or "none"
+        raise ForecastError(f"forecast version {folder.name} holds no Prophet model for {unique_id!r} (it holds: {have})")
+    return model_from_json(stored[unique_id])
 
 
 def _num(v):
@@ -341,5 +366,5 @@ def _num(v):
 
 __all__ = [
     "ForecastError", "ForecastRun", "HIERARCHY_LEVELS", "KIND", "STATUS_COLUMNS", "SeasonalNaive",
-    "check_args", "evaluate", "load_panel", "reorder", "run", "train",
+    "PROPHET_FILE", "check_args", "evaluate", "load_panel", "prophet_model", "reorder", "run", "train",
 ]
