@@ -1,0 +1,22 @@
+"""The forecast benchmark runs end to end on a tiny workload (its figures go in issue notes,
+never into assertions about time)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from benchmarks import forecast as bench
+
+
+def test_the_forecast_benchmark_runs_on_a_tiny_workload(small_demo, capsys):
+    args = ["--warehouse", str(small_demo.warehouse_path), "--series", "3", "--days", "120", "--windows", "2",
+            "--horizon", "7", "--workers", "1", "--prophet-series", "1", "--json"]
+    assert bench.main(args) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["series"] == 3 and r["days"] == 120 and r["windows"] == 2
+    assert r["auto"]["series"] == 3 and math.isfinite(r["auto"]["mase"]) and math.isfinite(r["seasonal_naive"]["mase"])
+    assert sum(r["chosen_in_windows"].values()) == 6 and sum(r["chosen_for_forecast"].values()) == 3
+    p = r["prophet_default"]
+    assert p["series"] == 1 and not p["measured_on_all"] and math.isfinite(p["mase"])
+    assert set(r["same_series"]) == {"auto", "seasonal_naive", "prophet_default"} and r["speedup"] > 0
