@@ -397,6 +397,9 @@ class ForecastSettings:
     festivals: bool = True
     #: Prophet's uncertainty samples (its default 1,000 costs more than the fit)
     prophet_uncertainty_samples: int = 200
+    #: a promotion calendar (CSV: category, first_day, last_day, discount; past and planned
+    #: promotions) whose depth of promotion Prophet learns as a regressor; "" = none known
+    promotions: str = ""
     #: hierarchy reconciliation: "bottom_up", "mint_shrink" or "mint_ols"
     reconcile: str = "mint_shrink"
     #: worker processes for per-series work (0 = one per core)

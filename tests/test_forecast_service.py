@@ -123,3 +123,25 @@ def test_product_level_chooses_among_the_product_models(demo):
     assert service.candidate_names("auto", s, "product") == ("ets_ana", "tsb")
     assert service.candidate_names("auto", s, "region") == ("seasonal_naive", "prophet")
     assert service.candidate_names("theta", s, "product") == ("theta",)
+
+
+def test_prophet_gets_the_promotion_calendar_with_each_series_category(demo):
+    s = demo.with_overrides(forecast={"promotions": str(demo.path(demo.demo.out_dir) / "promotions.csv")})
+    by_product = service.promotions_for(s, "product")
+    import duckdb
+
+    with duckdb.connect(str(s.warehouse_path), read_only=True) as con:
+        pid, category = con.execute("SELECT product_id, category FROM products WHERE category IS NOT NULL LIMIT 1").fetchone()
+    assert by_product.category_of(pid) == category
+    assert {c for c, *_ in by_product.rows} <= {c for (_, c) in by_product.categories}  # the demo's names match
+    assert service.promotions_for(s, "region").categories == ()  # regions are totals over the categories
+    prophet = service.candidates_for("prophet", s, "category")[0]
+    assert prophet.promotions is not None and prophet.for_series(category).category == category
+    res = service.run(s, "category", "W", horizon=2, model="prophet")
+    assert set(res.forecasts["model"]) == {"prophet"} and (res.forecasts["yhat"] >= 0).all()
+    # a configured calendar that is missing is an error naming it; none configured is none
+    missing = demo.with_overrides(forecast={"promotions": "nowhere/promotions.csv"})
+    with pytest.raises(service.ForecastError, match=r"nowhere/promotions.csv: no such promotion calendar.*promotions = \"\""):
+        service.candidates_for("auto", missing.with_overrides(forecast={"models": ["prophet"]}), "region")
+    assert service.promotions_for(demo, "region") is None
+    assert service.candidates_for("auto", missing, "region")  # no Prophet among the candidates: the file is not read

@@ -77,6 +77,8 @@ from salesml.demo.source import FILE_NAMES, RAW_COLUMNS
 GENERATOR_VERSION = "1.0.0"
 MANIFEST = "manifest.json"
 TRUTH_DIR = "truth"
+#: the promotion calendar the demo exports next to the tables (``[forecast] promotions``)
+PROMOTIONS_FILE = "promotions.csv"
 MIN_YEARS = 0.25
 MAX_YEARS = 20.0
 CATEGORY_NAMES = [c["name"] for c in _names.CATEGORIES]
@@ -164,6 +166,12 @@ def generate(
             path = out_dir / FILE_NAMES[name]
             rows[name] = _write_csv(path, [RAW_COLUMNS[name][c] for c in cols], list(cols.values()))
             files[FILE_NAMES[name]] = {"rows": rows[name], "sha256": _sha256(path), "bytes": path.stat().st_size}
+        # the marketing team's promotion calendar (planned ahead, so it runs past the end
+        # date): what a business knows of its promotions, for forecasts to use as a regressor
+        promos = _promotion_truth(cal)
+        path = out_dir / PROMOTIONS_FILE
+        n_promos = _write_csv(path, list(promos), list(promos.values()))
+        files[PROMOTIONS_FILE] = {"rows": n_promos, "sha256": _sha256(path), "bytes": path.stat().st_size}
         truth_rows: dict[str, int] = {}
         for name, cols in truth.items():
             rel = f"{TRUTH_DIR}/{name}.csv"

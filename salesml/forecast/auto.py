@@ -101,6 +101,12 @@ def default_horizon(settings: ForecastSettings, freq: str) -> int:
     return int(getattr(settings, f"horizon_{freq.lower()}"))
 
 
+def bind(model, unique_id):
+    """The model for one series: ``model.for_series(unique_id)`` for models with series-specific
+    inputs (Prophet's promotion category), else the model itself."""
+    return model.for_series(unique_id) if hasattr(model, "for_series") else model
+
+
 def _check_args(horizon: int, freq: str) -> None:
     if freq not in FREQS:
         raise PanelError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
@@ -297,7 +303,7 @@ def select_and_forecast(
     intermittent = zero_share >= settings.intermittent_zero_share
     if intermittent:
         notes.insert(0, f"intermittent ({zero_share:.0%} zero steps)")
-    pool = list(candidates) if candidates is not None else [make_model(m, settings) for m in settings.models]
+    pool = [bind(m, uid) for m in (candidates if candidates is not None else [make_model(m, settings) for m in settings.models])]
     pool = [m for m in pool if intermittent or m.name not in INTERMITTENT_MODELS]
     pool = list({m.name: m for m in pool}.values())  # one candidate per name
     names = [m.name for m in pool]
@@ -403,8 +409,8 @@ def evaluate_series(
     _check_args(horizon, freq)
     hist, _ = tidy_history(history, freq)
     fit_hist = hist.assign(y=np.clip(hist["y"].to_numpy(dtype="float64"), 0, None))
-    pool = list(candidates) if candidates is not None else [make_model(m, settings) for m in settings.models]
-    singles = list(singles) if singles is not None else [*pool, SeasonalNaive()]
+    pool = [bind(m, uid) for m in (candidates if candidates is not None else [make_model(m, settings) for m in settings.models])]
+    singles = [bind(m, uid) for m in singles] if singles is not None else [*pool, SeasonalNaive()]
     memos: dict[str, _Memo] = {}
     for m in [*pool, *singles]:
         memos.setdefault(m.name, _Memo(m))

@@ -17,6 +17,7 @@ average of several). ``make_model`` builds one from its name and the forecast se
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -370,9 +371,10 @@ def festival_frame(years: range) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class ProphetModel:
-    """Prophet with the country's holidays and the shopping festivals (daily data), a fresh
-    model per call, and few uncertainty samples on the future rows only (that is most of
-    Prophet's cost otherwise)."""
+    """Prophet with the country's holidays and the shopping festivals (daily data), the
+    promotions of a calendar as a regressor where one is known, a fresh model per call, and
+    few uncertainty samples on the future rows only (that is most of Prophet's cost
+    otherwise)."""
 
     country: str = "CN"
     festivals: bool = True
@@ -382,7 +384,21 @@ class ProphetModel:
     #: samples from it and offers no other hook), so a forecast does not depend on which
     #: process ran it or what ran before; None leaves the generator alone
     random_state: int | None = None
+    #: a promotion calendar (``salesml.forecast.promotions.Promotions``): its depth of
+    #: promotion becomes an extra regressor (when it varies over the history), for the history
+    #: and the forecast steps; ``category`` is the series' own (``for_series`` sets it)
+    promotions: object = None
+    category: str | None = None
     name: str = "prophet"
+
+    def for_series(self, unique_id) -> ProphetModel:
+        """This model for one series: its category in the promotion calendar."""
+        if self.promotions is None:
+            return self
+        return dataclasses.replace(self, category=self.promotions.category_of(unique_id))
+
+    def _promo(self, ds, freq: str) -> np.ndarray | None:
+        return None if self.promotions is None else self.promotions.values(ds, freq, self.category)
 
     def fit(self, history: pd.DataFrame, freq: str, level: float = 80):
         """A new ``prophet.Prophet`` fitted to ``history`` (``ds, y``), as ``forecast`` fits it;
@@ -413,11 +429,18 @@ class ProphetModel:
         )
         if self.country and daily:
             m.add_country_holidays(country_name=self.country)
-        return m.fit(history[["ds", "y"]])
+        train = history[["ds", "y"]]
+        promo = self._promo(train["ds"], freq)
+        if promo is not None and np.ptp(promo) > 0:  # a regressor that never moves has nothing to learn
+            m.add_regressor("promo")
+            train = train.assign(promo=promo)
+        return m.fit(train)
 
     def forecast(self, history: pd.DataFrame, horizon: int, freq: str, level: float = 80) -> pd.DataFrame:
         m = self.fit(history, freq, level)
         future = pd.DataFrame({"ds": future_dates(history, horizon, freq)})
+        if "promo" in m.extra_regressors:
+            future["promo"] = self._promo(future["ds"], freq)
         if self.random_state is not None:
             np.random.seed(self.random_state)
         fc = m.predict(future)

@@ -40,8 +40,14 @@ from salesml.forecast.auto import (
     forecast_panel,
 )
 from salesml.forecast.backtest import summarise
-from salesml.forecast.models import SeasonalNaive, make_model
+from salesml.forecast.models import ProphetModel, SeasonalNaive, make_model
 from salesml.forecast.panels import FREQS, LEVELS, panel
+from salesml.forecast.promotions import (
+    Promotions,
+    PromotionsError,
+    load_promotions,
+    series_categories,
+)
 
 #: levels of the sales hierarchy that can be reconciled
 HIERARCHY_LEVELS = ("company", "region", "team", "rep")
@@ -99,8 +105,32 @@ def candidate_names(model: str, settings: Settings, level: str | None = None) ->
 
 
 def candidates_for(model: str, settings: Settings, level: str | None = None) -> list:
-    """The candidate models (``candidate_names``), built from the forecast settings."""
-    return [make_model(n, settings.forecast) for n in candidate_names(model, settings, level)]
+    """The candidate models (``candidate_names``), built from the forecast settings; Prophet
+    with the promotion calendar (``promotions_for``) when one is configured."""
+    models = [make_model(n, settings.forecast) for n in candidate_names(model, settings, level)]
+    if any(isinstance(m, ProphetModel) for m in models):
+        promos = promotions_for(settings, level)
+        models = [dataclasses.replace(m, promotions=promos) if isinstance(m, ProphetModel) else m for m in models]
+    return models
+
+
+def promotions_for(settings: Settings, level: str | None = None) -> Promotions | None:
+    """The promotion calendar of ``[forecast] promotions`` (None when none is configured) with
+    the category of each series of ``level`` (categories and products; other levels are
+    totals over the categories). A configured file that is missing or malformed is an error
+    that names it."""
+    if not settings.forecast.promotions:
+        return None
+    try:
+        calendar = load_promotions(settings.path(settings.forecast.promotions))
+    except PromotionsError as e:
+        raise ForecastError(f"{e} (set [forecast] promotions = \"\" if no calendar is known)") from e
+    categories = {}
+    if level in ("category", "product"):
+        _require_warehouse(settings)
+        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+            categories = series_categories(con, level)
+    return Promotions.from_frame(calendar, categories)
 
 
 def load_panel(settings: Settings, level: str, freq: str, scope: str | None = None, measure: str = "amount") -> pd.DataFrame:
@@ -284,7 +314,7 @@ def train(
     statuses = ev.statuses
     metrics = {r["model"]: {k: _num(r[k]) for k in ("mase", "smape", "wape", "bias", "coverage_80", "series")} for r in summary.to_dict("records")}
     chosen = statuses["model"].fillna("(skipped)").value_counts().to_dict()
-    prophets = _prophet_json(settings, hist, statuses, freq, workers)
+    prophets = _prophet_json(settings, hist, statuses, level, freq, workers)
     manifest = {
         "data_window": {"first": str(hist["ds"].min().date()), "last": str(hist["ds"].max().date())},
         "data_hash": registry.frame_hash(hist),
@@ -319,7 +349,7 @@ def _uses_prophet(name) -> bool:
     return name == "prophet" or (name.startswith("ensemble(") and "prophet" in name[len("ensemble(") : -1].split("+"))
 
 
-def _prophet_json(settings: Settings, hist: pd.DataFrame, statuses: pd.DataFrame, freq: str, workers: int | None) -> dict:
+def _prophet_json(settings: Settings, hist: pd.DataFrame, statuses: pd.DataFrame, level: str, freq: str, workers: int | None) -> dict:
     """Prophet's JSON of the model fitted to the whole history of each series whose forecast
     is (or averages) Prophet's: the same fit as the forecast's (Prophet's fit is a
     deterministic optimisation), one more fit per such series, on the process pool."""
@@ -329,7 +359,7 @@ def _prophet_json(settings: Settings, hist: pd.DataFrame, statuses: pd.DataFrame
     if uids.empty:
         return {}
     fs = settings.forecast
-    task = partial(_fit_prophet_json, model=make_model("prophet", fs), freq=freq, level=fs.level)
+    task = partial(_fit_prophet_json, model=candidates_for("prophet", settings, level)[0], freq=freq, level=fs.level)
     wanted = hist[hist["unique_id"].isin(set(uids))]
     return dict(zip(sorted(uids), map_series(task, wanted, fs, workers, models=["prophet"], desc="prophet"), strict=True))
 
@@ -341,12 +371,14 @@ def _fit_prophet_json(uid, history: pd.DataFrame, model, freq: str, level: float
 
     h, _ = tidy_history(history, freq)
     h = h.assign(y=h["y"].clip(lower=0))  # as the choice fitted it
-    return model_to_json(model.fit(h, freq, level))
+    return model_to_json(model.for_series(uid).fit(h, freq, level))
 
 
 def prophet_model(settings: Settings, unique_id: str, version: str | None = None):
     """The fitted Prophet object stored for ``unique_id`` by ``train`` (the latest version of
-    ``forecast``, or ``version``): ``m.predict(future)`` forecasts as the stored run did."""
+    ``forecast``, or ``version``): ``m.predict(future)`` forecasts as the stored run did (with
+    a ``promo`` column in ``future`` when ``"promo" in m.extra_regressors``: the promotion
+    regressor, ``salesml.forecast.promotions.regressor``)."""
     from prophet.serialize import model_from_json
 
     folder = registry.resolve(settings, KIND, version)

@@ -63,6 +63,7 @@ from salesml.forecast.inventory import Reorder, forecast_reorder, reorder_inputs
 from salesml.forecast.models import z_value
 from salesml.forecast.panels import FREQS
 from salesml.forecast.reconcile import HierarchyForecast, forecast_hierarchy
+from salesml.forecast.service import candidates_for
 from salesml.reports import html as H
 from salesml.reports.performance import report_settings, warehouse_connect
 
@@ -429,7 +430,8 @@ def build(
                 "reorder alerts are in the company report."
             )
 
-    main = forecast_hierarchy(*main_panel, steps, freq, fs, n_workers) if main_panel else None
+    candidates = candidates_for("auto", settings)  # Prophet with the promotion calendar, if any
+    main = forecast_hierarchy(*main_panel, steps, freq, fs, n_workers, candidates) if main_panel else None
     daily = forecast_hierarchy(*daily_panel, days_left, "D", daily_fs, n_workers) if daily_panel else None
     if daily is not None and main is not None and main.freq in ALIGNED_FREQS and not daily.forecasts.empty:
         aligned, n = align_daily(daily.forecasts, main.forecasts, main.freq)
