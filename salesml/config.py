@@ -70,7 +70,7 @@ class ReportSettings:
     notebooks_dir: str = "notebooks"
     output_dir: str = "reports"
     #: notebooks rendered by `salesml report --suite` (and `make demo`)
-    suite: tuple[str, ...] = ("sales_performance", "data_quality", "customer_segments", "churn_risk")
+    suite: tuple[str, ...] = ("sales_performance", "data_quality", "customer_segments", "churn_risk", "sales_forecast")
     #: seconds a single notebook cell may run before the report fails
     cell_timeout_s: int = 600
     #: "inline": each HTML page carries plotly.js (works offline, ~4.8 MB a page);

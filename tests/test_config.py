@@ -18,7 +18,7 @@ def test_runs_without_a_config_file(no_config):
     assert s.root == no_config
     assert s.warehouse_path == no_config / "data" / "warehouse.duckdb"
     assert s.demo.scale == "medium"
-    assert s.report.suite == ("sales_performance", "data_quality", "customer_segments", "churn_risk")
+    assert s.report.suite == ("sales_performance", "data_quality", "customer_segments", "churn_risk", "sales_forecast")
 
 
 def test_project_file_documents_the_built_in_defaults():

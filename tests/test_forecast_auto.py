@@ -290,3 +290,18 @@ def test_the_honest_backtest_of_a_panel_reports_bad_series_and_carries_on(monkey
     pd.testing.assert_frame_equal(again.statuses, statuses)
     with pytest.raises(PanelError, match="1 window or more"):
         auto.evaluate_panel(small_panel(), 0, 7, "D", FAST)
+
+
+def test_forecast_and_backtest_gives_the_same_forecasts_with_an_honest_backtest():
+    panel = small_panel()
+    plain = auto.forecast_and_backtest(panel, 7, "D", FAST, workers=1)
+    honest = auto.forecast_and_backtest(panel, 7, "D", FAST, workers=1, honest=True)
+    pd.testing.assert_frame_equal(honest[0], plain[0])
+    pd.testing.assert_frame_equal(honest[1], plain[1])
+    assert "auto" not in set(plain[2]["model"]) and "auto" in set(honest[2]["model"])
+    summary = auto_summary(honest[2], honest[1])
+    assert summary["model"].iloc[0] == "auto" and (summary["model"] == "auto").sum() == 1
+    # the honest auto row is the choice scored out of sample, not the chosen models' selection scores
+    ev = auto.evaluate_panel(panel, FAST.windows, 7, "D", FAST, workers=1)
+    expected = auto.summarise(ev.errors).set_index("model").loc["auto"]
+    assert summary.set_index("model").loc["auto", "mase"] == pytest.approx(expected["mase"])

@@ -157,3 +157,35 @@ def test_ets_ana_without_two_seasons_of_history_fits_no_season():
     assert len(fc) == 7 and np.ptp(fc["yhat"].to_numpy()) == pytest.approx(0)  # level only: flat
     long = make_model("ets_ana").forecast(seasonal_trend(n=84), 7, "D")
     assert np.ptp(long["yhat"].to_numpy()) > 10  # the weekly season
+
+
+def test_festivals_are_steps_of_their_own_at_every_frequency():
+    from salesml.forecast.models import festival_frame
+
+    w = festival_frame(range(2025, 2027), "W").set_index(["holiday", "ds"])
+    # Double 11 2025 is a Tuesday: the week ending Sunday 16 November, and the ramp from 1 November
+    # (a Saturday, in the week ending 2 November): two weeks before it
+    assert w.loc[("double_11", pd.Timestamp("2025-11-16")), "lower_window"] == -14
+    assert w.loc[("618", pd.Timestamp("2026-06-21")), "lower_window"] == -14  # 18 June 2026 is a Thursday
+    assert (w["upper_window"] == 0).all()
+    m = festival_frame(range(2025, 2026), "M")
+    assert sorted(m["ds"].dt.strftime("%Y-%m-%d")) == ["2025-06-01", "2025-11-01"]
+    d = festival_frame(range(2025, 2026), "D").set_index("holiday")
+    assert d.loc["double_11", "lower_window"] == -10 and d.loc["double_11", "upper_window"] == 1
+
+
+def test_a_weekly_prophet_keeps_the_double_11_week_sharp():
+    """Three years of weekly sales with the Double 11 week at 2.2x and the week before at
+    1.5x: the forecast of the coming November peaks in the festival's week, not smeared."""
+    rng = np.random.default_rng(1)
+    ds = pd.date_range("2023-01-01", "2025-10-26", freq="W-SUN")
+    lift = np.ones(len(ds))
+    for y in (2023, 2024, 2025):
+        peak = pd.Timestamp(y, 11, 11)
+        week_end = peak + pd.Timedelta(days=6 - peak.weekday())
+        lift[ds == week_end] = 2.2
+        lift[ds == week_end - pd.Timedelta(days=7)] = 1.5
+    history = pd.DataFrame({"ds": ds, "y": 100 * lift + rng.normal(0, 3, len(ds))})
+    fc = ProphetModel(country="", random_state=0).forecast(history, 8, "W").set_index("ds")["yhat"]
+    assert fc.idxmax() == pd.Timestamp("2025-11-16")
+    assert fc.loc["2025-11-16"] == pytest.approx(220, rel=0.1) and fc.loc["2025-11-30"] == pytest.approx(100, rel=0.1)

@@ -512,15 +512,8 @@ def evaluate_panel(
     out = PanelEvaluation(pd.concat(parts, ignore_index=True) if parts else empty_errors(), choices)
     if not forecast:
         return out
-    results = [e.result for e in flat]
-    fcs = [r.forecast for r in results if len(r.forecast)]
-    sel = [r.errors for r in results if len(r.errors)]
-    return dataclasses.replace(
-        out,
-        forecasts=pd.concat(fcs, ignore_index=True) if fcs else _empty_forecast(),
-        statuses=pd.DataFrame([r.status for r in results], columns=STATUS_COLUMNS),
-        selection=pd.concat(sel, ignore_index=True) if sel else empty_errors(),
-    )
+    forecasts, statuses, selection = _assemble([e.result for e in flat])
+    return dataclasses.replace(out, forecasts=forecasts, statuses=statuses, selection=selection)
 
 
 def _quiet_worker() -> None:
@@ -566,12 +559,36 @@ def forecast_panel(
     _check_args(horizon, freq)
     names = [m.name for m in candidates] if candidates is not None else settings.models
     task = partial(_safe, horizon=horizon, freq=freq, settings=settings, candidates=candidates)
-    flat = map_series(task, panel, settings, workers, progress, names, desc="forecast")
-    forecasts = [r.forecast for r in flat if len(r.forecast)]
-    errors = [r.errors for r in flat if len(r.errors)]
+    return _assemble(map_series(task, panel, settings, workers, progress, names, desc="forecast"))
+
+
+
+def forecast_and_backtest(
+    panel: pd.DataFrame,
+    horizon: int,
+    freq: str,
+    settings: ForecastSettings,
+    workers: int | None = None,
+    progress: bool = False,
+    candidates: Sequence | None = None,
+    honest: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``forecast_panel``, or with ``honest`` the same forecasts from ``evaluate_panel`` (its
+    ``settings.windows`` windows of ``horizon`` steps) with its honest backtest in place of the
+    selection backtests: rows of model ``auto`` (the choice made before each window) next to
+    each candidate and seasonal naive. About twice the fits, and figures a report can state."""
+    if not honest:
+        return forecast_panel(panel, horizon, freq, settings, workers, progress, candidates)
+    ev = evaluate_panel(panel, settings.windows, horizon, freq, settings, workers, progress, candidates, forecast=True)
+    return ev.forecasts, ev.statuses, ev.errors
+
+def _assemble(results: Sequence[SeriesResult]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Series results as ``(forecasts, statuses, selection backtests)`` frames."""
+    forecasts = [r.forecast for r in results if len(r.forecast)]
+    errors = [r.errors for r in results if len(r.errors)]
     return (
         pd.concat(forecasts, ignore_index=True) if forecasts else _empty_forecast(),
-        pd.DataFrame([r.status for r in flat], columns=STATUS_COLUMNS),
+        pd.DataFrame([r.status for r in results], columns=STATUS_COLUMNS),
         pd.concat(errors, ignore_index=True) if errors else empty_errors(),
     )
 
@@ -623,8 +640,12 @@ def _progress_bar(total: int, enabled: bool, desc: str = "forecast"):
 def auto_summary(backtest_errors: pd.DataFrame, statuses) -> pd.DataFrame:
     """``backtest.summarise`` of the selection backtests plus a first row ``model="auto"``:
     each series scored with the model it was given (its status' ``model``), so ``auto`` can
-    be read against ``seasonal_naive`` and the single models. Columns: ``model, mase, smape,
+    be read against ``seasonal_naive`` and the single models. Errors of an honest backtest
+    (``evaluate_panel``, with rows of model ``auto``) are summarised as they are, ``auto`` first. Columns: ``model, mase, smape,
     wape, bias, coverage_80, series``."""
+    if (backtest_errors["model"] == "auto").any():  # an honest backtest (evaluate_panel) scored auto itself
+        s = summarise(backtest_errors)
+        return s.assign(_o=(s["model"] != "auto")).sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
     statuses = pd.DataFrame(statuses, columns=STATUS_COLUMNS) if not isinstance(statuses, pd.DataFrame) else statuses
     per_model = summarise(backtest_errors)
     chosen = backtest_errors["unique_id"].map(statuses.set_index("unique_id")["model"])

@@ -47,7 +47,7 @@ import pandas as pd
 
 from salesml.config import ForecastSettings, InventorySettings, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast.auto import forecast_panel
+from salesml.forecast.auto import forecast_and_backtest
 from salesml.forecast.landing import sigma_from_interval
 from salesml.forecast.panels import panel
 from salesml.warehouse import table_exists
@@ -279,15 +279,16 @@ class Reorder:
 
 def forecast_reorder(
     snapshot: pd.DataFrame, demand: pd.DataFrame, settings: Settings, workers: int | None = None,
-    models: tuple[str, ...] | None = None, progress: bool = False,
+    models: tuple[str, ...] | None = None, progress: bool = False, honest: bool = False,
 ) -> Reorder:
     """Forecast the daily demand (units) of the products in ``snapshot`` over the longest
     lead time with ``models`` as the candidates (default ``[forecast] product_models``),
-    and their reorder table. Pure."""
+    and their reorder table (``honest``: with the honest backtest of the demand forecasts,
+    :func:`salesml.forecast.auto.forecast_and_backtest`). Pure."""
     fs = dataclasses.replace(settings.forecast, models=tuple(models or settings.forecast.product_models))
     lead = pd.to_numeric(snapshot["lead_time_days"], errors="coerce").fillna(settings.inventory.default_lead_time_days)
     horizon = max(int(lead.max()), 1) if len(lead) else settings.inventory.default_lead_time_days
     wanted = demand[demand["unique_id"].isin(set(snapshot["product_id"]))]
-    fc, statuses, errors = forecast_panel(wanted, horizon, "D", fs, workers=workers, progress=progress)
+    fc, statuses, errors = forecast_and_backtest(wanted, horizon, "D", fs, workers, progress, honest=honest)
     table = reorder_table(snapshot, fc, settings.inventory, level=fs.level)
     return Reorder(table, statuses, errors, horizon, fs.models)

@@ -360,12 +360,25 @@ class Ensemble:
 FESTIVALS = {"618": (6, 1, 18), "double_11": (11, 1, 11)}
 
 
-def festival_frame(years: range) -> pd.DataFrame:
-    """Prophet holidays for 618 and Double 11: the ramp-up days before the peak day."""
+def festival_frame(years: range, freq: str = "D") -> pd.DataFrame:
+    """Prophet holidays for 618 and Double 11 at frequency ``freq``. Daily: the ramp-up days
+    before the peak day and the day after. Weekly (weeks ending Sunday): the week holding the
+    peak day and the weeks of the ramp-up before it (offsets of 7 days, so each week is a
+    step of its own). Monthly: the festival's month. Without these, a weekly or monthly
+    Prophet only has its smooth yearly season, which smears the festival over the weeks
+    around it."""
     rows = []
     for name, (month, first, peak) in FESTIVALS.items():
         for y in years:
-            rows.append({"holiday": name, "ds": pd.Timestamp(y, month, peak), "lower_window": first - peak, "upper_window": 1})
+            day, start = pd.Timestamp(y, month, peak), pd.Timestamp(y, month, first)
+            if freq == "D":
+                rows.append({"holiday": name, "ds": day, "lower_window": first - peak, "upper_window": 1})
+            elif freq == "W":
+                week_end = day + pd.Timedelta(days=6 - day.weekday())
+                first_week_end = start + pd.Timedelta(days=6 - start.weekday())
+                rows.append({"holiday": name, "ds": week_end, "lower_window": -(week_end - first_week_end).days, "upper_window": 0})
+            else:
+                rows.append({"holiday": name, "ds": pd.Timestamp(y, month, 1), "lower_window": 0, "upper_window": 0})
     return pd.DataFrame(rows)
 
 
@@ -425,7 +438,7 @@ class ProphetModel:
             weekly_seasonality=daily,
             daily_seasonality=False,
             yearly_seasonality=len(y) >= {"D": 365, "W": 52, "M": 24}[freq],
-            holidays=festival_frame(years) if (self.festivals and daily) else None,
+            holidays=festival_frame(years, freq) if self.festivals else None,
         )
         if self.country and daily:
             m.add_country_holidays(country_name=self.country)

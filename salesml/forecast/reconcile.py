@@ -53,7 +53,7 @@ from salesml.accounting.performance import check_scope
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import RECONCILE_METHODS, ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast.auto import forecast_panel
+from salesml.forecast.auto import forecast_and_backtest
 from salesml.forecast.models import SEASON, future_dates
 from salesml.forecast.panels import FREQS, _bucket_sql, _last_complete_step, fill_gaps
 
@@ -481,11 +481,13 @@ def forecast_hierarchy(
     workers: int | None = None,
     candidates: Sequence | None = None,
     progress: bool = False,
+    honest: bool = False,
 ) -> HierarchyForecast:
     """Forecast every node of a hierarchy (:func:`salesml.forecast.auto.forecast_panel`, or the ``candidates``) and
     reconcile with ``settings.reconcile`` (skipped nodes count as 0; a method that fails falls back to the next of
-    :data:`FALLBACK_METHODS`, and the notes say so)."""
-    base, statuses, errors = forecast_panel(Y_df, horizon, freq, settings, workers=workers, progress=progress, candidates=candidates)
+    :data:`FALLBACK_METHODS`, and the notes say so). ``honest``: ``errors`` is the honest backtest of the base
+    forecasts (:func:`salesml.forecast.auto.forecast_and_backtest`)."""
+    base, statuses, errors = forecast_and_backtest(Y_df, horizon, freq, settings, workers, progress, candidates, honest)
     nodes = S_df["unique_id"].tolist()
     notes: list[str] = []
     if base.empty:

@@ -9,7 +9,8 @@ How it is built (:func:`build`, once per render; every section reads its result)
 
 * **Hierarchy forecast** at the report's frequency: every node of the scope's hierarchy
   (:func:`salesml.forecast.reconcile.hierarchy_panel`, data up to ``as_of``) gets its
-  automatically chosen model (:func:`salesml.forecast.auto.forecast_panel`), and the
+  automatically chosen model (:func:`salesml.forecast.auto.evaluate_panel`: the forecast and
+  an honest backtest of the choice in one pass), and the
   forecasts are reconciled with ``[forecast] reconcile`` so that children add up to their
   parent. A node that could not be forecast (skipped: all zeros, too short...) counts as 0,
   without an interval; a reconciliation that fails falls back to bottom-up. Both are said.
@@ -18,15 +19,15 @@ How it is built (:func:`build`, once per render; every section reads its result)
   :func:`salesml.forecast.landing.landing_for_period` for the open month and quarter. A
   daily hierarchy has hundreds of series and ETS or Prophet cost seconds per daily series,
   so the daily candidates are the report's models among :data:`salesml.forecast.auto.CHEAP_MODELS`, and they learn
-  from the last ``windows x horizon + min_obs_d`` days: just enough for the full rolling-
-  origin choice. They model the weekly pattern, not the yearly one, so they are then
+  from the last ``2 x windows x horizon + min_obs_d`` days: just enough for the honest
+  backtest of the full rolling-origin choice. They model the weekly pattern, not the yearly one, so they are then
   aligned with the hierarchy forecast (:func:`align_daily`): wherever a whole week (or
   month, for a monthly report) is forecast at both frequencies, each node's days are scaled
   to add up to its reconciled weekly (monthly) forecast. The yearly peaks the report's own
   models see (618, Double 11) reach the landing that way; the daily models only spread each
   week over its days, and fill the weeks the hierarchy forecast does not cover.
 * **Product demand** (company scope only): daily units per product
-  (:func:`salesml.forecast.inventory.demand_panel`) forecast with the same cheap candidates
+  (:func:`salesml.forecast.inventory.demand_panel`) forecast with ``[forecast] product_models``
   over the longest lead time, then :func:`salesml.forecast.inventory.reorder_table`.
 
 Scope: every query is filtered to the scope in the warehouse (the hierarchy panels, the
@@ -124,9 +125,10 @@ def resolve_horizon(horizon: int, freq: str, settings: ForecastSettings) -> int:
 
 
 def daily_history_start(as_of: date, horizon: int, settings: ForecastSettings) -> date:
-    """First day the daily models learn from: ``windows x horizon + min_obs_d`` days up to
-    ``as_of`` (the backtest windows plus the shortest series a model is chosen for)."""
-    days = settings.windows * horizon + auto.min_obs(settings, "D")
+    """First day the daily models learn from: ``2 x windows x horizon + min_obs_d`` days up to
+    ``as_of``: the honest backtest's windows, before each of which the choice has its own
+    backtest windows and the shortest series a model is chosen for."""
+    days = 2 * settings.windows * horizon + auto.min_obs(settings, "D")
     return as_of - timedelta(days=days - 1)
 
 
@@ -431,13 +433,14 @@ def build(
             )
 
     candidates = candidates_for("auto", settings)  # Prophet with the promotion calendar, if any
-    main = forecast_hierarchy(*main_panel, steps, freq, fs, n_workers, candidates) if main_panel else None
-    daily = forecast_hierarchy(*daily_panel, days_left, "D", daily_fs, n_workers) if daily_panel else None
+    # honest backtests (the choice made before each window): the figures the report states
+    main = forecast_hierarchy(*main_panel, steps, freq, fs, n_workers, candidates, honest=True) if main_panel else None
+    daily = forecast_hierarchy(*daily_panel, days_left, "D", daily_fs, n_workers, honest=True) if daily_panel else None
     if daily is not None and main is not None and main.freq in ALIGNED_FREQS and not daily.forecasts.empty:
         aligned, n = align_daily(daily.forecasts, main.forecasts, main.freq)
         note = f"{n} node-{STEP_NAMES[main.freq]}(s) of the daily forecast scaled to the {STEP_NAMES[main.freq]}ly forecast"
         daily = dataclasses.replace(daily, forecasts=aligned, notes=(*daily.notes, note))
-    reorder = forecast_reorder(*inputs, settings, n_workers) if inputs else None
+    reorder = forecast_reorder(*inputs, settings, n_workers, honest=True) if inputs else None
     landings: dict[str, pd.DataFrame] = {}
     if daily is not None and not daily.forecasts.empty:
         with warehouse_connect(settings) as con:
@@ -705,8 +708,9 @@ def backtest(data: ForecastReport) -> H.Block:
     head = H.heading(
         "Backtest", 2,
         f"Rolling-origin backtest of each node's own (base) forecast: {fs.windows} windows of "
-        f"{_steps(data.horizon, data.freq)}. 'auto' scores each series with the model it was given; MASE below 1 beats "
-        "a naive forecast in sample. Reconciliation is not backtested.",
+        f"{_steps(data.horizon, data.freq)}. On each window 'auto' is the model chosen with the data before it only, "
+        "then scored on it (out of sample), next to each candidate and seasonal naive on the same windows; MASE below "
+        "1 beats a naive forecast in sample. Reconciliation is not backtested.",
     )
     if data.main is None:
         return head + H.note(data.messages.get("forecast", "No forecast."))
@@ -878,7 +882,8 @@ def notes(data: ForecastReport) -> H.Block:
     return H.heading("How these figures are made", 3) + H.note(
         f"Series: net revenue per node of the sales hierarchy (rep within team within region, as credited on the date "
         f"of each sale), up to {data.as_of}; a partial last {STEP_NAMES[data.freq]} is left out. Each series gets the "
-        f"candidate ({', '.join(fs.models)}) with the lowest mean MASE over {fs.windows} rolling-origin windows; short, "
+        f"candidate ({', '.join(fs.models)}) with the lowest mean MASE over {fs.windows} rolling-origin windows"
+        f"{'; Prophet learns the promotion calendar' if fs.promotions and 'prophet' in fs.models else ''}; short, "
         "constant or empty series fall back to seasonal naive / naive or are skipped, with the reason. Forecasts are "
         f"reconciled ({fs.reconcile}) so that every level adds up, and are never negative. Intervals are "
         f"{fs.level}% and not additive. Generated by salesml from {data.settings.warehouse_path.name}."
