@@ -217,3 +217,28 @@ def test_small_demo_hierarchy_adds_up_and_reconciles(small_demo):
         rec = reconcile(base, Y_df, S_df, tags, method)
         assert_coherent(rec, S_df)
         assert rec["unique_id"].nunique() == len(S_df)
+
+
+def test_the_reconciliation_backtest_scores_each_method_on_each_window():
+    """Two windows of 2 days on the toy hierarchy: the base forecasts each window made, as
+    given, and reconciled with the actuals before the window, scored against what happened."""
+    from salesml.forecast.reconcile import backtest_reconciliation
+
+    Y_df, S_df, tags = build_hierarchy(toy_bottom(days=30))
+    windows = []
+    for k, start in ((1, "2024-01-27"), (2, "2024-01-29")):
+        dates = pd.date_range(start, periods=2)
+        # the reps are right (A = day number, B = A + 3, C = 10); the company is 10 too high
+        day = (dates[0] - pd.Timestamp("2024-01-01")).days + 1
+        a, b = float(day), float(day + 3)
+        values = {A: a, B: b, C: 10, T1: a + b, T2: 10, EAST: a + b, WEST: 10, COMPANY: a + b + 20}
+        windows.append(base_forecasts(values, dates[:1]).assign(window=k))
+    errors, notes = backtest_reconciliation(pd.concat(windows, ignore_index=True), Y_df, S_df, tags, "D")
+    assert set(errors["model"]) == {"base", "bottom_up", "mint_ols", "mint_shrink"} and set(errors["window"]) == {1, 2}
+    company = errors[errors["unique_id"] == COMPANY].set_index(["model", "window"])
+    assert company.loc[("base", 1), "abs_error"] == pytest.approx(10)  # the company said 10 too much
+    assert company.loc[("bottom_up", 1), "abs_error"] == pytest.approx(0)  # the reps add up to the truth
+    assert company.loc[("base", 1), "cutoff"] == pd.Timestamp("2024-01-26") and company.loc[("base", 2), "cutoff"] == pd.Timestamp("2024-01-28")
+    assert set(errors["level"]) == {"company", "region", "team", "rep"}
+    rep_a = errors[(errors["unique_id"] == A) & (errors["model"] == "base")]
+    assert (rep_a["abs_error"] == 0).all() and isinstance(notes, list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,8 @@ def test_company_figures_equal_the_forecast_functions(small_demo, tmp_path):
 
     page = result.html_path.read_text(encoding="utf-8")
     assert page.count("Plotly.newPlot") >= 4  # company, regions, the month's and the quarter's landings
-    for heading in ("Forecast vs actuals", "Backtest", "Month 2026-06", "Quarter 2026-Q2", "Reorder alerts", "auto does not beat seasonal naive"):
+    for heading in ("Forecast vs actuals", "Backtest", "Reconciliation backtest", "Month 2026-06", "Quarter 2026-Q2", "Reorder alerts",
+                    "auto does not beat seasonal naive"):
         assert heading in page
     assert "Traceback" not in page
 
@@ -111,7 +112,7 @@ def test_rep_report_holds_nothing_of_anyone_else_and_its_landing_is_the_function
     s = _with_models(s, ("seasonal_naive", "theta"))
     fs = s.forecast
     window = landing.open_period("quarter", AS_OF)
-    start = date.fromisoformat(AS_OF) - timedelta(days=fs.windows * window.remaining_days + fs.min_obs_d - 1)
+    start = F.daily_history_start(date.fromisoformat(AS_OF), window.remaining_days, fs)  # see test_daily_models_and_history
     with warehouse.connect(s.warehouse_path, read_only=True) as con:
         Y, S, tags = reconcile.hierarchy_panel(con, "W", s, scope, end=AS_OF)
         Yd, Sd, tags_d = reconcile.hierarchy_panel(con, "D", s, scope, end=AS_OF, start=start.isoformat())
@@ -332,3 +333,16 @@ def test_a_failing_reconciliation_falls_back_and_says_so(monkeypatch):
     assert calls == ["mint_shrink", "mint_ols", "bottom_up"] and method == "bottom_up"
     assert note == "mint_shrink reconciliation failed: ill-conditioned; mint_ols reconciliation failed: ill-conditioned: bottom_up used instead"
     assert out.loc[out["unique_id"] == "company", "yhat"].iloc[0] == 2.0  # the two reps
+
+
+def test_reconciliation_summary_is_mean_mase_per_level_and_method():
+    errors = pd.DataFrame({
+        "unique_id": ["company", "company", "company", "company", "region/East", "region/East"],
+        "model": ["base", "bottom_up", "base", "bottom_up", "base", "bottom_up"],
+        "window": [1, 1, 2, 2, 1, 1], "mase": [1.0, 0.5, 3.0, 0.7, 0.9, 0.8], "error": [None] * 6,
+        "level": ["company"] * 4 + ["region"] * 2,
+    })
+    t = F.reconciliation_summary(errors)
+    assert list(t.index) == ["company", "region"] and list(t.columns) == ["base", "bottom_up"]
+    assert t.loc["company", "base"] == pytest.approx(2.0) and t.loc["company", "bottom_up"] == pytest.approx(0.6)
+    assert F.reconciliation_summary(errors.iloc[:0]).empty

@@ -381,6 +381,8 @@ class SeriesEvaluation:
     errors: pd.DataFrame
     choices: dict = field(default_factory=dict)
     result: SeriesResult | None = None
+    #: the choice's forecast of each window (``FORECAST_COLUMNS`` + ``window``)
+    window_forecasts: pd.DataFrame | None = None
 
 
 def evaluate_series(
@@ -417,7 +419,7 @@ def evaluate_series(
     cached_pool = [memos[m.name] for m in pool]
     single_names = list(dict.fromkeys(m.name for m in singles if m.name != label))
     season = SEASON[freq]
-    rows, choices = [], {}
+    rows, choices, window_fcs = [], {}, []
     n = len(hist)
     for w in range(windows, 0, -1):
         window = windows - w + 1
@@ -432,6 +434,8 @@ def evaluate_series(
         base = {"unique_id": uid, "window": window, "cutoff": train["ds"].iloc[-1], "horizon": horizon}
         res = _safe(uid, fit_hist.iloc[:cut].reset_index(drop=True), horizon, freq, settings, cached_pool)
         choices[window] = res.status["model"]
+        if len(res.forecast):
+            window_fcs.append(res.forecast.assign(window=window))
         row = {**base, "model": label}
         if len(res.forecast):
             row.update(score(train["y"], test["y"], res.forecast, season))
@@ -448,7 +452,8 @@ def evaluate_series(
             rows.append(row)
     errors = errors_frame(rows)
     result = _safe(uid, history, horizon, freq, settings, cached_pool) if forecast else None
-    return SeriesEvaluation(errors, choices, result)
+    forecasts = pd.concat(window_fcs, ignore_index=True) if window_fcs else _empty_forecast().assign(window=pd.Series(dtype="int64"))
+    return SeriesEvaluation(errors, choices, result, forecasts)
 
 
 def _safe_evaluate(uid, history, **kwargs) -> SeriesEvaluation:
@@ -471,11 +476,13 @@ def _safe_evaluate(uid, history, **kwargs) -> SeriesEvaluation:
 class PanelEvaluation:
     """What ``evaluate_panel`` gives: the honest backtest ``errors`` (``backtest.COLUMNS``) and
     ``choices`` (``unique_id, window, model``: what the choice gave in each window) of every
-    series; with ``forecast=True`` also ``forecasts``, ``statuses`` and the selection
+    series; ``window_forecasts``, the choice's forecast of each window (``FORECAST_COLUMNS`` +
+    ``window``); with ``forecast=True`` also ``forecasts``, ``statuses`` and the selection
     backtests ``selection`` of the forecast from the whole history (as ``forecast_panel``)."""
 
     errors: pd.DataFrame
     choices: pd.DataFrame
+    window_forecasts: pd.DataFrame | None = None
     forecasts: pd.DataFrame | None = None
     statuses: pd.DataFrame | None = None
     selection: pd.DataFrame | None = None
@@ -509,7 +516,9 @@ def evaluate_panel(
         [{"unique_id": uid, "window": k, "model": m} for uid, e in zip(uids, flat, strict=True) for k, m in e.choices.items()],
         columns=["unique_id", "window", "model"],
     )
-    out = PanelEvaluation(pd.concat(parts, ignore_index=True) if parts else empty_errors(), choices)
+    wf = [e.window_forecasts for e in flat if e.window_forecasts is not None and len(e.window_forecasts)]
+    out = PanelEvaluation(pd.concat(parts, ignore_index=True) if parts else empty_errors(), choices,
+                          pd.concat(wf, ignore_index=True) if wf else _empty_forecast().assign(window=pd.Series(dtype="int64")))
     if not forecast:
         return out
     forecasts, statuses, selection = _assemble([e.result for e in flat])

@@ -53,7 +53,7 @@ from salesml.accounting.performance import check_scope
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import RECONCILE_METHODS, ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast.auto import forecast_and_backtest
+from salesml.forecast.auto import evaluate_panel, forecast_panel
 from salesml.forecast.models import SEASON, future_dates
 from salesml.forecast.panels import FREQS, _bucket_sql, _last_complete_step, fill_gaps
 
@@ -420,7 +420,8 @@ class HierarchyForecast:
     :func:`salesml.forecast.auto.forecast_panel` says per node; ``forecasts``: reconciled
     ``unique_id, ds, yhat, lo, hi, yhat_base, model, method`` (empty when nothing could be
     forecast); ``method``: the reconciliation actually used; ``notes``: what went
-    differently from the plan."""
+    differently from the plan; ``reconciliation_errors``: with an honest backtest, how each
+    reconciliation method (and the base forecasts) scored on its windows."""
 
     freq: str
     horizon: int
@@ -432,6 +433,8 @@ class HierarchyForecast:
     forecasts: pd.DataFrame
     method: str
     notes: tuple[str, ...] = ()
+    #: with an honest backtest: :func:`backtest_reconciliation` of its windows
+    reconciliation_errors: pd.DataFrame | None = None
 
     @property
     def nodes(self) -> list[str]:
@@ -486,10 +489,18 @@ def forecast_hierarchy(
     """Forecast every node of a hierarchy (:func:`salesml.forecast.auto.forecast_panel`, or the ``candidates``) and
     reconcile with ``settings.reconcile`` (skipped nodes count as 0; a method that fails falls back to the next of
     :data:`FALLBACK_METHODS`, and the notes say so). ``honest``: ``errors`` is the honest backtest of the base
-    forecasts (:func:`salesml.forecast.auto.forecast_and_backtest`)."""
-    base, statuses, errors = forecast_and_backtest(Y_df, horizon, freq, settings, workers, progress, candidates, honest)
+    forecasts (:func:`salesml.forecast.auto.evaluate_panel`), and ``reconciliation_errors`` how each method scored on
+    its windows (:func:`backtest_reconciliation`)."""
     nodes = S_df["unique_id"].tolist()
     notes: list[str] = []
+    rec_errors = None
+    if honest:
+        ev = evaluate_panel(Y_df, settings.windows, horizon, freq, settings, workers, progress, candidates, forecast=True)
+        base, statuses, errors = ev.forecasts, ev.statuses, ev.errors
+        rec_errors, rec_notes = backtest_reconciliation(ev.window_forecasts, Y_df, S_df, tags, freq)
+        notes += rec_notes
+    else:
+        base, statuses, errors = forecast_panel(Y_df, horizon, freq, settings, workers, progress, candidates)
     if base.empty:
         notes.append("no node could be forecast (see the statuses)")
         empty = pd.DataFrame(columns=["unique_id", "ds", "yhat", "lo", "hi", "yhat_base", "model", "method"])
@@ -501,4 +512,45 @@ def forecast_hierarchy(
     forecasts, method, note = reconcile_or_fallback(full, Y_df, S_df, tags, settings.reconcile, freq)
     if note:
         notes.append(note)
-    return HierarchyForecast(freq, horizon, settings.models, Y_df, tags, statuses, errors, forecasts, method, tuple(notes))
+    return HierarchyForecast(freq, horizon, settings.models, Y_df, tags, statuses, errors, forecasts, method, tuple(notes), rec_errors)
+
+
+def backtest_reconciliation(
+    window_forecasts: pd.DataFrame, Y_df: pd.DataFrame, S_df: pd.DataFrame, tags: dict, freq: str,
+    methods: Sequence[str] = RECONCILE_METHODS,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Each window of an honest backtest (``window_forecasts``: every node's base forecast
+    made before the window, ``FORECAST_COLUMNS`` + ``window``) reconciled by each of
+    ``methods`` with the actuals up to the window's cut-off, and scored against what happened
+    next to the unreconciled base forecasts (model ``base``): ``backtest.COLUMNS`` rows (the
+    method in ``model``) plus ``level``, and notes on methods that fell back. Pure."""
+    from salesml.forecast.backtest import errors_frame, score
+
+    nodes = S_df["unique_id"].tolist()
+    actual = Y_df.assign(ds=pd.to_datetime(Y_df["ds"])).set_index(["unique_id", "ds"])["y"]
+    rows, notes = [], []
+    for window, g in window_forecasts.groupby("window", sort=True):
+        dates = pd.DatetimeIndex(sorted(pd.to_datetime(g["ds"]).unique()))
+        y_in = Y_df[pd.to_datetime(Y_df["ds"]) < dates[0]]
+        if y_in.empty or set(y_in["unique_id"]) != set(nodes):
+            continue  # a node without history before the window: MinT cannot weigh it
+        cutoff = pd.Timestamp(y_in["ds"].max())
+        base, _ = complete_base(g, nodes, dates)
+        results = {"base": base}
+        for method in methods:
+            rec, used, note = reconcile_or_fallback(base, y_in, S_df, tags, method, freq)
+            if used != method:
+                notes.append(f"reconciliation backtest, window {window}: {note}")
+            results[method] = rec
+        train = {uid: h["y"].to_numpy() for uid, h in y_in.groupby("unique_id", sort=False)}
+        for method, rec in results.items():
+            for uid, f in rec.groupby("unique_id", sort=False):
+                f = f.sort_values("ds")
+                want = list(zip([uid] * len(f), pd.to_datetime(f["ds"]), strict=True))
+                got = actual.reindex(want)
+                if got.isna().any():
+                    continue  # the window runs past the history
+                rows.append({"unique_id": uid, "model": method, "window": int(window), "cutoff": cutoff, "horizon": len(f),
+                             **score(train[uid], got.to_numpy(), f.reset_index(drop=True), SEASON[freq])})
+    errors = errors_frame(rows)
+    return errors.assign(level=errors["unique_id"].map(node_level)), list(dict.fromkeys(notes))

@@ -734,12 +734,40 @@ def backtest(data: ForecastReport) -> H.Block:
         "'series' counts the series each row scores: a single model that was a candidate for some series only "
         "(Croston and TSB for intermittent ones), or failed on some, is not comparable with the auto row."
     )
-    return head + H.note(f"{sentence[0].upper()}{sentence[1:]}.") + table + scope_note + H.heading("Series", 3, f"{counts}.") + H.table(
+    return head + H.note(f"{sentence[0].upper()}{sentence[1:]}.") + table + scope_note + _reconciliation_block(data) + H.heading("Series", 3, f"{counts}.") + H.table(
         st[["level", "node", "status", "model", "mase", "mase_seasonal_naive", "n_obs", "reason"]],
         formats={"mase": lambda v: "–" if pd.isna(v) else f"{v:.3f}",
                  "mase_seasonal_naive": lambda v: "–" if pd.isna(v) else f"{v:.3f}", "n_obs": H.fmt_int},
         labels={"mase": "MASE", "mase_seasonal_naive": "MASE seasonal naive", "n_obs": "steps"},
     )
+
+
+def reconciliation_summary(errors: pd.DataFrame) -> pd.DataFrame:
+    """The reconciliation backtest (:func:`salesml.forecast.reconcile.backtest_reconciliation`)
+    as mean MASE per level (rows, company first) and method (columns: ``base`` first). Pure."""
+    ok = errors[errors["error"].isna()] if len(errors) else errors
+    if ok.empty:
+        return pd.DataFrame()
+    table = ok.pivot_table(index="level", columns="model", values="mase", aggfunc="mean")
+    levels = [lv for lv in reconcile.LEVELS if lv in table.index]
+    methods = ["base", *[m for m in table.columns if m != "base"]]
+    return table.loc[levels, [m for m in methods if m in table.columns]]
+
+
+def _reconciliation_block(data: ForecastReport) -> H.Block:
+    errors = data.main.reconciliation_errors if data.main is not None else None
+    if errors is None or errors.empty:
+        return H.note("")
+    table = reconciliation_summary(errors)
+    best = table.idxmin(axis=1)
+    used = data.main.method
+    head = H.heading(
+        "Reconciliation backtest", 3,
+        f"The same windows: every node's base forecast (made before the window) as it was ('base') and reconciled by "
+        f"each method with the data before the window; mean MASE per level. This report reconciles with {used}; "
+        f"the best per level was: " + ", ".join(f"{lv} {m}" for lv, m in best.items()) + ".",
+    )
+    return head + H.table(table.reset_index(), formats={c: (lambda v: "–" if pd.isna(v) else f"{v:.3f}") for c in table.columns})
 
 
 def landing_block(data: ForecastReport) -> H.Block:
