@@ -24,6 +24,9 @@ def test_runs_without_a_config_file(no_config):
 def test_project_file_documents_the_built_in_defaults():
     data = tomllib.loads((ROOT / "salesml.toml").read_text(encoding="utf-8"))
     defaults = defaults_as_dict()
+    # one deliberate difference: the project (the demo's) knows the demo's promotion calendar;
+    # built in, no calendar is known
+    assert data["forecast"].pop("promotions") == "data/raw/demo/promotions.csv" and defaults["forecast"].pop("promotions") == ""
     for section in ("warehouse", "demo", "report", "performance", "cleaning", "models", "commission", "segments", "churn", "clv", "forecast", "inventory"):
         assert data[section] == defaults[section], section
     # and it loads
