@@ -242,3 +242,19 @@ def test_the_reconciliation_backtest_scores_each_method_on_each_window():
     assert set(errors["level"]) == {"company", "region", "team", "rep"}
     rep_a = errors[(errors["unique_id"] == A) & (errors["model"] == "base")]
     assert (rep_a["abs_error"] == 0).all() and isinstance(notes, list)
+
+
+def test_the_reconciliation_backtest_counts_a_node_that_had_not_sold_yet_as_zeros():
+    """Rep C (and so team T2 and region West) starts selling inside the first window: before it
+    C had sold nothing, and MinT still weighs every node, with zeros for C."""
+    from salesml.forecast.reconcile import backtest_reconciliation
+
+    bottom = toy_bottom(days=30)
+    bottom = bottom[(bottom["rep"] != "C") | (bottom["ds"] >= pd.Timestamp("2024-01-28"))]
+    Y_df, S_df, tags = build_hierarchy(bottom)
+    dates = pd.date_range("2024-01-27", periods=2)
+    values = {A: 27.0, B: 30.0, C: 5.0, T1: 57.0, T2: 5.0, EAST: 57.0, WEST: 5.0, COMPANY: 62.0}
+    errors, _ = backtest_reconciliation(base_forecasts(values, dates).assign(window=1), Y_df, S_df, tags, "D")
+    assert set(errors["model"]) == {"base", "bottom_up", "mint_ols", "mint_shrink"}
+    c = errors[(errors["unique_id"] == C)].set_index("model")
+    assert c.loc["base", "actual"] == pytest.approx(10)  # C sold 0 on the 27th and 10 on the 28th

@@ -528,12 +528,18 @@ def backtest_reconciliation(
 
     nodes = S_df["unique_id"].tolist()
     actual = Y_df.assign(ds=pd.to_datetime(Y_df["ds"])).set_index(["unique_id", "ds"])["y"]
+    last = pd.to_datetime(Y_df["ds"]).max()
     rows, notes = [], []
     for window, g in window_forecasts.groupby("window", sort=True):
         dates = pd.DatetimeIndex(sorted(pd.to_datetime(g["ds"]).unique()))
         y_in = Y_df[pd.to_datetime(Y_df["ds"]) < dates[0]]
-        if y_in.empty or set(y_in["unique_id"]) != set(nodes):
-            continue  # a node without history before the window: MinT cannot weigh it
+        if y_in.empty:
+            continue
+        new = [u for u in nodes if u not in set(y_in["unique_id"])]
+        if new:  # nodes that had not sold yet (a rep who joined later): zeros, as they were
+            days = pd.to_datetime(y_in["ds"]).drop_duplicates()
+            pad = pd.DataFrame({"unique_id": np.repeat(new, len(days)), "ds": np.tile(days.to_numpy(), len(new)), "y": 0.0})
+            y_in = pd.concat([y_in, pad], ignore_index=True)
         cutoff = pd.Timestamp(y_in["ds"].max())
         base, _ = complete_base(g, nodes, dates)
         results = {"base": base}
@@ -547,9 +553,9 @@ def backtest_reconciliation(
             for uid, f in rec.groupby("unique_id", sort=False):
                 f = f.sort_values("ds")
                 want = list(zip([uid] * len(f), pd.to_datetime(f["ds"]), strict=True))
-                got = actual.reindex(want)
-                if got.isna().any():
+                if pd.to_datetime(f["ds"]).max() > last:
                     continue  # the window runs past the history
+                got = actual.reindex(want).fillna(0.0)  # before a node's first sale it sold nothing
                 rows.append({"unique_id": uid, "model": method, "window": int(window), "cutoff": cutoff, "horizon": len(f),
                              **score(train[uid], got.to_numpy(), f.reset_index(drop=True), SEASON[freq])})
     errors = errors_frame(rows)
