@@ -571,7 +571,6 @@ def forecast_panel(
     return _assemble(map_series(task, panel, settings, workers, progress, names, desc="forecast"))
 
 
-
 def forecast_and_backtest(
     panel: pd.DataFrame,
     horizon: int,
@@ -590,6 +589,7 @@ def forecast_and_backtest(
         return forecast_panel(panel, horizon, freq, settings, workers, progress, candidates)
     ev = evaluate_panel(panel, settings.windows, horizon, freq, settings, workers, progress, candidates, forecast=True)
     return ev.forecasts, ev.statuses, ev.errors
+
 
 def _assemble(results: Sequence[SeriesResult]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Series results as ``(forecasts, statuses, selection backtests)`` frames."""
