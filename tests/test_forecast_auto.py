@@ -294,8 +294,9 @@ def test_the_honest_backtest_of_a_panel_reports_bad_series_and_carries_on(monkey
 
 def test_forecast_and_backtest_gives_the_same_forecasts_with_an_honest_backtest():
     panel = small_panel()
-    plain = auto.forecast_and_backtest(panel, 7, "D", FAST, workers=1)
-    honest = auto.forecast_and_backtest(panel, 7, "D", FAST, workers=1, honest=True)
+    p = auto.forecast_and_backtest(panel, 7, "D", FAST, workers=1)
+    h = auto.forecast_and_backtest(panel, 7, "D", FAST, workers=1, honest=True)
+    plain, honest = (p.forecasts, p.statuses, p.errors), (h.forecasts, h.statuses, h.errors)
     pd.testing.assert_frame_equal(honest[0], plain[0])
     pd.testing.assert_frame_equal(honest[1], plain[1])
     assert "auto" not in set(plain[2]["model"]) and "auto" in set(honest[2]["model"])

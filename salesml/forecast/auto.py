@@ -376,13 +376,15 @@ class SeriesEvaluation:
     """What ``evaluate_series`` gives for one series: ``errors`` (``backtest.COLUMNS``), one
     row per window for the automatic choice (model ``label``) and for each single model;
     ``choices``, the model the choice gave in each window (window -> name, None when the
-    series was skipped there); ``result``, the forecast from the whole history when asked."""
+    series was skipped there); ``result``, the forecast from the whole history when asked;
+    ``window_forecasts``, the choice's forecast of each window; ``unique_id``, the series'."""
 
     errors: pd.DataFrame
     choices: dict = field(default_factory=dict)
     result: SeriesResult | None = None
     #: the choice's forecast of each window (``FORECAST_COLUMNS`` + ``window``)
     window_forecasts: pd.DataFrame | None = None
+    unique_id: object = None
 
 
 def evaluate_series(
@@ -432,7 +434,8 @@ def evaluate_series(
             continue
         train, test = hist.iloc[:cut], hist.iloc[cut : cut + horizon]
         base = {"unique_id": uid, "window": window, "cutoff": train["ds"].iloc[-1], "horizon": horizon}
-        res = _safe(uid, fit_hist.iloc[:cut].reset_index(drop=True), horizon, freq, settings, cached_pool)
+        seen = fit_hist.iloc[:cut].reset_index(drop=True)  # what every model fits in this window
+        res = _safe(uid, seen, horizon, freq, settings, cached_pool)
         choices[window] = res.status["model"]
         if len(res.forecast):
             window_fcs.append(res.forecast.assign(window=window))
@@ -445,7 +448,7 @@ def evaluate_series(
         for name in single_names:
             row = {**base, "model": name}
             try:
-                fc = memos[name].forecast(fit_hist.iloc[:cut].reset_index(drop=True), horizon, freq, settings.level)
+                fc = memos[name].forecast(seen, horizon, freq, settings.level)
                 row.update(score(train["y"], test["y"], fc, season))
             except Exception as e:  # one model failing on one series is a result, not a crash
                 row["error"] = f"{type(e).__name__}: {e}"
@@ -453,7 +456,7 @@ def evaluate_series(
     errors = errors_frame(rows)
     result = _safe(uid, history, horizon, freq, settings, cached_pool) if forecast else None
     forecasts = pd.concat(window_fcs, ignore_index=True) if window_fcs else _empty_forecast().assign(window=pd.Series(dtype="int64"))
-    return SeriesEvaluation(errors, choices, result, forecasts)
+    return SeriesEvaluation(errors, choices, result, forecasts, uid)
 
 
 def _safe_evaluate(uid, history, **kwargs) -> SeriesEvaluation:
@@ -469,7 +472,7 @@ def _safe_evaluate(uid, history, **kwargs) -> SeriesEvaluation:
         result = None
         if kwargs.get("forecast"):
             result = SeriesResult(_empty_forecast(), _status(uid, "skipped", None, [why], len(history)), empty_errors())
-        return SeriesEvaluation(errors, dict.fromkeys(range(1, windows + 1)), result)
+        return SeriesEvaluation(errors, dict.fromkeys(range(1, windows + 1)), result, unique_id=uid)
 
 
 @dataclass(frozen=True)
@@ -511,9 +514,8 @@ def evaluate_panel(
                    candidates=candidates, singles=singles, label=label, forecast=forecast)
     flat = map_series(task, panel, settings, workers, progress, names, desc="backtest")
     parts = [e.errors for e in flat if len(e.errors)]
-    uids = sorted(panel["unique_id"].unique()) if len(panel) else []
     choices = pd.DataFrame(
-        [{"unique_id": uid, "window": k, "model": m} for uid, e in zip(uids, flat, strict=True) for k, m in e.choices.items()],
+        [{"unique_id": e.unique_id, "window": k, "model": m} for e in flat for k, m in e.choices.items()],
         columns=["unique_id", "window", "model"],
     )
     wf = [e.window_forecasts for e in flat if e.window_forecasts is not None and len(e.window_forecasts)]
@@ -580,15 +582,16 @@ def forecast_and_backtest(
     progress: bool = False,
     candidates: Sequence | None = None,
     honest: bool = False,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``forecast_panel``, or with ``honest`` the same forecasts from ``evaluate_panel`` (its
-    ``settings.windows`` windows of ``horizon`` steps) with its honest backtest in place of the
-    selection backtests: rows of model ``auto`` (the choice made before each window) next to
-    each candidate and seasonal naive. About twice the fits, and figures a report can state."""
-    if not honest:
-        return forecast_panel(panel, horizon, freq, settings, workers, progress, candidates)
-    ev = evaluate_panel(panel, settings.windows, horizon, freq, settings, workers, progress, candidates, forecast=True)
-    return ev.forecasts, ev.statuses, ev.errors
+) -> PanelEvaluation:
+    """The forecasts of ``forecast_panel`` with a backtest: its selection backtests (``errors``
+    = ``selection``), or with ``honest`` ``evaluate_panel``'s (``settings.windows`` windows of
+    ``horizon`` steps: rows of model ``auto``, the choice made before each window, next to each
+    candidate and seasonal naive, and the choice's ``window_forecasts``). Honest costs about
+    twice the fits, and gives figures a report can state."""
+    if honest:
+        return evaluate_panel(panel, settings.windows, horizon, freq, settings, workers, progress, candidates, forecast=True)
+    forecasts, statuses, selection = forecast_panel(panel, horizon, freq, settings, workers, progress, candidates)
+    return PanelEvaluation(selection, pd.DataFrame(columns=["unique_id", "window", "model"]), None, forecasts, statuses, selection)
 
 
 def _assemble(results: Sequence[SeriesResult]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -289,6 +289,6 @@ def forecast_reorder(
     lead = pd.to_numeric(snapshot["lead_time_days"], errors="coerce").fillna(settings.inventory.default_lead_time_days)
     horizon = max(int(lead.max()), 1) if len(lead) else settings.inventory.default_lead_time_days
     wanted = demand[demand["unique_id"].isin(set(snapshot["product_id"]))]
-    fc, statuses, errors = forecast_and_backtest(wanted, horizon, "D", fs, workers, progress, honest=honest)
-    table = reorder_table(snapshot, fc, settings.inventory, level=fs.level)
-    return Reorder(table, statuses, errors, horizon, fs.models)
+    ev = forecast_and_backtest(wanted, horizon, "D", fs, workers, progress, honest=honest)
+    table = reorder_table(snapshot, ev.forecasts, settings.inventory, level=fs.level)
+    return Reorder(table, ev.statuses, ev.errors, horizon, fs.models)

@@ -69,29 +69,47 @@ def panel(
         raise PanelError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
     if measure not in ("amount", "quantity"):
         raise PanelError(f"measure must be amount or quantity, got {measure!r}")
-    settings = settings or PerformanceSettings()
-    sc = parse_scope(scope)
-    cond, params = sc.sql("e")
     key, join = _key_sql(level)
+    df, last_step = ledger_sums(con, f"{key} AS unique_id", freq, measure=measure, scope=scope, start=start, end=end, settings=settings, join=join)
+    if df.empty:
+        return pd.DataFrame({"unique_id": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]"), "y": pd.Series(dtype="float64")})
+    return fill_gaps(df, freq, end=last_step)
+
+
+def ledger_sums(
+    con: duckdb.DuckDBPyConnection,
+    keys: str,
+    freq: str,
+    *,
+    measure: str = "amount",
+    scope: str | Scope | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    settings: PerformanceSettings | None = None,
+    join: str = "",
+) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The ledger's ``measure`` summed per ``keys`` (SQL select items over the ledger ``e``,
+    which has ``rep_key``: the rep or the unassigned key; ``join`` adds tables) and step of
+    ``freq`` (``ds``, a timestamp), within ``scope`` and ``start``..``end`` (default: the last
+    credit date), up to the last complete step; and that step. Gaps are not filled."""
+    settings = settings or PerformanceSettings()
+    cond, params = parse_scope(scope).sql("e")
     last = con.execute("SELECT max(credit_date) FROM ledger").fetchall()[0][0]
     if last is None:
         raise PanelError("the ledger is empty: load sales and post them first")
     end_date = pd.Timestamp(end) if end else pd.Timestamp(last)
     df = con.execute(
         f"""
-        SELECT {key} AS unique_id, {_bucket_sql(freq)} AS ds, sum(e.{measure})::DOUBLE AS y
+        SELECT {keys}, {_bucket_sql(freq)} AS ds, sum(e.{measure})::DOUBLE AS y
         FROM (SELECT *, coalesce(rep_id, $un) AS rep_key FROM ledger) e {join}
         WHERE e.credit_date <= $end {"AND e.credit_date >= $start" if start else ""} AND {cond}
         GROUP BY ALL
         """,
         {"un": settings.unassigned, "end": end_date.date(), **({"start": pd.Timestamp(start).date()} if start else {}), **params},
     ).df()
-    if df.empty:
-        return pd.DataFrame({"unique_id": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]"), "y": pd.Series(dtype="float64")})
-    df["ds"] = pd.to_datetime(df["ds"])
     last_step = _last_complete_step(end_date, freq)
-    df = df[df["ds"] <= last_step]
-    return fill_gaps(df, freq, end=last_step)
+    df["ds"] = pd.to_datetime(df["ds"])
+    return df[df["ds"] <= last_step].reset_index(drop=True), last_step
 
 
 def _last_complete_step(end: pd.Timestamp, freq: str) -> pd.Timestamp:

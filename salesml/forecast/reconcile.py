@@ -53,9 +53,9 @@ from salesml.accounting.performance import check_scope
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import RECONCILE_METHODS, ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast.auto import evaluate_panel, forecast_panel
+from salesml.forecast.auto import forecast_and_backtest
 from salesml.forecast.models import SEASON, future_dates
-from salesml.forecast.panels import FREQS, _bucket_sql, _last_complete_step, fill_gaps
+from salesml.forecast.panels import FREQS, PanelError, fill_gaps, ledger_sums
 
 #: levels of the hierarchy, top to bottom
 LEVELS = ("company", "region", "team", "rep")
@@ -152,27 +152,13 @@ def bottom_panel(
     last step handled as :func:`salesml.forecast.panels.panel` does."""
     if freq not in FREQS:
         raise HierarchyError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
-    settings = performance_settings(settings)
     sc = parse_scope(scope)
     check_scope(con, sc)
-    cond, params = sc.sql("e")
-    last = con.execute("SELECT max(credit_date) FROM ledger").fetchall()[0][0]
-    if last is None:
-        raise HierarchyError("the ledger is empty: load sales and post them first")
-    end_date = pd.Timestamp(end) if end else pd.Timestamp(last)
-    start_cond = "AND e.credit_date >= $start" if start else ""
-    df = con.execute(
-        f"""
-        SELECT e.region, e.team, e.rep_key AS rep, {_bucket_sql(freq)} AS ds, sum(e.amount)::DOUBLE AS y
-        FROM (SELECT *, coalesce(rep_id, $un) AS rep_key FROM ledger) e
-        WHERE e.credit_date <= $end {start_cond} AND {cond}
-        GROUP BY ALL
-        """,
-        {"un": settings.unassigned, "end": end_date.date(), **({"start": pd.Timestamp(start).date()} if start else {}), **params},
-    ).df()
-    last_step = _last_complete_step(end_date, freq)
-    df["ds"] = pd.to_datetime(df["ds"])
-    df = df[df["ds"] <= last_step]
+    try:
+        df, last_step = ledger_sums(con, "e.region, e.team, e.rep_key AS rep", freq, scope=sc, start=start, end=end,
+                                    settings=performance_settings(settings))
+    except PanelError as e:
+        raise HierarchyError(str(e)) from None
     if df.empty:
         raise HierarchyError(f"no sales in scope {sc} up to {last_step:%Y-%m-%d}: nothing to build a hierarchy from")
     df = df.assign(unique_id=node_ids(df, ("rep",))["rep"])
@@ -486,21 +472,18 @@ def forecast_hierarchy(
     progress: bool = False,
     honest: bool = False,
 ) -> HierarchyForecast:
-    """Forecast every node of a hierarchy (:func:`salesml.forecast.auto.forecast_panel`, or the ``candidates``) and
-    reconcile with ``settings.reconcile`` (skipped nodes count as 0; a method that fails falls back to the next of
-    :data:`FALLBACK_METHODS`, and the notes say so). ``honest``: ``errors`` is the honest backtest of the base
-    forecasts (:func:`salesml.forecast.auto.evaluate_panel`), and ``reconciliation_errors`` how each method scored on
-    its windows (:func:`backtest_reconciliation`)."""
+    """Forecast every node of a hierarchy (:func:`salesml.forecast.auto.forecast_and_backtest`, among the
+    ``candidates``) and reconcile with ``settings.reconcile`` (skipped nodes count as 0; a method that fails falls
+    back to the next of :data:`FALLBACK_METHODS`, and the notes say so). ``honest``: ``errors`` is the honest
+    backtest of the base forecasts, and ``reconciliation_errors`` how each method scored on its windows
+    (:func:`backtest_reconciliation`)."""
     nodes = S_df["unique_id"].tolist()
     notes: list[str] = []
-    rec_errors = None
+    ev = forecast_and_backtest(Y_df, horizon, freq, settings, workers, progress, candidates, honest)
+    base, statuses, errors, rec_errors = ev.forecasts, ev.statuses, ev.errors, None
     if honest:
-        ev = evaluate_panel(Y_df, settings.windows, horizon, freq, settings, workers, progress, candidates, forecast=True)
-        base, statuses, errors = ev.forecasts, ev.statuses, ev.errors
         rec_errors, rec_notes = backtest_reconciliation(ev.window_forecasts, Y_df, S_df, tags, freq)
         notes += rec_notes
-    else:
-        base, statuses, errors = forecast_panel(Y_df, horizon, freq, settings, workers, progress, candidates)
     if base.empty:
         notes.append("no node could be forecast (see the statuses)")
         empty = pd.DataFrame(columns=["unique_id", "ds", "yhat", "lo", "hi", "yhat_base", "model", "method"])

@@ -221,6 +221,16 @@ def _honest(settings: Settings, df: pd.DataFrame, level: str, freq: str, windows
     return summary, ev
 
 
+def backtest_shape(settings: Settings, freq: str, windows: int | None, horizon: int | None) -> tuple[int, int]:
+    """``(windows, horizon)`` of a backtest: the ones given, else ``[forecast] windows`` and the
+    frequency's default horizon; a clear error unless both are 1 or more."""
+    windows = windows or settings.forecast.windows
+    horizon = horizon or default_horizon(settings.forecast, freq)
+    if windows < 1 or horizon < 1:
+        raise ForecastError(f"--windows and --horizon must be 1 or more, got {windows} and {horizon}")
+    return windows, horizon
+
+
 def evaluate(
     settings: Settings,
     level: str = "company",
@@ -245,11 +255,7 @@ def evaluate(
     ``history``: a panel to use instead of reading the level from the warehouse.
     """
     check_args(level, freq, model)
-    fs = settings.forecast
-    windows = windows or fs.windows
-    horizon = horizon or default_horizon(fs, freq)
-    if windows < 1 or horizon < 1:
-        raise ForecastError(f"--windows and --horizon must be 1 or more, got {windows} and {horizon}")
+    windows, horizon = backtest_shape(settings, freq, windows, horizon)
     df = history if history is not None else load_panel(settings, level, freq, scope)
     if log:
         log(f"backtest of {df['unique_id'].nunique():,} series, {windows} windows of {horizon} steps: "
@@ -303,10 +309,7 @@ def train(
     t0 = time.perf_counter()
     check_args(level, freq, model)
     fs = settings.forecast
-    horizon = horizon or default_horizon(fs, freq)
-    windows = windows or fs.windows
-    if windows < 1 or horizon < 1:
-        raise ForecastError(f"--windows and --horizon must be 1 or more, got {windows} and {horizon}")
+    windows, horizon = backtest_shape(settings, freq, windows, horizon)
     hist = load_panel(settings, level, freq)
     if log:
         log(f"backtest ({windows} windows of {horizon} steps) and forecast of {hist['unique_id'].nunique():,} series of level {level} ...")
