@@ -101,6 +101,12 @@ class CleaningSettings:
     price_outlier_min_lines: int = 8
     #: dates up to this many days after the load date are accepted (clock skew, time zones)
     future_days_allowed: int = 1
+    #: when more than this share of a date column's values cannot be read, the load stops
+    #: with examples and the date_format to set (a wrong format, not a few bad rows)
+    max_bad_date_share: float = 0.02
+    #: when more than this share of a file's lines are malformed (wrong number of fields, a
+    #: quote left open), the load stops as a likely mapping or delimiter error
+    max_bad_line_share: float = 0.05
 
 
 #: what a commission plan pays on: the rep's net revenue or net margin of the period
@@ -492,15 +498,43 @@ class TableSource:
     rules: tuple[Rule, ...] = ()
     #: canonical column -> "lower" | "upper" | "title": case normalisation
     case: dict[str, str] = field(default_factory=dict)
+    #: the files have a header row; false: name the columns in ``column_names``
+    header: bool = True
+    #: column names of a file without a header (in file order)
+    column_names: tuple[str, ...] = ()
+
+
+#: what a source may do with a return that names no sale and matches none
+UNLINKED_RETURNS = ("accept", "quarantine")
+#: what a source does with a row that repeats an earlier row of the same file exactly
+DUPLICATE_POLICIES = ("quarantine", "keep")
 
 
 @dataclass(frozen=True)
 class SourceSettings:
     #: csv | excel | parquet | sql
     format: str = "csv"
-    #: for csv: "auto" tries strict UTF-8 (with or without BOM), then GB18030
+    #: for csv: "auto" tries strict UTF-8 (with or without BOM), then GB18030 when the text
+    #: it gives is plausible; otherwise names the likely encodings. Or name one: "cp1252",
+    #: "gbk", "shift_jis", "latin-1", ...
     encoding: str = "auto"
+    #: for csv: the field separator; "whitespace" for columns separated by runs of spaces/tabs
     delimiter: str = ","
+    #: the decimal mark of numbers in the files: "." (1,234.50) or "," (1.234,50)
+    decimal: str = "."
+    #: the thousands separator: "" = "," with a "." decimal mark (none with ","), or
+    #: ".", ",", " ", "'" as the files write it
+    thousands: str = ""
+    #: a return that names no sale and matches no earlier sale of its customer and product:
+    #: "accept" (counts in the month it happened, charged to the rep and customer on the
+    #: return line, flagged unlinked) or "quarantine"
+    unlinked_returns: str = "accept"
+    #: the customer id of order lines that have none (walk-in / guest sales); "" = leave it
+    #: empty. Either way such lines count in revenue and are left out of customer models
+    anonymous_customer: str = ""
+    #: a source row repeated exactly (same content, before generated columns such as
+    #: @seq): "quarantine" (naming the row it repeats) or "keep"
+    duplicates: str = "quarantine"
     #: for sql: a SQLAlchemy URL; ${VAR} is replaced from the environment (keep passwords there)
     url: str = ""
     tables: dict[str, TableSource] = field(default_factory=dict)
@@ -539,6 +573,12 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.path(self.warehouse.path)
+
+    @property
+    def anonymous_customer_ids(self) -> tuple[str, ...]:
+        """The customer ids that stand for no customer (every source's ``anonymous_customer``);
+        with an empty customer id, these are left out of customer models."""
+        return tuple(sorted({s.anonymous_customer for s in self.sources.values() if s.anonymous_customer}))
 
     def with_overrides(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections replaced, e.g. ``demo={"scale": "small"}``."""
@@ -713,6 +753,13 @@ def _validate(s: Settings, origin: str) -> None:
 
         if src.format not in SOURCE_FORMATS:
             raise ConfigError(f"{origin}: sources.{name}.format must be one of {', '.join(SOURCE_FORMATS)}, got {src.format!r}")
+        for key, allowed in (("unlinked_returns", UNLINKED_RETURNS), ("duplicates", DUPLICATE_POLICIES), ("decimal", (".", ","))):
+            if getattr(src, key) not in allowed:
+                raise ConfigError(f"{origin}: sources.{name}.{key} must be one of {', '.join(map(repr, allowed))}, got {getattr(src, key)!r}")
+        if src.thousands not in ("", ".", ",", " ", "'", "\u00a0"):
+            raise ConfigError(f"{origin}: sources.{name}.thousands must be one of '', '.', ',', ' ', \"'\", got {src.thousands!r}")
+        if src.thousands and src.thousands == src.decimal:
+            raise ConfigError(f"{origin}: sources.{name}: thousands and decimal are both {src.decimal!r}")
         if src.format == "sql" and not src.url:
             raise ConfigError(f"{origin}: sources.{name}: format 'sql' needs a url (a SQLAlchemy URL)")
         for tname, tsrc in src.tables.items():

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from salesml import schema
 from salesml.cleaning import log as L
-from salesml.config import CleaningSettings, TableSource
+from salesml.config import CleaningSettings, SourceSettings, TableSource
 from salesml.errors import SalesmlError
 
 
@@ -37,6 +37,8 @@ class Context:
 
     table: schema.Table
     spec: TableSource = field(default_factory=TableSource)
+    #: the source's file-wide settings (number style, policies for returns and duplicates)
+    source: SourceSettings = field(default_factory=SourceSettings)
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
     settings: CleaningSettings = field(default_factory=CleaningSettings)
     #: the load date: dates after it (+ tolerance) are quarantined
