@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import date
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,12 +17,14 @@ from salesml.customers.rfm import (
     COLUMNS,
     SegmentError,
     default_as_of,
+    left_out,
     rfm,
     rfm_from_transactions,
     score,
     score_matrix,
     transactions,
 )
+from tests import anonymous_company
 
 R = SegmentSettings.SegmentRule
 
@@ -296,3 +302,50 @@ def test_small_demo_every_customer_with_a_purchase_gets_a_segment(small_demo):
     assert summary["share_pct"].sum() == pytest.approx(100)
     assert summary["revenue"].sum() == pytest.approx(df["monetary"].sum())
     assert summary["revenue_share_pct"].sum() == pytest.approx(100)
+
+
+# --------------------------------------------------------------------------- anonymous (walk-in / guest) sales
+
+
+def test_rfm_from_transactions_ignores_anonymous_ids():
+    """A guest code with a huge spend is scored as a customer unless it is named anonymous;
+    named, it changes nothing of the others' scores."""
+    guest = _tx([("GUEST", f"G{i}", "2024-03-30", 5000.0) for i in range(9)])
+    tx = pd.concat([TX, guest], ignore_index=True)
+    naive = rfm_from_transactions(tx, "2024-03-31").set_index("customer_id")
+    assert naive.loc["GUEST", "rfm"] == "455"  # the most orders and spend of all
+    pd.testing.assert_frame_equal(rfm_from_transactions(tx, "2024-03-31", anonymous=("GUEST",)), rfm_from_transactions(TX, "2024-03-31"))
+
+
+@pytest.fixture(scope="module")
+def guests(small_demo, tmp_path_factory):
+    return anonymous_company.build(small_demo, tmp_path_factory.mktemp("guests"))
+
+
+@pytest.mark.parametrize("team", [None, "T03"])
+def test_anonymous_lines_are_in_no_rfm_and_are_counted(guests, team):
+    """The small demo plus a quarter of anonymous lines (NULL and GUEST): the RFM table is the
+    demo's to the last score (no guest row, the same quintile boundaries), and what was left
+    out is what was written, as of a day (returns that come back later are not known yet)."""
+    as_of, scope = date(2026, 3, 31), (f"team:{team}" if team else None)
+    with (
+        warehouse.connect(guests.settings.warehouse_path, read_only=True) as con,
+        warehouse.connect(guests.plain.warehouse_path, read_only=True) as plain,
+    ):
+        table = rfm(con, as_of, scope, guests.settings)
+        pd.testing.assert_frame_equal(table, rfm(plain, as_of, scope, guests.plain))
+        assert table["customer_id"].notna().all() and anonymous_company.GUEST not in set(table["customer_id"])
+        lo = left_out(con, as_of, scope, guests.settings)
+        nothing = left_out(plain, as_of, scope, guests.plain)
+        # without the guest id named in the settings, the guest code is a customer
+        naive = rfm(con, as_of, scope, dataclasses.replace(guests.settings, sources={}))
+    expected = guests.expected(guests.known_by(as_of, team))
+    assert expected["lines"] > 100 and expected["revenue"] > 0
+    assert (lo.lines, lo.orders) == (expected["lines"], expected["orders"])
+    assert Decimal(str(lo.revenue)) == expected["revenue"]
+    assert Decimal(str(lo.total_revenue)) == expected["total_revenue"]
+    assert lo.share_pct == pytest.approx(float(expected["revenue"] / expected["total_revenue"] * 100), abs=0.005)
+    assert f"{expected['lines']:,} anonymous order lines" in lo.text()
+    assert not nothing and Decimal(str(nothing.total_revenue)) == expected["total_revenue"] - expected["revenue"]
+    guest = naive.set_index("customer_id").loc[anonymous_company.GUEST]
+    assert guest["frequency"] == naive["frequency"].max() and guest["rfm"] == "555"

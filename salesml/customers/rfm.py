@@ -18,8 +18,12 @@ Definitions (as of a day ``as_of``, within a scope)
   **frequency** = number of purchases (distinct orders); **monetary** = net revenue: every
   entry of the customer counted above, returns netted (it includes returns that do not
   reference a sale); **tenure_days** = days from the first purchase to ``as_of``.
-* Customers without a purchase by ``as_of`` (anonymous lines, everything returned) have no
-  row.
+* Customers without a purchase by ``as_of`` (everything returned) have no row.
+* **Anonymous lines** (walk-in / guest sales: ``customer_id`` NULL or one of
+  ``Settings.anonymous_customer_ids``, see :mod:`salesml.anonymous`) are nobody's purchases:
+  they are left out of the transactions, so they neither get a row nor move the score
+  boundaries of the identified customers. :func:`left_out` says how many order lines and how
+  much revenue of the same selection (as of the day, within the scope) were left out.
 * **Scores** 1-5, higher = better (R 5 = most recent): a customer's mid-rank percentile
   ``p = (rank - 1/2) / n`` (tied customers share the average of their ranks) gives
   ``score = 1 + floor(5 p)``: quintiles of the ranks, computed in exact integer arithmetic.
@@ -48,6 +52,8 @@ import pandas as pd
 
 from salesml.accounting.performance import check_scope, latest_complete_period, period_bounds
 from salesml.accounting.scope import Scope, parse_scope
+from salesml.anonymous import LeftOut, identified_sql, is_anonymous
+from salesml.anonymous import left_out as _left_out
 from salesml.config import SegmentSettings, Settings
 from salesml.errors import SalesmlError
 
@@ -164,12 +170,14 @@ def rfm_from_transactions(
     as_of: str | date | pd.Timestamp,
     settings: SegmentSettings | None = None,
     reference: pd.DataFrame | None = None,
+    anonymous: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The RFM table (one row per customer with a purchase) from transactions.
 
     ``tx`` has ``customer_id, order_id, date, amount``: one row per order, line or ledger
     entry (rows of an order are added up; a return belongs to the order it reverses).
-    Rows after ``as_of`` and rows without a customer are ignored. Scores rank the customers
+    Rows after ``as_of`` and anonymous rows (no customer, or one of the ids in ``anonymous``,
+    e.g. ``settings.anonymous_customer_ids``) are ignored. Scores rank the customers
     among themselves, or among the rows of ``reference`` (an RFM table, e.g. the whole
     company's) when it is given. Pure: ``tx`` is not changed.
     """
@@ -186,7 +194,7 @@ def rfm_from_transactions(
             "amount": pd.to_numeric(tx["amount"]).astype(float),
         }
     )
-    t = t[t["customer_id"].notna() & (t["date"] <= day)]
+    t = t[~is_anonymous(t["customer_id"], anonymous) & (t["date"] <= day)]
     orders = t.groupby(["customer_id", "order_id"], sort=False).agg(date=("date", "min"), amount=("amount", "sum")).reset_index()
     orders["amount"] = orders["amount"].round(2)
     purchases = orders[orders["amount"] > 0]
@@ -232,12 +240,15 @@ def transactions(
 
     One row per (customer, order): ``customer_id, order_id, date, amount``, of the entries
     whose sale and event both happened by ``as_of``; a return is booked on the order it
-    reverses and ``date`` is the date of the sale (see the module docs).
+    reverses and ``date`` is the date of the sale (see the module docs). Anonymous lines
+    are left out (:func:`left_out` counts them).
     """
     settings = settings or Settings()
     sc = parse_scope(scope)
     check_scope(con, sc)
     cond, params = sc.sql()
+    known, kp = _known_by(as_of, "l.")
+    who, wp = identified_sql("l.customer_id", settings.anonymous_customer_ids)
     return con.execute(
         f"""
         WITH e AS (
@@ -246,16 +257,47 @@ def transactions(
             FROM ledger l
             LEFT JOIN order_lines ol
               ON ol.order_id = l.order_id AND ol.line_no = l.line_no AND ol.status = $ret
-            WHERE l.customer_id IS NOT NULL AND l.credit_date <= $as_of
-              AND coalesce(l.event_date, l.credit_date) <= $as_of
+            WHERE {who} AND {known}
         )
         SELECT customer_id, order_id, min(credit_date) AS date, sum(amount)::DOUBLE AS amount
         FROM e WHERE {cond}
         GROUP BY customer_id, order_id
         ORDER BY customer_id, order_id
         """,
-        {"un": settings.performance.unassigned, "ret": settings.performance.return_status, "as_of": parse_as_of(as_of), **params},
+        {"un": settings.performance.unassigned, "ret": settings.performance.return_status, **kp, **wp, **params},
     ).df()
+
+
+def _known_by(as_of: str | date | pd.Timestamp, prefix: str = "") -> tuple[str, dict]:
+    """The ledger entries known by ``as_of``: sale and event both on or before it."""
+    p = prefix
+    return (
+        f"{p}credit_date <= $as_of AND coalesce({p}event_date, {p}credit_date) <= $as_of",
+        {"as_of": parse_as_of(as_of)},
+    )
+
+
+def left_out(
+    con: duckdb.DuckDBPyConnection,
+    as_of: str | date | pd.Timestamp,
+    scope: str | Scope | None = None,
+    settings: Settings | None = None,
+) -> LeftOut:
+    """The anonymous order lines that :func:`transactions` (and so :func:`rfm`, the clusters
+    and the migration) leaves out as of a day within a scope: lines, orders, net revenue and
+    its share of the selection's revenue (see :class:`salesml.anonymous.LeftOut`)."""
+    settings = settings or Settings()
+    sc = parse_scope(scope)
+    check_scope(con, sc)
+    cond, params = sc.sql()
+    known, kp = _known_by(as_of)
+    return _left_out(
+        con,
+        f"{known} AND {cond}",
+        {"un": settings.performance.unassigned, **kp, **params},
+        settings.anonymous_customer_ids,
+        source="(SELECT *, coalesce(rep_id, $un) AS rep_key FROM ledger)",
+    )
 
 
 def rfm(

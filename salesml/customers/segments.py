@@ -11,7 +11,10 @@ the migration of customers between segments.
   later one (customers new at the later date come from ``(new)``).
 
 Everything here is a pure function of RFM tables (see :mod:`salesml.customers.rfm`), except
-:func:`migration`, which reads the two tables from the warehouse.
+:func:`migration`, which reads the two tables from the warehouse. Anonymous (walk-in / guest)
+lines are in no RFM table, so in no segment, cluster or migration;
+:func:`salesml.customers.rfm.left_out` says how many lines and how much revenue that leaves
+out at each date.
 """
 
 from __future__ import annotations
