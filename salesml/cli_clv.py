@@ -28,6 +28,9 @@ def clv(
     Per customer: frequency, recency, T, monetary, P(alive), P(no purchase in the horizon),
     expected purchases, expected spend and CLV over the horizon. Table: the top customers
     and a summary. --fit-only: the fitted parameters, log-likelihoods and customer counts.
+    Anonymous (walk-in / guest) sales are nobody's purchases: how many order lines and how
+    much revenue the models leave out is said on stderr (and under "anonymous" in the
+    --fit-only JSON).
     """
     day = None
     if as_of:
@@ -50,9 +53,13 @@ def clv(
                 err.print(f"as of {day} (last day of the latest complete month)", highlight=False)
         bg, gg, summary = model.fit(con, day, settings)
         df = None if fit_only else model.customer_clv(con, day, horizon, settings, scope, models=(bg, gg))
+        anonymous = model.left_out(con, day, None if fit_only else scope, settings)
+    if anonymous:
+        where = "company" if fit_only else scope
+        err.print(f"{anonymous.text('the lifetime values')} (as of {day}, {where})", highlight=False)
 
     if fit_only:
-        _print_fit(bg, gg, summary, day, settings.clv, fmt)
+        _print_fit(bg, gg, summary, day, settings.clv, fmt, anonymous)
         return
     if fmt != Fmt.table:
         emit(df, fmt.value)
@@ -85,7 +92,7 @@ def clv(
     )
 
 
-def _print_fit(bg, gg, summary: pd.DataFrame, day: date, clv_settings, fmt: Fmt) -> None:
+def _print_fit(bg, gg, summary: pd.DataFrame, day: date, clv_settings, fmt: Fmt, anonymous) -> None:
     rep = summary[summary["frequency"] > 0]
     corr = float(rep["frequency"].corr(rep["monetary"])) if len(rep) > 2 else float("nan")
     payload = {
@@ -97,6 +104,8 @@ def _print_fit(bg, gg, summary: pd.DataFrame, day: date, clv_settings, fmt: Fmt)
         "gamma_gamma": gg.to_dict(),
         # the Gamma-Gamma model assumes spend independent of frequency: a strong correlation is a warning sign
         "frequency_monetary_corr": corr if corr == corr else None,
+        # walk-in / guest sales the models leave out (order lines, orders, revenue and its share)
+        "anonymous": anonymous.to_dict("the lifetime-value models"),
     }
     if fmt == Fmt.json:
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")

@@ -21,9 +21,12 @@ def segments(
     fmt: Annotated[Fmt, typer.Option("--format", help="csv / json: one row per customer; table: the segments")] = Fmt.table,
     config: ConfigOpt = None,
 ) -> None:
-    """RFM scores and segments of the customers as of a day (segment map: [segments] in the config)."""
+    """RFM scores and segments of the customers as of a day (segment map: [segments] in the config).
+
+    Anonymous (walk-in / guest) sales are in no segment: how many order lines and how much
+    revenue that leaves out is said on stderr."""
     from salesml import warehouse
-    from salesml.customers.rfm import default_as_of, parse_as_of, rfm, segment_summary
+    from salesml.customers.rfm import default_as_of, left_out, parse_as_of, rfm, segment_summary
 
     settings = _settings(config)
     day = parse_as_of(as_of) if as_of else None  # a malformed date fails before any work
@@ -31,6 +34,9 @@ def segments(
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         day = day or default_as_of(con)
         table = rfm(con, day, scope, settings)
+        anonymous = left_out(con, day, scope, settings)
+    if anonymous:
+        err.print(f"{anonymous.text('the segments')} (as of {day}, {scope})", highlight=False)
     if fmt != Fmt.table:
         emit(table, fmt.value)
         return

@@ -112,7 +112,7 @@ def build(small_demo: Settings, root: Path) -> Company:
         frame = pd.DataFrame(written, columns=_COLUMNS).astype({"amount": str, "margin": str, "share": str, "quantity": str})
         con.register("_guests", frame)
         con.execute(
-            """INSERT INTO ledger SELECT entry_id, period, origin_period, kind, rep_id, team, region, order_id,
+            f"""INSERT INTO ledger ({", ".join(_COLUMNS)}) SELECT entry_id, period, origin_period, kind, rep_id, team, region, order_id,
                       line_no, customer_id, product_id, credit_date, event_date, CAST(share AS DECIMAL(9,6)),
                       CAST(amount AS DECIMAL(18,2)), CAST(margin AS DECIMAL(18,2)), CAST(quantity AS DECIMAL(18,3)),
                       reason, posted_at, post_id FROM _guests"""

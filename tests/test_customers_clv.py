@@ -12,8 +12,10 @@ customer with x = 2, t_x = 30.43, T = 38.86, 1.226 in the next 39 weeks.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from salesml import warehouse
 from salesml.config import ClvSettings
 from salesml.customers import clv
 from salesml.customers.clv import BetaGeo, ClvError, GammaGamma
+from tests import anonymous_company
 from tests.test_cli import run
 
 CDNOW = Path(__file__).parent / "data" / "cdnow"
@@ -419,3 +422,54 @@ def test_cli_clv(small_demo, demo_clv):
 
     table = run("clv", "--horizon-days", "90", "--scope", "team:T03", "--top", "5", cwd=small_demo.root, env_extra=env).stdout
     assert "customer lifetime value" in table and "summary" in table and "clv_total" in table
+
+
+# ----------------------------------------------------------------- anonymous (walk-in / guest) sales
+
+
+@pytest.fixture(scope="module")
+def guests(small_demo, tmp_path_factory):
+    company = anonymous_company.build(small_demo, tmp_path_factory.mktemp("guests"))
+    (company.settings.root / "salesml.toml").write_text('[sources.shop]\nanonymous_customer = "GUEST"\n', encoding="utf-8")
+    return company
+
+
+def test_anonymous_lines_are_valued_as_nobody(guests, demo_clv):
+    """With a quarter of anonymous lines (NULL and GUEST) the models and every customer's value
+    are the demo's; what was left out is what was written (known by the as-of day)."""
+    bg_ref, gg_ref, _, df_ref, team_ref, *_ = demo_clv
+    with warehouse.connect(guests.settings.warehouse_path, read_only=True) as con:
+        bg, gg, summary = clv.fit(con, AS_OF, guests.settings)
+        df = clv.customer_clv(con, AS_OF, 365, guests.settings, models=(bg, gg))
+        team = clv.customer_clv(con, AS_OF, 365, guests.settings, "team:T03", models=(bg, gg))
+        lo = clv.left_out(con, AS_OF, None, guests.settings)
+        lo_team = clv.left_out(con, AS_OF, "team:T03", guests.settings)
+        naive = clv.transactions(con, AS_OF, None, dataclasses.replace(guests.settings, sources={}))
+    pd.testing.assert_series_equal(bg.params_, bg_ref.params_)
+    pd.testing.assert_series_equal(gg.params_, gg_ref.params_)
+    pd.testing.assert_frame_equal(df, df_ref)
+    pd.testing.assert_frame_equal(team, team_ref)
+    assert anonymous_company.GUEST not in set(summary.index) | set(df["customer_id"]) and df["customer_id"].notna().all()
+    assert anonymous_company.GUEST in set(naive["customer_id"])  # a guest code nobody named is a customer
+    day = pd.Timestamp(AS_OF).date()
+    for got, team_id in ((lo, None), (lo_team, "T03")):
+        e = guests.expected(guests.known_by(day, team_id))
+        assert (got.lines, got.orders) == (e["lines"], e["orders"]) and e["lines"] > 100
+        assert Decimal(str(got.revenue)) == e["revenue"] and Decimal(str(got.total_revenue)) == e["total_revenue"]
+
+
+def test_cli_clv_says_what_it_left_out(guests):
+    env = {"SALESML_WAREHOUSE": str(guests.settings.warehouse_path)}
+    e = guests.expected(guests.known_by(pd.Timestamp(AS_OF).date()))
+    fit = json.loads(run("clv", "--fit-only", "--format", "json", cwd=guests.settings.root, env_extra=env).stdout)
+    got = fit["anonymous"]
+    assert (got["lines"], got["orders"]) == (e["lines"], e["orders"])
+    assert Decimal(str(got["revenue"])) == e["revenue"] and Decimal(str(got["total_revenue"])) == e["total_revenue"]
+    assert got["revenue_share_pct"] == pytest.approx(float(e["revenue"] / e["total_revenue"] * 100), abs=0.005)
+    assert fit["bg_nbd"]["params"] and "as_of" in fit  # the keys that were there stay
+    proc = run("clv", "--as-of", AS_OF, "--top", "5", cwd=guests.settings.root, env_extra=env)
+    said = f"{e['lines']:,} anonymous order lines in {e['orders']:,} orders ({e['revenue']:,.2f}"
+    assert said in proc.stderr and "not in the lifetime values" in proc.stderr
+    assert "GUEST" not in proc.stdout
+    rows = json.loads(run("clv", "--as-of", AS_OF, "--format", "json", cwd=guests.settings.root, env_extra=env).stdout)
+    assert all(r["customer_id"] not in (None, anonymous_company.GUEST) for r in rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from salesml import warehouse
 from salesml.config import SegmentSettings
-from salesml.customers.rfm import rfm_from_transactions, with_scores
+from salesml.customers.rfm import rfm, rfm_from_transactions, with_scores
 from salesml.customers.segments import (
     GONE,
     NEW,
@@ -27,6 +28,7 @@ from salesml.customers.segments import (
     migration_matrix,
     segment_summary,
 )
+from tests import anonymous_company
 from tests.test_cli import run
 
 AS_OF = pd.Timestamp("2024-12-31")
@@ -215,3 +217,57 @@ def test_cli_segments(toy_wh):
         assert name in table.stdout
     bad = run("segments", "--as-of", "2024-02-30", cwd=toy_wh.root, env_extra=wh, check=False)
     assert bad.returncode == 1 and "2024-02-30" in bad.stderr and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# --------------------------------------------------------------------------- anonymous (walk-in / guest) sales
+
+
+@pytest.fixture(scope="module")
+def guests(small_demo, tmp_path_factory):
+    company = anonymous_company.build(small_demo, tmp_path_factory.mktemp("guests"))
+    (company.settings.root / "salesml.toml").write_text('[sources.shop]\nanonymous_customer = "GUEST"\n', encoding="utf-8")
+    return company
+
+
+def test_anonymous_lines_change_no_cluster_and_no_migration(guests):
+    """Clusters and migration are made of the identified customers only: the same as without
+    the anonymous lines."""
+    first, second = "2025-12-31", "2026-03-31"
+    with (
+        warehouse.connect(guests.settings.warehouse_path, read_only=True) as con,
+        warehouse.connect(guests.plain.warehouse_path, read_only=True) as plain,
+    ):
+        m = migration(con, first, second, None, guests.settings)
+        pd.testing.assert_frame_equal(m, migration(plain, first, second, None, guests.plain))
+        table = rfm(con, second, None, guests.settings)
+        plain_table = rfm(plain, second, None, guests.plain)
+    assert int(m.to_numpy().sum()) == len(set(table["customer_id"]) | set(rfm_ids(guests.plain, first)))
+    seg = ClusterSegmenter(k_range=(2, 4)).fit(table)
+    ref = ClusterSegmenter(k_range=(2, 4)).fit(plain_table)
+    assert seg.k_ == ref.k_
+    np.testing.assert_array_equal(seg.labels_, ref.labels_)
+    pd.testing.assert_frame_equal(seg.cluster_centers_, ref.cluster_centers_)
+
+
+def rfm_ids(settings, day) -> set[str]:
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        return set(rfm(con, day, None, settings)["customer_id"])
+
+
+def test_cli_segments_says_what_it_left_out(guests):
+    """stderr names the anonymous lines and revenue left out (figures computed from the lines
+    written); the customers are the demo's, with no guest among them."""
+    wh = {"SALESML_WAREHOUSE": str(guests.settings.warehouse_path)}
+    as_of = date(2026, 3, 31)
+    proc = run("segments", "--as-of", as_of.isoformat(), "--format", "json", cwd=guests.settings.root, env_extra=wh)
+    rows = json.loads(proc.stdout)
+    assert {r["customer_id"] for r in rows} == rfm_ids(guests.plain, as_of)
+    e = guests.expected(guests.known_by(as_of))
+    share = e["revenue"] / e["total_revenue"] * 100
+    said = f"{e['lines']:,} anonymous order lines in {e['orders']:,} orders ({e['revenue']:,.2f}, {share:.1f}% of revenue)"
+    assert said in proc.stderr and "not in the segments" in proc.stderr
+    table = run("segments", "--as-of", as_of.isoformat(), cwd=guests.settings.root, env_extra=wh)
+    assert said in table.stderr and said not in table.stdout and "GUEST" not in table.stdout
+    team = run("segments", "--as-of", as_of.isoformat(), "--scope", "team:T03", cwd=guests.settings.root, env_extra=wh)
+    t = guests.expected(guests.known_by(as_of, "T03"))
+    assert f"{t['lines']:,} anonymous order lines in {t['orders']:,} orders ({t['revenue']:,.2f}" in team.stderr

@@ -65,6 +65,9 @@ From the warehouse
 date of the sale), the net revenue of the entries known by ``as_of`` (sales, with their
 returns, corrections and reassignments netted; returns that happen after ``as_of`` are
 not known yet); days whose net revenue is not positive (fully returned) are no purchase.
+Anonymous lines (walk-in / guest sales: no customer, or one of
+``Settings.anonymous_customer_ids``; see :mod:`salesml.anonymous`) are nobody's purchases
+and are left out of the models and the values; :func:`left_out` counts them.
 :func:`fit` fits both models on the whole company's customers; :func:`customer_clv`
 scores the customers of a scope on the purchases credited to that scope, with the
 company-wide models (a rep's handful of customers cannot be fitted on their own; the
@@ -86,6 +89,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from salesml.accounting.performance import check_scope, latest_complete_period, period_bounds
+from salesml.accounting.scope import parse_scope
+from salesml.anonymous import LeftOut, anonymous_ids, identified_sql
+from salesml.anonymous import left_out as _left_out
 from salesml.config import ClvSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
 
@@ -97,6 +104,7 @@ __all__ = [
     "customer_clv",
     "default_as_of",
     "fit",
+    "left_out",
     "lifetime_value",
     "p_no_purchase",
     "summary_from_transactions",
@@ -639,36 +647,54 @@ def check_settings(c: ClvSettings) -> None:
 
 def default_as_of(con: duckdb.DuckDBPyConnection) -> date:
     """The last day of the latest complete month of the data."""
-    from salesml.accounting.performance import latest_complete_period, period_bounds
-
     _, nxt = period_bounds(latest_complete_period(con))
     return (pd.Timestamp(nxt) - pd.Timedelta(days=1)).date()
+
+
+def _selection(as_of, scope, settings) -> tuple[str, dict, tuple[str, ...]]:
+    """The ledger entries the models read: known by ``as_of``, within ``scope`` (a condition
+    over the ledger with ``rep_key``), and the anonymous ids of the settings."""
+    _, perf = _clv_settings(settings)
+    day = _day(as_of, "as_of").date()
+    cond, params = parse_scope(scope).sql()
+    ids = anonymous_ids(settings) if isinstance(settings, Settings) else ()
+    where = f"credit_date <= $as_of AND coalesce(event_date, credit_date) <= $as_of AND {cond}"
+    return where, {"as_of": day, "un": perf.unassigned, **params}, ids
 
 
 def transactions(con: duckdb.DuckDBPyConnection, as_of, scope=None, settings=None) -> pd.DataFrame:
     """Purchase occasions from the ledger: ``customer_id, date, amount`` = net revenue per
     customer and day of sale, of the entries known by ``as_of`` (a return counts on its
-    sale's day once it has happened), within ``scope``; days that net to <= 0 are dropped."""
-    from salesml.accounting.scope import parse_scope
-
-    _, perf = _clv_settings(settings)
-    day = _day(as_of, "as_of").date()
-    cond, params = parse_scope(scope).sql()
+    sale's day once it has happened), within ``scope``; days that net to <= 0 are dropped.
+    Anonymous lines are left out (the anonymous ids come from ``settings`` when it is a
+    :class:`~salesml.config.Settings`; lines without a customer always)."""
+    where, params, ids = _selection(as_of, scope, settings)
+    who, wp = identified_sql("customer_id", ids)
     df = con.execute(
         f"""
         SELECT customer_id, credit_date AS date, CAST(sum(amount) AS DOUBLE) AS amount
         FROM (SELECT *, coalesce(rep_id, $un) AS rep_key FROM ledger) e
-        WHERE customer_id IS NOT NULL AND credit_date <= $as_of
-          AND coalesce(event_date, credit_date) <= $as_of AND {cond}
+        WHERE {who} AND {where}
         GROUP BY 1, 2
         HAVING sum(amount) > 0
         ORDER BY 1, 2
         """,
-        {"as_of": day, "un": perf.unassigned, **params},
+        {**params, **wp},
     ).df()
     df["customer_id"] = df["customer_id"].astype(str)
     df["date"] = pd.to_datetime(df["date"])
     return df
+
+
+def left_out(con: duckdb.DuckDBPyConnection, as_of=None, scope=None, settings=None) -> LeftOut:
+    """The anonymous order lines :func:`transactions` leaves out as of a day (default: the
+    last day of the latest complete month) within a scope: lines, orders, net revenue and
+    its share of the selection's revenue (:class:`salesml.anonymous.LeftOut`)."""
+    sc = parse_scope(scope)
+    check_scope(con, sc)
+    day = _day(as_of, "as_of") if as_of is not None else pd.Timestamp(default_as_of(con))
+    where, params, ids = _selection(day, sc, settings)
+    return _left_out(con, where, params, ids, source="(SELECT *, coalesce(rep_id, $un) AS rep_key FROM ledger)")
 
 
 def fit(con: duckdb.DuckDBPyConnection, as_of=None, settings=None) -> tuple[BetaGeo, GammaGamma, pd.DataFrame]:
@@ -680,7 +706,10 @@ def fit(con: duckdb.DuckDBPyConnection, as_of=None, settings=None) -> tuple[Beta
     day = _day(as_of, "as_of") if as_of is not None else pd.Timestamp(default_as_of(con))
     tx = transactions(con, day, None, settings)
     if tx.empty:
-        raise ClvError(f"no sales with a customer up to {day.date()}: nothing to fit the lifetime-value models on")
+        raise ClvError(
+            f"no sales with an identified customer up to {day.date()}: nothing to fit the lifetime-value models on"
+            " (anonymous / walk-in sales are left out)"
+        )
     summary = summary_from_transactions(tx, as_of=day, freq_days=clv.time_unit)
     n, n_rep = len(summary), int((summary["frequency"] > 0).sum())
     if n < clv.min_customers:
@@ -717,9 +746,6 @@ def customer_clv(
     fitted ones are given; the customers and their figures come from the purchases credited
     to ``scope`` only.
     """
-    from salesml.accounting.performance import check_scope
-    from salesml.accounting.scope import parse_scope
-
     clv, _ = _clv_settings(settings)
     check_settings(clv)
     sc = parse_scope(scope)
