@@ -1,4 +1,4 @@
-"""Mapping source columns onto the canonical schema: columns, expressions, literals, joins."""
+"""Step 2 of the import, map: columns, arithmetic and SQL expressions, literals, sequences, joins."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import pandas as pd
 import pytest
 
 from salesml import schema
-from salesml.mapping import MappingError, expression_columns, join, map_columns
+from salesml.ingest.mapping import (
+    MappingError,
+    NumberStyle,
+    check_mapping,
+    expression_columns,
+    is_arithmetic,
+    join,
+    map_columns,
+)
 
 
 def raw(**cols) -> pd.DataFrame:
@@ -74,3 +82,71 @@ def test_join_reports_missing_and_ambiguous_matches():
     assert problems == {1: "no matching row in orders.csv", 2: "matches several rows in orders.csv"}
     with pytest.raises(MappingError, match="'Order No'"):
         join(lines, heads, ("Order No",), "orders.csv", "lines.csv")
+
+
+# ---------------------------------------------------------------- SQL expressions
+
+ORDER_COLS = {"order_id": "Inv", "line_no": "@seq(Inv)", "order_date": "Day", "product_id": "Sku",
+              "quantity": "Qty", "amount": "Qty * Price", "status": "'completed'"}
+
+
+def shop(**extra) -> pd.DataFrame:
+    base = {"Inv": ["536365", "536365", "C536379"], "Day": ["12/1/2010 8:26", "12/1/2010 8:26", "12/3/2010 9:41"],
+            "Sku": ["85123A", "71053", "D"], "Qty": ["6", "6", "-1"], "Price": ["2.55", "3.39", "27.50"],
+            "CustomerID": ["17850.0", "", "14527.0"], "Store": ["1", "1", "12"], "Dept": ["1", "7", "3"]}
+    return raw(**{**base, **extra})
+
+
+def test_sql_expressions_build_text_keys_dates_and_statuses():
+    cols = {**ORDER_COLS,
+            "customer_id": "coalesce(CustomerID, 'GUEST')",
+            "channel": "Store || '-' || Dept",
+            "region": "Store * 100 + Dept",  # a number computed into a text column: "101", never "101.0"
+            "order_date": "try_strptime(Day, '%m/%d/%Y %H:%M') + INTERVAL 1 DAY",
+            "status": "CASE WHEN Inv LIKE 'C%' THEN 'cancelled' ELSE 'completed' END"}
+    m = map_columns(shop(), cols, schema.ORDER_LINES)
+    f = m.frame
+    assert f["customer_id"].tolist() == ["17850.0", "GUEST", "14527.0"]
+    assert f["channel"].tolist() == ["1-1", "1-7", "12-3"]
+    assert f["region"].tolist() == ["101", "107", "1203"]
+    assert [d.strftime("%Y-%m-%d") for d in f["order_date"]] == ["2010-12-02", "2010-12-02", "2010-12-04"]
+    assert f["status"].tolist() == ["completed", "completed", "cancelled"]
+    assert f["amount"].tolist() == pytest.approx([15.3, 20.34, -27.5])
+
+
+def test_ids_exported_as_floats_map_to_their_integer_text():
+    m = map_columns(shop(), {**ORDER_COLS, "customer_id": "num(CustomerID)"}, schema.ORDER_LINES)
+    assert m.frame["customer_id"].tolist()[0] == "17850"
+    assert pd.isna(m.frame["customer_id"].iloc[1])
+    assert m.frame["customer_id"].tolist()[2] == "14527"
+
+
+def test_num_reads_numbers_in_the_sources_style():
+    src = raw(Inv=["1", "2"], Day=["2024-01-02"] * 2, Sku=["a", "b"], Qty=["1", "2"], Betrag=["1.234,50", "(12,50)"])
+    cols = {**ORDER_COLS, "customer_id": "'c'", "amount": "num(Betrag)", "cost": "Betrag / 2"}
+    m = map_columns(src, cols, schema.ORDER_LINES, style=NumberStyle(decimal=",", thousands="."))
+    assert m.frame["amount"].tolist() == [1234.5, -12.5]
+    assert m.frame["cost"].tolist() == [617.25, -6.25]
+
+
+def test_sql_mapping_errors_name_the_expression_the_column_and_the_file_columns():
+    with pytest.raises(MappingError, match=r"customer_id = .coalesce\(CustID, .*no source column 'CustID'.*The file has: .*'CustomerID'"):
+        map_columns(shop(), {**ORDER_COLS, "customer_id": "coalesce(CustID, 'GUEST')"}, schema.ORDER_LINES, "shop.csv")
+    with pytest.raises(MappingError, match="is not a valid expression"):
+        map_columns(shop(), {**ORDER_COLS, "customer_id": "coalesce(CustomerID,, 'x')"}, schema.ORDER_LINES)
+    with pytest.raises(MappingError, match=r"fails on the data.*try_strptime"):
+        map_columns(shop(), {**ORDER_COLS, "customer_id": "'c'", "order_date": "strptime(Day, '%Y-%m-%d')"}, schema.ORDER_LINES)
+
+
+def test_check_mapping_finds_errors_from_the_header_alone():
+    header = ["Inv", "Day", "Sku", "Qty", "Price"]
+    check_mapping({**ORDER_COLS, "customer_id": "coalesce(Sku, 'x')"}, header, schema.ORDER_LINES, "f.csv")
+    with pytest.raises(MappingError, match="no source column 'Nope'"):
+        check_mapping({**ORDER_COLS, "customer_id": "upper(Nope)"}, header, schema.ORDER_LINES, "f.csv")
+    with pytest.raises(MappingError, match="mapped source column not found: customer_id = 'Customer ID'"):
+        check_mapping({**ORDER_COLS, "customer_id": "Customer ID"}, header, schema.ORDER_LINES, "f.csv")
+
+
+def test_arithmetic_and_sql_are_told_apart():
+    assert is_arithmetic("Sales - Profit") and is_arithmetic("`Unit Price` * (Qty + 1)")
+    assert not is_arithmetic("upper(Name)") and not is_arithmetic("Store || '-' || Dept") and not is_arithmetic("Qty")

@@ -1,21 +1,21 @@
-"""Ingest: source rows -> canonical rows, with every row accounted for.
+"""Step 6 of the import, load — and the run of all steps for a source (see :mod:`salesml.ingest`).
 
-One file (or one SQL query) becomes one load batch::
+A source is loaded as one unit: every table's mapping is checked against its files' headers
+before anything is read, every file is read, mapped and cleaned without holding the
+warehouse, and then all of the source's batches are written in one transaction — all of
+them or none. A file whose content is loaded already *with the same mapping* is skipped;
+a new version of a file, or the same file under a corrected mapping, replaces its earlier
+rows in that transaction and says so.
 
-    read (io)  ->  join  ->  map (mapping)  ->  clean (cleaning rules, pure)
-               ->  loaded | loaded with fixes | merged | quarantined  ->  warehouse (one transaction)
-
-Every row read ends in exactly one place: loaded (perhaps with recorded fixes: rule,
-column, before, after), merged into an identical row (``distinct`` dimension tables
-only), or quarantined with a reason. Rows and, for order lines, revenue reconcile to the
-cent, or nothing is written. A file whose exact content is loaded already is skipped;
-a new version of a file (same place, other content) replaces the old version's rows in
-the same transaction.
+Every row read ends in exactly one place: loaded (perhaps with recorded fixes or flags),
+merged into an identical row (``distinct`` tables only), or quarantined with a reason —
+malformed lines too, with their line number and raw text. Rows and, for order lines,
+revenue reconcile to the cent, or nothing is written.
 """
 
 from __future__ import annotations
 
-import glob
+import dataclasses
 import hashlib
 import json
 import time
@@ -27,19 +27,38 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from salesml import schema, warehouse
-from salesml.cleaning import Context, RuleLog, clean
+from salesml.cleaning import Context, RuleLog
 from salesml.cleaning import log as L
-from salesml.config import JoinSource, Settings, SourceSettings, TableSource
-from salesml.errors import SalesmlError
-from salesml.io import RawTable, SourceFileError, file_hash, read_csv, read_header
+from salesml.cleaning.rules import (
+    CLEANING_RULES,
+    LINKING_RULES,
+    SET_RULES,
+    TEXT_RULES,
+    USER_RULES,
+    apply_source_rules,
+    as_text,
+    mask,
+    on_rows_still_in,
+    source_rules,
+)
+from salesml.config import Settings, SourceSettings, TableSource
+from salesml.ingest.mapping import MappingError, NumberStyle, _numbers, check_mapping, join, map_columns
+from salesml.ingest.read import (
+    IngestError,
+    batch_identity_note,
+    content_hash,
+    exact_repeats,
+    header_of,
+    join_frames,
+    mapping_hash,
+    read_location,
+    source_files,
+)
+from salesml.io import RawTable, SourceFileError
 from salesml.io.csv import SOURCE_ROW
-from salesml.mapping import MappingError, join, map_columns
-
-
-class IngestError(SalesmlError, ValueError):
-    """A source cannot be ingested as configured; the message names the file and mapping."""
 
 
 @dataclass
@@ -67,6 +86,14 @@ class LoadResult:
     encoding: str | None = None
     run_id: str | None = None
     seconds: float = 0.0
+    #: returns loaded without a sale to reverse (policy ``unlinked_returns = "accept"``)
+    rows_unlinked: int = 0
+    revenue_unlinked: float | None = None
+    #: order lines loaded without a customer (walk-in / guest sales)
+    rows_anonymous: int = 0
+    revenue_anonymous: float | None = None
+    #: physical lines of a text file (header and blank lines included)
+    lines_read: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,25 +115,92 @@ def add_missing_columns(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
     return out
 
 
+def number_style(source: SourceSettings) -> NumberStyle:
+    return NumberStyle(decimal=source.decimal, thousands=source.thousands)
+
+
+#: canonical id columns that must hold a single value: a line break or the file's delimiter
+#: inside one means a quote was left open and swallowed the next lines
+_ID_COLUMNS = ("order_id", "customer_id", "product_id", "rep_id", "return_of_order_id", "opp_id", "ticket_id")
+
+
+def broken_keys(mapped: pd.DataFrame, table: schema.Table, delimiter: str, spans: dict | None = None) -> RuleLog:
+    """Records that swallowed other lines: a key or id holding a line break, or — in a record
+    that spans several lines of the file — the delimiter. Quarantined, so the swallowed
+    lines' money is not silently lost. (A delimiter inside a quoted key on one line is fine:
+    product names carry commas.)"""
+    log = RuleLog()
+    multi = mapped.index.isin(list(spans)) if spans else np.zeros(len(mapped), dtype=bool)
+    delim = delimiter if len(delimiter) == 1 else None
+    for col in dict.fromkeys([*table.key, *_ID_COLUMNS]):
+        if col not in mapped.columns or pd.api.types.is_numeric_dtype(mapped[col]):
+            continue
+        text = as_text(mapped[col])
+        hit = mask(text.str.contains("[\n\r]", regex=True))
+        if delim and multi.any():
+            hit |= multi & mask(text.str.contains(delim, regex=False))
+        log += L.problems(
+            "broken_records", col, mapped.index[hit], "holds a line break or, in a record spanning lines, the delimiter (a quote left open?)",
+            [repr(v)[:80] for v in mapped.loc[hit, col]],
+        )
+    return log
+
+
+def fill_anonymous(df: pd.DataFrame, table: schema.Table, anonymous: str) -> pd.DataFrame:
+    """Order lines without a customer get the source's anonymous id, if it has one."""
+    if table.name != "order_lines" or not anonymous or "customer_id" not in df.columns:
+        return df
+    out = df.copy(deep=False)
+    out["customer_id"] = as_text(out["customer_id"]).fillna(anonymous)
+    return out
+
+
 def prepare(
     raw: pd.DataFrame,
     spec: TableSource,
     ctx: Context,
     joins: Iterable[tuple[pd.DataFrame, tuple[str, ...], str]] = (),
+    spans: dict[int, int] | None = None,
 ) -> tuple[pd.DataFrame, RuleLog]:
-    """Join, map and clean one file's rows: returns (canonical rows, rule log)."""
+    """Steps 2 to 5 for one file's rows — map, user rules, built-in cleaning, linking — each
+    taking the previous step's table: returns (canonical rows, rule log)."""
+    source = ctx.source
     log = RuleLog()
+    # exact repeats are judged on the rows as read, before generated columns (@seq) differ
+    if not spec.distinct:
+        log += exact_repeats(raw, source.duplicates)
     frame = raw
     for other, on, label in joins:
         frame, part = join(frame, other, on, label, ctx.where)
         log += part
+    # 2. map
     try:
-        mapped = map_columns(frame, spec.columns, ctx.table, ctx.where)
+        mapped = map_columns(frame, spec.columns, ctx.table, ctx.where, number_style(source))
     except MappingError as e:
         raise IngestError(str(e)) from None
-    cleaned, part = clean(mapped.frame, ctx)
-    log += mapped.log + part
-    return add_missing_columns(cleaned, ctx.table), log
+    log += mapped.log + broken_keys(mapped.frame, ctx.table, source.delimiter, spans)
+    df = mapped.frame
+    for rule in TEXT_RULES:
+        df, part = rule(df, ctx)
+        log += part
+    df = fill_anonymous(df, ctx.table, source.anonymous_customer)
+    # 3. the user's rules: case, codes, aliases, the source's own rules
+    for rule in USER_RULES:
+        if rule is source_rules:
+            df, part, hits = apply_source_rules(df, ctx)
+            ctx = dataclasses.replace(ctx, set_by_rules=hits)
+        else:
+            df, part = rule(df, ctx)
+        log += part
+    # 4. built-in cleaning, then the checks of a set of rows on the rows still in
+    for rule in CLEANING_RULES:
+        df, part = rule(df, ctx)
+        log += part
+    # 5. linking returns to their sales
+    for rule in SET_RULES + LINKING_RULES:
+        df, part = on_rows_still_in(rule, df, ctx, log.rejected)
+        log += part
+    return add_missing_columns(df, ctx.table), log
 
 
 def quarantine_rows(log: RuleLog, records: pd.DataFrame) -> pd.DataFrame:
@@ -122,7 +216,7 @@ def quarantine_rows(log: RuleLog, records: pd.DataFrame) -> pd.DataFrame:
     first = p.drop_duplicates("idx", keep="first").set_index("idx").sort_index()
     details = p.groupby("idx", sort=True)["full"].agg(lambda s: "; ".join(dict.fromkeys(s)))
     rec = records.loc[first.index].drop(columns=[SOURCE_ROW], errors="ignore")
-    as_text = [json.dumps({k: _plain(v) for k, v in r.items()}, ensure_ascii=False) for r in rec.to_dict(orient="records")]
+    as_text_ = [json.dumps({k: _plain(v) for k, v in r.items()}, ensure_ascii=False) for r in rec.to_dict(orient="records")]
     return pd.DataFrame(
         {
             "idx": first.index.to_numpy(),
@@ -131,7 +225,27 @@ def quarantine_rows(log: RuleLog, records: pd.DataFrame) -> pd.DataFrame:
             "reason": first["label"].to_numpy(),
             "column": first["column"].to_numpy(),
             "details": details.to_numpy(),
-            "record": as_text,
+            "record": as_text_,
+        }
+    )[cols]
+
+
+def reject_rows(rejects: pd.DataFrame) -> pd.DataFrame:
+    """Malformed lines as quarantine rows (their line number and raw text)."""
+    cols = ["idx", "source_row", "rule", "reason", "column", "details", "record"]
+    if rejects is None or rejects.empty:
+        return pd.DataFrame(columns=cols)
+    last = rejects["last_line"] if "last_line" in rejects else rejects["source_row"]
+    details = [f"lines {a}-{b}" if b != a else f"line {a}" for a, b in zip(rejects["source_row"], last, strict=True)]
+    return pd.DataFrame(
+        {
+            "idx": -1 - np.arange(len(rejects)),
+            "source_row": rejects["source_row"].to_numpy(),
+            "rule": "read",
+            "reason": "malformed line: " + rejects["reason"].astype(str),
+            "column": None,
+            "details": details,
+            "record": rejects["text"].astype(str).to_numpy(),
         }
     )[cols]
 
@@ -179,129 +293,283 @@ def cents(x: pd.Series) -> int:
     return sum(map(int, np.rint(v * 100)))  # Python ints: no overflow
 
 
-def return_candidates(mapped_quantity: pd.Series) -> bool:
+def return_candidates(mapped_quantity: pd.Series, style: NumberStyle = NumberStyle()) -> bool:
     """Whether a file may hold returns that need the warehouse's sales to be linked."""
-    from salesml.mapping import _numbers
-
-    values, _ = _numbers(mapped_quantity)
+    values, _ = _numbers(mapped_quantity, style)
     return bool((values < 0).any())
 
 
-# --------------------------------------------------------------------------- reading
+# --------------------------------------------------------------------------- one file
 
 
-def _connect(settings: Settings):
+@dataclass
+class Prepared:
+    """One file read, mapped and cleaned, waiting to be written (or skipped)."""
+
+    source_name: str
+    table: schema.Table
+    label: str
+    content_hash: str
+    mapping_hash: str
+    run_id: str | None
+    started: float
+    skipped: dict | None = None
+    raw: RawTable | None = None
+    records: pd.DataFrame | None = None
+    frame: pd.DataFrame | None = None
+    log: RuleLog = field(default_factory=RuleLog)
+    anonymous: str = ""
+
+
+def _connect(settings: Settings, read_only: bool = False):
     wh = settings.warehouse
-    return warehouse.connect(settings.warehouse_path, memory_limit=wh.memory_limit, threads=wh.threads)
+    return warehouse.connect(settings.warehouse_path, read_only=read_only, memory_limit=wh.memory_limit, threads=wh.threads)
 
 
-def read_location(source: SourceSettings, location: str | Path, *, sheet: str = "", query: str = "") -> RawTable:
-    """Read one file (or query) of a source as text."""
-    fmt = source.format
-    if fmt == "csv":
-        return read_csv(location, encoding=source.encoding, delimiter=source.delimiter)
-    try:
-        from salesml.io import read_source
-    except ImportError:  # pragma: no cover - readers not installed
-        raise IngestError(f"format {fmt!r} is not supported by this installation") from None
-    return read_source(location, format=fmt, encoding=source.encoding, delimiter=source.delimiter, sheet=sheet, query=query, url=source.url)
+def _probe(raw: pd.DataFrame, spec: TableSource) -> tuple[pd.DataFrame, list[str]]:
+    """customer_id / product_id pairs and named orders as the mapping gives them (raw text),
+    to fetch the sales a file's returns may reverse."""
+    cols = {}
+    for canon in ("customer_id", "product_id", "return_of_order_id"):
+        src = spec.columns.get(canon, "").strip()
+        if src in raw.columns:
+            cols[canon] = raw[src].astype("string").str.strip()
+    pairs = pd.DataFrame({k: cols[k] for k in ("customer_id", "product_id") if k in cols})
+    pairs = pairs.dropna().drop_duplicates() if pairs.shape[1] == 2 else pd.DataFrame({"customer_id": [], "product_id": []})
+    named = sorted(set(cols["return_of_order_id"].dropna())) if "return_of_order_id" in cols else []
+    return pairs, named
 
 
-def _content_hash(source: SourceSettings, location, *, sheet: str = "", query: str = "") -> str | None:
-    """The hash that identifies a file's content before parsing it (None: must read first)."""
-    if source.format == "sql":
+def prepare_file(
+    settings: Settings,
+    source_name: str,
+    table_name: str,
+    location: str | Path,
+    spec: TableSource,
+    source: SourceSettings,
+    *,
+    today: date | None = None,
+    run_id: str | None = None,
+    staged: list[Prepared] = (),
+) -> Prepared:
+    """Read, map and clean one file (or query) of a source, without writing: the warehouse is
+    opened briefly to see what is loaded, which keys exist and which sales returns may
+    reverse; ``staged`` are the files of the same run prepared before this one, whose keys
+    and sales count as loaded."""
+    started = time.perf_counter()
+    table = schema.table(table_name)
+    is_sql = source.format == "sql"
+    location = location if is_sql else Path(location).resolve()
+    where = f"{location} ({table.name})" if not is_sql else f"source {source_name} ({table.name})"
+    m_hash = mapping_hash(source, spec)
+
+    pre_hash = content_hash(source, location, sheet=spec.sheet)
+    joined, join_hashes = join_frames(settings, source, spec.join, where)
+    if pre_hash is not None and not join_hashes:
+        done = _loaded(settings, table.name, pre_hash, m_hash)
+        if done is not None:
+            return Prepared(source_name, table, str(location), pre_hash, m_hash, run_id, started, skipped=done)
+    raw = read_location(source, location, spec=spec, sheet=spec.sheet, query=spec.query, max_bad_line_share=settings.cleaning.max_bad_line_share)
+    label = str(raw.path)
+    c_hash = raw.content_hash if not spec.sheet or is_sql else pre_hash
+    if join_hashes:
+        c_hash = hashlib.sha256("|".join([c_hash, *join_hashes]).encode()).hexdigest()
+    done = _loaded(settings, table.name, c_hash, m_hash)
+    if done is not None:
+        return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, skipped=done)
+
+    with _connect(settings) as con:
+        known = warehouse.known_keys(con, table)
+        sales = None
+        if table.name == "order_lines" and warehouse.row_count(con, "order_lines"):
+            qty_col = spec.columns.get("quantity", "").strip()
+            may_return = (qty_col in raw.frame.columns and return_candidates(raw.frame[qty_col], number_style(source))) or bool(spec.rules) or "status" in spec.columns
+            if may_return or "return_of_order_id" in spec.columns:
+                earlier = warehouse.live_batches(con, table.name, label)["batch_id"].astype(int).tolist()
+                pairs, named = _probe(raw.frame, spec)
+                sales = warehouse.sales_for_returns(con, pairs, named, earlier)
+    known, sales = _with_staged(table, known, sales, staged)
+    ctx = Context(
+        table=table,
+        spec=spec,
+        source=source,
+        aliases=settings.aliases,
+        settings=settings.cleaning,
+        today=today or date.today(),
+        known_keys=known,
+        sales=sales,
+        where=where,
+    )
+    frame, log = prepare(raw.frame, spec, ctx, joined, getattr(raw, "line_spans", None))
+    records = raw.frame
+    if joined:  # show joined columns in quarantined records too
+        records = frame[[SOURCE_ROW]].join(raw.frame.drop(columns=SOURCE_ROW))
+    return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, raw=raw, records=records, frame=frame, log=log,
+                    anonymous=source.anonymous_customer)
+
+
+def _loaded(settings: Settings, table_name: str, c_hash: str, m_hash: str) -> dict | None:
+    if not settings.warehouse_path.exists():
         return None
-    path = Path(location)
-    if not path.is_file():
-        raise SourceFileError(f"{path}: file not found")
-    h = file_hash(path)
-    return hashlib.sha256(f"{h}|{sheet}".encode()).hexdigest() if sheet else h
+    with _connect(settings) as con:
+        return warehouse.loaded_batch_for_hash(con, table_name, c_hash, m_hash)
 
 
-def _join_frames(settings: Settings, source: SourceSettings, joins: tuple[JoinSource, ...], where: str):
-    frames, hashes = [], []
-    for j in joins:
-        if not j.on:
-            raise IngestError(f"{where}: a join needs `on` (the column(s) to match)")
-        if source.format == "sql":
-            raw = read_location(source, source.url, query=j.query)
-            label = "the joined query"
-        else:
-            files = [p for pattern in j.files for p in _expand(settings, pattern)]
-            if len(files) != 1:
-                raise IngestError(f"{where}: a join must name exactly one file, found {len(files)} for {list(j.files)}")
-            raw = read_location(source, files[0], sheet=j.sheet)
-            label = Path(files[0]).name
-        frames.append((raw.frame.drop(columns=[SOURCE_ROW]), tuple(j.on), label))
-        hashes.append(raw.content_hash)
-    return frames, hashes
+def _with_staged(table: schema.Table, known: dict, sales: pd.DataFrame | None, staged: Iterable[Prepared]):
+    """Keys and sales of the files prepared earlier in the same run count as loaded."""
+    known = dict(known)
+    extra_sales = []
+    for p in staged:
+        if p.frame is None:
+            continue
+        rows = p.frame.drop(index=p.log.rejected, errors="ignore")
+        for (tname, _col), (ref, ref_col) in schema.FOREIGN_KEYS.items():
+            if tname == table.name and ref == p.table.name and len(rows):
+                known[ref] = frozenset(known.get(ref, frozenset())) | frozenset(as_text(rows[ref_col]).dropna())
+        if table.name == "order_lines" and p.table.name == "order_lines":
+            s = rows[(rows["status"] == "completed") & (rows["quantity"] > 0)]
+            extra_sales.append(pd.DataFrame({
+                "order_id": as_text(s["order_id"]).astype(object), "line_no": s["line_no"].astype("float64"),
+                "customer_id": as_text(s["customer_id"]).astype(object), "product_id": as_text(s["product_id"]).astype(object),
+                "order_date": pd.to_datetime(s["order_date"]).astype("datetime64[ns]"), "quantity": s["quantity"].astype("float64"),
+                "returned": 0.0,
+            }))
+    if extra_sales:
+        sales = pd.concat([x for x in [sales, *extra_sales] if x is not None and len(x)], ignore_index=True) if any(len(x) for x in extra_sales) else sales
+    return known, sales
 
 
-def _expand(settings: Settings, pattern: str) -> list[Path]:
-    p = settings.path(pattern)
-    return [Path(m) for m in sorted(glob.glob(str(p)))] if glob.has_magic(str(p)) else [p]
+def write_prepared(con, p: Prepared, replaces: list[int]) -> LoadResult:
+    """Step 6 for one prepared file, inside the caller's transaction."""
+    table, frame, log, raw = p.table, p.frame, p.log, p.raw
+    candidates = frame.index.difference(log.rejected)
+    taken = warehouse.existing_keys(con, table, frame.loc[candidates], replaces)
+    if not taken.empty:
+        log = log + L.problems("already_loaded", ",".join(table.key), taken["idx"], "key already loaded from another file")
+    quarantine = quarantine_rows(log, p.records)
+    rejects = getattr(raw, "rejects", None)
+    bad_lines = reject_rows(rejects)
+    merged_idx = pd.Index(log.merges["idx"].astype("int64").unique()).difference(quarantine["idx"])
+    rejected = pd.Index(quarantine["idx"]).union(merged_idx)
+    rows = frame.drop(index=rejected)
+    fixes = fix_rows(log, frame)
+    fixed_idx = pd.Index(log.fixes["idx"].astype("int64").unique()).intersection(rows.index)
+    flagged_idx = pd.Index(log.flags["idx"].astype("int64").unique()).intersection(rows.index)
+    rev_read = rev_q = rev_m = rev_unl = rev_anon = None
+    n_unl = n_anon = 0
+    if table.name == "order_lines":
+        rev_read = cents(frame["amount"])
+        rev_q = cents(frame.loc[quarantine["idx"], "amount"])
+        rev_m = cents(frame.loc[merged_idx, "amount"])
+        unl = pd.Index(log.flags.loc[log.flags["rule"] == "unlinked_returns", "idx"].astype("int64").unique()).intersection(rows.index)
+        n_unl, rev_unl = len(unl), cents(rows.loc[unl, "amount"])
+        anon = rows["customer_id"].isna().to_numpy()
+        if p.anonymous:
+            anon |= mask(as_text(rows["customer_id"]) == p.anonymous)
+        n_anon, rev_anon = int(anon.sum()), cents(rows.loc[anon, "amount"])
+    all_q = pd.concat([q for q in (quarantine, bad_lines) if len(q)], ignore_index=True) if len(bad_lines) else quarantine
+    notes = list(log.notes)
+    if len(bad_lines):
+        notes.append(f"{len(bad_lines):,} malformed line(s) quarantined with their line number and text (their money is not counted)")
+    if n_anon:
+        notes.append(f"{n_anon:,} line(s) without a customer (walk-in / guest): revenue {rev_anon / 100:,.2f}, left out of customer models")
+    if n_unl:
+        notes.append(f"{n_unl:,} return(s) with no sale to reverse, accepted as unlinked: {rev_unl / 100:,.2f} in the month of the return")
+    hits = log.hits()
+    record = warehouse.BatchRecord(
+        source=p.source_name,
+        table_name=table.name,
+        path=p.label,
+        content_hash=p.content_hash,
+        encoding=raw.encoding,
+        rows_read=len(frame) + len(bad_lines),
+        rows_fixed=len(fixed_idx),
+        quarantine_reasons=reason_counts(all_q),
+        revenue_read_cents=rev_read,
+        revenue_quarantined_cents=(rev_q or 0) + (rev_m or 0) if rev_q is not None else None,
+        rows_merged=len(merged_idx),
+        rows_flagged=len(flagged_idx),
+        rule_hits={f"{r.rule} ({r.outcome})": int(r.rows) for r in hits.itertuples()},
+        notes=notes,
+        run_id=p.run_id,
+        seconds=time.perf_counter() - p.started,
+        mapping_hash=p.mapping_hash,
+        rows_unlinked=n_unl,
+        revenue_unlinked_cents=rev_unl,
+        rows_anonymous=n_anon,
+        revenue_anonymous_cents=rev_anon,
+        lines_read=getattr(raw, "lines", None),
+    )
+    batch = warehouse.write_batch(con, record, rows, all_q, replaces, fixes, in_transaction=True)
+    warehouse.audit(con, "ingest", {"source": p.source_name, "table": table.name, "path": p.label, "batch_id": int(batch["batch_id"])})
+    revenue_loaded = batch["revenue_loaded"]
+    return LoadResult(
+        batch_id=int(batch["batch_id"]),
+        source=p.source_name,
+        table=table.name,
+        path=p.label,
+        rows_read=int(batch["rows_read"]),
+        rows_loaded=int(batch["rows_loaded"]),
+        rows_fixed=int(batch["rows_fixed"]),
+        rows_quarantined=int(batch["rows_quarantined"]),
+        quarantine_reasons=record.quarantine_reasons,
+        revenue_read=None if rev_read is None else rev_read / 100,
+        revenue_loaded=None if revenue_loaded is None or pd.isna(revenue_loaded) else float(revenue_loaded),
+        revenue_quarantined=None if rev_q is None else ((rev_q or 0) + (rev_m or 0)) / 100,
+        skipped=False,
+        rows_merged=record.rows_merged,
+        rows_flagged=record.rows_flagged,
+        rule_hits=record.rule_hits,
+        notes=record.notes,
+        replaced_batches=replaces,
+        encoding=raw.encoding,
+        run_id=p.run_id,
+        seconds=time.perf_counter() - p.started,
+        rows_unlinked=n_unl,
+        revenue_unlinked=None if rev_unl is None else rev_unl / 100,
+        rows_anonymous=n_anon,
+        revenue_anonymous=None if rev_anon is None else rev_anon / 100,
+        lines_read=record.lines_read,
+    )
 
 
-def _known_keys(con, table: schema.Table) -> dict[str, frozenset]:
-    known = {}
-    for (tname, _col), (ref, ref_col) in schema.FOREIGN_KEYS.items():
-        if tname == table.name and ref not in known and warehouse.row_count(con, ref):
-            known[ref] = frozenset(r[0] for r in con.execute(f'SELECT DISTINCT "{ref_col}" FROM "{ref}"').fetchall())
-    return known
-
-
-def _sales_for(con, frame: pd.DataFrame, exclude_batches: list[int]) -> pd.DataFrame:
-    """Completed sales already loaded that this file's returns may reverse, with the
-    quantity returned so far; not those of ``exclude_batches`` (the earlier versions of the
-    file being loaded, which this load replaces)."""
-    pairs = frame[["customer_id", "product_id"]].dropna().drop_duplicates()
-    named = frame[["return_of_order_id"]].dropna().drop_duplicates() if "return_of_order_id" in frame else pd.DataFrame({"return_of_order_id": []})
-    con.register("_pairs", pairs)
-    con.register("_named", named)
-    try:
-        return con.execute(
-            """
-            WITH s AS (
-                SELECT o.order_id, o.line_no, o.customer_id, o.product_id, o.order_date, o.quantity
-                FROM order_lines o
-                WHERE o.status = 'completed' AND o.quantity > 0 AND o.batch_id NOT IN (SELECT * FROM UNNEST($excl::INTEGER[])) AND (
-                    EXISTS (SELECT 1 FROM _pairs p WHERE p.customer_id = o.customer_id AND p.product_id = o.product_id)
-                    OR o.order_id IN (SELECT return_of_order_id FROM _named))
-            ), r AS (
-                SELECT return_of_order_id AS order_id, return_of_line_no AS line_no, -sum(quantity) AS returned
-                FROM order_lines WHERE status = 'returned' AND return_of_order_id IS NOT NULL
-                  AND batch_id NOT IN (SELECT * FROM UNNEST($excl::INTEGER[])) GROUP BY ALL
-            )
-            SELECT s.order_id, s.line_no::DOUBLE AS line_no, s.customer_id, s.product_id,
-                   s.order_date::TIMESTAMP AS order_date, s.quantity::DOUBLE AS quantity,
-                   coalesce(r.returned, 0)::DOUBLE AS returned
-            FROM s LEFT JOIN r USING (order_id, line_no)
-            """,
-            {"excl": [int(b) for b in exclude_batches]},
-        ).df()
-    finally:
-        con.unregister("_pairs")
-        con.unregister("_named")
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _skipped(done: dict, source_name: str, table: str, path: str, started: float, run_id: str | None) -> LoadResult:
+def _skipped(p: Prepared) -> LoadResult:
+    done = p.skipped
     return LoadResult(
         batch_id=int(done["batch_id"]),
-        source=source_name,
-        table=table,
-        path=path,
+        source=p.source_name,
+        table=p.table.name,
+        path=p.label,
         rows_read=int(done["rows_read"]),
         rows_loaded=0,
         rows_fixed=0,
         rows_quarantined=0,
         skipped=True,
         encoding=done.get("encoding"),
-        run_id=run_id,
-        seconds=time.perf_counter() - started,
+        run_id=p.run_id,
+        seconds=time.perf_counter() - p.started,
     )
+
+
+def write_all(settings: Settings, prepared: list[Prepared]) -> list[LoadResult]:
+    """Write every prepared file of a run in one transaction: all of them, or none."""
+    results: list[LoadResult | None] = [None] * len(prepared)
+    todo = [i for i, p in enumerate(prepared) if p.skipped is None]
+    for i, p in enumerate(prepared):
+        if p.skipped is not None:
+            results[i] = _skipped(p)
+    if todo:
+        with _connect(settings) as con, warehouse.transaction(con):
+            for i in todo:
+                p = prepared[i]
+                earlier = warehouse.live_batches(con, p.table.name, p.label)
+                replaces = earlier["batch_id"].astype(int).tolist()
+                result = write_prepared(con, p, replaces)
+                note = batch_identity_note(earlier, p.content_hash, p.mapping_hash)
+                if note:
+                    result.notes.insert(0, note)
+                results[i] = result
+    return results
 
 
 def load_file(
@@ -318,138 +586,32 @@ def load_file(
     run_id: str | None = None,
 ) -> LoadResult:
     """Load one file (or query) into one canonical table as one batch, or skip it if its
-    content is loaded already.
-
-    The warehouse is opened briefly to see what is loaded (and the keys and sales the
-    rules check against), and again to write; the rows are mapped and cleaned in between,
-    without holding it.
-    """
-    started = time.perf_counter()
-    table = schema.table(table_name)
+    content is loaded already with the same mapping."""
     source = source or SourceSettings(format="csv", encoding=encoding, delimiter=delimiter)
-    is_sql = source.format == "sql"
-    location = location if is_sql else Path(location).resolve()
-    where = f"{location} ({table.name})" if not is_sql else f"source {source_name} ({table.name})"
-
-    pre_hash = _content_hash(source, location, sheet=spec.sheet)
-    join_frames, join_hashes = _join_frames(settings, source, spec.join, where)
-    with _connect(settings) as con:
-        if pre_hash is not None and not join_hashes:
-            done = warehouse.loaded_batch_for_hash(con, table.name, pre_hash)
-            if done is not None:
-                return _skipped(done, source_name, table.name, str(location), started, run_id)
-        known = _known_keys(con, table)
-    raw = read_location(source, location, sheet=spec.sheet, query=spec.query)
-    label = str(raw.path)
-    content_hash = raw.content_hash if not spec.sheet or is_sql else pre_hash
-    if join_hashes:
-        content_hash = hashlib.sha256("|".join([content_hash, *join_hashes]).encode()).hexdigest()
-    with _connect(settings) as con:
-        done = warehouse.loaded_batch_for_hash(con, table.name, content_hash)
-        if done is not None:
-            return _skipped(done, source_name, table.name, label, started, run_id)
-        sales = None
-        if table.name == "order_lines" and warehouse.row_count(con, "order_lines"):
-            qty_col = spec.columns.get("quantity")
-            may_return = qty_col in raw.frame.columns and return_candidates(raw.frame[qty_col])
-            if may_return or "return_of_order_id" in spec.columns:
-                earlier = warehouse.live_batches_for_path(con, table.name, label)
-                sales = _sales_for(con, _probe_frame(raw.frame, spec), earlier)
-    ctx = Context(
-        table=table,
-        spec=spec,
-        aliases=settings.aliases,
-        settings=settings.cleaning,
-        today=today or date.today(),
-        known_keys=known,
-        sales=sales,
-        where=where,
-    )
-    frame, log = prepare(raw.frame, spec, ctx, join_frames)
-
-    with _connect(settings) as con:
-        replaces = warehouse.live_batches_for_path(con, table.name, label)
-        candidates = frame.index.difference(log.rejected)
-        taken = warehouse.existing_keys(con, table, frame.loc[candidates], replaces)
-        if not taken.empty:
-            log += L.problems("already_loaded", ",".join(table.key), taken["idx"], "key already loaded from another file")
-        records = raw.frame.copy()
-        if join_frames:  # show joined columns in quarantined records too
-            joined = frame[[SOURCE_ROW]].join(records.drop(columns=SOURCE_ROW))
-            records = joined
-        quarantine = quarantine_rows(log, records)
-        merged_idx = pd.Index(log.merges["idx"].astype("int64").unique()).difference(quarantine["idx"])
-        rejected = pd.Index(quarantine["idx"]).union(merged_idx)
-        rows = frame.drop(index=rejected)
-        fixes = fix_rows(log, frame)
-        fixed_idx = pd.Index(log.fixes["idx"].astype("int64").unique()).intersection(rows.index)
-        flagged_idx = pd.Index(log.flags["idx"].astype("int64").unique()).intersection(rows.index)
-        rev_read = rev_q = rev_m = None
-        if table.name == "order_lines":
-            rev_read = cents(frame["amount"])
-            rev_q = cents(frame.loc[quarantine["idx"], "amount"])
-            rev_m = cents(frame.loc[merged_idx, "amount"])
-        hits = log.hits()
-        record = warehouse.BatchRecord(
-            source=source_name,
-            table_name=table.name,
-            path=label,
-            content_hash=content_hash,
-            encoding=raw.encoding,
-            rows_read=len(frame),
-            rows_fixed=len(fixed_idx),
-            quarantine_reasons=reason_counts(quarantine),
-            revenue_read_cents=rev_read,
-            revenue_quarantined_cents=(rev_q or 0) + (rev_m or 0) if rev_q is not None else None,
-            rows_merged=len(merged_idx),
-            rows_flagged=len(flagged_idx),
-            rule_hits={f"{r.rule} ({r.outcome})": int(r.rows) for r in hits.itertuples()},
-            notes=log.notes,
-            run_id=run_id,
-            seconds=time.perf_counter() - started,
-        )
-        batch = warehouse.write_batch(con, record, rows, quarantine, replaces, fixes)
-        warehouse.audit(con, "ingest", {"source": source_name, "table": table.name, "path": label, "batch_id": int(batch["batch_id"])})
-    revenue_loaded = batch["revenue_loaded"]
-    return LoadResult(
-        batch_id=int(batch["batch_id"]),
-        source=source_name,
-        table=table.name,
-        path=label,
-        rows_read=int(batch["rows_read"]),
-        rows_loaded=int(batch["rows_loaded"]),
-        rows_fixed=int(batch["rows_fixed"]),
-        rows_quarantined=int(batch["rows_quarantined"]),
-        quarantine_reasons=record.quarantine_reasons,
-        revenue_read=None if rev_read is None else rev_read / 100,
-        revenue_loaded=None if revenue_loaded is None or pd.isna(revenue_loaded) else float(revenue_loaded),
-        revenue_quarantined=None if rev_q is None else rev_q / 100,
-        skipped=False,
-        rows_merged=record.rows_merged,
-        rows_flagged=record.rows_flagged,
-        rule_hits=record.rule_hits,
-        notes=record.notes,
-        replaced_batches=replaces,
-        encoding=raw.encoding,
-        run_id=run_id,
-        seconds=time.perf_counter() - started,
-    )
+    p = prepare_file(settings, source_name, table_name, location, spec, source, today=today, run_id=run_id)
+    return write_all(settings, [p])[0]
 
 
-def _probe_frame(raw: pd.DataFrame, spec: TableSource) -> pd.DataFrame:
-    """customer_id, product_id and return_of_order_id as the mapping gives them (raw text),
-    to fetch the sales a file's returns may reverse."""
-    out = {}
-    for canon in ("customer_id", "product_id", "return_of_order_id"):
-        src = spec.columns.get(canon)
-        if src in raw.columns:
-            out[canon] = raw[src].astype("string").str.strip()
-    return pd.DataFrame(out)
+# --------------------------------------------------------------------------- a source
 
 
-def source_files(settings: Settings, spec: TableSource) -> list[Path]:
-    """The files a table's source names (globs expanded, sorted), relative to the project root."""
-    return [p for pattern in spec.files for p in _expand(settings, pattern)]
+def check_source(settings: Settings, source_name: str, source: SourceSettings, jobs: list[tuple[str, str | Path]]) -> None:
+    """Check every table's mapping against its files' headers before anything is read or
+    written (a mistake in the second table must not leave the first one loaded)."""
+    seen: set[tuple[str, str]] = set()
+    for table_name, location in jobs:
+        spec = source.tables[table_name]
+        if spec.join or source.format != "csv":
+            continue  # joined columns and typed sources are known only after reading
+        path = Path(location)
+        header = header_of(source, path, spec)
+        if header is None or (table_name, tuple(header)) in seen:
+            continue
+        seen.add((table_name, tuple(header)))
+        try:
+            check_mapping(spec.columns, header, schema.table(table_name), f"{path} ({table_name})")
+        except MappingError as e:
+            raise IngestError(f"source {source_name!r}: nothing was loaded: {e}") from None
 
 
 def ingest_source(
@@ -462,13 +624,12 @@ def ingest_source(
     progress: bool = False,
     today: date | None = None,
 ) -> list[LoadResult]:
-    """Load every table of a source, dimensions first, one batch per file (or query).
+    """Load every table of a source, dimensions first, one batch per file (or query), as one
+    unit: every mapping is checked first, and the batches are written in one transaction.
 
     ``files`` replaces the configured files; it needs a single table (``tables``, or a
     source with one table).
     """
-    from tqdm.auto import tqdm
-
     wanted = list(tables) if tables is not None else list(source.tables)
     unknown = [t for t in wanted if t not in source.tables]
     if unknown:
@@ -484,32 +645,14 @@ def ingest_source(
         jobs = [(t, f) for t in order for f in source_files(settings, source.tables[t])]
     if not jobs:
         raise IngestError(f"source {source_name!r}: no files to load")
+    missing = [str(f) for _, f in jobs if source.format != "sql" and not Path(f).is_file()]
+    if missing:
+        raise SourceFileError(f"source {source_name!r}: nothing was loaded: file not found: {', '.join(missing)}")
+    check_source(settings, source_name, source, jobs)
     run_id = uuid.uuid4().hex[:12]
-    results = []
-    for table_name, location in tqdm(jobs, desc=f"load {source_name}", unit="file", disable=not progress):
-        results.append(
-            load_file(settings, source_name, table_name, location, source.tables[table_name], source=source, today=today, run_id=run_id)
+    prepared: list[Prepared] = []
+    for table_name, location in tqdm(jobs, desc=f"read {source_name}", unit="file", disable=not progress):
+        prepared.append(
+            prepare_file(settings, source_name, table_name, location, source.tables[table_name], source, today=today, run_id=run_id, staged=prepared)
         )
-    return results
-
-
-def canonical_source(files: dict[str, str | Path | list], *, encoding: str = "auto", date_format: str = "") -> SourceSettings:
-    """A source whose files already use the canonical column names (one mapping per table).
-
-    ``files`` maps a canonical table to a file, a glob, or a list of them. Only the
-    canonical columns present in each file's header are mapped.
-    """
-    tables = {}
-    for name, f in files.items():
-        t = schema.table(name)
-        paths = [str(p) for p in (f if isinstance(f, list | tuple) else [f])]
-        header: set[str] = set()
-        for p in paths:
-            for match in glob.glob(p) if glob.has_magic(p) else [p]:
-                header |= set(read_header(Path(match), encoding))
-        tables[name] = TableSource(
-            files=tuple(paths),
-            columns={c: c for c in t.column_names if c in header},
-            date_format=(date_format,) if date_format else (),
-        )
-    return SourceSettings(format="csv", encoding=encoding, tables=tables)
+    return write_all(settings, prepared)

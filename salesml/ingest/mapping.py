@@ -1,17 +1,29 @@
-"""Source rows -> canonical columns, as a source's mapping says (pure functions).
+"""Step 2 of the import, map: source rows -> canonical columns, as a source's mapping says.
 
 A mapping gives, for each canonical column, one of:
 
-* a source column: ``order_id = "Order ID"``;
-* an expression over source columns, numbers parsed as the cleaning rules parse them
-  (``$262`` is 262): ``cost = "Sales - Profit"``, ``amount = "`Unit Price` * Qty"``
-  (names with spaces or symbols in backticks);
+* a source column: ``order_id = "Order ID"`` (its text as written; blank = missing);
 * a literal in single quotes: ``currency = "'USD'"``;
-* ``@row`` (the row number in the file) or ``@seq(Order ID)`` (1, 2, ... within each
-  value of a column, in file order) for exports without line numbers.
+* ``@row`` (the row's line in the file) or ``@seq(Order ID)`` (1, 2, ... within each value
+  of a column, in file order) for exports without line numbers;
+* an arithmetic expression over columns and numbers (``+ - * /`` and parentheses):
+  ``cost = "Sales - Profit"``, ``amount = "`Unit Price` * Qty"`` — its columns are read as
+  numbers the way the source writes them (``$262``, ``1.234,50`` with ``decimal = ","``);
+  a row whose operand is not a number is quarantined, naming the expression;
+* any other expression is **DuckDB SQL** over the source columns, all of them text
+  (``VARCHAR``, blank = NULL): ``coalesce(CustomerID, 'GUEST')``,
+  ``Store || '-' || Dept``, ``CASE WHEN Qty LIKE '-%' THEN 'returned' ELSE 'completed' END``,
+  ``try_strptime(Datum, '%d.%m.%Y %H:%M')``, ``CAST(Datum AS DATE) + INTERVAL 1 DAY``,
+  ``num(CustomerID)`` (``num`` reads a number as the source writes it). Names with spaces
+  or symbols go in backticks or double quotes: ```Unit Price``` / ``"Unit Price"``.
 
-Joined files (order headers onto line items) are merged in before mapping; a row that
-finds no match, or more than one, is reported, not dropped.
+Keys and other text columns are always text: a number computed into one is written as its
+shortest text (``17850.0`` -> ``17850``: map ``customer_id = "num(CustomerID)"`` for ids that
+an export wrote as floats). Mapping errors name the table, the expression, the unknown
+column and the columns the file has.
+
+Joined files (order headers onto line items) are merged in before mapping; a row that finds
+no match, or more than one, is reported, not dropped.
 """
 
 from __future__ import annotations
@@ -19,23 +31,38 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from salesml import schema
 from salesml.cleaning import log as L
 from salesml.cleaning.rules import DERIVATIONS, TEXT, as_text, mask, parse_number_text
 from salesml.errors import SalesmlError
+from salesml.io import float_text
 
 SOURCE_ROW = schema.SOURCE_ROW
 
 _SEQ = re.compile(r"^@seq\(\s*`?(?P<col>[^`]+?)`?\s*\)$")
 _LITERAL = re.compile(r"^'(?P<text>[^']*)'$")
 _TOKEN = re.compile(r"`([^`]+)`|([A-Za-z_\u00c0-\uffff][\w\u00c0-\uffff]*)")
+#: an arithmetic expression: names (backticked or bare, not called as functions), numbers,
+#: + - * / and parentheses
+_ARITH_TOKEN = re.compile(r"\s+|`[^`]+`|[A-Za-z_\u00c0-\uffff][\w\u00c0-\uffff]*(?!\s*\()|\d+(?:\.\d+)?|[-+*/()]")
+_SQL_NAME = re.compile(r'`([^`]+)`|"((?:[^"]|"")+)"|([A-Za-z_\u00c0-\uffff][\w\u00c0-\uffff]*)')
 
 
 class MappingError(SalesmlError, ValueError):
     """The mapping does not fit the source (a column it names is missing...)."""
+
+
+@dataclass(frozen=True)
+class NumberStyle:
+    """How a source writes numbers: its decimal mark and thousands separator ("" = default)."""
+
+    decimal: str = "."
+    thousands: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,20 +73,38 @@ class Mapped:
     log: L.RuleLog
 
 
-def _numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _numbers(s: pd.Series, style: NumberStyle = NumberStyle()) -> tuple[pd.Series, pd.Series]:
     """Parse a text column as numbers (as parse_numbers does); returns (values, bad mask)."""
-    plain = pd.to_numeric(s, errors="coerce")
+    plain = pd.to_numeric(s, errors="coerce") if style.decimal == "." else pd.Series(np.nan, index=s.index)
     values = plain.to_numpy(dtype="float64", na_value=np.nan).copy()
     todo = mask(as_text(s).str.strip().fillna("") != "") & np.isnan(values)
     if todo.any():
-        parsed = {u: parse_number_text(str(u))[0] for u in pd.unique(s[todo])}
+        parsed = {u: _parse_one(str(u), style) for u in pd.unique(s[todo])}
         values[todo] = [np.nan if parsed[u] is None else parsed[u] for u in s[todo]]
     values = pd.Series(values, index=s.index)
     return values, pd.Series(todo & np.isnan(values.to_numpy()), index=s.index)
 
 
+def _parse_one(text: str, style: NumberStyle) -> float | None:
+    if style == NumberStyle():
+        return parse_number_text(text)[0]
+    return parse_number_text(text, decimal=style.decimal, thousands=style.thousands)[0]
+
+
+def is_arithmetic(expr: str) -> bool:
+    """Whether ``expr`` is plain arithmetic over names and numbers (not SQL)."""
+    pos, ops = 0, 0
+    while pos < len(expr):
+        m = _ARITH_TOKEN.match(expr, pos)
+        if not m:
+            return False
+        ops += m.group(0) in "+-*/"
+        pos = m.end()
+    return ops > 0
+
+
 def expression_columns(expr: str, columns: list[str]) -> list[str]:
-    """The source columns an expression uses; unknown names are an error."""
+    """The source columns an arithmetic expression uses; unknown names are an error."""
     names = []
     for quoted, bare in _TOKEN.findall(expr):
         name = quoted or bare
@@ -75,32 +120,162 @@ def expression_columns(expr: str, columns: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def evaluate(expr: str, frame: pd.DataFrame, where: str, target: str) -> tuple[pd.Series, L.RuleLog]:
-    """Evaluate a numeric expression over source columns, row by row."""
+def sql_columns(expr: str, columns: list[str]) -> list[str]:
+    """The source columns a SQL expression may use (names matched ignoring case, as SQL does)."""
+    by_fold = {}
+    for c in columns:
+        by_fold.setdefault(c.casefold(), c)
+    used = []
+    for back, quoted, bare in _SQL_NAME.findall(_without_strings(expr)):
+        name = back or (quoted.replace('""', '"') if quoted else bare)
+        col = by_fold.get(name.casefold())
+        if col is not None:
+            used.append(col)
+    return list(dict.fromkeys(used))
+
+
+def _without_strings(expr: str) -> str:
+    return re.sub(r"'(?:[^']|'')*'", "''", expr)
+
+
+def _to_sql(expr: str) -> str:
+    """Backticked names become SQL's double-quoted identifiers."""
+    return re.sub(r"`([^`]+)`", lambda m: '"' + m.group(1).replace('"', '""') + '"', expr)
+
+
+def _num_udf(style: NumberStyle):
+    def num(values: pa.Array) -> pa.Array:
+        s = pd.Series(values.to_pandas(), dtype=object)
+        out, _ = _numbers(s.where(s.notna(), None), style)
+        return pa.array(out.to_numpy(dtype="float64"), type=pa.float64(), from_pandas=True)
+
+    return num
+
+
+def evaluate(expr: str, frame: pd.DataFrame, where: str, target: str, style: NumberStyle = NumberStyle()) -> tuple[pd.Series, L.RuleLog]:
+    """Evaluate an arithmetic expression over source columns read as numbers.
+
+    The columns are parsed in the source's number style; the arithmetic runs in DuckDB. A row
+    whose operand is not a number gets no value and a problem naming the expression.
+    """
     cols = expression_columns(expr, [c for c in frame.columns if c != SOURCE_ROW])
-    env = {}
     log = L.RuleLog()
     bad = pd.Series(False, index=frame.index)
-    for i, c in enumerate(cols):
-        values, b = _numbers(frame[c])
-        env[f"_c{i}"] = values
+    env = {}
+    for c in cols:
+        values, b = _numbers(frame[c], style)
+        env[c] = values.to_numpy(dtype="float64")
         bad |= b
-    code = expr
-    for i, c in enumerate(cols):
-        code = re.sub(rf"`{re.escape(c)}`|(?<![\w`]){re.escape(c)}(?![\w`])", f"_c{i}", code)
+    result = _run_sql(_to_sql(expr), pd.DataFrame(env, index=frame.index), where, target, expr, style)
+    result = pd.to_numeric(result, errors="coerce").astype("float64")
+    log += L.problems("mapping", target, frame.index[bad.to_numpy()], f"cannot compute {expr!r}: an operand is not a number")
+    return result.where(~bad.to_numpy()), log
+
+
+def evaluate_sql(expr: str, frame: pd.DataFrame, where: str, target: str, style: NumberStyle = NumberStyle()) -> pd.Series:
+    """Evaluate a DuckDB SQL expression over the source columns as text (blank = NULL)."""
+    cols = sql_columns(expr, [c for c in frame.columns if c != SOURCE_ROW])
+    env = {c: as_text(frame[c]).str.strip().replace("", None).astype(object).where(lambda s: s.notna(), None) for c in cols}
+    return _run_sql(_to_sql(expr), pd.DataFrame(env, index=frame.index), where, target, expr, style)
+
+
+def _run_sql(sql: str, env: pd.DataFrame, where: str, target: str, expr: str, style: NumberStyle) -> pd.Series:
+    con = duckdb.connect()
     try:
-        result = pd.eval(code, local_dict=env, engine="python") if cols else pd.eval(code, engine="python")
-    except Exception as e:  # a syntax error in the user's expression
-        raise MappingError(f"{where}: {target} = {expr!r} cannot be evaluated: {e}") from None
-    if np.isscalar(result):
-        result = pd.Series(result, index=frame.index, dtype="float64")
-    log += L.problems("mapping", target, frame.index[bad], f"cannot compute {expr!r}: an operand is not a number")
-    return pd.Series(result, index=frame.index).where(~bad), log
+        con.create_function("num", _num_udf(style), ["VARCHAR"], "DOUBLE", type="arrow", null_handling="special")
+        if env.shape[1] == 0:
+            env = pd.DataFrame({"__row": np.zeros(len(env), dtype="int8")}, index=env.index)
+        con.register("src", env.reset_index(drop=True))
+        try:
+            out = con.execute(f"SELECT ({sql}) AS v FROM src").df()["v"]
+        except duckdb.BinderException as e:
+            m = re.search(r'Referenced column "([^"]+)" not found', str(e))
+            if m:
+                raise MappingError(f"{where}: {target} = {expr!r}: no source column {m.group(1)!r}. The file has: {{have}}") from None
+            raise MappingError(f"{where}: {target} = {expr!r} cannot be evaluated: {_first_line(e)}") from None
+        except duckdb.ParserException as e:
+            raise MappingError(f"{where}: {target} = {expr!r} is not a valid expression: {_first_line(e)}") from None
+        except duckdb.Error as e:
+            raise MappingError(
+                f"{where}: {target} = {expr!r} fails on the data: {_first_line(e)} "
+                "(try_cast / try_strptime give an empty value instead of failing)"
+            ) from None
+    finally:
+        con.close()
+    return pd.Series(out.to_numpy(), index=env.index, name=target)
 
 
-def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table, where: str = "") -> Mapped:
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.split("\n")[0]
+
+
+def as_canonical(values: pd.Series, column: schema.Column) -> pd.Series:
+    """A computed column in the form the cleaning expects: text for text columns (numbers as
+    their shortest text, never "101.0"; dates as YYYY-MM-DD), numbers and dates as they are."""
+    if column.dtype in ("str", "period"):
+        if pd.api.types.is_datetime64_any_dtype(values):
+            return values.dt.strftime("%Y-%m-%d").astype(TEXT)
+        if pd.api.types.is_bool_dtype(values):
+            return values.map({True: "true", False: "false"}).astype(TEXT)
+        if pd.api.types.is_numeric_dtype(values):
+            return pd.Series([None if pd.isna(v) else float_text(float(v)) for v in values], index=values.index, dtype=TEXT)
+        return pd.Series([None if v is None or (isinstance(v, float) and v != v) else _text(v) for v in values], index=values.index, dtype=TEXT)
+    if column.dtype == "date":
+        if pd.api.types.is_datetime64_any_dtype(values):
+            return values.astype("datetime64[ns]")
+        if values.map(lambda v: hasattr(v, "year")).any():
+            return pd.to_datetime(values, errors="coerce").astype("datetime64[ns]")
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    return pd.Series([None if v is None or (isinstance(v, float) and v != v) else _text(v) for v in values], index=values.index, dtype=TEXT)
+
+
+def _text(v) -> str:
+    if isinstance(v, float):
+        return float_text(v)
+    if hasattr(v, "isoformat") and not isinstance(v, str):
+        return v.isoformat()[:10] if getattr(v, "hour", 0) == 0 and getattr(v, "minute", 0) == 0 else v.isoformat(sep=" ")
+    return str(v)
+
+
+def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table, where: str = "", style: NumberStyle = NumberStyle()) -> Mapped:
     """Build the canonical columns of ``table`` from a source frame (all text)."""
     where = where or table.name
+    check_mapping(columns, [c for c in raw.columns if c != SOURCE_ROW], table, where)
+    source_cols = [c for c in raw.columns if c != SOURCE_ROW]
+    out = {}
+    log = L.RuleLog()
+    for canon, how in columns.items():
+        how = how.strip()
+        column = table.column(canon)
+        if how in source_cols:
+            s = as_text(raw[how])
+            out[canon] = s.mask(mask(s.str.strip() == ""))
+        elif how == "@row":
+            out[canon] = raw[SOURCE_ROW].astype("int64")
+        elif m := _SEQ.match(how):
+            out[canon] = raw.groupby(m.group("col"), sort=False, dropna=False).cumcount() + 1
+        elif m := _LITERAL.match(how):
+            out[canon] = pd.Series(m.group("text"), index=raw.index, dtype=TEXT)
+        else:
+            try:
+                if is_arithmetic(how):
+                    values, part = evaluate(how, raw, where, canon, style)
+                    log += part
+                else:
+                    values = evaluate_sql(how, raw, where, canon, style)
+            except MappingError as e:
+                raise MappingError(str(e).replace("{have}", _have(source_cols))) from None
+            out[canon] = as_canonical(values, column)
+    frame = pd.DataFrame(out, index=raw.index)
+    frame[SOURCE_ROW] = raw[SOURCE_ROW].to_numpy()
+    return Mapped(frame, log)
+
+
+def check_mapping(columns: dict[str, str], source_cols: list[str], table: schema.Table, where: str) -> None:
+    """Check a table's mapping against a file's column names without reading its rows:
+    canonical names, required columns, the source columns and expressions it uses."""
     unknown = [c for c in columns if c not in table.column_names]
     if unknown:
         raise MappingError(
@@ -108,11 +283,10 @@ def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table,
             f"{'is not a canonical column' if len(unknown) == 1 else 'are not canonical columns'} of {table.name} "
             f"(known: {', '.join(table.column_names)})"
         )
-    source_cols = [c for c in raw.columns if c != SOURCE_ROW]
     missing = [
         (canon, how.strip())
         for canon, how in columns.items()
-        if how.strip() not in source_cols and _looks_like_a_column(how.strip())
+        if how.strip() not in source_cols and _looks_like_a_column(how.strip()) and not _binds(how.strip(), source_cols)
     ]
     if missing:
         details = "; ".join(f"{canon} = {how!r}" for canon, how in missing)
@@ -124,31 +298,32 @@ def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table,
             f"{where}: required column(s) {', '.join(unmapped)} of {table.name} are not mapped; "
             f"add them under [sources.<name>.tables.{table.name}.columns]"
         )
-    out = {}
-    log = L.RuleLog()
+    empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in source_cols})
     for canon, how in columns.items():
         how = how.strip()
-        if how in source_cols:
-            s = as_text(raw[how])
-            out[canon] = s.mask(mask(s.str.strip() == ""))
-        elif how == "@row":
-            out[canon] = raw[SOURCE_ROW].astype("int64")
-        elif m := _SEQ.match(how):
-            col = m.group("col")
-            if col not in source_cols:
-                raise MappingError(f"{where}: {canon} = {how!r}: no source column {col!r}. The file has: {_have(source_cols)}")
-            out[canon] = raw.groupby(col, sort=False, dropna=False).cumcount() + 1
-        elif m := _LITERAL.match(how):
-            out[canon] = pd.Series(m.group("text"), index=raw.index, dtype=TEXT)
-        else:
-            try:
-                out[canon], part = evaluate(how, raw, where, canon)
-            except MappingError as e:
-                raise MappingError(f"{where}: {canon}: {e}") from None
-            log += part
-    frame = pd.DataFrame(out, index=raw.index)
-    frame[SOURCE_ROW] = raw[SOURCE_ROW].to_numpy()
-    return Mapped(frame, log)
+        if how in source_cols or how == "@row" or _LITERAL.match(how):
+            continue
+        if m := _SEQ.match(how):
+            if m.group("col") not in source_cols:
+                raise MappingError(f"{where}: {canon} = {how!r}: no source column {m.group('col')!r}. The file has: {_have(source_cols)}")
+            continue
+        try:
+            if is_arithmetic(how):
+                expression_columns(how, source_cols)
+            else:
+                evaluate_sql(how, empty, where, canon)
+        except MappingError as e:
+            msg = str(e).replace("{have}", _have(source_cols))
+            raise MappingError(msg if msg.startswith(where) else f"{where}: {canon}: {msg}") from None
+
+
+def _binds(expr: str, source_cols: list[str]) -> bool:
+    """Whether ``expr`` is valid SQL over the source columns (``CustomerID IS NULL``)."""
+    try:
+        evaluate_sql(expr, pd.DataFrame({c: pd.Series([], dtype=object) for c in source_cols}), "", "")
+    except MappingError:
+        return False
+    return True
 
 
 def _key_text(keys: pd.DataFrame) -> pd.Series:
@@ -161,7 +336,7 @@ def _key_text(keys: pd.DataFrame) -> pd.Series:
 
 def _looks_like_a_column(how: str) -> bool:
     """A mapping value with no operator, quote or special form names a column."""
-    return not (how.startswith(("@", "'")) or any(ch in how for ch in "+-*/()`") or _is_number(how))
+    return not (how.startswith(("@", "'")) or any(ch in how for ch in "+-*/()`'\"|,") or _is_number(how))
 
 
 def _is_number(text: str) -> bool:
@@ -174,8 +349,6 @@ def _is_number(text: str) -> bool:
 
 def _have(cols: list[str]) -> str:
     return ", ".join(repr(c) for c in cols)
-
-
 def join(main: pd.DataFrame, other: pd.DataFrame, on: tuple[str, ...], label: str, where: str) -> tuple[pd.DataFrame, L.RuleLog]:
     """Left-join ``other`` (e.g. order headers) onto ``main`` (line items) on ``on``.
 

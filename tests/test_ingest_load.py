@@ -1,0 +1,213 @@
+"""The import's order of steps on what real exports contain: unlinked returns, guest lines,
+user rules that stay, exact repeats, several files with returns, a corrected mapping, a
+source loaded as one unit. Expected figures are computed here by hand or with Decimal."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from salesml import warehouse
+from salesml.accounting import ledger
+from salesml.config import Rule, SourceSettings, TableSource
+from salesml.ingest import IngestError, ingest_source
+from tests.conftest import make_settings
+
+SHOP_COLUMNS = {
+    "order_id": "Invoice",
+    "line_no": "@seq(Invoice)",
+    "order_date": "Date",
+    "customer_id": "num(CustomerID)",
+    "product_id": "Sku",
+    "quantity": "Qty",
+    "unit_price": "Price",
+    "status": "'completed'",
+    "rep_id": "Rep",
+}
+
+
+def rows_of(settings, sql, params=None):
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def write_csv(path, header, rows, opener=open):
+    with opener(path, "wt", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def money(rows, qty=4, price=5) -> Decimal:
+    return sum((Decimal(r[qty]) * Decimal(r[price])).quantize(Decimal("0.01")) for r in rows)
+
+
+def shop_source(path, **kw) -> SourceSettings:
+    spec = {"columns": dict(SHOP_COLUMNS), **kw.pop("spec", {})}
+    return SourceSettings(tables={"order_lines": TableSource(files=(str(path),), **spec)}, **kw)
+
+
+HEADER = ["Invoice", "Date", "CustomerID", "Sku", "Qty", "Price", "Rep"]
+
+
+def test_unlinked_returns_count_in_their_month_charged_to_their_rep(tmp_path):
+    s = make_settings(tmp_path)
+    rows = [
+        ["1001", "2024-01-10", "17850.0", "A", "2", "10.00", "R1"],
+        ["1002", "2024-01-20", "", "B", "1", "5.50", "R2"],           # a guest sale
+        ["1003", "2024-02-03", "17850.0", "Z", "-1", "7.25", "R2"],   # a return of a product never sold to him
+        ["1004", "2024-02-05", "17850.0", "A", "-1", "10.00", "R1"],  # reverses 1001 (same customer, product)
+        ["1005", "2024-02-07", "", "B", "-1", "5.50", "R3"],          # a guest return: no customer to match
+    ]
+    f = write_csv(tmp_path / "shop.csv", HEADER, rows)
+    [r] = ingest_source(s, "shop", shop_source(f))
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (5, 5, 0)
+    assert (r.rows_unlinked, r.revenue_unlinked) == (2, -12.75)
+    assert (r.rows_anonymous, r.revenue_anonymous) == (2, 0.0)
+    assert r.revenue_loaded == float(money(rows)) == 20.0 + 5.5 - 7.25 - 10 - 5.5
+    with warehouse.connect(s.warehouse_path) as con:
+        ledger.post(con)
+    by_month = dict(rows_of(s, "SELECT period, sum(amount) FROM ledger GROUP BY 1"))
+    # 1004 counts against January (its sale's month); the unlinked returns in February
+    assert {k: float(v) for k, v in by_month.items()} == {"2024-01": 20.0 + 5.5 - 10, "2024-02": -7.25 - 5.5}
+    unlinked = rows_of(s, "SELECT order_id, rep_id, customer_id FROM ledger WHERE unlinked ORDER BY 1")
+    assert unlinked == [("1003", "R2", "17850"), ("1005", "R3", None)]
+    assert rows_of(s, "SELECT rows_unlinked, revenue_unlinked FROM load_batches")[0] == (2, Decimal("-12.75"))
+
+
+def test_unlinked_returns_can_be_quarantined_by_policy(tmp_path):
+    s = make_settings(tmp_path)
+    f = write_csv(tmp_path / "shop.csv", HEADER, [["1", "2024-01-10", "7.0", "A", "2", "10", "R1"], ["2", "2024-01-11", "7.0", "Z", "-1", "3", "R1"]])
+    [r] = ingest_source(s, "shop", shop_source(f, unlinked_returns="quarantine"))
+    assert (r.rows_loaded, r.rows_quarantined, r.revenue_quarantined) == (1, 1, -3.0)
+    assert r.quarantine_reasons == {"quantity: a return with no sale to reverse": 1}
+
+
+def test_guest_lines_take_the_configured_anonymous_id(tmp_path):
+    s = make_settings(tmp_path)
+    f = write_csv(tmp_path / "shop.csv", HEADER, [["1", "2024-01-10", "", "A", "2", "10", "R1"], ["2", "2024-01-11", "12.0", "A", "1", "3", "R1"]])
+    [r] = ingest_source(s, "shop", shop_source(f, anonymous_customer="GUEST"))
+    assert (r.rows_loaded, r.rows_anonymous, r.revenue_anonymous) == (2, 1, 20.0)
+    assert rows_of(s, "SELECT customer_id FROM order_lines ORDER BY order_id") == [("GUEST",), ("12",)]
+    assert s.with_overrides().anonymous_customer_ids == ()  # configured per source in salesml.toml
+
+
+def test_a_user_rule_is_never_undone_by_return_marking(tmp_path):
+    s = make_settings(tmp_path)
+    rows = [["536365", "2024-01-10", "1.0", "A", "6", "2.55", "R1"], ["C536379", "2024-01-12", "1.0", "A", "-1", "2.55", "R1"],
+            ["C536380", "2024-01-12", "2.0", "B", "-2", "1.00", "R1"], ["536381", "2024-01-13", "2.0", "B", "-1", "1.00", "R1"]]
+    f = write_csv(tmp_path / "shop.csv", HEADER, rows)
+    rule = Rule(name="C invoices are cancellations", column="order_id", matches="^C", set={"status": "cancelled"})
+    [r] = ingest_source(s, "shop", shop_source(f, spec={"rules": (rule,)}))
+    assert r.rows_loaded == 4
+    got = rows_of(s, "SELECT order_id, status, quantity::DOUBLE, amount::DOUBLE FROM order_lines ORDER BY 1")
+    assert got == [("536365", "completed", 6.0, 15.3), ("536381", "returned", -1.0, -1.0),
+                   ("C536379", "cancelled", -1.0, -2.55), ("C536380", "cancelled", -2.0, -2.0)]
+    with warehouse.connect(s.warehouse_path) as con:
+        ledger.post(con)
+    assert float(rows_of(s, "SELECT sum(amount) FROM ledger")[0][0]) == 15.3 - 1.0  # cancellations count nothing
+
+
+def test_exact_repeats_are_found_before_generated_line_numbers(tmp_path):
+    s = make_settings(tmp_path)
+    row = ["536365", "2024-01-10", "1.0", "A", "6", "2.55", "R1"]
+    rows = [row, ["536365", "2024-01-10", "1.0", "B", "1", "4.00", "R1"], list(row), list(row)]
+    f = write_csv(tmp_path / "shop.csv", HEADER, rows)
+    [r] = ingest_source(s, "shop", shop_source(f))
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined, r.revenue_quarantined) == (4, 2, 2, 30.6)
+    assert rows_of(s, "SELECT source_row, reason, details FROM quarantine ORDER BY 1") == [
+        (4, "exact duplicate of an earlier row", "exact duplicate of an earlier row (repeats row 2)"),
+        (5, "exact duplicate of an earlier row", "exact duplicate of an earlier row (repeats row 2)"),
+    ]
+    kept = write_csv(tmp_path / "kept.csv", HEADER, rows)
+    s2 = make_settings(tmp_path / "k")
+    [r] = ingest_source(s2, "shop", shop_source(kept, duplicates="keep"))
+    assert (r.rows_loaded, r.rows_quarantined) == (4, 0)
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_a_return_file_after_a_sale_file(tmp_path, named):
+    """Sales in one file, their returns in a later one: with and without return_of_* mapped."""
+    s = make_settings(tmp_path)
+    header = ["Order", "Line", "Date", "Customer", "Sku", "Qty", "Price", "RetOrder", "RetLine"]
+    cols = {"order_id": "Order", "line_no": "Line", "order_date": "Date", "customer_id": "Customer", "product_id": "Sku",
+            "quantity": "Qty", "unit_price": "Price", "status": "'completed'"}
+    if named:
+        cols |= {"return_of_order_id": "RetOrder", "return_of_line_no": "RetLine"}
+    write_csv(tmp_path / "d1.csv", header, [["S1", "1", "2024-03-01", "C1", "A", "3", "9.99", "", ""], ["S1", "2", "2024-03-01", "C1", "B", "1", "5", "", ""]])
+    write_csv(tmp_path / "d2.csv", header, [["R1", "1", "2024-03-09", "C1", "A", "-1", "9.99", "S1" if named else "", "1" if named else ""]])
+    src = SourceSettings(tables={"order_lines": TableSource(files=(str(tmp_path / "d*.csv"),), columns=cols)})
+    ingest_source(s, "daily", src, files=[tmp_path / "d1.csv"])
+    [r] = ingest_source(s, "daily", src, files=[tmp_path / "d2.csv"])
+    assert (r.rows_loaded, r.rows_quarantined, r.rows_unlinked) == (1, 0, 0)
+    assert rows_of(s, "SELECT return_of_order_id, return_of_line_no FROM order_lines WHERE order_id = 'R1'") == [("S1", 1)]
+
+
+def test_a_glob_of_daily_gzipped_files_with_returns_in_later_files(tmp_path):
+    s = make_settings(tmp_path)
+    header = ["Order", "Line", "Date", "Customer", "Sku", "Qty", "Price", "RetOrder", "RetLine"]
+    day0, expected, n_lines = date(2024, 5, 1), Decimal(0), 0
+    for d in range(12):
+        day = day0 + timedelta(days=d)
+        rows = [[f"S{d}", "1", day.isoformat(), f"C{d % 3}", "A", "2", "3.10", "", ""]]
+        if d >= 2:  # a return of the sale two days earlier
+            rows.append([f"R{d}", "1", day.isoformat(), f"C{(d - 2) % 3}", "A", "-1", "3.10", f"S{d - 2}", "1"])
+        write_csv(tmp_path / f"sales_{day}.csv.gz", header, rows, opener=gzip.open)
+        expected += money(rows, 5, 6)
+        n_lines += len(rows)
+    cols = {"order_id": "Order", "line_no": "Line", "order_date": "Date", "customer_id": "Customer", "product_id": "Sku",
+            "quantity": "Qty", "unit_price": "Price", "status": "'completed'", "return_of_order_id": "RetOrder", "return_of_line_no": "RetLine"}
+    src = SourceSettings(tables={"order_lines": TableSource(files=("sales_*.csv.gz",), columns=cols)})
+    s = s.with_overrides()
+    s = type(s)(**{**s.__dict__, "root": tmp_path})
+    results = ingest_source(s, "daily", src)
+    assert len(results) == 12 and sum(r.rows_loaded for r in results) == n_lines
+    assert sum(r.rows_quarantined + r.rows_unlinked for r in results) == 0
+    assert Decimal(str(rows_of(s, "SELECT sum(amount) FROM order_lines")[0][0])) == expected
+    assert ingest_source(s, "daily", src)[0].skipped  # loading the folder again changes nothing
+
+
+def test_a_corrected_mapping_reloads_an_unchanged_file_and_says_so(tmp_path):
+    s = make_settings(tmp_path)
+    f = write_csv(tmp_path / "shop.csv", HEADER, [["1", "2024-01-10", "7.0", "A", "2", "10", "R1"]])
+    [first] = ingest_source(s, "shop", shop_source(f, spec={"columns": {**SHOP_COLUMNS, "customer_id": "CustomerID"}}))
+    assert rows_of(s, "SELECT customer_id FROM order_lines") == [("7.0",)]
+    assert ingest_source(s, "shop", shop_source(f, spec={"columns": {**SHOP_COLUMNS, "customer_id": "CustomerID"}}))[0].skipped
+    [again] = ingest_source(s, "shop", shop_source(f))
+    assert not again.skipped and again.replaced_batches == [first.batch_id]
+    assert "mapping changed" in again.notes[0]
+    assert rows_of(s, "SELECT customer_id FROM order_lines") == [("7",)]
+    assert rows_of(s, "SELECT status FROM load_batches ORDER BY batch_id") == [("replaced",), ("loaded",)]
+
+
+def test_a_source_loads_as_one_unit(tmp_path):
+    s = make_settings(tmp_path)
+    products = write_csv(tmp_path / "products.csv", ["Sku", "Name"], [["A", "Anchor"]])
+    lines = write_csv(tmp_path / "shop.csv", HEADER, [["1", "2024-01-10", "7.0", "A", "2", "10", "R1"]])
+    bad = SourceSettings(tables={
+        "products": TableSource(files=(str(products),), columns={"product_id": "Sku", "name": "Name"}),
+        "order_lines": TableSource(files=(str(lines),), columns={**SHOP_COLUMNS, "customer_id": "Customer"}),
+    })
+    with pytest.raises(IngestError, match=r"nothing was loaded.*shop.csv.*customer_id = 'Customer'.*The file has"):
+        ingest_source(s, "shop", bad)
+    assert not s.warehouse_path.exists() or rows_of(s, "SELECT count(*) FROM load_batches") == [(0,)]
+
+
+def test_reps_described_on_every_line_load_once_each(tmp_path):
+    s = make_settings(tmp_path)
+    rows = [["1", "2024-01-10", "7.0", "A", "2", "10", "R1"], ["2", "2024-01-11", "8.0", "A", "1", "10", "R2"],
+            ["3", "2024-01-12", "7.0", "A", "1", "10", "R1"], ["4", "2024-01-13", "9.0", "A", "1", "10", "R1"]]
+    f = write_csv(tmp_path / "flat.csv", HEADER, rows)
+    reps = TableSource(files=(str(f),), distinct=True,
+                       columns={"rep_id": "Rep", "team": "'Shop'", "region": "'UK'", "valid_from": "'2020-01-01'"})
+    src = SourceSettings(tables={"reps": reps, "order_lines": TableSource(files=(str(f),), columns=dict(SHOP_COLUMNS))})
+    by_table = {r.table: r for r in ingest_source(s, "flat", src)}
+    r = by_table["reps"]
+    assert (r.rows_read, r.rows_loaded, r.rows_merged, r.rows_quarantined) == (4, 2, 2, 0)
+    assert rows_of(s, "SELECT rep_id FROM reps ORDER BY 1") == [("R1",), ("R2",)]
+    assert by_table["order_lines"].rows_loaded == 4
