@@ -7,7 +7,6 @@ ingest maps back to the row number in the source file.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,26 +23,55 @@ def _frame(columns: list[str], data: dict | None = None) -> pd.DataFrame:
     return pd.DataFrame(data, columns=columns)
 
 
-@dataclass
+_KINDS = {"fixes": FIX_COLUMNS, "flags": FLAG_COLUMNS, "problems": PROBLEM_COLUMNS, "merges": MERGE_COLUMNS}
+
+
 class RuleLog:
     """Fixes (value changed and loaded), flags (loaded, marked for a look), problems (the row
-    is quarantined) and merges (an identical repeat folded into an earlier row)."""
+    is quarantined) and merges (an identical repeat folded into an earlier row).
 
-    fixes: pd.DataFrame = field(default_factory=lambda: _frame(FIX_COLUMNS))
-    flags: pd.DataFrame = field(default_factory=lambda: _frame(FLAG_COLUMNS))
-    problems: pd.DataFrame = field(default_factory=lambda: _frame(PROBLEM_COLUMNS))
-    merges: pd.DataFrame = field(default_factory=lambda: _frame(MERGE_COLUMNS))
-    #: facts about the whole file worth reporting (e.g. a detected date format)
-    notes: list[str] = field(default_factory=list)
+    A log keeps its parts as they come and concatenates each kind once, when it is read: a
+    file's load adds up thousands of small logs."""
+
+    __slots__ = ("_parts", "_frames", "notes")
+
+    def __init__(
+        self,
+        fixes: pd.DataFrame | None = None,
+        flags: pd.DataFrame | None = None,
+        problems: pd.DataFrame | None = None,
+        merges: pd.DataFrame | None = None,
+        notes: list[str] | None = None,
+    ):
+        given = {"fixes": fixes, "flags": flags, "problems": problems, "merges": merges}
+        self._parts: dict[str, list[pd.DataFrame]] = {k: [f] if f is not None and len(f) else [] for k, f in given.items()}
+        self._frames: dict[str, pd.DataFrame] = {}
+        #: facts about the whole file worth reporting (e.g. a detected date format)
+        self.notes: list[str] = list(notes or [])
+
+    def _get(self, kind: str) -> pd.DataFrame:
+        if kind not in self._frames:
+            self._frames[kind] = _concat(self._parts[kind], _KINDS[kind])
+            self._parts[kind] = [self._frames[kind]] if len(self._frames[kind]) else []
+        return self._frames[kind]
+
+    fixes = property(lambda self: self._get("fixes"))
+    flags = property(lambda self: self._get("flags"))
+    problems = property(lambda self: self._get("problems"))
+    merges = property(lambda self: self._get("merges"))
 
     def __add__(self, other: RuleLog) -> RuleLog:
-        return RuleLog(
-            fixes=_concat([self.fixes, other.fixes], FIX_COLUMNS),
-            flags=_concat([self.flags, other.flags], FLAG_COLUMNS),
-            problems=_concat([self.problems, other.problems], PROBLEM_COLUMNS),
-            merges=_concat([self.merges, other.merges], MERGE_COLUMNS),
-            notes=self.notes + other.notes,
-        )
+        out = RuleLog(notes=self.notes + other.notes)
+        out._parts = {k: self._parts[k] + other._parts[k] for k in _KINDS}
+        return out
+
+    def __iadd__(self, other: RuleLog) -> RuleLog:
+        for k in _KINDS:
+            if other._parts[k]:
+                self._parts[k] = self._parts[k] + other._parts[k]
+                self._frames.pop(k, None)
+        self.notes = self.notes + other.notes
+        return self
 
     @property
     def rejected(self) -> pd.Index:
@@ -68,6 +96,8 @@ def _concat(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         return _frame(columns)
+    if len(frames) == 1:
+        return frames[0][columns]
     return pd.concat(frames, ignore_index=True)[columns]
 
 
