@@ -94,7 +94,7 @@ def test_fixes_and_flags_are_recorded(dirty):
         assert key in have, d
         if d["kind"] == "return_without_status":
             assert have[key][1] == d["linked_to"]
-            assert (d["table"], d["source_row"], "fix", "link_returns", "status") in have
+            assert (d["table"], d["source_row"], "fix", "mark_returns", "status") in have
         elif d["expected"] == "fixed":
             assert have[key][0] == d["injected"], d
     # no other row is flagged as a price outlier (fixes elsewhere would be fine; there are none)

@@ -418,8 +418,8 @@ def _order_lines(out_dir: Path, rng: np.random.Generator, k: int, end: date, cle
             column="return_of_order_id", raw_column=cols["quantity"], original=before[pos["quantity"]], injected=str(-q),
             description=(
                 f"sale {value(r, 'order_id')}/{value(r, 'line_no')} turned into a return of {q} "
-                f"(negative Qty and Net Amount, Status still 'Completed', Return Of empty): link_returns sets "
-                f"status to returned and links it to the earlier sale {value(j, 'order_id')}/{value(j, 'line_no')} "
+                f"(negative Qty and Net Amount, Status still 'Completed', Return Of empty): mark_returns sets "
+                f"status to returned and link_returns links it to the earlier sale {value(j, 'order_id')}/{value(j, 'line_no')} "
                 f"(row {e.row_number(j)})"
             ),
             linked_to=f"{value(j, 'order_id')}/{value(j, 'line_no')}",
@@ -472,16 +472,16 @@ def _order_lines(out_dir: Path, rng: np.random.Generator, k: int, end: date, cle
             description=f"a return of {other} by {value(i, 'customer_id')}, who never bought it (no sale to reverse)",
         )
 
-    # --- a line sent twice, verbatim: the earlier copy is quarantined
+    # --- a line sent twice, verbatim: the repeat is quarantined, naming the row it repeats
     for i in _pick(rng, np.flatnonzero(free_sale), k, used):
         copy_row = e.next_appended()
         e.append.append(_row(t, i))
         e.add(
-            source_row=e.row_number(i), kind="exact_duplicate", expected="quarantined", rule="duplicates",
-            column="order_id,line_no", raw_column="Order No,Line No",
-            description=f"line {value(i, 'order_id')}/{value(i, 'line_no')} repeated verbatim as row {copy_row} "
-            "(the later copy is kept)",
-            kept_row=copy_row,
+            source_row=copy_row, kind="exact_duplicate", expected="quarantined", rule="duplicates",
+            column=None, raw_column="Order No,Line No",
+            description=f"line {value(i, 'order_id')}/{value(i, 'line_no')} (row {e.row_number(i)}) repeated verbatim "
+            f"as row {copy_row}: the repeat is quarantined, the first kept",
+            kept_row=e.row_number(i),
         )
 
     # --- a line sent again with another quantity: the earlier version is superseded

@@ -76,6 +76,10 @@ class DataQualityReport:
             "revenue_read": money("revenue_read"),
             "revenue_loaded": money("revenue_loaded"),
             "revenue_quarantined": money("revenue_quarantined"),
+            "rows_unlinked": int(b["rows_unlinked"].fillna(0).sum()) if "rows_unlinked" in b else 0,
+            "revenue_unlinked": money("revenue_unlinked"),
+            "rows_anonymous": int(b["rows_anonymous"].fillna(0).sum()) if "rows_anonymous" in b else 0,
+            "revenue_anonymous": money("revenue_anonymous"),
         }
 
     def reconciliation_frame(self) -> pd.DataFrame:
@@ -126,12 +130,20 @@ class DataQualityReport:
         ]
         if t["revenue_read"]:
             cards.append({"label": "Revenue read", "value": H.fmt_exact_money(t["revenue_read"]), "sub": f"quarantined {H.fmt_exact_money(t['revenue_quarantined'])}"})
+        if t["rows_unlinked"]:
+            cards.append({"label": "Unlinked returns", "value": H.fmt_int(t["rows_unlinked"]),
+                          "sub": f"{H.fmt_exact_money(t['revenue_unlinked'])}, in the month they happened"})
+        if t["rows_anonymous"]:
+            cards.append({"label": "Lines without a customer", "value": H.fmt_int(t["rows_anonymous"]),
+                          "sub": f"{H.fmt_exact_money(t['revenue_anonymous'])}, not in customer models"})
         return H.cards(cards) + H.figures({**t, "reconciles": bool(ok)})
 
     def reconciliation(self) -> H.Block:
         b = self.reconciliation_frame()
         cols = ["batch_id", "table_name", "file", "encoding", "status", "rows_read", "rows_loaded", "rows_fixed", "rows_merged",
-                "rows_quarantined", "rows_flagged", "revenue_read", "revenue_loaded", "revenue_quarantined", "reconciles"]
+                "rows_quarantined", "rows_flagged", "rows_unlinked", "rows_anonymous", "revenue_read", "revenue_loaded",
+                "revenue_quarantined", "reconciles"]
+        cols = [c for c in cols if c in b]
         notes = []
         for r in b.itertuples():
             for n in json.loads(r.notes) if isinstance(r.notes, str) and r.notes else []:
@@ -141,7 +153,8 @@ class DataQualityReport:
             formats={c: H.fmt_int for c in cols if c.startswith("rows_")}
             | {c: H.fmt_exact_money for c in cols if c.startswith("revenue_")},
             labels={"table_name": "table", "rows_read": "read", "rows_loaded": "loaded", "rows_fixed": "fixed", "rows_merged": "merged",
-                    "rows_quarantined": "quarantined", "rows_flagged": "flagged", "revenue_read": "revenue read",
+                    "rows_quarantined": "quarantined", "rows_flagged": "flagged", "rows_unlinked": "unlinked returns",
+                    "rows_anonymous": "no customer", "revenue_read": "revenue read",
                     "revenue_loaded": "revenue loaded", "revenue_quarantined": "revenue quarantined"},
         )
         for n in notes:
