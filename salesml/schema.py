@@ -116,7 +116,7 @@ ORDER_LINES = Table(
         _c("order_id", "str", True, "order (or credit note) number"),
         _c("line_no", "int", True, "line number within the order", [_nonneg]),
         _c("order_date", "date", True, "date of the sale, or of the return", past=True),
-        _c("customer_id", "str", True, "customer; may be an anonymous code"),
+        _c("customer_id", "str", True, "customer; empty (or a configured anonymous id) for walk-in / guest sales"),
         _c("product_id", "str", True),
         _c("quantity", "qty", True, "negative on returns", [pa.Check.ne(0, error="is 0")]),
         _c("unit_price", "price", False, "net unit price after discount"),
@@ -289,6 +289,11 @@ TABLES: dict[str, Table] = {
 
 #: (table, column) -> (referenced table, its key column). Checked on load when the
 #: referenced table has rows; customers are not checked (sales may be anonymous).
+#: required columns that may hold no value: an order line's customer (walk-in and guest sales,
+#: or an anonymous id configured per source); such lines count in revenue and performance and
+#: are left out of customer models
+MAY_BE_EMPTY = {("order_lines", "customer_id")}
+
 FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("order_lines", "product_id"): ("products", "product_id"),
     ("order_lines", "rep_id"): ("reps", "rep_id"),
