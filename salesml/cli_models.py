@@ -70,7 +70,8 @@ def train_churn(
     config: ConfigOpt = None,
 ) -> None:
     """Churn: fit on monthly cutoffs, evaluate on the later holdout (model vs recency and
-    BG/NBD), refit on all data up to the as-of date and save a new version."""
+    BG/NBD), refit on all data up to the as-of date and save a new version. Anonymous
+    (walk-in / guest) sales are left out: how many is said on stderr (JSON: "anonymous")."""
     from salesml.customers import churn
 
     settings = _settings(config)
@@ -78,6 +79,8 @@ def train_churn(
     _post(settings)
     result = churn.train(settings, day, log=_log)
     payload = {k: v for k, v in result.items() if k not in ("manifest", "pipeline")}
+    if result["anonymous"]["lines"]:
+        _log(result["anonymous"]["note"])
     if fmt == JsonOrTable.json:
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
         return
@@ -93,7 +96,8 @@ def train_churn(
     out.print(f"training cutoffs: {', '.join(result['cutoffs']['train'])}", highlight=False)
     out.print(result["refit"], highlight=False)
     for note in result["notes"]:
-        out.print(f"note: {note}", highlight=False)
+        if note != result["anonymous"]["note"]:  # said on stderr
+            out.print(f"note: {note}", highlight=False)
     out.print(f"saved churn model {result['version']} in {result['seconds']:.0f}s", highlight=False)
 
 
@@ -106,7 +110,9 @@ def score_churn(
     config: ConfigOpt = None,
 ) -> None:
     """Churn risk of every active customer (risk, top reasons, value at risk), written to
-    the warehouse table churn_scores (replacing the rows of the same as-of date and version)."""
+    the warehouse table churn_scores (replacing the rows of the same as-of date and version).
+    Anonymous (walk-in / guest) sales are not scored: how many order lines and how much
+    revenue of the lookback window that leaves out is said on stderr (JSON: "anonymous")."""
     from salesml.customers import churn
 
     settings = _settings(config)
@@ -117,15 +123,21 @@ def score_churn(
         _fail(f"no customer with a purchase in the {manifest.get('feature_settings', {}).get('lookback_days', '')} days up to the as-of date: nothing to score")
     as_of_day = scores["as_of"].iloc[0]
     written = churn.write_scores(settings, scores, as_of_day, manifest["version"])
+    anonymous = churn.scoring_left_out(settings, manifest, as_of_day)
+    lookback = churn.feature_settings(settings, manifest).lookback_days
+    what = f"the churn scores (the {lookback} days up to {as_of_day})"
+    if anonymous:
+        _log(anonymous.text(what))
     summary = {"version": manifest["version"], "as_of": str(as_of_day), **churn.summarize(scores, settings.churn),
-               "rows_written": written["rows"], "rows_replaced": written["replaced"]}
+               "rows_written": written["rows"], "rows_replaced": written["replaced"], "anonymous": anonymous.to_dict(what)}
     if fmt == Fmt.json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n")
         return
     if fmt == Fmt.csv:
         emit(scores, "csv")
         return
-    emit(pd.DataFrame([summary]), "table", title=f"churn scores {manifest['version']} as of {as_of_day}")
+    emit(pd.DataFrame([{k: v for k, v in summary.items() if k != "anonymous"}]), "table",
+         title=f"churn scores {manifest['version']} as of {as_of_day}")
     shown = scores.head(top)[["customer_id", "owner_rep_id", "risk", "value_at_risk", "top_reasons"]]
     emit(shown, "table", title=f"riskiest {len(shown)} of {len(scores):,} customers")
     out.print(f"written to churn_scores ({written['rows']:,} rows; {written['replaced']:,} replaced)", highlight=False)

@@ -7,6 +7,7 @@ import dataclasses
 import math
 import shutil
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 import numpy as np
@@ -23,8 +24,10 @@ from salesml.customers.churn_features import (
     active_customers,
     build_features,
     derive_orders,
+    left_out,
     load_tables,
 )
+from tests import anonymous_company
 
 S = ChurnSettings()  # lookback 365, horizon 90, recent 90
 CUTOFF = pd.Timestamp("2024-06-30")
@@ -424,3 +427,45 @@ def test_reasons_are_the_groups_that_raise_the_risk_in_plain_words():
     contrib = churn.contributions(RecencyAndTickets(), fs.X, groups, reference)
     assert "calendar" not in contrib  # the date is nobody's reason
     assert contrib.loc["A"].to_dict() == pytest.approx({"rfm": 0.1, "tickets": 0.4})
+
+
+# --------------------------------------------------------------------------- anonymous (walk-in / guest) sales
+
+
+@pytest.fixture(scope="module")
+def guests(small_demo, tmp_path_factory):
+    return anonymous_company.build(small_demo, tmp_path_factory.mktemp("guests"))
+
+
+def test_anonymous_lines_are_in_no_churn_table_label_or_feature(guests, demo_tables):
+    """With a quarter of anonymous lines (NULL and GUEST; GUEST also has a customers row and a
+    ticket) the churn tables are the demo's, so are the active customers, the labels and the
+    features at every cutoff."""
+    ids = guests.settings.anonymous_customer_ids
+    assert ids == (anonymous_company.GUEST,)
+    with duckdb.connect(str(guests.settings.warehouse_path), read_only=True) as con:
+        t = load_tables(con, anonymous=ids)
+        naive = load_tables(con)
+    for name in ("lines", "orders", "customers", "tickets"):
+        pd.testing.assert_frame_equal(getattr(t, name), getattr(demo_tables, name), obj=name)
+    assert anonymous_company.GUEST in set(naive.orders["customer_id"])  # a guest code nobody named is a customer
+    assert naive.lines["customer_id"].notna().all()  # lines without a customer never were
+    cutoffs = [pd.Timestamp("2025-06-30"), pd.Timestamp("2025-12-31")]
+    ex, ref = churn.dataset(t, cutoffs, S), churn.dataset(demo_tables, cutoffs, S)
+    pd.testing.assert_frame_equal(ex.X, ref.X)
+    pd.testing.assert_series_equal(ex.y, ref.y)
+    pd.testing.assert_frame_equal(ex.meta, ref.meta)
+
+
+@pytest.mark.parametrize(("since", "through", "team"), [(None, "2026-06-30", None), ("2025-06-30", "2026-06-30", None),
+                                                        ("2025-06-30", "2026-06-30", "T03"), (None, "2024-12-31", "T03")])
+def test_churn_counts_what_it_leaves_out(guests, since, through, team):
+    """The anonymous lines that happened in (since, through] (returns on the day they came back),
+    credited to the team: as written."""
+    with duckdb.connect(str(guests.settings.warehouse_path), read_only=True) as con:
+        lo = left_out(con, through, since, f"team:{team}" if team else None, guests.settings.anonymous_customer_ids)
+    e = guests.expected(guests.happened(date.fromisoformat(since) if since else None, date.fromisoformat(through), team))
+    assert (lo.lines, lo.orders) == (e["lines"], e["orders"]) and e["lines"] > 50
+    assert Decimal(str(lo.revenue)) == e["revenue"] and Decimal(str(lo.total_revenue)) == e["total_revenue"]
+    # the same through the settings (a short read-only connection)
+    assert churn.left_out(guests.settings, through, since, f"team:{team}" if team else None) == lo

@@ -7,6 +7,12 @@ a positive net amount in the ledger) in the ``lookback_days`` up to ``c`` (``(c 
 an active customer has *churned* (label 1) when they make no purchase in the
 ``horizon_days`` after it (``(c, c + H]``). A label needs the data to reach ``c + H``.
 
+Anonymous lines (walk-in / guest sales: no customer, or one of
+``Settings.anonymous_customer_ids``; see :mod:`salesml.anonymous`) belong to nobody: they are
+never active, labelled, trained on or scored. Training records how many order lines and how
+much revenue up to the as-of date it left out (``anonymous`` in its summary and manifest);
+:func:`left_out` says the same for any window and scope (e.g. a scoring's lookback window).
+
 Time-based holdout
 ------------------
 Cutoffs are month-ends. The holdout (``test_cutoffs``) are the latest month-ends whose
@@ -57,7 +63,10 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from salesml import warehouse
+from salesml.anonymous import LeftOut
 from salesml.config import ChurnSettings, Settings
+from salesml.customers import churn_features
 from salesml.customers.churn_features import (
     CATEGORICAL,
     CONTEXT_GROUPS,
@@ -84,11 +93,13 @@ __all__ = [
     "dataset",
     "evaluate",
     "label",
+    "left_out",
     "lift_top_decile",
     "make_pipeline",
     "plan_cutoffs",
     "reasons",
     "score",
+    "scoring_left_out",
     "train",
     "write_scores",
 ]
@@ -600,7 +611,6 @@ def permutation_drivers(pipe, X: pd.DataFrame, y: pd.Series, groups: dict[str, l
 
 
 def _read_tables(settings: Settings, through=None, customers_sql: str = "", params: dict | None = None) -> ChurnTables:
-    from salesml import warehouse
     from salesml.accounting.ledger import ensure_posted
 
     if not settings.warehouse_path.exists():
@@ -611,9 +621,25 @@ def _read_tables(settings: Settings, through=None, customers_sql: str = "", para
         if not warehouse.table_exists(con, "ledger"):
             raise ChurnError("the warehouse has no ledger: load order lines first (`salesml demo` or `salesml ingest`)")
         try:
-            return load_tables(con, through, customers_sql, params)
+            return load_tables(con, through, customers_sql, params, anonymous=settings.anonymous_customer_ids)
         except SalesmlError as e:
             raise ChurnError(str(e)) from None
+
+
+def left_out(settings: Settings, through=None, since=None, scope=None) -> LeftOut:
+    """The anonymous order lines churn leaves out: those that happened after ``since`` (if
+    given) and by ``through`` (if given), credited to ``scope`` (the ledger's rep / team /
+    region; anonymous sales have no owner), with their net revenue and its share of those
+    entries' revenue. Reads the warehouse through a short read-only connection."""
+    if not settings.warehouse_path.exists():
+        raise ChurnError(f"no warehouse at {settings.warehouse_path}: run `salesml demo` or `salesml ingest` first")
+    wh = settings.warehouse
+    with warehouse.connect(settings.warehouse_path, read_only=True, memory_limit=wh.memory_limit, threads=wh.threads) as con:
+        if not warehouse.table_exists(con, "ledger"):
+            return LeftOut()
+        return churn_features.left_out(
+            con, through, since, scope, settings.anonymous_customer_ids, settings.performance.unassigned
+        )
 
 
 def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[str], None] = lambda m: None) -> dict:
@@ -621,20 +647,27 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
     refit on every cutoff up to ``as_of``, save a new version (unless ``save`` is false).
 
     Returns the summary: version, as_of, cutoffs, model and baseline metrics, drivers,
-    notes, seconds (and the manifest under ``manifest``)."""
+    notes, anonymous (the anonymous order lines up to the as-of date left out, see
+    :func:`left_out`), seconds (and the manifest under ``manifest``)."""
     from salesml import registry
 
     started = time.perf_counter()
     s = settings.churn
     t = _read_tables(settings, as_of)
     if t.orders.empty:
-        raise ChurnError("no sales with a customer in the warehouse: nothing to learn churn from")
+        raise ChurnError(
+            "no sales with an identified customer in the warehouse: nothing to learn churn from "
+            "(anonymous / walk-in sales are left out)"
+        )
     last = t.last_date
     day = _ts(as_of) if as_of is not None else last
     notes = list(t.notes)
     data_end = min(day, last)
     if day > last:
         notes.append(f"as_of {_iso(day)} is after the last sale ({_iso(last)}): label windows end by {_iso(last)}")
+    anonymous = left_out(settings, through=data_end)
+    if anonymous:
+        notes.append(anonymous.text(f"the churn model (up to {_iso(data_end)})"))
     plan = plan_cutoffs(t.first_date, data_end, s)
     log(f"churn: cutoffs train {', '.join(plan.to_dict()['train'])}; holdout {', '.join(plan.to_dict()['test'])}")
     full = dataset(t, plan.refit, s, data_end)
@@ -695,6 +728,7 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
         },
         "importance": drivers,
         "reference": reference,
+        "anonymous": anonymous.to_dict(f"the churn model (up to {_iso(data_end)})"),
         "data_hash": _frame_hash(frame),
         "refit": (
             f"The metrics are those of the pipeline fitted on the {len(plan.train)} training cutoffs and scored on the "
@@ -719,6 +753,7 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
         "drivers": drivers[:10],
         "refit": manifest["refit"],
         "notes": notes,
+        "anonymous": manifest["anonymous"],
         "seconds": round(time.perf_counter() - started, 1),
         "manifest": manifest,
         "pipeline": final,
@@ -793,7 +828,8 @@ def score(
     probability of no purchase in the next H days), top_reasons ("; "-separated words),
     value_at_risk (risk x net revenue of the lookback window), revenue_lookback,
     owner_rep_id; riskiest first. ``customers_sql`` restricts the customers read (see
-    :func:`~salesml.customers.churn_features.load_tables`). Nothing is written."""
+    :func:`~salesml.customers.churn_features.load_tables`). Anonymous lines are never
+    scored (:func:`scoring_left_out` counts them). Nothing is written."""
     from salesml import registry
 
     pipe, manifest = model if model is not None else registry.load_estimator(settings, KIND, version)
@@ -829,6 +865,15 @@ def score(
     return out, manifest
 
 
+def scoring_left_out(settings: Settings, manifest: dict, as_of, scope=None) -> LeftOut:
+    """The anonymous order lines of a scoring's lookback window (the model's
+    ``lookback_days`` up to ``as_of``, the days whose buyers are scored) credited to
+    ``scope``: what the scores leave out."""
+    day = _ts(as_of)
+    lookback = feature_settings(settings, manifest).lookback_days
+    return left_out(settings, through=day, since=day - pd.Timedelta(days=lookback), scope=scope)
+
+
 def summarize(scores: pd.DataFrame, s: ChurnSettings) -> dict:
     """Headline figures of a scoring: customers, mean risk, at risk, value at risk."""
     at_risk = scores[scores["risk"] >= s.at_risk_threshold] if len(scores) else scores
@@ -845,8 +890,6 @@ def summarize(scores: pd.DataFrame, s: ChurnSettings) -> dict:
 def write_scores(settings: Settings, scores: pd.DataFrame, as_of, version: str) -> dict:
     """Store scores in ``churn_scores``: the rows of the same as_of + version are
     replaced, in one transaction, and an audit entry is recorded."""
-    from salesml import warehouse
-
     day = _ts(as_of).date()
     rows = scores.assign(scored_at=datetime.now())[[*SCORE_COLUMNS, "scored_at"]]
     with warehouse.connect(settings.warehouse_path) as con:

@@ -10,6 +10,11 @@ A group whose table is missing raises :class:`SkipGroup`; :func:`build_features`
 leaves its columns out and records a note ("no tickets loaded: tickets and satisfaction
 skipped"), never a traceback.
 
+Anonymous lines (walk-in / guest sales: no customer, or one of
+``Settings.anonymous_customer_ids``; see :mod:`salesml.anonymous`) are nobody's purchases:
+:func:`load_tables` leaves them out (and an anonymous id's row of the customers and tickets
+tables), so they are never active, labelled or scored; :func:`left_out` counts them.
+
 Groups (``W`` = ``lookback_days``, ``r`` = ``recent_days``):
 
 =========  ===========================================================================
@@ -33,7 +38,7 @@ calendar   month of the cutoff (the season of the label window, known in advance
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -41,6 +46,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from salesml.accounting.scope import Scope, parse_scope
+from salesml.anonymous import LeftOut, identified_sql
+from salesml.anonymous import left_out as _left_out
 from salesml.config import ChurnSettings
 from salesml.errors import SalesmlError
 
@@ -104,19 +112,22 @@ def load_tables(
     params: dict | None = None,
     sale_kind: str = "sale",
     return_kind: str = "return",
+    anonymous: Sequence[str] = (),
 ) -> ChurnTables:
     """Read the churn tables from the warehouse (the ledger must be posted).
 
     ``through`` keeps only what happened on or before that day. ``customers_sql`` (a
     ``SELECT customer_id ...`` with ``$name`` parameters in ``params``) restricts every
     table to those customers, in the warehouse query: a rep's report never holds anyone
-    else's customers.
+    else's customers. Anonymous lines (no customer, or one of the ids in ``anonymous``,
+    e.g. ``settings.anonymous_customer_ids``) are left out of every table.
     """
     from salesml import warehouse
 
-    params = dict(params or {})
+    who, wp = identified_sql("customer_id", anonymous)
+    params = {**(params or {}), **wp}
     params["through"] = pd.Timestamp(through).date() if through is not None else date(9999, 12, 31)
-    only = f"AND customer_id IN ({customers_sql})" if customers_sql else ""
+    only = f"AND {who}" + (f" AND customer_id IN ({customers_sql})" if customers_sql else "")
     have = {t: warehouse.table_exists(con, t) and warehouse.row_count(con, t) > 0 for t in ("ledger", "products", "customers", "tickets")}
     notes: list[str] = []
     if not have["ledger"]:
@@ -131,7 +142,7 @@ def load_tables(
                    first_value(kind) OVER (PARTITION BY order_id, line_no ORDER BY entry_id) AS line_kind,
                    first_value(event_date) OVER (PARTITION BY order_id, line_no ORDER BY entry_id) AS line_date
             FROM ledger
-            WHERE customer_id IS NOT NULL {only}
+            WHERE TRUE {only}
         ),
         net AS (
             SELECT customer_id, order_id, line_no, rep_id, any_value(line_kind) AS kind,
@@ -162,7 +173,7 @@ def load_tables(
         customers = _run(
             con,
             f"""SELECT customer_id, name, segment, region, acquisition_channel, first_order_date, owner_rep_id
-                FROM customers WHERE customer_id IS NOT NULL {only} ORDER BY customer_id""",
+                FROM customers WHERE TRUE {only} ORDER BY customer_id""",
             params,
         )
         customers = customers.assign(
@@ -176,7 +187,7 @@ def load_tables(
         tickets = _run(
             con,
             f"""SELECT customer_id, opened, closed, category, satisfaction::DOUBLE AS satisfaction
-                FROM tickets WHERE customer_id IS NOT NULL AND opened <= $through {only}
+                FROM tickets WHERE opened <= $through {only}
                 ORDER BY customer_id, opened""",
             params,
         )
@@ -188,6 +199,34 @@ def load_tables(
     else:
         notes.append("no tickets loaded: tickets and satisfaction skipped")
     return ChurnTables(lines=lines, orders=derive_orders(lines), customers=customers, tickets=tickets, notes=tuple(notes))
+
+
+def left_out(
+    con: duckdb.DuckDBPyConnection,
+    through: date | pd.Timestamp | None = None,
+    since: date | pd.Timestamp | None = None,
+    scope: str | Scope | None = None,
+    anonymous: Sequence[str] = (),
+    unassigned: str = "(unassigned)",
+) -> LeftOut:
+    """The anonymous order lines :func:`load_tables` leaves out: ledger entries that
+    happened (``event_date``, else the sale's date) after ``since`` (if given) and on or
+    before ``through`` (if given), credited to ``scope`` (the rep / team / region the ledger
+    credits; anonymous sales have no owner): lines, orders, net revenue and its share of the
+    same entries' revenue (:class:`salesml.anonymous.LeftOut`)."""
+    cond, params = parse_scope(scope).sql()
+    day = "coalesce(event_date, credit_date)"
+    where = [cond]
+    if through is not None:
+        where.append(f"{day} <= $through")
+        params["through"] = pd.Timestamp(through).date()
+    if since is not None:
+        where.append(f"{day} > $since")
+        params["since"] = pd.Timestamp(since).date()
+    return _left_out(
+        con, " AND ".join(where), {**params, "un": unassigned}, anonymous,
+        source="(SELECT *, coalesce(rep_id, $un) AS rep_key FROM ledger)",
+    )
 
 
 def derive_orders(lines: pd.DataFrame) -> pd.DataFrame:
