@@ -22,13 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesml import schema
+from salesml.cleaning import dates, numbers
 from salesml.cleaning import log as L
+from salesml.cleaning.dates import DATE_FORMATS as DATE_FORMATS
+from salesml.cleaning.dates import choose_date_format as choose_date_format
+from salesml.cleaning.errors import CleaningError
+from salesml.cleaning.numbers import parse_number_text as parse_number_text
 from salesml.config import CleaningSettings, SourceSettings, TableSource
-from salesml.errors import SalesmlError
-
-
-class CleaningError(SalesmlError, ValueError):
-    """The data cannot be cleaned as configured (e.g. ambiguous dates); the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -216,161 +216,29 @@ def source_rules(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
 
 # --------------------------------------------------------------------------- numbers
 
-_CURRENCY = r"(?:[¥$€£₩₹]|RMB|CNY|USD|EUR|HKD|元)"
-_NUMBER = re.compile(
-    rf"^(?P<sign1>[-+])?\s*{_CURRENCY}?\s*(?P<sign2>[-+])?\s*(?P<num>\d{{1,3}}(?:[,\u00a0 '’]\d{{3}})+(?:\.\d+)?|\d*\.?\d+(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?\s*{_CURRENCY}?\s*(?P<sign3>-)?$",
-    re.IGNORECASE,
-)
-
-
-def parse_number_text(text: str) -> tuple[float | None, bool]:
-    """Parse one formatted number: ``$1,234.50``, ``¥1,234``, ``16%`` (-> 0.16),
-    ``１２３``, ``(12.50)`` (-> -12.5), ``12-``. Returns (value or None, was percent)."""
-    t = unicodedata.normalize("NFKC", text).strip()
-    neg = False
-    if t.startswith("(") and t.endswith(")"):
-        neg, t = True, t[1:-1].strip()
-    m = _NUMBER.match(t)
-    if not m:
-        return None, False
-    num = re.sub(r"[,\u00a0 '’]", "", m.group("num"))
-    try:
-        value = float(num)
-    except ValueError:
-        return None, False
-    if "-" in (m.group("sign1"), m.group("sign2"), m.group("sign3")):
-        neg = not neg
-    pct = m.group("pct") is not None
-    if pct:
-        value /= 100
-    return (-value if neg else value), pct
-
 
 def parse_numbers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
-    """Numeric columns from text. Plain numbers pass silently; formatted ones (currency
-    symbols, thousands separators, percentages, full-width digits, accounting negatives)
-    are parsed and logged as fixes; anything else quarantines the row."""
-    out = df.copy(deep=False)
-    log = L.RuleLog()
-    for c in ctx.table.columns:
-        if c.name not in out.columns or c.dtype not in _NUMERIC_TYPES:
-            continue
-        s = out[c.name]
-        if pd.api.types.is_numeric_dtype(s):
-            out[c.name] = s.astype("float64")
-            continue
-        plain = pd.to_numeric(s, errors="coerce")
-        values = plain.to_numpy(dtype="float64", na_value=np.nan).copy()
-        todo = s.notna().to_numpy() & np.isnan(values)
-        if todo.any():
-            sub = s[todo]
-            parsed = {u: parse_number_text(str(u)) for u in pd.unique(sub)}
-            val = np.array([parsed[u][0] if parsed[u][0] is not None else np.nan for u in sub], dtype="float64")
-            pct = np.array([parsed[u][1] for u in sub], dtype=bool)
-            ok = ~np.isnan(val) & (~pct | (c.dtype == "rate"))
-            values[todo] = np.where(ok, val, np.nan)
-            good, bad_pct = todo.copy(), todo.copy()
-            good[todo] = ok
-            bad_pct[todo] = ~np.isnan(val) & pct & (c.dtype != "rate")
-            bad = todo & ~good & ~bad_pct
-            log += L.fixes("parse_numbers", c.name, df.index[good], s[good], values[good])
-            log += L.problems("parse_numbers", c.name, df.index[bad], "not a number", s[bad])
-            log += L.problems("parse_numbers", c.name, df.index[bad_pct], "a percentage where an amount is expected", s[bad_pct])
-        values = pd.Series(values, index=s.index)
-        if c.dtype == "int":
-            frac = mask(values.notna() & (values != np.floor(values)))
-            log += L.problems("parse_numbers", c.name, df.index[frac], "not a whole number", values[frac])
-            values = values.where(~frac)
-        out[c.name] = values
-    return out, log
+    """Numeric columns from text in the source's number style (``ctx.source.decimal`` and
+    ``thousands``): plain numbers pass, formatted ones (currency, separators, percentages
+    in rate columns, accounting negatives) are fixes, what the style cannot read is
+    quarantined naming the style, a value the other decimal mark reads differently is
+    flagged when the column shows signs of that style, a column mostly written in it stops
+    the load, and an accounting negative on a sale line is flagged. See
+    :mod:`salesml.cleaning.numbers`."""
+    return numbers.parse_number_columns(df, ctx.table, ctx.source, ctx.where)
 
 
 # --------------------------------------------------------------------------- dates
 
-#: formats tried when none is configured and the dates are not ISO 8601
-DATE_FORMATS = (
-    "%m/%d/%Y",
-    "%d/%m/%Y",
-    "%Y/%m/%d",
-    "%d.%m.%Y",
-    "%Y.%m.%d",
-    "%d-%m-%Y",
-    "%m-%d-%Y",
-    "%Y%m%d",
-    "%Y年%m月%d日",
-    "%d %b %Y",
-    "%b %d, %Y",
-    "%m/%d/%y",
-    "%d/%m/%y",
-)
-
-
-def _parse_dates(values: pd.Series, fmt: str) -> pd.Series:
-    if fmt == "ISO8601":
-        return pd.to_datetime(values, format="ISO8601", errors="coerce")
-    return pd.to_datetime(values, format=fmt, errors="coerce")
-
-
-def choose_date_format(values: pd.Series, configured: tuple[str, ...], column: str, where: str) -> tuple[str | tuple, str | None]:
-    """Pick the format(s) for a date column from its distinct values.
-
-    Configured formats are used as given (tried in order). Otherwise ISO 8601 when every
-    value is ISO; else the one common format that reads every value. If several do (e.g.
-    only days <= 12: ``03/04/2024``), that is ambiguous and an error asks for
-    ``date_format``. Returns (format or tuple of formats, a note for the batch or None).
-    """
-    if configured:
-        return tuple(configured), None
-    uniq = pd.Series(values.dropna().unique())
-    if uniq.empty:
-        return "ISO8601", None
-    iso = _parse_dates(uniq, "ISO8601").notna()
-    if iso.all():
-        return "ISO8601", None
-    scores = {fmt: int(_parse_dates(uniq, fmt).notna().sum()) for fmt in DATE_FORMATS}
-    best = max(scores.values())
-    if best <= int(iso.sum()):
-        return "ISO8601", None
-    winners = [f for f, n in scores.items() if n == best]
-    if len(winners) > 1:
-        example = next((v for v in uniq if all(pd.notna(_parse_dates(pd.Series([v]), f).iloc[0]) for f in winners)), uniq.iloc[0])
-        raise CleaningError(
-            f"{where}: the dates in {column!r} are ambiguous: they read as {' and as '.join(winners[:3])} "
-            f"(e.g. {example!r}); set date_format for this table in the source's config"
-        )
-    return winners[0], f"{column}: dates read as {winners[0]} (detected)"
-
 
 def parse_dates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
-    """Date columns from text with the configured or an unambiguously detected format;
-    values that do not parse quarantine the row. Times of day are dropped."""
-    out = df.copy(deep=False)
-    log = L.RuleLog()
-    for c in ctx.table.columns:
-        if c.name not in out.columns or c.dtype != "date":
-            continue
-        s = out[c.name]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            out[c.name] = s.dt.normalize().astype("datetime64[ns]")
-            continue
-        fmt, note = choose_date_format(s, ctx.spec.date_format, c.name, ctx.where)
-        if note:
-            log.notes.append(note)
-        codes, uniq_vals = pd.factorize(s, use_na_sentinel=True)
-        uniq = pd.Series(np.asarray(uniq_vals, dtype=object))
-        parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[ns]")
-        for f in fmt if isinstance(fmt, tuple) else (fmt,):
-            missing = parsed.isna()
-            if not missing.any():
-                break
-            parsed[missing] = _parse_dates(uniq[missing], f).astype("datetime64[ns]")
-        looked = np.append(parsed.dt.normalize().to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
-        values = pd.Series(looked[codes], index=s.index)
-        bad = s.notna().to_numpy() & values.isna().to_numpy()
-        shown = fmt if isinstance(fmt, str) else " or ".join(fmt)
-        log += L.problems("parse_dates", c.name, df.index[bad], f"not a date ({'YYYY-MM-DD' if shown == 'ISO8601' else shown})", s[bad])
-        out[c.name] = values
-    return out, log
+    """Date columns from text: each value read by the detected style it is written in (ISO
+    8601, ``%Y/%m/%d``, ``%Y年%m月%d日``, ``%d.%m.%Y``..., day/month order only when the data
+    decides it) or by the configured ``date_format``; times of day are dropped. Unreadable
+    values quarantine their row, or stop the load with examples and the ``date_format`` to
+    set when they are more than ``ctx.settings.max_bad_date_share`` of the column. See
+    :mod:`salesml.cleaning.dates`."""
+    return dates.parse_date_columns(df, ctx.table, ctx.spec.date_format, ctx.settings.max_bad_date_share, ctx.where)
 
 
 # --------------------------------------------------------------------------- amounts
