@@ -118,7 +118,9 @@ def erp(tmp_path):
         '[warehouse]\npath = "wh.duckdb"\n[sources.erp.tables.order_lines]\nfiles = ["exports/*.csv"]\n'
         'columns = { order_id = "Invoice", line_no = "Line", order_date = "Date", customer_id = "Customer", '
         'product_id = "SKU", quantity = "Qty", unit_price = "Price", status = "Status" }\n'
-        'values = { status = { completed = "completed" } }\n',
+        'values = { status = { completed = "completed" } }\n'
+        # one impossible date in four rows: above the default share, which would stop the load
+        '[cleaning]\nmax_bad_date_share = 0.5\n',
         encoding="utf-8",
     )
     return tmp_path
@@ -130,14 +132,14 @@ def test_ingest_quarantine_and_batches(erp):
     assert out["quarantine_reasons"] == {
         "order_id,line_no: exact duplicate of a later row": 1,
         "order_date: not a date (YYYY-MM-DD)": 1,
-        "quantity: not a number": 1,
+        "quantity: not a number (decimal '.', thousands ',')": 1,
     }
     assert (out["revenue_read"], out["revenue_loaded"], out["revenue_quarantined"], out["skipped"]) == (45.0, 20.0, 25.0, False)
     q = list(csv.DictReader(io.StringIO(run("quarantine", "--format", "csv", cwd=erp).stdout)))
     assert [(r["row"], r["reason"]) for r in q] == [
         ("2", "order_id,line_no: exact duplicate of a later row"),
         ("4", "order_date: not a date (YYYY-MM-DD)"),
-        ("5", "quantity: not a number"),
+        ("5", "quantity: not a number (decimal '.', thousands ',')"),
     ]
     assert q[0]["file"].endswith("orders.csv") and json.loads(q[2]["record"])["Qty"] == "x"
     table = run("quarantine", "--batch", str(out["batch_id"]), cwd=erp).stdout

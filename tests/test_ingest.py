@@ -102,7 +102,8 @@ DISC,1,2024-01-05,C1,P1,1,10,10,R1,1.5,,,completed,,,,
 
 
 def test_bad_rows_are_quarantined_with_reasons_and_everything_reconciles(tmp_path):
-    s = make_settings(tmp_path)
+    # one impossible date in ten rows: above the default max_bad_date_share, which would stop the load
+    s = make_settings(tmp_path, cleaning={"max_bad_date_share": 0.2})
     f = write(tmp_path / "orders.csv", BAD_ORDERS)
     r = load_file(s, "x", "order_lines", f, order_spec(f))
     assert r.rows_read == 11
@@ -113,7 +114,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_everything_reconciles(tmp_pat
         "order_id,line_no: exact duplicate of a later row": 1,
         "order_date: required value is missing": 1,
         "order_date: not a date (YYYY-MM-DD)": 1,
-        "quantity: not a number": 1,
+        "quantity: not a number (decimal '.', thousands ',')": 1,
         "quantity: is 0": 1,
         "status: not one of completed, cancelled, returned": 1,
         "quantity: a return with no sale to reverse": 1,
@@ -130,7 +131,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_everything_reconciles(tmp_pat
     assert [row[0] for row in q] == [2, 4, 5, 6, 7, 8, 9, 10, 11]  # spreadsheet row numbers (header = 1)
     assert q[0][2] == "order_id,line_no: exact duplicate of a later row (kept row 3)"
     assert json.loads(q[3][3])["quantity"] == "lots"  # the original record is kept as read
-    assert "quantity: not a number (lots)" in q[3][2] and "quantity: required value is missing" in q[3][2]
+    assert "quantity: not a number (decimal '.', thousands ',') (lots)" in q[3][2] and "quantity: required value is missing" in q[3][2]
     assert counts(s, "SELECT rows_read, rows_loaded, rows_quarantined, rows_merged FROM load_batches") == [(11, 2, 9, 0)]
 
 
