@@ -61,20 +61,23 @@ class Company:
             "total_revenue": sum((e["amount"] for e in self.ledger if keep(e)), Decimal("0")),
         }
 
-    def known_by(self, as_of: date, team: str | None = None):
-        """Entries an RFM or CLV as of ``as_of`` reads: sale and event on or before it (in a team)."""
+    def known_by(self, as_of: date, team: str | None = None, rep: str | None = None):
+        """Entries an RFM or CLV as of ``as_of`` reads: sale and event on or before it (credited
+        to a team or a rep)."""
         return lambda e: (
             e["credit_date"] <= as_of
             and (e["event_date"] or e["credit_date"]) <= as_of
             and (team is None or e["team"] == team)
+            and (rep is None or e["rep_id"] == rep)
         )
 
-    def happened(self, since: date | None, through: date, team: str | None = None):
-        """Entries whose event (else sale) day is in (since, through] (in a team)."""
+    def happened(self, since: date | None, through: date, team: str | None = None, rep: str | None = None):
+        """Entries whose event (else sale) day is in (since, through] (credited to a team or a rep)."""
         return lambda e: (
             (since is None or (e["event_date"] or e["credit_date"]) > since)
             and (e["event_date"] or e["credit_date"]) <= through
             and (team is None or e["team"] == team)
+            and (rep is None or e["rep_id"] == rep)
         )
 
 

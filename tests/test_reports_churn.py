@@ -1,9 +1,12 @@
-"""The churn_risk report: rendered from a stored model, figures = the registry's, rep scope holds only the rep's customers."""
+"""The churn_risk report: rendered from a stored model, figures = the registry's, rep scope holds only the rep's customers,
+walk-in / guest sales are never scored and the page says how many there were."""
 
 from __future__ import annotations
 
 import re
 import shutil
+from datetime import date, timedelta
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -12,6 +15,7 @@ from salesml import registry
 from salesml.config import load_settings
 from salesml.customers import churn
 from salesml.reports.runner import render
+from tests import anonymous_company
 from tests.test_reports_runner import with_notebooks
 
 FAST = {"train_cutoffs": 3, "max_iter": 30, "importance_repeats": 1, "calibration_folds": 2, "min_samples_leaf": 20,
@@ -19,14 +23,21 @@ FAST = {"train_cutoffs": 3, "max_iter": 30, "importance_repeats": 1, "calibratio
 
 
 @pytest.fixture(scope="module")
-def trained(small_demo, tmp_path_factory):
-    """A copy of the small demo with one churn model version in its registry."""
-    root = tmp_path_factory.mktemp("churn_report")
-    shutil.copy(small_demo.warehouse_path, root / "warehouse.duckdb")
-    # the report notebook reads its settings (the models' folder) from the config file
+def guests(small_demo, tmp_path_factory):
+    """A copy of the small demo with a quarter of anonymous lines (tests/anonymous_company.py)."""
+    return anonymous_company.build(small_demo, tmp_path_factory.mktemp("churn_report"))
+
+
+@pytest.fixture(scope="module")
+def trained(guests):
+    """The small demo with walk-in / guest sales and one churn model version in its registry."""
+    root = guests.settings.root
+    # the report notebook reads its settings (the models' folder, the guest id) from the config file
     churn_toml = "\n".join(f"{k} = {v}" for k, v in FAST.items())
     (root / "salesml.toml").write_text(
-        f'[warehouse]\npath = "warehouse.duckdb"\n\n[models]\ndir = "models"\n\n[churn]\n{churn_toml}\n', encoding="utf-8"
+        f'[warehouse]\npath = "warehouse.duckdb"\n\n[models]\ndir = "models"\n\n[churn]\n{churn_toml}\n\n'
+        '[sources.shop]\nanonymous_customer = "GUEST"\n',
+        encoding="utf-8",
     )
     s = with_notebooks(load_settings(root / "salesml.toml"))
     churn.train(s)
@@ -38,7 +49,7 @@ def customer_ids(page: str) -> set[str]:
 
 
 @pytest.mark.notebook
-def test_report_shows_the_registry_metrics_and_charts(trained):
+def test_report_shows_the_registry_metrics_and_charts(trained, guests):
     result = render(trained, "churn_risk", {"as_of": "2026-06-30"})
     manifest = registry.manifest(trained, "churn")
     f = result.figures
@@ -53,10 +64,17 @@ def test_report_shows_the_registry_metrics_and_charts(trained):
     assert page.count("Plotly.newPlot") >= 4  # ROC, lift, reliability, drivers
     assert "Follow-up list" in page and "Holdout: model vs baselines" in page
     assert "ChurnRiskReport(" not in page
+    # walk-in / guest sales of the lookback window (365 days to the as-of day) are not scored, and it says so
+    end = date(2026, 6, 30)
+    e = guests.expected(guests.happened(end - timedelta(days=365), end))
+    assert (f["anonymous_lines"], f["anonymous_orders"]) == (e["lines"], e["orders"]) and e["lines"] > 100
+    assert Decimal(str(f["anonymous_revenue"])) == e["revenue"]
+    assert f"{e['lines']:,} anonymous order lines in {e['orders']:,} orders (¥{e['revenue']:,.2f}" in page
+    assert "are not in the churn scores" in page
 
 
 @pytest.mark.notebook
-def test_a_reps_report_holds_only_their_customers(trained):
+def test_a_reps_report_holds_only_their_customers(trained, guests):
     scores, _ = churn.score(trained, as_of="2026-06-30")
     risky = scores[scores["risk"] >= trained.churn.at_risk_threshold]
     rep = risky["owner_rep_id"].value_counts().index[0]
@@ -70,6 +88,13 @@ def test_a_reps_report_holds_only_their_customers(trained):
     assert result.figures["customers_scored"] == int((scores["owner_rep_id"] == rep).sum())
     others = set(scores["customer_id"]) - own
     assert not others & shown
+    assert not set(scores["customer_id"]) & {None, anonymous_company.GUEST}  # GUEST has an owner, but is nobody
+    # the walk-in sales credited to the rep in the lookback window
+    end = date(2026, 6, 30)
+    e = guests.expected(guests.happened(end - timedelta(days=365), end, rep=rep))
+    assert result.figures["anonymous_lines"] == e["lines"] and Decimal(str(result.figures["anonymous_revenue"])) == e["revenue"]
+    if e["lines"]:
+        assert "of the sales credited to this scope" in page
 
 
 @pytest.mark.notebook

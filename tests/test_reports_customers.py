@@ -6,13 +6,16 @@ from __future__ import annotations
 import re
 import sys
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from salesml import warehouse
+from salesml.config import load_settings
 from salesml.customers.rfm import default_as_of, rfm
 from salesml.reports.customers import CustomerSegmentsReport, months_before
 from salesml.reports.runner import render
+from tests import anonymous_company
 from tests.test_reports_performance import without_plotly_js
 from tests.test_reports_runner import with_notebooks
 
@@ -91,3 +94,45 @@ def test_escaping_and_a_missing_clv_model(toy, tmp_path, monkeypatch):
     assert int(report.migration.to_numpy().sum()) == 3
     for block in ("title", "heat_map", "clusters", "migration_block", "notes"):
         assert getattr(report, block)().html
+
+
+# --------------------------------------------------------------------------- anonymous (walk-in / guest) sales
+
+
+@pytest.fixture(scope="module")
+def guests(small_demo, tmp_path_factory):
+    company = anonymous_company.build(small_demo, tmp_path_factory.mktemp("guests"))
+    (company.settings.root / "salesml.toml").write_text(
+        '[warehouse]\npath = "warehouse.duckdb"\n\n[sources.shop]\nanonymous_customer = "GUEST"\n', encoding="utf-8"
+    )
+    return company
+
+
+def test_the_report_leaves_walk_in_sales_out_and_says_how_much(small_demo, guests):
+    """With a quarter of anonymous lines the figures are the demo's; the page says how many
+    lines and how much revenue were left out (as computed from the lines written)."""
+    as_of = date(2026, 3, 31)
+    s = with_notebooks(load_settings(guests.settings.root / "salesml.toml"))
+    result = render(s, "customer_segments", {"as_of": as_of.isoformat()})
+    f = result.figures
+    bare = guests.settings.root / "plain.toml"  # the same default settings, no anonymous id
+    bare.write_text("", encoding="utf-8")
+    plain = CustomerSegmentsReport(as_of=as_of.isoformat(), config_path=str(bare), warehouse=str(small_demo.warehouse_path)).figures_recorded
+    for key in ("customers", "revenue", "segment_counts", "k"):
+        assert f[key] == plain[key], key
+    assert plain["anonymous_lines"] == 0
+    e = guests.expected(guests.known_by(as_of))
+    assert (f["anonymous_lines"], f["anonymous_orders"]) == (e["lines"], e["orders"])
+    assert Decimal(str(f["anonymous_revenue"])) == e["revenue"]
+    assert f["anonymous_revenue_share_pct"] == pytest.approx(float(e["revenue"] / e["total_revenue"] * 100), abs=0.005)
+    page = without_plotly_js(result.html_path.read_text(encoding="utf-8"))
+    assert f"{e['lines']:,} anonymous order lines in {e['orders']:,} orders (¥{e['revenue']:,.2f}" in page
+    assert "are not in the segments, clusters, migration or lifetime values" in page
+    assert "GUEST" not in page and "Traceback" not in page
+    # a team's report: the anonymous sales credited to the team
+    team = CustomerSegmentsReport(as_of=as_of.isoformat(), scope="team:T03", config_path=str(guests.settings.root / "salesml.toml"))
+    t = guests.expected(guests.known_by(as_of, "T03"))
+    assert (team.anonymous.lines, Decimal(str(team.anonymous.revenue))) == (t["lines"], t["revenue"])
+    assert "credited to this scope" in team.title().html
+    before = guests.expected(guests.known_by(team.before_date, "T03"))
+    assert f"on {team.before_date}: {before['lines']:,} anonymous order lines" in team.migration_block().html

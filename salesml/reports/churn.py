@@ -7,6 +7,10 @@ queries read the customers the scope's reps own (customers.owner_rep_id) and not
 so a rep's report holds no other rep's customers. The model quality figures (holdout
 metrics, curves, drivers) are the company-wide aggregates stored with the model: they
 describe the model and carry no customer's data.
+
+Anonymous (walk-in / guest) sales have no customer and no owner: they are never scored. The
+report says how many order lines and how much revenue of the scoring's lookback window that
+leaves out (the sales the ledger credits to the scope; :func:`salesml.customers.churn.scoring_left_out`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import plotly.graph_objects as go
 from salesml import registry
 from salesml.accounting import performance as perf
 from salesml.accounting.scope import Scope, parse_scope
+from salesml.anonymous import LeftOut
 from salesml.customers import churn
 from salesml.reports import html as H
 from salesml.reports.performance import report_settings, warehouse_connect
@@ -38,6 +43,7 @@ class ChurnRiskReport:
         self.manifest: dict = {}
         self.curves: dict = {}
         self.scores = pd.DataFrame(columns=churn.SCORE_COLUMNS)
+        self.anonymous = LeftOut()
         with warehouse_connect(self.settings) as con:
             perf.check_scope(con, self.scope)
             self.currency = perf.main_currency(con)
@@ -54,6 +60,8 @@ class ChurnRiskReport:
             self.settings, as_of=as_of or None, customers_sql=sql, params=params, model=(self.pipeline, self.manifest)
         )
         self.as_of = str(self.scores["as_of"].iloc[0]) if len(self.scores) else (as_of or "")
+        if self.as_of:
+            self.anonymous = churn.scoring_left_out(self.settings, self.manifest, self.as_of, self.scope)
         self.people = self._people(sql, params)
 
     def _people(self, sql: str, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -94,8 +102,27 @@ class ChurnRiskReport:
             customers_scored=len(self.scores),
             at_risk=len(self.at_risk),
             value_at_risk=round(float(self.at_risk["value_at_risk"].sum()), 2) if len(self.at_risk) else 0.0,
+            anonymous_lines=self.anonymous.lines,
+            anonymous_orders=self.anonymous.orders,
+            anonymous_revenue=self.anonymous.revenue,
+            anonymous_revenue_share_pct=self.anonymous.share_pct,
         )
         return figures
+
+    @property
+    def anonymous_note(self) -> str:
+        """What the scores leave out: anonymous (walk-in / guest) sales of the lookback window."""
+        if not self.anonymous or self.pipeline is None:
+            return ""
+        s = churn.feature_settings(self.settings, self.manifest)
+        symbol = H.currency_symbol(self.currency)
+        where = "" if self.scope.level == "company" else " credited to this scope"
+        return (
+            f"Walk-in / guest sales have no customer and no owner: of the sales{where} in the {s.lookback_days} days "
+            f"up to {self.as_of}, "
+            + self.anonymous.text("the churn scores", money=lambda v: symbol + H.fmt_exact_money(v))
+            + "."
+        )
 
     def money(self, v) -> str:
         return H.fmt_money(v, H.currency_symbol(self.currency))
@@ -132,7 +159,10 @@ class ChurnRiskReport:
              "sub": f"recency {_fmt(rec.get('roc_auc'))} · BG/NBD {_fmt(bg.get('roc_auc'))}",
              "trend": _beats(model, (rec, bg), "roc_auc")},
         ]
-        return H.cards(cards) + H.figures(f)
+        block = H.cards(cards)
+        if self.anonymous:
+            block = block + H.note(self.anonymous_note)
+        return block + H.figures(f)
 
     def holdout_metrics(self) -> H.Block:
         if self.pipeline is None:

@@ -10,6 +10,11 @@ filtered in the warehouse, so nothing of another rep's customers is read, charte
 rendered. The lifetime-value models are fitted on the whole company (their parameters are
 aggregates) and score the scope's customers on the scope's purchases
 (:func:`salesml.customers.clv.customer_clv`).
+
+Anonymous (walk-in / guest) sales are nobody's: they are in no segment, cluster, migration or
+lifetime value, and the report says how many order lines and how much revenue of the scope
+that leaves out (:func:`salesml.customers.rfm.left_out`), at the as-of date and at the
+migration's first date.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from plotly.subplots import make_subplots
 from salesml import warehouse
 from salesml.accounting import performance as perf
 from salesml.accounting.scope import Scope, parse_scope
-from salesml.customers.rfm import default_as_of, parse_as_of, rfm, score_matrix
+from salesml.anonymous import LeftOut
+from salesml.customers.rfm import default_as_of, left_out, parse_as_of, rfm, score_matrix
 from salesml.customers.segments import (
     GONE,
     NEW,
@@ -62,6 +68,8 @@ class CustomerSegmentsReport:
             self.currency = perf.main_currency(con)
             self.table = rfm(con, self.as_of, self.scope, self.settings)
             self.before = rfm(con, self.before_date, self.scope, self.settings)
+            self.anonymous: LeftOut = left_out(con, self.as_of, self.scope, self.settings)
+            self.anonymous_before: LeftOut = left_out(con, self.before_date, self.scope, self.settings)
             self.names = self._names(con, self.table["customer_id"].tolist())
             self.rep_name = self._rep_name(con)
             self.clv, self.clv_note = self._load_clv(con)
@@ -123,6 +131,9 @@ class CustomerSegmentsReport:
     def money(self, v) -> str:
         return H.fmt_money(v, H.currency_symbol(self.currency))
 
+    def exact_money(self, v) -> str:
+        return H.currency_symbol(self.currency) + H.fmt_exact_money(v)
+
     @property
     def who(self) -> str:
         return {
@@ -143,7 +154,24 @@ class CustomerSegmentsReport:
             "revenue": round(float(self.table["monetary"].sum()), 2),
             "segment_counts": {str(k): int(v) for k, v in counts.items()},
             "k": None if self.segmenter is None else int(self.segmenter.k_),
+            "anonymous_lines": self.anonymous.lines,
+            "anonymous_orders": self.anonymous.orders,
+            "anonymous_revenue": self.anonymous.revenue,
+            "anonymous_revenue_share_pct": self.anonymous.share_pct,
         }
+
+    @property
+    def anonymous_note(self) -> str:
+        """What the customer figures leave out: anonymous (walk-in / guest) sales of the scope."""
+        if not self.anonymous:
+            return ""
+        return (
+            "Walk-in / guest sales have no customer: "
+            + self.anonymous.text("the segments, clusters, migration or lifetime values", money=self.exact_money)
+            + f" (sales up to {self.as_of}"
+            + ("" if self.scope.level == "company" else " credited to this scope")
+            + "; they do count in revenue and performance)."
+        )
 
     # ------------------------------------------------------------------ blocks
 
@@ -152,9 +180,10 @@ class CustomerSegmentsReport:
             "" if self.scope.level == "company"
             else " Customers whose sales are credited to this scope, measured on those sales only."
         )
-        return H.style() + H.heading(f"Customer segments as of {self.as_of}", 1) + H.note(
+        head = H.style() + H.heading(f"Customer segments as of {self.as_of}", 1) + H.note(
             f"{self.who}.{scope_note} Amounts{' in ' + self.currency if self.currency else ''}, net of returns."
         )
+        return head + H.note(self.anonymous_note) if self.anonymous else head
 
     def segment_sizes(self) -> H.Block:
         s = self.summary
@@ -320,6 +349,11 @@ class CustomerSegmentsReport:
             return head + H.note("No customers at either date.")
         stayed = sum(int(m.loc[s, s]) for s in m.index if s in m.columns)
         before_n = int(m.drop(index=NEW).to_numpy().sum())
+        left = [
+            f"on {day}: {lo.lines:,} anonymous order line{'s' if lo.lines != 1 else ''} ({self.exact_money(lo.revenue)})"
+            for day, lo in ((self.before_date, self.anonymous_before), (self.as_of, self.anonymous)) if lo
+        ]
+        anonymous = f" Not in either table (walk-in / guest sales) {'; '.join(left)}." if left else ""
         fig = go.Figure(
             go.Heatmap(
                 z=m.to_numpy(), x=[H.esc(c) for c in m.columns], y=[H.esc(r) for r in m.index], colorscale="Blues",
@@ -333,7 +367,7 @@ class CustomerSegmentsReport:
         share = f" ({stayed / before_n * 100:.0f}%)" if before_n else ""
         return head + H.note(
             f"{stayed:,} of {before_n:,} customers{share} stayed in their segment; "
-            f"{int(m.loc[NEW].sum()):,} new customers."
+            f"{int(m.loc[NEW].sum()):,} new customers.{anonymous}"
         ) + H.chart(fig) + H.table(shown, formats={c: H.fmt_int for c in m.columns})
 
     def clv_block(self) -> H.Block:
@@ -384,7 +418,9 @@ class CustomerSegmentsReport:
             "corrections) known by that day add up to more than zero. Recency = days since the last purchase, "
             "frequency = purchases, monetary = net revenue, returns netted"
             + ("" if self.scope.level == "company" else ", of the sales credited to this scope")
-            + ". Scores 1-5 are quintiles of the ranks among the whole company's customers (tied customers share a "
+            + ". Anonymous order lines (no customer, or a source's anonymous_customer id such as a walk-in / guest "
+            "code) belong to nobody and are left out of every customer figure here. "
+            "Scores 1-5 are quintiles of the ranks among the whole company's customers (tied customers share a "
             "score). The segment is the first rule of the [segments] "
             f"map that holds the R score and the FM score ({fm}). Generated by salesml from "
             f"{self.settings.warehouse_path.name}."
