@@ -17,6 +17,7 @@ First sales: C1, C2, C3 in 2024-01; C4 2024-02; C5 2024-03; C7 2025-03 (C6 never
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -505,3 +506,92 @@ def test_demo_scope_holds_only_its_own(demo_con):
     mine = K.discount_leakage(c, "2026-05", f"rep:{rep}", by="rep")
     assert set(body(mine)["rep_id"]) == {rep}
 
+
+
+# --------------------------------------------------------------------------- anonymous (walk-in / guest) sales
+
+#: walk-in sales written into a copy of the KPI company's ledger (period, kind, rep, team, region,
+#: order, line, customer, credit date, event date, amount); GUEST is the shop's configured guest id
+WALK_INS = [
+    ("2024-02", "sale", "R1", "T1", "East", "W1", 1, None, "2024-02-08", "2024-02-08", "40.00"),
+    ("2024-02", "sale", "R3", "T2", "West", "W2", 1, "GUEST", "2024-02-09", "2024-02-09", "60.00"),
+    ("2024-02", "sale", "R3", "T2", "West", "W2", 2, "GUEST", "2024-02-09", "2024-02-09", "20.00"),
+    # W2/2 comes back in March: it counts in February, the month of its sale
+    ("2024-02", "return", "R3", "T2", "West", "WR2", 1, "GUEST", "2024-02-09", "2024-03-05", "-20.00"),
+    ("2024-03", "sale", "R1", "T1", "East", "W3", 1, "GUEST", "2024-03-10", "2024-03-10", "30.00"),
+]
+GUESTS = ("GUEST",)
+
+
+@pytest.fixture(scope="module")
+def walk_in(kpi_wh, tmp_path_factory):
+    """A copy of the KPI company with the walk-in sales above; GUEST also has a customers row
+    (acquired through Online Ads, as a master file might say)."""
+    path = tmp_path_factory.mktemp("walk_in") / "warehouse.duckdb"
+    shutil.copy(kpi_wh.warehouse_path, path)
+    with warehouse.connect(path) as c:
+        first = c.execute("SELECT max(entry_id) FROM ledger").fetchall()[0][0] + 1
+        for i, (period, kind, rep, team, region, order, line, customer, credit, event, amount) in enumerate(WALK_INS):
+            c.execute(
+                """INSERT INTO ledger (entry_id, period, origin_period, kind, rep_id, team, region, order_id, line_no,
+                                       customer_id, product_id, credit_date, event_date, share, amount, margin,
+                                       quantity, reason, posted_at, post_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'P1', ?, ?, 1, ?, 0, 1, NULL, now(), 'walk-in')""",
+                [first + i, period, period, kind, rep, team, region, order, line, customer, date.fromisoformat(credit),
+                 date.fromisoformat(event), amount],
+            )
+        c.execute(
+            "INSERT INTO customers (customer_id, name, acquisition_channel, owner_rep_id, batch_id) "
+            "SELECT 'GUEST', 'Walk-in', 'Online Ads', 'R1', max(batch_id) FROM customers"
+        )
+    with warehouse.connect(path, read_only=True) as c:
+        yield c
+
+
+def test_walk_in_sales_count_in_revenue_but_not_as_customers(kc, walk_in):
+    """February 2024 with walk-ins: new C4 (75) and repeat C1, C3 (150) as before; the walk-ins
+    W1 (40, no customer) and W2 (GUEST: 60 + 20, less the 20 returned) make a row of their own:
+    revenue 100, gross sales 120, 2 orders, no customer. Revenue in all = 325 = perf."""
+    df = K.new_vs_repeat(walk_in, "2024-02", anonymous=GUESTS)
+    assert list(df["customer_type"]) == ["new", "repeat", "anonymous"]
+    new, rep, anon = row(df, customer_type="new"), row(df, customer_type="repeat"), row(df, customer_type="anonymous")
+    assert (new["revenue"], new["customers"], new["orders"]) == (75, 1, 1)
+    assert (rep["revenue"], rep["customers"], rep["orders"]) == (150, 2, 2)
+    assert (anon["revenue"], anon["gross_sales"], anon["customers"], anon["orders"]) == (100, 120, 0, 2)
+    assert df["revenue"].sum() == 325 == perf.scope_summary(walk_in, "2024-02").iloc[0]["revenue"]
+    assert anon["revenue_share_pct"] == pytest.approx(100 / 325 * 100) and anon["customers_share_pct"] == 0
+    assert np.isnan(anon["revenue_per_customer"])  # anonymous sales are outside every per-customer figure
+    assert new["revenue_per_customer"] == 75 and rep["revenue_per_customer"] == 75
+    # without the walk-ins' row the frame is the one of the company without them
+    pd.testing.assert_frame_equal(df.iloc[:2].drop(columns=[c for c in df if c.endswith("_share_pct")]),
+                                  K.new_vs_repeat(kc, "2024-02").drop(columns=[c for c in df if c.endswith("_share_pct")]))
+    # a team: T2's walk-ins are W2's (60 + 20 - 20)
+    t2 = K.new_vs_repeat(walk_in, "2024-02", "team:T2", anonymous=GUESTS)
+    assert row(t2, customer_type="anonymous")["revenue"] == 60
+    # nothing anonymous in the window: two rows, as ever
+    assert list(K.new_vs_repeat(walk_in, "2025-03", anonymous=GUESTS)["customer_type"]) == ["new", "repeat"]
+    # the guest id not named: GUEST becomes a new customer of February (NULL never is a customer)
+    naive = K.new_vs_repeat(walk_in, "2024-02")
+    assert row(naive, customer_type="new")["customers"] == 2 and row(naive, customer_type="anonymous")["revenue"] == 40
+
+
+def test_walk_in_sales_are_in_no_cohort_and_acquire_no_customer(kc, walk_in):
+    pd.testing.assert_frame_equal(
+        K.cohort_retention(walk_in, "2024-03", months=3, anonymous=GUESTS), K.cohort_retention(kc, "2024-03", months=3)
+    )
+    pd.testing.assert_frame_equal(K.cac_by_channel(walk_in, "2024-Q1", anonymous=GUESTS), K.cac_by_channel(kc, "2024-Q1"))
+    # the guest id not named: a cohort of two in February, and a cheaper Online Ads
+    naive = K.cohort_retention(walk_in, "2024-03", months=3)
+    assert row(naive, cohort="2024-02", months_since=0)["cohort_size"] == 2
+    assert K.cac_by_channel(walk_in, "2024-Q1").set_index("channel").loc["Online Ads", "new_customers"] == 3
+
+
+def test_kpi_table_counts_identified_customers_and_all_revenue(walk_in):
+    t = K.kpi_table(walk_in, "2024-02", anonymous=GUESTS).set_index("kpi")
+    assert t.loc["revenue", "value"] == 325  # walk-ins included
+    assert t.loc["new customers", "value"] == 1  # C4 only
+    assert "anonymous (walk-in / guest) sales 30.8% of revenue, in no customer count" in t.loc["new customers", "note"]
+    assert "2 repeat customers" in t.loc["revenue from new customers", "note"]
+    assert t.loc["revenue from new customers", "value"] == pytest.approx(75 / 325 * 100)
+    assert "anonymous sales are in no cohort" in t.loc["retention after 1 month", "note"]
+    assert "anonymous sales acquire no customer" in t.loc["customer acquisition cost", "note"]

@@ -18,6 +18,12 @@ Conventions
   a line with a ``sale`` entry (and no ``return`` entry) whose ledger entries, posted up to
   the last period asked for, still add up to more than zero (a sale cancelled or corrected
   to nothing does not acquire a customer). "New" means new to the company.
+* **Anonymous lines** (walk-in / guest sales: ``customer_id`` NULL, or one of the ids passed
+  as ``anonymous``, i.e. ``Settings.anonymous_customer_ids``; see :mod:`salesml.anonymous`)
+  are no customer: customer counts (new / repeat customers, cohorts, CAC) leave them out,
+  while revenue totals keep them (:func:`new_vs_repeat` gives them a row of their own, so
+  its rows still add up to ``salesml perf`` revenue). Figures per customer are of identified
+  customers only.
 * **Opportunities** are attributed to their rep's team and region through the effective-dated
   hierarchy (``reps``) on a date that depends on the KPI (closing date for win rate and sales
   cycle, creation date for the funnel, the as-of date for the pipeline); an opportunity
@@ -57,6 +63,7 @@ from salesml.accounting.performance import (
     shift_period,
 )
 from salesml.accounting.scope import Scope, parse_scope
+from salesml.anonymous import identified_sql
 from salesml.config import PerformanceSettings
 from salesml.errors import SalesmlError
 
@@ -201,9 +208,11 @@ def _finish(df: pd.DataFrame, int_cols: Sequence[str] = ()) -> pd.DataFrame:
     return df
 
 
-def _credits_sql() -> str:
-    """CTEs ``credits`` (sale lines still credited, per rep/team/region) and ``first_sale``."""
-    return """
+def _credits_sql(anonymous: Sequence[str] = ()) -> tuple[str, dict]:
+    """CTEs ``credits`` (sale lines of identified customers still credited, per rep/team/region)
+    and ``first_sale``, and the parameters of the anonymous ids they leave out."""
+    who, params = identified_sql("l.customer_id", anonymous)
+    return f"""
     sale_lines AS (
         SELECT order_id, line_no FROM ledger WHERE period <= $last_period
         GROUP BY order_id, line_no
@@ -213,13 +222,13 @@ def _credits_sql() -> str:
         SELECT l.order_id, l.line_no, l.customer_id, l.rep_id, coalesce(l.rep_id, $un) AS rep_key,
                l.team, l.region, min(l.credit_date) AS credit_date, sum(l.amount) AS amount
         FROM ledger l SEMI JOIN sale_lines s ON l.order_id = s.order_id AND l.line_no = s.line_no
-        WHERE l.period <= $last_period AND l.customer_id IS NOT NULL
+        WHERE l.period <= $last_period AND {who}
         GROUP BY l.order_id, l.line_no, l.customer_id, l.rep_id, l.team, l.region
         HAVING sum(l.amount) > 0
     ),
     first_sale AS (
         SELECT customer_id, min(credit_date) AS first_date FROM credits GROUP BY customer_id
-    )"""
+    )""", params
 
 
 _LEDGER_DIMS = {
@@ -296,18 +305,24 @@ def new_vs_repeat(
     period: str | Window,
     scope: str | Scope | None = None,
     settings: PerformanceSettings | None = None,
+    *,
+    anonymous: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Revenue, customers and orders of the scope from new vs repeat customers.
 
-    Two rows, ``customer_type`` = ``new`` and ``repeat``. A customer is **new** in the window
+    Rows ``customer_type`` = ``new`` and ``repeat``, and ``anonymous`` when the window has
+    sales without a customer (``customer_id`` NULL or one of the ids in ``anonymous``, e.g.
+    ``settings.anonymous_customer_ids``). A customer is **new** in the window
     when their first sale with the company (earliest ``credit_date`` of a sale line still
     credited, see the module notes; company-wide, whoever sold it) falls in the window;
-    every other customer with ledger entries of the scope in the window is **repeat**.
-    ``revenue`` = all ledger entries of the window's periods for the scope (sales, returns,
-    corrections; so new + repeat = ``salesml perf`` revenue); ``gross_sales`` = its ``sale``
-    entries; ``customers`` / ``orders`` = distinct customers / orders with a positive ``sale``
-    entry (as in ``perf``); ``*_share_pct`` = the row's part of the total (100 in all);
-    ``revenue_per_customer`` = revenue / customers.
+    every other identified customer with ledger entries of the scope in the window is
+    **repeat**. ``revenue`` = all ledger entries of the window's periods for the scope (sales,
+    returns, corrections; so the rows add up to ``salesml perf`` revenue, anonymous sales
+    included); ``gross_sales`` = its ``sale`` entries; ``customers`` / ``orders`` = distinct
+    identified customers (none on the anonymous row) / orders with a positive ``sale`` entry;
+    ``*_share_pct`` = the row's part of the total (100 in all); ``revenue_per_customer`` =
+    revenue / customers, of identified customers only: anonymous sales are outside it (empty
+    on their row).
 
     Caveat: a customer whose first sale falls in the window but was posted as an adjustment
     into a later open period counts as new in the window of its date, while that revenue
@@ -316,27 +331,31 @@ def new_vs_repeat(
     w = parse_window(period)
     _require(con, "ledger", "new vs repeat customers")
     s, cond, sp = _scope(con, scope)
+    credits, cp = _credits_sql(anonymous)
+    who, _ = identified_sql("h.customer_id", anonymous)
     sql = f"""
-    WITH {_credits_sql()},
+    WITH {credits},
     h AS (
         SELECT l.*, coalesce(l.rep_id, $un) AS rep_key FROM ledger l
         WHERE l.period >= $first_period AND l.period <= $last_period
     ),
     tagged AS (
-        SELECT h.*, CASE WHEN f.first_date >= $start AND f.first_date < $stop THEN 'new' ELSE 'repeat' END AS customer_type
+        SELECT h.*, CASE WHEN NOT {who} THEN 'anonymous'
+                         WHEN f.first_date >= $start AND f.first_date < $stop THEN 'new' ELSE 'repeat' END AS customer_type
         FROM h LEFT JOIN first_sale f ON f.customer_id = h.customer_id
         WHERE {cond}
     )
     SELECT customer_type,
            coalesce(sum(amount), 0) AS revenue,
            coalesce(sum(amount) FILTER (WHERE kind = 'sale'), 0) AS gross_sales,
-           count(DISTINCT customer_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS customers,
+           count(DISTINCT customer_id) FILTER (WHERE kind = 'sale' AND amount > 0 AND customer_type <> 'anonymous') AS customers,
            count(DISTINCT order_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS orders
     FROM tagged GROUP BY customer_type
     """
-    params = {"un": _un(settings), "first_period": w.first, "last_period": w.last, "start": w.start, "stop": w.stop, **sp}
+    params = {"un": _un(settings), "first_period": w.first, "last_period": w.last, "start": w.start, "stop": w.stop, **sp, **cp}
     got = _run(con, sql, params).set_index("customer_type")
-    df = pd.DataFrame({"customer_type": ["new", "repeat"]}).join(got, on="customer_type")
+    types = ["new", "repeat"] + (["anonymous"] if "anonymous" in got.index else [])
+    df = pd.DataFrame({"customer_type": types}).join(got, on="customer_type")
     df[["revenue", "gross_sales", "customers", "orders"]] = df[["revenue", "gross_sales", "customers", "orders"]].fillna(0)
     df.insert(0, "period", str(w))
     df.insert(1, "scope", str(s))
@@ -428,11 +447,13 @@ def cohort_retention(
     *,
     wide: bool = False,
     settings: PerformanceSettings | None = None,
+    anonymous: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Monthly acquisition cohorts x months since acquisition -> share still buying.
 
     A customer's **cohort** is the month of their first sale with the company (see the module
-    notes; ledger entries posted up to ``last_period``). In a scope, the cohorts hold the
+    notes; ledger entries posted up to ``last_period``); anonymous sales (no customer, or one
+    of the ids in ``anonymous``) are in no cohort. In a scope, the cohorts hold the
     customers the scope *acquired*: whose first sale is credited to the scope (a split first
     order can put a customer in several teams' cohorts). A customer is **active** in a month
     when a sale line of that month (its ``credit_date``) is still credited to them in the
@@ -453,8 +474,9 @@ def cohort_retention(
     first = shift_period(last_period, -(months - 1))
     start, _ = period_bounds(first)
     _, stop = period_bounds(last_period)
+    credits, cp = _credits_sql(anonymous)
     sql = f"""
-    WITH {_credits_sql()},
+    WITH {credits},
     acq AS (
         SELECT DISTINCT c.customer_id, date_trunc('month', f.first_date) AS cohort
         FROM credits c JOIN first_sale f ON f.customer_id = c.customer_id AND c.credit_date = f.first_date
@@ -473,7 +495,7 @@ def cohort_retention(
     SELECT strftime(s.cohort, '%Y-%m') AS cohort, s.cohort_size, a.months_since, a.active_customers
     FROM sizes s LEFT JOIN active a USING (cohort)
     """
-    params = {"un": _un(settings), "last_period": last_period, "start": start, "stop": stop, **sp}
+    params = {"un": _un(settings), "last_period": last_period, "start": start, "stop": stop, **sp, **cp}
     got = _run(con, sql, params)
     data_first = con.execute("SELECT strftime(min(credit_date), '%Y-%m') FROM ledger WHERE kind = 'sale'").fetchall()[0][0]
     sizes = got.groupby("cohort")["cohort_size"].first()
@@ -507,11 +529,14 @@ def cac_by_channel(
     window: str | Window | Sequence[str],
     scope: str | Scope | None = None,
     settings: PerformanceSettings | None = None,
+    *,
+    anonymous: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Customer acquisition cost per acquisition channel (company level only).
 
     ``spend`` = ``marketing_spend.spend`` of the window's months per channel; ``new_customers``
-    = customers whose first sale with the company (module notes) falls in the window, by
+    = identified customers (not anonymous sales: no customer, or one of the ids in
+    ``anonymous``) whose first sale with the company (module notes) falls in the window, by
     ``customers.acquisition_channel`` (``(unknown)`` when missing or the customer is not in
     ``customers``); channels are matched ignoring case and surrounding spaces.
     ``cac`` = spend / new customers, only when both are positive; otherwise empty and
@@ -536,8 +561,9 @@ def cac_by_channel(
     ).fetchall()[0][0]
     if not spent:
         raise KpiUnavailable(f"no marketing_spend recorded for {w}: CAC skipped")
+    credits, cp = _credits_sql(anonymous)
     sql = f"""
-    WITH {_credits_sql()},
+    WITH {credits},
     new AS (
         SELECT lower(trim(coalesce(c.acquisition_channel, '(unknown)'))) AS k,
                any_value(coalesce(trim(c.acquisition_channel), '(unknown)')) AS channel,
@@ -555,7 +581,7 @@ def cac_by_channel(
     FROM sp FULL OUTER JOIN new ON sp.k = new.k
     ORDER BY spend DESC, new_customers DESC, channel
     """
-    params = {"un": _un(settings), "last_period": w.last, "first_period": w.first, "start": w.start, "stop": w.stop}
+    params = {"un": _un(settings), "last_period": w.last, "first_period": w.first, "start": w.start, "stop": w.stop, **cp}
     df = _run(con, sql, params)
     df["spend"] = df["spend"].astype(float)
     df["new_customers"] = df["new_customers"].astype("int64")
@@ -1122,11 +1148,15 @@ def kpi_table(
     period: str,
     scope: str | Scope | None = None,
     settings: PerformanceSettings | None = None,
+    *,
+    anonymous: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One tidy frame ``kpi, value, unit, note``: the headline of every KPI for the period.
 
     A KPI that does not apply or whose data is missing has an empty value and its
     :class:`KpiUnavailable` message as the note. Ratios are shown as percentages (unit ``%``).
+    Customer counts leave out anonymous sales (no customer, or one of the ids in
+    ``anonymous``); revenue keeps them, and the customer notes say their share.
     """
     period = parse_period(period)
     s = parse_scope(scope)
@@ -1155,24 +1185,29 @@ def kpi_table(
     except KpiUnavailable as e:
         skip([("revenue", "money"), ("growth vs previous month", "%"), ("growth vs same month last year", "%"),
               ("revenue year to date", "money"), ("year-to-date growth", "%")], e)
+    guests = ""
     try:
-        nv = new_vs_repeat(con, period, s, settings).set_index("customer_type")
-        add("new customers", nv.loc["new", "customers"], "customers")
+        nv = new_vs_repeat(con, period, s, settings, anonymous=anonymous).set_index("customer_type")
+        if "anonymous" in nv.index:
+            share = nv.loc["anonymous", "revenue_share_pct"]
+            guests = "; anonymous (walk-in / guest) sales" + (f" {share:.1f}% of revenue," if pd.notna(share) else "") + " in no customer count"
+        add("new customers", nv.loc["new", "customers"], "customers", "identified customers" + guests if guests else None)
         add("revenue from new customers", nv.loc["new", "revenue_share_pct"], "%",
-            f"{nv.loc['repeat', 'customers']} repeat customers")
+            f"{nv.loc['repeat', 'customers']} repeat customers{guests}")
     except KpiUnavailable as e:
         skip([("new customers", "customers"), ("revenue from new customers", "%")], e)
     try:
-        ret = cohort_retention(con, period, 13, s, settings=settings)
+        ret = cohort_retention(con, period, 13, s, settings=settings, anonymous=anonymous)
         m1 = ret[ret["months_since"] == 1]
         add("retention after 1 month", m1["active_customers"].sum() / m1["cohort_size"].sum() * 100 if m1["cohort_size"].sum() else None,
-            "%", "customers acquired in the 12 months before, who bought again the month after")
+            "%", "customers acquired in the 12 months before, who bought again the month after"
+            + ("; anonymous sales are in no cohort" if guests else ""))
     except KpiUnavailable as e:
         skip([("retention after 1 month", "%")], e)
     try:
-        cac = cac_by_channel(con, period, s, settings)
+        cac = cac_by_channel(con, period, s, settings, anonymous=anonymous)
         add("customer acquisition cost", cac.loc[cac["channel"] == "(all channels)", "cac"].iloc[0], "money",
-            "blended: all marketing spend / all new customers")
+            "blended: all marketing spend / all new customers" + ("; anonymous sales acquire no customer" if guests else ""))
     except KpiUnavailable as e:
         skip([("customer acquisition cost", "money")], e)
     try:

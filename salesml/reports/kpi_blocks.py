@@ -7,7 +7,7 @@ Data from names is escaped by :mod:`salesml.reports.html`; charts hold only scop
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -34,14 +34,15 @@ class KpiData:
         return self.frames.get(name)
 
 
-def load(con: duckdb.DuckDBPyConnection, period: str, scope: Scope, settings: PerformanceSettings, cohort_months: int = 12) -> KpiData:
+def load(con: duckdb.DuckDBPyConnection, period: str, scope: Scope, settings: PerformanceSettings, cohort_months: int = 12, anonymous: Sequence[str] = ()) -> KpiData:
+    # anonymous: the customer ids of walk-in / guest sales, counted in revenue and in no customer figure
     data = KpiData()
     window = f"{shift_period(period, -11)}..{period}"
     jobs: dict[str, Callable[[], pd.DataFrame]] = {
-        "kpi_table": lambda: K.kpi_table(con, period, scope, settings),
+        "kpi_table": lambda: K.kpi_table(con, period, scope, settings, anonymous=anonymous),
         "adjustments": lambda: ledger.adjustments(con, period, scope, settings),
-        "new_vs_repeat": lambda: K.new_vs_repeat(con, period, scope, settings),
-        "cohorts": lambda: K.cohort_retention(con, period, cohort_months, scope, wide=True, settings=settings),
+        "new_vs_repeat": lambda: K.new_vs_repeat(con, period, scope, settings, anonymous=anonymous),
+        "cohorts": lambda: K.cohort_retention(con, period, cohort_months, scope, wide=True, settings=settings, anonymous=anonymous),
         "funnel": lambda: K.funnel(con, window, scope, settings=settings),
         "win_rate": lambda: K.win_rate(con, window, scope, by="rep" if scope.level in ("team", "rep") else "team", settings=settings),
         "sales_cycle": lambda: K.sales_cycle(con, window, scope, settings=settings),
@@ -53,7 +54,7 @@ def load(con: duckdb.DuckDBPyConnection, period: str, scope: Scope, settings: Pe
         "service_category": lambda: K.service(con, period, scope, by="category", settings=settings),
     }
     if scope.level == "company":
-        jobs["cac"] = lambda: K.cac_by_channel(con, window, scope, settings=settings)
+        jobs["cac"] = lambda: K.cac_by_channel(con, window, scope, settings=settings, anonymous=anonymous)
     for name, job in jobs.items():
         try:
             data.frames[name] = job()

@@ -66,7 +66,7 @@ class SalesPerformanceReport:
                 categories=perf.breakdown(con, self.period, "category", s, ps),
                 customer_regions=perf.breakdown(con, self.period, "customer_region", s, ps),
             )
-            self.kpis = kpi_blocks.load(con, self.period, s, ps)
+            self.kpis = kpi_blocks.load(con, self.period, s, ps, anonymous=self.settings.anonymous_customer_ids)
             from salesml.accounting.commissions import statements
 
             self.commission_summary, self.commission_lines = statements(
