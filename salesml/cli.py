@@ -4,6 +4,10 @@ Machine formats (``--format json|csv``) print only data on stdout; messages and
 progress bars go to stderr. Every command takes ``--config PATH`` (before or after the
 command name); ``$SALESML_CONFIG`` and ``$SALESML_WAREHOUSE`` override the config file
 and the warehouse path.
+
+Help texts are shown as written: brackets such as ``[sources.NAME]`` or ``[forecast] models``
+are text, not rich markup (:func:`literal_help`). Expected failures, and a disk that fills
+up during a write, end in one line on stderr and exit code 1 (:func:`main`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -24,7 +28,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from salesml.config import ENV_CONFIG, Settings, load_settings
-from salesml.errors import SalesmlError
+from salesml.errors import SalesmlError, disk_full
 
 app = typer.Typer(
     name="salesml",
@@ -163,7 +167,7 @@ def demo(
         log=lambda msg: err.print(msg, highlight=False),
     )
     if load:
-        with warehouse.connect(settings.warehouse_path) as con:
+        with warehouse.open(settings) as con:
             warehouse.audit(con, "demo", {"scale": manifest["scale"], "seed": manifest["seed"], "end_date": manifest["end_date"]})
         loaded = sum(r.rows_loaded for r in results)
         skipped = sum(r.skipped for r in results)
@@ -247,7 +251,7 @@ def quarantine(
         SELECT q.batch_id, q.table_name AS "table", q.path AS file, q.source_row AS "row", q.reason, q.details, q.record
         FROM quarantine q JOIN load_batches b USING (batch_id)
         WHERE {where} ORDER BY q.batch_id, q.source_row"""
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         if batch is not None and not con.execute("SELECT count(*) FROM load_batches WHERE batch_id = ?", [batch]).fetchall()[0][0]:
             _fail(f"no load batch {batch}; `salesml batches` lists them")
         df = con.execute(sql, [batch] if batch is not None else []).df()
@@ -276,7 +280,7 @@ def batches(
                rows_merged, rows_quarantined, rows_flagged, revenue_read, revenue_loaded, revenue_quarantined,
                status, replaced_by, encoding, content_hash
         FROM load_batches {"" if all_ else "WHERE status = 'loaded'"} ORDER BY batch_id"""
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         df = con.execute(sql).df()
     if fmt != Fmt.table:
         emit(df, fmt.value)
@@ -296,7 +300,7 @@ def info(
     from salesml import warehouse
 
     settings = _settings(config)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         df = warehouse.info(con)
     if fmt == JsonOrTable.json:
         payload = {"warehouse": str(settings.warehouse_path), "tables": _jsonable(df)}
@@ -315,7 +319,7 @@ def sql(
     from salesml import warehouse
 
     settings = _settings(config)
-    df = warehouse.query(settings.warehouse_path, statement)
+    df = warehouse.query(settings, statement)
     emit(df, fmt.value)
 
 
@@ -531,7 +535,7 @@ def targets_phase(
     profile = None
     if method == "seasonal":
         _post(settings)
-        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        with warehouse.open(settings, read_only=True) as con:
             profile = targets.seasonal_profile(con, year, years)
     monthly = targets.phase(yearly, year, method, weights=w, profile=profile)
     if to:
@@ -553,7 +557,7 @@ def ledger_reader(config: Path | None, period: str | None = None):
 
     settings = _settings(config)
     _post(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         yield settings, con, (parse_period(period) if period else latest_complete_period(con))
 
 
@@ -576,7 +580,7 @@ def period_status(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table, con
 
     settings = _settings(config)
     _post(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         df = periods.status(con)
     emit(df, fmt.value, title="periods")
 
@@ -593,7 +597,7 @@ def period_close(
 
     settings = _settings(config)
     _post(settings)
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open(settings) as con:
         snap = periods.close(con, period, warehouse.actor(), reason)
         warehouse.audit(con, "period close", snap)
     err.print(f"closed {period}: {snap['entries']:,} entries, revenue {snap['revenue']:,.2f}, margin {snap['margin']:,.2f}", highlight=False)
@@ -610,7 +614,7 @@ def period_reopen(
     from salesml.accounting import periods
 
     settings = _settings(config)
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open(settings) as con:
         result = periods.reopen(con, period, warehouse.actor(), reason)
         warehouse.audit(con, "period reopen", result)
     err.print(f"reopened {period}: {reason}", highlight=False)
@@ -623,7 +627,7 @@ def period_verify(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table, con
     from salesml.accounting import periods
 
     settings = _settings(config)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         df = periods.verify(con)
     emit(df, fmt.value, title="closed periods")
     if len(df) and not df["unchanged"].all():
@@ -634,17 +638,41 @@ def period_verify(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table, con
 from salesml import cli_clv, cli_forecast, cli_models, cli_segments  # noqa: E402,F401
 
 
+def literal_help(command: Any) -> Any:
+    """``command`` with every help text of its tree (commands, groups, options, arguments)
+    escaped for rich, so that ``[sources.NAME]`` or ``[warehouse] memory_limit`` show as
+    written instead of vanishing as markup tags; the panels and layout stay rich's."""
+    for attr in ("help", "short_help", "epilog"):
+        text = getattr(command, attr, None)
+        if text:
+            setattr(command, attr, escape(text))
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+    for sub in (getattr(command, "commands", None) or {}).values():  # a group's commands
+        literal_help(sub)
+    return command
+
+
 def main() -> None:
-    """Entry point: expected errors become one clear line on stderr and exit code 1."""
+    """Entry point: expected errors become one clear line on stderr and exit code 1; so does
+    a write that finds the disk full (naming the file), whatever raised it."""
     # `python -m salesml.cli` runs this file as __main__: use the app that the command
     # modules registered on (salesml.cli's), not this copy's
     from salesml import cli as registered
 
     try:
-        registered.app()
+        literal_help(typer.main.get_command(registered.app))()
     except SalesmlError as e:
         print_error(str(e))
         sys.exit(1)
+    except Exception as e:
+        full = disk_full(e)
+        if full is None:
+            raise
+        print_error(str(full))
+        sys.exit(1)
+
 
 if __name__ == "__main__":
     main()

@@ -46,7 +46,7 @@ def clv(
     settings = _settings(config)
     _post(settings)
     horizon = horizon_days if horizon_days is not None else settings.clv.horizon_days
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         if day is None:
             day = model.default_as_of(con)
             if fmt == Fmt.table:

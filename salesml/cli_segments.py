@@ -31,7 +31,7 @@ def segments(
     settings = _settings(config)
     day = parse_as_of(as_of) if as_of else None  # a malformed date fails before any work
     _post(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         day = day or default_as_of(con)
         table = rfm(con, day, scope, settings)
         anonymous = left_out(con, day, scope, settings)

@@ -16,12 +16,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from salesml.errors import SalesmlError
 
@@ -39,12 +42,54 @@ class ConfigError(SalesmlError, ValueError):
 
 @dataclass(frozen=True)
 class WarehouseSettings:
+    """The DuckDB warehouse file and the resources of every connection to it."""
+
     #: DuckDB file holding the canonical tables, batches and quarantine
     path: str = "data/warehouse.duckdb"
-    #: DuckDB memory limit for one connection, e.g. "4GB" ("" = DuckDB's default)
+    #: DuckDB memory limit for one connection: a size such as "4GB" or "512MiB" (KB, MB, GB,
+    #: TB count in 1000s; KiB, MiB, GiB, TiB in 1024s), a share of the machine's memory such
+    #: as "50%" where the installed DuckDB accepts one (2.0 does, 1.4 does not); "" = DuckDB's default
     memory_limit: str = ""
     #: DuckDB threads for one connection (0 = all cores)
     threads: int = 0
+
+
+#: a memory size as DuckDB reads it: a number and a unit (KB..TB: powers of 1000, KiB..TiB: of 1024)
+_MEMORY_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+#: a share of the machine's memory, e.g. "50%" (DuckDB 2.0 and later)
+_MEMORY_SHARE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+
+
+def check_warehouse(w: WarehouseSettings, origin: str = "settings") -> None:
+    """A memory limit of DuckDB's size syntax that the installed DuckDB accepts (it is tried on
+    an in-memory database: a share such as "50%" passes only where DuckDB reads one), and
+    threads >= 0. A limit too small for the work is reported when the work runs out of memory."""
+    if w.threads < 0:
+        raise ConfigError(f"{origin}: warehouse.threads must be 0 (all cores) or more, got {w.threads}")
+    text = w.memory_limit.strip()
+    if not text:
+        return
+    size, share = _MEMORY_SIZE_RE.match(text), _MEMORY_SHARE_RE.match(text)
+    expected = (
+        'a size such as "4GB" or "512MiB" (units KB, MB, GB, TB or KiB, MiB, GiB, TiB), a share '
+        'such as "50%", or "" for DuckDB\'s default'
+    )
+    if not size and not share:
+        raise ConfigError(f"{origin}: warehouse.memory_limit must be {expected}, got {w.memory_limit!r}")
+    number = float((size or share).group(1))
+    if number <= 0 or (share and number > 100):
+        raise ConfigError(
+            f"{origin}: warehouse.memory_limit must be more than 0{' and at most 100%' if share else ''}, got {w.memory_limit!r}"
+        )
+    try:
+        with duckdb.connect(":memory:", config={"memory_limit": text}) as con:
+            con.execute("SELECT 1").fetchall()
+    except duckdb.Error as e:
+        reason = str(e).splitlines()[0]
+        raise ConfigError(
+            f"{origin}: warehouse.memory_limit = {w.memory_limit!r} is refused by DuckDB {duckdb.__version__} ({reason}); "
+            f"use {expected}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -738,6 +783,7 @@ def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "s
 
 
 def _validate(s: Settings, origin: str) -> None:
+    check_warehouse(s.warehouse, origin)
     if s.demo.scale not in SCALES:
         raise ConfigError(f"{origin}: demo.scale must be one of {', '.join(SCALES)}, got {s.demo.scale!r}")
     if s.report.plotlyjs not in ("inline", "shared"):

@@ -63,8 +63,7 @@ class PerformanceExplorer:
         self.refresh()
 
     def _connect(self):
-        wh = self.settings.warehouse
-        return warehouse.connect(self.settings.warehouse_path, read_only=True, memory_limit=wh.memory_limit, threads=wh.threads)
+        return warehouse.open(self.settings, read_only=True)
 
     def query(self) -> pd.DataFrame:
         with self._connect() as con:

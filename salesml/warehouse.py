@@ -3,6 +3,12 @@
 Connections are short-lived (open, work, close): DuckDB lets one process write at a
 time, and an analyst's open notebook must never block the scheduler or an ingest.
 Every function that changes data does it in one transaction.
+
+Every connection is opened by :func:`open` (or :func:`query`) with the settings, so each one
+honours ``[warehouse] memory_limit`` and ``threads``. A write that finds the disk full raises
+:class:`~salesml.errors.DiskFullError` naming the warehouse (DuckDB rolls the transaction back:
+the warehouse is unchanged); running out of memory under a configured limit says which
+setting to raise.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import getpass
 import json
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +27,8 @@ import duckdb
 import pandas as pd
 
 from salesml import schema
-from salesml.errors import SalesmlError
+from salesml.config import Settings
+from salesml.errors import SalesmlError, disk_full
 
 SCHEMA_VERSION = 3
 
@@ -156,6 +163,21 @@ def actor() -> str:
 
 
 @contextmanager
+def open(settings: Settings, *, read_only: bool = False, lock_wait_s: float = 10.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the settings' warehouse for a ``with`` block, with ``[warehouse] memory_limit`` and
+    ``threads`` applied: the one way salesml connects to the warehouse (see :func:`connect`)."""
+    wh = settings.warehouse
+    with connect(
+        settings.warehouse_path,
+        read_only=read_only,
+        memory_limit=wh.memory_limit.strip(),
+        threads=wh.threads,
+        lock_wait_s=lock_wait_s,
+    ) as con:
+        yield con
+
+
+@contextmanager
 def connect(
     path: str | Path,
     *,
@@ -164,11 +186,14 @@ def connect(
     threads: int = 0,
     lock_wait_s: float = 10.0,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse for the duration of a ``with`` block.
+    """Open the warehouse file ``path`` for the duration of a ``with`` block.
 
-    A writable connection creates the file and the tables when missing. A read-only
-    one on a missing file is an error that says how to build a warehouse. If another
-    process holds the file, retry for ``lock_wait_s`` seconds, then fail naming it.
+    Prefer :func:`open` (it takes the settings, so the memory limit and threads cannot be
+    forgotten). A writable connection creates the file and the tables when missing. A
+    read-only one on a missing file is an error that says how to build a warehouse. If another
+    process holds the file, retry for ``lock_wait_s`` seconds, then fail naming it. A full disk
+    is a :class:`~salesml.errors.DiskFullError` naming ``path``; running out of memory under
+    ``memory_limit`` a :class:`WarehouseError` naming the setting.
     """
     path = Path(path)
     if read_only and not path.exists():
@@ -177,13 +202,12 @@ def connect(
             "`salesml ingest` to load your data (or point SALESML_WAREHOUSE at one)"
         )
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    config: dict[str, Any] = {}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
-    if threads:
-        config["threads"] = threads
-    if read_only and _needs_migration(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise disk_full(e, path) or e from None
+    config = _config(memory_limit, threads)
+    if read_only and _needs_migration(path, config):
         with connect(path, memory_limit=memory_limit, threads=threads, lock_wait_s=lock_wait_s):
             pass  # a writable connection brings the tables up to date
     deadline = time.monotonic() + lock_wait_s
@@ -192,6 +216,9 @@ def connect(
             con = duckdb.connect(str(path), read_only=read_only, config=config)
             break
         except duckdb.IOException as e:
+            full = disk_full(e, path)
+            if full is not None:
+                raise full from None
             if "lock" not in str(e).lower():
                 raise WarehouseError(f"cannot open warehouse {path}: {e}") from None
             if time.monotonic() >= deadline:
@@ -203,8 +230,63 @@ def connect(
         if not read_only:
             init_schema(con)
         yield con
-    finally:
+    except BaseException as e:
+        _close_after_error(con)
+        if not read_only:
+            _tidy_after_failed_write(path, config)
+        mapped = _mapped_error(e, path, memory_limit)
+        if mapped is None:
+            raise
+        raise mapped from None
+    else:
+        try:
+            con.close()  # may checkpoint: a write, which can find the disk full
+        except (duckdb.Error, OSError) as e:
+            mapped = _mapped_error(e, path, memory_limit)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+
+def _config(memory_limit: str, threads: int) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    return config
+
+
+def _close_after_error(con: duckdb.DuckDBPyConnection) -> None:
+    """Close a connection whose work failed; the failure that is reported is the work's."""
+    with suppress(duckdb.Error, OSError):  # e.g. a database invalidated by the failed write
         con.close()
+
+
+def _tidy_after_failed_write(path: Path, config: dict[str, Any]) -> None:
+    """After a write that failed fatally (a full disk), DuckDB leaves its write-ahead log
+    beside the file, empty or holding only what was rolled back: a brief writable connection
+    replays what counts, checkpoints and removes it. Best effort: the disk may still be full."""
+    if not path.with_name(path.name + ".wal").exists():
+        return
+    with suppress(duckdb.Error, OSError):
+        duckdb.connect(str(path), config=config).close()
+
+
+def _mapped_error(e: BaseException, path: Path, memory_limit: str) -> SalesmlError | None:
+    """A DuckDB failure a user can act on, as a clear error (None: report ``e`` as it is)."""
+    if not isinstance(e, duckdb.Error | OSError):
+        return None
+    full = disk_full(e, path)
+    if full is not None:
+        return full
+    if isinstance(e, duckdb.OutOfMemoryException) and memory_limit:
+        reason = str(e).splitlines()[0]
+        return WarehouseError(
+            f"out of memory under [warehouse] memory_limit = {memory_limit!r} ({reason}): raise the "
+            'limit in the config file, or set it to "" for DuckDB\'s default'
+        )
+    return None
 
 
 #: columns added after schema version 1 (ALTER TABLE ... ADD COLUMN IF NOT EXISTS)
@@ -218,10 +300,10 @@ _MIGRATIONS = [
 ]
 
 
-def _needs_migration(path: Path) -> bool:
+def _needs_migration(path: Path, config: dict[str, Any]) -> bool:
     """Whether a warehouse file was made by an older salesml (schema_version < current)."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True, config=config)
     except duckdb.Error:
         return False  # locked or unreadable: the caller's own connect says so
     try:
@@ -266,14 +348,20 @@ def check_read_only_sql(sql: str) -> None:
             )
 
 
-def query(path: str | Path, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-    """Run read-only SQL on the warehouse and return a DataFrame.
+def query(settings: Settings, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+    """Run read-only SQL on the settings' warehouse and return a DataFrame.
 
     Writes are refused twice over: the statement type is checked before running, and the
-    connection is read-only with file access outside the warehouse disabled.
+    connection is read-only with file access outside the warehouse disabled. The connection
+    honours ``[warehouse] memory_limit`` and ``threads`` (see :func:`open`).
     """
+    if not isinstance(settings, Settings):
+        raise TypeError(
+            f"query() takes the settings (salesml.config.load_settings()), not {type(settings).__name__}: "
+            "they carry the warehouse path and its memory limit"
+        )
     check_read_only_sql(sql)
-    with connect(path, read_only=True) as con:
+    with open(settings, read_only=True) as con:
         con.execute("SET enable_external_access = false")
         try:
             statements = duckdb.extract_statements(sql)

@@ -193,3 +193,191 @@ def test_perf_by_rep_has_commission(toy, wh):
     assert (r1["plan"], r1["commission"]) == ("standard", 6.0)
     movers = [r for r in rows if r["rep_id"] == "R2"]
     assert sorted((r["team"], r["commission"]) for r in movers) == [("T1", None), ("T2", 3.0)]
+
+
+# --------------------------------------------------------------------------- [warehouse] memory_limit
+
+
+def _limited_config(toy, tmp_path, limit="256MiB", threads=1):
+    cfg = tmp_path / "limited.toml"
+    cfg.write_text(f'[warehouse]\npath = "{toy.warehouse_path}"\nmemory_limit = "{limit}"\nthreads = {threads}\n', encoding="utf-8")
+    return cfg
+
+
+def test_sql_runs_under_the_configured_memory_limit(toy, tmp_path):
+    cfg = _limited_config(toy, tmp_path)
+    rows = json.loads(run("--config", str(cfg), "sql", "SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t",
+                          "--format", "json", cwd=tmp_path).stdout)
+    assert rows == [{"m": "256.0 MiB", "t": 1}]
+
+
+def test_a_bad_memory_limit_is_one_line_naming_the_setting_and_file(toy, tmp_path):
+    cfg = _limited_config(toy, tmp_path, limit="lots")
+    proc = run("--config", str(cfg), "info", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "warehouse.memory_limit" in proc.stderr and "limited.toml" in proc.stderr
+
+
+def test_every_command_connects_with_the_memory_limit(toy, tmp_path, monkeypatch):
+    """Each command's connections to the warehouse carry [warehouse] memory_limit and threads."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from salesml.cli import app
+
+    cfg = _limited_config(toy, tmp_path)
+    targets = tmp_path / "targets_2025.csv"
+    targets.write_text("rep_id,team,region,period,target_revenue,target_margin\nR1,T1,East,2025-01,10,4\n", encoding="utf-8")
+    seen: list[tuple[str, dict]] = []
+    real = duckdb.connect
+
+    def spy(database=":memory:", *args, config=None, **kwargs):
+        seen.append((str(database), dict(config or {})))
+        return real(database, *args, config=config, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", spy)
+    commands = [
+        ["info"], ["batches"], ["quarantine"], ["sql", "SELECT 1"], ["post"],
+        ["perf", "--period", "2024-02"], ["commission", "--period", "2024-02"], ["check", "--period", "2024-02"],
+        ["export", "order_lines", "--to", str(tmp_path / "lines.csv")], ["period", "status"], ["period", "verify"],
+        ["period", "close", "2024-01"], ["period", "reopen", "2024-01", "--reason", "test"],
+        ["ingest", str(targets), "--table", "targets"], ["segments", "--as-of", "2024-02-29"],
+    ]
+    runner = CliRunner()
+    for args in commands:
+        before = len(seen)
+        result = runner.invoke(app, ["--config", str(cfg), *args])
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        opened = [c for db, c in seen[before:] if db == str(toy.warehouse_path)]
+        assert opened, args
+        assert all(c.get("memory_limit") == "256MiB" and c.get("threads") == 1 for c in opened), (args, opened)
+
+
+# --------------------------------------------------------------------------- a full disk
+
+
+def run_limited(*args, cwd, max_file_bytes: int, env_extra=None) -> subprocess.CompletedProcess:
+    """The CLI with a file size limit: a write beyond it fails with EFBIG, as on a full disk
+    (Python ignores SIGXFSZ, so the write returns the error instead of killing the process)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, resource.RLIM_INFINITY))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESML_")}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "salesml.cli", *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          check=False, preexec_fn=limit)
+
+
+def _files(folder) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def test_ingest_on_a_full_disk_says_so_and_leaves_the_warehouse_unchanged(toy, wh, tmp_path):
+    lines = tmp_path / "many_lines.csv"
+    with lines.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["order_id", "line_no", "order_date", "customer_id", "product_id", "quantity", "unit_price", "rep_id", "status"])
+        for i in range(60_000):
+            w.writerow([f"BIG{i}", 1, "2024-02-01", "C1", "P1", 1, "10.00", "R1", "completed"])
+    before = run("sql", "SELECT (SELECT count(*) FROM order_lines) AS lines, (SELECT count(*) FROM load_batches) AS batches",
+                 "--format", "json", cwd=toy.root, env_extra=wh).stdout
+    files_before = _files(toy.root)
+    size = toy.warehouse_path.stat().st_size
+    proc = run_limited("ingest", str(lines), "--table", "order_lines", cwd=toy.root, env_extra=wh, max_file_bytes=size + 64 * 1024)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    message = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(message) == 1 and f"no space left on device writing {toy.warehouse_path}" in proc.stderr.replace("\n", "")
+    after = run("sql", "SELECT (SELECT count(*) FROM order_lines) AS lines, (SELECT count(*) FROM load_batches) AS batches",
+                "--format", "json", cwd=toy.root, env_extra=wh).stdout
+    assert after == before
+    assert _files(toy.root) == files_before  # no temporary file left beside the warehouse
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_export_on_a_full_disk_says_so_and_leaves_no_temporary_file(toy, wh, tmp_path, suffix):
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / f"lines{suffix}"
+    target.write_text("the previous export\n", encoding="utf-8")
+    query = "SELECT range AS i, repeat('x', 100) AS filler FROM range(20000)"
+    proc = run_limited("export", query, "--to", str(target), cwd=toy.root, env_extra=wh, max_file_bytes=50_000)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"no space left on device writing {target}" in proc.stderr.replace("\n", "")
+    assert sorted(p.name for p in out.iterdir()) == [target.name]  # no temporary file
+    assert target.read_text(encoding="utf-8") == "the previous export\n"  # the old file is intact
+
+
+@pytest.mark.notebook
+def test_report_on_a_full_disk_says_so_and_leaves_no_partial_page(toy, wh):
+    from tests.test_reports_runner import ROOT_NOTEBOOKS
+
+    (toy.root / "salesml.toml").write_text(f'[report]\nnotebooks_dir = "{ROOT_NOTEBOOKS}"\n', encoding="utf-8")
+    folder = toy.root / "reports" / "2024-02"
+    # the page carries plotly.js inline (~4.8 MB): it cannot be written under a 3 MB limit
+    proc = run_limited("report", "sales_performance", "-p", "period=2024-02", cwd=toy.root, env_extra=wh, max_file_bytes=3_000_000)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"no space left on device writing {folder / 'sales_performance.html'}" in proc.stderr.replace("\n", "")
+    assert list(folder.iterdir()) == []  # neither a page, nor a sidecar, nor a temporary file
+
+
+# --------------------------------------------------------------------------- report parameters
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("period=../x", "parameter period: '../x' is not a month of the form YYYY-MM"),
+        ("period=/tmp/x", "parameter period: '/tmp/x' is not a month"),
+        ("scope=team:../../x", "parameter scope: 'team:../../x': a team name may not contain"),
+        ("scope=region:a/b", "parameter scope: 'region:a/b': a region name may not contain"),
+        ("scope=rep:/etc", "parameter scope: 'rep:/etc'"),
+        ("scope=../x", "parameter scope: scope '../x': unknown level"),
+    ],
+)
+def test_report_parameters_that_would_make_paths_are_checked(toy, wh, param, message):
+    from tests.test_reports_runner import ROOT_NOTEBOOKS
+
+    (toy.root / "salesml.toml").write_text(f'[report]\nnotebooks_dir = "{ROOT_NOTEBOOKS}"\n', encoding="utf-8")
+    proc = run("report", "sales_performance", "-p", param, cwd=toy.root, env_extra=wh, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert message in proc.stderr.replace("\n", "")
+    assert not (toy.root / "reports").exists() and not (toy.root / "x").exists()
+
+
+def test_a_report_name_is_not_a_path(toy, wh):
+    proc = run("report", "../notebooks/sales_performance", cwd=toy.root, env_extra=wh, check=False)
+    assert proc.returncode == 1 and "report name '../notebooks/sales_performance'" in proc.stderr.replace("\n", "")
+
+
+# --------------------------------------------------------------------------- help texts
+
+
+def _commands(command, path=()):
+    yield path, command
+    for name, sub in (getattr(command, "commands", None) or {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_help_shows_bracketed_words_as_written(tmp_path):
+    """Every command whose help (its own, or an option's) holds [words] shows them literally."""
+    import re
+
+    import typer
+
+    from salesml.cli import app
+
+    root = typer.main.get_command(app)
+    checked = 0
+    for path, command in _commands(root):
+        texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+        words = {w for text in texts for w in re.findall(r"\[[^\[\]\s]+\]", text)}
+        if not words:
+            continue
+        out = run(*path, "--help", cwd=tmp_path, env_extra={"COLUMNS": "400"}).stdout
+        for w in words:
+            assert w in out, (path, w)
+        checked += 1
+    assert checked >= 5  # ingest, clv, forecast, backtest, commission, ...

@@ -68,6 +68,14 @@ def test_environment_overrides(tmp_path, no_config, monkeypatch):
         ("[report]\nplotlyjs = 'cdn'\n", r"report.plotlyjs"),
         ("[sources.x.tables.orders]\nfiles = ['a.csv']\n", r"sources.x.tables.orders: not a canonical table"),
         ("[demo\n", r"not valid TOML"),
+        ('[warehouse]\nmemory_limit = "lots"\n', r"warehouse.memory_limit must be a size such as \"4GB\""),
+        ('[warehouse]\nmemory_limit = "100"\n', r"warehouse.memory_limit must be a size"),
+        ('[warehouse]\nmemory_limit = "-1GB"\n', r"warehouse.memory_limit must be a size"),
+        ('[warehouse]\nmemory_limit = "4 GBs"\n', r"warehouse.memory_limit must be a size"),
+        ('[warehouse]\nmemory_limit = "0GB"\n', r"warehouse.memory_limit must be more than 0, got '0GB'"),
+        ('[warehouse]\nmemory_limit = "150%"\n', r"warehouse.memory_limit must be more than 0 and at most 100%"),
+        ("[warehouse]\nmemory_limit = 4\n", r"'warehouse.memory_limit' must be a string"),
+        ("[warehouse]\nthreads = -1\n", r"warehouse.threads must be 0 \(all cores\) or more, got -1"),
     ],
 )
 def test_bad_settings_name_the_key_and_file(tmp_path, no_config, text, message):
@@ -99,3 +107,28 @@ def test_sources_are_typed(tmp_path, no_config):
     assert t.files == ("x/*.csv",)
     assert t.columns == {"order_id": "Invoice"}
     assert t.values == {"status": {"C": "cancelled"}}
+
+
+@pytest.mark.parametrize("limit", ["512MiB", "4 GB", "1.5gb", "2TiB", "", "  "])
+def test_memory_limits_duckdb_reads_are_accepted(tmp_path, no_config, limit):
+    cfg = tmp_path / "ok.toml"
+    cfg.write_text(f'[warehouse]\nmemory_limit = "{limit}"\nthreads = 2\n', encoding="utf-8")
+    s = load_settings(cfg)
+    assert s.warehouse.memory_limit == limit and s.warehouse.threads == 2
+
+
+def test_a_share_of_memory_is_accepted_where_duckdb_accepts_one(tmp_path, no_config):
+    import duckdb
+
+    try:  # DuckDB 2.0 reads "50%"; 1.4 refuses it
+        duckdb.connect(":memory:", config={"memory_limit": "50%"}).close()
+        accepted = True
+    except duckdb.Error:
+        accepted = False
+    cfg = tmp_path / "share.toml"
+    cfg.write_text('[warehouse]\nmemory_limit = "50%"\n', encoding="utf-8")
+    if accepted:
+        assert load_settings(cfg).warehouse.memory_limit == "50%"
+    else:
+        with pytest.raises(ConfigError, match=rf"{cfg}: warehouse.memory_limit = '50%' is refused by DuckDB"):
+            load_settings(cfg)

@@ -101,7 +101,7 @@ def test_numbers_and_harmless_text_are_untouched(value):
 
 def test_csv_has_a_bom_chinese_neutralised_text_iso_dates_and_numbers_as_numbers(tricky, tmp_path):
     path, rows, cols = export(tricky, "customers", tmp_path / "customers.csv")
-    expected = warehouse.query(tricky.warehouse_path, "SELECT * FROM customers")
+    expected = warehouse.query(tricky, "SELECT * FROM customers")
     assert path == (tmp_path / "customers.csv").absolute() and (rows, cols) == expected.shape == (
         4,
         cols,
@@ -262,7 +262,7 @@ def test_cli_exports_a_table_and_a_query(tricky, tmp_path):
         env_extra=env,
     )
     assert proc.stdout.strip() == str(tmp_path / "q" / "quarantine.xlsx")
-    n_cols = warehouse.query(tricky.warehouse_path, "SELECT * FROM quarantine").shape[1]
+    n_cols = warehouse.query(tricky, "SELECT * FROM quarantine").shape[1]
     assert f"0 rows x {n_cols} columns" in proc.stderr
     assert openpyxl.load_workbook(tmp_path / "q" / "quarantine.xlsx").sheetnames == ["rejects"]
 
@@ -285,7 +285,7 @@ def test_cli_refuses_writes_and_bad_extensions(tricky, tmp_path):
     assert proc.returncode == 1 and proc.stdout == ""
     assert "refused" in proc.stderr and "DELETE" in proc.stderr and "Traceback" not in proc.stderr
     assert (
-        warehouse.query(tricky.warehouse_path, "SELECT count(*) AS n FROM customers")["n"].iloc[0]
+        warehouse.query(tricky, "SELECT count(*) AS n FROM customers")["n"].iloc[0]
         == 4
     )
 

@@ -9,6 +9,7 @@ import pytest
 
 from salesml.reports.runner import (
     ReportError,
+    check_parameters,
     coerce_parameters,
     declared_parameters,
     notebook_path,
@@ -83,3 +84,81 @@ def test_a_failing_report_raises_with_the_cell_and_writes_no_page(toy):
         render(s, "sales_performance", {"period": "2024-02", "scope": "team:T99"})
     assert not (toy.root / "reports" / "2024-02" / "sales_performance_team-T99.html").exists()
     assert (toy.root / "reports" / "2024-02" / "sales_performance_team-T99.failed.ipynb").exists()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"period": "../x"}, r"parameter period: '\.\./x' is not a month of the form YYYY-MM"),
+        ({"period": "/abs/path"}, r"parameter period: '/abs/path'"),
+        ({"period": "2024-02/../../x"}, r"parameter period"),
+        ({"load_period": "../../etc"}, r"parameter load_period: '\.\./\.\./etc'"),
+        ({"as_of": "../2024-01-01"}, r"parameter as_of: '\.\./2024-01-01' is not a day of the form YYYY-MM-DD"),
+        ({"as_of": "20240101"}, r"parameter as_of"),
+        ({"scope": "team:../x"}, r"parameter scope: 'team:\.\./x': a team name may not contain"),
+        ({"scope": "region:East/China"}, r"parameter scope: 'region:East/China'"),
+        ({"scope": "rep:a\\b"}, r"parameter scope: 'rep:a\\\\b'"),
+        ({"scope": "rep:x\ny"}, r"parameter scope"),
+        ({"scope": "/etc/passwd"}, r"parameter scope: scope '/etc/passwd': unknown level"),
+        ({"freq": "Q"}, r"parameter freq: 'Q' is not one of D, W, M"),
+        ({"version": "../v1"}, r"parameter version: '\.\./v1' is not a model version"),
+        ({"batch": -3}, r"parameter batch: must be a whole number 0 or more, got -3"),
+    ],
+)
+def test_parameters_that_make_paths_are_checked_before_any_path(tmp_path, params, message):
+    s = with_notebooks(make_settings(tmp_path))
+    with pytest.raises(ReportError, match=message):
+        check_parameters(params)
+    with pytest.raises(ReportError, match=message):
+        output_path(s, "sales_performance", params)
+    with pytest.raises(ReportError, match=message):
+        render(s, "sales_performance", params)  # fails before the warehouse is read or a folder made
+    assert not (tmp_path / "reports").exists()
+
+
+def test_good_parameters_pass_and_are_trimmed():
+    assert check_parameters({"period": " 2024-02 ", "as_of": "2024-02-29", "scope": "region:East China", "freq": "w",
+                             "version": "v0003", "batch": 0, "load_period": "", "models": "ets,theta"}) == {
+        "period": "2024-02", "as_of": "2024-02-29", "scope": "region:East China", "freq": "w",
+        "version": "v0003", "batch": 0, "load_period": "", "models": "ets,theta"}
+    assert check_parameters({"scope": "region:华东"})["scope"] == "region:华东"
+
+
+def test_no_page_lies_outside_the_reports_folder(tmp_path):
+    s = with_notebooks(make_settings(tmp_path))
+    root = (tmp_path / "reports").resolve()
+    for params in ({"period": "2024-02", "scope": "team:T.x"}, {"as_of": "2024-02-01"}, {"batch": 3}, {}):
+        assert output_path(s, "data_quality", params).resolve().is_relative_to(root)
+    for name in ("../sales_performance", "/tmp/x", "a/b", "", ".hidden"):
+        with pytest.raises(ReportError, match="report name"):
+            output_path(s, name, {})
+        with pytest.raises(ReportError, match="report name"):
+            notebook_path(s, name)
+
+
+def test_write_files_is_all_or_nothing_and_names_a_full_disk(tmp_path):
+    """A real write failure: a file size limit (EFBIG, as on a full disk) in a subprocess."""
+    import resource
+    import subprocess
+    import sys
+
+    from salesml.reports.runner import write_files
+
+    page, side = tmp_path / "r" / "a.html", tmp_path / "r" / "a.json"
+    write_files({page: "<p>old</p>", side: "{}"})
+    code = (
+        "import sys; from pathlib import Path; from salesml.reports.runner import write_files\n"
+        "try:\n"
+        f"    write_files({{Path({str(page)!r}): '<p>new</p>', Path({str(side)!r}): 'x' * 5000}})\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, e); sys.exit(1)\n"
+    )
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=limit, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.startswith(f"DiskFullError no space left on device writing {side}")
+    assert sorted(p.name for p in page.parent.iterdir()) == ["a.html", "a.json"]  # no temporary file
+    assert page.read_text(encoding="utf-8") == "<p>old</p>"  # the page was not replaced either

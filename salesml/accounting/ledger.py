@@ -227,12 +227,11 @@ def post(
 def ensure_posted(settings: Settings) -> dict | None:
     """Post the ledger if loads happened since it was last posted (a brief writable
     connection only then); returns the posting summary, or None if it was current."""
-    path = settings.warehouse_path
-    with warehouse.connect(path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         stale = warehouse.table_exists(con, "ledger") and is_stale(con)
     if not stale:
         return None
-    with warehouse.connect(path) as con:
+    with warehouse.open(settings) as con:
         if not is_stale(con):  # another process posted meanwhile
             return None
         result = post(con, settings.performance)

@@ -93,7 +93,7 @@ def replay_closes(settings: Settings, end_date: date) -> dict:
 
     cfg = settings.demo
     summary = {"closed": [], "adjustments": 0, "adjustment_amount": 0.0}
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open(settings) as con:
         if not periods.closed_periods(con) and not con.execute("SELECT count(*) FROM period_events").fetchall()[0][0]:
             for period, at in close_schedule(end_date, cfg.closed_months, cfg.close_day):
                 part = ledger.post(con, settings.performance, now=at, through=at.date())

@@ -128,7 +128,7 @@ def promotions_for(settings: Settings, level: str | None = None) -> Promotions |
     categories = {}
     if level in ("category", "product"):
         _require_warehouse(settings)
-        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        with warehouse.open(settings, read_only=True) as con:
             categories = series_categories(con, level)
     return Promotions.from_frame(calendar, categories)
 
@@ -136,7 +136,7 @@ def promotions_for(settings: Settings, level: str | None = None) -> Promotions |
 def load_panel(settings: Settings, level: str, freq: str, scope: str | None = None, measure: str = "amount") -> pd.DataFrame:
     """The level's panel (``unique_id, ds, y``) from the ledger, on a short read-only connection."""
     _require_warehouse(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         df = panel(con, level, freq, measure=measure, scope=scope, settings=settings.performance)
     if df.empty:
         raise ForecastError(f"no sales in the ledger for level {level!r}{' within ' + scope if scope else ''}: nothing to forecast")
@@ -179,7 +179,7 @@ def run(
         from salesml.forecast import reconcile as R
 
         _require_warehouse(settings)
-        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        with warehouse.open(settings, read_only=True) as con:
             Y_df, S_df, tags = R.hierarchy_panel(con, freq, settings, scope=scope)
         if Y_df.empty:
             raise ForecastError(f"no sales in the ledger{' within ' + scope if scope else ''}: nothing to forecast")
@@ -274,7 +274,7 @@ def reorder(settings: Settings, workers: int | None = None, progress: bool = Fal
     from salesml.forecast import inventory as I
 
     _require_warehouse(settings)
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         inputs, reason = I.reorder_inputs(con, settings)
     if inputs is None:
         raise ForecastError(reason)

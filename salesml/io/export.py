@@ -16,7 +16,8 @@ Spreadsheets execute what looks like a formula. A customer called
   suggests CSV; nothing is truncated.
 
 Files are written atomically: to a temporary file beside the target, then renamed, so a
-failed export never leaves a half-written file behind (nor destroys an older one).
+failed export never leaves a half-written file behind (nor destroys an older one). A disk
+that fills up during the write is a :class:`~salesml.errors.DiskFullError` naming the target.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numbers
 import os
 import re
 import secrets
+import tempfile
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from salesml import schema
-from salesml.errors import SalesmlError
+from salesml.errors import SalesmlError, disk_full
 
 if TYPE_CHECKING:
     from salesml.config import Settings
@@ -201,15 +203,24 @@ def _temp_beside(path: Path) -> Path:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` into a temporary file beside ``path``, then rename it into place. On any
+    failure the temporary file is removed and ``path`` keeps what it held; a full disk (or a
+    file size limit) is a DiskFullError naming ``path``."""
     if path.is_dir():
         raise ExportError(f"cannot export to {path}: it is a folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temp_beside(path)
+    except OSError as e:
+        raise disk_full(e, path) or e from None
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        full = disk_full(e, path) if isinstance(e, Exception) else None
+        if full is not None:
+            raise full from None
         raise
 
 
@@ -307,22 +318,26 @@ def _write_xlsx_sheets(frames: dict[str, pd.DataFrame], tmp: Path) -> None:
     import xlsxwriter
 
     cells = sum(df.shape[0] * max(df.shape[1], 1) for df in frames.values())
-    wb = xlsxwriter.Workbook(
-        str(tmp),
-        {
-            # text stays text: never a formula, a hyperlink or a number
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-            # stream rows to disk for large frames (strings inline instead of shared)
-            "constant_memory": cells > 1_000_000,
-        },
-    )
-    try:
-        for sheet, df in frames.items():
-            _write_sheet(wb, df, sheet)
-    finally:
-        wb.close()
+    # xlsxwriter assembles the file from parts in temporary files and leaves them behind when
+    # the zip cannot be written (a full disk): keep them in a folder that is always removed
+    with tempfile.TemporaryDirectory(prefix="salesml-xlsx-") as parts:
+        wb = xlsxwriter.Workbook(
+            str(tmp),
+            {
+                # text stays text: never a formula, a hyperlink or a number
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+                # stream rows to disk for large frames (strings inline instead of shared)
+                "constant_memory": cells > 1_000_000,
+                "tmpdir": parts,
+            },
+        )
+        try:
+            for sheet, df in frames.items():
+                _write_sheet(wb, df, sheet)
+        finally:
+            wb.close()
 
 
 def _write_sheet(wb, df: pd.DataFrame, sheet: str) -> None:
@@ -463,7 +478,7 @@ def warehouse_tables(settings: Settings) -> list[str]:
     from salesml import warehouse
 
     found = warehouse.query(
-        settings.warehouse_path,
+        settings,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name",
     )["table_name"].tolist()
     preferred = [*schema.TABLES, *_PROVENANCE_TABLES]
@@ -496,7 +511,7 @@ def resolve(settings: Settings, what: str) -> tuple[str, pd.DataFrame]:
                 f"{text!r} is neither a table of the warehouse nor a SELECT query; "
                 f"tables: {', '.join(tables)}"
             )
-        return f"table {match}", warehouse.query(settings.warehouse_path, _table_sql(match))
+        return f"table {match}", warehouse.query(settings, _table_sql(match))
     try:
         warehouse.check_read_only_sql(text)  # a write is refused here (ReadOnlyError)
     except warehouse.ReadOnlyError:
@@ -506,7 +521,7 @@ def resolve(settings: Settings, what: str) -> tuple[str, pd.DataFrame]:
         raise ExportError(
             f"{text[:80]!r} is neither a table of the warehouse ({tables}) nor valid SQL: {e}"
         ) from None
-    return "query", warehouse.query(settings.warehouse_path, text)
+    return "query", warehouse.query(settings, text)
 
 
 def export(

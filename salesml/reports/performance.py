@@ -398,5 +398,5 @@ class SalesPerformanceReport:
 
 
 def warehouse_connect(settings: Settings):
-    wh = settings.warehouse
-    return warehouse.connect(settings.warehouse_path, read_only=True, memory_limit=wh.memory_limit, threads=wh.threads)
+    """A read-only connection for a report (the settings' memory limit and threads applied)."""
+    return warehouse.open(settings, read_only=True)

@@ -7,6 +7,13 @@ and a JSON sidecar with the parameters and the figures the notebook recorded.
 
 Success is decided by the exception, never by an output file existing: papermill
 saves a partial notebook on a timeout or a dead kernel. Every cell has a time limit.
+
+Output paths are made of parameters, so every parameter is checked before any path is made
+(:func:`check_parameters`: ``period`` and ``load_period`` YYYY-MM, ``as_of`` YYYY-MM-DD, ``scope``
+with a name free of path separators, ``freq``, ``version``, counts; the report's name too), and
+the final path must lie inside ``[report] output_dir``. Pages are written atomically (a
+temporary file renamed into place): a full disk leaves no partial page and no temporary file,
+and the error names the page.
 """
 
 from __future__ import annotations
@@ -15,17 +22,22 @@ import ast
 import json
 import logging
 import os
+import re
+import secrets
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from salesml.accounting.performance import PeriodError, parse_period
+from salesml.accounting.scope import ScopeError, parse_scope
 from salesml.config import Settings
-from salesml.errors import SalesmlError
+from salesml.errors import SalesmlError, disk_full
+from salesml.forecast.panels import FREQS
 from salesml.reports.html import FIGURES_MIME
 
 PLOTLY_FILE = "plotly.min.js"
@@ -49,7 +61,74 @@ class RenderResult:
         return d
 
 
+#: a report's name: the notebook's file name without .ipynb (it names the page too)
+_REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_VERSION = re.compile(r"^v\d+$")
+#: what a scope's name may not hold, as it becomes part of a file name: a path separator, a
+#: "..", a control character
+_UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]|\.\.")
+#: parameters that count something (never negative)
+_COUNTS = ("batch", "horizon", "workers")
+
+
+def check_report_name(name: str) -> str:
+    """A report name is a notebook's file name: letters, digits, ``_`` and ``-`` only."""
+    if not isinstance(name, str) or not _REPORT_NAME.match(name):
+        raise ReportError(
+            f"report name {name!r}: use the name of a notebook in the notebooks folder "
+            "(letters, digits, _ and -, e.g. sales_performance)"
+        )
+    return name
+
+
+def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters with each one that a page's folder or file name is made of, or that has
+    a fixed form, checked: ``period`` / ``load_period`` YYYY-MM, ``as_of`` YYYY-MM-DD, ``scope``
+    ``company | region:NAME | team:ID | rep:ID`` whose name holds no path separator, ``..`` or
+    control character, ``freq`` one of D, W, M, ``version`` vNNNN, ``batch`` / ``horizon`` /
+    ``workers`` 0 or more (text is left to :func:`coerce_parameters`). Empty values (the
+    report's defaults) pass. A bad value is a
+    :class:`ReportError` naming the parameter; returns the parameters with dates trimmed."""
+    out = dict(params)
+    for name, value in params.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        text = str(value).strip()
+        if name in ("period", "load_period"):
+            try:
+                out[name] = parse_period(text)
+            except PeriodError:
+                raise ReportError(f"parameter {name}: {value!r} is not a month of the form YYYY-MM (e.g. 2026-10)") from None
+        elif name == "as_of":
+            try:
+                if not _DAY.match(text):
+                    raise ValueError(text)
+                out[name] = date.fromisoformat(text).isoformat()
+            except ValueError:
+                raise ReportError(f"parameter as_of: {value!r} is not a day of the form YYYY-MM-DD (e.g. 2026-10-31)") from None
+        elif name == "scope":
+            try:
+                sc = parse_scope(text)
+            except ScopeError as e:
+                raise ReportError(f"parameter scope: {e}") from None
+            if sc.value is not None and _UNSAFE_NAME.search(sc.value):
+                raise ReportError(
+                    f"parameter scope: {value!r}: a {sc.level} name may not contain '/', '\\', '..' or control characters"
+                )
+        elif name == "freq":
+            if text.upper() not in FREQS:
+                raise ReportError(f"parameter freq: {value!r} is not one of {', '.join(FREQS)}")
+        elif name == "version":
+            if not _VERSION.match(text):
+                raise ReportError(f"parameter version: {value!r} is not a model version of the form vNNNN (e.g. v0003)")
+        elif name in _COUNTS and not isinstance(value, str) and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ReportError(f"parameter {name}: must be a whole number 0 or more, got {value!r}")
+    return out
+
+
 def notebook_path(settings: Settings, name: str) -> Path:
+    check_report_name(name)
     folder = settings.path(settings.report.notebooks_dir)
     path = folder / f"{name}.ipynb"
     if not path.is_file():
@@ -129,6 +208,42 @@ def _cell_error(nb: nbformat.NotebookNode) -> str:
     return "unknown error"
 
 
+def _temp_beside(path: Path) -> Path:
+    """A name for a temporary file beside ``path`` (hidden, unique), renamed into place when complete."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+def write_files(files: dict[Path, str | bytes]) -> None:
+    """Write every file completely or none of them: each to a temporary file beside it, then
+    all renamed into place. On a failure (a full disk) the temporary files are removed, the
+    files keep what they held, and a full disk is a DiskFullError naming the file."""
+    temps: dict[Path, Path] = {}
+    current = None
+    try:
+        for path, content in files.items():
+            current = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temps[path] = _temp_beside(path)
+            if isinstance(content, bytes):
+                tmp.write_bytes(content)
+            else:
+                tmp.write_text(content, encoding="utf-8")
+        for path, tmp in temps.items():
+            current = path
+            tmp.replace(path)
+    except OSError as e:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+        full = disk_full(e, current)
+        if full is not None:
+            raise full from None
+        raise
+    except BaseException:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+        raise
+
+
 def _plotly_tag(settings: Settings, html_path: Path) -> str:
     from plotly.offline import get_plotlyjs
 
@@ -136,8 +251,7 @@ def _plotly_tag(settings: Settings, html_path: Path) -> str:
         return f'<script type="text/javascript">{get_plotlyjs()}</script>'
     shared = settings.path(settings.report.output_dir) / PLOTLY_FILE
     if not shared.exists():
-        shared.parent.mkdir(parents=True, exist_ok=True)
-        shared.write_text(get_plotlyjs(), encoding="utf-8")
+        write_files({shared: get_plotlyjs()})
     rel = os.path.relpath(shared, html_path.parent)
     return f'<script type="text/javascript" src="{rel}"></script>'
 
@@ -154,9 +268,12 @@ def to_html(nb: nbformat.NotebookNode, title: str, plotly_tag: str) -> str:
 
 
 def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
-    """``<output_dir>/<period, as_of's month, or today>/<name>[_<scope>][_batch-N][_<load period>].html``."""
-    from salesml.accounting.scope import parse_scope
+    """``<output_dir>/<period, as_of's month, or today>/<name>[_<scope>][_batch-N][_<load period>].html``.
 
+    The name and parameters are checked first (:func:`check_parameters`), and the path, once
+    resolved, must lie inside ``[report] output_dir``, whatever the values."""
+    check_report_name(name)
+    params = check_parameters(params)
     month = params.get("period") or (str(params["as_of"])[:7] if params.get("as_of") else "")
     folder = settings.path(settings.report.output_dir) / (month or datetime.now().strftime("%Y-%m-%d"))
     suffix = ""
@@ -168,30 +285,31 @@ def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
         suffix += f"_batch-{int(params['batch'])}"
     if params.get("load_period"):
         suffix += f"_{params['load_period']}"
-    return folder / f"{name}{suffix}.html"
+    path = folder / f"{name}{suffix}.html"
+    root = settings.path(settings.report.output_dir).resolve()
+    if not path.resolve().is_relative_to(root):
+        raise ReportError(f"report {name}: its page {path} would lie outside the reports folder {root}; check the parameters")
+    return path
 
 
 def _default_period(settings: Settings) -> str:
     from salesml import warehouse
     from salesml.accounting.performance import latest_complete_period
 
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open(settings, read_only=True) as con:
         return latest_complete_period(con)
 
 
 def render(settings: Settings, name: str, parameters: dict[str, Any] | None = None) -> RenderResult:
     """Run one report notebook and write its HTML; raise :class:`ReportError` on failure."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-    from traitlets.config import Config
-
     started = time.perf_counter()
     path = notebook_path(settings, name)
+    check_parameters(dict(parameters or {}))  # before anything is read or written
     if settings.warehouse_path.exists():
         from salesml.accounting.ledger import ensure_posted
 
         ensure_posted(settings)
-    params = coerce_parameters(path, dict(parameters or {}))
+    params = check_parameters(coerce_parameters(path, dict(parameters or {})))
     declared = declared_parameters(path)
     if "config_path" in declared and not params.get("config_path"):
         params["config_path"] = str(settings.config_path) if settings.config_path else ""
@@ -205,7 +323,10 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
         _, next_month = period_bounds(_default_period(settings))
         params["as_of"] = (next_month - timedelta(days=1)).isoformat()  # the latest complete month's last day
     html_path = output_path(settings, name, params)
-    html_path.parent.mkdir(parents=True, exist_ok=True)
+
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
 
     logging.getLogger("papermill").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="salesml-report-") as tmp:
@@ -227,12 +348,15 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
         except PapermillExecutionError as e:
             failed = html_path.with_suffix(".failed.ipynb")
             if executed.exists():
-                failed.write_bytes(executed.read_bytes())
+                write_files({failed: executed.read_bytes()})
             raise ReportError(
                 f"report {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
                 f"(executed notebook kept at {failed})"
             ) from None
-        except Exception as e:  # timeout, dead kernel, missing kernel...
+        except Exception as e:  # timeout, dead kernel, missing kernel, a full disk...
+            full = disk_full(e)
+            if full is not None:
+                raise full from None
             raise ReportError(f"report {name} did not complete: {type(e).__name__}: {e}") from None
         nb = nbformat.read(executed, as_version=4)
 
@@ -240,14 +364,8 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
     when = params.get("period") or (f"as of {params['as_of']}" if params.get("as_of") else "")
     title = " ".join(p for p in (f"{name.replace('_', ' ').title()} —", when, str(params.get("scope") or "")) if p).removesuffix(" —")
     page = to_html(nb, title, _plotly_tag(settings, html_path))
-    tmp_html = html_path.with_suffix(".html.tmp")
-    tmp_html.write_text(page, encoding="utf-8")
-    tmp_html.replace(html_path)
     seconds = time.perf_counter() - started
     result = RenderResult(name=name, html_path=html_path, parameters=params, figures=figures, seconds=seconds)
-    sidecar = html_path.with_suffix(".json")
-    sidecar.write_text(
-        json.dumps({**result.to_dict(), "rendered_at": datetime.now().isoformat(timespec="seconds")}, indent=2, default=str, ensure_ascii=False),
-        encoding="utf-8",
-    )
+    sidecar = json.dumps({**result.to_dict(), "rendered_at": datetime.now().isoformat(timespec="seconds")}, indent=2, default=str, ensure_ascii=False)
+    write_files({html_path: page, html_path.with_suffix(".json"): sidecar})
     return result
