@@ -98,7 +98,7 @@ class LeftOut:
         """E.g. ``1,204 anonymous order lines (¥86,310.20, 23.4% of revenue) are not in the
         customer models``; ``money`` formats the amount (default ``86,310.20``)."""
         if not self.lines:
-            return f"No anonymous (walk-in / guest) order lines: every sale in {what} has a customer."
+            return f"No anonymous (walk-in / guest) order lines: nothing is left out of {what}"
         amount = money(self.revenue) if money else f"{self.revenue:,.2f}"
         share = f", {self.share_pct:.1f}% of revenue" if self.share_pct is not None else ""
         noun = "order line" if self.lines == 1 else "order lines"
