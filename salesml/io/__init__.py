@@ -2,8 +2,10 @@
 
 Every reader returns a :class:`RawTable` whose frame holds every value as text (``""`` for
 empty or NULL) after a first column ``source_row``, the row number a user looks for: for CSV
-and Parquet the header is row 1 and the first record row 2; for Excel the sheet's own row
-number; for SQL the position in the result, the first row being row 1.
+the physical line where the record starts (header = line 1, blank lines and line breaks in
+quoted fields counted, as a text editor numbers lines); for Parquet the header is row 1 and
+the first record row 2; for Excel the sheet's own row number; for SQL the position in the
+result, the first row being row 1.
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ from pathlib import Path
 
 from salesml.io.common import float_text, to_text
 from salesml.io.csv import (
+    DEFAULT_CHUNK_ROWS,
+    DEFAULT_MAX_BAD_LINE_SHARE,
+    REJECT_COLUMNS,
     SOURCE_ROW,
+    WHITESPACE,
     RawTable,
     SourceFileError,
     detect_encoding,
     file_hash,
+    iter_csv,
     read_csv,
     read_header,
 )
@@ -56,14 +63,19 @@ def read_source(
 
 
 __all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "DEFAULT_MAX_BAD_LINE_SHARE",
     "FORMATS",
+    "REJECT_COLUMNS",
     "SOURCE_ROW",
+    "WHITESPACE",
     "RawTable",
     "SourceFileError",
     "detect_encoding",
     "expand_url",
     "file_hash",
     "float_text",
+    "iter_csv",
     "list_sheets",
     "masked_url",
     "read_csv",
