@@ -616,8 +616,7 @@ def _read_tables(settings: Settings, through=None, customers_sql: str = "", para
     if not settings.warehouse_path.exists():
         raise ChurnError(f"no warehouse at {settings.warehouse_path}: run `salesml demo` or `salesml ingest` first")
     ensure_posted(settings)
-    wh = settings.warehouse
-    with warehouse.connect(settings.warehouse_path, read_only=True, memory_limit=wh.memory_limit, threads=wh.threads) as con:
+    with warehouse.open(settings, read_only=True) as con:
         if not warehouse.table_exists(con, "ledger"):
             raise ChurnError("the warehouse has no ledger: load order lines first (`salesml demo` or `salesml ingest`)")
         try:
@@ -633,8 +632,7 @@ def left_out(settings: Settings, through=None, since=None, scope=None) -> LeftOu
     entries' revenue. Reads the warehouse through a short read-only connection."""
     if not settings.warehouse_path.exists():
         raise ChurnError(f"no warehouse at {settings.warehouse_path}: run `salesml demo` or `salesml ingest` first")
-    wh = settings.warehouse
-    with warehouse.connect(settings.warehouse_path, read_only=True, memory_limit=wh.memory_limit, threads=wh.threads) as con:
+    with warehouse.open(settings, read_only=True) as con:
         if not warehouse.table_exists(con, "ledger"):
             return LeftOut()
         return churn_features.left_out(
@@ -892,7 +890,7 @@ def write_scores(settings: Settings, scores: pd.DataFrame, as_of, version: str) 
     replaced, in one transaction, and an audit entry is recorded."""
     day = _ts(as_of).date()
     rows = scores.assign(scored_at=datetime.now())[[*SCORE_COLUMNS, "scored_at"]]
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open(settings) as con:
         con.register("_scores", rows)
         try:
             con.execute("BEGIN TRANSACTION")
