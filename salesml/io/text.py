@@ -208,7 +208,8 @@ class _LineCounter:
 
 def line_ends(text: str) -> int:
     """How many line ends ``text`` holds (``\\n``, ``\\r\\n`` and a lone ``\\r`` count one each)."""
-    return text.count("\n") + text.count("\r") - text.count("\r\n")
+    cr = text.count("\r")
+    return text.count("\n") + (cr - text.count("\r\n") if cr else 0)
 
 
 # --------------------------------------------------------------------------- decoding
