@@ -10,7 +10,7 @@ import pytest
 
 from salesml import schema
 from salesml.cleaning import rules as R
-from salesml.config import CleaningSettings, Rule, TableSource
+from salesml.config import CleaningSettings, Rule, SourceSettings, TableSource
 
 
 def ctx(table=schema.ORDER_LINES, **kw) -> R.Context:
@@ -142,9 +142,19 @@ def _orders(**overrides):
     return frame(**base)
 
 
+def _marked_and_linked(df, c):
+    marked, log = R.mark_returns(df, c)
+    out, part = R.link_returns(marked, c)
+    return out, log + part
+
+
+def quarantine_policy(**kw):
+    return ctx(source=SourceSettings(unlinked_returns="quarantine"), **kw)
+
+
 def test_link_returns_marks_links_and_quarantines():
     df = _orders()
-    out, log = R.link_returns(df, ctx())
+    out, log = _marked_and_linked(df, quarantine_policy())
     # R1 (02-10, 2 units) reverses the latest earlier sale with room: S2 (02-01, 2 units)
     assert (out.loc[2, "status"], out.loc[2, "return_of_order_id"], out.loc[2, "return_of_line_no"], out.loc[2, "amount"]) == ("returned", "S2", 1.0, -20.0)
     # R3 (03-01, 4 units): S2 is used up, so the asof match (S2) has no room left -> quarantined
@@ -153,14 +163,33 @@ def test_link_returns_marks_links_and_quarantines():
     assert df.loc[2, "status"] == "completed"  # input untouched
 
 
+def test_returns_with_no_sale_are_accepted_as_unlinked_by_default():
+    out, log = _marked_and_linked(_orders(), ctx())
+    assert problems(log) == {}
+    flagged = log.flags[log.flags["rule"] == "unlinked_returns"]
+    assert sorted(flagged["idx"]) == [3, 4, 5]
+    assert out.loc[[3, 4, 5], "return_of_order_id"].isna().all()
+
+
+def test_a_status_set_by_a_user_rule_is_not_turned_into_a_return():
+    df = _orders()
+    c = ctx(set_by_rules={"status": frozenset({4, 5})})
+    out, log = R.mark_returns(df.assign(status=["completed"] * 4 + ["cancelled", "completed"]), c)
+    assert out["status"].tolist() == ["completed", "completed", "returned", "returned", "cancelled", "completed"]
+    assert sorted(log.fixes.loc[log.fixes["column"] == "status", "idx"]) == [2, 3]
+
+
 def test_link_returns_uses_loaded_sales_and_checks_named_sales():
     sales = pd.DataFrame({"order_id": ["OLD"], "line_no": [1.0], "customer_id": ["C2"], "product_id": ["P1"],
                           "order_date": pd.to_datetime(["2023-12-01"]), "quantity": [3.0], "returned": [1.0]})
     df = _orders(return_of_order_id=[None, None, None, None, "S1", "GONE"], return_of_line_no=[np.nan] * 4 + [1.0, 1.0])
-    out, log = R.link_returns(df, ctx(sales=sales))
+    out, log = _marked_and_linked(df, quarantine_policy(sales=sales))
     assert out.loc[3, "return_of_order_id"] == "OLD"  # C2's return finds the loaded sale (2 units left)
     assert out.loc[4, "return_of_order_id"] == "S1"
     assert problems(log) == {5: "the sale it returns is not loaded"}
+    out, log = _marked_and_linked(df, ctx(sales=sales))
+    assert problems(log) == {} and log.flags["idx"].tolist() == [5]  # accepted, with its reference kept
+    assert out.loc[5, "return_of_order_id"] == "GONE"
 
 
 def test_duplicates_keep_the_latest_and_say_which_row():

@@ -130,14 +130,14 @@ def test_ingest_quarantine_and_batches(erp):
     out = json.loads(run("ingest", "--source", "erp", "--format", "json", cwd=erp).stdout)
     assert (out["rows_read"], out["rows_loaded"], out["rows_fixed"], out["rows_quarantined"]) == (4, 1, 1, 3)
     assert out["quarantine_reasons"] == {
-        "order_id,line_no: exact duplicate of a later row": 1,
+        "exact duplicate of an earlier row": 1,
         "order_date: not a date (YYYY-MM-DD)": 1,
         "quantity: not a number (decimal '.', thousands ',')": 1,
     }
     assert (out["revenue_read"], out["revenue_loaded"], out["revenue_quarantined"], out["skipped"]) == (45.0, 20.0, 25.0, False)
     q = list(csv.DictReader(io.StringIO(run("quarantine", "--format", "csv", cwd=erp).stdout)))
     assert [(r["row"], r["reason"]) for r in q] == [
-        ("2", "order_id,line_no: exact duplicate of a later row"),
+        ("3", "exact duplicate of an earlier row"),
         ("4", "order_date: not a date (YYYY-MM-DD)"),
         ("5", "quantity: not a number (decimal '.', thousands ',')"),
     ]
@@ -381,3 +381,19 @@ def test_help_shows_bracketed_words_as_written(tmp_path):
             assert w in out, (path, w)
         checked += 1
     assert checked >= 5  # ingest, clv, forecast, backtest, commission, ...
+
+
+# --------------------------------------------------------------------------- margin without costs
+
+
+def test_perf_without_costs_shows_no_margin_rather_than_zero(tmp_path):
+    from tests.test_accounting_performance import toy_costed
+
+    s = toy_costed(tmp_path, set())
+    env = {"SALESML_WAREHOUSE": str(s.warehouse_path)}
+    rows = json.loads(run("perf", "--period", "2024-02", "--by", "company", "--format", "json", cwd=tmp_path, env_extra=env).stdout)
+    assert (rows[0]["revenue"], rows[0]["margin"], rows[0]["margin_pct"], rows[0]["margin_coverage_pct"]) == (510, None, None, 0)
+    lines = list(csv.DictReader(io.StringIO(run("perf", "--period", "2024-02", "--format", "csv", cwd=tmp_path, env_extra=env).stdout)))
+    assert {r["margin"] for r in lines} == {""}
+    table = run("perf", "--period", "2024-02", cwd=tmp_path, env_extra=env)
+    assert "note: no cost loaded: margin not shown" in table.stderr

@@ -105,34 +105,39 @@ def test_bad_rows_are_quarantined_with_reasons_and_everything_reconciles(tmp_pat
     # one impossible date in ten rows: above the default max_bad_date_share, which would stop the load
     s = make_settings(tmp_path, cleaning={"max_bad_date_share": 0.2})
     f = write(tmp_path / "orders.csv", BAD_ORDERS)
-    r = load_file(s, "x", "order_lines", f, order_spec(f))
+    spec = order_spec(f)
+    r = load_file(s, "x", "order_lines", f, spec, source=SourceSettings(unlinked_returns="quarantine"))
     assert r.rows_read == 11
-    assert r.rows_loaded == 2  # the later OK1 and 007
-    assert r.rows_quarantined == 9
+    assert r.rows_loaded == 3  # OK1, RETPOS (a return written with a positive quantity) and 007
+    assert r.rows_quarantined == 8
     assert r.rows_loaded + r.rows_quarantined == r.rows_read
     assert r.quarantine_reasons == {
-        "order_id,line_no: exact duplicate of a later row": 1,
+        "exact duplicate of an earlier row": 1,
         "order_date: required value is missing": 1,
         "order_date: not a date (YYYY-MM-DD)": 1,
         "quantity: not a number (decimal '.', thousands ',')": 1,
         "quantity: is 0": 1,
         "status: not one of completed, cancelled, returned": 1,
         "quantity: a return with no sale to reverse": 1,
-        "sign of quantity does not match status (returns are negative, sales positive)": 1,
         "discount: not between 0 and 1": 1,
     }
     # money: read = loaded + quarantined, to the cent (BADQTY's 10.50 is counted as read)
-    assert r.revenue_loaded == pytest.approx(119.99)
-    assert r.revenue_quarantined == pytest.approx(20 + 10 + 10 + 10.50 + 0 + 10 - 10 + 10 + 10)
+    assert r.revenue_loaded == pytest.approx(20 - 10 + 99.99)
+    assert r.revenue_quarantined == pytest.approx(20 + 10 + 10 + 10.50 + 0 + 10 - 10 + 10)
     assert r.revenue_read == pytest.approx(r.revenue_loaded + r.revenue_quarantined)
-    # leading zeros and "NA" survive as text
-    assert counts(s, "SELECT order_id, customer_id, source_row FROM order_lines ORDER BY order_id") == [("007", "NA", 12), ("OK1", "C1", 3)]
+    # leading zeros and "NA" survive as text; RETPOS is turned negative and reverses OK1
+    assert counts(s, "SELECT order_id, customer_id, source_row, quantity::DOUBLE, return_of_order_id FROM order_lines ORDER BY order_id") == [
+        ("007", "NA", 12, 1.0, None), ("OK1", "C1", 2, 2.0, None), ("RETPOS", "C1", 10, -1.0, "OK1")]
     q = counts(s, "SELECT source_row, reason, details, record FROM quarantine ORDER BY source_row")
-    assert [row[0] for row in q] == [2, 4, 5, 6, 7, 8, 9, 10, 11]  # spreadsheet row numbers (header = 1)
-    assert q[0][2] == "order_id,line_no: exact duplicate of a later row (kept row 3)"
+    assert [row[0] for row in q] == [3, 4, 5, 6, 7, 8, 9, 11]  # spreadsheet row numbers (header = 1)
+    assert q[0][2] == "exact duplicate of an earlier row (repeats row 2)"
     assert json.loads(q[3][3])["quantity"] == "lots"  # the original record is kept as read
     assert "quantity: not a number (decimal '.', thousands ',') (lots)" in q[3][2] and "quantity: required value is missing" in q[3][2]
-    assert counts(s, "SELECT rows_read, rows_loaded, rows_quarantined, rows_merged FROM load_batches") == [(11, 2, 9, 0)]
+    assert counts(s, "SELECT rows_read, rows_loaded, rows_quarantined, rows_merged FROM load_batches") == [(11, 3, 8, 0)]
+    # by default a return with no sale is loaded, flagged unlinked
+    s2 = make_settings(tmp_path / "accept", cleaning={"max_bad_date_share": 0.2})
+    r = load_file(s2, "x", "order_lines", f, spec)
+    assert (r.rows_loaded, r.rows_unlinked, r.revenue_unlinked) == (4, 1, -10.0)
 
 
 def test_key_already_loaded_from_another_file_is_quarantined(tmp_path):

@@ -51,6 +51,9 @@ class Context:
     sales: pd.DataFrame | None = None
     #: where the rows come from, for messages
     where: str = ""
+    #: canonical column -> the rows whose value a user rule set (built-in rules never undo
+    #: them: a rule "C invoices are cancellations" keeps those lines cancelled)
+    set_by_rules: dict[str, frozenset] = field(default_factory=dict)
 
 
 Rule = Callable[[pd.DataFrame, Context], tuple[pd.DataFrame, L.RuleLog]]
@@ -189,10 +192,12 @@ def apply_aliases(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleL
     return out, log
 
 
-def source_rules(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
-    """The source's own rules from config (e.g. invoices starting with C are cancellations)."""
+def apply_source_rules(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog, dict[str, frozenset]]:
+    """The source's own rules from config (e.g. invoices starting with C are cancellations),
+    in order; also returns, per column, the rows a rule set (whether or not the value changed)."""
     out = df.copy(deep=False)
     log = L.RuleLog()
+    hits: dict[str, set] = {}
     for i, rule in enumerate(ctx.spec.rules):
         name = rule.name or f"rule {i + 1}"
         if rule.column not in out.columns:
@@ -211,6 +216,13 @@ def source_rules(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
             new = before.copy()
             new[hit] = value
             out[col] = new
+            hits.setdefault(col, set()).update(df.index[hit])
+    return out, log, {c: frozenset(v) for c, v in hits.items()}
+
+
+def source_rules(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """The source's own rules from config (see :func:`apply_source_rules`)."""
+    out, log, _ = apply_source_rules(df, ctx)
     return out, log
 
 
@@ -291,35 +303,71 @@ def _key(order_id, line_no) -> str:
     return f"{order_id}/{int(line_no)}" if pd.notna(line_no) else f"{order_id}/?"
 
 
-def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
-    """Negative quantities are returns: mark them ``returned`` and link each to the sale it
-    reverses (same customer and product, the latest sale on or before the return date with
-    enough quantity left, in this file or already loaded). A return that names its sale is
-    checked: the sale must exist. Returns with no sale to reverse are quarantined."""
-    if ctx.table.name != "order_lines" or "quantity" not in df.columns:
-        return df, L.RuleLog()
+def _status_columns(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy(deep=False)
-    log = L.RuleLog()
     for col in ("status", "return_of_order_id"):
         out[col] = as_text(out[col]) if col in out.columns else pd.Series(pd.NA, index=out.index, dtype=TEXT)
     if "return_of_line_no" not in out.columns:
         out["return_of_line_no"] = np.nan
+    return out
+
+
+def mark_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """A negative quantity is a return: a line whose status is empty or ``completed`` becomes
+    ``returned`` (a logged fix), and a return's amount is negative. A status that a user rule
+    set is never changed (a rule's cancellation stays a cancellation), nor is ``cancelled``
+    from the source's codes: a cancelled line counts nothing, whatever its sign. A line the
+    source marks returned with a positive quantity is turned negative (logged)."""
+    if ctx.table.name != "order_lines" or "quantity" not in df.columns:
+        return df, L.RuleLog()
+    out = _status_columns(df)
+    log = L.RuleLog()
     qty = out["quantity"].to_numpy(dtype="float64", na_value=np.nan)
     status = out["status"]
-    neg = qty < 0
-    flip = neg & mask(status.fillna("") != "returned")
+    ruled = np.zeros(len(out), dtype=bool)
+    if ctx.set_by_rules.get("status"):
+        ruled = out.index.isin(list(ctx.set_by_rules["status"]))
+    flip = (qty < 0) & mask(status.fillna("completed") == "completed") & ~ruled
     if flip.any():
-        log += L.fixes("link_returns", "status", df.index[flip], status[flip], ["returned"] * int(flip.sum()))
+        log += L.fixes("mark_returns", "status", df.index[flip], status[flip], ["returned"] * int(flip.sum()))
         status = status.copy()
         status[flip] = "returned"
         out["status"] = status
+    returned = mask(out["status"] == "returned")
+    positive = returned & (qty > 0)
+    if positive.any():
+        log += L.fixes("mark_returns", "quantity", df.index[positive], qty[positive], -qty[positive])
+        out["quantity"] = pd.Series(np.where(positive, -qty, qty), index=out.index)
     if "amount" in out.columns:
         amount = out["amount"].to_numpy(dtype="float64", na_value=np.nan)
-        pos = neg & (amount > 0)
+        pos = returned & (amount > 0)
         if pos.any():
-            log += L.fixes("link_returns", "amount", df.index[pos], amount[pos], -amount[pos])
+            log += L.fixes("mark_returns", "amount", df.index[pos], amount[pos], -amount[pos])
             out["amount"] = pd.Series(np.where(pos, -amount, amount), index=out.index)
+    return out, log
 
+
+def _anonymous(customers: pd.Series, ctx: Context) -> np.ndarray:
+    anon = customers.isna().to_numpy()
+    if ctx.source.anonymous_customer:
+        anon |= mask(as_text(customers) == ctx.source.anonymous_customer)
+    return anon
+
+
+def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Link each return to the sale it reverses. A return that names its sale is checked: the
+    sale must be in this file or loaded already. Otherwise the latest sale of the same
+    (identified) customer and product on or before the return date with enough quantity
+    left, in this file or already loaded, is linked (a logged fix).
+
+    A return that finds no sale follows the source's ``unlinked_returns`` policy: ``accept``
+    loads it, flagged ``unlinked`` (it counts in the month it happened, charged to the rep
+    and customer on its line), ``quarantine`` quarantines it."""
+    if ctx.table.name != "order_lines" or "quantity" not in df.columns:
+        return df, L.RuleLog()
+    out = _status_columns(df)
+    log = L.RuleLog()
+    accept = ctx.source.unlinked_returns == "accept"
     returns = mask(out["status"] == "returned")
     named = returns & out["return_of_order_id"].notna().to_numpy()
     todo = returns & ~named
@@ -327,60 +375,74 @@ def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
         return out, log
 
     # the sales a return may reverse: this file's completed sales and those already loaded
+    qty = out["quantity"].to_numpy(dtype="float64", na_value=np.nan)
     cols = ["order_id", "line_no", "customer_id", "product_id", "order_date", "quantity"]
     here = out.loc[mask(out["status"] == "completed") & (qty > 0), cols].assign(returned=0.0)
+    here = here.assign(order_id=as_text(here["order_id"]), line_no=here["line_no"].astype("float64"),
+                       customer_id=as_text(here["customer_id"]), product_id=as_text(here["product_id"]),
+                       order_date=pd.to_datetime(here["order_date"]).astype("datetime64[ns]"),
+                       quantity=here["quantity"].astype("float64"))
     pool = here
     if ctx.sales is not None and len(ctx.sales):
-        pool = pd.concat([ctx.sales[[*cols, "returned"]], here], ignore_index=True)
+        loaded = ctx.sales[[*cols, "returned"]]
+        loaded = loaded.assign(order_id=as_text(loaded["order_id"]), line_no=loaded["line_no"].astype("float64"),
+                               customer_id=as_text(loaded["customer_id"]), product_id=as_text(loaded["product_id"]),
+                               order_date=pd.to_datetime(loaded["order_date"]).astype("datetime64[ns]"),
+                               quantity=loaded["quantity"].astype("float64"), returned=loaded["returned"].astype("float64"))
+        pool = pd.concat([loaded, here], ignore_index=True)
     pool = pool.dropna(subset=["order_id", "line_no"]).drop_duplicates(["order_id", "line_no"], keep="last")
-    pool = pool.assign(order_id=as_text(pool["order_id"]), line_no=pool["line_no"].astype("float64"))
 
     if named.any():
         ref = pd.DataFrame(
-            {"order_id": as_text(out.loc[named, "return_of_order_id"]), "line_no": out.loc[named, "return_of_line_no"].astype("float64")},
+            {"order_id": as_text(out.loc[named, "return_of_order_id"]),
+             "line_no": pd.to_numeric(out.loc[named, "return_of_line_no"], errors="coerce").astype("float64")},
             index=out.index[named],
         )
         found = ref.merge(pool[["order_id", "line_no"]].assign(_found=True), on=["order_id", "line_no"], how="left")
         unknown = ~mask(found["_found"].astype("boolean"))
         idx = ref.index[unknown]
-        log += L.problems(
-            "link_returns", "return_of_order_id", idx, "the sale it returns is not loaded",
-            [_key(o, n) for o, n in zip(ref.loc[idx, "order_id"], ref.loc[idx, "line_no"], strict=True)],
-        )
+        keys = [_key(o, n) for o, n in zip(ref.loc[idx, "order_id"], ref.loc[idx, "line_no"], strict=True)]
+        if accept:
+            log += L.flags("unlinked_returns", "return_of_order_id", idx, keys, "names a sale that is not loaded: counts in the month of the return")
+        else:
+            log += L.problems("link_returns", "return_of_order_id", idx, "the sale it returns is not loaded", keys)
     if todo.any():
         r = out.loc[todo, ["customer_id", "product_id", "order_date", "quantity"]].assign(idx=out.index[todo])
-        r = r.dropna(subset=["customer_id", "product_id", "order_date"])
-        r = r.assign(customer_id=as_text(r["customer_id"]), product_id=as_text(r["product_id"]))
-        cands = pool.dropna(subset=["customer_id", "product_id", "order_date"])
-        cands = cands.assign(customer_id=as_text(cands["customer_id"]), product_id=as_text(cands["product_id"])).sort_values("order_date")
-        merged = pd.merge_asof(
-            r.sort_values("order_date"),
-            cands.rename(columns={"order_date": "sale_date", "quantity": "sale_qty"}),
-            left_on="order_date",
-            right_on="sale_date",
-            by=["customer_id", "product_id"],
-            direction="backward",
-        ).sort_values(["order_date", "idx"])
-        merged["need"] = -merged["quantity"]
-        merged["used"] = merged.groupby(["order_id", "line_no"], dropna=False)["need"].cumsum() + merged["returned"].fillna(0)
-        ok = mask(merged["order_id"].notna()) & (merged["used"] <= merged["sale_qty"] + 1e-9).to_numpy()
-        linked = merged[ok]
+        r = r[~_anonymous(r["customer_id"], ctx)].dropna(subset=["product_id", "order_date"])
+        r = r.assign(customer_id=as_text(r["customer_id"]), product_id=as_text(r["product_id"]),
+                     order_date=pd.to_datetime(r["order_date"]).astype("datetime64[ns]"), quantity=r["quantity"].astype("float64"))
+        cands = pool.dropna(subset=["customer_id", "product_id", "order_date"]).sort_values("order_date")
+        linked = pd.DataFrame(columns=["idx", "order_id", "line_no"])
+        if len(r) and len(cands):
+            merged = pd.merge_asof(
+                r.sort_values("order_date"),
+                cands.rename(columns={"order_date": "sale_date", "quantity": "sale_qty"}),
+                left_on="order_date",
+                right_on="sale_date",
+                by=["customer_id", "product_id"],
+                direction="backward",
+            ).sort_values(["order_date", "idx"])
+            merged["need"] = -merged["quantity"]
+            merged["used"] = merged.groupby(["order_id", "line_no"], dropna=False)["need"].cumsum() + merged["returned"].fillna(0)
+            ok = mask(merged["order_id"].notna()) & (merged["used"] <= merged["sale_qty"] + 1e-9).to_numpy()
+            linked = merged[ok]
         if len(linked):
             idx = pd.Index(linked["idx"])
             ro = out["return_of_order_id"].copy()
             ro[idx] = linked["order_id"].to_numpy()
-            rl = out["return_of_line_no"].astype("float64").copy()
+            rl = pd.to_numeric(out["return_of_line_no"], errors="coerce").astype("float64").copy()
             rl[idx] = linked["line_no"].to_numpy(dtype="float64")
             out["return_of_order_id"], out["return_of_line_no"] = ro, rl
             log += L.fixes("link_returns", "return_of_order_id", idx, [None] * len(idx), [_key(o, n) for o, n in zip(linked["order_id"], linked["line_no"], strict=True)])
         missing = sorted(set(out.index[todo]) - set(linked["idx"]))
-        log += L.problems(
-            "link_returns",
-            "quantity",
-            missing,
-            "a return with no sale to reverse",
-            [f"no earlier sale of {p} to {c} with that quantity left" for c, p in zip(out.loc[missing, "customer_id"], out.loc[missing, "product_id"], strict=True)],
-        )
+        detail = [
+            "no customer to match" if pd.isna(c) or c == ctx.source.anonymous_customer else f"no earlier sale of {p} to {c} with that quantity left"
+            for c, p in zip(out.loc[missing, "customer_id"], out.loc[missing, "product_id"], strict=True)
+        ]
+        if accept:
+            log += L.flags("unlinked_returns", "return_of_order_id", missing, [None] * len(missing), [f"unlinked: {d}" for d in detail])
+        else:
+            log += L.problems("link_returns", "quantity", missing, "a return with no sale to reverse", detail)
     return out, log
 
 
@@ -428,10 +490,11 @@ def duplicates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]
 
 
 def missing_required(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
-    """Rows without a value in a required column are quarantined, naming the column."""
+    """Rows without a value in a required column are quarantined, naming the column. A column
+    that may be anonymous (an order line's customer: walk-in and guest sales) is not checked."""
     log = L.RuleLog()
     for col in ctx.table.required:
-        if col in df.columns:
+        if col in df.columns and (ctx.table.name, col) not in schema.MAY_BE_EMPTY:
             miss = df[col].isna()
             log += L.problems("missing_required", col, df.index[miss], "required value is missing")
     return df, log
@@ -537,31 +600,48 @@ def price_outliers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
 
 
 #: the rules, in the order they run
-RULES: list[Rule] = [
-    normalize_text,
-    normalize_case,
-    map_values,
-    apply_aliases,
-    source_rules,
+#: the rules of each step of the import, in order (see salesml.ingest): text is normalised
+#: when the columns are mapped; the user's rules (case, codes, aliases, the source's own rules)
+#: come next, then the built-in cleaning, the checks of a set of rows (on the rows still in),
+#: and last the linking of returns to their sales
+TEXT_RULES: list[Rule] = [normalize_text]
+USER_RULES: list[Rule] = [normalize_case, map_values, apply_aliases, source_rules]
+CLEANING_RULES: list[Rule] = [
     parse_numbers,
     parse_dates,
     derive_amounts,
-    link_returns,
-    duplicates,
+    mark_returns,
     missing_required,
     future_dates,
     unknown_keys,
     schema_checks,
-    overlapping_stints,
-    split_shares,
-    price_outliers,
 ]
+SET_RULES: list[Rule] = [duplicates, overlapping_stints, split_shares, price_outliers]
+LINKING_RULES: list[Rule] = [link_returns]
+
+#: every rule, in the order they run
+RULES: list[Rule] = TEXT_RULES + USER_RULES + CLEANING_RULES + SET_RULES + LINKING_RULES
+
+
+def on_rows_still_in(rule: Rule, df: pd.DataFrame, ctx: Context, rejected: pd.Index) -> tuple[pd.DataFrame, L.RuleLog]:
+    """Run a rule over the rows not yet quarantined or merged (a merged repeat of a rep's
+    stint is no second stint); the rows left out come back unchanged."""
+    if not len(rejected):
+        return rule(df, ctx)
+    keep = df.index.difference(rejected)
+    sub, log = rule(df.loc[keep], ctx)
+    rest = df.loc[df.index.difference(keep)]
+    return pd.concat([sub, rest.reindex(columns=sub.columns.union(rest.columns, sort=False))]).loc[df.index], log
 
 
 def clean(df: pd.DataFrame, ctx: Context, rules: list[Rule] | None = None) -> tuple[pd.DataFrame, L.RuleLog]:
-    """Run the rules in order; returns the cleaned frame and the combined log."""
+    """Run the rules in order; returns the cleaned frame and the combined log. The set checks
+    and the linking see only the rows still in."""
     log = L.RuleLog()
     for rule in rules or RULES:
-        df, part = rule(df, ctx)
+        if rule in SET_RULES or rule in LINKING_RULES:
+            df, part = on_rows_still_in(rule, df, ctx, log.rejected)
+        else:
+            df, part = rule(df, ctx)
         log += part
     return df, log
