@@ -30,7 +30,7 @@ from salesml import schema
 from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -297,6 +297,16 @@ _MIGRATIONS = [
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS notes VARCHAR",
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS run_id VARCHAR",
     "ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS rule VARCHAR",
+    # the mapping a file was loaded with (a corrected mapping reloads an unchanged file)
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS mapping_hash VARCHAR",
+    # returns loaded without a sale to reverse, and lines without a customer
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rows_unlinked BIGINT DEFAULT 0",
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS revenue_unlinked DECIMAL(18,2)",
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rows_anonymous BIGINT DEFAULT 0",
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS revenue_anonymous DECIMAL(18,2)",
+    # physical lines of a text file (a record may span lines; blank lines hold none)
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS lines_read BIGINT",
+    "ALTER TABLE ledger ADD COLUMN IF NOT EXISTS unlinked BOOLEAN DEFAULT false",
 ]
 
 
@@ -450,16 +460,100 @@ class BatchRecord:
     notes: list[str] = field(default_factory=list)
     run_id: str | None = None
     seconds: float = 0.0
+    mapping_hash: str | None = None
+    rows_unlinked: int = 0
+    revenue_unlinked_cents: int | None = None
+    rows_anonymous: int = 0
+    revenue_anonymous_cents: int | None = None
+    lines_read: int | None = None
 
 
-def loaded_batch_for_hash(con: duckdb.DuckDBPyConnection, table_name: str, content_hash: str) -> dict | None:
-    """The live batch that loaded exactly this content into this table, if any."""
+def loaded_batch_for_hash(
+    con: duckdb.DuckDBPyConnection, table_name: str, content_hash: str, mapping_hash: str | None = None
+) -> dict | None:
+    """The live batch that loaded exactly this content into this table with this mapping, if any."""
     df = con.execute(
         "SELECT * FROM load_batches WHERE table_name = ? AND content_hash = ? AND status = 'loaded' "
-        "ORDER BY batch_id DESC LIMIT 1",
-        [table_name, content_hash],
+        "AND mapping_hash IS NOT DISTINCT FROM ? ORDER BY batch_id DESC LIMIT 1",
+        [table_name, content_hash, mapping_hash],
     ).df()
     return None if df.empty else df.iloc[0].to_dict()
+
+
+def live_batches(con: duckdb.DuckDBPyConnection, table_name: str, path: str) -> pd.DataFrame:
+    """The live batches of a file (its earlier versions or mappings): batch_id, content_hash, mapping_hash."""
+    return con.execute(
+        "SELECT batch_id, content_hash, mapping_hash FROM load_batches WHERE table_name = ? AND path = ? AND status = 'loaded'",
+        [table_name, path],
+    ).df()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction: everything in the block is written, or nothing."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def known_keys(con: duckdb.DuckDBPyConnection, table: schema.Table) -> dict[str, frozenset]:
+    """For each table ``table`` references and that has rows, the keys it holds."""
+    known = {}
+    for (tname, _col), (ref, ref_col) in schema.FOREIGN_KEYS.items():
+        if tname == table.name and ref not in known and row_count(con, ref):
+            known[ref] = frozenset(r[0] for r in con.execute(f'SELECT DISTINCT "{ref_col}" FROM "{ref}"').fetchall())
+    return known
+
+
+_SALES_COLUMNS = {
+    "order_id": "object", "line_no": "float64", "customer_id": "object", "product_id": "object",
+    "order_date": "datetime64[ns]", "quantity": "float64", "returned": "float64",
+}
+
+
+def sales_for_returns(
+    con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, named_orders: Sequence[str], exclude_batches: Sequence[int]
+) -> pd.DataFrame:
+    """Completed sales already loaded that returns may reverse — those of the given
+    (customer_id, product_id) pairs and of the named orders — with the quantity returned so
+    far; not those of ``exclude_batches`` (earlier versions of the file being loaded).
+
+    Columns and dtypes are fixed (order_id, line_no, customer_id, product_id, order_date,
+    quantity, returned), also when nothing matches."""
+    probe = pd.DataFrame({
+        "customer_id": pd.Series(pairs["customer_id"].astype(str).tolist() if len(pairs) else [], dtype=object),
+        "product_id": pd.Series(pairs["product_id"].astype(str).tolist() if len(pairs) else [], dtype=object),
+    })
+    con.register("_pairs", probe)
+    try:
+        df = con.execute(
+            """
+            WITH s AS (
+                SELECT o.order_id, o.line_no, o.customer_id, o.product_id, o.order_date, o.quantity
+                FROM order_lines o
+                WHERE o.status = 'completed' AND o.quantity > 0
+                  AND NOT list_contains($excl::INTEGER[], o.batch_id) AND (
+                    EXISTS (SELECT 1 FROM _pairs p WHERE p.customer_id::VARCHAR = o.customer_id AND p.product_id::VARCHAR = o.product_id)
+                    OR list_contains($named::VARCHAR[], o.order_id))
+            ), r AS (
+                SELECT return_of_order_id AS order_id, return_of_line_no AS line_no, -sum(quantity) AS returned
+                FROM order_lines WHERE status = 'returned' AND return_of_order_id IS NOT NULL
+                  AND NOT list_contains($excl::INTEGER[], batch_id) GROUP BY ALL
+            )
+            SELECT s.order_id, s.line_no::DOUBLE AS line_no, s.customer_id, s.product_id,
+                   s.order_date::TIMESTAMP AS order_date, s.quantity::DOUBLE AS quantity,
+                   coalesce(r.returned, 0)::DOUBLE AS returned
+            FROM s LEFT JOIN r USING (order_id, line_no)
+            """,
+            {"excl": [int(b) for b in exclude_batches], "named": [str(o) for o in named_orders]},
+        ).df()
+    finally:
+        con.unregister("_pairs")
+    return df.astype(_SALES_COLUMNS)
 
 
 def live_batches_for_path(con: duckdb.DuckDBPyConnection, table_name: str, path: str) -> list[int]:
@@ -514,8 +608,11 @@ def write_batch(
     quarantine: pd.DataFrame,
     replaces: list[int],
     fixes: pd.DataFrame | None = None,
+    *,
+    in_transaction: bool = False,
 ) -> dict[str, Any]:
-    """Write one load in a single transaction and return its load_batches row.
+    """Write one load in a single transaction (or in the caller's, with ``in_transaction``)
+    and return its load_batches row.
 
     ``rows`` are typed canonical rows (with ``source_row``); ``quarantine`` has
     ``source_row, reason, column, details, record``. Rows of the batches in ``replaces`` (earlier
@@ -530,16 +627,17 @@ def write_batch(
     con.register("_quarantine", quarantine[["source_row", "reason", "column", "details", "record", "rule"]])
     con.register("_fixes", fixes[["source_row", "kind", "rule", "column", "before", "after"]])
     try:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        if in_transaction:
             batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        else:
+            with transaction(con):
+                batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes))
     finally:
         for name in ("_incoming", "_quarantine", "_fixes"):
-            con.unregister(name)
+            try:
+                con.unregister(name)
+            except duckdb.Error:  # an aborted transaction: the caller rolls back and says why
+                pass
     return con.execute("SELECT * FROM load_batches WHERE batch_id = ?", [batch_id]).df().iloc[0].to_dict()
 
 
@@ -598,8 +696,9 @@ def _write_batch_rows(
         """INSERT INTO load_batches (batch_id, source, table_name, path, content_hash, encoding, rows_read,
                rows_loaded, rows_fixed, rows_quarantined, quarantine_reasons, revenue_read, revenue_loaded,
                revenue_quarantined, status, replaced_by, loaded_at, seconds, actor, salesml_version,
-               rows_merged, rows_flagged, rule_hits, notes, run_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               rows_merged, rows_flagged, rule_hits, notes, run_id, mapping_hash, rows_unlinked,
+               revenue_unlinked, rows_anonymous, revenue_anonymous, lines_read)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             batch_id,
             record.source,
@@ -624,6 +723,12 @@ def _write_batch_rows(
             json.dumps(record.rule_hits, ensure_ascii=False),
             json.dumps(record.notes, ensure_ascii=False),
             record.run_id,
+            record.mapping_hash,
+            record.rows_unlinked,
+            None if record.revenue_unlinked_cents is None else record.revenue_unlinked_cents / 100,
+            record.rows_anonymous,
+            None if record.revenue_anonymous_cents is None else record.revenue_anonymous_cents / 100,
+            record.lines_read,
         ],
     )
     return batch_id

@@ -17,7 +17,9 @@ Credit goes to the rep on the line, or is divided by ``order_splits`` (shares in
 of the order; cents are allocated so the parts add up exactly). The rep's team and region
 are those of the hierarchy stint on the date of the sale, and are frozen in the entry.
 Lines without a rep (or whose rep has no stint then) go to team ``(unassigned)`` in the
-region written on the line. Lines without a cost count no margin.
+region written on the line. Lines without a cost count no margin. A return that reverses no
+loaded sale counts in the month it happened, charged to the rep and customer on its own
+line, and its entries are flagged ``unlinked``.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def _target_sql() -> str:
                coalesce(l.rep_id, o.rep_id) AS line_rep,
                l.region AS line_region,
                l.amount,
-               CASE WHEN l.cost IS NULL THEN 0 ELSE l.amount - l.cost END AS margin
+               CASE WHEN l.cost IS NULL THEN 0 ELSE l.amount - l.cost END AS margin,
+               (l.status = $ret AND o.order_id IS NULL) AS unlinked
         FROM order_lines l
         LEFT JOIN order_lines o
           ON l.status = $ret AND o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no
@@ -85,7 +88,7 @@ def _target_sql() -> str:
            customer_id, product_id, status, credit_date, event_date, share,
            quantity * share AS quantity,
            part_amount::DECIMAL(18,2) AS amount, part_margin::DECIMAL(18,2) AS margin,
-           strftime(credit_date, '%Y-%m') AS origin_period
+           strftime(credit_date, '%Y-%m') AS origin_period, unlinked
     FROM attributed
     """
 
@@ -114,7 +117,7 @@ def _delta_sql() -> str:
                coalesce(t.amount, 0) - coalesce(p.amount, 0) AS d_amount,
                coalesce(t.margin, 0) - coalesce(p.margin, 0) AS d_margin,
                coalesce(t.quantity, 0) - coalesce(p.quantity, 0) AS d_quantity,
-               t.amount AS new_amount, p.amount AS old_amount,
+               t.amount AS new_amount, p.amount AS old_amount, coalesce(t.unlinked, false) AS unlinked,
                t.order_id IS NOT NULL AS in_target, p.order_id IS NOT NULL AS in_posted
         FROM target t FULL OUTER JOIN posted p
           ON t.order_id = p.order_id AND t.line_no = p.line_no AND t.rep_id IS NOT DISTINCT FROM p.rep_id
@@ -190,7 +193,7 @@ def post(
                                END,
                                CASE WHEN m.period <> d.origin_period THEN 'adjustment: ' || d.origin_period || ' is closed' END
                            ), ''),
-                           $now, $post_id
+                           $now, $post_id, d.unlinked
                     FROM _delta d
                     JOIN _period_map m USING (origin_period),
                     LATERAL (SELECT CASE
