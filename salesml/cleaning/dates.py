@@ -211,6 +211,22 @@ def read_dates(values: pd.Series, styles: Sequence[DateStyle]) -> pd.Series:
     return pd.Series(looked[codes], index=values.index)
 
 
+#: values written in a column's style that are no real dates (2024-02-30) are bad rows, and
+#: are quarantined, until they are this share of the column: then the style itself is wrong
+#: (a year-day-month export read as ISO) and the load stops
+IMPOSSIBLE_DATE_SHARE = 0.25
+
+
+def _shaped(values: pd.Series, styles: Sequence[DateStyle]) -> np.ndarray:
+    """Which values are written in the shape of one of ``styles`` (digits and separators)."""
+    parts = _date_part(_arrow(values))
+    shaped = np.zeros(len(values), dtype=bool)
+    for st in styles:
+        if st.shape is not None:
+            shaped |= _matches(parts, st.shape)
+    return shaped
+
+
 def _unreadable(failing: pd.Series, n_bad: int, n: int, styles: Sequence[DateStyle], column: str, where: str, table: str, limit: float) -> str:
     """The message of a date column too much of which no style reads: what, where, examples,
     and the date_format that would read the failing values, as far as their shapes say."""
@@ -223,10 +239,7 @@ def _unreadable(failing: pd.Series, n_bad: int, n: int, styles: Sequence[DateSty
         seps = {t[len(t.rstrip("0123456789")) - 1] for t in parts.filter(pa.array(is_dm)).to_pylist()}
         extra += [st.formats[0] for st in order if st.formats[0][2] in seps]
     extra = [f for f in dict.fromkeys(extra) if f not in known]
-    shaped = np.zeros(len(failing), dtype=bool)
-    for st in styles:
-        if st.shape is not None:
-            shaped |= _matches(parts, st.shape)
+    shaped = _shaped(failing, styles)
     if extra:
         fix = f"set date_format = {json.dumps([*known, *extra], ensure_ascii=False)} under {_section(table)}"
     elif shaped.all():
@@ -246,7 +259,8 @@ def parse_date_columns(df: pd.DataFrame, table: schema.Table, formats: Sequence[
 
     Values no chosen style reads quarantine their row ("not a date (...)"), and a note names
     the detected styles. When they are more than ``max_bad_share`` of a column's non-empty
-    values, :class:`CleaningError` names the column and ``where`` (the file), shows up to 5
+    values (not counting values written in the column's style that are no real dates, such as
+    2024-02-30: bad rows, not a wrong format), :class:`CleaningError` names the column and ``where`` (the file), shows up to 5
     of them and the ``date_format`` to set. Blank text counts as missing.
     """
     out = df.copy(deep=False)
@@ -270,7 +284,13 @@ def parse_date_columns(df: pd.DataFrame, table: schema.Table, formats: Sequence[
         rows = np.bincount(codes[codes >= 0], minlength=len(u))
         n_bad, n = int(rows[bad_u].sum()), int(rows[~blank].sum())
         shown = " or ".join("YYYY-MM-DD" if st is ISO else st.label for st in styles)
-        if n_bad > max_bad_share * n:
+        # a value written in the column's style that is no real date (2024-02-30) is a bad row,
+        # not a sign of the wrong format: it is quarantined and does not count towards stopping
+        unshaped = bad_u.copy()
+        if bad_u.any():
+            unshaped[bad_u] = ~_shaped(u[bad_u], styles)
+        impossible = int(rows[bad_u & ~unshaped].sum())
+        if int(rows[unshaped].sum()) > max_bad_share * n or impossible > max(max_bad_share, IMPOSSIBLE_DATE_SHARE) * n:
             raise CleaningError(_unreadable(u[bad_u], n_bad, n, styles, c.name, where, table.name, max_bad_share))
         looked = np.append(parsed, np.datetime64("NaT", "ns"))
         values = pd.Series(looked[codes], index=s.index)
