@@ -448,7 +448,8 @@ class _Reader:
         if len(self.starts) >= self.o.chunk_rows or len(self.rejects) >= self.o.chunk_rows:
             chunk = self._flush(start - 1)
         if row is None:
-            self._reject(start, end, f"cannot be read as CSV: {error}")
+            hint = " (a quote left open swallows the lines after it?)" if "field limit" in error else ""
+            self._reject(start, end, f"cannot be read as CSV: {error}{hint}")
             return chunk
         if len(row) > self.width and not any(row[self.width :]):
             row = row[: self.width]
