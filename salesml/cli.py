@@ -331,8 +331,11 @@ def perf(
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
     config: ConfigOpt = None,
 ) -> None:
-    """Performance per rep / team / region / company for one month."""
-    from salesml.accounting.performance import performance
+    """Performance per rep / team / region / company for one month.
+
+    Margin counts the lines that carry a cost: with no cost loaded it is empty, not 0, and
+    margin_coverage_pct says what share of revenue the margin covers."""
+    from salesml.accounting.performance import margin_note, performance
 
     with ledger_reader(config, period) as (settings, con, p):
         df = performance(con, p, by.value, scope, settings.performance)
@@ -346,8 +349,15 @@ def perf(
             err.print(f"period {p} (latest complete month)", highlight=False)
         hidden = ("period", "gross_sales", "returns", "corrections", "adjustments_margin", "margin", "target_margin",
                   "revenue_prev_month", "revenue_last_year", "projected_revenue", "plan")
-        cols = [c for c in df.columns if c not in hidden]
+        covered = df["margin_coverage_pct"].isna() | (df["margin_coverage_pct"] >= 99.95)
+        cols = [c for c in df.columns if c not in hidden and (c != "margin_coverage_pct" or not covered.all())]
         emit(df[cols], "table", title=f"performance {p} by {by.value} (all columns: --format csv|json)")
+        notes = {margin_note(r) for _, r in df.iterrows()} - {None}
+        if df["margin"].isna().all() and notes:
+            err.print("note: no cost loaded: margin not shown", highlight=False)
+        elif notes:
+            err.print(f"note: margin counts only the lines with a cost in {int((~covered).sum())} of {len(df)} rows "
+                      "(margin_coverage_pct: the share of revenue it covers)", highlight=False)
     else:
         emit(df, fmt.value)
 

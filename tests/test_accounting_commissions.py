@@ -464,3 +464,41 @@ def test_export_sheets_keeps_text_as_text(tmp_path):
         export_sheets({"a": pd.DataFrame()}, tmp_path / "x.csv")
     with pytest.raises(ExportError, match="used twice"):
         export_sheets({"a": pd.DataFrame(), "A": pd.DataFrame()}, tmp_path / "y.xlsx")
+
+
+def test_a_margin_plan_without_costs_pays_nothing_it_cannot_compute(tmp_path):
+    """No cost loaded: a margin plan's statement has no base, no lines, no commission and a
+    note naming the plan; revenue plans pay as usual, and `salesml check` still reconciles."""
+    from salesml.accounting import checks
+    from tests.test_accounting_performance import toy_costed
+
+    s = toy_costed(tmp_path, set())
+    plans = CommissionSettings(
+        default_plan="rev",
+        plans={"rev": PLAN, "m": CommissionPlan(**{**PLAN.__dict__, "base": "margin", "rep_ids": ("R3",)})},
+    )
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        summary, lines = cm.statements(con, "2024-02", plans)
+        checked = checks.run(con, "2024-02", s.with_overrides(commission={"default_plan": "rev", "plans": plans.plans}))
+    r3 = summary.set_index("rep_id").loc["R3"]
+    assert (r3["plan"], r3["base_metric"]) == ("m", "margin")
+    assert pd.isna(r3["margin"]) and pd.isna(r3["base"]) and pd.isna(r3["commission"])
+    assert r3["note"] == "no cost loaded: margin plan 'm' not computed, no commission"
+    assert "R3" not in set(lines["rep_id"])
+    r1 = summary.set_index("rep_id").loc["R1"]  # revenue plan: R1 200 of 200 -> 2% = 4.00
+    assert (r1["base"], r1["commission"]) == (200, 4)
+    assert checked["ok"].all(), checked[~checked["ok"]].to_string()
+
+
+def test_a_margin_plan_with_some_costs_says_what_it_covers(tmp_path):
+    # R2 in February: SO5 50 (margin 30) and RT2 -50 (margin -30) carry a cost, SO6 100 does not:
+    # margin 0 over 50 + 50 of 200 revenue by absolute amount = 50%
+    from tests.test_accounting_performance import toy_costed
+
+    s = toy_costed(tmp_path, {"SO1", "SO2", "RT1", "SO3", "SO5", "SO7", "SO8", "SO9", "RT2"})
+    margin = CommissionSettings(default_plan="m", plans={"m": CommissionPlan(**{**PLAN.__dict__, "base": "margin"})})
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        summary, _ = cm.statements(con, "2024-02", margin, scope="rep:R2")
+    r2 = summary.iloc[0]
+    assert (r2["margin"], r2["base"]) == (0, 0)
+    assert r2["note"].endswith("margin over the 50% of revenue with a cost")

@@ -595,3 +595,20 @@ def test_kpi_table_counts_identified_customers_and_all_revenue(walk_in):
     assert t.loc["revenue from new customers", "value"] == pytest.approx(75 / 325 * 100)
     assert "anonymous sales are in no cohort" in t.loc["retention after 1 month", "note"]
     assert "anonymous sales acquire no customer" in t.loc["customer acquisition cost", "note"]
+
+
+def test_pareto_margin_is_empty_without_costs_and_says_what_it_covers(tmp_path):
+    from tests.test_accounting_performance import toy_costed
+
+    none = toy_costed(tmp_path / "none", set())
+    with warehouse.connect(none.warehouse_path, read_only=True) as c:
+        cat = K.pareto(c, "2024-02", by="category")
+    assert list(cat["revenue"]) == [310, 200]
+    assert cat["margin"].isna().all() and (cat["margin_coverage_pct"] == 0).all()
+    # SO8 (Beta, 200) without a cost: Beta's margin is SO5 30 + RT2 -30 over 50 + 50 of 300
+    some = toy_costed(tmp_path / "some", {"SO1", "SO2", "RT1", "SO3", "SO5", "SO6", "SO7", "SO9", "RT2"})
+    with warehouse.connect(some.warehouse_path, read_only=True) as c:
+        cat = K.pareto(c, "2024-02", by="category").set_index("category")
+    assert (cat.loc["Alpha", "margin"], cat.loc["Alpha", "margin_coverage_pct"]) == (40 + 80 + 4, 100)
+    assert cat.loc["Beta", "margin"] == 0
+    assert cat.loc["Beta", "margin_coverage_pct"] == pytest.approx((50 + 50) / (50 + 200 + 50) * 100)

@@ -234,3 +234,81 @@ def test_gap_and_run_rate_projection_for_the_month_the_data_ends_in(con):
     assert feb["projected_attainment_pct"] == pytest.approx(510 * 29 / 25 / 610 * 100)
     jan = perf.performance(con, "2024-01", "company").iloc[0]
     assert pd.isna(jan["projected_revenue"])  # a complete month is not projected
+
+
+# --------------------------------------------------------------------------- margin without costs
+
+
+def toy_costed(tmp_path, costed_orders: set[str]):
+    """The toy company with unit costs only on the lines of ``costed_orders``."""
+    import csv
+
+    from salesml.accounting.ledger import ensure_posted
+    from salesml.ingest import canonical_source, ingest_source
+    from tests.conftest import TOY, TOY_TABLES, make_settings
+
+    with (TOY / "order_lines.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        if r["order_id"] not in costed_orders:
+            r["unit_cost"] = ""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    lines = tmp_path / "order_lines_costs.csv"
+    with lines.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    s = make_settings(tmp_path)
+    files = {t: TOY / f"{t}.csv" for t in TOY_TABLES}
+    files["order_lines"] = lines
+    ingest_source(s, "toy", canonical_source(files))
+    ensure_posted(s)
+    return s
+
+
+def test_no_cost_loaded_means_no_margin_not_a_zero_margin(tmp_path):
+    s = toy_costed(tmp_path, set())
+    with warehouse.connect(s.warehouse_path, read_only=True) as c:
+        levels = {by: perf.performance(c, "2024-02", by) for by in perf.LEVELS}
+        summary = perf.scope_summary(c, "2024-02", "team:T2").iloc[0]
+        trend = perf.monthly_trend(c, "2024-02", 2)
+        cats = perf.breakdown(c, "2024-02", "category")
+    company = levels["company"].iloc[0]
+    assert company["revenue"] == 510  # revenue is unaffected
+    for df in (*levels.values(), cats, trend):
+        assert df["margin"].isna().all()
+    for df in levels.values():
+        assert df["margin_pct"].isna().all() and df["adjustments_margin"].isna().all()
+        assert (df["margin_coverage_pct"] == 0).all()
+    assert cats["margin_pct"].isna().all()
+    assert pd.isna(summary["margin"]) and summary["margin_coverage_pct"] == 0
+    assert perf.margin_note(company) == "no cost loaded: margin not shown"
+
+
+def test_with_some_costs_margin_covers_the_costed_lines_and_says_how_much(tmp_path):
+    # R3's lines (SO3, SO8) and SO4 carry no cost; February's costed entries:
+    # SO5 50 (margin 30), SO6 100 (40), SO7 200 (80), SO9 10 (4), RT2 -50 (-30)
+    s = toy_costed(tmp_path, {"SO1", "SO2", "RT1", "SO5", "SO6", "SO7", "SO9", "RT2"})
+    with warehouse.connect(s.warehouse_path, read_only=True) as c:
+        company = perf.performance(c, "2024-02", "company").iloc[0]
+        teams = perf.performance(c, "2024-02", "team")
+        reps = perf.performance(c, "2024-02", "rep")
+    margin, costed_net = 30 + 40 + 80 + 4 - 30, 50 + 100 + 200 + 10 - 50
+    costed_abs, all_abs = 50 + 100 + 200 + 10 + 50, 560 + 50
+    assert company["margin"] == margin
+    assert company["margin_pct"] == pytest.approx(margin / costed_net * 100)
+    assert company["margin_coverage_pct"] == pytest.approx(costed_abs / all_abs * 100)
+    note = perf.margin_note(company)
+    assert note.startswith(f"margin over the {round(costed_abs / all_abs * 100)}% of revenue with a cost")
+    t2 = row(teams, team="T2")  # SO6 (R2, costed: 100, margin 40) and SO8 (R3, 200, no cost)
+    assert (t2["margin"], t2["margin_pct"]) == (40, pytest.approx(40.0))
+    assert t2["margin_coverage_pct"] == pytest.approx(100 / 300 * 100)
+    r3 = row(reps, rep_id="R3")
+    assert pd.isna(r3["margin"]) and r3["margin_coverage_pct"] == 0
+    assert reps["margin"].sum() == margin  # levels still add up over the reps with a margin
+
+
+def test_full_costs_cover_all_revenue(con):
+    c = perf.performance(con, "2024-02", "company").iloc[0]
+    assert c["margin_coverage_pct"] == 100 and c["margin_pct"] == pytest.approx(244 / 510 * 100)
+    assert perf.margin_note(c) is None

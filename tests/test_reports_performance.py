@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from salesml import warehouse
@@ -122,3 +123,37 @@ def test_names_from_data_are_escaped(tmp_path):
     assert EVIL_NAME not in page
     assert EVIL_CATEGORY not in page
     assert "&lt;script&gt;alert(" in page  # shown, as text
+
+
+def test_without_costs_the_margin_is_a_dash_with_a_note_not_zero(tmp_path, no_config):
+    from tests.test_accounting_performance import toy_costed
+
+    s = toy_costed(tmp_path / "none", set())
+    report = SalesPerformanceReport(period="2024-02", warehouse=str(s.warehouse_path))
+    head = report.headline()
+    card = re.search(r'<div class="label">Gross margin</div><div class="value">(.*?)</div><div class="sub">(.*?)</div>', head.html)
+    assert card.groups() == ("—", "no cost loaded: margin not shown")
+    assert report.headline_figures["margin"] is None or pd.isna(report.headline_figures["margin"])
+    assert report.headline_figures["margin_coverage_pct"] == 0
+    # with costs on part of the lines (not SO8: 200 of February's 610 by absolute amount)
+    some = toy_costed(tmp_path / "some", {"SO1", "SO2", "RT1", "SO3", "SO5", "SO6", "SO7", "SO9", "RT2"})
+    head = SalesPerformanceReport(period="2024-02", warehouse=str(some.warehouse_path)).headline()
+    card = re.search(r'<div class="label">Gross margin</div><div class="value">(.*?)</div><div class="sub">(.*?)</div>', head.html)
+    value, sub = card.groups()
+    assert value == "¥124"  # SO5 30 + SO6 40 + SO7 80 + SO9 4 - RT2 30 (the toy is in CNY)
+    assert f"of the {(610 - 200) / 610 * 100:.1f}% of revenue with a cost" in sub
+    assert "margin over the 67% of revenue with a cost" in head.html
+
+
+def test_adjustments_without_costs_leave_the_margin_out():
+    from salesml.reports import kpi_blocks
+
+    adj = pd.DataFrame({
+        "origin_period": ["2024-01"], "kind": ["return"], "rep_id": ["R1"], "team": ["T1"], "order_id": ["SO1"],
+        "line_no": [1], "event_date": ["2024-02-03"], "amount": [-20.0], "margin": [0.0], "reason": ["late return"],
+    })
+    data = kpi_blocks.KpiData(frames={"adjustments": adj})
+    shown = kpi_blocks.adjustments_block(data, lambda v: f"{v:,.2f}", margin_known=False).html
+    assert "margin not shown (no cost loaded)" in shown and "<th>margin</th>" not in shown
+    known = kpi_blocks.adjustments_block(data, lambda v: f"{v:,.2f}").html
+    assert "0.00 margin" in known and "<th>margin</th>" in known

@@ -36,7 +36,8 @@ def run(con: duckdb.DuckDBPyConnection, period: str, settings: Settings) -> pd.D
     company = levels["company"]
     c_rev = company["revenue"].iloc[0] if len(company) else 0
     rows.append(_row(f"perf company revenue {period} = ledger", c_rev, ledger_p))
-    rows.append(_row(f"perf company margin {period} = ledger", company["margin"].iloc[0] if len(company) else 0, margin_p))
+    # no cost loaded: perf shows no margin (NULL), the ledger holds 0 for those lines
+    rows.append(_row(f"perf company margin {period} = ledger", company["margin"].fillna(0).iloc[0] if len(company) else 0, margin_p))
     for by in ("rep", "team", "region"):
         rows.append(_row(f"sum over {by}s = company revenue {period}", round(levels[by]["revenue"].sum(), 2), c_rev))
     adj = con.execute("SELECT coalesce(sum(amount), 0) FROM ledger WHERE period = ? AND period <> origin_period", [period]).fetchall()[0][0]
@@ -48,7 +49,8 @@ def run(con: duckdb.DuckDBPyConnection, period: str, settings: Settings) -> pd.D
     if len(summary):
         rows.append(_row(f"statements revenue {period} = ledger (credited reps)", round(summary["revenue"].sum(), 2), credited[0]))
         rows.append(_row(f"statements margin {period} = ledger (credited reps)", round(summary["margin"].sum(), 2), credited[1]))
-        with_plan = summary[summary["plan"].notna() & (summary["plan"] != "")]
+        # statements with a plan and a commission (a margin plan without costs computes none)
+        with_plan = summary[summary["plan"].notna() & (summary["plan"] != "") & summary["commission"].notna()]
         tiers = lines[lines["in_total"].astype(bool)].groupby("rep_id")["amount"].sum() if len(lines) else pd.Series(dtype=float)
         diff = (with_plan.set_index("rep_id")["commission"] - tiers.reindex(with_plan["rep_id"]).fillna(0)).abs()
         rows.append(

@@ -12,6 +12,13 @@ Definitions
   a rep (``(unassigned)``) earn nobody commission.
 * **Target**: the sum of the rep's monthly targets (``target_revenue``, or ``target_margin``
   for a margin plan); **attainment** = base / target x 100.
+* **No cost loaded**: when none of the rep's entries of the month has a cost, the rep has no
+  margin (``margin`` empty, not 0) and a **margin plan pays nothing it cannot compute**: the
+  statement has no base, no lines and no commission, and its note says "no cost loaded: margin
+  plan … not computed" (so that a payroll run shows the gap instead of paying on a fake zero
+  margin; load the costs, or give the rep a revenue plan). When only some entries have a
+  cost, a margin plan pays on the margin of those, and the note says what share of revenue it
+  covers.
 * **Tiers** (marginal): a band runs from its ``from_pct`` to the next tier's; the base in it,
   ``target x (min(attainment, next) - from) / 100``, earns the band's rate. Band edges are
   ``target x pct / 100`` rounded to the cent, so the bands add up to the base exactly.
@@ -56,7 +63,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from salesml.accounting.performance import check_scope, parse_period, period_bounds
+from salesml.accounting.performance import (
+    COST_JOIN,
+    check_scope,
+    cost_known_sql,
+    margin_sql,
+    parse_period,
+    period_bounds,
+)
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import CommissionPlan, CommissionSettings, Settings, check_commission
 
@@ -304,9 +318,10 @@ def compute_statements(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Statements from per-rep figures (pure).
 
-    ``figures``: one row per rep with rep_id, rep_name, team, region, role, revenue, margin,
-    revenue_adjustments, margin_adjustments, target_revenue, target_margin (and optionally
-    ``plan`` / ``assigned_by``, else assigned here). Returns (summary, lines); see the
+    ``figures``: one row per rep with rep_id, rep_name, team, region, role, revenue, margin
+    (empty when no entry has a cost), revenue_adjustments, margin_adjustments, target_revenue,
+    target_margin (and optionally ``margin_coverage_pct``, and ``plan`` / ``assigned_by``, else
+    assigned here). Returns (summary, lines); see the
     module docstring for their columns.
     """
     check_commission(commission)
@@ -321,13 +336,18 @@ def compute_statements(
         }
         row["period"] = period if period is not None else rec.get("period")
         row["revenue"] = float(_cents(rec["revenue"]))
-        row["margin"] = float(_cents(rec["margin"]))
+        row["margin"] = None if _missing(rec["margin"]) else float(_cents(rec["margin"]))
         plan = commission.plans.get(rec["plan"]) if not _missing(rec["plan"]) else None
         if plan is None:
             row.update(plan=None, assigned_by=None, base_metric=None, note=NO_PLAN)
             summary.append(row)
             continue
         metric = plan.base
+        coverage = rec.get("margin_coverage_pct")
+        if metric == "margin" and row["margin"] is None:
+            row.update(base_metric=metric, note=f"no cost loaded: margin plan {rec['plan']!r} not computed, no commission")
+            summary.append(row)
+            continue
         st = calculate(
             plan, rec[metric], rec.get(f"target_{metric}"), rec.get(f"{metric}_adjustments")
         )
@@ -336,6 +356,9 @@ def compute_statements(
             attainment_pct=st.attainment_pct, subtotal=_f(st.subtotal), threshold_effect=_f(st.threshold_effect),
             cap_effect=_f(st.cap_effect), clawback=_f(st.clawback), commission=_f(st.commission), note=st.note,
         )  # fmt: skip
+        if metric == "margin" and not _missing(coverage) and coverage < 99.95:
+            partial = f"margin over the {coverage:.0f}% of revenue with a cost"
+            row["note"] = f"{st.note}; {partial}" if st.note else partial
         summary.append(row)
         for n, line in enumerate(st.lines, start=1):
             lines.append(
@@ -362,13 +385,19 @@ def compute_statements(
 
 
 def _figures_sql(cond: str) -> str:
+    margin, _, coverage = margin_sql()
     return f"""
-    WITH e AS (
-        SELECT rep_id, sum(amount) AS revenue, sum(margin) AS margin,
+    WITH c AS (
+        SELECT l.*, {cost_known_sql()} AS cost_known
+        FROM ledger l {COST_JOIN}
+        WHERE l.period = $period AND l.rep_id IS NOT NULL
+    ),
+    e AS (
+        SELECT rep_id, sum(amount) AS revenue, {margin} AS margin, {coverage} AS margin_coverage_pct,
                coalesce(sum(amount) FILTER (WHERE period <> origin_period), 0) AS revenue_adjustments,
                coalesce(sum(margin) FILTER (WHERE period <> origin_period), 0) AS margin_adjustments,
                arg_max(team, entry_id) AS ledger_team, arg_max(region, entry_id) AS ledger_region
-        FROM ledger WHERE period = $period AND rep_id IS NOT NULL
+        FROM c
         GROUP BY rep_id
     ),
     t AS (
@@ -388,7 +417,8 @@ def _figures_sql(cond: str) -> str:
     f AS (
         SELECT k.rep_id AS rep_key, coalesce(s.rep_name, nm.any_name) AS rep_name,
                coalesce(s.team, e.ledger_team) AS team, coalesce(s.region, e.ledger_region) AS region, s.role,
-               coalesce(e.revenue, 0)::DOUBLE AS revenue, coalesce(e.margin, 0)::DOUBLE AS margin,
+               coalesce(e.revenue, 0)::DOUBLE AS revenue,
+               CASE WHEN e.rep_id IS NULL THEN 0 ELSE e.margin END::DOUBLE AS margin, e.margin_coverage_pct,
                coalesce(e.revenue_adjustments, 0)::DOUBLE AS revenue_adjustments,
                coalesce(e.margin_adjustments, 0)::DOUBLE AS margin_adjustments,
                t.target_revenue::DOUBLE AS target_revenue, t.target_margin::DOUBLE AS target_margin

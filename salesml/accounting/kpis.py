@@ -55,8 +55,11 @@ import pandas as pd
 
 from salesml import warehouse
 from salesml.accounting.performance import (
+    COST_JOIN,
     PeriodError,
     check_scope,
+    cost_known_sql,
+    margin_sql,
     parse_period,
     period_bounds,
     period_range,
@@ -909,6 +912,8 @@ def pareto(
 
     ``revenue`` = the scope's ledger entries of the window's periods per item (net of returns
     and corrections, as in ``perf``); items with no entries in the window are not listed.
+    ``margin`` is over the entries whose line has a cost, empty (not 0) when none has, and
+    ``margin_coverage_pct`` the share of the item's revenue it covers (as in ``perf``).
     ``share_pct`` / ``cum_share_pct`` / ``abc`` / ``rank`` as in :func:`abc_classes` (A up to
     ``a`` of revenue, B up to ``b``, C the rest; ties share a class; zero or negative revenue
     is C). Summarise with :func:`abc_summary`.
@@ -922,13 +927,16 @@ def pareto(
     dims, joins = _LEDGER_DIMS[by]
     sel = ", ".join(f"{e} AS {al}" for e, al in dims)
     grp = ", ".join(e for e, _ in dims if not e.startswith("any_value"))
+    margin, _, coverage = margin_sql("h.")
     sql = f"""
     WITH h AS (
-        SELECT * FROM (SELECT *, coalesce(rep_id, $un) AS rep_key FROM ledger
-                       WHERE period >= $first_period AND period <= $last_period)
+        SELECT * FROM (SELECT l.*, coalesce(l.rep_id, $un) AS rep_key, {cost_known_sql()} AS cost_known
+                       FROM ledger l {COST_JOIN}
+                       WHERE l.period >= $first_period AND l.period <= $last_period)
         WHERE {cond}
     )
-    SELECT {sel}, sum(h.amount) AS revenue, sum(h.margin) AS margin, sum(h.quantity) AS quantity
+    SELECT {sel}, sum(h.amount) AS revenue, {margin} AS margin, {coverage} AS margin_coverage_pct,
+           sum(h.quantity) AS quantity
     FROM h {" ".join(_JOINS[j] for j in joins)}
     GROUP BY {grp}
     """

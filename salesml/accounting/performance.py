@@ -9,8 +9,14 @@ Definitions
   adjustments, in the first open month (``adjustments``: "of which adjustments to earlier
   periods"); corrections and reassignments likewise. A closed month never changes.
 * ``gross_sales`` = sale entries; ``returns`` = return entries (a positive number);
-  ``corrections`` = corrections and reassignments; ``revenue`` = all entries (net);
-  ``margin`` the same for revenue - cost (lines without a cost count no margin).
+  ``corrections`` = corrections and reassignments; ``revenue`` = all entries (net).
+* ``margin`` = revenue - cost over the entries whose order line carries a cost (an entry of a
+  line no longer loaded counts as costed when its margin is not 0), ``margin_pct`` = that
+  margin / the revenue of those entries x 100, and ``margin_coverage_pct`` = the share of
+  revenue (sales and returns by absolute amount) on lines with a cost. When no line of a row
+  carries a cost, margin, margin_pct and adjustments_margin are empty (NULL / NaN), never a
+  fake 0: :func:`margin_note` says "no cost loaded: margin not shown"; when only some do, it
+  says what share of revenue the margin covers.
 * ``orders`` and ``customers`` count distinct orders / customers with a sale entry;
   ``aov`` = gross_sales / orders.
 * Credit goes to the rep on the line (or is split by ``order_splits``), and through the
@@ -69,6 +75,7 @@ MEASURES = [
     "revenue",
     "margin",
     "margin_pct",
+    "margin_coverage_pct",
     "orders",
     "customers",
     "aov",
@@ -160,14 +167,54 @@ def check_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
 # --------------------------------------------------------------------------- SQL
 
 
+#: joins a ledger entry ``l`` to its order line ``ol`` (to know whether the line has a cost)
+COST_JOIN = "LEFT JOIN order_lines ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no"
+
+
+def cost_known_sql(entry: str = "l", line: str = "ol") -> str:
+    """SQL: whether ledger entry ``entry`` carries a real margin: its order line ``line`` (see
+    :data:`COST_JOIN`) has a cost, or the entry's margin is not 0 (a line no longer loaded)."""
+    return f"({line}.cost IS NOT NULL OR {entry}.margin <> 0)"
+
+
+def margin_sql(entries: str = "") -> tuple[str, str, str]:
+    """SQL aggregates over entries with ``amount``, ``margin`` and ``cost_known`` (prefix
+    ``entries``, e.g. ``"h."``): (margin, revenue of the costed entries, margin coverage %).
+    The margin is NULL when no entry has a cost."""
+    p = entries
+    margin = f"CASE WHEN bool_or({p}cost_known) THEN sum({p}margin) END"
+    costed = f"coalesce(sum({p}amount) FILTER (WHERE {p}cost_known), 0)"
+    coverage = (
+        f"coalesce(sum(abs({p}amount)) FILTER (WHERE {p}cost_known), 0) * 100.0 "
+        f"/ nullif(sum(abs({p}amount)), 0)"
+    )
+    return margin, costed, coverage
+
+
+def margin_note(row: dict | pd.Series) -> str | None:
+    """What a reader must know about a row's margin: "no cost loaded: margin not shown" when
+    none of its revenue has a cost, "margin over the N% of revenue with a cost" when part of
+    it has, None when all of it has (or there is no revenue)."""
+    coverage = row.get("margin_coverage_pct")
+    if coverage is None or pd.isna(coverage):
+        return None
+    if pd.isna(row.get("margin")) or coverage <= 0:
+        return "no cost loaded: margin not shown"
+    if coverage < 99.95:
+        return f"margin over the {coverage:.0f}% of revenue with a cost (lines without a cost count no margin)"
+    return None
+
+
 def _attributed_sql() -> str:
-    """Ledger entries of the periods asked for (already attributed to rep, team and region)."""
-    return """
+    """Ledger entries of the periods asked for (already attributed to rep, team and region),
+    each with ``cost_known`` (its line has a cost)."""
+    return f"""
     h AS (
-        SELECT period, origin_period, kind, order_id, line_no, customer_id, product_id, rep_id,
-               team, region, amount, margin, coalesce(rep_id, $un) AS rep_key
-        FROM ledger
-        WHERE period >= $first_period AND period <= $last_period
+        SELECT l.period, l.origin_period, l.kind, l.order_id, l.line_no, l.customer_id, l.product_id, l.rep_id,
+               l.team, l.region, l.amount, l.margin, coalesce(l.rep_id, $un) AS rep_key,
+               {cost_known_sql()} AS cost_known
+        FROM ledger l {COST_JOIN}
+        WHERE l.period >= $first_period AND l.period <= $last_period
     ),
     tgt_raw AS (
         SELECT *, strptime(period || '-01', '%Y-%m-%d')::DATE AS p_start,
@@ -227,6 +274,7 @@ def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company"
     key_list = "".join(f"{k}, " for k in keys)
     using = ", ".join(["period", *keys])
     reps_count = "count(DISTINCT rep_key) FILTER (WHERE rep_key <> $un) AS reps," if "rep_key" not in keys else ""
+    margin, costed, coverage = margin_sql()
     return f"""
     sales AS (
         SELECT period, {key_list}
@@ -234,9 +282,12 @@ def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company"
                coalesce(-sum(amount) FILTER (WHERE kind = 'return'), 0) AS returns,
                coalesce(sum(amount) FILTER (WHERE kind IN ('correction', 'reassignment')), 0) AS corrections,
                coalesce(sum(amount) FILTER (WHERE period <> origin_period), 0) AS adjustments,
-               coalesce(sum(margin) FILTER (WHERE period <> origin_period), 0) AS adjustments_margin,
+               CASE WHEN bool_or(cost_known) THEN coalesce(sum(margin) FILTER (WHERE period <> origin_period), 0) END
+                   AS adjustments_margin,
                sum(amount) AS revenue,
-               sum(margin) AS margin,
+               {margin} AS margin,
+               {costed} AS revenue_with_cost,
+               {coverage} AS margin_coverage_pct,
                count(DISTINCT order_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS orders,
                count(DISTINCT customer_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS customers,
                {reps_count}
@@ -307,7 +358,8 @@ def _rank_sql(level: str) -> str:
 def _measures_sql() -> str:
     return """
             c.gross_sales, c.returns, c.corrections, c.adjustments, c.adjustments_margin, c.revenue, c.margin,
-            CASE WHEN c.revenue <> 0 THEN c.margin / c.revenue * 100 END AS margin_pct,
+            CASE WHEN c.revenue_with_cost <> 0 THEN c.margin / c.revenue_with_cost * 100 END AS margin_pct,
+            c.margin_coverage_pct,
             coalesce(c.orders, 0) AS orders, coalesce(c.customers, 0) AS customers,
             CASE WHEN c.orders > 0 THEN c.gross_sales / c.orders END AS aov,
             c.target_revenue, c.target_margin,
@@ -452,7 +504,7 @@ def monthly_trend(
     sql = f"""
     WITH {_attributed_sql()},
     {_aggregate_sql([], cond, scope.level)}
-    SELECT period, gross_sales, returns, adjustments, revenue, margin, orders, customers, target_revenue,
+    SELECT period, gross_sales, returns, adjustments, revenue, margin, margin_coverage_pct, orders, customers, target_revenue,
            CASE WHEN target_revenue > 0 THEN revenue / target_revenue * 100 END AS attainment_pct
     FROM agg ORDER BY period
     """
@@ -493,11 +545,14 @@ def breakdown(
         join = "LEFT JOIN order_lines ol ON ol.order_id = h.order_id AND ol.line_no = h.line_no"
     else:
         dim_expr, join = f"coalesce(d.{column}, '(unknown)')", f"LEFT JOIN {table} d ON d.{key} = h.{key}"
+    margin, costed, coverage = margin_sql("h.")
     sql = f"""
     WITH {_attributed_sql()}
     SELECT {dim_expr} AS {dimension},
            sum(h.amount) AS revenue,
-           sum(h.margin) AS margin,
+           {margin} AS margin,
+           {costed} AS revenue_with_cost,
+           {coverage} AS margin_coverage_pct,
            coalesce(sum(h.amount) FILTER (WHERE h.kind = 'sale'), 0) AS gross_sales,
            coalesce(-sum(h.amount) FILTER (WHERE h.kind = 'return'), 0) AS returns,
            count(DISTINCT h.order_id) FILTER (WHERE h.kind = 'sale' AND h.amount > 0) AS orders
@@ -509,6 +564,7 @@ def breakdown(
     df = _run(con, sql, _params(settings, period, period, {"period": period, **scope_params}))
     total = df["revenue"].sum()
     df["share_pct"] = df["revenue"] / total * 100 if total else None
-    df["margin_pct"] = (df["margin"] / df["revenue"].where(df["revenue"] != 0)) * 100
+    costed = df.pop("revenue_with_cost").astype(float)
+    df["margin_pct"] = (df["margin"].astype(float) / costed.where(costed != 0)) * 100
     df["orders"] = df["orders"].astype("Int64")
     return df

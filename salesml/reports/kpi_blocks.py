@@ -94,7 +94,9 @@ def kpi_block(data: KpiData) -> H.Block:
     )
 
 
-def adjustments_block(data: KpiData, money: Callable) -> H.Block:
+def adjustments_block(data: KpiData, money: Callable, margin_known: bool = True) -> H.Block:
+    """The adjustments posted in the period; without costs (``margin_known`` false) their
+    margin, which the ledger holds as 0, is left out rather than shown as a zero."""
     a = data.get("adjustments")
     head = H.heading(
         "Adjustments to earlier periods",
@@ -106,9 +108,12 @@ def adjustments_block(data: KpiData, money: Callable) -> H.Block:
         return head + H.note("No adjustments were posted in this period.")
     by = a.groupby(["origin_period", "kind"], dropna=False).agg(entries=("amount", "size"), amount=("amount", "sum"), margin=("margin", "sum")).reset_index()
     detail = a.head(50)[["origin_period", "kind", "rep_id", "team", "order_id", "line_no", "event_date", "amount", "margin", "reason"]]
+    margin_text = f"{money(a['margin'].sum())} margin" if margin_known else "margin not shown (no cost loaded)"
+    if not margin_known:
+        by, detail = by.drop(columns=["margin"]), detail.drop(columns=["margin"])
     return (
         head
-        + H.note(f"Of which adjustments to earlier periods: {money(a['amount'].sum())} revenue, {money(a['margin'].sum())} margin, {len(a):,} entries.")
+        + H.note(f"Of which adjustments to earlier periods: {money(a['amount'].sum())} revenue, {margin_text}, {len(a):,} entries.")
         + H.table(by, formats={"entries": H.fmt_int, "amount": H.fmt_exact_money, "margin": H.fmt_exact_money}, labels={"origin_period": "for period"})
         + H.heading("Entries", 3, f"First {len(detail)} of {len(a):,}." if len(a) > len(detail) else "")
         + H.table(detail, formats={"amount": H.fmt_exact_money, "margin": H.fmt_exact_money, "line_no": H.fmt_int}, labels={"origin_period": "for period"})

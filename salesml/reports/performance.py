@@ -3,6 +3,10 @@
 All data is read once, through one short-lived read-only connection, and already
 filtered to the report's scope by the warehouse queries: nothing outside the scope is
 held, charted or rendered.
+
+Margin is shown only where costs are loaded: with none, the margin card shows "—" and says
+"no cost loaded: margin not shown" (never ¥0 / 0%); with some, it says what share of revenue
+the margin covers (:func:`salesml.accounting.performance.margin_note`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from salesml.reports import kpi_blocks
 
 #: headline figures recorded in the executed notebook (and compared with `salesml perf`)
 HEADLINE = [m for m in perf.MEASURES if m not in ("target_margin", "revenue_prev_month", "revenue_last_year")]
+#: what a margin without any cost behind it shows
+NO_MARGIN = "—"
 
 
 def report_settings(config_path: str = "", warehouse_path: str = "") -> Settings:
@@ -126,11 +132,7 @@ class SalesPerformanceReport:
                 "sub": "same month last year",
                 "trend": f["growth_yoy_pct"],
             },
-            {
-                "label": "Gross margin",
-                "value": self.money(f["margin"]),
-                "sub": f"{H.fmt_pct(f['margin_pct'])} of revenue",
-            },
+            self.margin_card(f),
             {
                 "label": "Target attainment",
                 "value": H.fmt_pct(f["attainment_pct"]),
@@ -159,7 +161,21 @@ class SalesPerformanceReport:
                     "sub": f"run rate: {H.fmt_pct(f['projected_attainment_pct'])} of target",
                 }
             )
-        return H.cards(cards) + H.figures(f)
+        note = perf.margin_note(f)
+        block = H.cards(cards) + H.note(f"Margin: {note}.") if note else H.cards(cards)
+        return block + H.figures(f)
+
+    def margin_card(self, f: dict) -> dict:
+        """The gross margin card: "—" and why when no cost is loaded, the share covered when
+        only some lines have a cost."""
+        note = perf.margin_note(f)
+        if pd.isna(f["margin"]):
+            return {"label": "Gross margin", "value": NO_MARGIN, "sub": note or "no margin"}
+        if note:
+            sub = f"{H.fmt_pct(f['margin_pct'])} of the {H.fmt_pct(f['margin_coverage_pct'])} of revenue with a cost"
+        else:
+            sub = f"{H.fmt_pct(f['margin_pct'])} of revenue"
+        return {"label": "Gross margin", "value": self.money(f["margin"]), "sub": sub}
 
     def ranking(self) -> H.Block:
         reps = self.data.reps.head(self.settings.report.top_n)
@@ -372,7 +388,7 @@ class SalesPerformanceReport:
         return kpi_blocks.kpi_block(self.kpis)
 
     def adjustments(self) -> H.Block:
-        return kpi_blocks.adjustments_block(self.kpis, self.money)
+        return kpi_blocks.adjustments_block(self.kpis, self.money, margin_known=pd.notna(self.headline_figures["margin"]))
 
     def customers(self) -> H.Block:
         return kpi_blocks.customers_block(self.kpis, self.money)
