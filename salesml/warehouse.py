@@ -277,7 +277,8 @@ def _mapped_error(e: BaseException, path: Path, memory_limit: str) -> SalesmlErr
     """A DuckDB failure a user can act on, as a clear error (None: report ``e`` as it is)."""
     if not isinstance(e, duckdb.Error | OSError):
         return None
-    full = disk_full(e, path)
+    # an OSError names the file it failed on; DuckDB's errors are about the warehouse
+    full = disk_full(e, None if isinstance(e, OSError) and e.filename else path)
     if full is not None:
         return full
     if isinstance(e, duckdb.OutOfMemoryException) and memory_limit:

@@ -119,3 +119,19 @@ def test_every_warehouse_connection_goes_through_open():
             if called and not explicit.search(line) and (str(path.relative_to(package)), line.strip()) not in pending:
                 offenders.append(f"{path.relative_to(package)}:{n}: {line.strip()}")
     assert offenders == []
+
+
+def test_a_full_disk_inside_a_connection_names_the_file_written(toy_wh):
+    import errno
+
+    import duckdb
+
+    from salesml.errors import DiskFullError
+
+    other = toy_wh.root / "spill.bin"
+    with pytest.raises(DiskFullError, match=f"no space left on device writing {other} "), warehouse.open(toy_wh, read_only=True):
+        raise OSError(errno.ENOSPC, "No space left on device", str(other))
+    with pytest.raises(DiskFullError, match=f"no space left on device writing {toy_wh.warehouse_path} "), warehouse.open(toy_wh, read_only=True):
+        raise duckdb.IOException('Could not write file "somewhere.wal": File too large')
+    with pytest.raises(duckdb.IOException, match="something else"), warehouse.open(toy_wh, read_only=True):
+        raise duckdb.IOException("something else")
