@@ -338,7 +338,7 @@ def perf(
     from salesml.accounting.performance import margin_note, performance
 
     with ledger_reader(config, period) as (settings, con, p):
-        df = performance(con, p, by.value, scope, settings.performance)
+        df = performance(con, p, by.value, scope, settings.performance, settings.anonymous_customer_ids)
         if by == Level.rep and len(df):
             from salesml.accounting.commissions import statements, with_commission
 

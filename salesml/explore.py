@@ -67,7 +67,9 @@ class PerformanceExplorer:
 
     def query(self) -> pd.DataFrame:
         with self._connect() as con:
-            return perf.performance(con, self.period.value, self.level.value, self.scope.value, self.settings.performance)
+            return perf.performance(
+                con, self.period.value, self.level.value, self.scope.value, self.settings.performance, self.settings.anonymous_customer_ids
+            )
 
     def refresh(self) -> None:
         try:

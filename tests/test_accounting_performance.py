@@ -312,3 +312,34 @@ def test_full_costs_cover_all_revenue(con):
     c = perf.performance(con, "2024-02", "company").iloc[0]
     assert c["margin_coverage_pct"] == 100 and c["margin_pct"] == pytest.approx(244 / 510 * 100)
     assert perf.margin_note(c) is None
+
+
+def test_customers_count_identified_customers_only(tmp_path):
+    """Guest sales (no customer, or the source's anonymous id) count in revenue, not as customers."""
+    import csv as _csv
+
+    from salesml import warehouse as wh
+    from salesml.accounting.ledger import post
+    from salesml.config import SourceSettings, TableSource
+    from salesml.ingest import ingest_source
+    from tests.conftest import make_settings
+
+    s = make_settings(tmp_path)
+    path = tmp_path / "shop.csv"
+    rows = [["1", "2024-03-01", "C1", "A", "2", "10"], ["2", "2024-03-02", "", "A", "1", "10"],
+            ["3", "2024-03-03", "", "B", "1", "5"], ["4", "2024-03-04", "C2", "B", "1", "5"]]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = _csv.writer(f)
+        w.writerow(["Inv", "Day", "Cust", "Sku", "Qty", "Price"])
+        w.writerows(rows)
+    cols = {"order_id": "Inv", "line_no": "'1'", "order_date": "Day", "customer_id": "Cust", "product_id": "Sku",
+            "quantity": "Qty", "unit_price": "Price", "status": "'completed'"}
+    src = SourceSettings(anonymous_customer="GUEST", tables={"order_lines": TableSource(files=(str(path),), columns=cols)})
+    ingest_source(s, "shop", src)
+    with wh.open(s) as con:
+        post(con)
+        plain = perf.performance(con, "2024-03", "company")
+        guests_out = perf.performance(con, "2024-03", "company", anonymous=("GUEST",))
+    assert float(plain["revenue"].iloc[0]) == float(guests_out["revenue"].iloc[0]) == 40.0
+    assert int(plain["customers"].iloc[0]) == 3  # GUEST counted as one customer when not said
+    assert int(guests_out["customers"].iloc[0]) == 2

@@ -44,6 +44,8 @@ Definitions
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import re
 from datetime import date
 
@@ -289,7 +291,8 @@ def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company"
                {costed} AS revenue_with_cost,
                {coverage} AS margin_coverage_pct,
                count(DISTINCT order_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS orders,
-               count(DISTINCT customer_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS customers,
+               count(DISTINCT customer_id) FILTER (WHERE kind = 'sale' AND amount > 0
+                                                   AND NOT list_contains($anon::VARCHAR[], customer_id)) AS customers,
                {reps_count}
                count(*) AS lines
         FROM h WHERE {prefilter}
@@ -316,6 +319,7 @@ def _params(settings: PerformanceSettings, first: str, last: str, extra: dict | 
         "stop": stop,
         "first_period": first,
         "last_period": last,
+        "anon": [],
     }
     params.update(extra or {})
     return params
@@ -379,11 +383,14 @@ def performance(
     by: str = "rep",
     scope: str | Scope | None = None,
     settings: PerformanceSettings | None = None,
+    anonymous: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Performance of every rep / team / region (or the company) in ``period``.
 
     With a ``scope``, only rows inside it are returned (ranks are still among all peers,
-    so a rep sees their rank in the team, but no one else's row).
+    so a rep sees their rank in the team, but no one else's row). ``customers`` counts
+    identified customers: not lines without one, nor the ``anonymous`` ids (walk-in / guest
+    sales, ``settings.anonymous_customer_ids``); their revenue counts as any other.
     """
     if by not in LEVELS:
         raise ValueError(f"by must be one of {', '.join(LEVELS)}, got {by!r}")
@@ -414,7 +421,7 @@ def performance(
     df = _run(
         con,
         sql,
-        _params(settings, ly, period, {"period": period, "prev": prev, "ly": ly, **scope_params}),
+        _params(settings, ly, period, {"period": period, "prev": prev, "ly": ly, "anon": list(anonymous), **scope_params}),
     )
     return _finish(con, df, by)
 
@@ -458,8 +465,10 @@ def scope_summary(
     period: str,
     scope: str | Scope | None = None,
     settings: PerformanceSettings | None = None,
+    anonymous: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """One row: the scope's own totals for ``period`` (a rep across teams, a team, a region...).
+    """One row: the scope's own totals for ``period`` (a rep across teams, a team, a region...);
+    ``customers`` leaves out the ``anonymous`` ids, as :func:`performance` does.
 
     For ``company`` this equals ``performance(by="company")``; for a region or team it
     equals that row of ``performance(by=...)``.
@@ -480,7 +489,7 @@ def scope_summary(
     FROM (SELECT 1) one
     LEFT JOIN cur c ON TRUE LEFT JOIN prv p ON TRUE LEFT JOIN lyr y ON TRUE
     """
-    df = _run(con, sql, _params(settings, ly, period, {"period": period, "prev": prev, "ly": ly, **scope_params}))
+    df = _run(con, sql, _params(settings, ly, period, {"period": period, "prev": prev, "ly": ly, "anon": list(anonymous), **scope_params}))
     df.insert(1, "scope", str(scope))
     for c in ("orders", "customers", "reps"):
         df[c] = df[c].astype("Int64")

@@ -61,11 +61,12 @@ class SalesPerformanceReport:
             self.data_span = (first, last)
             self.currency = perf.main_currency(con)
             s = self.scope
+            anon = self.settings.anonymous_customer_ids
             self.data = _Data(
-                summary=perf.scope_summary(con, self.period, s, ps),
-                reps=perf.performance(con, self.period, "rep", s, ps),
-                teams=perf.performance(con, self.period, "team", s, ps) if s.level != "rep" else pd.DataFrame(),
-                regions=perf.performance(con, self.period, "region", s, ps)
+                summary=perf.scope_summary(con, self.period, s, ps, anon),
+                reps=perf.performance(con, self.period, "rep", s, ps, anon),
+                teams=perf.performance(con, self.period, "team", s, ps, anon) if s.level != "rep" else pd.DataFrame(),
+                regions=perf.performance(con, self.period, "region", s, ps, anon)
                 if s.level in ("company", "region")
                 else pd.DataFrame(),
                 trend=perf.monthly_trend(con, self.period, self.settings.report.trend_months, s, ps),
