@@ -442,6 +442,12 @@ def _with_staged(table: schema.Table, known: dict, sales: pd.DataFrame | None, s
 def write_prepared(con, p: Prepared, replaces: list[int]) -> LoadResult:
     """Step 6 for one prepared file, inside the caller's transaction."""
     table, frame, log, raw = p.table, p.frame, p.log, p.raw
+    lost = getattr(raw, "unaccounted_lines", 0)
+    if lost:
+        raise IngestError(
+            f"{p.label}: {lost} of the file's {raw.lines} lines are in no record, reject or blank line; "
+            "nothing was written (please report this file)"
+        )
     candidates = frame.index.difference(log.rejected)
     taken = warehouse.existing_keys(con, table, frame.loc[candidates], replaces)
     if not taken.empty:

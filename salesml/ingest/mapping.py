@@ -219,7 +219,7 @@ def as_canonical(values: pd.Series, column: schema.Column) -> pd.Series:
         if pd.api.types.is_bool_dtype(values):
             return values.map({True: "true", False: "false"}).astype(TEXT)
         if pd.api.types.is_numeric_dtype(values):
-            return pd.Series([None if pd.isna(v) else float_text(float(v)) for v in values], index=values.index, dtype=TEXT)
+            return _number_text(values)
         return pd.Series([None if v is None or (isinstance(v, float) and v != v) else _text(v) for v in values], index=values.index, dtype=TEXT)
     if column.dtype == "date":
         if pd.api.types.is_datetime64_any_dtype(values):
@@ -229,6 +229,20 @@ def as_canonical(values: pd.Series, column: schema.Column) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64")
     return pd.Series([None if v is None or (isinstance(v, float) and v != v) else _text(v) for v in values], index=values.index, dtype=TEXT)
+
+
+def _number_text(values: pd.Series) -> pd.Series:
+    """Numbers as their shortest text, whole numbers without ".0" (vectorised; the rest per
+    distinct value)."""
+    v = values.to_numpy(dtype="float64", na_value=np.nan)
+    out = np.full(len(v), None, dtype=object)
+    whole = np.isfinite(v) & (v == np.floor(v)) & (np.abs(v) < 2**53)
+    out[whole] = v[whole].astype(np.int64).astype(str)
+    rest = ~whole & ~np.isnan(v)
+    if rest.any():
+        uniq, inv = np.unique(v[rest], return_inverse=True)
+        out[rest] = np.array([float_text(float(u)) for u in uniq], dtype=object)[inv]
+    return pd.Series(out, index=values.index, dtype=TEXT)
 
 
 def _text(v) -> str:
