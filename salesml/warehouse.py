@@ -13,6 +13,7 @@ setting to raise.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import time
@@ -635,10 +636,8 @@ def write_batch(
                 batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes))
     finally:
         for name in ("_incoming", "_quarantine", "_fixes"):
-            try:
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction: the caller rolls back and says why
                 con.unregister(name)
-            except duckdb.Error:  # an aborted transaction: the caller rolls back and says why
-                pass
     return con.execute("SELECT * FROM load_batches WHERE batch_id = ?", [batch_id]).df().iloc[0].to_dict()
 
 

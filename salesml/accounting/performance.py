@@ -44,9 +44,8 @@ Definitions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import re
+from collections.abc import Sequence
 from datetime import date
 
 import duckdb

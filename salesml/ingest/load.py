@@ -45,7 +45,15 @@ from salesml.cleaning.rules import (
     source_rules,
 )
 from salesml.config import Settings, SourceSettings, TableSource
-from salesml.ingest.mapping import MappingError, NumberStyle, _numbers, check_mapping, join, map_columns
+from salesml.ingest.mapping import (
+    PLAIN,
+    MappingError,
+    NumberStyle,
+    _numbers,
+    check_mapping,
+    join,
+    map_columns,
+)
 from salesml.ingest.read import (
     IngestError,
     batch_identity_note,
@@ -116,7 +124,7 @@ def add_missing_columns(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
 
 
 def number_style(source: SourceSettings) -> NumberStyle:
-    return NumberStyle(decimal=source.decimal, thousands=source.thousands)
+    return NumberStyle.of(source)
 
 
 #: canonical id columns that must hold a single value: a line break or the file's delimiter
@@ -293,7 +301,7 @@ def cents(x: pd.Series) -> int:
     return sum(map(int, np.rint(v * 100)))  # Python ints: no overflow
 
 
-def return_candidates(mapped_quantity: pd.Series, style: NumberStyle = NumberStyle()) -> bool:
+def return_candidates(mapped_quantity: pd.Series, style: NumberStyle = PLAIN) -> bool:
     """Whether a file may hold returns that need the warehouse's sales to be linked."""
     values, _ = _numbers(mapped_quantity, style)
     return bool((values < 0).any())

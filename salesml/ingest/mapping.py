@@ -38,7 +38,8 @@ import pyarrow as pa
 
 from salesml import schema
 from salesml.cleaning import log as L
-from salesml.cleaning.rules import DERIVATIONS, TEXT, as_text, mask, parse_number_text
+from salesml.cleaning.numbers import NumberStyle, read_numbers
+from salesml.cleaning.rules import DERIVATIONS, TEXT, as_text, mask
 from salesml.errors import SalesmlError
 from salesml.io import float_text
 
@@ -53,16 +54,12 @@ _ARITH_TOKEN = re.compile(r"\s+|`[^`]+`|[A-Za-z_\u00c0-\uffff][\w\u00c0-\uffff]*
 _SQL_NAME = re.compile(r'`([^`]+)`|"((?:[^"]|"")+)"|([A-Za-z_\u00c0-\uffff][\w\u00c0-\uffff]*)')
 
 
+#: the default number style (decimal ".", thousands ",")
+PLAIN = NumberStyle()
+
+
 class MappingError(SalesmlError, ValueError):
     """The mapping does not fit the source (a column it names is missing...)."""
-
-
-@dataclass(frozen=True)
-class NumberStyle:
-    """How a source writes numbers: its decimal mark and thousands separator ("" = default)."""
-
-    decimal: str = "."
-    thousands: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,22 +70,18 @@ class Mapped:
     log: L.RuleLog
 
 
-def _numbers(s: pd.Series, style: NumberStyle = NumberStyle()) -> tuple[pd.Series, pd.Series]:
-    """Parse a text column as numbers (as parse_numbers does); returns (values, bad mask)."""
+def _numbers(s: pd.Series, style: NumberStyle = PLAIN) -> tuple[pd.Series, pd.Series]:
+    """Parse a text column as numbers in a source's style (as parse_numbers does, on the
+    distinct values); returns (values, bad mask)."""
     plain = pd.to_numeric(s, errors="coerce") if style.decimal == "." else pd.Series(np.nan, index=s.index)
     values = plain.to_numpy(dtype="float64", na_value=np.nan).copy()
     todo = mask(as_text(s).str.strip().fillna("") != "") & np.isnan(values)
     if todo.any():
-        parsed = {u: _parse_one(str(u), style) for u in pd.unique(s[todo])}
-        values[todo] = [np.nan if parsed[u] is None else parsed[u] for u in s[todo]]
+        codes, uniq = pd.factorize(s[todo])
+        read = read_numbers(pd.Series(np.asarray(uniq, dtype=object)), style.decimal, style.thousands)["value"].to_numpy()
+        values[todo] = read[codes]
     values = pd.Series(values, index=s.index)
     return values, pd.Series(todo & np.isnan(values.to_numpy()), index=s.index)
-
-
-def _parse_one(text: str, style: NumberStyle) -> float | None:
-    if style == NumberStyle():
-        return parse_number_text(text)[0]
-    return parse_number_text(text, decimal=style.decimal, thousands=style.thousands)[0]
 
 
 def is_arithmetic(expr: str) -> bool:
@@ -152,7 +145,7 @@ def _num_udf(style: NumberStyle):
     return num
 
 
-def evaluate(expr: str, frame: pd.DataFrame, where: str, target: str, style: NumberStyle = NumberStyle()) -> tuple[pd.Series, L.RuleLog]:
+def evaluate(expr: str, frame: pd.DataFrame, where: str, target: str, style: NumberStyle = PLAIN) -> tuple[pd.Series, L.RuleLog]:
     """Evaluate an arithmetic expression over source columns read as numbers.
 
     The columns are parsed in the source's number style; the arithmetic runs in DuckDB. A row
@@ -172,7 +165,7 @@ def evaluate(expr: str, frame: pd.DataFrame, where: str, target: str, style: Num
     return result.where(~bad.to_numpy()), log
 
 
-def evaluate_sql(expr: str, frame: pd.DataFrame, where: str, target: str, style: NumberStyle = NumberStyle()) -> pd.Series:
+def evaluate_sql(expr: str, frame: pd.DataFrame, where: str, target: str, style: NumberStyle = PLAIN) -> pd.Series:
     """Evaluate a DuckDB SQL expression over the source columns as text (blank = NULL)."""
     cols = sql_columns(expr, [c for c in frame.columns if c != SOURCE_ROW])
     env = {c: as_text(frame[c]).str.strip().replace("", None).astype(object).where(lambda s: s.notna(), None) for c in cols}
@@ -253,7 +246,7 @@ def _text(v) -> str:
     return str(v)
 
 
-def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table, where: str = "", style: NumberStyle = NumberStyle()) -> Mapped:
+def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table, where: str = "", style: NumberStyle = PLAIN) -> Mapped:
     """Build the canonical columns of ``table`` from a source frame (all text)."""
     where = where or table.name
     check_mapping(columns, [c for c in raw.columns if c != SOURCE_ROW], table, where)

@@ -38,7 +38,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from salesml.io.csv import SOURCE_ROW
+#: column added to every raw frame: the row number a user looks for (for CSV, the file line)
+SOURCE_ROW = "source_row"
 
 
 def to_text(value: object) -> str:

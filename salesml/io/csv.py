@@ -53,6 +53,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
+from salesml.io.common import SOURCE_ROW, unique_names
 from salesml.io.text import (
     READ_ERRORS,
     SourceFileError,
@@ -81,9 +82,6 @@ __all__ = [
     "read_header",
 ]
 
-#: column added to every raw frame: the row number a user looks for (for CSV the physical
-#: line where the record starts, the header being line 1)
-SOURCE_ROW = "source_row"
 #: ``delimiter`` value for fields separated by runs of spaces and tabs
 WHITESPACE = "whitespace"
 #: columns of ``RawTable.rejects``
@@ -194,16 +192,7 @@ def _options(path: Path, delimiter: str, header: bool, column_names: Sequence[st
 
 
 def _header_names(path: Path, row: Sequence[str], line: int) -> list[str]:
-    out: list[str] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(row):
-        base = raw.strip() or f"Unnamed: {i}"
-        cand, n = base, 0
-        while cand in seen:
-            n += 1
-            cand = f"{base}.{n}"
-        seen.add(cand)
-        out.append(cand)
+    out = unique_names([raw.strip() or f"Unnamed: {i}" for i, raw in enumerate(row)])
     if SOURCE_ROW in out:
         raise SourceFileError(f"{path}: the header (line {line}) names a column {SOURCE_ROW!r}, which the reader adds (the line number): rename it")
     return out

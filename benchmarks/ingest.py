@@ -1,0 +1,141 @@
+"""Speed and memory of the import, side by side with a bare DuckDB and a pandas read of the same file.
+
+    python -m benchmarks.ingest [--lines N] [--out DIR] [--json]
+
+Writes an N-line order export like a shop's (invoice, date, a customer id written as a
+float or empty for guests, product, quantity, price, rep, country; ~2% returns), then runs,
+each in a fresh process so its peak memory is its own:
+
+* ``duckdb``   — ``CREATE TABLE … AS SELECT * FROM read_csv(…, all_varchar = true)``;
+* ``pandas``   — ``pd.read_csv(…, dtype=str)`` (what the import read with before);
+* ``salesml``  — ``ingest_source`` with a mapping (arithmetic amount, ``num()`` customer ids,
+  ``@seq`` line numbers) and every rule on, into a new warehouse.
+
+Prints seconds, rows/s and peak RSS of each, and the ratios to DuckDB. Machines are shared:
+quote the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MAPPING = {
+    "order_id": "Invoice",
+    "line_no": "@seq(Invoice)",
+    "order_date": "InvoiceDate",
+    "customer_id": "num(CustomerID)",
+    "product_id": "StockCode",
+    "quantity": "Quantity",
+    "unit_price": "UnitPrice",
+    "rep_id": "Rep",
+    "region": "Country",
+    "status": "'completed'",
+}
+
+
+def write_export(path: Path, lines: int) -> None:
+    """An N-line export, written by DuckDB (seconds for millions of lines)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (
+            SELECT 'INV' || lpad((i // 4)::VARCHAR, 8, '0') AS Invoice,
+                   (DATE '2023-01-01' + ((i // 4) % 700)::INTEGER)::VARCHAR AS InvoiceDate,
+                   CASE WHEN i % 4 = 0 AND (i // 4) % 4 = 0 THEN '' ELSE (12000 + (i * 7919) % 5000)::VARCHAR || '.0' END AS CustomerID,
+                   'P' || lpad(((i * 104729) % 3000)::VARCHAR, 5, '0') AS StockCode,
+                   'Product ' || ((i * 104729) % 3000)::VARCHAR AS Description,
+                   CASE WHEN i % 50 = 49 THEN '-1' ELSE (1 + i % 12)::VARCHAR END AS Quantity,
+                   printf('%.2f', 0.5 + ((i * 104729) % 3000) / 100.0) AS UnitPrice,
+                   'R' || lpad(((i // 4) % 60)::VARCHAR, 3, '0') AS Rep,
+                   (['United Kingdom', 'France', 'Germany', 'EIRE', 'Spain'])[1 + (i // 4) % 5] AS Country
+            FROM range({int(lines)}) t(i)
+        ) TO '{path}' (HEADER, DELIMITER ',')"""
+    )
+    con.close()
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_variant(variant: str, path: Path, scratch: Path) -> dict:
+    """One variant in this process; returns seconds, rows and peak RSS."""
+    t0 = time.perf_counter()
+    if variant == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(str(scratch / "bare.duckdb"))
+        con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}', all_varchar = true)")
+        rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+        con.close()
+    elif variant == "pandas":
+        import pandas as pd
+
+        rows = len(pd.read_csv(path, dtype=str, keep_default_na=False))
+    elif variant == "salesml":
+        import dataclasses
+
+        from salesml.config import Settings, SourceSettings, TableSource
+        from salesml.ingest import ingest_source
+
+        s = dataclasses.replace(Settings(), root=scratch).with_overrides(warehouse={"path": str(scratch / "salesml.duckdb")})
+        src = SourceSettings(tables={"order_lines": TableSource(files=(str(path),), columns=MAPPING)})
+        [r] = ingest_source(s, "bench", src)
+        rows = r.rows_read
+    else:
+        raise SystemExit(f"unknown variant {variant!r}")
+    seconds = time.perf_counter() - t0
+    return {"variant": variant, "rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds), "peak_rss_mb": round(_peak_mb())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--out", default="", help="scratch folder (default: temporary)")
+    ap.add_argument("--variants", default="duckdb,pandas,salesml")
+    ap.add_argument("--variant", default="", help=argparse.SUPPRESS)  # a child process's own run
+    ap.add_argument("--file", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    scratch = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="salesml-bench-ingest-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    if args.variant:
+        print(json.dumps(run_variant(args.variant, Path(args.file), scratch)))
+        return 0
+    path = scratch / f"orders_{args.lines}.csv"
+    if not path.exists():
+        write_export(path, args.lines)
+    results = []
+    for v in args.variants.split(","):
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.ingest", "--variant", v, "--file", str(path), "--out", str(scratch / v)],
+            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parents[1],
+        )
+        if out.returncode:
+            print(out.stderr, file=sys.stderr)
+            return out.returncode
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    base = next((r for r in results if r["variant"] == "duckdb"), None)
+    for r in results:
+        if base:
+            r["x_duckdb_time"] = round(r["seconds"] / base["seconds"], 2)
+            r["x_duckdb_memory"] = round(r["peak_rss_mb"] / base["peak_rss_mb"], 2)
+    if args.json:
+        print(json.dumps({"lines": args.lines, "file_mb": round(path.stat().st_size / 2**20), "results": results}, indent=2))
+    else:
+        print(f"{args.lines:,} lines, {path.stat().st_size / 2**20:.0f} MB")
+        for r in results:
+            print("  ".join(f"{k}={v}" for k, v in r.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
