@@ -67,7 +67,9 @@ def _peak_mb() -> float:
 
 
 def run_variant(variant: str, path: Path, scratch: Path) -> dict:
-    """One variant in this process; returns seconds, rows and peak RSS."""
+    """One variant in this process, into a new database; returns seconds, rows and peak RSS."""
+    for old in scratch.glob("*.duckdb*"):
+        old.unlink()
     t0 = time.perf_counter()
     if variant == "duckdb":
         import duckdb

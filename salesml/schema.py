@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+import pandas as pd
 import pandera.pandas as pa
 
 STATUSES = ("completed", "cancelled", "returned")
@@ -32,6 +33,10 @@ ROLES = ("rep", "manager", "director")
 #: columns the warehouse adds to every canonical table (provenance)
 BATCH_ID = "batch_id"
 SOURCE_ROW = "source_row"
+
+#: text in frames on their way in (raw rows, mapped columns): Arrow-backed strings, compact
+#: and vectorised (missing = <NA>); the readers give raw frames in it already
+TEXT = pd.StringDtype("pyarrow")
 
 #: ``dtype`` values a column may have, with their DuckDB type
 SQL_TYPES = {

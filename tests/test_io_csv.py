@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from salesml.io import REJECT_COLUMNS, RawTable, SourceFileError, iter_csv, read_csv, read_header
+from salesml.io.common import TEXT
 
 
 def write(path, text: str, encoding: str = "utf-8"):
@@ -33,7 +34,7 @@ def test_values_stay_text_as_written_and_names_are_trimmed(tmp_path):
     assert list(raw.frame.columns) == ["source_row", "id", "name", "qty"]
     assert records(raw) == [[2, "007", "NA", ""], [3, "1", "NULL", " 5 "]]
     assert raw.frame["source_row"].dtype == "int64"
-    assert all(raw.frame[c].dtype == object for c in ("id", "name", "qty"))
+    assert all(raw.frame[c].dtype == TEXT for c in ("id", "name", "qty"))  # Arrow-backed text
     assert list(raw.rejects.columns) == list(REJECT_COLUMNS) and raw.rejects.empty
 
 

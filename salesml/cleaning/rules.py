@@ -58,8 +58,9 @@ class Context:
 
 Rule = Callable[[pd.DataFrame, Context], tuple[pd.DataFrame, L.RuleLog]]
 
-#: text columns are Arrow-backed strings (missing = <NA>): compact, and vectorised in C++
-TEXT = pd.StringDtype("pyarrow")
+#: text columns are Arrow-backed strings (missing = <NA>): compact, and vectorised in C++;
+#: the readers give raw frames in it already
+TEXT = schema.TEXT
 
 
 def as_text(s: pd.Series) -> pd.Series:

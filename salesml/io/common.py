@@ -38,8 +38,12 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-#: column added to every raw frame: the row number a user looks for (for CSV, the file line)
-SOURCE_ROW = "source_row"
+from salesml import schema
+
+#: the column added to every raw frame (the row number a user looks for: for CSV, the file
+#: line) and the dtype of its text columns
+SOURCE_ROW = schema.SOURCE_ROW
+TEXT = schema.TEXT
 
 
 def to_text(value: object) -> str:
@@ -126,7 +130,7 @@ def unique_names(names: Sequence[object]) -> list[str]:
 def text_frame(columns: Sequence[str], data: Sequence[Sequence[str]], source_rows: Sequence[int]) -> pd.DataFrame:
     """A raw frame: ``source_row`` first, then one text column per name (``data`` is column-wise)."""
     frame = pd.DataFrame(
-        {name: pd.Series(col, dtype=object) for name, col in zip(columns, data, strict=True)},
+        {name: pd.Series(list(col), dtype=TEXT) for name, col in zip(columns, data, strict=True)},
         index=pd.RangeIndex(len(source_rows)),
     )
     frame.insert(0, SOURCE_ROW, np.asarray(source_rows, dtype=np.int64))

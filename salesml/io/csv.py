@@ -52,6 +52,7 @@ from typing import TextIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from salesml.io.common import SOURCE_ROW, unique_names
 from salesml.io.text import (
@@ -323,10 +324,12 @@ def _rejects_frame(rows: list[tuple[int, int, str, str]]) -> pd.DataFrame:
 
 
 def _frame(names: list[str], flat: list[str], starts: list[int], first_index: int) -> pd.DataFrame:
-    values = np.array(flat, dtype=object).reshape(len(starts), len(names))
-    frame = pd.DataFrame(values, columns=names, index=pd.RangeIndex(first_index, first_index + len(starts)), copy=False)
-    frame.insert(0, SOURCE_ROW, np.asarray(starts, dtype=np.int64))
-    return frame
+    n = len(names)
+    index = pd.RangeIndex(first_index, first_index + len(starts))
+    columns = {SOURCE_ROW: pd.Series(np.asarray(starts, dtype=np.int64), index=index)}
+    for j, name in enumerate(names):
+        columns[name] = pd.Series(pd.arrays.ArrowStringArray(pa.array(flat[j::n], type=pa.large_string())), index=index)
+    return pd.DataFrame(columns, index=index, copy=False)
 
 
 # --------------------------------------------------------------------------- the reader
