@@ -149,7 +149,11 @@ def test_a_quote_left_open_on_the_header_line_stops_the_read(tmp_path):
 def test_a_field_too_long_for_the_parser_is_a_reject(tmp_path):
     huge = "x" * (csv.field_size_limit() + 10)
     f = write(tmp_path / "x.csv", f'id,note\n1,a\n2,"{huge}"\n3,c\n')
-    raw = read_csv(f, max_bad_line_share=0.5)
+    # read whole, the common case goes through DuckDB's reader, which takes the long field
+    whole = read_csv(f)
+    assert whole.frame["id"].tolist() == ["1", "2", "3"] and whole.frame["note"][1] == huge
+    # record by record (chunks), Python's parser has a limit: the record is a reject
+    (raw,) = iter_csv(f, max_bad_line_share=0.5, chunk_rows=None)
     assert raw.frame["id"].tolist() == ["1", "3"]
     ((first, last, reason, text),) = rejects(raw)
     assert (first, last) == (3, 3) and reason.startswith("cannot be read as CSV: field larger than field limit")
@@ -329,3 +333,30 @@ def test_other_readers_build_a_raw_table_without_lines(tmp_path):
     raw = RawTable(frame=pd.DataFrame({"source_row": [1]}), path="x", encoding="", content_hash="h")
     assert raw.rejects.empty and list(raw.rejects.columns) == list(REJECT_COLUMNS)
     assert (raw.lines, raw.line_spans, raw.blank_lines, raw.unaccounted_lines) == (0, {}, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fast"),
+    [
+        ("plain", "id,name,qty\n007,NA,\n1,NULL, 5 \n", True),
+        ("quoted", 'id,name,note\n1,"Müller, Hans","he said ""hi"""\n2,"",x\n', True),
+        ("crlf and bom", "\ufeffid,name\r\n1,a\r\n2,b\r\n", True),
+        ("semicolons", "id;amount\n1;1.234,50\n2;(12,50)\n", True),
+        ("a blank line", "id,name\n1,a\n\n2,b\n", False),
+        ("a quoted line break", 'id,name\n1,"a\nb"\n2,c\n', False),
+        ("a malformed line", "id,name\n1,a\n2,b,c\n3,d\n", False),
+    ],
+)
+def test_the_fast_reader_gives_the_same_rows_as_the_record_reader(tmp_path, name, text, fast):
+    """Whole files go through DuckDB's reader when every line is one record; otherwise
+    record by record. The rows, their text and their line numbers are the same either way."""
+    delimiter = ";" if "semicolons" in name else ","
+    f = write(tmp_path / "x.csv", text)
+    whole = read_csv(f, delimiter=delimiter, max_bad_line_share=0.5)
+    (records_, ) = iter_csv(f, delimiter=delimiter, max_bad_line_share=0.5, chunk_rows=None)
+    assert whole.reader == ("duckdb" if fast else "records") and records_.reader == "records"
+    pd.testing.assert_frame_equal(whole.frame, records_.frame)
+    assert (whole.lines, whole.unaccounted_lines) == (records_.lines, 0)
+    g = tmp_path / "x.csv.gz"
+    g.write_bytes(gzip.compress(text.encode("utf-8")))
+    pd.testing.assert_frame_equal(read_csv(g, delimiter=delimiter, max_bad_line_share=0.5).frame, whole.frame)

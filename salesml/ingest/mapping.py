@@ -175,7 +175,10 @@ def evaluate_sql(expr: str, frame: pd.DataFrame, where: str, target: str, style:
 def _run_sql(sql: str, env: pd.DataFrame, where: str, target: str, expr: str, style: NumberStyle) -> pd.Series:
     con = duckdb.connect()
     try:
-        con.create_function("num", _num_udf(style), ["VARCHAR"], "DOUBLE", type="arrow", null_handling="special")
+        con.create_function("_num_text", _num_udf(style), ["VARCHAR"], "DOUBLE", type="arrow", null_handling="special")
+        # plain numbers are cast in DuckDB; only formatted ones ($262, 1.234,50) reach Python
+        fast = "TRY_CAST(x AS DOUBLE)" if style.decimal == "." else "NULL::DOUBLE"
+        con.execute(f"CREATE MACRO num(x) AS CASE WHEN x IS NULL THEN NULL ELSE coalesce({fast}, _num_text(x)) END")
         if env.shape[1] == 0:
             env = pd.DataFrame({"__row": np.zeros(len(env), dtype="int8")}, index=env.index)
         con.register("src", env.reset_index(drop=True))

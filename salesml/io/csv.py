@@ -50,9 +50,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesml.io.common import SOURCE_ROW, unique_names
 from salesml.io.text import (
@@ -135,6 +137,8 @@ class RawTable:
     blank_lines: int = 0
     #: how the file was compressed: "" or gzip, zip, zstd, bzip2, xz
     compression: str = ""
+    #: which reader read it: "duckdb" (the common case, whole) or "records" (record by record)
+    reader: str = ""
 
     @property
     def record_lines(self) -> int:
@@ -495,6 +499,7 @@ class _Reader:
             header_lines=self.chunk_header_lines,
             blank_lines=self.chunk_blank,
             compression=self.scan.compression,
+            reader="records",
         )
         self.rows += n
         self.first_index += n
@@ -620,16 +625,91 @@ def read_csv(
     :class:`SourceFileError` for a missing, empty, header-only or undecodable file, and for
     one with more malformed lines than ``max_bad_line_share`` (see the module docstring).
     """
-    (table,) = iter_csv(
-        path,
-        encoding=encoding,
-        delimiter=delimiter,
-        header=header,
-        column_names=column_names,
-        max_bad_line_share=max_bad_line_share,
-        chunk_rows=None,
-    )
+    path = Path(path)
+    options = _options(path, delimiter, header, column_names, max_bad_line_share, None)
+    scan = scan_text(path, encoding)
+    digest = file_hash(path)
+    fast = _read_with_duckdb(path, scan, digest, options)
+    if fast is not None:
+        return fast
+    (table,) = _Reader(path, scan, digest, options).chunks()
     return table
+
+
+#: what DuckDB's CSV reader decodes and decompresses itself
+_DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8"}
+_DUCKDB_COMPRESSION = {"": "none", "gzip": "gzip", "zstd": "zstd"}
+
+
+def _read_with_duckdb(path: Path, scan: TextScan, digest: str, options: _Options) -> RawTable | None:
+    """The common case read by DuckDB's CSV reader, several times faster than record by record:
+    a UTF-8 file, plain or gzip/zstd, with a header and a one-character delimiter, in which
+    every line is one record. Anything else — a malformed line, a blank line, a record that
+    spans lines, another encoding — returns None and the file is read record by record, which
+    numbers lines and sets rejects aside exactly. Values are the same text either way."""
+    if (
+        scan.encoding not in _DUCKDB_ENCODINGS
+        or scan.compression not in _DUCKDB_COMPRESSION
+        or options.delimiter == WHITESPACE
+        or not options.header
+        or scan.lines < 2
+    ):
+        return None
+    names = _first_names(path, scan, options)
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 2")
+        table = con.sql(
+            "SELECT * FROM read_csv($path, header = true, delim = $delim, quote = '\"', escape = '\"', "
+            "columns = $columns, auto_detect = false, compression = $compression, store_rejects = true, "
+            "strict_mode = true, null_padding = false)",
+            params={
+                "path": str(path),
+                "delim": options.delimiter,
+                "columns": {f"c{i}": "VARCHAR" for i in range(len(names))},
+                "compression": _DUCKDB_COMPRESSION[scan.compression],
+            },
+        ).to_arrow_table()
+        rejected = con.execute("SELECT count(*) FROM reject_errors").fetchall()[0][0]
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    if rejected or table.num_rows != scan.lines - 1:
+        return None  # some line is not one record: blank, malformed or part of a longer one
+    index = pd.RangeIndex(table.num_rows)
+    columns = {SOURCE_ROW: pd.Series(np.arange(2, table.num_rows + 2, dtype=np.int64), index=index)}
+    for name, col in zip(names, table.columns, strict=True):
+        col = pc.fill_null(col.combine_chunks(), "").cast(pa.large_string())
+        columns[name] = pd.Series(pd.arrays.ArrowStringArray(col), index=index)
+    frame = pd.DataFrame(columns, index=index, copy=False)
+    return RawTable(frame=frame, path=path, encoding=scan.encoding, content_hash=digest, lines=scan.lines,
+                    header_lines=1, compression=scan.compression, reader="duckdb")
+
+
+def _first_names(path: Path, scan: TextScan, options: _Options) -> list[str]:
+    """The column names from the first non-blank line (or the given names, or column1 ...)."""
+    if options.column_names:
+        return list(options.column_names)
+    with open_text(path, scan.encoding) as text:
+        lines = _Lines(text, path, sentinel=options.delimiter != WHITESPACE)
+        reader = _records(lines, options.delimiter)
+        prev = 0
+        try:
+            for row in reader:
+                end = reader.line_num
+                if end > lines.total:
+                    if prev < lines.total:
+                        raise SourceFileError(f"{path}: the first line ({prev + 1}) opens a quote that is never closed: the whole file is one field")
+                    break
+                if row and not (len(row) == 1 and end == prev + 1 and not row[0].strip()):
+                    if options.header:
+                        return _header_names(path, row, prev + 1)
+                    return [f"column{i + 1}" for i in range(len(row))]
+                prev = end
+        except csv.Error as e:
+            raise SourceFileError(f"{path}: the first line ({prev + 1}) cannot be read as CSV: {e}") from None
+    raise SourceFileError(f"{path}: the file has {'no header and no rows' if options.header else 'no rows'} (only blank lines)")
 
 
 def read_header(
@@ -647,26 +727,4 @@ def read_header(
     """
     path = Path(path)
     options = _options(path, delimiter, header, column_names, DEFAULT_MAX_BAD_LINE_SHARE, None)
-    if options.column_names:
-        scan_text(path, encoding)
-        return list(options.column_names)
-    scan = scan_text(path, encoding)
-    with open_text(path, scan.encoding) as text:
-        lines = _Lines(text, path, sentinel=options.delimiter != WHITESPACE)
-        reader = _records(lines, options.delimiter)
-        prev = 0
-        try:
-            for row in reader:
-                end = reader.line_num
-                if end > lines.total:
-                    if prev < lines.total:
-                        raise SourceFileError(f"{path}: the first line ({prev + 1}) opens a quote that is never closed: the whole file is one field")
-                    break
-                if row and not (len(row) == 1 and end == prev + 1 and not row[0].strip()):
-                    if header:
-                        return _header_names(path, row, prev + 1)
-                    return [f"column{i + 1}" for i in range(len(row))]
-                prev = end
-        except csv.Error as e:
-            raise SourceFileError(f"{path}: the first line ({prev + 1}) cannot be read as CSV: {e}") from None
-    raise SourceFileError(f"{path}: the file has {'no header and no rows' if header else 'no rows'} (only blank lines)")
+    return _first_names(path, scan_text(path, encoding), options)
