@@ -630,7 +630,10 @@ def on_rows_still_in(rule: Rule, df: pd.DataFrame, ctx: Context, rejected: pd.In
     if not len(rejected):
         return rule(df, ctx)
     keep = df.index.difference(rejected)
-    sub, log = rule(df.loc[keep], ctx)
+    given = df.loc[keep]
+    sub, log = rule(given, ctx)
+    if sub is given:  # a check that changes no value: nothing to put back together
+        return df, log
     rest = df.loc[df.index.difference(keep)]
     return pd.concat([sub, rest.reindex(columns=sub.columns.union(rest.columns, sort=False))]).loc[df.index], log
 

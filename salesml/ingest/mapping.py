@@ -35,6 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesml import schema
 from salesml.cleaning import log as L
@@ -233,7 +234,7 @@ def _number_text(values: pd.Series) -> pd.Series:
     v = values.to_numpy(dtype="float64", na_value=np.nan)
     out = np.full(len(v), None, dtype=object)
     whole = np.isfinite(v) & (v == np.floor(v)) & (np.abs(v) < 2**53)
-    out[whole] = v[whole].astype(np.int64).astype(str)
+    out[whole] = pc.cast(pa.array(v[whole].astype(np.int64)), pa.string()).to_numpy(zero_copy_only=False)
     rest = ~whole & ~np.isnan(v)
     if rest.any():
         uniq, inv = np.unique(v[rest], return_inverse=True)

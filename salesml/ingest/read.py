@@ -113,12 +113,18 @@ def exact_repeats(raw: pd.DataFrame, policy: str) -> L.RuleLog:
     cols = [c for c in raw.columns if c != SOURCE_ROW]
     if policy != "quarantine" or not cols or len(raw) < 2:
         return L.RuleLog()
-    dup = raw.duplicated(cols, keep="first").to_numpy()
+    # a hash per row finds the candidates fast; they are then compared value by value
+    hashed = pd.util.hash_pandas_object(raw[cols], index=False)
+    maybe = hashed.duplicated(keep=False).to_numpy()
+    if not maybe.any():
+        return L.RuleLog()
+    sub = raw[maybe]
+    dup = sub.duplicated(cols, keep="first").to_numpy()
     if not dup.any():
         return L.RuleLog()
-    group = raw.groupby(cols, sort=False, dropna=False).ngroup()
-    first_row = raw[SOURCE_ROW].groupby(group).transform("first")
-    idx = raw.index[dup]
+    group = sub.groupby(cols, sort=False, dropna=False).ngroup()
+    first_row = sub[SOURCE_ROW].groupby(group).transform("first")
+    idx = sub.index[dup]
     return L.problems("duplicates", None, idx, "exact duplicate of an earlier row", [f"repeats row {r}" for r in first_row[dup]])
 
 
