@@ -567,8 +567,8 @@ class SourceSettings:
     delimiter: str = ","
     #: the decimal mark of numbers in the files: "." (1,234.50) or "," (1.234,50)
     decimal: str = "."
-    #: the thousands separator: "" = "," with a "." decimal mark (none with ","), or
-    #: ".", ",", " ", "'" as the files write it
+    #: the thousands separator: "" = the decimal mark's usual ones ("," or a space with ".";
+    #: "." or a space with ","), or one of ".", ",", " ", "'" as the files write it
     thousands: str = ""
     #: a return that names no sale and matches no earlier sale of its customer and product:
     #: "accept" (counts in the month it happened, charged to the rep and customer on the
@@ -804,6 +804,11 @@ def _validate(s: Settings, origin: str) -> None:
                 raise ConfigError(f"{origin}: sources.{name}.{key} must be one of {', '.join(map(repr, allowed))}, got {getattr(src, key)!r}")
         if src.thousands not in ("", ".", ",", " ", "'", "\u00a0"):
             raise ConfigError(f"{origin}: sources.{name}.thousands must be one of '', '.', ',', ' ', \"'\", got {src.thousands!r}")
+        if src.decimal != "." and src.format in ("parquet", "sql"):
+            raise ConfigError(
+                f"{origin}: sources.{name}.decimal applies to numbers written as text (CSV, Excel text cells); "
+                f"a {src.format} source's numbers are typed: remove decimal"
+            )
         if src.thousands and src.thousands == src.decimal:
             raise ConfigError(f"{origin}: sources.{name}: thousands and decimal are both {src.decimal!r}")
         if src.format == "sql" and not src.url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -107,6 +108,23 @@ def test_sources_are_typed(tmp_path, no_config):
     assert t.files == ("x/*.csv",)
     assert t.columns == {"order_id": "Invoice"}
     assert t.values == {"status": {"C": "cancelled"}}
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ('unlinked_returns = "drop"', "sources.erp.unlinked_returns must be one of 'accept', 'quarantine'"),
+        ('duplicates = "merge"', "sources.erp.duplicates must be one of 'quarantine', 'keep'"),
+        ('decimal = ";"', "sources.erp.decimal must be one of"),
+        ('decimal = ","\nthousands = ","', "thousands and decimal are both ','"),
+        ('format = "parquet"\ndecimal = ","', "a parquet source's numbers are typed: remove decimal"),
+    ],
+)
+def test_source_policies_and_number_styles_are_checked(tmp_path, no_config, block, message):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(f"[sources.erp]\n{block}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(cfg)
 
 
 @pytest.mark.parametrize("limit", ["512MiB", "4 GB", "1.5gb", "2TiB", "", "  "])

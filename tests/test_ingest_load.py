@@ -211,3 +211,12 @@ def test_reps_described_on_every_line_load_once_each(tmp_path):
     assert (r.rows_read, r.rows_loaded, r.rows_merged, r.rows_quarantined) == (4, 2, 2, 0)
     assert rows_of(s, "SELECT rep_id FROM reps ORDER BY 1") == [("R1",), ("R2",)]
     assert by_table["order_lines"].rows_loaded == 4
+
+
+def test_a_european_file_read_with_the_default_style_stops_naming_the_source_and_setting(tmp_path):
+    s = make_settings(tmp_path)
+    rows = [[str(i), "2024-01-10", "7.0", "A", "1", f"{i},50", "R1"] for i in range(1, 30)]
+    f = write_csv(tmp_path / "eu.csv", HEADER, rows)
+    with pytest.raises(Exception, match=r'decimal = ","\s+under \[sources\.eu\]'):
+        ingest_source(s, "eu", shop_source(f))
+    assert not s.warehouse_path.exists() or rows_of(s, "SELECT count(*) FROM load_batches") == [(0,)]

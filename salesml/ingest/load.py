@@ -30,7 +30,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from salesml import schema, warehouse
-from salesml.cleaning import Context, RuleLog
+from salesml.cleaning import CleaningError, Context, RuleLog
 from salesml.cleaning import log as L
 from salesml.cleaning.rules import (
     CLEANING_RULES,
@@ -408,7 +408,10 @@ def prepare_file(
         sales=sales,
         where=where,
     )
-    frame, log = prepare(raw.frame, spec, ctx, joined, getattr(raw, "line_spans", None))
+    try:
+        frame, log = prepare(raw.frame, spec, ctx, joined, getattr(raw, "line_spans", None))
+    except CleaningError as e:  # the rules name the setting to change; say in which source
+        raise CleaningError(str(e).replace("[sources.<name>", f"[sources.{source_name}")) from None
     records = raw.frame
     if joined:  # show joined columns in quarantined records too
         records = frame[[SOURCE_ROW]].join(raw.frame.drop(columns=SOURCE_ROW))
