@@ -548,6 +548,16 @@ def walk_in(kpi_wh, tmp_path_factory):
         yield c
 
 
+def test_pareto_by_customer_leaves_walk_ins_out(kc, walk_in):
+    """By customer, the walk-ins (no customer, or GUEST) are no customer: the ranking is the
+    company's without them; by product they count as any sale."""
+    by_customer = K.pareto(walk_in, "2024-02", by="customer", anonymous=GUESTS)
+    assert set(by_customer["customer_id"]) == set(K.pareto(kc, "2024-02", by="customer")["customer_id"])
+    assert "GUEST" not in set(by_customer["customer_id"]) and by_customer["customer_id"].notna().all()
+    by_product = K.pareto(walk_in, "2024-02")
+    assert by_product["revenue"].sum() == 325
+
+
 def test_walk_in_sales_count_in_revenue_but_not_as_customers(kc, walk_in):
     """February 2024 with walk-ins: new C4 (75) and repeat C1, C3 (150) as before; the walk-ins
     W1 (40, no customer) and W2 (GUEST: 60 + 20, less the 20 returned) make a row of their own:

@@ -906,9 +906,11 @@ def pareto(
     a: float = 0.80,
     b: float = 0.95,
     settings: PerformanceSettings | None = None,
+    anonymous: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Revenue concentration: share, cumulative share and ABC class per product (or category,
-    brand, customer), largest first.
+    brand, customer), largest first. By customer, walk-in / guest sales (no customer, or one of
+    the ``anonymous`` ids) are no customer and are left out.
 
     ``revenue`` = the scope's ledger entries of the window's periods per item (net of returns
     and corrections, as in ``perf``); items with no entries in the window are not listed.
@@ -924,6 +926,9 @@ def pareto(
     if by not in allowed:
         raise ValueError(f"by must be one of {', '.join(allowed)}, got {by!r}")
     s, cond, sp = _scope(con, scope)
+    if by == "customer":
+        who, who_params = identified_sql("customer_id", anonymous)
+        cond, sp = f"({cond}) AND {who}", {**sp, **who_params}
     dims, joins = _LEDGER_DIMS[by]
     sel = ", ".join(f"{e} AS {al}" for e, al in dims)
     grp = ", ".join(e for e, _ in dims if not e.startswith("any_value"))
