@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lab lint format bench bench-forecast clean
+.PHONY: help install demo test lab lint format bench bench-ingest bench-forecast clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,9 @@ format: $(STAMP) ## format the code with ruff
 
 bench: $(STAMP) ## run the benchmarks in benchmarks/ (slow; not part of the tests)
 	$(BIN)/python -m benchmarks
+
+bench-ingest: $(STAMP) ## the import of a 5M-line export vs a bare DuckDB read_csv and pandas (~1 min)
+	$(BIN)/python -m benchmarks.ingest --lines 5000000
 
 bench-forecast: $(STAMP) ## forecast 1,000 product series of the large demo: default Prophet vs auto (~20 min)
 	$(BIN)/python -m benchmarks.forecast
