@@ -1,4 +1,4 @@
-"""The forecast benchmark runs end to end on a tiny workload (its figures go in issue notes,
+"""The benchmarks run end to end on tiny workloads (their figures go in benchmarks/README.md,
 never into assertions about time)."""
 
 from __future__ import annotations
@@ -20,3 +20,15 @@ def test_the_forecast_benchmark_runs_on_a_tiny_workload(small_demo, capsys):
     p = r["prophet_default"]
     assert p["series"] == 1 and not p["measured_on_all"] and math.isfinite(p["mase"])
     assert set(r["same_series"]) == {"auto", "seasonal_naive", "prophet_default"} and r["speedup"] > 0
+
+
+def test_the_ingest_benchmark_runs_on_a_tiny_file(tmp_path, capsys):
+    """Each variant in its own process, on the same generated export; salesml loads every line
+    (its returns are accepted as unlinked) and the ratios are to DuckDB's time and memory."""
+    from benchmarks import ingest
+
+    assert ingest.main(["--lines", "2000", "--out", str(tmp_path), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    by = {x["variant"]: x for x in r["results"]}
+    assert set(by) == {"duckdb", "pandas", "salesml"} and all(x["rows"] == 2000 for x in by.values())
+    assert by["duckdb"]["x_duckdb_time"] == 1.0 and by["salesml"]["peak_rss_mb"] > 0
