@@ -233,7 +233,7 @@ def test_every_command_connects_with_the_memory_limit(toy, tmp_path, monkeypatch
 
     def spy(database=":memory:", *args, config=None, **kwargs):
         seen.append((str(database), dict(config or {})))
-        return real(database, *args, config=config, **kwargs)
+        return real(database, *args, **({"config": config} if config is not None else {}), **kwargs)
 
     monkeypatch.setattr(duckdb, "connect", spy)
     commands = [
