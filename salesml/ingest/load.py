@@ -21,6 +21,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -46,10 +47,8 @@ from salesml.cleaning.rules import (
 )
 from salesml.config import Settings, SourceSettings, TableSource
 from salesml.ingest.mapping import (
-    PLAIN,
     MappingError,
     NumberStyle,
-    _numbers,
     check_mapping,
     join,
     map_columns,
@@ -301,12 +300,6 @@ def cents(x: pd.Series) -> int:
     return sum(map(int, np.rint(v * 100)))  # Python ints: no overflow
 
 
-def return_candidates(mapped_quantity: pd.Series, style: NumberStyle = PLAIN) -> bool:
-    """Whether a file may hold returns that need the warehouse's sales to be linked."""
-    values, _ = _numbers(mapped_quantity, style)
-    return bool((values < 0).any())
-
-
 # --------------------------------------------------------------------------- one file
 
 
@@ -386,16 +379,16 @@ def prepare_file(
     if done is not None:
         return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, skipped=done)
 
-    with _connect(settings) as con:
-        known = warehouse.known_keys(con, table)
-        sales = None
-        if table.name == "order_lines" and warehouse.row_count(con, "order_lines"):
-            qty_col = spec.columns.get("quantity", "").strip()
-            may_return = (qty_col in raw.frame.columns and return_candidates(raw.frame[qty_col], number_style(source))) or bool(spec.rules) or "status" in spec.columns
-            if may_return or "return_of_order_id" in spec.columns:
-                earlier = warehouse.live_batches(con, table.name, label)["batch_id"].astype(int).tolist()
-                pairs, named = _probe(raw.frame, spec)
-                sales = warehouse.sales_for_returns(con, pairs, named, earlier)
+    known, sales = {}, None
+    with _read_warehouse(settings) as con:
+        if con is not None:
+            known = warehouse.known_keys(con, table)
+        if con is not None and table.name == "order_lines" and warehouse.row_count(con, "order_lines"):
+            # any line may be a return (a negative quantity, a status code, a user's rule): the
+            # sales of the file's customers and products, and of the orders it names
+            earlier = warehouse.live_batches(con, table.name, label)["batch_id"].astype(int).tolist()
+            pairs, named = _probe(raw.frame, spec)
+            sales = warehouse.sales_for_returns(con, pairs, named, earlier)
     known, sales = _with_staged(table, known, sales, staged)
     ctx = Context(
         table=table,
@@ -419,11 +412,19 @@ def prepare_file(
                     anonymous=source.anonymous_customer)
 
 
-def _loaded(settings: Settings, table_name: str, c_hash: str, m_hash: str) -> dict | None:
+@contextmanager
+def _read_warehouse(settings: Settings):
+    """A brief read-only look at the warehouse (None while there is none: nothing is loaded)."""
     if not settings.warehouse_path.exists():
-        return None
-    with _connect(settings) as con:
-        return warehouse.loaded_batch_for_hash(con, table_name, c_hash, m_hash)
+        yield None
+        return
+    with _connect(settings, read_only=True) as con:
+        yield con
+
+
+def _loaded(settings: Settings, table_name: str, c_hash: str, m_hash: str) -> dict | None:
+    with _read_warehouse(settings) as con:
+        return None if con is None else warehouse.loaded_batch_for_hash(con, table_name, c_hash, m_hash)
 
 
 def _with_staged(table: schema.Table, known: dict, sales: pd.DataFrame | None, staged: Iterable[Prepared]):
