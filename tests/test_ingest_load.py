@@ -220,3 +220,40 @@ def test_a_european_file_read_with_the_default_style_stops_naming_the_source_and
     with pytest.raises(Exception, match=r'decimal = ","\s+under \[sources\.eu\]'):
         ingest_source(s, "eu", shop_source(f))
     assert not s.warehouse_path.exists() or rows_of(s, "SELECT count(*) FROM load_batches") == [(0,)]
+
+
+def test_a_malformed_line_is_quarantined_with_its_line_and_text_and_the_rest_loads(tmp_path):
+    s = make_settings(tmp_path, cleaning={"max_bad_line_share": 0.2})  # 1 line in 10: above the default
+    lines = ["Invoice,Date,CustomerID,Sku,Qty,Price,Rep"] + [f"{i},2024-01-{i:02d},7.0,A,1,10.00,R1" for i in range(1, 11)]
+    lines[4] = "4,2024-01-04,7.0,A,1,10.00,R1,surplus"  # one field too many, on line 5
+    f = tmp_path / "shop.csv"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    [r] = ingest_source(s, "shop", shop_source(f))
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined, r.lines_read) == (10, 9, 1, 11)
+    assert r.revenue_loaded == 90.0 and r.revenue_read == 90.0  # a malformed line's money cannot be read
+    [(row, reason, record)] = rows_of(s, "SELECT source_row, reason, record FROM quarantine")
+    assert row == 5 and reason.startswith("malformed line: 8 fields where the header has 7")
+    assert record == "4,2024-01-04,7.0,A,1,10.00,R1,surplus"
+    assert rows_of(s, "SELECT min(source_row), max(source_row) FROM order_lines") == [(2, 11)]
+    # above the share the load stops, naming the file, the line and the setting; nothing is written
+    s2 = make_settings(tmp_path / "strict")
+    with pytest.raises(Exception, match=r"shop.csv: 1 malformed record.*line 5.*max_bad_line_share"):
+        ingest_source(s2, "shop", shop_source(f))
+    assert not s2.warehouse_path.exists()
+
+
+def test_a_quote_left_open_that_swallows_lines_is_quarantined_not_loaded_into_a_customer_id(tmp_path):
+    """20 lines read as 17 records: the record that swallowed lines 6 to 8 holds line breaks in
+    its customer id; it is quarantined with what it swallowed, and the load says the file's lines."""
+    s = make_settings(tmp_path)
+    lines = ["Invoice,Date,CustomerID,Sku,Qty,Price,Rep"] + [f"{i},2024-01-{i:02d},{i}.0,A,1,10.00,R1" for i in range(1, 21)]
+    lines[5] = '5,2024-01-05,"5.0,A,1,10.00,R1'  # the quote opened on line 6 ...
+    lines[8] = '8,2024-01-08,8.0",A,1,10.00,R1'  # ... closes on line 9
+    f = tmp_path / "shop.csv"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    [r] = ingest_source(s, "shop", shop_source(f, spec={"columns": {**SHOP_COLUMNS, "customer_id": "CustomerID"}}))
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined, r.lines_read) == (17, 16, 1, 21)
+    [(row, reason, record)] = rows_of(s, "SELECT source_row, reason, record FROM quarantine")
+    assert row == 6 and "customer_id: holds a line break" in reason
+    assert "7,2024-01-07,7.0,A,1,10.00,R1" in record  # the swallowed lines are in the record, not lost
+    assert any("span 4 lines" in n for n in r.notes)

@@ -489,6 +489,12 @@ def write_prepared(con, p: Prepared, replaces: list[int]) -> LoadResult:
     notes = list(log.notes)
     if len(bad_lines):
         notes.append(f"{len(bad_lines):,} malformed line(s) quarantined with their line number and text (their money is not counted)")
+    spans = getattr(raw, "line_spans", None) or {}
+    if spans:
+        notes.append(
+            f"{len(spans):,} record(s) span {sum(spans.values()):,} lines of the file (a quoted line break, or a quote "
+            f"left open); {getattr(raw, 'lines', 0):,} lines in all"
+        )
     if n_anon:
         notes.append(f"{n_anon:,} line(s) without a customer (walk-in / guest): revenue {rev_anon / 100:,.2f}, left out of customer models")
     if n_unl:
