@@ -576,6 +576,13 @@ def existing_keys(
     Returns the incoming index values (column ``idx``) and the batch holding the key.
     """
     keys = list(table.key)
+    excluded = [int(b) for b in exclude_batches]
+    others = con.execute(
+        f'SELECT count(*) FROM (SELECT 1 FROM "{table.name}" WHERE NOT list_contains($x::INTEGER[], {schema.BATCH_ID}) LIMIT 1)',
+        {"x": excluded},
+    ).fetchall()[0][0]
+    if not others or incoming.empty:  # nothing loaded from other files: no key can be taken
+        return pd.DataFrame({"idx": pd.Series([], dtype="int64"), "batch_id": pd.Series([], dtype="int64")})
     probe = incoming[keys].copy()
     probe["idx"] = incoming.index
     con.register("_probe", probe)
