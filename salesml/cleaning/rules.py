@@ -529,7 +529,7 @@ def unknown_keys(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
 def schema_checks(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """The canonical schema's value rules (pandera): status codes, ranges, signs, sizes."""
     sch = schema.pandera_schema(ctx.table)
-    frame = df.copy()
+    frame = df.copy(deep=False)  # columns are replaced, never changed in place
     for c in ctx.table.columns:
         if c.name not in frame.columns:
             frame[c.name] = pd.Series(np.nan if c.dtype in _NUMERIC_TYPES else None, index=frame.index, dtype="float64" if c.dtype in _NUMERIC_TYPES else ("datetime64[ns]" if c.dtype == "date" else object))
