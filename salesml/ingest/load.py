@@ -114,7 +114,7 @@ _EMPTY_DTYPES = {"int": "float64", "date": "datetime64[ns]", "str": object, "per
 
 def add_missing_columns(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
     """Add the optional canonical columns a source does not have, as missing values."""
-    out = df.copy()
+    out = df.copy(deep=False)
     for c in table.columns:
         if c.name not in out.columns:
             dtype = _EMPTY_DTYPES.get(c.dtype, "float64")
@@ -320,6 +320,8 @@ class Prepared:
     frame: pd.DataFrame | None = None
     log: RuleLog = field(default_factory=RuleLog)
     anonymous: str = ""
+    #: physical lines of the file in no record, reject or blank line (0 when all add up)
+    lost_lines: int = 0
 
 
 def _connect(settings: Settings, read_only: bool = False):
@@ -379,10 +381,11 @@ def prepare_file(
     if done is not None:
         return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, skipped=done)
 
-    known, sales = {}, None
+    known, sales, loaded_rows = {}, None, 0
     with _read_warehouse(settings) as con:
         if con is not None:
             known = warehouse.known_keys(con, table)
+            loaded_rows = warehouse.row_count(con, table.name)
         if con is not None and table.name == "order_lines" and warehouse.row_count(con, "order_lines"):
             # any line may be a return (a negative quantity, a status code, a user's rule): the
             # sales of the file's customers and products, and of the orders it names
@@ -408,8 +411,15 @@ def prepare_file(
     records = raw.frame
     if joined:  # show joined columns in quarantined records too
         records = frame[[SOURCE_ROW]].join(raw.frame.drop(columns=SOURCE_ROW))
+    # the rows as read are kept for the quarantine's records: all of them while a key may yet
+    # turn out to be loaded from another file, else only the rows already rejected
+    others = loaded_rows or any(q.table.name == table.name and q.frame is not None for q in staged)
+    if not others:
+        records = records.loc[log.rejected]
+    lost = raw.unaccounted_lines
+    raw = dataclasses.replace(raw, frame=raw.frame.iloc[:0])  # the rows live on in frame and records
     return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, raw=raw, records=records, frame=frame, log=log,
-                    anonymous=source.anonymous_customer)
+                    anonymous=source.anonymous_customer, lost_lines=lost)
 
 
 @contextmanager
@@ -454,7 +464,7 @@ def _with_staged(table: schema.Table, known: dict, sales: pd.DataFrame | None, s
 def write_prepared(con, p: Prepared, replaces: list[int]) -> LoadResult:
     """Step 6 for one prepared file, inside the caller's transaction."""
     table, frame, log, raw = p.table, p.frame, p.log, p.raw
-    lost = getattr(raw, "unaccounted_lines", 0)
+    lost = p.lost_lines
     if lost:
         raise IngestError(
             f"{p.label}: {lost} of the file's {raw.lines} lines are in no record, reject or blank line; "
@@ -469,7 +479,7 @@ def write_prepared(con, p: Prepared, replaces: list[int]) -> LoadResult:
     bad_lines = reject_rows(rejects)
     merged_idx = pd.Index(log.merges["idx"].astype("int64").unique()).difference(quarantine["idx"])
     rejected = pd.Index(quarantine["idx"]).union(merged_idx)
-    rows = frame.drop(index=rejected)
+    rows = frame.drop(index=rejected) if len(rejected) else frame
     fixes = fix_rows(log, frame)
     fixed_idx = pd.Index(log.fixes["idx"].astype("int64").unique()).intersection(rows.index)
     flagged_idx = pd.Index(log.flags["idx"].astype("int64").unique()).intersection(rows.index)
