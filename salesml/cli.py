@@ -475,8 +475,8 @@ def export(
     config: ConfigOpt = None,
 ) -> None:
     """Export a table or a query's result to Excel or CSV (formula-safe) and print the path."""
-    from salesml.io.export import export as export_to_file
     from salesml.io.export import export_format
+    from salesml.warehouse import export as export_to_file
 
     settings = _settings(config)
     fmt = export_format(to)

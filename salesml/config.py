@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from salesml.errors import SalesmlError
+from salesml.schema import ROLES, TABLES
 
 ENV_CONFIG = "SALESML_CONFIG"
 ENV_WAREHOUSE = "SALESML_WAREHOUSE"
@@ -693,8 +694,6 @@ def _convert(hint: Any, value: Any, where: str, origin: str) -> Any:
 def check_commission(c: CommissionSettings, origin: str = "settings") -> None:
     """Commission plans that can be computed: known bases, ascending tiers from 0, rates
     between 0 and 1, a default plan that exists, no rep/role/team/region in two plans."""
-    from salesml.schema import ROLES  # local: schema imports pandera, keep config light
-
     claimed: dict[tuple[str, str], str] = {}
     for name, plan in c.plans.items():
         key = f"commission.plans.{name}"
@@ -795,8 +794,6 @@ def _validate(s: Settings, origin: str) -> None:
     check_forecast(s.forecast, s.inventory, origin)
     s.segments.check(origin)
     for name, src in s.sources.items():
-        from salesml.schema import TABLES  # local: schema imports pandera, keep config light
-
         if src.format not in SOURCE_FORMATS:
             raise ConfigError(f"{origin}: sources.{name}.format must be one of {', '.join(SOURCE_FORMATS)}, got {src.format!r}")
         for key, allowed in (("unlinked_returns", UNLINKED_RETURNS), ("duplicates", DUPLICATE_POLICIES), ("decimal", (".", ","))):

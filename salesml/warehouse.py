@@ -13,9 +13,10 @@ setting to raise.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
+import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -30,6 +31,7 @@ import pandas as pd
 from salesml import schema
 from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
+from salesml.io.export import ExportError, check_target, export_frame
 
 SCHEMA_VERSION = 4
 
@@ -643,7 +645,7 @@ def write_batch(
                 batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes))
     finally:
         for name in ("_incoming", "_quarantine", "_fixes"):
-            with contextlib.suppress(duckdb.Error):  # an aborted transaction: the caller rolls back and says why
+            with suppress(duckdb.Error):  # an aborted transaction: the caller rolls back and says why
                 con.unregister(name)
     return con.execute("SELECT * FROM load_batches WHERE batch_id = ?", [batch_id]).df().iloc[0].to_dict()
 
@@ -748,3 +750,71 @@ def audit(con: duckdb.DuckDBPyConnection, command: str, params: dict[str, Any] |
         [datetime.now(), actor(), command, json.dumps(params or {}, ensure_ascii=False, default=str)],
     )
 
+
+# --------------------------------------------------------------------------- exports
+
+#: tables an export reads ``SELECT *`` from, in this order, when named bare
+_PROVENANCE_TABLES = ("load_batches", "quarantine", "audit_log")
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def warehouse_tables(settings: Settings) -> list[str]:
+    """Tables of the warehouse: canonical ones in load order, then provenance, then others."""
+    found = query(
+        settings,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name",
+    )["table_name"].tolist()
+    preferred = [*schema.TABLES, *_PROVENANCE_TABLES]
+    return [t for t in preferred if t in found] + [t for t in found if t not in preferred]
+
+
+def _table_sql(name: str) -> str:
+    if name in schema.TABLES:
+        order = ", ".join(f'"{k}"' for k in schema.TABLES[name].key)
+        return f'SELECT * FROM "{name}" ORDER BY {order}'
+    return f'SELECT * FROM "{name}"'
+
+
+def resolve(settings: Settings, what: str) -> tuple[str, pd.DataFrame]:
+    """``what`` as a frame: a bare table name reads the table, anything else runs as read-only SQL.
+
+    Returns a short description ("table order_lines" / "query") and the frame. SQL goes
+    through :func:`salesml.warehouse.query`, which refuses anything that writes.
+    """
+    text = what.strip()
+    if not text:
+        raise ExportError("name a table (e.g. order_lines) or give a SELECT query to export")
+    if _IDENTIFIER.match(text):
+        tables = warehouse_tables(settings)
+        match = next((t for t in tables if t.lower() == text.lower()), None)
+        if match is None:
+            raise ExportError(
+                f"{text!r} is neither a table of the warehouse nor a SELECT query; "
+                f"tables: {', '.join(tables)}"
+            )
+        return f"table {match}", query(settings, _table_sql(match))
+    try:
+        check_read_only_sql(text)  # a write is refused here (ReadOnlyError)
+    except ReadOnlyError:
+        raise
+    except WarehouseError as e:  # not parseable: say what was expected
+        tables = ", ".join(warehouse_tables(settings))
+        raise ExportError(
+            f"{text[:80]!r} is neither a table of the warehouse ({tables}) nor valid SQL: {e}"
+        ) from None
+    return "query", query(settings, text)
+
+
+def export(
+    settings: Settings, what: str, to: str | os.PathLike, sheet: str = "data"
+) -> tuple[Path, int, int]:
+    """Export a warehouse table or a read-only query's result; returns (path, rows, columns).
+
+    The extension of ``to`` (``.xlsx`` / ``.csv``) and, for xlsx, the sheet name are
+    checked before the warehouse is read.
+    """
+    check_target(to, sheet)
+    _, df = resolve(settings, what)
+    path = export_frame(df, to, sheet=sheet)
+    return path, int(df.shape[0]), int(df.shape[1])

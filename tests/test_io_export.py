@@ -15,7 +15,8 @@ import pytest
 
 from salesml import warehouse
 from salesml.io import export as ex
-from salesml.io.export import ExportError, export, export_frame, neutralise_formula
+from salesml.io.export import ExportError, export_frame, neutralise_formula
+from salesml.warehouse import export
 from tests.conftest import TOY, make_settings
 from tests.test_cli import run
 

@@ -122,10 +122,6 @@ def add_missing_columns(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
     return out
 
 
-def number_style(source: SourceSettings) -> NumberStyle:
-    return NumberStyle.of(source)
-
-
 #: canonical id columns that must hold a single value: a line break or the file's delimiter
 #: inside one means a quote was left open and swallowed the next lines
 _ID_COLUMNS = ("order_id", "customer_id", "product_id", "rep_id", "return_of_order_id", "opp_id", "ticket_id")
@@ -182,7 +178,7 @@ def prepare(
         log += part
     # 2. map
     try:
-        mapped = map_columns(frame, spec.columns, ctx.table, ctx.where, number_style(source))
+        mapped = map_columns(frame, spec.columns, ctx.table, ctx.where, NumberStyle.of(source))
     except MappingError as e:
         raise IngestError(str(e)) from None
     log += mapped.log + broken_keys(mapped.frame, ctx.table, source.delimiter, spans)
@@ -372,12 +368,13 @@ def prepare_file(
         done = _loaded(settings, table.name, pre_hash, m_hash)
         if done is not None:
             return Prepared(source_name, table, str(location), pre_hash, m_hash, run_id, started, skipped=done)
-    raw = read_location(source, location, spec=spec, sheet=spec.sheet, query=spec.query, max_bad_line_share=settings.cleaning.max_bad_line_share)
+    raw = read_location(source, location, spec=spec, sheet=spec.sheet, query=spec.query,
+                        max_bad_line_share=settings.cleaning.max_bad_line_share, known_hash=pre_hash)
     label = str(raw.path)
     c_hash = raw.content_hash if not spec.sheet or is_sql else pre_hash
     if join_hashes:
         c_hash = hashlib.sha256("|".join([c_hash, *join_hashes]).encode()).hexdigest()
-    done = _loaded(settings, table.name, c_hash, m_hash)
+    done = _loaded(settings, table.name, c_hash, m_hash) if c_hash != pre_hash else None
     if done is not None:
         return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, skipped=done)
 
@@ -456,8 +453,8 @@ def _with_staged(table: schema.Table, known: dict, sales: pd.DataFrame | None, s
                 "order_date": pd.to_datetime(s["order_date"]).astype("datetime64[ns]"), "quantity": s["quantity"].astype("float64"),
                 "returned": 0.0,
             }))
-    if extra_sales:
-        sales = pd.concat([x for x in [sales, *extra_sales] if x is not None and len(x)], ignore_index=True) if any(len(x) for x in extra_sales) else sales
+    if any(len(x) for x in extra_sales):
+        sales = pd.concat([x for x in [sales, *extra_sales] if x is not None and len(x)], ignore_index=True)
     return known, sales
 
 

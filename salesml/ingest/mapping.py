@@ -217,7 +217,7 @@ def as_canonical(values: pd.Series, column: schema.Column) -> pd.Series:
             return values.map({True: "true", False: "false"}).astype(TEXT)
         if pd.api.types.is_numeric_dtype(values):
             return _number_text(values)
-        return pd.Series([None if v is None or (isinstance(v, float) and v != v) else _text(v) for v in values], index=values.index, dtype=TEXT)
+        return _as_texts(values)
     if column.dtype == "date":
         if pd.api.types.is_datetime64_any_dtype(values):
             return values.astype("datetime64[ns]")
@@ -225,6 +225,10 @@ def as_canonical(values: pd.Series, column: schema.Column) -> pd.Series:
             return pd.to_datetime(values, errors="coerce").astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64")
+    return _as_texts(values)
+
+
+def _as_texts(values: pd.Series) -> pd.Series:
     return pd.Series([None if v is None or (isinstance(v, float) and v != v) else _text(v) for v in values], index=values.index, dtype=TEXT)
 
 

@@ -33,9 +33,11 @@ class IngestError(SalesmlError, ValueError):
 
 
 def read_location(
-    source: SourceSettings, location: str | Path, *, spec: TableSource | None = None, sheet: str = "", query: str = "", max_bad_line_share: float = 1.0
+    source: SourceSettings, location: str | Path, *, spec: TableSource | None = None, sheet: str = "", query: str = "",
+    max_bad_line_share: float = 1.0, known_hash: str | None = None,
 ) -> RawTable:
-    """Read one file (or query) of a source as text."""
+    """Read one file (or query) of a source as text (``known_hash``: a CSV file's hash, if the
+    caller computed it already)."""
     spec = spec or TableSource()
     if source.format == "csv":
         return read_csv(
@@ -45,6 +47,7 @@ def read_location(
             header=spec.header,
             column_names=tuple(spec.column_names),
             max_bad_line_share=max_bad_line_share,
+            content_hash=known_hash,
         )
     return read_source(location, format=source.format, encoding=source.encoding, delimiter=source.delimiter, sheet=sheet, query=query, url=source.url)
 

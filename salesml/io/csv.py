@@ -618,8 +618,12 @@ def read_csv(
     header: bool = True,
     column_names: Sequence[str] = (),
     max_bad_line_share: float = DEFAULT_MAX_BAD_LINE_SHARE,
+    content_hash: str | None = None,
 ) -> RawTable:
     """Read a delimited text file whole, every value as text (``"007"`` and ``"NA"`` survive).
+
+    ``content_hash``: the file's :func:`file_hash`, when the caller has it already (the file
+    is then not read a second time to hash it).
 
     Empty cells become ``""``; the caller decides what is missing. Raises
     :class:`SourceFileError` for a missing, empty, header-only or undecodable file, and for
@@ -628,7 +632,7 @@ def read_csv(
     path = Path(path)
     options = _options(path, delimiter, header, column_names, max_bad_line_share, None)
     scan = scan_text(path, encoding)
-    digest = file_hash(path)
+    digest = content_hash or file_hash(path)
     fast = _read_with_duckdb(path, scan, digest, options)
     if fast is not None:
         return fast

@@ -41,7 +41,7 @@ from salesml import schema
 from salesml.errors import SalesmlError, disk_full
 
 if TYPE_CHECKING:
-    from salesml.config import Settings
+    pass
 
 #: file types an export can write, by extension
 FORMATS = {".xlsx": "xlsx", ".csv": "csv"}
@@ -75,10 +75,6 @@ _MONEY_WORDS = frozenset(
 )
 _NOT_MONEY_SUFFIXES = ("_pct", "_rate", "_ratio", "_share", "_rank", "_count", "_n")
 
-#: tables an export reads ``SELECT *`` from, in this order, when named bare
-_PROVENANCE_TABLES = ("load_batches", "quarantine", "audit_log")
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ExportError(SalesmlError, ValueError):
@@ -470,84 +466,20 @@ def export_sheets(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> P
     return path
 
 
-# --------------------------------------------------------------------------- from the warehouse
-
-
-def warehouse_tables(settings: Settings) -> list[str]:
-    """Tables of the warehouse: canonical ones in load order, then provenance, then others."""
-    from salesml import warehouse
-
-    found = warehouse.query(
-        settings,
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name",
-    )["table_name"].tolist()
-    preferred = [*schema.TABLES, *_PROVENANCE_TABLES]
-    return [t for t in preferred if t in found] + [t for t in found if t not in preferred]
-
-
-def _table_sql(name: str) -> str:
-    if name in schema.TABLES:
-        order = ", ".join(f'"{k}"' for k in schema.TABLES[name].key)
-        return f'SELECT * FROM "{name}" ORDER BY {order}'
-    return f'SELECT * FROM "{name}"'
-
-
-def resolve(settings: Settings, what: str) -> tuple[str, pd.DataFrame]:
-    """``what`` as a frame: a bare table name reads the table, anything else runs as read-only SQL.
-
-    Returns a short description ("table order_lines" / "query") and the frame. SQL goes
-    through :func:`salesml.warehouse.query`, which refuses anything that writes.
-    """
-    from salesml import warehouse
-
-    text = what.strip()
-    if not text:
-        raise ExportError("name a table (e.g. order_lines) or give a SELECT query to export")
-    if _IDENTIFIER.match(text):
-        tables = warehouse_tables(settings)
-        match = next((t for t in tables if t.lower() == text.lower()), None)
-        if match is None:
-            raise ExportError(
-                f"{text!r} is neither a table of the warehouse nor a SELECT query; "
-                f"tables: {', '.join(tables)}"
-            )
-        return f"table {match}", warehouse.query(settings, _table_sql(match))
-    try:
-        warehouse.check_read_only_sql(text)  # a write is refused here (ReadOnlyError)
-    except warehouse.ReadOnlyError:
-        raise
-    except warehouse.WarehouseError as e:  # not parseable: say what was expected
-        tables = ", ".join(warehouse_tables(settings))
-        raise ExportError(
-            f"{text[:80]!r} is neither a table of the warehouse ({tables}) nor valid SQL: {e}"
-        ) from None
-    return "query", warehouse.query(settings, text)
-
-
-def export(
-    settings: Settings, what: str, to: str | os.PathLike, sheet: str = "data"
-) -> tuple[Path, int, int]:
-    """Export a warehouse table or a read-only query's result; returns (path, rows, columns).
-
-    The extension of ``to`` (``.xlsx`` / ``.csv``) and, for xlsx, the sheet name are
-    checked before the warehouse is read.
-    """
+def check_target(to: str | os.PathLike, sheet: str = "data") -> None:
+    """Refuse an export's target before anything is read: its extension (``.xlsx`` /
+    ``.csv``) and, for xlsx, the sheet name."""
     if export_format(to) == "xlsx":
         _check_sheet_name(sheet)
-    _, df = resolve(settings, what)
-    path = export_frame(df, to, sheet=sheet)
-    return path, int(df.shape[0]), int(df.shape[1])
 
 
 __all__ = [
     "ExportError",
+    "check_target",
     "csv_frame",
-    "export",
     "export_format",
     "export_frame",
     "export_sheets",
     "is_money_column",
     "neutralise_formula",
-    "resolve",
-    "warehouse_tables",
 ]
