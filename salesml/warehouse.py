@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from salesml import schema
 from salesml.config import Settings
@@ -612,6 +613,16 @@ def _select_casts(table: schema.Table) -> str:
     return ", ".join(parts)
 
 
+def _arrow(rows: pd.DataFrame):
+    """The rows as an Arrow table for DuckDB to scan: about twice as fast to insert as a
+    pandas frame of Arrow-backed text. A column Arrow cannot type (mixed Python objects)
+    leaves the frame as it is."""
+    try:
+        return pa.Table.from_pandas(rows, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return rows
+
+
 def write_batch(
     con: duckdb.DuckDBPyConnection,
     record: BatchRecord,
@@ -634,7 +645,7 @@ def write_batch(
     if "rule" not in quarantine.columns:
         quarantine = quarantine.assign(rule=None)
     fixes = fixes if fixes is not None else pd.DataFrame(columns=["kind", "source_row", "rule", "column", "before", "after"])
-    con.register("_incoming", rows)
+    con.register("_incoming", _arrow(rows))
     con.register("_quarantine", quarantine[["source_row", "reason", "column", "details", "record", "rule"]])
     con.register("_fixes", fixes[["source_row", "kind", "rule", "column", "before", "after"]])
     try:
