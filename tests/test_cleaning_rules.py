@@ -37,6 +37,19 @@ def test_normalize_text_nfkc_whitespace_and_blanks():
     assert df["name"].iloc[0] == "  Ａｃｍｅ　Ltd "
 
 
+def test_normalize_text_touches_only_what_needs_it_and_keeps_the_index():
+    """Plain ASCII is only checked; every kind of odd space still gets the full treatment,
+    on a frame whose index is not 0..n-1 (rows left after earlier rules)."""
+    values = ["ok", " lead", "trail ", "in  ner", "tab\there", "\x0bvt", "fs\x1csep", "", "  ", None, "Ｘ１", "ok"]
+    df = frame(name=values, customer_id=[f"C{i}" for i in range(len(values))]).set_axis(range(100, 100 + len(values)))
+    out, log = R.normalize_text(df, ctx(schema.CUSTOMERS))
+    expected = ["ok", "lead", "trail", "in ner", "tab here", "vt", "fs\x1csep", None, None, None, "X1", "ok"]
+    assert [None if pd.isna(v) else v for v in out["name"]] == expected
+    assert list(out.index) == list(df.index)
+    assert sorted(int(i) for i in log.fixes["idx"]) == [103, 104, 110]
+    assert dict(zip(log.fixes["idx"].astype(int), log.fixes["before"], strict=True))[104] == "tab\there"
+
+
 def test_normalize_case_where_configured():
     df = frame(status=["Completed", "COMPLETED"], channel=["Web", "web"])
     out, log = R.normalize_case(df, ctx(spec=TableSource(case={"status": "lower"})))
@@ -190,6 +203,19 @@ def test_link_returns_uses_loaded_sales_and_checks_named_sales():
     out, log = _marked_and_linked(df, ctx(sales=sales))
     assert problems(log) == {} and log.flags["idx"].tolist() == [5]  # accepted, with its reference kept
     assert out.loc[5, "return_of_order_id"] == "GONE"
+
+
+def test_a_sale_in_this_file_replaces_the_loaded_sale_with_its_key():
+    """A new version of a file re-sends sale OLD/1 to another customer: C2's return must not
+    reverse the loaded version of that sale any more (it is replaced), nor the new one."""
+    sales = pd.DataFrame({"order_id": ["OLD"], "line_no": [1.0], "customer_id": ["C2"], "product_id": ["P1"],
+                          "order_date": pd.to_datetime(["2023-12-01"]), "quantity": [3.0], "returned": [0.0]})
+    df = _orders(order_id=["OLD", "S2", "R1", "R2", "R3", "R4"], customer_id=["C9", "C1", "C1", "C2", "C1", "C1"])
+    out, log = _marked_and_linked(df, quarantine_policy(sales=sales))
+    assert pd.isna(out.loc[3, "return_of_order_id"])
+    assert 3 in problems(log)
+    out, _ = _marked_and_linked(df, quarantine_policy(sales=sales.assign(order_id=["ELSE"])))
+    assert out.loc[3, "return_of_order_id"] == "ELSE"  # the control: a loaded sale not re-sent is found
 
 
 def test_duplicates_keep_the_latest_and_say_which_row():

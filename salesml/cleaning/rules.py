@@ -112,10 +112,16 @@ def _normalise(v: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", v)).strip()
 
 
+#: an ASCII text that needs more than "blank to missing": outer spaces, inner runs of spaces,
+#: or whitespace other than a space (Python's ``str.strip`` and ``\s`` also take \x1c-\x1f)
+_ODD_ASCII = r"^ | $|  |[\t\n\x0b\x0c\r\x1c-\x1f]"
+
+
 def normalize_text(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """NFKC (full-width letters and digits to ASCII, compatibility forms), inner runs of
     whitespace to one space, outer whitespace trimmed, blank to missing. Logged as a fix
-    when more than outer whitespace changed."""
+    when more than outer whitespace changed. Only the values that need it are touched:
+    plain ASCII text without odd spaces (nearly all of a real file) is only checked."""
     out = df.copy(deep=False)
     log = L.RuleLog()
     for col in df.columns:
@@ -125,20 +131,29 @@ def normalize_text(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
         if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
             continue
         text = as_text(s)
-        stripped = text.str.strip()
-        arr = pa.array(stripped, type=pa.string(), from_pandas=True)
-        odd = ~_np(pc.string_is_ascii(arr)) | _np(pc.match_substring_regex(arr, r"\s\s|[\t\r\n\f\v]"))
-        needs = odd & stripped.notna().to_numpy()
-        new = stripped
-        if needs.any():
-            fixed = map_unique(stripped[needs], _normalise)
-            new = stripped.copy()
-            new[needs] = fixed
-            changed = np.zeros(len(s), dtype=bool)
-            changed[needs] = mask(fixed != stripped[needs])
-            if changed.any():
-                log += L.fixes("normalize_text", col, df.index[changed], s[changed], new[changed])
-        out[col] = new.mask(mask(new == ""))
+        arr = pa.array(text, type=pa.string(), from_pandas=True)
+        odd = ~_np(pc.string_is_ascii(arr)) | _np(pc.match_substring_regex(arr, _ODD_ASCII))
+        new = text
+        if odd.any():
+            at = np.flatnonzero(odd)
+            stripped = text.iloc[at].str.strip()
+            sarr = pa.array(stripped, type=pa.string(), from_pandas=True)
+            fix = ~_np(pc.string_is_ascii(sarr)) | _np(pc.match_substring_regex(sarr, r"\s\s|[\t\r\n\f\v]"))
+            fix &= stripped.notna().to_numpy()
+            if fix.any():
+                fixed = map_unique(stripped[fix], _normalise)
+                changed = at[fix][mask(fixed != stripped[fix])]
+                stripped = stripped.copy()
+                stripped[fix] = fixed
+                new = text.copy()
+                new.iloc[at] = stripped.to_numpy()
+                if len(changed):
+                    log += L.fixes("normalize_text", col, df.index[changed], s.iloc[changed], new.iloc[changed])
+            else:
+                new = text.copy()
+                new.iloc[at] = stripped.to_numpy()
+        blank = _np(pc.equal(pa.array(new, type=pa.string(), from_pandas=True), ""))
+        out[col] = new.mask(blank) if blank.any() else new
     return out, log
 
 
@@ -375,10 +390,18 @@ def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
     if not (named.any() or todo.any()):
         return out, log
 
-    # the sales a return may reverse: this file's completed sales and those already loaded
+    # the sales a return may reverse: this file's completed sales and those already loaded —
+    # only those a return here could name or match (its order, or its customer and product)
     qty = out["quantity"].to_numpy(dtype="float64", na_value=np.nan)
     cols = ["order_id", "line_no", "customer_id", "product_id", "order_date", "quantity"]
-    here = out.loc[mask(out["status"] == "completed") & (qty > 0), cols].assign(returned=0.0)
+    sale = mask(out["status"] == "completed") & (qty > 0)
+    could = np.zeros(len(out), dtype=bool)
+    if named.any():
+        could |= mask(as_text(out["order_id"]).isin(as_text(out.loc[named, "return_of_order_id"]).dropna().unique()))
+    if todo.any():
+        could |= (mask(as_text(out["customer_id"]).isin(as_text(out.loc[todo, "customer_id"]).dropna().unique()))
+                  & mask(as_text(out["product_id"]).isin(as_text(out.loc[todo, "product_id"]).dropna().unique())))
+    here = out.loc[sale & could, cols].assign(returned=0.0)
     here = here.assign(order_id=as_text(here["order_id"]), line_no=here["line_no"].astype("float64"),
                        customer_id=as_text(here["customer_id"]), product_id=as_text(here["product_id"]),
                        order_date=pd.to_datetime(here["order_date"]).astype("datetime64[ns]"),
@@ -390,6 +413,14 @@ def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
                                customer_id=as_text(loaded["customer_id"]), product_id=as_text(loaded["product_id"]),
                                order_date=pd.to_datetime(loaded["order_date"]).astype("datetime64[ns]"),
                                quantity=loaded["quantity"].astype("float64"), returned=loaded["returned"].astype("float64"))
+        # a sale of this file replaces the loaded one with its key (a new version of a file)
+        keys_here = out.loc[sale & ~could, ["order_id", "line_no"]]
+        keys_here = keys_here[mask(as_text(keys_here["order_id"]).isin(loaded["order_id"].dropna().unique()))]
+        if len(keys_here):
+            stale = loaded[["order_id", "line_no"]].merge(
+                keys_here.assign(order_id=as_text(keys_here["order_id"]), line_no=keys_here["line_no"].astype("float64"), _here=True),
+                on=["order_id", "line_no"], how="left")["_here"].notna().to_numpy()
+            loaded = loaded[~stale]
         pool = pd.concat([loaded, here], ignore_index=True)
     pool = pool.dropna(subset=["order_id", "line_no"]).drop_duplicates(["order_id", "line_no"], keep="last")
 
@@ -536,7 +567,7 @@ def schema_checks(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleL
         elif c.dtype == "int":
             frame[c.name] = frame[c.name].astype("Int64")
     try:
-        sch.validate(frame, lazy=True)
+        sch.validate(frame, lazy=True, inplace=True)  # frame is this rule's own (no copy of the rows)
     except pandera.errors.SchemaErrors as e:
         fc = e.failure_cases
         fc = fc[fc["index"].notna()]
