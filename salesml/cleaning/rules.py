@@ -72,7 +72,7 @@ def mask(s: pd.Series) -> np.ndarray:
     return s.to_numpy(dtype=bool, na_value=False) if hasattr(s, "to_numpy") else np.asarray(s, dtype=bool)
 
 
-def _np(a) -> np.ndarray:
+def arrow_mask(a) -> np.ndarray:
     """An Arrow boolean array as a numpy mask, missing = False."""
     return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -112,9 +112,13 @@ def _normalise(v: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", v)).strip()
 
 
-#: an ASCII text that needs more than "blank to missing": outer spaces, inner runs of spaces,
-#: or whitespace other than a space (Python's ``str.strip`` and ``\s`` also take \x1c-\x1f)
-_ODD_ASCII = r"^ | $|  |[\t\n\x0b\x0c\r\x1c-\x1f]"
+def _odd_text(arr: pa.Array) -> np.ndarray:
+    """Values that need more than "blank to missing": any character that is not printable
+    ASCII (non-ASCII, tabs, line breaks, other controls), outer spaces or a run of spaces."""
+    odd = pc.invert(pc.ascii_is_printable(arr))
+    for part in (pc.starts_with(arr, " "), pc.ends_with(arr, " "), pc.match_substring(arr, "  ")):
+        odd = pc.or_(odd, part)
+    return arrow_mask(odd)
 
 
 def normalize_text(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
@@ -131,14 +135,13 @@ def normalize_text(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
         if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
             continue
         text = as_text(s)
-        arr = pa.array(text, type=pa.string(), from_pandas=True)
-        odd = ~_np(pc.string_is_ascii(arr)) | _np(pc.match_substring_regex(arr, _ODD_ASCII))
+        odd = _odd_text(pa.array(text, from_pandas=True))
         new = text
         if odd.any():
             at = np.flatnonzero(odd)
             stripped = text.iloc[at].str.strip()
             sarr = pa.array(stripped, type=pa.string(), from_pandas=True)
-            fix = ~_np(pc.string_is_ascii(sarr)) | _np(pc.match_substring_regex(sarr, r"\s\s|[\t\r\n\f\v]"))
+            fix = ~arrow_mask(pc.string_is_ascii(sarr)) | arrow_mask(pc.match_substring_regex(sarr, r"\s\s|[\t\r\n\f\v]"))
             fix &= stripped.notna().to_numpy()
             if fix.any():
                 fixed = map_unique(stripped[fix], _normalise)
@@ -152,7 +155,7 @@ def normalize_text(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
             else:
                 new = text.copy()
                 new.iloc[at] = stripped.to_numpy()
-        blank = _np(pc.equal(pa.array(new, type=pa.string(), from_pandas=True), ""))
+        blank = arrow_mask(pc.equal(pa.array(new, from_pandas=True), ""))
         out[col] = new.mask(blank) if blank.any() else new
     return out, log
 
@@ -613,22 +616,28 @@ def price_outliers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
     not dropped: a typo'd price and a real special deal look the same to a machine."""
     if ctx.table.name != "order_lines" or "unit_price" not in df.columns:
         return df, L.RuleLog()
-    sales = df[(df["status"] == "completed") & (df["unit_price"] > 0)][["product_id", "unit_price"]].dropna()
-    if sales.empty:
+    price = df["unit_price"].to_numpy(dtype="float64", na_value=np.nan)
+    at = np.flatnonzero(mask(df["status"] == "completed") & (price > 0) & df["product_id"].notna().to_numpy())
+    if not len(at):
         return df, L.RuleLog()
     # judge the price before a known discount: a 70 % deal is a discount, not a price typo
-    discount = df.loc[sales.index, "discount"] if "discount" in df.columns else pd.Series(np.nan, index=sales.index)
-    discount = discount.where((discount >= 0) & (discount < 1)).fillna(0.0)
-    price = sales["unit_price"] / (1 - discount)
-    g = price.groupby(sales["product_id"])
-    n = g.transform("size")
-    med = g.transform("median")
-    mad = (price - med).abs().groupby(sales["product_id"]).transform("median")
-    scale = np.maximum(1.4826 * mad, 0.05 * med.abs())
-    z = (price - med) / scale
-    hit = (n >= ctx.settings.price_outlier_min_lines) & (z.abs() > ctx.settings.price_outlier_z)
-    detail = [f"before discount {p:.2f} vs median {m:.2f} (robust z {v:+.1f})" for p, m, v in zip(price[hit], med[hit], z[hit], strict=True)]
-    return df, L.flags("price_outliers", "unit_price", sales.index[hit], sales.loc[hit, "unit_price"], detail)
+    if "discount" in df.columns:
+        discount = df["discount"].to_numpy(dtype="float64", na_value=np.nan)[at]
+        discount = np.where((discount >= 0) & (discount < 1), discount, 0.0)
+    else:
+        discount = np.zeros(len(at))
+    sold = price[at]
+    before = pd.Series(sold / (1 - discount))
+    product, _ = pd.factorize(df["product_id"].iloc[at])
+    g = before.groupby(product)
+    n = g.transform("size").to_numpy()
+    med = g.transform("median").to_numpy()
+    mad = (before - med).abs().groupby(product).transform("median").to_numpy()
+    scale = np.maximum(1.4826 * mad, 0.05 * np.abs(med))
+    z = (before.to_numpy() - med) / scale
+    hit = (n >= ctx.settings.price_outlier_min_lines) & (np.abs(z) > ctx.settings.price_outlier_z)
+    detail = [f"before discount {p:.2f} vs median {m:.2f} (robust z {v:+.1f})" for p, m, v in zip(before.to_numpy()[hit], med[hit], z[hit], strict=True)]
+    return df, L.flags("price_outliers", "unit_price", df.index[at[hit]], sold[hit], detail)
 
 
 #: the rules, in the order they run

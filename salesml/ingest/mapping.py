@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from salesml import schema
 from salesml.cleaning import log as L
 from salesml.cleaning.numbers import NumberStyle, read_numbers
-from salesml.cleaning.rules import DERIVATIONS, TEXT, as_text, mask
+from salesml.cleaning.rules import DERIVATIONS, TEXT, arrow_mask, as_text, mask
 from salesml.errors import SalesmlError
 from salesml.io import float_text
 
@@ -154,52 +154,95 @@ def evaluate(expr: str, frame: pd.DataFrame, where: str, target: str, style: Num
     """
     cols = expression_columns(expr, [c for c in frame.columns if c != SOURCE_ROW])
     log = L.RuleLog()
-    bad = pd.Series(False, index=frame.index)
+    bad = np.zeros(len(frame), dtype=bool)
     env = {}
     for c in cols:
         values, b = _numbers(frame[c], style)
-        env[c] = values.to_numpy(dtype="float64")
-        bad |= b
-    result = _run_sql(_to_sql(expr), pd.DataFrame(env, index=frame.index), where, target, expr, style)
+        env[c] = pa.array(values.to_numpy(dtype="float64"), type=pa.float64(), from_pandas=True)
+        bad |= b.to_numpy()
+    [result] = _run_sql({target: _to_sql(expr)}, {target: expr}, _table(env, len(frame)), frame.index, where, style).values()
     result = pd.to_numeric(result, errors="coerce").astype("float64")
-    log += L.problems("mapping", target, frame.index[bad.to_numpy()], f"cannot compute {expr!r}: an operand is not a number")
-    return result.where(~bad.to_numpy()), log
+    log += L.problems("mapping", target, frame.index[bad], f"cannot compute {expr!r}: an operand is not a number")
+    return result.where(~bad), log
 
 
 def evaluate_sql(expr: str, frame: pd.DataFrame, where: str, target: str, style: NumberStyle = PLAIN) -> pd.Series:
     """Evaluate a DuckDB SQL expression over the source columns as text (blank = NULL)."""
-    cols = sql_columns(expr, [c for c in frame.columns if c != SOURCE_ROW])
-    env = {c: as_text(frame[c]).str.strip().replace("", None).astype(object).where(lambda s: s.notna(), None) for c in cols}
-    return _run_sql(_to_sql(expr), pd.DataFrame(env, index=frame.index), where, target, expr, style)
+    return evaluate_sqls({target: expr}, frame, where, style)[target]
 
 
-def _run_sql(sql: str, env: pd.DataFrame, where: str, target: str, expr: str, style: NumberStyle) -> pd.Series:
+def evaluate_sqls(exprs: dict[str, str], frame: pd.DataFrame, where: str, style: NumberStyle = PLAIN) -> dict[str, pd.Series]:
+    """Evaluate several DuckDB SQL expressions (target -> expression) over the source columns
+    as text (blank = NULL), in one query over the file's rows."""
+    source_cols = [c for c in frame.columns if c != SOURCE_ROW]
+    cols = list(dict.fromkeys(c for expr in exprs.values() for c in sql_columns(expr, source_cols)))
+    env = {c: _blank_as_null(frame[c]) for c in cols}
+    return _run_sql({t: _to_sql(e) for t, e in exprs.items()}, exprs, _table(env, len(frame)), frame.index, where, style)
+
+
+def _blank_as_null(s: pd.Series) -> pa.Array:
+    """A text column as Arrow, outer whitespace trimmed and blank as NULL."""
+    arr = pc.utf8_trim_whitespace(pa.array(as_text(s), from_pandas=True))
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+
+
+def _table(columns: dict[str, pa.Array], n: int) -> pa.Table:
+    return pa.table(columns) if columns else pa.table({"__row": pa.nulls(n, pa.int8())})
+
+
+def _run_sql(sqls: dict[str, str], exprs: dict[str, str], env: pa.Table, index: pd.Index, where: str, style: NumberStyle) -> dict[str, pd.Series]:
     con = duckdb.connect()
     try:
         con.create_function("_num_text", _num_udf(style), ["VARCHAR"], "DOUBLE", type="arrow", null_handling="special")
         # plain numbers are cast in DuckDB; only formatted ones ($262, 1.234,50) reach Python
         fast = "TRY_CAST(x AS DOUBLE)" if style.decimal == "." else "NULL::DOUBLE"
         con.execute(f"CREATE MACRO num(x) AS CASE WHEN x IS NULL THEN NULL ELSE coalesce({fast}, _num_text(x)) END")
-        if env.shape[1] == 0:
-            env = pd.DataFrame({"__row": np.zeros(len(env), dtype="int8")}, index=env.index)
-        con.register("src", env.reset_index(drop=True))
+        con.register("src", env)
+        select = ", ".join(f"({sql}) AS {_quote(t)}" for t, sql in sqls.items())
         try:
-            out = con.execute(f"SELECT ({sql}) AS v FROM src").df()["v"]
-        except duckdb.BinderException as e:
-            m = re.search(r'Referenced column "([^"]+)" not found', str(e))
-            if m:
-                raise MappingError(f"{where}: {target} = {expr!r}: no source column {m.group(1)!r}. The file has: {{have}}") from None
-            raise MappingError(f"{where}: {target} = {expr!r} cannot be evaluated: {_first_line(e)}") from None
-        except duckdb.ParserException as e:
-            raise MappingError(f"{where}: {target} = {expr!r} is not a valid expression: {_first_line(e)}") from None
+            out = con.sql(f"SELECT {select} FROM src").to_arrow_table()
         except duckdb.Error as e:
-            raise MappingError(
-                f"{where}: {target} = {expr!r} fails on the data: {_first_line(e)} "
-                "(try_cast / try_strptime give an empty value instead of failing)"
-            ) from None
+            if len(sqls) > 1:  # which one: each alone names its own target and expression
+                for t in sqls:
+                    _run_sql({t: sqls[t]}, {t: exprs[t]}, env, index, where, style)
+            raise _sql_error(e, where, *next(iter(exprs.items()))) from None
     finally:
         con.close()
-    return pd.Series(out.to_numpy(), index=env.index, name=target)
+    return {t: _series(out.column(i), index, t) for i, t in enumerate(sqls)}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_error(e: duckdb.Error, where: str, target: str, expr: str) -> MappingError:
+    if isinstance(e, duckdb.BinderException):
+        m = re.search(r'Referenced column "([^"]+)" not found', str(e))
+        if m:
+            return MappingError(f"{where}: {target} = {expr!r}: no source column {m.group(1)!r}. The file has: {{have}}")
+        return MappingError(f"{where}: {target} = {expr!r} cannot be evaluated: {_first_line(e)}")
+    if isinstance(e, duckdb.ParserException):
+        return MappingError(f"{where}: {target} = {expr!r} is not a valid expression: {_first_line(e)}")
+    return MappingError(
+        f"{where}: {target} = {expr!r} fails on the data: {_first_line(e)} "
+        "(try_cast / try_strptime give an empty value instead of failing)"
+    )
+
+
+def _series(col: pa.ChunkedArray, index: pd.Index, name: str) -> pd.Series:
+    """A result column as pandas: text stays Arrow-backed; DECIMAL becomes float; dates and
+    times become datetime64 (as DuckDB's own conversion to pandas gives them)."""
+    t = col.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pd.Series(pd.arrays.ArrowStringArray(col.cast(pa.large_string())), index=index, name=name)
+    if pa.types.is_decimal(t):
+        col = col.cast(pa.float64())
+    elif pa.types.is_date(t):
+        col = col.cast(pa.timestamp("s"))
+    if pa.types.is_null(t):
+        return pd.Series(np.full(len(index), None, dtype=object), index=index, name=name)
+    values = col.to_pandas()
+    return pd.Series(values.to_numpy() if hasattr(values, "to_numpy") else values, index=index, name=name)
 
 
 def _first_line(e: Exception) -> str:
@@ -217,6 +260,8 @@ def as_canonical(values: pd.Series, column: schema.Column) -> pd.Series:
             return values.map({True: "true", False: "false"}).astype(TEXT)
         if pd.api.types.is_numeric_dtype(values):
             return _number_text(values)
+        if values.dtype == TEXT:
+            return values
         return _as_texts(values)
     if column.dtype == "date":
         if pd.api.types.is_datetime64_any_dtype(values):
@@ -236,10 +281,13 @@ def _number_text(values: pd.Series) -> pd.Series:
     """Numbers as their shortest text, whole numbers without ".0" (vectorised; the rest per
     distinct value)."""
     v = values.to_numpy(dtype="float64", na_value=np.nan)
-    out = np.full(len(v), None, dtype=object)
     whole = np.isfinite(v) & (v == np.floor(v)) & (np.abs(v) < 2**53)
-    out[whole] = pc.cast(pa.array(v[whole].astype(np.int64)), pa.string()).to_numpy(zero_copy_only=False)
     rest = ~whole & ~np.isnan(v)
+    if not rest.any():  # ids exported as floats: all whole, cast in Arrow
+        ints = pa.array(np.where(whole, v, 0).astype(np.int64), mask=~whole)
+        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pc.cast(ints, pa.large_string())])), index=values.index)
+    out = np.full(len(v), None, dtype=object)
+    out[whole] = pc.cast(pa.array(v[whole].astype(np.int64)), pa.string()).to_numpy(zero_copy_only=False)
     if rest.any():
         uniq, inv = np.unique(v[rest], return_inverse=True)
         out[rest] = np.array([float_text(float(u)) for u in uniq], dtype=object)[inv]
@@ -261,28 +309,37 @@ def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table,
     source_cols = [c for c in raw.columns if c != SOURCE_ROW]
     out = {}
     log = L.RuleLog()
+    sql = {}
     for canon, how in columns.items():
         how = how.strip()
         column = table.column(canon)
         if how in source_cols:
             s = as_text(raw[how])
-            out[canon] = s.mask(mask(s.str.strip() == ""))
+            blank = arrow_mask(pc.equal(pc.utf8_trim_whitespace(pa.array(s, from_pandas=True)), ""))
+            out[canon] = s.mask(blank) if blank.any() else s
         elif how == "@row":
             out[canon] = raw[SOURCE_ROW].astype("int64")
         elif m := _SEQ.match(how):
             out[canon] = raw.groupby(m.group("col"), sort=False, dropna=False).cumcount() + 1
         elif m := _LITERAL.match(how):
             out[canon] = pd.Series(m.group("text"), index=raw.index, dtype=TEXT)
-        else:
+        elif is_arithmetic(how):
             try:
-                if is_arithmetic(how):
-                    values, part = evaluate(how, raw, where, canon, style)
-                    log += part
-                else:
-                    values = evaluate_sql(how, raw, where, canon, style)
+                values, part = evaluate(how, raw, where, canon, style)
             except MappingError as e:
                 raise MappingError(str(e).replace("{have}", _have(source_cols))) from None
+            log += part
             out[canon] = as_canonical(values, column)
+        else:
+            sql[canon] = how
+            out[canon] = None  # in its place among the columns; evaluated below, all in one query
+    if sql:
+        try:
+            values = evaluate_sqls(sql, raw, where, style)
+        except MappingError as e:
+            raise MappingError(str(e).replace("{have}", _have(source_cols))) from None
+        for canon, v in values.items():
+            out[canon] = as_canonical(v, table.column(canon))
     frame = pd.DataFrame(out, index=raw.index)
     frame[SOURCE_ROW] = raw[SOURCE_ROW].to_numpy()
     return Mapped(frame, log)
