@@ -9,12 +9,14 @@ import gzip
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from salesml import warehouse
 from salesml.accounting import ledger
 from salesml.config import Rule, SourceSettings, TableSource
 from salesml.ingest import IngestError, ingest_source
+from salesml.ingest.load import cents
 from tests.conftest import make_settings
 
 SHOP_COLUMNS = {
@@ -257,3 +259,10 @@ def test_a_quote_left_open_that_swallows_lines_is_quarantined_not_loaded_into_a_
     assert row == 6 and "customer_id: holds a line break" in reason
     assert "7,2024-01-07,7.0,A,1,10.00,R1" in record  # the swallowed lines are in the record, not lost
     assert any("span 4 lines" in n for n in r.notes)
+
+
+def test_cents_are_exact_for_small_and_huge_totals():
+    small = pd.Series([0.1, 0.2, -0.3, None, 19.99] * 1000)
+    assert cents(small) == int(sum(Decimal(str(v)) * 100 for v in [0.1, 0.2, -0.3, 19.99]) * 1000)
+    huge = pd.Series([1e15] * 2000 + [1e16])  # the sum of cents passes 2**63; 1e16 is over the limit and left out
+    assert cents(huge) == 2000 * 10**17
