@@ -416,6 +416,8 @@ class ChurnSettings:
 FORECAST_MODELS = ("seasonal_naive", "naive", "ets", "ets_ana", "theta", "croston", "tsb", "prophet")
 #: hierarchy reconciliation methods
 RECONCILE_METHODS = ("bottom_up", "mint_shrink", "mint_ols")
+#: the weekdays ``[forecast] week_ends`` takes, Monday first (Python's ``weekday()`` order)
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 @dataclass(frozen=True)
@@ -457,6 +459,12 @@ class ForecastSettings:
     #: worker processes for per-series work (0 = one per core)
     workers: int = 0
     random_state: int = 0
+    #: the weekday a week ends on ("MON" .. "SUN"); "" = the data's own: weekly exports dated
+    #: on one weekday (a week ending Friday) keep it, sales spread over the week end on Sunday
+    week_ends: str = ""
+    #: a month's date in panels and forecasts: "start" (the 1st), "end" (its last day);
+    #: "" = the data's own (monthly exports dated on the last day keep it, else the 1st)
+    month_dates: str = ""
 
 
 @dataclass(frozen=True)
@@ -775,6 +783,10 @@ def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "s
         raise ConfigError(f"{origin}: forecast.intermittent_zero_share must be a fraction in (0, 1], got {f.intermittent_zero_share:g}")
     if f.reconcile not in RECONCILE_METHODS:
         raise ConfigError(f"{origin}: forecast.reconcile must be one of {', '.join(RECONCILE_METHODS)}, got {f.reconcile!r}")
+    if f.week_ends.upper() not in ("", *WEEKDAYS):
+        raise ConfigError(f"{origin}: forecast.week_ends must be one of {', '.join(WEEKDAYS)} (or \"\" for the data's own), got {f.week_ends!r}")
+    if f.month_dates not in ("", "start", "end"):
+        raise ConfigError(f"{origin}: forecast.month_dates must be \"start\", \"end\" (or \"\" for the data's own), got {f.month_dates!r}")
     if not 0.5 <= inv.service_level < 1:
         raise ConfigError(f"{origin}: inventory.service_level must be between 0.5 and 1 (e.g. 0.95), got {inv.service_level:g}")
     if inv.default_lead_time_days < 1 or inv.history_days < 28:

@@ -33,9 +33,14 @@ def test_prophet_retail_through_the_import_path(tmp_path):
     rows = {r["model"]: r for r in json.loads(proc.stdout)}
     assert all(set(r) >= BACKTEST_KEYS for r in rows.values())
     assert {"auto", "seasonal_naive", "prophet", "ets", "theta"} <= set(rows)
-    assert rows["seasonal_naive"]["mase"] == pytest.approx(0.9243, abs=1e-3)
+    assert rows["seasonal_naive"]["mase"] == pytest.approx(0.9065, abs=1e-3)  # windows end with 2016-05, the file's last month
     assert rows["auto"]["mase"] < 0.5 * rows["seasonal_naive"]["mase"]
     assert rows["auto"]["series"] == 1
+    # months dated on the 1st are the data's own: 2016-05 is complete, the forecast starts 2016-06
+    proc = run("--config", str(cfg), "forecast", "--level", "company", "--freq", "M", "--horizon", "3", "--model", "seasonal_naive",
+               "--format", "csv", cwd=tmp_path)
+    assert [r["ds"][:10] for r in csv.DictReader(io.StringIO(proc.stdout))] == ["2016-06-01", "2016-07-01", "2016-08-01"]
+    assert "months dated on the 1st (the data's own); the last complete step is 2016-05-01" in " ".join(proc.stderr.split())
 
 
 @pytest.fixture(scope="module")

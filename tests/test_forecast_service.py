@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesml import registry
+from salesml import registry, warehouse
 from salesml.forecast import service
 from salesml.forecast.auto import forecast_panel
 
@@ -39,8 +39,14 @@ def test_run_forecasts_every_series_with_a_status(demo):
     assert res.forecasts.groupby("unique_id").size().loc[list(fitted)].eq(4).all()
     assert (res.forecasts[["yhat", "lo", "hi"]] >= 0).all().all()
     assert (res.forecasts["lo"] <= res.forecasts["yhat"]).all() and (res.forecasts["yhat"] <= res.forecasts["hi"]).all()
-    # the first forecast week follows the last complete week of history
-    assert res.forecasts["ds"].min() == res.history["ds"].max() + pd.Timedelta(weeks=1)
+    # the demo's sales end before a Sunday: that week (ending Sunday) is partial, named, left out
+    # of the history and not forecast; the first forecast week is the one after it
+    with warehouse.connect(demo.warehouse_path, read_only=True) as con:
+        last = pd.Timestamp(con.execute("SELECT max(credit_date) FROM ledger").fetchall()[0][0])
+    partial = last + pd.Timedelta(days=6 - last.weekday())
+    assert last.weekday() != 6 and res.history["ds"].max() == partial - pd.Timedelta(weeks=1)
+    assert res.forecasts["ds"].min() == partial + pd.Timedelta(weeks=1)
+    assert any(f"the week ending {partial:%Y-%m-%d} is partial (data through {last:%Y-%m-%d})" in n for n in res.notes)
     assert {"auto", "seasonal_naive", "theta"} <= set(res.summary["model"])
     one = service.run(demo, "region", "W", horizon=4, model="seasonal_naive")
     assert set(one.forecasts["model"]) == {"seasonal_naive"}

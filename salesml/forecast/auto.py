@@ -60,7 +60,7 @@ from salesml.forecast.models import (
     SeasonalNaive,
     make_model,
 )
-from salesml.forecast.panels import FREQS, PANDAS_FREQ, PanelError
+from salesml.forecast.panels import FREQS, PanelError, step_offset
 
 FORECAST_COLUMNS = ["unique_id", "ds", "yhat", "lo", "hi", "model"]
 STATUS_COLUMNS = ["unique_id", "status", "model", "reason", "mase", "mase_seasonal_naive", "n_obs"]
@@ -125,8 +125,8 @@ def _already_tidy(h: pd.DataFrame, freq: str) -> bool:
 
 def tidy_history(history: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, list[str]]:
     """One series' ``ds, y`` sorted, with duplicate dates summed (a missing ``y`` counts as 0)
-    and, when every date lies on the frequency's calendar (days, weeks ending Sunday, month
-    starts), the missing steps added with y = 0. Returns the new frame and notes on what was
+    and, when every date lies on the frequency's calendar (days; weeks ending on the last
+    date's weekday; months on its day), the missing steps added with y = 0. Returns the new frame and notes on what was
     changed. Pure: the input is not modified."""
     notes = []
     ds, y = history["ds"], history["y"]
@@ -145,7 +145,7 @@ def tidy_history(history: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, list[s
     if n_dup:
         notes.append(f"{n_dup} duplicate dates summed")
     if len(h) > 1:
-        grid = pd.date_range(h["ds"].iloc[0], h["ds"].iloc[-1], freq=PANDAS_FREQ[freq])
+        grid = pd.date_range(h["ds"].iloc[0], h["ds"].iloc[-1], freq=step_offset(freq, h["ds"].iloc[-1]))
         if len(grid) > len(h) and h["ds"].isin(grid).all():
             notes.append(f"{len(grid) - len(h)} missing steps filled with 0")
             h = pd.DataFrame({"ds": grid, "y": h.set_index("ds")["y"].reindex(grid, fill_value=0.0).to_numpy()})
@@ -398,6 +398,7 @@ def evaluate_series(
     singles: Sequence | None = None,
     label: str = "auto",
     forecast: bool = False,
+    forecast_horizon: int | None = None,
 ) -> SeriesEvaluation:
     """The honest backtest of the automatic choice on one series (``ds, y``). Pure.
 
@@ -408,7 +409,8 @@ def evaluate_series(
     seasonal naive) are scored alone on the same windows. Models see the history as the
     choice does (tidied, negative steps clipped at 0); errors are measured against the
     recorded values. One cache per series serves every fit (see the module docstring).
-    ``forecast``: also choose and forecast from the whole history (``result``).
+    ``forecast``: also choose and forecast from the whole history (``result``), ``forecast_horizon``
+    steps ahead (default ``horizon``).
     """
     _check_args(horizon, freq)
     hist, _ = tidy_history(history, freq)
@@ -454,7 +456,7 @@ def evaluate_series(
                 row["error"] = f"{type(e).__name__}: {e}"
             rows.append(row)
     errors = errors_frame(rows)
-    result = _safe(uid, history, horizon, freq, settings, cached_pool) if forecast else None
+    result = _safe(uid, history, forecast_horizon or horizon, freq, settings, cached_pool) if forecast else None
     forecasts = pd.concat(window_fcs, ignore_index=True) if window_fcs else _empty_forecast().assign(window=pd.Series(dtype="int64"))
     return SeriesEvaluation(errors, choices, result, forecasts, uid)
 
@@ -503,6 +505,7 @@ def evaluate_panel(
     singles: Sequence | None = None,
     label: str = "auto",
     forecast: bool = False,
+    forecast_horizon: int | None = None,
 ) -> PanelEvaluation:
     """``evaluate_series`` for every series of a panel (``unique_id, ds, y``) on a local
     process pool (``workers`` as in ``forecast_panel``)."""
@@ -511,7 +514,7 @@ def evaluate_panel(
         raise PanelError(f"the backtest needs 1 window or more, got {windows}")
     names = [*([m.name for m in candidates] if candidates is not None else settings.models), *(m.name for m in singles or ())]
     task = partial(_safe_evaluate, windows=windows, horizon=horizon, freq=freq, settings=settings,
-                   candidates=candidates, singles=singles, label=label, forecast=forecast)
+                   candidates=candidates, singles=singles, label=label, forecast=forecast, forecast_horizon=forecast_horizon)
     flat = map_series(task, panel, settings, workers, progress, names, desc="backtest")
     parts = [e.errors for e in flat if len(e.errors)]
     choices = pd.DataFrame(

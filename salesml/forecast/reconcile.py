@@ -155,15 +155,15 @@ def bottom_panel(
     sc = parse_scope(scope)
     check_scope(con, sc)
     try:
-        df, last_step = ledger_sums(con, "e.region, e.team, e.rep_key AS rep", freq, scope=sc, start=start, end=end,
-                                    settings=performance_settings(settings))
+        df, steps = ledger_sums(con, "e.region, e.team, e.rep_key AS rep", freq, scope=sc, start=start, end=end,
+                                settings=performance_settings(settings), forecast=settings.forecast if isinstance(settings, Settings) else None)
     except PanelError as e:
         raise HierarchyError(str(e)) from None
     if df.empty:
-        raise HierarchyError(f"no sales in scope {sc} up to {last_step:%Y-%m-%d}: nothing to build a hierarchy from")
+        raise HierarchyError(f"no sales in scope {sc} up to {steps.last:%Y-%m-%d}: nothing to build a hierarchy from")
     df = df.assign(unique_id=node_ids(df, ("rep",))["rep"])
     keys = df[["unique_id", "region", "team", "rep"]].drop_duplicates("unique_id")
-    filled = fill_gaps(df[["unique_id", "ds", "y"]], freq, end=last_step)
+    filled = fill_gaps(df[["unique_id", "ds", "y"]], freq, end=steps.last, anchor=steps.anchor)
     return keys.merge(filled, on="unique_id", how="right")[["region", "team", "rep", "unique_id", "ds", "y"]]
 
 

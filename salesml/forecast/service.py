@@ -41,7 +41,7 @@ from salesml.forecast.auto import (
 )
 from salesml.forecast.backtest import summarise
 from salesml.forecast.models import ProphetModel, SeasonalNaive, make_model
-from salesml.forecast.panels import FREQS, LEVELS, panel
+from salesml.forecast.panels import FREQS, LEVELS, Steps, ledger_steps, panel_steps
 from salesml.forecast.promotions import (
     Promotions,
     PromotionsError,
@@ -135,12 +135,33 @@ def promotions_for(settings: Settings, level: str | None = None) -> Promotions |
 
 def load_panel(settings: Settings, level: str, freq: str, scope: str | None = None, measure: str = "amount") -> pd.DataFrame:
     """The level's panel (``unique_id, ds, y``) from the ledger, on a short read-only connection."""
+    return load_history(settings, level, freq, scope, measure)[0]
+
+
+def load_history(settings: Settings, level: str, freq: str, scope: str | None = None, measure: str = "amount") -> tuple[pd.DataFrame, Steps]:
+    """``load_panel`` and the panel's ``Steps``: its anchor and the partial step left out."""
     _require_warehouse(settings)
     with warehouse.open(settings, read_only=True) as con:
-        df = panel(con, level, freq, measure=measure, scope=scope, settings=settings.performance)
+        df, steps = panel_steps(con, level, freq, measure=measure, scope=scope, settings=settings.performance, forecast=settings.forecast)
     if df.empty:
         raise ForecastError(f"no sales in the ledger for level {level!r}{' within ' + scope if scope else ''}: nothing to forecast")
-    return df
+    return df, steps
+
+
+def steps_note(steps: Steps | None) -> list[str]:
+    """The calendar in a line, with the partial step left out, for a run's notes."""
+    if steps is None:
+        return []
+    own = "the data's own" if steps.point_dated else "the default for sales over the days"
+    line = f"steps: {steps.describe()} ({own}); the last complete step is {steps.last:%Y-%m-%d}"
+    return [line, *([steps.note()] if steps.partial is not None else [])]
+
+
+def _after_partial(fc: pd.DataFrame, steps: Steps | None) -> pd.DataFrame:
+    """Forecasts start after the partial step (it has data): its rows are left out."""
+    if steps is None or steps.partial is None or fc.empty:
+        return fc
+    return fc[pd.to_datetime(fc["ds"]) != steps.partial]
 
 
 def _require_warehouse(settings: Settings) -> None:
@@ -175,27 +196,35 @@ def run(
         raise ForecastError(f"--horizon must be 1 or more, got {horizon}")
     t0 = time.perf_counter()
     notes: list[str] = []
+    steps = None
     if reconcile:
         from salesml.forecast import reconcile as R
 
         _require_warehouse(settings)
         with warehouse.open(settings, read_only=True) as con:
             Y_df, S_df, tags = R.hierarchy_panel(con, freq, settings, scope=scope)
+            steps = ledger_steps(con, freq, scope=scope, forecast=settings.forecast, settings=settings.performance)
+        notes += steps_note(steps)
         if Y_df.empty:
             raise ForecastError(f"no sales in the ledger{' within ' + scope if scope else ''}: nothing to forecast")
         keep = set(tags.get(level, []))
         if not keep:
             raise ForecastError(f"level {level!r} is above the scope {scope!r}: nothing of it to forecast")
         fs_method = dataclasses.replace(fs, reconcile=reconcile)
-        hf = R.forecast_hierarchy(Y_df, S_df, tags, horizon, freq, fs_method, workers, candidates_for(model, settings), progress)
-        fc = hf.forecasts[hf.forecasts["unique_id"].isin(keep)].copy()
+        steps_ahead = horizon + (steps.partial is not None)  # the partial step is forecast, then left out
+        hf = R.forecast_hierarchy(Y_df, S_df, tags, steps_ahead, freq, fs_method, workers, candidates_for(model, settings), progress)
+        fc = _after_partial(hf.forecasts[hf.forecasts["unique_id"].isin(keep)], steps).copy()
         history = Y_df[Y_df["unique_id"].isin(keep)].copy()
         statuses = hf.statuses[hf.statuses["unique_id"].isin(keep)].reset_index(drop=True)
         errors = hf.errors[hf.errors["unique_id"].isin(keep)].reset_index(drop=True)
         notes += [*hf.notes, f"reconciled ({hf.method}) over {S_df.shape[0]:,} nodes of the hierarchy; each row adds up with its children"]
     else:
-        history = history if history is not None else load_panel(settings, level, freq, scope)
-        fc, statuses, errors = forecast_panel(history, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates_for(model, settings, level))
+        if history is None:
+            history, steps = load_history(settings, level, freq, scope)
+            notes += steps_note(steps)
+        steps_ahead = horizon + (steps is not None and steps.partial is not None)
+        fc, statuses, errors = forecast_panel(history, steps_ahead, freq, fs, workers=workers, progress=progress, candidates=candidates_for(model, settings, level))
+        fc = _after_partial(fc, steps)
     summary = auto_summary(errors, statuses) if len(errors) else pd.DataFrame(columns=["model", "mase", "smape", "wape", "bias", "coverage_80", "series"])
     return ForecastRun(level, freq, horizon, model, scope or "company", reconcile, history.reset_index(drop=True), fc.reset_index(drop=True),
                        statuses, errors, summary, time.perf_counter() - t0, notes)
@@ -205,7 +234,7 @@ def run(
 
 
 def _honest(settings: Settings, df: pd.DataFrame, level: str, freq: str, windows: int, horizon: int, model: str, workers: int | None,
-            forecast: bool = False, progress: bool = False) -> tuple[pd.DataFrame, PanelEvaluation]:
+            forecast: bool = False, progress: bool = False, forecast_horizon: int | None = None) -> tuple[pd.DataFrame, PanelEvaluation]:
     """``auto.evaluate_panel`` with the level's candidates, each of them and seasonal naive
     scored alone too, and its per-model summary (the choice first, then seasonal naive, then
     the others)."""
@@ -214,7 +243,7 @@ def _honest(settings: Settings, df: pd.DataFrame, level: str, freq: str, windows
     candidates = candidates_for(model, settings, level)
     singles = [*candidates, *([] if any(m.name == "seasonal_naive" for m in candidates) else [make_model("seasonal_naive", fs)])]
     ev = evaluate_panel(df, windows, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates,
-                        singles=singles, label=label, forecast=forecast)
+                        singles=singles, label=label, forecast=forecast, forecast_horizon=forecast_horizon)
     summary = summarise(ev.errors)
     order = {label: 0, "seasonal_naive": 1}
     summary = summary.assign(_o=summary["model"].map(lambda m: order.get(m, 2))).sort_values(["_o", "model"]).drop(columns="_o").reset_index(drop=True)
@@ -256,8 +285,10 @@ def evaluate(
     """
     check_args(level, freq, model)
     windows, horizon = backtest_shape(settings, freq, windows, horizon)
-    df = history if history is not None else load_panel(settings, level, freq, scope)
+    df, steps = (history, None) if history is not None else load_history(settings, level, freq, scope)
     if log:
+        for line in steps_note(steps):
+            log(line)
         log(f"backtest of {df['unique_id'].nunique():,} series, {windows} windows of {horizon} steps: "
             f"{'auto' if model == 'auto' else model} chosen with the data before each window ...")
     summary, ev = _honest(settings, df, level, freq, windows, horizon, model, workers, progress=progress)
@@ -310,16 +341,22 @@ def train(
     check_args(level, freq, model)
     fs = settings.forecast
     windows, horizon = backtest_shape(settings, freq, windows, horizon)
-    hist = load_panel(settings, level, freq)
+    hist, steps = load_history(settings, level, freq)
     if log:
         log(f"backtest ({windows} windows of {horizon} steps) and forecast of {hist['unique_id'].nunique():,} series of level {level} ...")
-    summary, ev = _honest(settings, hist, level, freq, windows, horizon, model, workers, forecast=True, progress=progress)
+        for line in steps_note(steps):
+            log(line)
+    summary, ev = _honest(settings, hist, level, freq, windows, horizon, model, workers, forecast=True, progress=progress,
+                          forecast_horizon=horizon + (steps.partial is not None))
+    ev = dataclasses.replace(ev, forecasts=_after_partial(ev.forecasts, steps))
     statuses = ev.statuses
     metrics = {r["model"]: {k: _num(r[k]) for k in ("mase", "smape", "wape", "bias", "coverage_80", "series")} for r in summary.to_dict("records")}
     chosen = statuses["model"].fillna("(skipped)").value_counts().to_dict()
     prophets = _prophet_json(settings, hist, statuses, level, freq, workers)
     manifest = {
         "data_window": {"first": str(hist["ds"].min().date()), "last": str(hist["ds"].max().date())},
+        "steps": {"anchor": steps.anchor, "point_dated": steps.point_dated, "through": str(steps.through.date()),
+                  "partial": None if steps.partial is None else str(steps.partial.date())},
         "data_hash": registry.frame_hash(hist),
         "level": level, "freq": freq, "horizon": horizon, "windows": windows, "model": model,
         "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(fs).items()},
