@@ -10,7 +10,13 @@ import pytest
 
 from salesml import warehouse
 from salesml.accounting.ledger import ensure_posted
-from salesml.config import ConfigError, ForecastSettings, InventorySettings, Settings, check_forecast
+from salesml.config import (
+    ConfigError,
+    ForecastSettings,
+    InventorySettings,
+    Settings,
+    check_forecast,
+)
 from salesml.forecast.models import future_dates
 from salesml.forecast.panels import PanelError, calendar, data_anchor, fill_gaps, panel, panel_steps
 from salesml.ingest import canonical_source, ingest_source

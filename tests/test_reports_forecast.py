@@ -151,7 +151,8 @@ def test_without_inventory_or_targets_the_sections_say_so_and_names_are_escaped(
     ingest_source(s, "evil", canonical_source({t: evil / f"{t}.csv" for t in tables}))
     result = render(s, "sales_forecast", {"models": "seasonal_naive", "workers": 1})
     f = result.figures
-    assert f["as_of"] == "2024-01-31"  # the toy's latest complete month
+    assert f["as_of"] == "2024-02-20"  # the toy's last day with sales, a Tuesday
+    assert "the week ending 2024-02-25 is partial (data through 2024-02-20)" in without_plotly_js(result.html_path.read_text(encoding="utf-8"))
     assert f["reorder_alerts"] is None
     assert f["month_p_reach_target"] is None and f["month_target"] is None and f["month_landing"] > 0
     assert f["statuses"].get("skipped", 0) + f["statuses"].get("fallback", 0) == f["series"]  # far too short to choose

@@ -96,6 +96,14 @@ class Steps:
                 f"forecasts start with {self.first_forecast:%Y-%m-%d}")
 
 
+def without_partial(forecasts: pd.DataFrame, steps: Steps | None) -> pd.DataFrame:
+    """Forecast rows (``ds``) of a run made one step longer because its data ends inside a
+    step, without that partial step: forecasts start after the last step with data."""
+    if steps is None or steps.partial is None or forecasts.empty:
+        return forecasts
+    return forecasts[pd.to_datetime(forecasts["ds"]) != steps.partial]
+
+
 def step_offset(freq: str, ds) -> str | pd.DateOffset:
     """The pandas offset that steps from ``ds`` to the next step of ``freq``, keeping the
     anchor ``ds`` has: weeks end on its weekday, months keep the 1st, the last day, or

@@ -41,7 +41,7 @@ from salesml.forecast.auto import (
 )
 from salesml.forecast.backtest import summarise
 from salesml.forecast.models import ProphetModel, SeasonalNaive, make_model
-from salesml.forecast.panels import FREQS, LEVELS, Steps, ledger_steps, panel_steps
+from salesml.forecast.panels import FREQS, LEVELS, Steps, ledger_steps, panel_steps, without_partial
 from salesml.forecast.promotions import (
     Promotions,
     PromotionsError,
@@ -157,13 +157,6 @@ def steps_note(steps: Steps | None) -> list[str]:
     return [line, *([steps.note()] if steps.partial is not None else [])]
 
 
-def _after_partial(fc: pd.DataFrame, steps: Steps | None) -> pd.DataFrame:
-    """Forecasts start after the partial step (it has data): its rows are left out."""
-    if steps is None or steps.partial is None or fc.empty:
-        return fc
-    return fc[pd.to_datetime(fc["ds"]) != steps.partial]
-
-
 def _require_warehouse(settings: Settings) -> None:
     if not settings.warehouse_path.exists():
         raise ForecastError(f"no warehouse at {settings.warehouse_path}: load data first (salesml demo, or salesml ingest)")
@@ -213,7 +206,7 @@ def run(
         fs_method = dataclasses.replace(fs, reconcile=reconcile)
         steps_ahead = horizon + (steps.partial is not None)  # the partial step is forecast, then left out
         hf = R.forecast_hierarchy(Y_df, S_df, tags, steps_ahead, freq, fs_method, workers, candidates_for(model, settings), progress)
-        fc = _after_partial(hf.forecasts[hf.forecasts["unique_id"].isin(keep)], steps).copy()
+        fc = without_partial(hf.forecasts[hf.forecasts["unique_id"].isin(keep)], steps).copy()
         history = Y_df[Y_df["unique_id"].isin(keep)].copy()
         statuses = hf.statuses[hf.statuses["unique_id"].isin(keep)].reset_index(drop=True)
         errors = hf.errors[hf.errors["unique_id"].isin(keep)].reset_index(drop=True)
@@ -224,7 +217,7 @@ def run(
             notes += steps_note(steps)
         steps_ahead = horizon + (steps is not None and steps.partial is not None)
         fc, statuses, errors = forecast_panel(history, steps_ahead, freq, fs, workers=workers, progress=progress, candidates=candidates_for(model, settings, level))
-        fc = _after_partial(fc, steps)
+        fc = without_partial(fc, steps)
     summary = auto_summary(errors, statuses) if len(errors) else pd.DataFrame(columns=["model", "mase", "smape", "wape", "bias", "coverage_80", "series"])
     return ForecastRun(level, freq, horizon, model, scope or "company", reconcile, history.reset_index(drop=True), fc.reset_index(drop=True),
                        statuses, errors, summary, time.perf_counter() - t0, notes)
@@ -348,7 +341,7 @@ def train(
             log(line)
     summary, ev = _honest(settings, hist, level, freq, windows, horizon, model, workers, forecast=True, progress=progress,
                           forecast_horizon=horizon + (steps.partial is not None))
-    ev = dataclasses.replace(ev, forecasts=_after_partial(ev.forecasts, steps))
+    ev = dataclasses.replace(ev, forecasts=without_partial(ev.forecasts, steps))
     statuses = ev.statuses
     metrics = {r["model"]: {k: _num(r[k]) for k in ("mase", "smape", "wape", "bias", "coverage_80", "series")} for r in summary.to_dict("records")}
     chosen = statuses["model"].fillna("(skipped)").value_counts().to_dict()

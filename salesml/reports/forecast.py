@@ -56,13 +56,13 @@ from salesml import warehouse
 from salesml.accounting import performance as perf
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import FORECAST_MODELS, ConfigError, ForecastSettings, Settings, check_forecast
-from salesml.customers.rfm import SegmentError, default_as_of, parse_as_of
+from salesml.customers.rfm import SegmentError, parse_as_of
 from salesml.errors import SalesmlError
 from salesml.forecast import auto, landing, reconcile
 from salesml.forecast.auto import cheap_models
 from salesml.forecast.inventory import Reorder, forecast_reorder, reorder_inputs
 from salesml.forecast.models import z_value
-from salesml.forecast.panels import FREQS
+from salesml.forecast.panels import FREQS, Steps, ledger_steps, without_partial
 from salesml.forecast.reconcile import HierarchyForecast, forecast_hierarchy
 from salesml.forecast.service import candidates_for
 from salesml.reports import html as H
@@ -379,6 +379,23 @@ def _product_names(con, ids) -> dict[str, str]:
     return {str(k): str(v) for k, v in rows}
 
 
+def last_data_day(con) -> date:
+    """The report's default as-of: the last day with sales in the ledger."""
+    last = con.execute("SELECT max(credit_date) FROM ledger").fetchall()[0][0]
+    if last is None:
+        raise ForecastReportError("the ledger is empty: load sales first (salesml ingest)")
+    return last
+
+
+def forecast_after(calendar: Steps, hf: HierarchyForecast) -> HierarchyForecast:
+    """A hierarchy forecast made one step longer because the data ends inside a step (partial):
+    that step's rows are left out, so the forecast starts after the last step with data, and
+    the notes name it."""
+    if calendar.partial is None:
+        return hf
+    return dataclasses.replace(hf, forecasts=without_partial(hf.forecasts, calendar), horizon=hf.horizon - 1, notes=(*hf.notes, calendar.note()))
+
+
 def build(
     as_of: str = "",
     scope: str = "company",
@@ -391,7 +408,8 @@ def build(
 ) -> ForecastReport:
     """Read the scope's data, forecast, reconcile, land and reorder: the report's figures.
 
-    ``as_of``: last day of data used ("" = the last day of the latest complete month);
+    ``as_of``: last day of data used ("" = the last day with sales; a week or month it ends
+    inside is partial: left out, named, and the forecast starts after it);
     ``freq``: D, W or M; ``horizon``: steps (0 = ``[forecast] horizon_<freq>``); ``models``:
     comma-separated candidates ("" = ``[forecast] models``); ``workers``: processes (0 =
     ``[forecast] workers``)."""
@@ -413,7 +431,8 @@ def build(
 
     with warehouse_connect(settings) as con:
         perf.check_scope(con, sc)
-        day = parse_day(as_of) if as_of else default_as_of(con)
+        day = parse_day(as_of) if as_of else last_data_day(con)
+        calendar = ledger_steps(con, freq, scope=sc, end=day.isoformat(), forecast=fs, settings=settings.performance)
         currency = perf.main_currency(con)
         days_left = landing.open_period("quarter", day).remaining_days
         daily_start = daily_history_start(day, days_left, daily_fs)
@@ -434,7 +453,8 @@ def build(
 
     candidates = candidates_for("auto", settings)  # Prophet with the promotion calendar, if any
     # honest backtests (the choice made before each window): the figures the report states
-    main = forecast_hierarchy(*main_panel, steps, freq, fs, n_workers, candidates, honest=True) if main_panel else None
+    main = forecast_after(calendar, forecast_hierarchy(*main_panel, steps + (calendar.partial is not None), freq, fs, n_workers, candidates,
+                                                       honest=True)) if main_panel else None
     daily = forecast_hierarchy(*daily_panel, days_left, "D", daily_fs, n_workers, honest=True) if daily_panel else None
     if daily is not None and main is not None and main.freq in ALIGNED_FREQS and not daily.forecasts.empty:
         aligned, n = align_daily(daily.forecasts, main.forecasts, main.freq)

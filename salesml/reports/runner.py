@@ -292,6 +292,19 @@ def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
     return path
 
 
+#: reports whose default as-of is the last day with sales (a forecast uses every day there is;
+#: a partial week or month is named in it), not the latest complete month's last day
+LAST_DAY_REPORTS = ("sales_forecast",)
+
+
+def _last_day(settings: Settings) -> str:
+    from salesml import warehouse
+
+    with warehouse.open(settings, read_only=True) as con:
+        last = con.execute("SELECT max(credit_date) FROM ledger").fetchall()[0][0]
+    return last.isoformat() if last is not None else ""
+
+
 def _default_period(settings: Settings) -> str:
     from salesml import warehouse
     from salesml.accounting.performance import latest_complete_period
@@ -318,10 +331,13 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
     if "period" in declared and not params.get("period"):
         params["period"] = _default_period(settings)
     if "as_of" in declared and not params.get("as_of"):
-        from salesml.accounting.performance import period_bounds
+        if name in LAST_DAY_REPORTS:
+            params["as_of"] = _last_day(settings)
+        else:
+            from salesml.accounting.performance import period_bounds
 
-        _, next_month = period_bounds(_default_period(settings))
-        params["as_of"] = (next_month - timedelta(days=1)).isoformat()  # the latest complete month's last day
+            _, next_month = period_bounds(_default_period(settings))
+            params["as_of"] = (next_month - timedelta(days=1)).isoformat()  # the latest complete month's last day
     html_path = output_path(settings, name, params)
 
     import papermill
