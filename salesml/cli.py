@@ -91,7 +91,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _json_value(v):
-    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
         return None
     if hasattr(v, "isoformat"):
         return v.isoformat()[:10] if getattr(v, "hour", 0) == 0 and getattr(v, "minute", 0) == 0 else v.isoformat()

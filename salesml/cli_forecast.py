@@ -65,7 +65,7 @@ def forecast(
     settings = _settings(config)
     service.check_args(level, freq, model, reconcile)
     _post(settings)
-    res = service.run(settings, level, freq, horizon or None, model, scope, reconcile, workers, progress=fmt == Fmt.table)
+    res = service.run(settings, level, freq, horizon or None, model, scope, reconcile, workers, progress=True)  # progress on stderr in every format
     for note in res.notes:
         _log(f"note: {note}")
     if fmt != Fmt.table:
@@ -99,16 +99,36 @@ def backtest(
     before each window only, next to every candidate and seasonal naive (MASE < 1 beats the
     in-sample seasonal naive)."""
     from salesml.forecast import service
+    from salesml.forecast.backtest import left_out, window_periods
 
     settings = _settings(config)
     service.check_args(level, freq, model)
     _post(settings)
-    summary, _errors = service.evaluate(settings, level, freq, windows or None, horizon or None, model, scope, workers, log=_log,
-                                        progress=fmt == JsonOrTable.table)
+    summary, errors = service.evaluate(settings, level, freq, windows or None, horizon or None, model, scope, workers, log=_log,
+                                       progress=True)  # on stderr, whatever the format: long runs show they are alive
+    label = "auto" if model == "auto" else model
+    periods = window_periods(errors, freq, label)
+    asked = windows or settings.forecast.windows
+    run = int((periods["series"] > 0).sum())
+    dropped = periods.loc[periods["series"] == 0, "window"].tolist()
+    if dropped:
+        which = f"window {dropped[0]}" if len(dropped) == 1 else f"windows {dropped[0]}–{dropped[-1]}"
+        _log(f"note: {which} of {asked} not run: no series is long enough (the earliest windows need the longest history)")
+    missing = left_out(errors, label)
+    if len(missing):
+        shown = "; ".join(f"{r.unique_id} (windows {r.windows}: {r.reason})" for r in missing.head(5).itertuples())
+        _log(f"note: {len(missing):,} series left out of some windows' scores: {shown}{' …' if len(missing) > 5 else ''}")
     if fmt == JsonOrTable.json:
-        sys.stdout.write(json.dumps(_jsonable(summary), ensure_ascii=False, indent=2) + "\n")
+        rows = _jsonable(summary)
+        for row in rows:
+            row["windows"] = _jsonable(window_periods(errors, freq, row["model"]))
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    emit(_fmt_metrics(summary), "table", title=f"backtest: {level}, freq {freq}, {windows or settings.forecast.windows} windows (MASE, sMAPE %, WAPE %, bias %, 80% coverage %)")
+    emit(_fmt_metrics(summary), "table", title=f"backtest: {level}, freq {freq}, {run} of {asked} windows (MASE, sMAPE %, WAPE %, bias %, 80% coverage %)")
+    emit(periods.assign(first=periods["first"].dt.strftime("%Y-%m-%d"), last=periods["last"].dt.strftime("%Y-%m-%d")).fillna(""),
+         "table", title=f"windows of {label}: the steps each scored, and the series scored / left out")
+    if len(missing):
+        emit(missing.head(50), "table", title=f"series left out of some windows ({len(missing):,}; first 50)")
 
 
 @train_app.command("forecast")
@@ -130,7 +150,7 @@ def train_forecast(
     settings = _settings(config)
     service.check_args(level, freq, model)
     _post(settings)
-    result = service.train(settings, level, freq, horizon or None, windows or None, model, workers, log=_log, progress=fmt == JsonOrTable.table)
+    result = service.train(settings, level, freq, horizon or None, windows or None, model, workers, log=_log, progress=True)
     if fmt == JsonOrTable.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
         return
@@ -155,7 +175,7 @@ def reorder(
 
     settings = _settings(config)
     _post(settings)
-    table, notes = service.reorder(settings, workers, progress=fmt == Fmt.table)
+    table, notes = service.reorder(settings, workers, progress=True)
     for note in notes:
         _log(f"note: {note}")
     shown = table if show_all else inventory.alerts(table)

@@ -36,6 +36,16 @@ def test_prophet_retail_through_the_import_path(tmp_path):
     assert rows["seasonal_naive"]["mase"] == pytest.approx(0.9065, abs=1e-3)  # windows end with 2016-05, the file's last month
     assert rows["auto"]["mase"] < 0.5 * rows["seasonal_naive"]["mase"]
     assert rows["auto"]["series"] == 1
+    # each window's first and last month is in the output
+    assert [(w["window"], w["first"], w["last"], w["series"]) for w in rows["auto"]["windows"]] == [
+        (1, "2013-06-01", "2014-05-01", 1), (2, "2014-06-01", "2015-05-01", 1), (3, "2015-06-01", "2016-05-01", 1)]
+    # windows the series is too short for are said to be dropped, not counted as run
+    proc = run("--config", str(cfg), "backtest", "--level", "company", "--freq", "M", "--windows", "26", "--horizon", "12",
+               "--model", "seasonal_naive", "--format", "json", cwd=tmp_path)
+    said = " ".join(proc.stderr.split())
+    assert "windows 1–2 of 26 not run: no series is long enough" in said
+    assert "1 series left out of some windows' scores: company (windows 1,2: too short" in said
+    assert [w["series"] for w in json.loads(proc.stdout)[0]["windows"]][:3] == [0, 0, 1]
     # months dated on the 1st are the data's own: 2016-05 is complete, the forecast starts 2016-06
     proc = run("--config", str(cfg), "forecast", "--level", "company", "--freq", "M", "--horizon", "3", "--model", "seasonal_naive",
                "--format", "csv", cwd=tmp_path)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesml.forecast.backtest import backtest, summarise
+from salesml.forecast.backtest import backtest, left_out, summarise, window_periods
 from salesml.forecast.models import Naive, SeasonalNaive, SeriesError
 
 
@@ -56,3 +56,20 @@ def test_mase_compares_with_the_in_sample_seasonal_naive():
     s = summarise(errors).set_index("model")
     assert 0.5 < s.loc["seasonal_naive", "mase"] < 2  # about the in-sample seasonal naive error
     assert s.loc["naive", "mase"] > 2 * s.loc["seasonal_naive", "mase"]
+
+
+def test_window_periods_and_left_out_series_name_what_was_scored():
+    """Weeks ending Friday: each window's first and last week; a series too short for the
+    first window is left out of it, with the reason, not silently dropped."""
+    fridays = pd.date_range("2024-01-05", periods=20, freq="W-FRI")
+    long = pd.DataFrame({"unique_id": "long", "ds": fridays, "y": np.arange(20.0) % 5 + 1})
+    short = pd.DataFrame({"unique_id": "short", "ds": fridays[-10:], "y": np.arange(10.0) + 1})
+    errors = backtest(pd.concat([long, short]), [Naive()], windows=2, horizon=4, freq="W")
+    periods = window_periods(errors, "W", "naive")
+    assert periods[["window", "series", "left_out"]].values.tolist() == [[1, 2, 0], [2, 2, 0]]
+    assert periods["first"].tolist() == [fridays[-8], fridays[-4]] and periods["last"].tolist() == [fridays[-5], fridays[-1]]
+    errors = backtest(pd.concat([long, short.iloc[-6:]]), [Naive()], windows=2, horizon=4, freq="W")
+    periods = window_periods(errors, "W", "naive")
+    assert periods[["window", "series", "left_out"]].values.tolist() == [[1, 1, 1], [2, 2, 0]]
+    out = left_out(errors, "naive")
+    assert out.values.tolist() == [["short", "1", "too short for window 1: 6 observations"]]

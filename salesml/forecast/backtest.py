@@ -16,6 +16,7 @@ import pandas as pd
 
 from salesml.forecast import metrics as M
 from salesml.forecast.models import SEASON
+from salesml.forecast.panels import step_offset
 
 COLUMNS = [
     "unique_id", "model", "window", "cutoff", "horizon", "mase", "smape", "wape", "bias", "coverage",
@@ -126,3 +127,35 @@ def summarise(errors: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["model", "mase", "smape", "wape", "bias", "coverage_80", "series"])
+
+
+def window_periods(errors: pd.DataFrame, freq: str, model: str) -> pd.DataFrame:
+    """Per window the steps it scored (``first``, ``last``: the step after the cut-off and the
+    horizon's end) and how many series ``model`` was scored on in it, or left out of; a window
+    no series was long enough for is listed with no dates."""
+    rows = []
+    mine = errors[errors["model"] == model]
+    for window, g in mine.groupby("window", sort=True):
+        scored = g[g["error"].isna()] if "error" in g else g
+        cut = scored["cutoff"].dropna()
+        first = last = None
+        if len(cut):
+            cutoff = cut.mode().iloc[0]  # panels end on one step: every series shares its windows
+            step = step_offset(freq, cutoff)
+            horizon = int(scored["horizon"].iloc[0])
+            first = pd.Timestamp(cutoff) + pd.tseries.frequencies.to_offset(step)
+            last = pd.Timestamp(cutoff) + horizon * pd.tseries.frequencies.to_offset(step)
+        rows.append({"window": int(window), "first": first, "last": last, "series": int(scored["unique_id"].nunique()),
+                     "left_out": int(g["unique_id"].nunique() - scored["unique_id"].nunique())})
+    return pd.DataFrame(rows, columns=["window", "first", "last", "series", "left_out"])
+
+
+def left_out(errors: pd.DataFrame, model: str) -> pd.DataFrame:
+    """The series ``model`` was not scored on in some window, with the windows and the reason
+    (too short, all zero, all negative…) instead of vanishing from the scores."""
+    mine = errors[(errors["model"] == model) & errors["error"].notna()]
+    if mine.empty:
+        return pd.DataFrame(columns=["unique_id", "windows", "reason"])
+    out = mine.groupby("unique_id", sort=True).agg(windows=("window", lambda w: ",".join(str(int(x)) for x in sorted(w))),
+                                                   reason=("error", "first")).reset_index()
+    return out[["unique_id", "windows", "reason"]]
