@@ -75,6 +75,7 @@ def forecast(
         out.print("no series could be forecast", highlight=False)
     else:
         totals = res.forecasts.groupby("unique_id", sort=True).agg(first=("ds", "min"), last=("ds", "max"), forecast=("yhat", "sum"), lo=("lo", "sum"), hi=("hi", "sum")).reset_index()
+        totals = totals.assign(first=pd.to_datetime(totals["first"]).dt.strftime("%Y-%m-%d"), last=pd.to_datetime(totals["last"]).dt.strftime("%Y-%m-%d"))
         shown = totals.merge(res.statuses[["unique_id", "status", "model", "mase", "mase_seasonal_naive"]], on="unique_id", how="left")
         emit(shown, "table", title=f"{level} forecast, {res.horizon} steps of {freq} ({settings.forecast.level}% intervals summed per step; every row: --format csv)")
     odd = res.statuses[res.statuses["status"] != "fitted"]

@@ -17,6 +17,7 @@ from salesml.forecast.reconcile import (
     hierarchy_panel,
     node_id,
     node_level,
+    present_levels,
     reconcile,
     seasonal_naive_fitted,
 )
@@ -91,12 +92,30 @@ def test_build_hierarchy_by_hand():
     assert y.loc[COMPANY].tolist() == [15.0, 17.0, 19.0]
 
 
+def test_an_absent_rep_hierarchy_is_not_rebuilt_as_copies_of_the_regions():
+    """Order lines with regions but no reps loaded: every team and rep is "(unassigned)". The
+    hierarchy is company -> regions, with no team or rep level copying the regions."""
+    un = "(unassigned)"
+    bottom = toy_bottom().drop_duplicates(["region", "ds"]).assign(team=un, rep=un)
+    levels = present_levels(bottom, ("company", "region", "team", "rep"), un)
+    assert levels == ("company", "region")
+    Y_df, S_df, tags = build_hierarchy(bottom, levels)
+    assert set(tags) == {"company", "region"} and sorted(tags["region"]) == [EAST, WEST]
+    assert set(S_df["unique_id"]) == {COMPANY, EAST, WEST}
+    assert Y_df.groupby("unique_id")["y"].sum().to_dict() == {COMPANY: 6 + 30.0, EAST: 6.0, WEST: 30.0}
+    # nothing at all: the company alone
+    flat = bottom.assign(region=un).groupby(["region", "team", "rep", "ds"], as_index=False)["y"].sum()
+    assert present_levels(flat, ("company", "region", "team", "rep"), un) == ("company",)
+    Y_df, S_df, tags = build_hierarchy(flat, ("company",))
+    assert set(Y_df["unique_id"]) == {COMPANY} and list(tags) == ["company"]
+
+
 def test_build_hierarchy_below_a_scope_and_with_awkward_names():
     bottom = toy_bottom().replace({"region": {"East": "East/North"}})
     Y_df, S_df, tags = build_hierarchy(bottom, ("region", "team", "rep"))
     assert set(tags) == {"region", "team", "rep"} and COMPANY not in set(S_df["unique_id"])
     assert "region/East/North/team/T1/rep/A" in set(S_df["unique_id"])
-    with pytest.raises(HierarchyError, match="include rep"):
+    with pytest.raises(HierarchyError, match="holds several reps per node"):
         build_hierarchy(bottom, ("company", "region"))
 
 

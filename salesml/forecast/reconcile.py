@@ -185,21 +185,30 @@ def hierarchy_panel(
     region). ``start``/``end`` bound the ledger's credit dates (``end`` defaults to the last).
     """
     bottom = bottom_panel(con, freq, settings, scope, end, start)
-    return build_hierarchy(bottom, hierarchy_levels(scope))
+    return build_hierarchy(bottom, present_levels(bottom, hierarchy_levels(scope), performance_settings(settings).unassigned))
+
+
+def present_levels(bottom: pd.DataFrame, levels: tuple[str, ...], unassigned: str) -> tuple[str, ...]:
+    """The levels the data has: below the top one, a region, team or rep level whose every
+    node is ``unassigned`` (no reps loaded: the hierarchy is absent) is left out rather than
+    rebuilt as a copy of the level above. Pure."""
+    return (levels[0], *(lv for lv in levels[1:] if not (bottom[lv].astype(str) == unassigned).all()))
 
 
 def build_hierarchy(
     bottom: pd.DataFrame, levels: tuple[str, ...] = LEVELS
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     """``(Y_df, S_df, tags)`` from bottom series ``region, team, rep, ds, y`` (see
-    :func:`hierarchy_panel`), with the nodes of ``levels`` (``rep`` must be one). Pure."""
+    :func:`hierarchy_panel`), with the nodes of ``levels`` (top to bottom). The last level is
+    the bottom: ``rep``, or a level above it when those below hold one node per parent (an
+    absent hierarchy, see :func:`present_levels`). Pure."""
     from hierarchicalforecast.utils import aggregate
 
     missing = {"region", "team", "rep", "ds", "y"} - set(bottom.columns)
     if missing:
         raise HierarchyError(f"the bottom series need columns region, team, rep, ds, y; missing {sorted(missing)}")
-    if "rep" not in levels or any(lv not in LEVELS for lv in levels):
-        raise HierarchyError(f"levels must be among {', '.join(LEVELS)} and include rep, got {list(levels)}")
+    if not levels or any(lv not in LEVELS for lv in levels) or list(levels) != sorted(levels, key=LEVELS.index):
+        raise HierarchyError(f"levels must be among {', '.join(LEVELS)}, top to bottom, got {list(levels)}")
     if bottom.empty:
         raise HierarchyError("no bottom series: nothing to build a hierarchy from")
     if bottom[["region", "team", "rep", "ds", "y"]].isna().any().any():
@@ -216,17 +225,24 @@ def build_hierarchy(
         }
     )
     # every level starts with "company": aggregate needs the bottom level to hold every column
-    spec = [list(LEVELS[: LEVELS.index(level) + 1]) for level in levels]
+    # (a bottom above rep has one rep per node: the same groups)
+    spec = [list(LEVELS[: LEVELS.index(level) + 1]) for level in levels[:-1]] + [list(LEVELS)]
+    if levels[-1] != "rep":
+        above = list(LEVELS[1 : LEVELS.index(levels[-1]) + 1])
+        reps = bottom.drop_duplicates(["region", "team", "rep"])
+        if (reps.groupby(above).size().max() if above else len(reps)) > 1:
+            raise HierarchyError(f"the bottom level {levels[-1]!r} holds several reps per node: it cannot be the bottom")
     Y_df, S_df, tags = aggregate(codes, spec)
     keys = bottom.drop_duplicates(["region", "team", "rep"]).index
     ids = node_ids(bottom.loc[keys], levels)
     to_node: dict[str, str] = {}
-    for level in levels:
-        agg_ids = codes.loc[keys, list(LEVELS[: LEVELS.index(level) + 1])].agg(_SEP.join, axis=1)
+    for level, cols in zip(levels, spec, strict=True):
+        agg_ids = codes.loc[keys, cols].agg(_SEP.join, axis=1)
         to_node.update(zip(agg_ids, ids[level], strict=True))
     Y_df = Y_df.assign(unique_id=Y_df["unique_id"].map(to_node))[["unique_id", "ds", "y"]].reset_index(drop=True)
     S_df = S_df.assign(unique_id=S_df["unique_id"].map(to_node)).rename(columns=to_node).reset_index(drop=True)
-    tags = {key.split(_SEP)[-1]: np.array([to_node[u] for u in members], dtype=object) for key, members in tags.items()}
+    level_of = {_SEP.join(cols): level for level, cols in zip(levels, spec, strict=True)}
+    tags = {level_of[key]: np.array([to_node[u] for u in members], dtype=object) for key, members in tags.items()}
     if S_df["unique_id"].duplicated().any():
         dup = S_df.loc[S_df["unique_id"].duplicated(), "unique_id"].tolist()[:3]
         raise HierarchyError(f"node ids are not unique (a region/team/rep name containing {_SEP!r}?), e.g. {dup}")

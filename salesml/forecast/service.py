@@ -201,6 +201,9 @@ def run(
         if Y_df.empty:
             raise ForecastError(f"no sales in the ledger{' within ' + scope if scope else ''}: nothing to forecast")
         keep = set(tags.get(level, []))
+        if not keep and level in R.hierarchy_levels(scope):
+            raise ForecastError(f"the data has no {level} level: every line's {level} is {settings.performance.unassigned!r} "
+                                "(no reps loaded); forecast a level above it")
         if not keep:
             raise ForecastError(f"level {level!r} is above the scope {scope!r}: nothing of it to forecast")
         fs_method = dataclasses.replace(fs, reconcile=reconcile)
