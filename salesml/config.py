@@ -431,6 +431,10 @@ class ForecastSettings:
     product_models: tuple[str, ...] = ("ets_ana", "croston", "tsb")
     #: average the forecasts of the best N candidates of each series (0 or 1 = the best one alone)
     ensemble_top: int = 0
+    #: how ``auto`` chooses: "series" = each series its own best; "pooled" = one model for all
+    #: the series of a level that share their candidates, the lowest mean MASE across them in
+    #: the selection backtests (benchmarks/choice.py compares the two)
+    choice: str = "series"
     #: rolling-origin backtest windows of the automatic choice
     windows: int = 3
     #: default horizons (steps) per frequency
@@ -783,6 +787,8 @@ def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "s
         raise ConfigError(f"{origin}: forecast.intermittent_zero_share must be a fraction in (0, 1], got {f.intermittent_zero_share:g}")
     if f.reconcile not in RECONCILE_METHODS:
         raise ConfigError(f"{origin}: forecast.reconcile must be one of {', '.join(RECONCILE_METHODS)}, got {f.reconcile!r}")
+    if f.choice not in ("pooled", "series"):
+        raise ConfigError(f"{origin}: forecast.choice must be \"pooled\" or \"series\", got {f.choice!r}")
     if f.week_ends.upper() not in ("", *WEEKDAYS):
         raise ConfigError(f"{origin}: forecast.week_ends must be one of {', '.join(WEEKDAYS)} (or \"\" for the data's own), got {f.week_ends!r}")
     if f.month_dates not in ("", "start", "end"):

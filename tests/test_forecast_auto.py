@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -18,11 +18,12 @@ from salesml.forecast.auto import (
     forecast_series,
     select_and_forecast,
 )
-from salesml.forecast.models import ETS, SeasonalNaive
+from salesml.forecast.models import ETS, SeasonalNaive, make_model
 from salesml.forecast.panels import PanelError
 
 #: the statistical candidates (no Prophet: it costs ~0.5 s a fit), small backtests
 FAST = ForecastSettings(models=("seasonal_naive", "ets", "theta", "croston", "tsb"), windows=2)
+POOLED = replace(FAST, choice="pooled")
 WEEK = np.array([1.0, 1.1, 1.2, 1.2, 1.4, 0.6, 0.5])
 
 
@@ -306,3 +307,51 @@ def test_forecast_and_backtest_gives_the_same_forecasts_with_an_honest_backtest(
     ev = auto.evaluate_panel(panel, FAST.windows, 7, "D", FAST, workers=1)
     expected = auto.summarise(ev.errors).set_index("model").loc["auto"]
     assert summary.set_index("model").loc["auto", "mase"] == pytest.approx(expected["mase"])
+
+
+# --------------------------------------------------------------------------- pooled choice
+
+
+def test_pooled_choice_takes_the_lowest_mean_across_the_series_of_a_group():
+    """x is best for one series but y across the three; a group with other candidates is
+    chosen for on its own; a model not scored on every series of its group is not eligible."""
+    rows = [("s1", "x", 0.5), ("s1", "y", 0.8), ("s2", "x", 1.0), ("s2", "y", 0.8), ("s3", "x", 1.0), ("s3", "y", 0.8),
+            ("s1", "z", 0.1), ("s2", "z", 0.1)]
+    sel = pd.DataFrame([{"unique_id": u, "group": "x+y+z", "model": m, "mase": v, "wape": 10 * v, "abs_error": v} for u, m, v in rows])
+    other = pd.DataFrame([{"unique_id": "s4", "group": "x+w", "model": m, "mase": v, "wape": v, "abs_error": v} for m, v in (("x", 0.9), ("w", 0.7))])
+    out = auto.pooled_choice(pd.concat([sel, other])).set_index("group")
+    assert out.loc["x+y+z", "model"] == "y" and out.loc["x+y+z", "mase"] == pytest.approx(0.8) and out.loc["x+y+z", "series"] == 3
+    assert out.loc["x+w", "model"] == "w"
+
+
+def pooled_panel():
+    parts = {f"s{seed}": seasonal_trend(seed=seed) for seed in (1, 3, 5, 7)}
+    return pd.concat([h.assign(unique_id=uid) for uid, h in parts.items()], ignore_index=True)
+
+
+def test_forecast_panel_pooled_gives_a_group_one_model_and_refits_those_whose_own_best_differed():
+    panel = pooled_panel()
+    _, own, _ = forecast_panel(panel, 7, "D", FAST, workers=1)
+    fc, st, _ = forecast_panel(panel, 7, "D", POOLED, workers=1)
+    assert st["model"].nunique() == 1 and set(fc["model"]) == set(st["model"])
+    chosen = st["model"].iloc[0]
+    assert all(r.startswith("pooled choice for the 4 series with candidates seasonal_naive, ets, theta: " + chosen) for r in st["reason"])
+    differed = own.loc[own["model"] != chosen, "unique_id"].tolist()
+    assert differed, "the fixture should have a series whose own best differs"
+    uid = differed[0]
+    expected = make_model(chosen, FAST).forecast(panel.loc[panel["unique_id"] == uid, ["ds", "y"]].reset_index(drop=True), 7, "D", FAST.level)
+    assert fc.loc[fc["unique_id"] == uid, "yhat"].to_numpy() == pytest.approx(expected["yhat"].to_numpy())
+    assert f"its own best: {own.set_index('unique_id').loc[uid, 'model']}" in st.set_index("unique_id").loc[uid, "reason"]
+
+
+def test_the_honest_backtest_of_the_pooled_choice_is_the_single_scores_of_its_picks():
+    ev = auto.evaluate_panel(pooled_panel(), 2, 7, "D", POOLED, workers=1, forecast=True)
+    fc, st, _ = forecast_panel(pooled_panel(), 7, "D", POOLED, workers=1)
+    pd.testing.assert_frame_equal(ev.forecasts.reset_index(drop=True), fc.reset_index(drop=True))
+    pd.testing.assert_frame_equal(ev.statuses, st)
+    e = ev.errors.set_index(["unique_id", "window", "model"])
+    for row in ev.choices.itertuples():
+        assert e.loc[(row.unique_id, row.window, "auto"), "mase"] == pytest.approx(e.loc[(row.unique_id, row.window, row.model), "mase"])
+    assert ev.choices.groupby("window")["model"].nunique().eq(1).all()  # one group: one pick per window
+    wf = ev.window_forecasts
+    assert set(wf["model"]) <= set(ev.choices["model"])

@@ -84,6 +84,8 @@ class SeriesResult:
     forecast: pd.DataFrame
     status: dict
     errors: pd.DataFrame
+    #: the candidates its choice was made among (empty for fallbacks and skips)
+    candidates: tuple[str, ...] = ()
 
 
 def cheap_models(models: Sequence[str]) -> tuple[str, ...]:
@@ -346,7 +348,108 @@ def select_and_forecast(
         # the backtest's winner could not refit: the next best (with its own score) is a fallback
         _status(uid, "fallback" if failures else "fitted", chosen.name, [*how, *failures, *notes], n, scores.loc[chosen.name, "mase"], mase_sn),
         errors,
+        tuple(names),
     )
+
+
+# --------------------------------------------------------------------------- pooled choice
+
+
+def selection_scores(uid, errors: pd.DataFrame, candidates: Sequence[str]) -> pd.DataFrame:
+    """One series' selection backtest per candidate (``unique_id, group, model, mase, wape,
+    abs_error``): the candidates that scored every window it was scored on; ``group`` names
+    the candidates (series with the same ones are chosen for together)."""
+    cols = ["unique_id", "group", "model", "mase", "wape", "abs_error"]
+    if not candidates or errors.empty:
+        return pd.DataFrame(columns=cols)
+    scores = _scores(errors)
+    scored = frozenset().union(*scores["windows"])
+    rows = [{"unique_id": uid, "group": "+".join(candidates), "model": m, "mase": scores.loc[m, "mase"],
+             "wape": scores.loc[m, "wape"], "abs_error": scores.loc[m, "abs_error"]}
+            for m in candidates if m in scores.index and scored and scores.loc[m, "windows"] >= scored]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def pooled_choice(selection: pd.DataFrame) -> pd.DataFrame:
+    """Per group of series with the same candidates (``selection_scores`` of each), the model
+    with the lowest mean MASE across the group's series (ties: mean WAPE, then total absolute
+    error, then the candidates' order), among those scored on every series of the group:
+    ``group, model, mase, series``. Pure."""
+    rows = []
+    for group, g in selection.groupby("group", sort=True):
+        n = g["unique_id"].nunique()
+        per = g.groupby("model", sort=False).agg(
+            mase=("mase", lambda x: float(np.nanmean(x)) if x.notna().any() else np.nan),
+            wape=("wape", lambda x: float(np.nanmean(x)) if x.notna().any() else np.nan),
+            abs_error=("abs_error", "sum"), series=("unique_id", "nunique"))
+        order = [m for m in group.split("+") if m in per.index and per.loc[m, "series"] == n]
+        if not order:
+            continue
+        best = _rank(per, order)[0]
+        rows.append({"group": group, "model": best, "mase": per.loc[best, "mase"], "series": n})
+    return pd.DataFrame(rows, columns=["group", "model", "mase", "series"])
+
+
+def _pool_lookup(selection: pd.DataFrame) -> dict[str, str]:
+    """unique_id -> the model its group's pooled choice gave."""
+    choice = pooled_choice(selection).set_index("group")["model"]
+    groups = selection.drop_duplicates("unique_id").set_index("unique_id")["group"]
+    return {uid: choice[g] for uid, g in groups.items() if g in choice.index}
+
+
+def _refit(uid, history: pd.DataFrame, models: dict, horizon: int, freq: str, settings: ForecastSettings, pool: dict):
+    """The forecast of one series by the model its group's pooled choice gave (``models[uid]``),
+    fitted as the choice fits (tidied, negative steps clipped): ``(forecast, None)``, or
+    ``(None, why)`` when it cannot fit the whole history."""
+    hist, _ = tidy_history(history, freq)
+    hist = hist.assign(y=np.clip(hist["y"].to_numpy(dtype="float64"), 0, None))
+    model = bind(pool[models[uid]], uid)
+    try:
+        return _labelled(uid, model.forecast(hist, horizon, freq, settings.level), model.name), None
+    except Exception as e:  # the series keeps its own choice, and says why
+        return None, f"{model.name} failed on the full history ({type(e).__name__}: {e})"
+
+
+def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings,
+                 candidates: Sequence | None = None, workers: int | None = None, progress: bool = False) -> list[SeriesResult]:
+    """The series results of a panel with the pooled choice (``settings.choice = "pooled"``):
+    each series that made a choice gets its group's model (``pooled_choice``), refitted where
+    its own choice differed; fallbacks and skips stay as they are."""
+    chose = [r for r in results if r.candidates and r.status["status"] == "fitted"]
+    if not chose:
+        return list(results)
+    selection = pd.concat([selection_scores(r.status["unique_id"], r.errors, r.candidates) for r in chose], ignore_index=True)
+    choice = pooled_choice(selection).set_index("group")
+    model_of = _pool_lookup(selection)
+    own = {r.status["unique_id"]: r.status["model"] for r in chose}
+    redo = {uid: m for uid, m in model_of.items() if m != own[uid]}
+    pool = {m.name: m for m in (candidates if candidates is not None else [make_model(n, settings) for n in settings.models])}
+    refits = {}
+    if redo:
+        task = partial(_refit, models=redo, horizon=horizon, freq=freq, settings=settings, pool=pool)
+        todo = sorted(redo, key=str)
+        refits = dict(zip(todo, map_series(task, panel[panel["unique_id"].isin(set(redo))], settings, workers, progress,
+                                           sorted(set(redo.values())), desc="pooled"), strict=True))
+    mine = selection.set_index(["unique_id", "model"])["mase"]
+    out = []
+    for r in results:
+        uid = r.status["unique_id"]
+        if uid not in model_of:
+            out.append(r)
+            continue
+        m, group = model_of[uid], "+".join(r.candidates)
+        fc, why = refits.get(uid, (r.forecast, None))
+        if fc is None:
+            status = {**r.status, "reason": f"{why}: kept its own choice; " + r.status["reason"]}
+            out.append(dataclasses.replace(r, status=status))
+            continue
+        how = (f"pooled choice for the {int(choice.loc[group, 'series'])} series with candidates {group.replace('+', ', ')}: "
+               f"{m}, mean MASE {choice.loc[group, 'mase']:.3f}")
+        if own[uid] != m:
+            how += f" (its own best: {own[uid]}, MASE {r.status['mase']:.3f})"
+        status = {**r.status, "model": m, "mase": float(mine.get((uid, m), np.nan)), "reason": "; ".join([how, *r.status["reason"].split("; ")[1:]])}
+        out.append(dataclasses.replace(r, forecast=fc, status=status))
+    return out
 
 
 def forecast_series(uid, history: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings, candidates: Sequence | None = None) -> tuple[pd.DataFrame, dict]:
@@ -385,6 +488,11 @@ class SeriesEvaluation:
     #: the choice's forecast of each window (``FORECAST_COLUMNS`` + ``window``)
     window_forecasts: pd.DataFrame | None = None
     unique_id: object = None
+    #: the selection backtest before each window where a choice was made (``selection_scores``
+    #: + ``window``): what a pooled choice across series is made from
+    selection: pd.DataFrame | None = None
+    #: each single model's forecast of each window (``FORECAST_COLUMNS`` + ``window``)
+    single_forecasts: pd.DataFrame | None = None
 
 
 def evaluate_series(
@@ -423,7 +531,7 @@ def evaluate_series(
     cached_pool = [memos[m.name] for m in pool]
     single_names = list(dict.fromkeys(m.name for m in singles if m.name != label))
     season = SEASON[freq]
-    rows, choices, window_fcs = [], {}, []
+    rows, choices, window_fcs, selections, single_fcs = [], {}, [], [], []
     n = len(hist)
     for w in range(windows, 0, -1):
         window = windows - w + 1
@@ -441,6 +549,8 @@ def evaluate_series(
         choices[window] = res.status["model"]
         if len(res.forecast):
             window_fcs.append(res.forecast.assign(window=window))
+        if res.candidates and res.status["status"] == "fitted":
+            selections.append(selection_scores(uid, res.errors, res.candidates).assign(window=window))
         row = {**base, "model": label}
         if len(res.forecast):
             row.update(score(train["y"], test["y"], res.forecast, season))
@@ -452,13 +562,16 @@ def evaluate_series(
             try:
                 fc = memos[name].forecast(seen, horizon, freq, settings.level)
                 row.update(score(train["y"], test["y"], fc, season))
+                single_fcs.append(_labelled(uid, fc, name).assign(window=window))
             except Exception as e:  # one model failing on one series is a result, not a crash
                 row["error"] = f"{type(e).__name__}: {e}"
             rows.append(row)
     errors = errors_frame(rows)
     result = _safe(uid, history, forecast_horizon or horizon, freq, settings, cached_pool) if forecast else None
     forecasts = pd.concat(window_fcs, ignore_index=True) if window_fcs else _empty_forecast().assign(window=pd.Series(dtype="int64"))
-    return SeriesEvaluation(errors, choices, result, forecasts, uid)
+    return SeriesEvaluation(errors, choices, result, forecasts, uid,
+                            pd.concat(selections, ignore_index=True) if selections else None,
+                            pd.concat(single_fcs, ignore_index=True) if single_fcs else None)
 
 
 def _safe_evaluate(uid, history, **kwargs) -> SeriesEvaluation:
@@ -524,10 +637,44 @@ def evaluate_panel(
     wf = [e.window_forecasts for e in flat if e.window_forecasts is not None and len(e.window_forecasts)]
     out = PanelEvaluation(pd.concat(parts, ignore_index=True) if parts else empty_errors(), choices,
                           pd.concat(wf, ignore_index=True) if wf else _empty_forecast().assign(window=pd.Series(dtype="int64")))
+    if settings.choice == "pooled":
+        out = _pooled_windows(out, flat, label)
     if not forecast:
         return out
-    forecasts, statuses, selection = _assemble([e.result for e in flat])
+    results = [e.result for e in flat]
+    if settings.choice == "pooled":
+        results = pool_results(results, panel, forecast_horizon or horizon, freq, settings, candidates, workers, progress)
+    forecasts, statuses, selection = _assemble(results)
     return dataclasses.replace(out, forecasts=forecasts, statuses=statuses, selection=selection)
+
+
+def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label: str) -> PanelEvaluation:
+    """The honest backtest of the pooled choice, from the per-series one: in each window, each
+    series that made a choice is scored (and its window forecast taken) with the model its
+    group's pooled choice gave from the selection backtests before that window — the
+    scores the single models already have on the window; no extra fit."""
+    sel = [e.selection for e in flat if e.selection is not None and len(e.selection)]
+    if not sel:
+        return ev
+    sel = pd.concat(sel, ignore_index=True)
+    picks = pd.concat([pd.Series(_pool_lookup(g), name="pooled").rename_axis("unique_id").reset_index().assign(window=w)
+                       for w, g in sel.groupby("window", sort=True)], ignore_index=True)
+    key = ["unique_id", "window"]
+    errors = ev.errors
+    singles = errors[errors["model"] != label].merge(picks, on=key)
+    singles = singles[singles["model"] == singles["pooled"]].drop(columns="pooled").assign(model=label)
+    keep = errors.merge(singles[key].assign(_new=True), on=key, how="left")["_new"].isna().to_numpy() | (errors["model"] != label).to_numpy()
+    errors = pd.concat([errors[keep], singles], ignore_index=True).sort_values(["unique_id", "window", "model"], kind="stable").reset_index(drop=True)
+    choices = ev.choices.merge(picks, on=key, how="left")
+    choices = choices.assign(model=choices["pooled"].where(choices["pooled"].notna(), choices["model"])).drop(columns="pooled")
+    sf = [e.single_forecasts for e in flat if e.single_forecasts is not None and len(e.single_forecasts)]
+    wf = ev.window_forecasts
+    if sf and wf is not None:
+        sf = pd.concat(sf, ignore_index=True).merge(picks, on=key)
+        sf = sf[sf["model"] == sf["pooled"]].drop(columns="pooled")
+        stale = wf.merge(sf[key].drop_duplicates().assign(_new=True), on=key, how="left")["_new"].notna().to_numpy()
+        wf = pd.concat([wf[~stale], sf], ignore_index=True).sort_values(["unique_id", "window", "ds"], kind="stable").reset_index(drop=True)
+    return dataclasses.replace(ev, errors=errors, choices=choices, window_forecasts=wf)
 
 
 def _quiet_worker() -> None:
@@ -573,7 +720,10 @@ def forecast_panel(
     _check_args(horizon, freq)
     names = [m.name for m in candidates] if candidates is not None else settings.models
     task = partial(_safe, horizon=horizon, freq=freq, settings=settings, candidates=candidates)
-    return _assemble(map_series(task, panel, settings, workers, progress, names, desc="forecast"))
+    results = map_series(task, panel, settings, workers, progress, names, desc="forecast")
+    if settings.choice == "pooled":
+        results = pool_results(results, panel, horizon, freq, settings, candidates, workers, progress)
+    return _assemble(results)
 
 
 def forecast_and_backtest(
