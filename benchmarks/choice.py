@@ -2,7 +2,7 @@
 
     python -m benchmarks.choice [--warehouse PATH | --scale medium] [--levels region,team,category,rep]
                                 [--freqs W,D] [--models seasonal_naive,ets,theta,croston,tsb]
-                                [--workers 0] [--combos] [--json]
+                                [--workers 0] [--combos] [--no-calibrate] [--json]
 
 For each level and frequency, ``salesml.forecast.auto.evaluate_panel`` scores, on the last
 ``[forecast] windows`` windows of the frequency's default horizon, ``auto`` chosen with the
@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
 
 #: fixed combinations (the mean of their members' forecasts) added as candidates with --combos
 COMBOS = (("ets", "theta"), ("ets", "theta", "tsb"), ("ets", "theta", "seasonal_naive"))
@@ -70,6 +69,7 @@ def main(argv=None) -> None:
     ap.add_argument("--models", default="seasonal_naive,ets,theta,croston,tsb")
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--combos", action="store_true", help="add the fixed combinations of COMBOS as candidates")
+    ap.add_argument("--no-calibrate", action="store_true", help="the models' own intervals ([forecast] calibrate_intervals = false)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     from salesml.accounting.ledger import ensure_posted
@@ -86,6 +86,8 @@ def main(argv=None) -> None:
         build_demo(settings)
     ensure_posted(settings)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    if args.no_calibrate:
+        settings = settings.with_overrides(forecast={"calibrate_intervals": False})
     rows = []
     for freq in args.freqs.split(","):
         for level in args.levels.split(","):
@@ -94,7 +96,7 @@ def main(argv=None) -> None:
             if not args.json:
                 beats = "yes" if r["auto_pooled"] <= r["best_single_mase"] else "no"
                 print(f"{r['level']:9s} {r['freq']} {r['series']:4d} series: auto pooled {r['auto_pooled']:.3f} "
-                      f"(80% cover {r['coverage_pooled']:.0f}%), per series {r['auto_series']:.3f}, best single "
+                      f"(80% cover {r['coverage_pooled']:.0f}%), per series {r['auto_series']:.3f} (cover {r['coverage_series']:.0f}%), best single "
                       f"{r['best_single']} {r['best_single_mase']:.3f} -> pooled <= best: {beats}; "
                       f"all: {r['singles']} [{r['seconds']}s]", flush=True)
     if args.json:

@@ -443,6 +443,10 @@ class ForecastSettings:
     horizon_m: int = 3
     #: prediction interval, % (also the interval whose coverage backtests measure)
     level: int = 80
+    #: calibrate each series' intervals on its selection backtest (conformal): the chosen
+    #: model's own bounds are widened or narrowed by the factor that makes ``level`` % of the
+    #: backtest's actuals fall inside them (a model's own intervals are often too narrow)
+    calibrate_intervals: bool = True
     #: a series shorter than this many steps (per frequency) is not fitted by the candidates:
     #: it falls back to seasonal naive / naive, or is skipped when even those cannot run
     min_obs_d: int = 56

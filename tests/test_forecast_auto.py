@@ -355,3 +355,14 @@ def test_the_honest_backtest_of_the_pooled_choice_is_the_single_scores_of_its_pi
     assert ev.choices.groupby("window")["model"].nunique().eq(1).all()  # one group: one pick per window
     wf = ev.window_forecasts
     assert set(wf["model"]) <= set(ev.choices["model"])
+
+
+def test_interval_factor_makes_the_backtest_cover_the_level():
+    """Bounds of ±1 around 0 and actuals spread to ±3: the factor puts 80% inside."""
+    actual = np.linspace(-3, 3, 50)
+    fc = pd.DataFrame({"yhat": np.zeros(50), "lo": -np.ones(50), "hi": np.ones(50)})
+    c = auto.interval_factor([(fc, actual)], 80)
+    wide = auto.calibrated(fc.assign(yhat=10.0, lo=9.0, hi=11.0), c)
+    assert np.mean(np.abs(actual) <= c) >= 0.8 and np.mean(np.abs(actual) < c) < 0.85
+    assert (wide["hi"] - 10).iloc[0] == pytest.approx(c)
+    assert auto.interval_factor([(fc.head(5), actual[:5])], 80) is None  # too few steps

@@ -343,6 +343,12 @@ def select_and_forecast(
     except Exception as e:
         last = f"every candidate failed on the full history (last: {type(e).__name__}: {e})"
         return _baseline_run(uid, hist, SeasonalNaive(), [last, *notes], horizon, freq, settings, n)
+    if settings.calibrate_intervals:
+        replay = memos.get(chosen.name) or (Ensemble(tuple(memos[m.name] for m in chosen.members)) if isinstance(chosen, Ensemble) else chosen)
+        factor = interval_factor(_backtest_windows(replay, hist, settings.windows, horizon, freq, settings.level), settings.level)
+        if factor is not None:
+            fc = calibrated(fc, factor)
+            how.append(f"intervals ×{factor:.2f} to cover {settings.level}% of the backtest")
     return SeriesResult(
         _labelled(uid, fc, chosen.name),
         # the backtest's winner could not refit: the next best (with its own score) is a fallback
@@ -350,6 +356,61 @@ def select_and_forecast(
         errors,
         tuple(names),
     )
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+#: the fewest backtest steps an interval is calibrated on
+MIN_CALIBRATION_STEPS = 10
+
+
+def interval_factor(windows: Sequence[tuple[pd.DataFrame, np.ndarray]], level: float) -> float | None:
+    """The conformal factor of a model's intervals from its backtest windows (``(forecast,
+    actuals)`` pairs): each actual's distance from ``yhat`` in units of the bound on its side;
+    the factor is the (finite-sample) ``level`` quantile of those, so scaling both bounds by it
+    puts ``level`` % of the backtest's actuals inside. None when there are too few steps or
+    the bounds are degenerate. Pure."""
+    ratios = []
+    for fc, actual in windows:
+        n = len(actual)
+        yhat, lo, hi = (fc[c].to_numpy(dtype="float64")[:n] for c in ("yhat", "lo", "hi"))
+        e = np.asarray(actual, dtype="float64") - yhat
+        side = np.where(e >= 0, hi - yhat, yhat - lo)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios.append(np.where(e == 0, 0.0, np.abs(e) / side))
+    r = np.concatenate(ratios) if ratios else np.array([])
+    if len(r) < MIN_CALIBRATION_STEPS:
+        return None
+    q = min(1.0, math.ceil((len(r) + 1) * level / 100) / len(r))
+    c = float(np.quantile(r, q, method="higher"))
+    return c if np.isfinite(c) and c > 0 else None
+
+
+def calibrated(fc: pd.DataFrame, factor: float | None) -> pd.DataFrame:
+    """A forecast with its bounds scaled about ``yhat`` by ``factor`` (lower bound kept >= 0)."""
+    if factor is None:
+        return fc
+    yhat = fc["yhat"].to_numpy(dtype="float64")
+    lo = np.clip(yhat - factor * (yhat - fc["lo"].to_numpy(dtype="float64")), 0, None)
+    hi = yhat + factor * (fc["hi"].to_numpy(dtype="float64") - yhat)
+    return fc.assign(lo=np.minimum(lo, yhat), hi=np.maximum(hi, yhat))
+
+
+def _backtest_windows(model, hist: pd.DataFrame, windows: int, horizon: int, freq: str, level: float) -> list:
+    """``(forecast, actuals)`` of ``model`` on the backtest windows of ``backtest_series`` (the
+    same cut-offs: a memoised model answers from its cache)."""
+    out = []
+    for w in range(windows, 0, -1):
+        cut = len(hist) - w * horizon
+        if cut < 2:
+            continue
+        train, test = hist.iloc[:cut], hist.iloc[cut : cut + horizon]
+        try:
+            out.append((model.forecast(train, horizon, freq, level), test["y"].to_numpy(dtype="float64")))
+        except Exception:  # a window the model failed in calibrates nothing
+            continue
+    return out
 
 
 # --------------------------------------------------------------------------- pooled choice
