@@ -16,18 +16,19 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from salesml.cli import (
+from salesml.cli_base import (
     ConfigOpt,
     Fmt,
     JsonOrTable,
     _jsonable,
+    _log,
     _post,
     _settings,
     app,
     emit,
     out,
 )
-from salesml.cli_models import _log, train_app
+from salesml.cli_models import train_app
 
 LevelOpt = Annotated[str, typer.Option("--level", help="company, region, team, rep, category or product")]
 FreqOpt = Annotated[str, typer.Option("--freq", help="D (days), W (weeks ending Sunday) or M (months)")]

@@ -16,12 +16,13 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from salesml.cli import (
+from salesml.cli_base import (
     ConfigOpt,
     Fmt,
     JsonOrTable,
     _fail,
     _jsonable,
+    _log,
     _post,
     _settings,
     app,
@@ -49,10 +50,6 @@ def _as_of(value: str | None) -> date | None:
     except ValueError:
         _fail(f"--as-of {value!r} is not a date of the form YYYY-MM-DD")
     return None
-
-
-def _log(message: str) -> None:
-    err.print(message, highlight=False)
 
 
 def _metric_table(model: dict, baselines: dict) -> pd.DataFrame:

@@ -143,18 +143,16 @@ def normalize_text(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
             sarr = pa.array(stripped, type=pa.string(), from_pandas=True)
             fix = ~arrow_mask(pc.string_is_ascii(sarr)) | arrow_mask(pc.match_substring_regex(sarr, r"\s\s|[\t\r\n\f\v]"))
             fix &= stripped.notna().to_numpy()
+            changed = np.array([], dtype=int)
             if fix.any():
                 fixed = map_unique(stripped[fix], _normalise)
                 changed = at[fix][mask(fixed != stripped[fix])]
                 stripped = stripped.copy()
                 stripped[fix] = fixed
-                new = text.copy()
-                new.iloc[at] = stripped.to_numpy()
-                if len(changed):
-                    log += L.fixes("normalize_text", col, df.index[changed], s.iloc[changed], new.iloc[changed])
-            else:
-                new = text.copy()
-                new.iloc[at] = stripped.to_numpy()
+            new = text.copy()
+            new.iloc[at] = stripped.to_numpy()
+            if len(changed):
+                log += L.fixes("normalize_text", col, df.index[changed], s.iloc[changed], new.iloc[changed])
         blank = arrow_mask(pc.equal(pa.array(new, from_pandas=True), ""))
         out[col] = new.mask(blank) if blank.any() else new
     return out, log

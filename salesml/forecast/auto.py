@@ -451,11 +451,12 @@ def pooled_choice(selection: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "model", "mase", "series"])
 
 
-def _pool_lookup(selection: pd.DataFrame) -> dict[str, str]:
-    """unique_id -> the model its group's pooled choice gave."""
-    choice = pooled_choice(selection).set_index("group")["model"]
+def _pool_lookup(selection: pd.DataFrame, choice: pd.DataFrame | None = None) -> dict[str, str]:
+    """unique_id -> the model its group's pooled choice (``pooled_choice(selection)``, unless
+    given) gave."""
+    model = (pooled_choice(selection) if choice is None else choice.reset_index()).set_index("group")["model"]
     groups = selection.drop_duplicates("unique_id").set_index("unique_id")["group"]
-    return {uid: choice[g] for uid, g in groups.items() if g in choice.index}
+    return {uid: model[g] for uid, g in groups.items() if g in model.index}
 
 
 def _refit(uid, history: pd.DataFrame, models: dict, horizon: int, freq: str, settings: ForecastSettings, pool: dict):
@@ -481,7 +482,7 @@ def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: 
         return list(results)
     selection = pd.concat([selection_scores(r.status["unique_id"], r.errors, r.candidates) for r in chose], ignore_index=True)
     choice = pooled_choice(selection).set_index("group")
-    model_of = _pool_lookup(selection)
+    model_of = _pool_lookup(selection, choice)
     own = {r.status["unique_id"]: r.status["model"] for r in chose}
     redo = {uid: m for uid, m in model_of.items() if m != own[uid]}
     pool = {m.name: m for m in (candidates if candidates is not None else [make_model(n, settings) for n in settings.models])}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from salesml.forecast import metrics as M
 from salesml.forecast.models import SEASON
-from salesml.forecast.panels import step_offset
+from salesml.forecast.panels import step_after, step_offset
 
 COLUMNS = [
     "unique_id", "model", "window", "cutoff", "horizon", "mase", "smape", "wape", "bias", "coverage",
@@ -140,11 +140,10 @@ def window_periods(errors: pd.DataFrame, freq: str, model: str) -> pd.DataFrame:
         cut = scored["cutoff"].dropna()
         first = last = None
         if len(cut):
-            cutoff = cut.mode().iloc[0]  # panels end on one step: every series shares its windows
+            cutoff = pd.Timestamp(cut.mode().iloc[0])  # panels end on one step: every series shares its windows
             step = step_offset(freq, cutoff)
-            horizon = int(scored["horizon"].iloc[0])
-            first = pd.Timestamp(cutoff) + pd.tseries.frequencies.to_offset(step)
-            last = pd.Timestamp(cutoff) + horizon * pd.tseries.frequencies.to_offset(step)
+            first = step_after(cutoff, step)
+            last = cutoff + int(scored["horizon"].iloc[0]) * pd.tseries.frequencies.to_offset(step)
         rows.append({"window": int(window), "first": first, "last": last, "series": int(scored["unique_id"].nunique()),
                      "left_out": int(g["unique_id"].nunique() - scored["unique_id"].nunique())})
     return pd.DataFrame(rows, columns=["window", "first", "last", "series", "left_out"])

@@ -190,26 +190,11 @@ def _bucket_sql(anchor: str) -> str:
     return "date_trunc('month', e.credit_date)::DATE" if anchor == "MS" else "last_day(e.credit_date)"
 
 
-def panel(
-    con: duckdb.DuckDBPyConnection,
-    level: str = "company",
-    freq: str = "D",
-    *,
-    measure: str = "amount",
-    scope: str | Scope | None = None,
-    start: str | None = None,
-    end: str | None = None,
-    settings: PerformanceSettings | None = None,
-    forecast: ForecastSettings | None = None,
-) -> pd.DataFrame:
-    """``unique_id, ds, y`` for every series of ``level`` (within ``scope``); ``panel_steps``
-    gives its calendar too.
-
-    ``measure``: ``amount`` (net revenue) or ``quantity`` (net units). ``end`` defaults to the
-    last sale date in the ledger; a partial last week or month is left out (a forecast of a
-    complete step should not learn from a half one) and named by ``panel_steps``.
-    """
-    return panel_steps(con, level, freq, measure=measure, scope=scope, start=start, end=end, settings=settings, forecast=forecast)[0]
+def panel(con: duckdb.DuckDBPyConnection, level: str = "company", freq: str = "D", **options) -> pd.DataFrame:
+    """``unique_id, ds, y`` for every series of ``level``: :func:`panel_steps` without its
+    calendar (the same options: ``measure``, ``scope``, ``start``, ``end``, ``settings``,
+    ``forecast``)."""
+    return panel_steps(con, level, freq, **options)[0]
 
 
 def panel_steps(
@@ -224,7 +209,13 @@ def panel_steps(
     settings: PerformanceSettings | None = None,
     forecast: ForecastSettings | None = None,
 ) -> tuple[pd.DataFrame, Steps]:
-    """``panel`` and its ``Steps`` (anchor, last complete step, the partial step left out)."""
+    """``unique_id, ds, y`` for every series of ``level`` (within ``scope``) and the panel's
+    ``Steps`` (anchor, last complete step, the partial step left out).
+
+    ``measure``: ``amount`` (net revenue) or ``quantity`` (net units). ``end`` defaults to the
+    last sale date in the ledger; a partial last week or month is left out (a forecast of a
+    complete step should not learn from a half one) and named by the ``Steps``.
+    """
     if level not in LEVELS:
         raise PanelError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     if freq not in FREQS:

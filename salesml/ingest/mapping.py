@@ -241,8 +241,7 @@ def _series(col: pa.ChunkedArray, index: pd.Index, name: str) -> pd.Series:
         col = col.cast(pa.timestamp("s"))
     if pa.types.is_null(t):
         return pd.Series(np.full(len(index), None, dtype=object), index=index, name=name)
-    values = col.to_pandas()
-    return pd.Series(values.to_numpy() if hasattr(values, "to_numpy") else values, index=index, name=name)
+    return pd.Series(col.to_pandas().to_numpy(), index=index, name=name)
 
 
 def _first_line(e: Exception) -> str:

@@ -33,7 +33,14 @@ from typing import Any
 
 import nbformat
 
-from salesml.accounting.performance import PeriodError, parse_period
+from salesml import warehouse
+from salesml.accounting.ledger import ensure_posted
+from salesml.accounting.performance import (
+    PeriodError,
+    latest_complete_period,
+    parse_period,
+    period_bounds,
+)
 from salesml.accounting.scope import ScopeError, parse_scope
 from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
@@ -298,17 +305,12 @@ LAST_DAY_REPORTS = ("sales_forecast",)
 
 
 def _last_day(settings: Settings) -> str:
-    from salesml import warehouse
-
     with warehouse.open(settings, read_only=True) as con:
         last = con.execute("SELECT max(credit_date) FROM ledger").fetchall()[0][0]
     return last.isoformat() if last is not None else ""
 
 
 def _default_period(settings: Settings) -> str:
-    from salesml import warehouse
-    from salesml.accounting.performance import latest_complete_period
-
     with warehouse.open(settings, read_only=True) as con:
         return latest_complete_period(con)
 
@@ -319,8 +321,6 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
     path = notebook_path(settings, name)
     check_parameters(dict(parameters or {}))  # before anything is read or written
     if settings.warehouse_path.exists():
-        from salesml.accounting.ledger import ensure_posted
-
         ensure_posted(settings)
     params = check_parameters(coerce_parameters(path, dict(parameters or {})))
     declared = declared_parameters(path)
@@ -334,8 +334,6 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
         if name in LAST_DAY_REPORTS:
             params["as_of"] = _last_day(settings)
         else:
-            from salesml.accounting.performance import period_bounds
-
             _, next_month = period_bounds(_default_period(settings))
             params["as_of"] = (next_month - timedelta(days=1)).isoformat()  # the latest complete month's last day
     html_path = output_path(settings, name, params)

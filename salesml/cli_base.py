@@ -1,0 +1,139 @@
+"""What every part of the ``salesml`` command line shares: the app, the consoles, the common
+options and formats, loading settings, printing frames and errors, posting the ledger.
+
+The command modules (:mod:`salesml.cli` and the ``cli_*`` modules) import from here and
+never from each other's top, so the command line has no import circle.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from salesml.accounting.ledger import ensure_posted
+from salesml.config import ENV_CONFIG, Settings, load_settings
+
+app = typer.Typer(
+    name="salesml",
+    help="Sales analytics and forecasting workbench: performance accounting, customer models and forecasts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+err = Console(stderr=True)
+#: tables printed to a pipe or file are not squeezed to 80 columns
+out = Console(width=None if sys.stdout.isatty() else 250)
+
+
+class Fmt(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class JsonOrTable(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Level(StrEnum):
+    rep = "rep"
+    team = "team"
+    region = "region"
+    company = "company"
+
+
+class Scale(StrEnum):
+    small = "small"
+    medium = "medium"
+    large = "large"
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help=f"config file (default ./salesml.toml; env {ENV_CONFIG})", show_default=False),
+]
+
+
+class _State:
+    config: Path | None = None
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config or _State.config)
+
+
+def print_error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    print_error(message)
+    raise typer.Exit(code)
+
+
+def _json_value(v):
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+        return None
+    if hasattr(v, "isoformat"):
+        return v.isoformat()[:10] if getattr(v, "hour", 0) == 0 and getattr(v, "minute", 0) == 0 else v.isoformat()
+    if hasattr(v, "item"):  # numpy scalars
+        return v.item()
+    if isinstance(v, float | int | str | bool):
+        return v
+    return str(v)  # Decimal and anything else: exact text
+
+
+def _jsonable(df: pd.DataFrame) -> list[dict]:
+    """Records with full float precision (repr round-trips), ISO dates, nulls for missing."""
+    cols = [str(c) for c in df.columns]
+    return [{c: _json_value(v) for c, v in zip(cols, rec, strict=True)} for rec in df.itertuples(index=False, name=None)]
+
+
+def emit(df: pd.DataFrame, fmt: str, title: str | None = None) -> None:
+    """Print a frame: JSON records, CSV, or a readable table."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(_jsonable(df), ensure_ascii=False, indent=2) + "\n")
+    elif fmt == "csv":
+        df.to_csv(sys.stdout, index=False)
+    else:
+        t = RichTable(title=title, show_lines=False, header_style="bold")
+        for c in df.columns:
+            t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left")
+        for rec in df.itertuples(index=False, name=None):
+            t.add_row(*[_cell(v, str(c)) for v, c in zip(rec, df.columns, strict=True)])
+        out.print(t)
+
+
+def _cell(v, column: str = "") -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.1f}%" if column.endswith("_pct") else f"{v:,.2f}"
+    return escape(str(v))  # data is text, never rich markup
+
+
+def _post(settings: Settings) -> None:
+    """Bring the ledger up to date with the loads (a note on stderr when it posts)."""
+    if not settings.warehouse_path.exists():
+        return
+    result = ensure_posted(settings)
+    if result and result["entries"]:
+        kinds = ", ".join(f"{n:,} {k}" for k, n in result["by_kind"].items())
+        adj = f"; {result['adjustments']:,} adjustments to closed periods" if result["adjustments"] else ""
+        err.print(f"ledger: posted {result['entries']:,} entries ({kinds}){adj}", highlight=False)
+
+
+
+def _log(message: str) -> None:
+    err.print(message, highlight=False)
