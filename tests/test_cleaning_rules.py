@@ -256,6 +256,18 @@ def test_schema_checks():
     assert got == {(1, "not one of completed, cancelled, returned"), (1, "is 0"), (1, "not between 0 and 1")}
 
 
+def test_schema_checks_on_whole_numbers_with_gaps():
+    df = frame(line_no=[1.0, np.nan, -2.0, 3.0], quantity=[1.0] * 4)
+    _, log = R.schema_checks(df, ctx())
+    assert set(log.problems["idx"]) == {2}
+    assert df["line_no"].dtype == "float64"  # the input is not changed
+    s = R._nullable_int(pd.Series([1.0, np.nan, -(2.0**52)], index=[5, 6, 7], name="n"))
+    assert str(s.dtype) == "Int64" and s.index.tolist() == [5, 6, 7] and s.name == "n"
+    assert s.isna().tolist() == [False, True, False] and s[7] == -(2**52)
+    with pytest.raises(TypeError):  # not whole: as pandas' own cast, never silently truncated
+        R._nullable_int(pd.Series([1.0, 2.5]))
+
+
 def test_overlapping_stints():
     df = frame(
         rep_id=["R1", "R1", "R2", "R2"],

@@ -132,6 +132,23 @@ def test_exact_repeats_are_found_before_generated_line_numbers(tmp_path):
     assert (r.rows_loaded, r.rows_quarantined) == (4, 0)
 
 
+def test_exact_repeats_are_the_same_whichever_reader_reads_the_file(tmp_path):
+    """The fast reader hashes rows as it reads; a file it cannot read (a blank line) is read
+    record by record. An empty cell and a quoted empty one are the same value either way."""
+    lines = ["536365,2024-01-10,,A,6,2.55,R1", '536365,2024-01-10,"",A,6,2.55,R1', "536365,2024-01-10,,B,1,4.00,R1",
+             "536365,2024-01-10,,A,6,2.55,R1"]
+    found = {}
+    for name, text in (("fast", lines), ("records", [lines[0], "", *lines[1:]])):
+        s = make_settings(tmp_path / name)
+        f = tmp_path / f"{name}.csv"
+        f.write_text("\n".join([",".join(HEADER), *text]) + "\n", encoding="utf-8")
+        [r] = ingest_source(s, "shop", shop_source(f))
+        found[name] = (r.rows_loaded, r.rows_quarantined, r.revenue_quarantined,
+                       [d for (d,) in rows_of(s, "SELECT details FROM quarantine ORDER BY source_row")])
+    assert found["fast"] == (2, 2, 30.6, ["exact duplicate of an earlier row (repeats row 2)"] * 2)
+    assert found["records"] == found["fast"]
+
+
 @pytest.mark.parametrize("named", [False, True])
 def test_a_return_file_after_a_sale_file(tmp_path, named):
     """Sales in one file, their returns in a later one: with and without return_of_* mapped."""

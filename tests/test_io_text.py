@@ -264,3 +264,33 @@ def test_line_ends_counts_each_kind_once():
 def test_common_chinese_characters_are_told_from_what_other_encodings_give():
     assert all(common_in_chinese(c) for c in "张伟北京，。（）")
     assert not any(common_in_chinese(c) for c in "黮嶳揷ゅé")
+
+
+def test_lines_are_counted_on_utf8_bytes_like_on_text(tmp_path, monkeypatch):
+    text = "a,b\r\nMüller,1\r\r\n华东\rx\n\ny"
+    f = tmp_path / "mixed.csv"
+    f.write_bytes(text.encode("utf-8"))
+    expected = line_ends(text) + 1  # the last line has no line end
+    for size in (1, 2, 3, 5, 1 << 22):  # \r\n and multi-byte characters split between pieces
+        monkeypatch.setattr(text_module, "_CHUNK", size)
+        assert scan_text(f).lines == expected
+        assert scan_text(f, "utf-8").lines == expected
+
+
+def test_a_file_is_decoded_once_within_shared_scans_and_again_when_it_changes(tmp_path, monkeypatch):
+    f = tmp_path / "orders.csv"
+    f.write_text("id\n1\n2\n", encoding="utf-8")
+    calls = []
+    decode = text_module._decode_whole
+    monkeypatch.setattr(text_module, "_decode_whole", lambda *a, **k: calls.append(a[0]) or decode(*a, **k))
+    scan_text(f)
+    scan_text(f)
+    assert len(calls) == 2  # outside a run nothing is kept
+    with text_module.shared_scans():
+        assert read_header(f) == ["id"]
+        assert read_csv(f).lines == 3
+        assert len(calls) == 3  # the header and the rows share one scan
+        f.write_text("id\n1\n2\n3\n4\n", encoding="utf-8")  # another size: scanned again
+        assert read_csv(f).lines == 5
+        assert len(calls) == 4
+    assert text_module._SCANS.get() is None

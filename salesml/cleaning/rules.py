@@ -558,6 +558,18 @@ def unknown_keys(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
     return df, log
 
 
+def _nullable_int(s: pd.Series) -> pd.Series:
+    """A float column of whole numbers as pandas' nullable Int64 (ten times ``astype``, which
+    checks every value on its own); anything else goes through ``astype``."""
+    if s.dtype == "float64":
+        v = s.to_numpy()
+        missing = np.isnan(v)
+        whole = np.where(missing, 0.0, v)
+        if np.all(np.abs(whole) < 2**53) and np.array_equal(whole, np.trunc(whole)):
+            return pd.Series(pd.arrays.IntegerArray(whole.astype(np.int64), missing), index=s.index, name=s.name)
+    return s.astype("Int64")
+
+
 def schema_checks(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """The canonical schema's value rules (pandera): status codes, ranges, signs, sizes."""
     sch = schema.pandera_schema(ctx.table)
@@ -566,7 +578,7 @@ def schema_checks(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleL
         if c.name not in frame.columns:
             frame[c.name] = pd.Series(np.nan if c.dtype in _NUMERIC_TYPES else None, index=frame.index, dtype="float64" if c.dtype in _NUMERIC_TYPES else ("datetime64[ns]" if c.dtype == "date" else object))
         elif c.dtype == "int":
-            frame[c.name] = frame[c.name].astype("Int64")
+            frame[c.name] = _nullable_int(frame[c.name])
     try:
         sch.validate(frame, lazy=True, inplace=True)  # frame is this rule's own (no copy of the rows)
     except pandera.errors.SchemaErrors as e:

@@ -64,7 +64,7 @@ from salesml.ingest.read import (
     read_location,
     source_files,
 )
-from salesml.io import RawTable, SourceFileError
+from salesml.io import RawTable, SourceFileError, shared_scans
 from salesml.io.csv import SOURCE_ROW
 
 
@@ -131,20 +131,26 @@ def broken_keys(mapped: pd.DataFrame, table: schema.Table, delimiter: str, spans
     """Records that swallowed other lines: a key or id holding a line break, or — in a record
     that spans several lines of the file — the delimiter. Quarantined, so the swallowed
     lines' money is not silently lost. (A delimiter inside a quoted key on one line is fine:
-    product names carry commas.)"""
+    product names carry commas.)
+
+    ``spans``: the records of a text file that span lines (index → lines); only they can hold
+    a line break, so only they are looked at. None (a spreadsheet, a query): every row is."""
     log = RuleLog()
-    multi = mapped.index.isin(list(spans)) if spans else np.zeros(len(mapped), dtype=bool)
+    if spans is not None and not spans:
+        return log  # every record is one line of the file
+    rows = mapped if spans is None else mapped.loc[mapped.index.isin(list(spans))]
+    multi = np.zeros(len(rows), dtype=bool) if spans is None else np.ones(len(rows), dtype=bool)
     delim = delimiter if len(delimiter) == 1 else None
     for col in dict.fromkeys([*table.key, *_ID_COLUMNS]):
-        if col not in mapped.columns or pd.api.types.is_numeric_dtype(mapped[col]):
+        if col not in rows.columns or pd.api.types.is_numeric_dtype(rows[col]):
             continue
-        text = as_text(mapped[col])
+        text = as_text(rows[col])
         hit = mask(text.str.contains("[\n\r]", regex=True))
         if delim and multi.any():
             hit |= multi & mask(text.str.contains(delim, regex=False))
         log += L.problems(
-            "broken_records", col, mapped.index[hit], "holds a line break or, in a record spanning lines, the delimiter (a quote left open?)",
-            [repr(v)[:80] for v in mapped.loc[hit, col]],
+            "broken_records", col, rows.index[hit], "holds a line break or, in a record spanning lines, the delimiter (a quote left open?)",
+            [repr(v)[:80] for v in rows.loc[hit, col]],
         )
     return log
 
@@ -164,14 +170,17 @@ def prepare(
     ctx: Context,
     joins: Iterable[tuple[pd.DataFrame, tuple[str, ...], str]] = (),
     spans: dict[int, int] | None = None,
+    row_hashes: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, RuleLog]:
     """Steps 2 to 5 for one file's rows — map, user rules, built-in cleaning, linking — each
-    taking the previous step's table: returns (canonical rows, rule log)."""
+    taking the previous step's table: returns (canonical rows, rule log). ``spans``: the
+    records spanning lines (see :func:`broken_keys`); ``row_hashes``: the reader's hash of
+    each row, if it has them."""
     source = ctx.source
     log = RuleLog()
     # exact repeats are judged on the rows as read, before generated columns (@seq) differ
     if not spec.distinct:
-        log += exact_repeats(raw, source.duplicates)
+        log += exact_repeats(raw, source.duplicates, row_hashes)
     frame = raw
     for other, on, label in joins:
         frame, part = join(frame, other, on, label, ctx.where)
@@ -404,7 +413,8 @@ def prepare_file(
         where=where,
     )
     try:
-        frame, log = prepare(raw.frame, spec, ctx, joined, getattr(raw, "line_spans", None))
+        spans = raw.line_spans if source.format == "csv" else None
+        frame, log = prepare(raw.frame, spec, ctx, joined, spans, raw.row_hashes)
     except CleaningError as e:  # the rules name the setting to change; say in which source
         raise CleaningError(str(e).replace("[sources.<name>", f"[sources.{source_name}")) from None
     records = raw.frame
@@ -416,7 +426,7 @@ def prepare_file(
     if not others:
         records = records.loc[log.rejected]
     lost = raw.unaccounted_lines
-    raw = dataclasses.replace(raw, frame=raw.frame.iloc[:0])  # the rows live on in frame and records
+    raw = dataclasses.replace(raw, frame=raw.frame.iloc[:0], row_hashes=None)  # the rows live on in frame and records
     return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, raw=raw, records=records, frame=frame, log=log,
                     anonymous=source.anonymous_customer, lost_lines=lost)
 
@@ -682,11 +692,12 @@ def ingest_source(
     missing = [str(f) for _, f in jobs if source.format != "sql" and not Path(f).is_file()]
     if missing:
         raise SourceFileError(f"source {source_name!r}: nothing was loaded: file not found: {', '.join(missing)}")
-    check_source(settings, source_name, source, jobs)
     run_id = uuid.uuid4().hex[:12]
     prepared: list[Prepared] = []
-    for table_name, location in tqdm(jobs, desc=f"read {source_name}", unit="file", disable=not progress):
-        prepared.append(
-            prepare_file(settings, source_name, table_name, location, source.tables[table_name], source, today=today, run_id=run_id, staged=prepared)
-        )
+    with shared_scans():  # each file is decoded once, for its header and for its rows
+        check_source(settings, source_name, source, jobs)
+        for table_name, location in tqdm(jobs, desc=f"read {source_name}", unit="file", disable=not progress):
+            prepared.append(
+                prepare_file(settings, source_name, table_name, location, source.tables[table_name], source, today=today, run_id=run_id, staged=prepared)
+            )
     return write_all(settings, prepared)

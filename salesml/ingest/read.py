@@ -112,15 +112,18 @@ def join_frames(settings: Settings, source: SourceSettings, joins: tuple[JoinSou
     return frames, hashes
 
 
-def exact_repeats(raw: pd.DataFrame, policy: str) -> L.RuleLog:
+def exact_repeats(raw: pd.DataFrame, policy: str, hashes: np.ndarray | None = None) -> L.RuleLog:
     """Rows repeating an earlier row of the file exactly (every source column the same):
-    with the policy ``quarantine`` each repeat is quarantined, naming the row it repeats."""
+    with the policy ``quarantine`` each repeat is quarantined, naming the row it repeats.
+    ``hashes``: one hash of each row's values, if the reader computed them already."""
     cols = [c for c in raw.columns if c != SOURCE_ROW]
     if policy != "quarantine" or not cols or len(raw) < 2:
         return L.RuleLog()
     # a hash per row (DuckDB's, ten times pandas') finds the candidates; they are then compared
     # value by value
-    maybe = pd.Series(_row_hashes(raw[cols])).duplicated(keep=False).to_numpy()
+    if hashes is None or len(hashes) != len(raw):
+        hashes = _row_hashes(raw[cols])
+    maybe = pd.Series(hashes).duplicated(keep=False).to_numpy()
     if not maybe.any():
         return L.RuleLog()
     sub = raw[maybe]

@@ -30,6 +30,7 @@ from salesml.io.csv import (
 from salesml.io.excel import list_sheets, read_excel, sheet_hash
 from salesml.io.parquet import read_parquet
 from salesml.io.sql import expand_url, masked_url, read_sql
+from salesml.io.text import shared_scans
 
 #: the formats :func:`read_source` reads (as in ``SourceSettings.format``)
 FORMATS = ("csv", "excel", "parquet", "sql")
@@ -84,6 +85,7 @@ __all__ = [
     "read_parquet",
     "read_source",
     "read_sql",
+    "shared_scans",
     "sheet_hash",
     "to_text",
 ]

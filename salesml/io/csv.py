@@ -139,6 +139,9 @@ class RawTable:
     compression: str = ""
     #: which reader read it: "duckdb" (the common case, whole) or "records" (record by record)
     reader: str = ""
+    #: one 64-bit hash of each row's values, in frame order, where the reader computed it on
+    #: the way (equal rows hash equal; unequal rows may collide) — else None
+    row_hashes: np.ndarray | None = None
 
     @property
     def record_lines(self) -> int:
@@ -663,8 +666,9 @@ def _read_with_duckdb(path: Path, scan: TextScan, digest: str, options: _Options
     con = duckdb.connect()
     try:
         con.execute("SET threads = 2")
+        values = ", ".join(f"coalesce(c{i}, '')" for i in range(len(names)))
         table = con.sql(
-            "SELECT * FROM read_csv($path, header = true, delim = $delim, quote = '\"', escape = '\"', "
+            f"SELECT *, hash({values}) AS _row_hash FROM read_csv($path, header = true, delim = $delim, quote = '\"', escape = '\"', "
             "columns = $columns, auto_detect = false, compression = $compression, store_rejects = true, "
             "strict_mode = true, null_padding = false)",
             params={
@@ -683,12 +687,14 @@ def _read_with_duckdb(path: Path, scan: TextScan, digest: str, options: _Options
         return None  # some line is not one record: blank, malformed or part of a longer one
     index = pd.RangeIndex(table.num_rows)
     columns = {SOURCE_ROW: pd.Series(np.arange(2, table.num_rows + 2, dtype=np.int64), index=index)}
+    hashes = table.column("_row_hash").to_numpy()
+    table = table.drop_columns(["_row_hash"])
     for name, col in zip(names, table.columns, strict=True):
         col = pc.fill_null(col.combine_chunks(), "").cast(pa.large_string())
         columns[name] = pd.Series(pd.arrays.ArrowStringArray(col), index=index)
     frame = pd.DataFrame(columns, index=index, copy=False)
     return RawTable(frame=frame, path=path, encoding=scan.encoding, content_hash=digest, lines=scan.lines,
-                    header_lines=1, compression=scan.compression, reader="duckdb")
+                    header_lines=1, compression=scan.compression, reader="duckdb", row_hashes=hashes)
 
 
 def _first_names(path: Path, scan: TextScan, options: _Options) -> list[str]:

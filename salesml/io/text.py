@@ -36,6 +36,7 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -193,13 +194,23 @@ class _LineCounter:
         self.ends = 0
         self.last = ""
 
-    def feed(self, text: str) -> None:
+    def feed(self, text: str | bytes) -> None:
+        """Count the line ends of the next piece: text, or bytes of an encoding in which
+        the bytes of ``\n`` and ``\r`` are never part of another character (UTF-8)."""
         if not text:
             return
-        self.ends += line_ends(text)
-        if self.last == "\r" and text[0] == "\n":
+        if isinstance(text, bytes):
+            self.ends += text.count(b"\n")
+            cr = text.count(b"\r")
+            if cr:
+                self.ends += cr - text.count(b"\r\n")
+            first, last = text[:1] == b"\n", chr(text[-1])
+        else:
+            self.ends += line_ends(text)
+            first, last = text[0] == "\n", text[-1]
+        if self.last == "\r" and first:
             self.ends -= 1
-        self.last = text[-1]
+        self.last = last
 
     @property
     def lines(self) -> int:
@@ -243,6 +254,7 @@ def _effective(encoding: str, head: bytes) -> str:
 def _decode_whole(path: Path, encoding: str, head: bytes, on_text=None) -> _Decoded:
     """Decode the decompressed file strictly, counting lines; stop at the first bad byte."""
     dec = codecs.getincrementaldecoder(encoding)("strict")
+    by_bytes = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
     counter = _LineCounter()
     fed = 0
     with open_binary(path) as f:
@@ -268,7 +280,7 @@ def _decode_whole(path: Path, encoding: str, head: bytes, on_text=None) -> _Deco
                 )
             if on_text is not None:
                 on_text(text, counter)
-            counter.feed(text)
+            counter.feed(chunk if by_bytes else text)  # UTF-8: counted on the bytes, 3x faster
             if final:
                 return _Decoded(lines=counter.lines)
             fed += len(chunk)
@@ -304,10 +316,38 @@ def scan_text(path: str | Path, declared: str = "auto") -> TextScan:
     """Decode the whole (decompressed) file once: the encoding to read it with and its line count.
 
     Raises :class:`SourceFileError` for a missing or empty file, a damaged archive, an
-    unknown encoding, or text that does not decode (see the module docstring).
+    unknown encoding, or text that does not decode (see the module docstring). Within
+    :func:`shared_scans`, an unchanged file is decoded once.
     """
     path = Path(path)
     _check_file(path)
+    cache = _SCANS.get()
+    if cache is None:
+        return _scan(path, declared)
+    st = path.stat()
+    key = (path.resolve(), st.st_size, st.st_mtime_ns, declared)
+    if key not in cache:
+        cache[key] = _scan(path, declared)
+    return cache[key]
+
+
+#: the scans of one run (see :func:`shared_scans`), by resolved path, size, mtime and declared
+#: encoding; None outside a run
+_SCANS: ContextVar[dict[tuple, TextScan] | None] = ContextVar("salesml_text_scans", default=None)
+
+
+@contextlib.contextmanager
+def shared_scans() -> Iterator[None]:
+    """Within the block, a file scanned once is not decoded again while it is unchanged: an
+    import reads a file's header (to check every mapping first) and then its rows."""
+    token = _SCANS.set({})
+    try:
+        yield
+    finally:
+        _SCANS.reset(token)
+
+
+def _scan(path: Path, declared: str) -> TextScan:
     compression = compression_of(path)
     head = _head(path)
     if not head:
