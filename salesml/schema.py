@@ -20,7 +20,9 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import SimpleNamespace
 
 import pandas as pd
@@ -344,16 +346,25 @@ _PANDERA_DTYPES = {
 }
 
 
-def pandera_schema(t: Table | str) -> pa.DataFrameSchema:
+def pandera_schema(t: Table | str, columns: Iterable[str] | None = None) -> pa.DataFrameSchema:
     """The pandera schema a typed frame must satisfy before it enters the warehouse.
 
     Types are checked loosely on the pandas side (``float64`` for money, which the
     warehouse stores as DECIMAL); the checks carry the value rules. Validate with
-    ``lazy=True`` to get every failing row at once.
+    ``lazy=True`` to get every failing row at once. ``columns``: only these columns'
+    checks (a source's columns: one without a value has nothing to check), the table's
+    own checks always.
     """
     t = table(t) if isinstance(t, str) else t
+    return _pandera_schema(t, None if columns is None else frozenset(columns))
+
+
+@lru_cache(maxsize=128)
+def _pandera_schema(t: Table, columns: frozenset[str] | None) -> pa.DataFrameSchema:
     cols = {}
     for c in t.columns:
+        if columns is not None and c.name not in columns:
+            continue
         checks = list(c.checks)
         if c.sql_type.startswith("DECIMAL"):
             precision, scale = (int(x) for x in c.sql_type[8:-1].split(","))

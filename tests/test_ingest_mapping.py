@@ -13,6 +13,7 @@ from salesml.ingest.mapping import (
     expression_columns,
     is_arithmetic,
     join,
+    line_numbers,
     map_columns,
 )
 
@@ -55,6 +56,20 @@ def test_backticks_sequences_and_unknown_names():
         map_columns(src, {**cols, "amount": "Price * Qty"}, schema.ORDER_LINES)
     with pytest.raises(MappingError, match="no source column 'Order'"):
         map_columns(src, {**cols, "line_no": "@seq(Order)"}, schema.ORDER_LINES)
+
+
+@pytest.mark.parametrize(
+    ("keys", "numbers"),
+    [
+        (["A", "A", "B", "B", "B", "", ""], [1, 2, 1, 2, 3, 1, 2]),  # each order's lines together
+        (["A", "B", "A", None, "B", None, "A"], [1, 1, 2, 1, 2, 2, 3]),  # interleaved; missing is a group
+        ([], []),
+    ],
+)
+def test_sequences_count_within_each_key_in_row_order(keys, numbers):
+    s = pd.Series(keys, dtype="string[pyarrow]", index=range(10, 10 + len(keys)))
+    got = line_numbers(s)
+    assert got.tolist() == numbers and got.index.tolist() == s.index.tolist()
 
 
 def test_missing_columns_and_required_columns_are_named():

@@ -572,7 +572,7 @@ def _nullable_int(s: pd.Series) -> pd.Series:
 
 def schema_checks(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """The canonical schema's value rules (pandera): status codes, ranges, signs, sizes."""
-    sch = schema.pandera_schema(ctx.table)
+    sch = schema.pandera_schema(ctx.table, [c for c in ctx.table.column_names if c in df.columns])
     frame = df.copy(deep=False)  # columns are replaced, never changed in place
     for c in ctx.table.columns:
         if c.name not in frame.columns:

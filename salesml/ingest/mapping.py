@@ -301,6 +301,20 @@ def _text(v) -> str:
     return str(v)
 
 
+def line_numbers(keys: pd.Series) -> pd.Series:
+    """``@seq``: 1, 2, ... within each value of ``keys`` in the order of the rows (a missing
+    key is a group too). An export lists an order's lines together: then the numbers are
+    counted along the runs without grouping."""
+    codes, uniques = pd.factorize(keys, use_na_sentinel=False)
+    n = len(codes)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if n else np.array([], dtype=np.int64)
+    if len(starts) == len(uniques):  # every key in one run
+        seq = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    else:
+        seq = pd.Series(codes).groupby(codes, sort=False).cumcount().to_numpy()
+    return pd.Series(seq.astype(np.int64) + 1, index=keys.index)
+
+
 def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table, where: str = "", style: NumberStyle = PLAIN) -> Mapped:
     """Build the canonical columns of ``table`` from a source frame (all text)."""
     where = where or table.name
@@ -314,12 +328,13 @@ def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table,
         column = table.column(canon)
         if how in source_cols:
             s = as_text(raw[how])
-            blank = arrow_mask(pc.equal(pc.utf8_trim_whitespace(pa.array(s, from_pandas=True)), ""))
+            arr = pa.array(s, from_pandas=True)
+            blank = arrow_mask(pc.or_(pc.equal(arr, ""), pc.utf8_is_space(arr)))  # no trimmed copy
             out[canon] = s.mask(blank) if blank.any() else s
         elif how == "@row":
             out[canon] = raw[SOURCE_ROW].astype("int64")
         elif m := _SEQ.match(how):
-            out[canon] = raw.groupby(m.group("col"), sort=False, dropna=False).cumcount() + 1
+            out[canon] = line_numbers(raw[m.group("col")])
         elif m := _LITERAL.match(how):
             out[canon] = pd.Series(m.group("text"), index=raw.index, dtype=TEXT)
         elif is_arithmetic(how):
