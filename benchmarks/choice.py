@@ -2,15 +2,18 @@
 
     python -m benchmarks.choice [--warehouse PATH | --scale medium] [--levels region,team,category,rep]
                                 [--freqs W,D] [--models seasonal_naive,ets,theta,croston,tsb]
-                                [--workers 0] [--combos] [--no-calibrate] [--json]
+                                [--choices pooled,series] [--selection-windows N]
+                                [--combinations a+b,c+d | --all-combinations K]
+                                [--workers 0] [--no-calibrate] [--json]
 
 For each level and frequency, ``salesml.forecast.auto.evaluate_panel`` scores, on the last
 ``[forecast] windows`` windows of the frequency's default horizon, ``auto`` chosen with the
-data before each window only — once per series (``choice = "series"``) and once pooled
-across the series that share their candidates (``choice = "pooled"``) — next to every single
-candidate on the same windows. Each row: mean MASE of auto (pooled), auto (per series), the
-best single candidate and each candidate, and the 80% intervals' coverage. The same series,
-windows and fits' code for all: the ratios are the figures to quote.
+data before each window only — pooled across the series of the level (``choice = "pooled"``)
+and/or once per series (``choice = "series"``) — next to every candidate on the same windows.
+Each row: mean MASE of auto per choice, the best single model (of ``--models``, picked after
+the fact), the best combination when there are any, every candidate's MASE and the 80%
+intervals' coverage. The same series, windows and fits' code for all: the ratios are the
+figures to quote.
 
 Without ``--warehouse`` the demo company of ``--scale`` is generated and loaded into a scratch
 folder first. Figures belong in issue notes and benchmarks/README.md.
@@ -20,42 +23,49 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-#: fixed combinations (the mean of their members' forecasts) added as candidates with --combos
-COMBOS = (("ets", "theta"), ("ets", "theta", "tsb"), ("ets", "theta", "seasonal_naive"))
+
+def combinations_of(models: tuple[str, ...], listed: str, up_to: int) -> tuple[str, ...]:
+    """The combinations to add as candidates: the listed ones ("a+b,c+d"), or every subset of
+    2 to ``up_to`` of ``models``."""
+    if up_to >= 2:
+        return tuple("+".join(c) for r in range(2, up_to + 1) for c in itertools.combinations(models, r))
+    return tuple(c.strip() for c in listed.split(",") if c.strip())
 
 
-def evaluate(settings, level: str, freq: str, models: tuple[str, ...], workers: int | None, combos: bool = False) -> dict:
+def evaluate(settings, level: str, freq: str, choices: tuple[str, ...], workers: int | None) -> dict:
     from salesml.forecast.auto import default_horizon, evaluate_panel
     from salesml.forecast.backtest import summarise
-    from salesml.forecast.models import Ensemble, make_model
+    from salesml.forecast.models import candidate_models
     from salesml.forecast.service import load_panel
 
-    fs = dataclasses.replace(settings.forecast, models=models)
-    panel = load_panel(dataclasses.replace(settings, forecast=fs), level, freq)
+    fs = settings.forecast
+    panel = load_panel(settings, level, freq)
     horizon = default_horizon(fs, freq)
-    candidates = [make_model(m, fs) for m in models]
-    by_name = {m.name: m for m in candidates}
-    if combos:
-        candidates += [Ensemble(tuple(by_name[m] for m in c)) for c in COMBOS if all(m in by_name for m in c)]
-    out = {"level": level, "freq": freq, "series": int(panel["unique_id"].nunique()), "horizon": horizon, "windows": fs.windows}
+    candidates = candidate_models(fs)
+    out = {"level": level, "freq": freq, "series": int(panel["unique_id"].nunique()), "horizon": horizon,
+           "windows": fs.windows, "selection_windows": fs.selection_windows or fs.windows}
     t0 = time.perf_counter()
-    for choice in ("pooled", "series"):
+    for choice in choices:
         ev = evaluate_panel(panel, fs.windows, horizon, freq, dataclasses.replace(fs, choice=choice), workers=workers,
                             candidates=candidates, singles=candidates, label="auto")
         summary = summarise(ev.errors).set_index("model")
         out[f"auto_{choice}"] = round(float(summary.loc["auto", "mase"]), 3)
         out[f"coverage_{choice}"] = round(float(summary.loc["auto", "coverage_80"]), 1)
-        if choice == "pooled":
-            singles = summary.drop(index="auto")
-            out["singles"] = {m: round(float(v), 3) for m, v in singles["mase"].items()}
-            best = singles["mase"].idxmin()
-            out["best_single"], out["best_single_mase"] = best, round(float(singles.loc[best, "mase"]), 3)
+        if "candidates" not in out:
+            scores = summary.drop(index="auto")["mase"]
+            out["candidates"] = {m: round(float(v), 3) for m, v in scores.items()}
+            singles = scores[[m in fs.models for m in scores.index]]
+            out["best_single"], out["best_single_mase"] = singles.idxmin(), round(float(singles.min()), 3)
+            combos = scores[[m not in fs.models for m in scores.index]]
+            if len(combos):
+                out["best_combination"], out["best_combination_mase"] = combos.idxmin(), round(float(combos.min()), 3)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -67,8 +77,11 @@ def main(argv=None) -> None:
     ap.add_argument("--levels", default="region,team,category,rep")
     ap.add_argument("--freqs", default="W,D")
     ap.add_argument("--models", default="seasonal_naive,ets,theta,croston,tsb")
+    ap.add_argument("--choices", default="pooled,series", help="the ways of choosing to score: pooled, series")
+    ap.add_argument("--selection-windows", type=int, default=-1, help="[forecast] selection_windows (default: the settings')")
+    ap.add_argument("--combinations", default="", help='combinations to add as candidates: "ets+theta,ets+theta+seasonal_naive"')
+    ap.add_argument("--all-combinations", type=int, default=0, metavar="K", help="add every combination of 2 to K models")
     ap.add_argument("--workers", type=int, default=0)
-    ap.add_argument("--combos", action="store_true", help="add the fixed combinations of COMBOS as candidates")
     ap.add_argument("--no-calibrate", action="store_true", help="the models' own intervals ([forecast] calibrate_intervals = false)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -86,19 +99,24 @@ def main(argv=None) -> None:
         build_demo(settings)
     ensure_posted(settings)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    forecast = {"models": models, "combinations": combinations_of(models, args.combinations, args.all_combinations)}
     if args.no_calibrate:
-        settings = settings.with_overrides(forecast={"calibrate_intervals": False})
+        forecast["calibrate_intervals"] = False
+    if args.selection_windows >= 0:
+        forecast["selection_windows"] = args.selection_windows
+    settings = settings.with_overrides(forecast=forecast)
+    choices = tuple(c.strip() for c in args.choices.split(",") if c.strip())
     rows = []
     for freq in args.freqs.split(","):
         for level in args.levels.split(","):
-            r = evaluate(settings, level.strip(), freq.strip(), models, args.workers or None, args.combos)
+            r = evaluate(settings, level.strip(), freq.strip(), choices, args.workers or None)
             rows.append(r)
             if not args.json:
-                beats = "yes" if r["auto_pooled"] <= r["best_single_mase"] else "no"
-                print(f"{r['level']:9s} {r['freq']} {r['series']:4d} series: auto pooled {r['auto_pooled']:.3f} "
-                      f"(80% cover {r['coverage_pooled']:.0f}%), per series {r['auto_series']:.3f} (cover {r['coverage_series']:.0f}%), best single "
-                      f"{r['best_single']} {r['best_single_mase']:.3f} -> pooled <= best: {beats}; "
-                      f"all: {r['singles']} [{r['seconds']}s]", flush=True)
+                autos = ", ".join(f"{c} {r[f'auto_{c}']:.3f} (80% cover {r[f'coverage_{c}']:.0f}%)" for c in choices)
+                verdict = ", ".join(f"{c} {'<=' if r[f'auto_{c}'] <= r['best_single_mase'] else '>'} best" for c in choices)
+                combo = f", best combination {r['best_combination']} {r['best_combination_mase']:.3f}" if "best_combination" in r else ""
+                print(f"{r['level']:9s} {r['freq']} {r['series']:4d} series: auto {autos}; best single {r['best_single']} "
+                      f"{r['best_single_mase']:.3f}{combo} -> {verdict}; all: {r['candidates']} [{r['seconds']}s]", flush=True)
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
 

@@ -431,12 +431,20 @@ class ForecastSettings:
     product_models: tuple[str, ...] = ("ets_ana", "croston", "tsb")
     #: average the forecasts of the best N candidates of each series (0 or 1 = the best one alone)
     ensemble_top: int = 0
+    #: fixed combinations that join the candidates of ``auto``: the mean of their members'
+    #: forecasts and bounds, named "ensemble(a+b)" ("a+b" here; members among ``models``).
+    #: They cost no extra fits: a combination reuses its members' backtests and forecasts
+    combinations: tuple[str, ...] = ()
     #: how ``auto`` chooses: "series" = each series its own best; "pooled" = one model for all
     #: the series of a level that share their candidates, the lowest mean MASE across them in
     #: the selection backtests (benchmarks/choice.py compares the two)
-    choice: str = "series"
+    choice: str = "pooled"
     #: rolling-origin backtest windows of the automatic choice
     windows: int = 3
+    #: the windows each choice is made on (its selection backtest; 0 = ``windows``). More
+    #: windows look steadier but reach further back: on the demo 5 helped one level and hurt
+    #: another (benchmarks/README.md)
+    selection_windows: int = 0
     #: default horizons (steps) per frequency
     horizon_d: int = 28
     horizon_w: int = 13
@@ -783,14 +791,20 @@ def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "s
     for key in ("windows", "horizon_d", "horizon_w", "horizon_m", "min_obs_d", "min_obs_w", "min_obs_m", "prophet_uncertainty_samples"):
         if getattr(f, key) < 1:
             raise ConfigError(f"{origin}: forecast.{key} must be 1 or more, got {getattr(f, key)}")
-    if f.ensemble_top < 0 or f.workers < 0:
-        raise ConfigError(f"{origin}: forecast.ensemble_top and forecast.workers must be 0 or more")
+    if f.ensemble_top < 0 or f.workers < 0 or f.selection_windows < 0:
+        raise ConfigError(f"{origin}: forecast.ensemble_top, forecast.selection_windows and forecast.workers must be 0 or more")
     if not 50 <= f.level < 100:
         raise ConfigError(f"{origin}: forecast.level must be a percentage between 50 and 99, got {f.level}")
     if not 0 < f.intermittent_zero_share <= 1:
         raise ConfigError(f"{origin}: forecast.intermittent_zero_share must be a fraction in (0, 1], got {f.intermittent_zero_share:g}")
     if f.reconcile not in RECONCILE_METHODS:
         raise ConfigError(f"{origin}: forecast.reconcile must be one of {', '.join(RECONCILE_METHODS)}, got {f.reconcile!r}")
+    for combo in f.combinations:
+        members = [m.strip() for m in str(combo).split("+")]
+        unknown = [m for m in members if m not in FORECAST_MODELS]
+        if len(members) < 2 or unknown or len(set(members)) != len(members):
+            why = f"unknown model(s) {', '.join(unknown)}" if unknown else "two or more different models are needed"
+            raise ConfigError(f"{origin}: forecast.combinations: {combo!r}: {why} (e.g. \"ets+theta+seasonal_naive\"; models: {', '.join(FORECAST_MODELS)})")
     if f.choice not in ("pooled", "series"):
         raise ConfigError(f"{origin}: forecast.choice must be \"pooled\" or \"series\", got {f.choice!r}")
     if f.week_ends.upper() not in ("", *WEEKDAYS):

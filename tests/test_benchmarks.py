@@ -27,8 +27,24 @@ def test_the_ingest_benchmark_runs_on_a_tiny_file(tmp_path, capsys):
     (its returns are accepted as unlinked) and the ratios are to DuckDB's time and memory."""
     from benchmarks import ingest
 
-    assert ingest.main(["--lines", "2000", "--out", str(tmp_path), "--json"]) == 0
+    assert ingest.main(["--lines", "2000", "--out", str(tmp_path), "--repeat", "1", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     by = {x["variant"]: x for x in r["results"]}
-    assert set(by) == {"duckdb", "pandas", "salesml"} and all(x["rows"] == 2000 for x in by.values())
+    assert set(by) == {"duckdb", "pandas", "salesml"} and all(x["rows"] == 2000 and x["runs"] == 1 for x in by.values())
     assert by["duckdb"]["x_duckdb_time"] == 1.0 and by["salesml"]["peak_rss_mb"] > 0
+    assert by["salesml"]["startup_s"] > 0  # the imports, timed apart from the load
+
+
+def test_the_choice_benchmark_scores_auto_next_to_every_candidate(small_demo, capsys):
+    from benchmarks import choice
+
+    assert choice.combinations_of(("a", "b", "c"), "", 3) == ("a+b", "a+c", "b+c", "a+b+c")
+    assert choice.combinations_of(("a", "b", "c"), "a+b, b+c", 0) == ("a+b", "b+c")
+    choice.main(["--warehouse", str(small_demo.warehouse_path), "--levels", "region", "--freqs", "W", "--models", "seasonal_naive,theta",
+                 "--all-combinations", "2", "--choices", "pooled", "--selection-windows", "2", "--workers", "1", "--json"])
+    [r] = json.loads(capsys.readouterr().out)
+    assert (r["level"], r["freq"], r["selection_windows"]) == ("region", "W", 2) and r["series"] > 1
+    assert set(r["candidates"]) == {"seasonal_naive", "theta", "ensemble(seasonal_naive+theta)"}
+    assert r["best_single"] in ("seasonal_naive", "theta") and r["best_combination"] == "ensemble(seasonal_naive+theta)"
+    assert r["best_single_mase"] == min(r["candidates"]["seasonal_naive"], r["candidates"]["theta"])
+    assert math.isfinite(r["auto_pooled"]) and 0 <= r["coverage_pooled"] <= 100

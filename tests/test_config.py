@@ -77,6 +77,9 @@ def test_environment_overrides(tmp_path, no_config, monkeypatch):
         ('[warehouse]\nmemory_limit = "150%"\n', r"warehouse.memory_limit must be more than 0 and at most 100%"),
         ("[warehouse]\nmemory_limit = 4\n", r"'warehouse.memory_limit' must be a string"),
         ("[warehouse]\nthreads = -1\n", r"warehouse.threads must be 0 \(all cores\) or more, got -1"),
+        ('[forecast]\ncombinations = ["ets+thetta"]\n', r"forecast.combinations: 'ets\+thetta': unknown model\(s\) thetta"),
+        ('[forecast]\ncombinations = ["ets"]\n', r"forecast.combinations: 'ets': two or more different models are needed"),
+        ("[forecast]\nselection_windows = -2\n", r"forecast.ensemble_top, forecast.selection_windows and forecast.workers must be 0 or more"),
     ],
 )
 def test_bad_settings_name_the_key_and_file(tmp_path, no_config, text, message):

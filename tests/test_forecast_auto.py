@@ -18,11 +18,11 @@ from salesml.forecast.auto import (
     forecast_series,
     select_and_forecast,
 )
-from salesml.forecast.models import ETS, SeasonalNaive, make_model
+from salesml.forecast.models import ETS, Ensemble, SeasonalNaive, candidate_models, make_model
 from salesml.forecast.panels import PanelError
 
 #: the statistical candidates (no Prophet: it costs ~0.5 s a fit), small backtests
-FAST = ForecastSettings(models=("seasonal_naive", "ets", "theta", "croston", "tsb"), windows=2)
+FAST = ForecastSettings(models=("seasonal_naive", "ets", "theta", "croston", "tsb"), windows=2, choice="series", selection_windows=0)
 POOLED = replace(FAST, choice="pooled")
 WEEK = np.array([1.0, 1.1, 1.2, 1.2, 1.4, 0.6, 0.5])
 
@@ -93,7 +93,7 @@ def test_a_trend_and_weekly_season_gets_ets_or_theta_and_beats_seasonal_naive():
 
 
 def test_an_intermittent_series_gets_croston_or_tsb():
-    s = ForecastSettings(models=("seasonal_naive", "croston", "tsb"), windows=2)
+    s = ForecastSettings(models=("seasonal_naive", "croston", "tsb"), windows=2, choice="series", selection_windows=0)
     res = select_and_forecast("slow", intermittent(), 14, "D", s)
     assert res.status["model"] in ("croston", "tsb") and res.status["status"] == "fitted"
     assert res.status["reason"].startswith("lowest MASE") and "intermittent (" in res.status["reason"]
@@ -166,7 +166,7 @@ def test_a_winner_that_cannot_refit_gives_way_to_the_next_best():
 def test_the_ensemble_of_the_best_is_used_when_it_beats_them():
     y = np.resize([10.0, 12, 14, 16, 18, 5, 3], 84) + np.random.default_rng(0).normal(0, 0.5, 84)
     candidates = [Shifted(3.0, "high"), Shifted(-3.0, "low")]  # their average is seasonal naive
-    s = ForecastSettings(models=("seasonal_naive",), windows=2, ensemble_top=2)
+    s = ForecastSettings(models=("seasonal_naive",), windows=2, ensemble_top=2, choice="series", selection_windows=0)
     res = select_and_forecast("e", frame(y), 7, "D", s, candidates=candidates)
     assert res.status["model"] == "ensemble(high+low)" and "the average of the best 2" in res.status["reason"]
     expected = SeasonalNaive().forecast(frame(y), 7, "D")
@@ -243,7 +243,7 @@ class Counting:
 def test_the_honest_backtest_chooses_before_each_window_and_shares_its_fits():
     h = seasonal_trend(n=140)
     counted = Counting()
-    s = ForecastSettings(models=("seasonal_naive",), windows=3)
+    s = ForecastSettings(models=("seasonal_naive",), windows=3, selection_windows=5)
     ev = auto.evaluate_series("s", h, 3, 7, "D", s, candidates=[counted, ETS()], forecast=True)
     # each window's auto row is the choice made on the history up to its cut-off
     auto_rows = ev.errors[ev.errors["model"] == "auto"].set_index("window")
@@ -256,9 +256,14 @@ def test_the_honest_backtest_chooses_before_each_window_and_shares_its_fits():
     plain = auto.backtest_series("s", h, [ETS(), SeasonalNaive()], 3, 7, "D")
     mine = ev.errors[ev.errors["model"].isin(["ets", "seasonal_naive"])]
     pd.testing.assert_frame_equal(mine.reset_index(drop=True), plain.sort_values(["window", "model"]).reset_index(drop=True), check_like=True)
-    # one fit per training cut-off: 6 cut-offs for 3 windows of a 3-window choice, and the full history
+    # one fit per training cut-off: 8 cut-offs for 3 windows of a choice on 5 windows, and
+    # the full history
     counted.fits.clear()
     auto.evaluate_series("s", h, 3, 7, "D", s, candidates=[counted], forecast=True)
+    assert sorted(counted.fits) == [84, 91, 98, 105, 112, 119, 126, 133, 140]
+    # a choice on as many windows as the backtest (selection_windows = 0, the default): 6 cut-offs
+    counted.fits.clear()
+    auto.evaluate_series("s", h, 3, 7, "D", replace(s, selection_windows=0), candidates=[counted], forecast=True)
     assert sorted(counted.fits) == [98, 105, 112, 119, 126, 133, 140]
     assert ev.result.status["status"] == "fitted" and len(ev.result.forecast) == 7
 
@@ -324,6 +329,40 @@ def test_pooled_choice_takes_the_lowest_mean_across_the_series_of_a_group():
     assert out.loc["x+w", "model"] == "w"
 
 
+def test_a_pooled_choice_counts_what_a_model_that_fails_on_a_few_series_would_give_them():
+    """z fails on one series of ten: chosen for the group, that series keeps its own best, so z
+    is judged by that outcome; a model scored on fewer than 90 % of the series is not eligible."""
+    rows = [(f"s{i}", m, v) for i in range(10) for m, v in (("x", 1.0), ("y", 0.9))]
+    rows += [(f"s{i}", "z", 0.5) for i in range(9)]  # not on s9, whose own best is y (0.9)
+    rows += [("s0", "w", 0.01)]
+    sel = pd.DataFrame([{"unique_id": u, "group": "x+y+z+w", "model": m, "mase": v, "wape": v, "abs_error": v} for u, m, v in rows])
+    out = auto.pooled_choice(sel).set_index("group")
+    assert out.loc["x+y+z+w", "model"] == "z" and out.loc["x+y+z+w", "mase"] == pytest.approx((9 * 0.5 + 0.9) / 10)
+    assert out.loc["x+y+z+w", "series"] == 10
+
+
+def test_a_series_too_short_to_choose_gets_its_groups_pooled_model():
+    long = pooled_panel()
+    short = seasonal_trend(n=30, seed=9).assign(unique_id="new")  # fewer than min_obs_d (56) days
+    panel = pd.concat([long, short], ignore_index=True)
+    _, own, _ = forecast_panel(panel, 7, "D", FAST, workers=1)
+    assert own.set_index("unique_id").loc["new", "status"] == "fallback"  # on its own: seasonal naive
+    fc, st, _ = forecast_panel(panel, 7, "D", POOLED, workers=1)
+    st = st.set_index("unique_id")
+    chosen = st.loc["s1", "model"]
+    assert st.loc["new", ["status", "model"]].tolist() == ["fitted", chosen]
+    assert "too short to choose on its own" in st.loc["new", "reason"] and "fewer than the 56 needed" in st.loc["new", "reason"]
+    expected = make_model(chosen, FAST).forecast(short[["ds", "y"]], 7, "D", FAST.level)
+    assert fc.loc[fc["unique_id"] == "new", "yhat"].to_numpy() == pytest.approx(expected["yhat"].to_numpy())
+    # the honest backtest scores it with the pooled pick wherever it was too short to choose
+    ev = auto.evaluate_panel(panel, 2, 7, "D", POOLED, workers=1)
+    picks = ev.choices.set_index(["unique_id", "window"])["model"]
+    for w in (1, 2):
+        assert picks[("new", w)] == picks[("s1", w)]
+    e = ev.errors.set_index(["unique_id", "window", "model"])
+    assert e.loc[("new", 2, "auto"), "mase"] == pytest.approx(e.loc[("new", 2, picks[("new", 2)]), "mase"])
+
+
 def pooled_panel():
     parts = {f"s{seed}": seasonal_trend(seed=seed) for seed in (1, 3, 5, 7)}
     return pd.concat([h.assign(unique_id=uid) for uid, h in parts.items()], ignore_index=True)
@@ -335,7 +374,8 @@ def test_forecast_panel_pooled_gives_a_group_one_model_and_refits_those_whose_ow
     fc, st, _ = forecast_panel(panel, 7, "D", POOLED, workers=1)
     assert st["model"].nunique() == 1 and set(fc["model"]) == set(st["model"])
     chosen = st["model"].iloc[0]
-    assert all(r.startswith("pooled choice for the 4 series with candidates seasonal_naive, ets, theta: " + chosen) for r in st["reason"])
+    # every candidate is offered to every series (Croston and TSB too, though no series is intermittent)
+    assert all(r.startswith("pooled choice for the 4 series with candidates seasonal_naive, ets, theta, croston, tsb: " + chosen) for r in st["reason"])
     differed = own.loc[own["model"] != chosen, "unique_id"].tolist()
     assert differed, "the fixture should have a series whose own best differs"
     uid = differed[0]
@@ -366,3 +406,19 @@ def test_interval_factor_makes_the_backtest_cover_the_level():
     assert np.mean(np.abs(actual) <= c) >= 0.8 and np.mean(np.abs(actual) < c) < 0.85
     assert (wide["hi"] - 10).iloc[0] == pytest.approx(c)
     assert auto.interval_factor([(fc.head(5), actual[:5])], 80) is None  # too few steps
+
+
+# --------------------------------------------------------------------------- combinations
+
+
+def test_combinations_join_the_candidates_and_cost_no_extra_fits():
+    s = ForecastSettings(models=("seasonal_naive", "theta"), combinations=("seasonal_naive+theta", "theta+ets"), windows=2,
+                         selection_windows=3, choice="series")
+    names = [m.name for m in candidate_models(s)]
+    assert names == ["seasonal_naive", "theta", "ensemble(seasonal_naive+theta)"]  # ets is no candidate: its combination is left out
+    up, down = Counting("up"), Counting("down")
+    res = select_and_forecast("c", seasonal_trend(), 7, "D", s, candidates=[up, down, Ensemble((up, down))])
+    assert set(res.errors["model"]) >= {"up", "down", "ensemble(up+down)"}
+    # each member is fitted once per selection window, and once more on the whole history if it is chosen
+    for m in (up, down):
+        assert len(m.fits) == 3 + (res.status["model"] in (m.name, "ensemble(up+down)"))

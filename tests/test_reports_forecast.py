@@ -64,7 +64,8 @@ def test_company_figures_equal_the_forecast_functions(small_demo, tmp_path):
     with warehouse.connect(s.warehouse_path, read_only=True) as con:
         Y, S, tags = reconcile.hierarchy_panel(con, "W", s, end=AS_OF)
         snapshot = inventory.latest_inventory(con, AS_OF)
-    base, statuses, errors = auto.forecast_panel(Y, 4, "W", fs, workers=1)
+    ev = auto.forecast_and_backtest(Y, 4, "W", fs, workers=1, honest=True)  # the report states honest figures
+    base, statuses, errors = ev.forecasts, ev.statuses, ev.errors
     assert set(base["unique_id"]) == set(S["unique_id"])  # nothing skipped: nothing to fill
     rec = reconcile.reconcile(base, Y, S, tags, "mint_shrink", freq="W")
     assert f["forecast_total"] == pytest.approx(rec.loc[rec["unique_id"] == "company", "yhat"].sum(), rel=1e-9)
@@ -190,6 +191,8 @@ def test_daily_models_and_history():
     fs = ForecastSettings(windows=3, min_obs_d=56)
     start = F.daily_history_start(date(2026, 6, 21), 9, fs)
     assert (date(2026, 6, 21) - start).days + 1 == 2 * 3 * 9 + 56  # honest windows, each with its own choice
+    start = F.daily_history_start(date(2026, 6, 21), 9, dataclasses.replace(fs, selection_windows=5))
+    assert (date(2026, 6, 21) - start).days + 1 == (3 + 5) * 9 + 56  # a choice on 5 windows reaches further back
 
 
 def test_year_earlier_keeps_the_weekday_or_the_month():

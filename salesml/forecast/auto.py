@@ -20,7 +20,13 @@ For each series (``forecast_series``, a pure function of one history):
    next best is used; if every candidate failed, seasonal naive (then naive), with the errors.
 
 ``forecast_panel`` runs this over every series of a panel on a local process pool; any
-failure stays with its series.
+failure stays with its series. With ``choice = "pooled"`` (the default) every candidate is
+offered to every series (Croston and TSB too) and one model is then chosen for all the
+series of the level (``pooled_choice``: the candidate whose choice for all of them scores
+best in their selection backtests, a series it cannot forecast keeping its own best); each
+series is refitted with it where its own best differed, and a series too short to choose on
+its own gets it too. ``[forecast] combinations`` add the mean of fixed sets of candidates as
+candidates; a combination reuses its members' fits (``_memoised``).
 
 ``evaluate_series`` is the honest backtest of the automatic choice on one series: on each of
 the last ``windows`` windows, the choice is made with the data before the window only and
@@ -58,7 +64,7 @@ from salesml.forecast.models import (
     Ensemble,
     Naive,
     SeasonalNaive,
-    make_model,
+    candidate_models,
 )
 from salesml.forecast.panels import FREQS, PanelError, step_offset
 
@@ -86,6 +92,8 @@ class SeriesResult:
     errors: pd.DataFrame
     #: the candidates its choice was made among (empty for fallbacks and skips)
     candidates: tuple[str, ...] = ()
+    #: too short to choose a model on its own: a pooled choice gives it its group's model
+    short: bool = False
 
 
 def cheap_models(models: Sequence[str]) -> tuple[str, ...]:
@@ -96,6 +104,11 @@ def cheap_models(models: Sequence[str]) -> tuple[str, ...]:
 def min_obs(settings: ForecastSettings, freq: str) -> int:
     """The shortest series (in steps) the candidates are fitted to at this frequency."""
     return int(getattr(settings, f"min_obs_{freq.lower()}"))
+
+
+def selection_windows(settings: ForecastSettings) -> int:
+    """The windows of each choice's selection backtest (``selection_windows``, else ``windows``)."""
+    return settings.selection_windows or settings.windows
 
 
 def default_horizon(settings: ForecastSettings, freq: str) -> int:
@@ -220,6 +233,20 @@ def _rank(scores: pd.DataFrame, names: Sequence[str]) -> list[str]:
     return [n for _, n in sorted(enumerate(names), key=key)]
 
 
+def _memoised(models: Sequence) -> list:
+    """Each model wrapped in a :class:`_Memo`, a combination as an ensemble of its members'
+    memos (its backtest and forecast reuse their fits); one memo per name."""
+    memos: dict[str, _Memo] = {}
+    for m in models:
+        if not isinstance(m, Ensemble):
+            memos.setdefault(m.name, _Memo(m))
+    for m in models:
+        if isinstance(m, Ensemble) and m.name not in memos:
+            members = tuple(memos.get(x.name) or memos.setdefault(x.name, _Memo(x)) for x in m.members)
+            memos[m.name] = _Memo(Ensemble(members, m.name))
+    return [memos[m.name] for m in models]
+
+
 class _Memo:
     """A model that remembers its forecasts by training period, so an ensemble scored in the
     same backtest reuses its members' forecasts instead of fitting them again. Local to one
@@ -260,7 +287,7 @@ def _baseline_run(uid, hist: pd.DataFrame, model, reasons: list[str], horizon: i
     reports compare like with like), then forecast with it, or naive if it cannot."""
     sn = SeasonalNaive()
     models = [model] if model.name == BASELINE else [model, sn]
-    errors = backtest_series(uid, hist, models, settings.windows, horizon, freq, settings.level)
+    errors = backtest_series(uid, hist, models, selection_windows(settings), horizon, freq, settings.level)
     scores = _scores(errors)
     chosen, fc, failures = _fit_first(hist, [model] if model.name == "naive" else [model, Naive()], horizon, freq, settings.level)
     return SeriesResult(
@@ -299,22 +326,24 @@ def select_and_forecast(
         season = SEASON[freq]
         model = SeasonalNaive() if n >= season else Naive()
         short = f"{n} observations, fewer than the {need} needed to choose a model (min_obs_{freq.lower()})"
-        return _baseline_run(uid, hist, model, [short, *notes], horizon, freq, settings, n)
+        res = _baseline_run(uid, hist, model, [short, *notes], horizon, freq, settings, n)
+        return dataclasses.replace(res, short=True)
 
     zero_share = float(np.mean(y == 0))
     intermittent = zero_share >= settings.intermittent_zero_share
     if intermittent:
         notes.insert(0, f"intermittent ({zero_share:.0%} zero steps)")
-    pool = [bind(m, uid) for m in (candidates if candidates is not None else [make_model(m, settings) for m in settings.models])]
-    pool = [m for m in pool if intermittent or m.name not in INTERMITTENT_MODELS]
+    pool = [bind(m, uid) for m in (candidates if candidates is not None else candidate_models(settings))]
+    if settings.choice == "series":  # a pooled choice offers every candidate to every series
+        pool = [m for m in pool if intermittent or m.name not in INTERMITTENT_MODELS]
     pool = list({m.name: m for m in pool}.values())  # one candidate per name
     names = [m.name for m in pool]
     if not names:
         kind = "an intermittent" if intermittent else "a non-intermittent"
         why = f"no candidate model for {kind} series among {', '.join(settings.models)}"
         return _baseline_run(uid, hist, SeasonalNaive(), [why, *notes], horizon, freq, settings, n)
-    tested = [_Memo(m) for m in pool] + ([] if BASELINE in names else [_Memo(SeasonalNaive())])
-    errors = backtest_series(uid, hist, tested, settings.windows, horizon, freq, settings.level)
+    tested = _memoised(pool) + ([] if BASELINE in names else [_Memo(SeasonalNaive())])
+    errors = backtest_series(uid, hist, tested, selection_windows(settings), horizon, freq, settings.level)
     scores = _scores(errors)
     scored = frozenset().union(*scores["windows"])  # windows long enough for someone to score
     eligible = [m for m in names if scored and scores.loc[m, "windows"] >= scored]
@@ -332,7 +361,7 @@ def select_and_forecast(
     top = ranked[: settings.ensemble_top]
     if len(top) >= 2:  # the average of the best N: one more candidate, scored on the same windows
         ensemble = Ensemble(tuple(by_name[m] for m in top))
-        ens_errors = backtest_series(uid, hist, [Ensemble(tuple(memos[m] for m in top))], settings.windows, horizon, freq, settings.level)
+        ens_errors = backtest_series(uid, hist, [Ensemble(tuple(memos[m] for m in top))], selection_windows(settings), horizon, freq, settings.level)
         errors = pd.concat([errors, ens_errors], ignore_index=True)
         scores = pd.concat([scores, _scores(ens_errors)])
         if scores.loc[ensemble.name, "windows"] >= scored and _rank(scores, [ensemble.name, ranked[0]])[0] == ensemble.name:
@@ -345,7 +374,7 @@ def select_and_forecast(
         return _baseline_run(uid, hist, SeasonalNaive(), [last, *notes], horizon, freq, settings, n)
     if settings.calibrate_intervals:
         replay = memos.get(chosen.name) or (Ensemble(tuple(memos[m.name] for m in chosen.members)) if isinstance(chosen, Ensemble) else chosen)
-        factor = interval_factor(_backtest_windows(replay, hist, settings.windows, horizon, freq, settings.level), settings.level)
+        factor = interval_factor(_backtest_windows(replay, hist, selection_windows(settings), horizon, freq, settings.level), settings.level)
         if factor is not None:
             fc = calibrated(fc, factor)
             how.append(f"intervals ×{factor:.2f} to cover {settings.level}% of the backtest")
@@ -425,30 +454,56 @@ def selection_scores(uid, errors: pd.DataFrame, candidates: Sequence[str]) -> pd
         return pd.DataFrame(columns=cols)
     scores = _scores(errors)
     scored = frozenset().union(*scores["windows"])
-    rows = [{"unique_id": uid, "group": "+".join(candidates), "model": m, "mase": scores.loc[m, "mase"],
+    group = "+".join(candidates)
+    rows = [{"unique_id": uid, "group": group, "model": m, "mase": scores.loc[m, "mase"],
              "wape": scores.loc[m, "wape"], "abs_error": scores.loc[m, "abs_error"]}
             for m in candidates if m in scores.index and scored and scores.loc[m, "windows"] >= scored]
     return pd.DataFrame(rows, columns=cols)
 
 
+#: the least share of a group's series a model must have scored to be its pooled choice
+POOL_COVERAGE = 0.9
+
+
 def pooled_choice(selection: pd.DataFrame) -> pd.DataFrame:
     """Per group of series with the same candidates (``selection_scores`` of each), the model
-    with the lowest mean MASE across the group's series (ties: mean WAPE, then total absolute
-    error, then the candidates' order), among those scored on every series of the group:
-    ``group, model, mase, series``. Pure."""
+    whose choice for the whole group scores best: for each candidate, every series scored
+    with it, or — where it could not be scored — with the series' own best (what a pooled
+    choice gives such a series); the lowest mean MASE (ties: mean WAPE, then total absolute
+    error, then the candidates' order) among the candidates scored on at least
+    :data:`POOL_COVERAGE` of the group's series: ``group, model, mase, series``. Pure."""
     rows = []
     for group, g in selection.groupby("group", sort=True):
-        n = g["unique_id"].nunique()
-        per = g.groupby("model", sort=False).agg(
-            mase=("mase", lambda x: float(np.nanmean(x)) if x.notna().any() else np.nan),
-            wape=("wape", lambda x: float(np.nanmean(x)) if x.notna().any() else np.nan),
-            abs_error=("abs_error", "sum"), series=("unique_id", "nunique"))
-        order = [m for m in group.split("+") if m in per.index and per.loc[m, "series"] == n]
-        if not order:
+        names = group.split("+")
+        uids = pd.Index(g["unique_id"].unique())
+        n = len(uids)
+        order = {m: i for i, m in enumerate(names)}
+        ranked = g.assign(_nan=g["mase"].isna(), _order=g["model"].map(order))
+        ranked = ranked.sort_values(["unique_id", "_nan", "mase", "wape", "abs_error", "_order"], kind="stable")
+        own = ranked.drop_duplicates("unique_id").set_index("unique_id")[["mase", "wape", "abs_error"]]
+        per = {}
+        for m, mine in g.groupby("model", sort=False):
+            mine = mine.drop_duplicates("unique_id").set_index("unique_id")[["mase", "wape", "abs_error"]]
+            if len(mine) < POOL_COVERAGE * n:
+                continue
+            outcome = own.copy()
+            outcome.loc[mine.index] = mine
+            per[m] = {"mase": float(np.nanmean(outcome["mase"])) if outcome["mase"].notna().any() else np.nan,
+                      "wape": float(np.nanmean(outcome["wape"])) if outcome["wape"].notna().any() else np.nan,
+                      "abs_error": float(outcome["abs_error"].sum()), "series": len(mine)}
+        eligible = [m for m in names if m in per]
+        if not eligible:
             continue
-        best = _rank(per, order)[0]
-        rows.append({"group": group, "model": best, "mase": per.loc[best, "mase"], "series": n})
+        table = pd.DataFrame.from_dict(per, orient="index")
+        best = _rank(table, eligible)[0]
+        rows.append({"group": group, "model": best, "mase": table.loc[best, "mase"], "series": n})
     return pd.DataFrame(rows, columns=["group", "model", "mase", "series"])
+
+
+def _largest_group(choice: pd.DataFrame):
+    """The pooled group (index of ``pooled_choice(...).set_index("group")``) with the most
+    series: the one a series too short to choose on its own joins; None if there is none."""
+    return None if choice.empty else choice["series"].idxmax()
 
 
 def _pool_lookup(selection: pd.DataFrame, choice: pd.DataFrame | None = None) -> dict[str, str]:
@@ -476,16 +531,22 @@ def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: 
                  candidates: Sequence | None = None, workers: int | None = None, progress: bool = False) -> list[SeriesResult]:
     """The series results of a panel with the pooled choice (``settings.choice = "pooled"``):
     each series that made a choice gets its group's model (``pooled_choice``), refitted where
-    its own choice differed; fallbacks and skips stay as they are."""
+    its own choice differed; so does a series too short to choose on its own (the largest
+    group); other fallbacks and skips stay as they are."""
     chose = [r for r in results if r.candidates and r.status["status"] == "fitted"]
     if not chose:
         return list(results)
     selection = pd.concat([selection_scores(r.status["unique_id"], r.errors, r.candidates) for r in chose], ignore_index=True)
     choice = pooled_choice(selection).set_index("group")
     model_of = _pool_lookup(selection, choice)
-    own = {r.status["unique_id"]: r.status["model"] for r in chose}
+    group_of = selection.drop_duplicates("unique_id").set_index("unique_id")["group"].to_dict()
+    largest = _largest_group(choice)
+    adopted = {r.status["unique_id"]: largest for r in results if r.short and largest is not None}
+    model_of.update({uid: choice.loc[g, "model"] for uid, g in adopted.items()})
+    group_of.update(adopted)
+    own = {r.status["unique_id"]: r.status["model"] for r in [*chose, *(r for r in results if r.status["unique_id"] in adopted)]}
     redo = {uid: m for uid, m in model_of.items() if m != own[uid]}
-    pool = {m.name: m for m in (candidates if candidates is not None else [make_model(n, settings) for n in settings.models])}
+    pool = {m.name: m for m in (candidates if candidates is not None else candidate_models(settings))}
     refits = {}
     if redo:
         task = partial(_refit, models=redo, horizon=horizon, freq=freq, settings=settings, pool=pool)
@@ -499,7 +560,7 @@ def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: 
         if uid not in model_of:
             out.append(r)
             continue
-        m, group = model_of[uid], "+".join(r.candidates)
+        m, group = model_of[uid], group_of[uid]
         fc, why = refits.get(uid, (r.forecast, None))
         if fc is None:
             status = {**r.status, "reason": f"{why}: kept its own choice; " + r.status["reason"]}
@@ -507,9 +568,13 @@ def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: 
             continue
         how = (f"pooled choice for the {int(choice.loc[group, 'series'])} series with candidates {group.replace('+', ', ')}: "
                f"{m}, mean MASE {choice.loc[group, 'mase']:.3f}")
-        if own[uid] != m:
-            how += f" (its own best: {own[uid]}, MASE {r.status['mase']:.3f})"
-        status = {**r.status, "model": m, "mase": float(mine.get((uid, m), np.nan)), "reason": "; ".join([how, *r.status["reason"].split("; ")[1:]])}
+        if uid in adopted:  # too short to choose on its own: its reasons all stay
+            reasons = [how + " (too short to choose on its own)", *r.status["reason"].split("; ")]
+        else:
+            if own[uid] != m:
+                how += f" (its own best: {own[uid]}, MASE {r.status['mase']:.3f})"
+            reasons = [how, *r.status["reason"].split("; ")[1:]]
+        status = {**r.status, "status": "fitted", "model": m, "mase": float(mine.get((uid, m), np.nan)), "reason": "; ".join(reasons)}
         out.append(dataclasses.replace(r, forecast=fc, status=status))
     return out
 
@@ -555,6 +620,9 @@ class SeriesEvaluation:
     selection: pd.DataFrame | None = None
     #: each single model's forecast of each window (``FORECAST_COLUMNS`` + ``window``)
     single_forecasts: pd.DataFrame | None = None
+    #: the windows where the series was too short to choose on its own (``unique_id, window``):
+    #: a pooled choice gives it its group's model there
+    short: pd.DataFrame | None = None
 
 
 def evaluate_series(
@@ -585,15 +653,13 @@ def evaluate_series(
     _check_args(horizon, freq)
     hist, _ = tidy_history(history, freq)
     fit_hist = hist.assign(y=np.clip(hist["y"].to_numpy(dtype="float64"), 0, None))
-    pool = [bind(m, uid) for m in (candidates if candidates is not None else [make_model(m, settings) for m in settings.models])]
+    pool = [bind(m, uid) for m in (candidates if candidates is not None else candidate_models(settings))]
     singles = [bind(m, uid) for m in singles] if singles is not None else [*pool, SeasonalNaive()]
-    memos: dict[str, _Memo] = {}
-    for m in [*pool, *singles]:
-        memos.setdefault(m.name, _Memo(m))
+    memos = {m.name: m for m in _memoised([*pool, *singles])}
     cached_pool = [memos[m.name] for m in pool]
     single_names = list(dict.fromkeys(m.name for m in singles if m.name != label))
     season = SEASON[freq]
-    rows, choices, window_fcs, selections, single_fcs = [], {}, [], [], []
+    rows, choices, window_fcs, selections, single_fcs, shorts = [], {}, [], [], [], []
     n = len(hist)
     for w in range(windows, 0, -1):
         window = windows - w + 1
@@ -613,6 +679,8 @@ def evaluate_series(
             window_fcs.append(res.forecast.assign(window=window))
         if res.candidates and res.status["status"] == "fitted":
             selections.append(selection_scores(uid, res.errors, res.candidates).assign(window=window))
+        elif res.short:
+            shorts.append({"unique_id": uid, "window": window})
         row = {**base, "model": label}
         if len(res.forecast):
             row.update(score(train["y"], test["y"], res.forecast, season))
@@ -633,7 +701,8 @@ def evaluate_series(
     forecasts = pd.concat(window_fcs, ignore_index=True) if window_fcs else _empty_forecast().assign(window=pd.Series(dtype="int64"))
     return SeriesEvaluation(errors, choices, result, forecasts, uid,
                             pd.concat(selections, ignore_index=True) if selections else None,
-                            pd.concat(single_fcs, ignore_index=True) if single_fcs else None)
+                            pd.concat(single_fcs, ignore_index=True) if single_fcs else None,
+                            pd.DataFrame(shorts, columns=["unique_id", "window"]) if shorts else None)
 
 
 def _safe_evaluate(uid, history, **kwargs) -> SeriesEvaluation:
@@ -712,19 +781,31 @@ def evaluate_panel(
 
 def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label: str) -> PanelEvaluation:
     """The honest backtest of the pooled choice, from the per-series one: in each window, each
-    series that made a choice is scored (and its window forecast taken) with the model its
-    group's pooled choice gave from the selection backtests before that window — the
-    scores the single models already have on the window; no extra fit."""
+    series that made a choice — or was too short to choose on its own — is scored (and its
+    window forecast taken) with the model its group's pooled choice gave from the selection
+    backtests before that window: the scores the single models already have on the window;
+    no extra fit."""
     sel = [e.selection for e in flat if e.selection is not None and len(e.selection)]
     if not sel:
         return ev
     sel = pd.concat(sel, ignore_index=True)
-    picks = pd.concat([pd.Series(_pool_lookup(g), name="pooled").rename_axis("unique_id").reset_index().assign(window=w)
-                       for w, g in sel.groupby("window", sort=True)], ignore_index=True)
+    shorts = [e.short for e in flat if e.short is not None and len(e.short)]
+    shorts = pd.concat(shorts, ignore_index=True) if shorts else pd.DataFrame(columns=["unique_id", "window"])
+    parts = []
+    for w, g in sel.groupby("window", sort=True):
+        choice = pooled_choice(g).set_index("group")
+        lookup = _pool_lookup(g, choice)
+        largest = _largest_group(choice)
+        if largest is not None:  # too short to choose on its own: the largest group's model
+            lookup.update(dict.fromkeys(shorts.loc[shorts["window"] == w, "unique_id"], choice.loc[largest, "model"]))
+        parts.append(pd.Series(lookup, name="pooled", dtype=object).rename_axis("unique_id").reset_index().assign(window=w))
+    picks = pd.concat(parts, ignore_index=True)
     key = ["unique_id", "window"]
     errors = ev.errors
-    singles = errors[errors["model"] != label].merge(picks, on=key)
+    singles = errors[(errors["model"] != label) & errors["error"].isna()].merge(picks, on=key)
+    # a series the pick could not forecast in a window keeps its own choice there (as its forecast does)
     singles = singles[singles["model"] == singles["pooled"]].drop(columns="pooled").assign(model=label)
+    picks = picks.merge(singles[key], on=key)
     keep = errors.merge(singles[key].assign(_new=True), on=key, how="left")["_new"].isna().to_numpy() | (errors["model"] != label).to_numpy()
     errors = pd.concat([errors[keep], singles], ignore_index=True).sort_values(["unique_id", "window", "model"], kind="stable").reset_index(drop=True)
     choices = ev.choices.merge(picks, on=key, how="left")

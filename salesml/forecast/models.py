@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TYPE_CHECKING
@@ -480,6 +480,20 @@ MODEL_FACTORIES: dict[str, Callable[[ForecastSettings], object]] = {
         random_state=s.random_state,
     ),
 }
+
+
+def candidate_models(settings: ForecastSettings, names: Sequence[str] | None = None) -> list:
+    """The candidates of ``auto``: the models ``names`` (default ``settings.models``) and the
+    ``combinations`` whose members are all among them, each an :class:`Ensemble` of those same
+    model objects (a memoised backtest then fits each member once)."""
+    singles = [make_model(n, settings) for n in (settings.models if names is None else names)]
+    by_name = {m.name: m for m in singles}
+    combos = []
+    for combo in settings.combinations:
+        members = [m.strip() for m in combo.split("+")]
+        if all(m in by_name for m in members):
+            combos.append(Ensemble(tuple(by_name[m] for m in members)))
+    return singles + combos
 
 
 def make_model(name: str, settings: ForecastSettings | None = None):

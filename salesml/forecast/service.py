@@ -40,7 +40,13 @@ from salesml.forecast.auto import (
     forecast_panel,
 )
 from salesml.forecast.backtest import summarise
-from salesml.forecast.models import ProphetModel, SeasonalNaive, make_model
+from salesml.forecast.models import (
+    Ensemble,
+    ProphetModel,
+    SeasonalNaive,
+    candidate_models,
+    make_model,
+)
 from salesml.forecast.panels import FREQS, LEVELS, Steps, ledger_steps, panel_steps, without_partial
 from salesml.forecast.promotions import (
     Promotions,
@@ -106,12 +112,25 @@ def candidate_names(model: str, settings: Settings, level: str | None = None) ->
 
 def candidates_for(model: str, settings: Settings, level: str | None = None) -> list:
     """The candidate models (``candidate_names``), built from the forecast settings; Prophet
-    with the promotion calendar (``promotions_for``) when one is configured."""
-    models = [make_model(n, settings.forecast) for n in candidate_names(model, settings, level)]
+    with the promotion calendar (``promotions_for``) when one is configured; for ``auto`` the
+    ``[forecast] combinations`` of them too (each an ensemble of the same model objects)."""
+    names = candidate_names(model, settings, level)
+    models = candidate_models(settings.forecast, names) if model == "auto" else [make_model(names[0], settings.forecast)]
     if any(isinstance(m, ProphetModel) for m in models):
-        promos = promotions_for(settings, level)
-        models = [dataclasses.replace(m, promotions=promos) if isinstance(m, ProphetModel) else m for m in models]
+        models = _with_promotions(models, promotions_for(settings, level))
     return models
+
+
+def _with_promotions(models: list, promos) -> list:
+    """Prophet with the promotion calendar, also inside a combination (the same object, so
+    a combination still reuses its members' fits)."""
+    swapped = {id(m): dataclasses.replace(m, promotions=promos) for m in models if isinstance(m, ProphetModel)}
+    out = []
+    for m in models:
+        if isinstance(m, Ensemble):
+            m = Ensemble(tuple(swapped.get(id(x), x) for x in m.members), m.name)
+        out.append(swapped.get(id(m), m))
+    return out
 
 
 def promotions_for(settings: Settings, level: str | None = None) -> Promotions | None:

@@ -125,10 +125,10 @@ def resolve_horizon(horizon: int, freq: str, settings: ForecastSettings) -> int:
 
 
 def daily_history_start(as_of: date, horizon: int, settings: ForecastSettings) -> date:
-    """First day the daily models learn from: ``2 x windows x horizon + min_obs_d`` days up to
-    ``as_of``: the honest backtest's windows, before each of which the choice has its own
-    backtest windows and the shortest series a model is chosen for."""
-    days = 2 * settings.windows * horizon + auto.min_obs(settings, "D")
+    """First day the daily models learn from: ``(windows + selection windows) x horizon +
+    min_obs_d`` days up to ``as_of``: the honest backtest's windows, before each of which the
+    choice has its own backtest windows and the shortest series a model is chosen for."""
+    days = (settings.windows + auto.selection_windows(settings)) * horizon + auto.min_obs(settings, "D")
     return as_of - timedelta(days=days - 1)
 
 
