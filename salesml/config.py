@@ -439,6 +439,10 @@ class ForecastSettings:
     #: the series of a level that share their candidates, the lowest mean MASE across them in
     #: the selection backtests (benchmarks/choice.py compares the two)
     choice: str = "pooled"
+    #: keep the forecasts and backtests a report or command computes, by their inputs (data,
+    #: settings, candidates, salesml's code) in ``data/models/cache/``: the same computation
+    #: again (another render, the notebook of the same report) is read, not redone
+    cache: bool = True
     #: rolling-origin backtest windows of the automatic choice
     windows: int = 3
     #: the windows each choice is made on (its selection backtest; 0 = ``windows``). More

@@ -199,3 +199,74 @@ def compare(settings: Settings, kind: str, v1: str, v2: str) -> pd.DataFrame:
         if a.get(key) != b.get(key):
             rows.append({"section": "data", "name": key, v1: json.dumps(a.get(key), default=str)[:80], v2: json.dumps(b.get(key), default=str)[:80], "change": None})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- computed results
+
+
+#: results kept per kind in ``data/models/cache/<kind>/`` (the oldest are removed)
+CACHE_KEPT = 32
+
+
+def cache_key(*parts: Any) -> str:
+    """A key for a computed result: the sha256 of its inputs (frames by their content hash,
+    the rest as JSON), and of the salesml source that computes it (a changed rule or model
+    never answers from an older result)."""
+    h = hashlib.sha256(_source_hash().encode())
+    for p in parts:
+        h.update(frame_hash(p).encode() if isinstance(p, pd.DataFrame) else json.dumps(p, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:32]
+
+
+def _source_hash() -> str:
+    global _SOURCE
+    if _SOURCE is None:
+        root = Path(__file__).parent
+        h = hashlib.sha256()
+        for f in sorted(root.rglob("*.py")):
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+        _SOURCE = h.hexdigest()
+    return _SOURCE
+
+
+_SOURCE: str | None = None
+
+
+def load_result(settings: Settings, kind: str, key: str) -> dict[str, pd.DataFrame | None] | None:
+    """The frames stored under ``key`` (None where one was None), or None if there are none
+    (or they cannot be read: the result is then computed again)."""
+    folder = models_root(settings) / "cache" / kind / key
+    index = folder / "frames.json"
+    if not index.is_file():
+        return None
+    try:
+        names = json.loads(index.read_text(encoding="utf-8"))
+        out = {n: (pd.read_parquet(folder / f"{n}.parquet") if present else None) for n, present in names.items()}
+    except (OSError, ValueError, json.JSONDecodeError):
+        return None
+    os.utime(folder)  # recently used: kept longest
+    return out
+
+
+def save_result(settings: Settings, kind: str, key: str, frames: dict[str, pd.DataFrame | None]) -> None:
+    """Store frames under ``key`` (atomically: a result is there whole or not at all) and
+    keep the :data:`CACHE_KEPT` most recently used results of ``kind``."""
+    folder = models_root(settings) / "cache" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder))
+    try:
+        for n, df in frames.items():
+            if df is not None:
+                df.to_parquet(tmp / f"{n}.parquet", index=False)
+        (tmp / "frames.json").write_text(json.dumps({n: df is not None for n, df in frames.items()}), encoding="utf-8")
+        if (folder / key).exists():
+            shutil.rmtree(tmp)
+        else:
+            os.rename(tmp, folder / key)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    results = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime)
+    for old in results[:-CACHE_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)

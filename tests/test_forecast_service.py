@@ -151,3 +151,41 @@ def test_prophet_gets_the_promotion_calendar_with_each_series_category(demo):
         service.candidates_for("auto", missing.with_overrides(forecast={"models": ["prophet"]}), "region")
     assert service.promotions_for(demo, "region") is None
     assert service.candidates_for("auto", missing, "region")  # no Prophet among the candidates: the file is not read
+
+
+def test_a_forecast_computed_before_is_read_from_the_cache(demo, tmp_path, monkeypatch):
+    s = demo.with_overrides(models={"dir": str(tmp_path / "models")})
+    panel = service.load_panel(s, "region", "W")
+    calls = []
+    real = service.forecast_and_backtest
+    monkeypatch.setattr(service, "forecast_and_backtest", lambda *a, **k: calls.append(1) or real(*a, **k))
+    run = service.cached_runner(s)
+    first = run(panel, 4, "W", s.forecast, 1, False, None, True)
+    again = run(panel, 4, "W", s.forecast, 1, False, None, True)
+    assert len(calls) == 1  # the second answer is read
+    for name in ("errors", "choices", "window_forecasts", "forecasts", "statuses", "selection"):
+        a, b = getattr(first, name), getattr(again, name)
+        assert (a is None) == (b is None)
+        if a is not None:
+            pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    # other data, another horizon or other settings are computed again
+    run(panel.assign(y=panel["y"] * 2), 4, "W", s.forecast, 1, False, None, True)
+    run(panel, 5, "W", s.forecast, 1, False, None, True)
+    run(panel, 4, "W", s.with_overrides(forecast={"windows": 2}).forecast, 1, False, None, True)
+    assert len(calls) == 4
+    kept = list((tmp_path / "models" / "cache" / "forecast").iterdir())
+    assert len(kept) == 4 and not [p for p in kept if p.name.startswith(".")]  # no half-written result
+    # with [forecast] cache = false nothing is kept
+    assert service.cached_runner(s.with_overrides(forecast={"cache": False})) is service.forecast_and_backtest
+
+
+def test_the_cache_keeps_the_most_recently_used_results(demo, tmp_path, monkeypatch):
+    s = demo.with_overrides(models={"dir": str(tmp_path / "models")})
+    monkeypatch.setattr(registry, "CACHE_KEPT", 2)
+    frame = pd.DataFrame({"a": [1, 2]})
+    for key in ("k1", "k2", "k3"):
+        registry.save_result(s, "t", key, {"f": frame, "none": None})
+    assert registry.load_result(s, "t", "k1") is None  # the oldest went
+    got = registry.load_result(s, "t", "k3")
+    pd.testing.assert_frame_equal(got["f"], frame)
+    assert got["none"] is None

@@ -279,16 +279,17 @@ class Reorder:
 
 def forecast_reorder(
     snapshot: pd.DataFrame, demand: pd.DataFrame, settings: Settings, workers: int | None = None,
-    models: tuple[str, ...] | None = None, progress: bool = False, honest: bool = False,
+    models: tuple[str, ...] | None = None, progress: bool = False, honest: bool = False, run=forecast_and_backtest,
 ) -> Reorder:
     """Forecast the daily demand (units) of the products in ``snapshot`` over the longest
     lead time with ``models`` as the candidates (default ``[forecast] product_models``),
     and their reorder table (``honest``: with the honest backtest of the demand forecasts,
-    :func:`salesml.forecast.auto.forecast_and_backtest`). Pure."""
+    :func:`salesml.forecast.auto.forecast_and_backtest`, or ``run``, a function like it). Pure
+    unless ``run`` keeps its results."""
     fs = dataclasses.replace(settings.forecast, models=tuple(models or settings.forecast.product_models))
     lead = pd.to_numeric(snapshot["lead_time_days"], errors="coerce").fillna(settings.inventory.default_lead_time_days)
     horizon = max(int(lead.max()), 1) if len(lead) else settings.inventory.default_lead_time_days
     wanted = demand[demand["unique_id"].isin(set(snapshot["product_id"]))]
-    ev = forecast_and_backtest(wanted, horizon, "D", fs, workers, progress, honest=honest)
+    ev = run(wanted, horizon, "D", fs, workers, progress, honest=honest)
     table = reorder_table(snapshot, ev.forecasts, settings.inventory, level=fs.level)
     return Reorder(table, ev.statuses, ev.errors, horizon, fs.models)

@@ -487,15 +487,17 @@ def forecast_hierarchy(
     candidates: Sequence | None = None,
     progress: bool = False,
     honest: bool = False,
+    run=forecast_and_backtest,
 ) -> HierarchyForecast:
     """Forecast every node of a hierarchy (:func:`salesml.forecast.auto.forecast_and_backtest`, among the
     ``candidates``) and reconcile with ``settings.reconcile`` (skipped nodes count as 0; a method that fails falls
     back to the next of :data:`FALLBACK_METHODS`, and the notes say so). ``honest``: ``errors`` is the honest
     backtest of the base forecasts, and ``reconciliation_errors`` how each method scored on its windows
-    (:func:`backtest_reconciliation`)."""
+    (:func:`backtest_reconciliation`). ``run``: ``forecast_and_backtest`` or a function like it (one that
+    answers from a cache of earlier results)."""
     nodes = S_df["unique_id"].tolist()
     notes: list[str] = []
-    ev = forecast_and_backtest(Y_df, horizon, freq, settings, workers, progress, candidates, honest)
+    ev = run(Y_df, horizon, freq, settings, workers, progress, candidates, honest)
     base, statuses, errors, rec_errors = ev.forecasts, ev.statuses, ev.errors, None
     if honest:
         rec_errors, rec_notes = backtest_reconciliation(ev.window_forecasts, Y_df, S_df, tags, freq)

@@ -37,6 +37,7 @@ from salesml.forecast.auto import (
     auto_summary,
     default_horizon,
     evaluate_panel,
+    forecast_and_backtest,
     forecast_panel,
 )
 from salesml.forecast.backtest import summarise
@@ -133,6 +134,45 @@ def _with_promotions(models: list, promos) -> list:
     return out
 
 
+def cached_runner(settings: Settings) -> Callable[..., PanelEvaluation]:
+    """:func:`salesml.forecast.auto.forecast_and_backtest`, answered from the registry's
+    cache when the same panel was forecast and backtested before with the same settings,
+    candidates and salesml code (``[forecast] cache``); stored there when it was not."""
+    if not settings.forecast.cache:
+        return forecast_and_backtest
+
+    def run(panel: pd.DataFrame, horizon: int, freq: str, fs, workers: int | None = None, progress: bool = False,
+            candidates=None, honest: bool = False) -> PanelEvaluation:
+        params = {k: v for k, v in dataclasses.asdict(fs).items() if k not in ("workers", "cache")}
+        key = registry.cache_key(panel, {"horizon": int(horizon), "freq": freq, "honest": bool(honest), "settings": params,
+                                         "candidates": None if candidates is None else [_describe(m) for m in candidates]})
+        stored = registry.load_result(settings, CACHE_KIND, key)
+        if stored is not None:
+            return PanelEvaluation(**stored)
+        ev = forecast_and_backtest(panel, horizon, freq, fs, workers, progress, candidates, honest)
+        registry.save_result(settings, CACHE_KIND, key, {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev)})
+        return ev
+
+    return run
+
+
+#: the registry cache's kind of forecast-and-backtest results
+CACHE_KIND = "forecast"
+
+
+def _describe(obj):
+    """A model's parameters as plain data for a cache key (frames by their content hash)."""
+    if isinstance(obj, pd.DataFrame):
+        return registry.frame_hash(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {"type": type(obj).__name__, **{f.name: _describe(getattr(obj, f.name)) for f in dataclasses.fields(obj)}}
+    if isinstance(obj, list | tuple):
+        return [_describe(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): _describe(v) for k, v in obj.items()}
+    return repr(obj)
+
+
 def promotions_for(settings: Settings, level: str | None = None) -> Promotions | None:
     """The promotion calendar of ``[forecast] promotions`` (None when none is configured) with
     the category of each series of ``level`` (categories and products; other levels are
@@ -227,7 +267,8 @@ def run(
             raise ForecastError(f"level {level!r} is above the scope {scope!r}: nothing of it to forecast")
         fs_method = dataclasses.replace(fs, reconcile=reconcile)
         steps_ahead = horizon + (steps.partial is not None)  # the partial step is forecast, then left out
-        hf = R.forecast_hierarchy(Y_df, S_df, tags, steps_ahead, freq, fs_method, workers, candidates_for(model, settings), progress)
+        hf = R.forecast_hierarchy(Y_df, S_df, tags, steps_ahead, freq, fs_method, workers, candidates_for(model, settings), progress,
+                                  run=cached_runner(settings))
         fc = without_partial(hf.forecasts[hf.forecasts["unique_id"].isin(keep)], steps).copy()
         history = Y_df[Y_df["unique_id"].isin(keep)].copy()
         statuses = hf.statuses[hf.statuses["unique_id"].isin(keep)].reset_index(drop=True)

@@ -64,7 +64,7 @@ from salesml.forecast.inventory import Reorder, forecast_reorder, reorder_inputs
 from salesml.forecast.models import z_value
 from salesml.forecast.panels import FREQS, Steps, ledger_steps, without_partial
 from salesml.forecast.reconcile import HierarchyForecast, forecast_hierarchy
-from salesml.forecast.service import candidates_for
+from salesml.forecast.service import cached_runner, candidates_for
 from salesml.reports import html as H
 from salesml.reports.performance import report_settings, warehouse_connect
 
@@ -452,15 +452,16 @@ def build(
             )
 
     candidates = candidates_for("auto", settings)  # Prophet with the promotion calendar, if any
+    run = cached_runner(settings)  # the same forecasts computed before (another render) are read
     # honest backtests (the choice made before each window): the figures the report states
     main = forecast_after(calendar, forecast_hierarchy(*main_panel, steps + (calendar.partial is not None), freq, fs, n_workers, candidates,
-                                                       honest=True)) if main_panel else None
-    daily = forecast_hierarchy(*daily_panel, days_left, "D", daily_fs, n_workers, honest=True) if daily_panel else None
+                                                       honest=True, run=run)) if main_panel else None
+    daily = forecast_hierarchy(*daily_panel, days_left, "D", daily_fs, n_workers, honest=True, run=run) if daily_panel else None
     if daily is not None and main is not None and main.freq in ALIGNED_FREQS and not daily.forecasts.empty:
         aligned, n = align_daily(daily.forecasts, main.forecasts, main.freq)
         note = f"{n} node-{STEP_NAMES[main.freq]}(s) of the daily forecast scaled to the {STEP_NAMES[main.freq]}ly forecast"
         daily = dataclasses.replace(daily, forecasts=aligned, notes=(*daily.notes, note))
-    reorder = forecast_reorder(*inputs, settings, n_workers, honest=True) if inputs else None
+    reorder = forecast_reorder(*inputs, settings, n_workers, honest=True, run=run) if inputs else None
     landings: dict[str, pd.DataFrame] = {}
     if daily is not None and not daily.forecasts.empty:
         with warehouse_connect(settings) as con:
