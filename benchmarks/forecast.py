@@ -1,7 +1,7 @@
 """Forecasting many product series: a plain loop of default Prophet against the automatic choice.
 
     python -m benchmarks.forecast [--warehouse PATH | --scale large --end-date YYYY-MM-DD]
-                                  [--series 1000] [--days 730] [--windows 3] [--horizon 28]
+                                  [--series 1000] [--days 730] [--freq D|W] [--windows 3] [--horizon 28]
                                   [--workers 0] [--prophet-series N] [--json]
 
 The workload (issue #6): fit, backtest on ``windows`` rolling-origin windows of ``horizon``
@@ -45,10 +45,10 @@ import numpy as np
 import pandas as pd
 
 
-def product_panel(warehouse_path: Path, n_series: int, days: int) -> pd.DataFrame:
-    """Daily net units (``unique_id, ds, y``) of the ``n_series`` products with the most units
-    among those sold on the first and every later day of the last ``days`` days' span (a full
-    history: the first step of the span is in the panel)."""
+def product_panel(warehouse_path: Path, n_series: int, days: int, freq: str = "D") -> pd.DataFrame:
+    """Daily (or weekly, ``freq="W"``) net units (``unique_id, ds, y``) of the ``n_series``
+    products with the most units among those with every step of the last ``days`` days' span
+    (a full history: the first step of the span is in the panel)."""
     from salesml import warehouse
     from salesml.forecast.panels import panel
 
@@ -57,9 +57,9 @@ def product_panel(warehouse_path: Path, n_series: int, days: int) -> pd.DataFram
         if last is None:
             raise SystemExit(f"{warehouse_path}: the ledger is empty: load and post sales first")
         start = pd.Timestamp(last) - pd.Timedelta(days=days - 1)
-        df = panel(con, "product", "D", measure="quantity", start=str(start.date()))
+        df = panel(con, "product", freq, measure="quantity", start=str(start.date()))
     n = df.groupby("unique_id").size()
-    full = n[n >= days].index
+    full = n[n >= (days if freq == "D" else int(n.max()))].index
     units = df[df["unique_id"].isin(full)].groupby("unique_id")["y"].sum().sort_values(ascending=False, kind="stable")
     chosen = units.head(n_series).index
     if len(chosen) < n_series:
@@ -67,12 +67,13 @@ def product_panel(warehouse_path: Path, n_series: int, days: int) -> pd.DataFram
     return df[df["unique_id"].isin(set(chosen))].reset_index(drop=True)
 
 
-def prophet_loop(panel: pd.DataFrame, windows: int, horizon: int) -> tuple[pd.DataFrame, float]:
+def prophet_loop(panel: pd.DataFrame, windows: int, horizon: int, freq: str = "D") -> tuple[pd.DataFrame, float]:
     """(a): the backtest rows (``backtest.COLUMNS``, model ``prophet_default``) and the seconds
     the loop took, forecasts from the whole history included."""
     from prophet import Prophet
 
     from salesml.forecast.backtest import COLUMNS, DTYPES, score
+    from salesml.forecast.models import SEASON
 
     for noisy in ("cmdstanpy", "prophet"):
         logging.getLogger(noisy).disabled = True
@@ -85,25 +86,26 @@ def prophet_loop(panel: pd.DataFrame, windows: int, horizon: int) -> tuple[pd.Da
             train, test = h.iloc[:cut], h.iloc[cut : cut + horizon]
             m = Prophet()
             m.fit(train)
-            fc = m.predict(m.make_future_dataframe(periods=horizon)).tail(horizon)
+            fc = m.predict(m.make_future_dataframe(periods=horizon, freq=freq)).tail(horizon)
             fc = pd.DataFrame({c: np.clip(fc[src].to_numpy(), 0, None) for c, src in (("yhat", "yhat"), ("lo", "yhat_lower"), ("hi", "yhat_upper"))})
             rows.append({"unique_id": uid, "model": "prophet_default", "window": windows - w + 1, "cutoff": train["ds"].iloc[-1],
-                         "horizon": horizon, **score(train["y"], test["y"], fc, 7)})
+                         "horizon": horizon, **score(train["y"], test["y"], fc, SEASON[freq])})
         m = Prophet()
         m.fit(h)
-        m.predict(m.make_future_dataframe(periods=horizon))
+        m.predict(m.make_future_dataframe(periods=horizon, freq=freq))
     return pd.DataFrame(rows, columns=COLUMNS).astype(DTYPES), time.perf_counter() - t0
 
 
-def auto_run(panel: pd.DataFrame, windows: int, horizon: int, workers: int, fs):
-    """(b): ``evaluate_panel`` (honest backtest and forecast) and the seconds it took."""
+def auto_run(panel: pd.DataFrame, windows: int, horizon: int, workers: int, fs, freq: str = "D", all_models: bool = False):
+    """(b): ``evaluate_panel`` (honest backtest and forecast) and the seconds it took;
+    ``all_models``: each candidate scored alone too (a pooled choice always scores them)."""
     from salesml.forecast.auto import evaluate_panel
     from salesml.forecast.models import SeasonalNaive, make_model
 
     candidates = [make_model(n, fs) for n in fs.product_models]
     t0 = time.perf_counter()
-    ev = evaluate_panel(panel, windows, horizon, "D", fs, workers=workers, candidates=candidates,
-                        singles=[SeasonalNaive()], forecast=True, progress=sys.stderr.isatty())
+    ev = evaluate_panel(panel, windows, horizon, freq, fs, workers=workers, candidates=candidates,
+                        singles=[SeasonalNaive(), *(candidates if all_models else ())], forecast=True, progress=sys.stderr.isatty())
     return ev, time.perf_counter() - t0
 
 
@@ -123,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--days", type=int, default=730, help="days of history per series")
     ap.add_argument("--windows", type=int, default=3)
-    ap.add_argument("--horizon", type=int, default=28)
+    ap.add_argument("--horizon", type=int, default=0, help="steps per window (default 28 days, 8 weeks)")
+    ap.add_argument("--freq", default="D", choices=["D", "W"], help="daily or weekly units")
+    ap.add_argument("--all-models", action="store_true", help="score every candidate alone too (slower: the scoring)")
+    ap.add_argument("--choice", default="", choices=["", "series", "pooled"], help="how auto chooses (default: [forecast] product_choice)")
     ap.add_argument("--workers", type=int, default=0, help="processes for (b) (0 = one per core)")
     ap.add_argument("--prophet-series", type=int, default=0, help="run (a) on the first N series only (0 = all)")
     ap.add_argument("--skip-prophet", action="store_true", help="(b) only")
@@ -140,20 +145,26 @@ def main(argv: list[str] | None = None) -> int:
     else:
         wh = _build_demo(args)
     t0 = time.perf_counter()
-    panel = product_panel(wh, args.series, args.days)
+    args.horizon = args.horizon or (28 if args.freq == "D" else 8)
+    unit = "days" if args.freq == "D" else "weeks"
+    panel = product_panel(wh, args.series, args.days, args.freq)
     panel_s = time.perf_counter() - t0
     n = panel["unique_id"].nunique()
     zero_share = float(panel.groupby("unique_id")["y"].apply(lambda s: (s <= 0).mean()).ge(settings.forecast.intermittent_zero_share).mean())
     print(f"{n:,} product series x {args.days} days read in {panel_s:.1f} s ({zero_share:.0%} intermittent); "
-          f"{args.windows} windows x {args.horizon} days + a forecast; {os.cpu_count()} cores", file=sys.stderr)
+          f"{args.windows} windows x {args.horizon} {unit} + a forecast; {os.cpu_count()} cores", file=sys.stderr)
 
     workers = args.workers or os.cpu_count() or 1
     print(f"(b) automatic choice among {', '.join(settings.forecast.product_models)} on {workers} processes ...", file=sys.stderr)
-    ev, auto_s = auto_run(panel, args.windows, args.horizon, workers, settings.forecast)
+    import dataclasses
+
+    fs = dataclasses.replace(settings.forecast, choice=args.choice or settings.forecast.product_choice)
+    ev, auto_s = auto_run(panel, args.windows, args.horizon, workers, fs, args.freq, args.all_models)
     result = {
-        "series": n, "days": args.days, "windows": args.windows, "horizon": args.horizon, "cores": os.cpu_count(),
+        "series": n, "days": args.days, "freq": args.freq, "windows": args.windows, "horizon": args.horizon, "cores": os.cpu_count(),
         "intermittent_share": round(zero_share, 3), "panel_seconds": round(panel_s, 1),
-        "auto": {"seconds": round(auto_s, 1), "workers": workers, "candidates": list(settings.forecast.product_models)},
+        "auto": {"seconds": round(auto_s, 1), "workers": workers, "candidates": list(settings.forecast.product_models), "choice": fs.choice},
+        "models": {m: round(_mean(ev.errors, m)[0], 3) for m in sorted(set(ev.errors["model"]))},
         "chosen_in_windows": ev.choices["model"].fillna("(skipped)").value_counts().to_dict(),
         "chosen_for_forecast": ev.statuses["model"].fillna("(skipped)").value_counts().to_dict(),
     }
@@ -166,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             sample = panel[panel["unique_id"].isin(set(keep))]
         k = sample["unique_id"].nunique()
         print(f"(a) default Prophet, plain loop over {k:,} series in one process ...", file=sys.stderr)
-        p_errors, p_s = prophet_loop(sample, args.windows, args.horizon)
+        p_errors, p_s = prophet_loop(sample, args.windows, args.horizon, args.freq)
         keys = pd.MultiIndex.from_frame(p_errors[["unique_id", "window"]])
         per_series = p_s / k
         result["prophet_default"] = {
@@ -185,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_table(r: dict) -> None:
-    print(f"{r['series']:,} product series, {r['days']} days of daily units, {r['windows']} windows x {r['horizon']} days + forecast, {r['cores']} cores")
+    unit = "days" if r["freq"] == "D" else "weeks"
+    print(f"{r['series']:,} product series, {r['days']} days of {'daily' if r['freq'] == 'D' else 'weekly'} units, "
+          f"{r['windows']} windows x {r['horizon']} {unit} + forecast, {r['cores']} cores")
     a = r["auto"]
     print(f"  (b) auto ({', '.join(a['candidates'])}), {a['workers']} processes: {a['seconds']:.1f} s, "
           f"MASE {a['mase']:.3f} (seasonal naive {r['seasonal_naive']['mase']:.3f})")

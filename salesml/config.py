@@ -439,6 +439,9 @@ class ForecastSettings:
     #: the series of a level that share their candidates, the lowest mean MASE across them in
     #: the selection backtests (benchmarks/choice.py compares the two)
     choice: str = "pooled"
+    #: the same at product level (``--level product``, reorder points): thousands of unlike
+    #: series, where pooling did no better (benchmarks/README.md): each series its own
+    product_choice: str = "series"
     #: keep the forecasts and backtests a report or command computes, by their inputs (data,
     #: settings, candidates, salesml's code) in ``data/models/cache/``: the same computation
     #: again (another render, the notebook of the same report) is read, not redone
@@ -809,8 +812,9 @@ def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "s
         if len(members) < 2 or unknown or len(set(members)) != len(members):
             why = f"unknown model(s) {', '.join(unknown)}" if unknown else "two or more different models are needed"
             raise ConfigError(f"{origin}: forecast.combinations: {combo!r}: {why} (e.g. \"ets+theta+seasonal_naive\"; models: {', '.join(FORECAST_MODELS)})")
-    if f.choice not in ("pooled", "series"):
-        raise ConfigError(f"{origin}: forecast.choice must be \"pooled\" or \"series\", got {f.choice!r}")
+    for key in ("choice", "product_choice"):
+        if getattr(f, key) not in ("pooled", "series"):
+            raise ConfigError(f"{origin}: forecast.{key} must be \"pooled\" or \"series\", got {getattr(f, key)!r}")
     if f.week_ends.upper() not in ("", *WEEKDAYS):
         raise ConfigError(f"{origin}: forecast.week_ends must be one of {', '.join(WEEKDAYS)} (or \"\" for the data's own), got {f.week_ends!r}")
     if f.month_dates not in ("", "start", "end"):

@@ -79,6 +79,7 @@ def test_environment_overrides(tmp_path, no_config, monkeypatch):
         ("[warehouse]\nthreads = -1\n", r"warehouse.threads must be 0 \(all cores\) or more, got -1"),
         ('[forecast]\ncombinations = ["ets+thetta"]\n', r"forecast.combinations: 'ets\+thetta': unknown model\(s\) thetta"),
         ('[forecast]\ncombinations = ["ets"]\n', r"forecast.combinations: 'ets': two or more different models are needed"),
+        ('[forecast]\nproduct_choice = "best"\n', r"forecast.product_choice must be \"pooled\" or \"series\", got 'best'"),
         ("[forecast]\nselection_windows = -2\n", r"forecast.ensemble_top, forecast.selection_windows and forecast.workers must be 0 or more"),
     ],
 )

@@ -393,6 +393,9 @@ def test_the_honest_backtest_of_the_pooled_choice_is_the_single_scores_of_its_pi
     for row in ev.choices.itertuples():
         assert e.loc[(row.unique_id, row.window, "auto"), "mase"] == pytest.approx(e.loc[(row.unique_id, row.window, row.model), "mase"])
     assert ev.choices.groupby("window")["model"].nunique().eq(1).all()  # one group: one pick per window
+    # scoring seasonal naive alone next to it still scores the pooled picks (the candidates join the singles)
+    alone = auto.evaluate_panel(pooled_panel(), 2, 7, "D", POOLED, workers=1, singles=[SeasonalNaive()])
+    pd.testing.assert_frame_equal(alone.choices, ev.choices)
     wf = ev.window_forecasts
     assert set(wf["model"]) <= set(ev.choices["model"])
 

@@ -189,3 +189,10 @@ def test_the_cache_keeps_the_most_recently_used_results(demo, tmp_path, monkeypa
     got = registry.load_result(s, "t", "k3")
     pd.testing.assert_frame_equal(got["f"], frame)
     assert got["none"] is None
+
+
+def test_the_product_level_chooses_per_series_by_default(demo):
+    assert service.level_forecast(demo, "product").choice == "series"  # thousands of unlike series
+    assert service.level_forecast(demo, "region").choice == "pooled"
+    pooled = demo.with_overrides(forecast={"product_choice": "pooled"})
+    assert service.level_forecast(pooled, "product").choice == "pooled"

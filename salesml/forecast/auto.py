@@ -756,6 +756,9 @@ def evaluate_panel(
     _check_args(horizon, freq)
     if int(windows) < 1:
         raise PanelError(f"the backtest needs 1 window or more, got {windows}")
+    if settings.choice == "pooled" and singles is not None:  # a pooled pick is scored with its single scores
+        given = {m.name for m in singles}
+        singles = [*singles, *(m for m in (candidates if candidates is not None else candidate_models(settings)) if m.name not in given)]
     names = [*([m.name for m in candidates] if candidates is not None else settings.models), *(m.name for m in singles or ())]
     task = partial(_safe_evaluate, windows=windows, horizon=horizon, freq=freq, settings=settings,
                    candidates=candidates, singles=singles, label=label, forecast=forecast, forecast_horizon=forecast_horizon)

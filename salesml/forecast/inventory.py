@@ -286,7 +286,7 @@ def forecast_reorder(
     and their reorder table (``honest``: with the honest backtest of the demand forecasts,
     :func:`salesml.forecast.auto.forecast_and_backtest`, or ``run``, a function like it). Pure
     unless ``run`` keeps its results."""
-    fs = dataclasses.replace(settings.forecast, models=tuple(models or settings.forecast.product_models))
+    fs = dataclasses.replace(settings.forecast, models=tuple(models or settings.forecast.product_models), choice=settings.forecast.product_choice)
     lead = pd.to_numeric(snapshot["lead_time_days"], errors="coerce").fillna(settings.inventory.default_lead_time_days)
     horizon = max(int(lead.max()), 1) if len(lead) else settings.inventory.default_lead_time_days
     wanted = demand[demand["unique_id"].isin(set(snapshot["product_id"]))]

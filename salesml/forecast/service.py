@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from salesml import registry, warehouse
-from salesml.config import FORECAST_MODELS, RECONCILE_METHODS, Settings
+from salesml.config import FORECAST_MODELS, RECONCILE_METHODS, ForecastSettings, Settings
 from salesml.errors import SalesmlError
 from salesml.forecast.auto import (
     STATUS_COLUMNS,
@@ -109,6 +109,12 @@ def candidate_names(model: str, settings: Settings, level: str | None = None) ->
     if model != "auto":
         return (model,)
     return tuple(settings.forecast.product_models if level == "product" else settings.forecast.models)
+
+
+def level_forecast(settings: Settings, level: str | None) -> ForecastSettings:
+    """The forecast settings of a level: at product level ``product_choice`` is the choice."""
+    fs = settings.forecast
+    return dataclasses.replace(fs, choice=fs.product_choice) if level == "product" else fs
 
 
 def candidates_for(model: str, settings: Settings, level: str | None = None) -> list:
@@ -242,7 +248,7 @@ def run(
     ``history``: the level's panel when the caller has read it already (not reconciled runs).
     """
     check_args(level, freq, model, reconcile)
-    fs = settings.forecast
+    fs = level_forecast(settings, level)
     horizon = horizon or default_horizon(fs, freq)
     if horizon < 1:
         raise ForecastError(f"--horizon must be 1 or more, got {horizon}")
@@ -294,7 +300,7 @@ def _honest(settings: Settings, df: pd.DataFrame, level: str, freq: str, windows
     """``auto.evaluate_panel`` with the level's candidates, each of them and seasonal naive
     scored alone too, and its per-model summary (the choice first, then seasonal naive, then
     the others)."""
-    fs = settings.forecast
+    fs = level_forecast(settings, level)
     label = "auto" if model == "auto" else model
     candidates = candidates_for(model, settings, level)
     singles = [*candidates, *([] if any(m.name == "seasonal_naive" for m in candidates) else [make_model("seasonal_naive", fs)])]
