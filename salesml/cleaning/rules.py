@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pandera.errors
@@ -482,6 +483,22 @@ def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
 # --------------------------------------------------------------------------- duplicates
 
 
+def key_hashes(keys: pd.DataFrame) -> np.ndarray:
+    """One 64-bit hash per row of ``keys`` (DuckDB's, over Arrow columns), in row order: equal
+    keys hash equal (missing values too); unequal ones may collide."""
+    try:
+        table = pa.Table.from_pandas(keys.reset_index(drop=True), preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python objects: as text
+        table = pa.Table.from_pandas(keys.astype("string").reset_index(drop=True), preserve_index=False)
+    con = duckdb.connect()
+    try:
+        con.register("_keys", table)
+        names = ", ".join('"' + str(c).replace('"', '""') + '"' for c in table.column_names)
+        return con.execute(f"SELECT hash({names}) AS h FROM _keys").fetchnumpy()["h"]
+    finally:
+        con.close()
+
+
 def duplicates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """Rows sharing a key: the latest (last in the file) is kept. An earlier row with the
     same values is an exact duplicate (quarantined; merged into the kept row for
@@ -490,10 +507,16 @@ def duplicates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]
     keys = [k for k in ctx.table.key if k in df.columns]
     if not keys:
         return df, L.RuleLog()
-    dup_key = df.duplicated(subset=keys, keep=False)
+    # one hash per key finds the candidates (a 64-bit column, not pandas' factorised copies
+    # of every key column); they are then compared value by value
+    maybe = pd.Series(key_hashes(df[keys])).duplicated(keep=False).to_numpy()
+    if not maybe.any():
+        return df, L.RuleLog()
+    sub = df[maybe]
+    dup_key = sub.duplicated(subset=keys, keep=False).to_numpy()
     if not dup_key.any():
         return df, L.RuleLog()
-    sub = df[dup_key]
+    sub = sub[dup_key]
     values = [c for c in ctx.table.column_names if c in df.columns]
     group = sub.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
     winner = sub.index.to_series().groupby(group).transform("last")
@@ -637,16 +660,16 @@ def price_outliers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
     else:
         discount = np.zeros(len(at))
     sold = price[at]
-    before = pd.Series(sold / (1 - discount))
+    before = sold / (1 - discount)
     product, _ = pd.factorize(df["product_id"].iloc[at])
-    g = before.groupby(product)
-    n = g.transform("size").to_numpy()
-    med = g.transform("median").to_numpy()
-    mad = (before - med).abs().groupby(product).transform("median").to_numpy()
+    # per product (one value each, then spread by the codes): no row-sized group frames
+    n = np.bincount(product)[product]
+    med = pd.Series(before).groupby(product).median().to_numpy()[product]
+    mad = pd.Series(np.abs(before - med)).groupby(product).median().to_numpy()[product]
     scale = np.maximum(1.4826 * mad, 0.05 * np.abs(med))
-    z = (before.to_numpy() - med) / scale
+    z = (before - med) / scale
     hit = (n >= ctx.settings.price_outlier_min_lines) & (np.abs(z) > ctx.settings.price_outlier_z)
-    detail = [f"before discount {p:.2f} vs median {m:.2f} (robust z {v:+.1f})" for p, m, v in zip(before.to_numpy()[hit], med[hit], z[hit], strict=True)]
+    detail = [f"before discount {p:.2f} vs median {m:.2f} (robust z {v:+.1f})" for p, m, v in zip(before[hit], med[hit], z[hit], strict=True)]
     return df, L.flags("price_outliers", "unit_price", df.index[at[hit]], sold[hit], detail)
 
 
