@@ -789,6 +789,11 @@ def check_churn(c: ChurnSettings, origin: str = "settings") -> None:
         raise ConfigError(f"{origin}: churn.at_risk_threshold must be between 0 and 1, got {c.at_risk_threshold:g}")
 
 
+def combination_members(combo: str) -> list[str]:
+    """The models of a ``[forecast] combinations`` entry ("ets+theta")."""
+    return [m.strip() for m in str(combo).split("+")]
+
+
 def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "settings") -> None:
     """Forecast and inventory settings that make sense: known models and methods, positive sizes."""
     for key in ("models", "product_models"):
@@ -807,7 +812,7 @@ def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "s
     if f.reconcile not in RECONCILE_METHODS:
         raise ConfigError(f"{origin}: forecast.reconcile must be one of {', '.join(RECONCILE_METHODS)}, got {f.reconcile!r}")
     for combo in f.combinations:
-        members = [m.strip() for m in str(combo).split("+")]
+        members = combination_members(combo)
         unknown = [m for m in members if m not in FORECAST_MODELS]
         if len(members) < 2 or unknown or len(set(members)) != len(members):
             why = f"unknown model(s) {', '.join(unknown)}" if unknown else "two or more different models are needed"

@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from salesml import schema
+from salesml import __version__, schema
 from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
 from salesml.io.export import ExportError, check_target, export_frame
@@ -154,8 +154,6 @@ class ReadOnlyError(WarehouseError):
 
 
 def _version() -> str:
-    from salesml import __version__
-
     return __version__
 
 

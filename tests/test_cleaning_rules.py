@@ -299,9 +299,9 @@ def test_clean_runs_every_rule_in_order():
     assert set(log.fixes["rule"]) == {"normalize_text", "parse_numbers"}
 
 
-def test_key_hashes_are_equal_for_equal_keys_missing_ones_too():
+def test_row_hashes_are_equal_for_equal_keys_missing_ones_too():
     keys = pd.DataFrame({"order_id": pd.array(["A", "A", "B", None, None], dtype="string[pyarrow]"), "line_no": [1.0, 1.0, 1.0, np.nan, np.nan]})
-    h = R.key_hashes(keys)
+    h = R.row_hashes(keys)
     assert len(h) == 5 and h[0] == h[1] and h[3] == h[4] and len({h[0], h[2], h[3]}) == 3
     mixed = pd.DataFrame({"k": ["1", 1, "1"]}, dtype=object)  # Python objects Arrow cannot type: hashed as text
-    assert len(set(R.key_hashes(mixed))) == 1
+    assert len(set(R.row_hashes(mixed))) == 1

@@ -32,6 +32,7 @@ import pandas as pd
 
 from salesml import warehouse
 from salesml.accounting.periods import closed_periods, first_open
+from salesml.accounting.scope import parse_scope
 from salesml.config import PerformanceSettings, Settings
 
 #: tables whose loads change what the ledger should hold
@@ -245,7 +246,6 @@ def ensure_posted(settings: Settings) -> dict | None:
 def adjustments(con: duckdb.DuckDBPyConnection, period: str, scope=None, settings: PerformanceSettings | None = None) -> pd.DataFrame:
     """Entries posted in ``period`` for earlier (closed) periods, within ``scope``: what the
     report lists under "of which adjustments to earlier periods"."""
-    from salesml.accounting.scope import parse_scope
 
     settings = settings or PerformanceSettings()
     sc = parse_scope(scope)

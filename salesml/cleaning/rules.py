@@ -483,9 +483,10 @@ def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
 # --------------------------------------------------------------------------- duplicates
 
 
-def key_hashes(keys: pd.DataFrame) -> np.ndarray:
-    """One 64-bit hash per row of ``keys`` (DuckDB's, over Arrow columns), in row order: equal
-    keys hash equal (missing values too); unequal ones may collide."""
+def row_hashes(keys: pd.DataFrame) -> np.ndarray:
+    """One 64-bit hash per row of ``keys`` (DuckDB's, over Arrow columns, ten times pandas'),
+    in row order: equal rows hash equal (missing values too); unequal ones may collide, so
+    the candidates it finds are compared value by value."""
     try:
         table = pa.Table.from_pandas(keys.reset_index(drop=True), preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python objects: as text
@@ -509,7 +510,7 @@ def duplicates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]
         return df, L.RuleLog()
     # one hash per key finds the candidates (a 64-bit column, not pandas' factorised copies
     # of every key column); they are then compared value by value
-    maybe = pd.Series(key_hashes(df[keys])).duplicated(keep=False).to_numpy()
+    maybe = pd.Series(row_hashes(df[keys])).duplicated(keep=False).to_numpy()
     if not maybe.any():
         return df, L.RuleLog()
     sub = df[maybe]

@@ -63,10 +63,12 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from salesml import warehouse
+from salesml import registry, warehouse
+from salesml.accounting.ledger import ensure_posted
+from salesml.accounting.scope import parse_scope
 from salesml.anonymous import LeftOut
 from salesml.config import ChurnSettings, Settings
-from salesml.customers import churn_features
+from salesml.customers import churn_features, clv
 from salesml.customers.churn_features import (
     CATEGORICAL,
     CONTEXT_GROUPS,
@@ -76,6 +78,7 @@ from salesml.customers.churn_features import (
     load_tables,
 )
 from salesml.errors import SalesmlError
+from salesml.registry import frame_hash
 
 KIND = "churn"
 #: holdout curves stored beside the model (ROC, lift, reliability): aggregates only
@@ -401,7 +404,6 @@ def baseline_bgnbd(t: ChurnTables, cutoff, customers, s: ChurnSettings, time_uni
     """BG/NBD's probability that each customer makes no purchase in the next
     ``horizon_days`` after ``cutoff``, the model fitted on every customer's purchase
     days up to the cutoff (:mod:`salesml.customers.clv`)."""
-    from salesml.customers import clv
 
     c = _ts(cutoff)
     tx = t.orders.loc[t.orders["date"] <= c, ["customer_id", "date", "amount"]]
@@ -611,8 +613,6 @@ def permutation_drivers(pipe, X: pd.DataFrame, y: pd.Series, groups: dict[str, l
 
 
 def _read_tables(settings: Settings, through=None, customers_sql: str = "", params: dict | None = None) -> ChurnTables:
-    from salesml.accounting.ledger import ensure_posted
-
     if not settings.warehouse_path.exists():
         raise ChurnError(f"no warehouse at {settings.warehouse_path}: run `salesml demo` or `salesml ingest` first")
     ensure_posted(settings)
@@ -647,7 +647,6 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
     Returns the summary: version, as_of, cutoffs, model and baseline metrics, drivers,
     notes, anonymous (the anonymous order lines up to the as-of date left out, see
     :func:`left_out`), seconds (and the manifest under ``manifest``)."""
-    from salesml import registry
 
     started = time.perf_counter()
     s = settings.churn
@@ -759,8 +758,6 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
 
 
 def _frame_hash(df: pd.DataFrame) -> str:
-    from salesml.registry import frame_hash
-
     return frame_hash(df.astype({c: object for c in df.columns if c in CATEGORICAL}))
 
 
@@ -790,7 +787,6 @@ def scope_customers(scope) -> tuple[str, dict]:
     """SQL selecting the customers of a report scope, by their owner (customers.owner_rep_id):
     a rep's own customers, those of a team's or a region's reps (the owner's current
     stint), or everyone (company: "")."""
-    from salesml.accounting.scope import parse_scope
 
     sc = parse_scope(scope)
     if sc.level == "company":
@@ -828,7 +824,6 @@ def score(
     owner_rep_id; riskiest first. ``customers_sql`` restricts the customers read (see
     :func:`~salesml.customers.churn_features.load_tables`). Anonymous lines are never
     scored (:func:`scoring_left_out` counts them). Nothing is written."""
-    from salesml import registry
 
     pipe, manifest = model if model is not None else registry.load_estimator(settings, KIND, version)
     s = feature_settings(settings, manifest)
@@ -917,7 +912,6 @@ def write_scores(settings: Settings, scores: pd.DataFrame, as_of, version: str) 
 
 def evaluation(settings: Settings, version: str | None = None) -> dict:
     """The holdout curves stored with a version (ROC, gains, reliability); {} if none."""
-    from salesml import registry
 
     path = registry.resolve(settings, KIND, version) / EVALUATION_FILE
     try:

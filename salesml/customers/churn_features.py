@@ -46,6 +46,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from salesml import warehouse
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.anonymous import LeftOut, identified_sql
 from salesml.anonymous import left_out as _left_out
@@ -122,7 +123,6 @@ def load_tables(
     else's customers. Anonymous lines (no customer, or one of the ids in ``anonymous``,
     e.g. ``settings.anonymous_customer_ids``) are left out of every table.
     """
-    from salesml import warehouse
 
     who, wp = identified_sql("customer_id", anonymous)
     params = {**(params or {}), **wp}

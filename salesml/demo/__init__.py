@@ -7,7 +7,13 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from salesml import warehouse
+from salesml.accounting import ledger, periods
 from salesml.config import Settings
+from salesml.demo.dirty import DIRTY_MANIFEST, inject_defects
+from salesml.demo.generator import MANIFEST, generate
+from salesml.demo.source import SOURCE_NAME, demo_source
+from salesml.ingest import ingest_source
 
 
 def build_demo(
@@ -28,10 +34,6 @@ def build_demo(
     into the files before loading (:func:`salesml.demo.dirty.inject_defects`), listed in
     ``dirty_manifest.json`` beside them, and ``manifest["dirty"]`` sums them up.
     """
-    from salesml.demo.dirty import DIRTY_MANIFEST, inject_defects
-    from salesml.demo.generator import MANIFEST, generate
-    from salesml.demo.source import SOURCE_NAME, demo_source
-    from salesml.ingest import ingest_source
 
     cfg = settings.demo
     scale = scale or cfg.scale
@@ -88,8 +90,6 @@ def replay_closes(settings: Settings, end_date: date) -> dict:
     Returns that arrived after their month's close become adjustments in the first open
     month. A warehouse whose periods are already closed (a re-run) is only posted.
     """
-    from salesml import warehouse
-    from salesml.accounting import ledger, periods
 
     cfg = settings.demo
     summary = {"closed": [], "adjustments": 0, "adjustment_amount": 0.0}

@@ -242,7 +242,7 @@ def _memoised(models: Sequence) -> list:
             memos.setdefault(m.name, _Memo(m))
     for m in models:
         if isinstance(m, Ensemble) and m.name not in memos:
-            members = tuple(memos.get(x.name) or memos.setdefault(x.name, _Memo(x)) for x in m.members)
+            members = tuple(memos.setdefault(x.name, _Memo(x)) for x in m.members)
             memos[m.name] = _Memo(Ensemble(members, m.name))
     return [memos[m.name] for m in models]
 
@@ -475,8 +475,7 @@ def pooled_choice(selection: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for group, g in selection.groupby("group", sort=True):
         names = group.split("+")
-        uids = pd.Index(g["unique_id"].unique())
-        n = len(uids)
+        n = g["unique_id"].nunique()
         order = {m: i for i, m in enumerate(names)}
         ranked = g.assign(_nan=g["mase"].isna(), _order=g["model"].map(order))
         ranked = ranked.sort_values(["unique_id", "_nan", "mase", "wape", "abs_error", "_order"], kind="stable")

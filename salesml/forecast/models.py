@@ -22,16 +22,13 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from salesml.config import ForecastSettings, combination_members
 from salesml.errors import SalesmlError
 from salesml.forecast.panels import step_offset
-
-if TYPE_CHECKING:
-    from salesml.config import ForecastSettings
 
 #: the season seasonal naive repeats, per frequency
 SEASON = {"D": 7, "W": 52, "M": 12}
@@ -490,7 +487,7 @@ def candidate_models(settings: ForecastSettings, names: Sequence[str] | None = N
     by_name = {m.name: m for m in singles}
     combos = []
     for combo in settings.combinations:
-        members = [m.strip() for m in combo.split("+")]
+        members = combination_members(combo)
         if all(m in by_name for m in members):
             combos.append(Ensemble(tuple(by_name[m] for m in members)))
     return singles + combos
@@ -502,7 +499,5 @@ def make_model(name: str, settings: ForecastSettings | None = None):
     if name not in MODEL_FACTORIES:
         raise ModelError(f"unknown forecast model {name!r}: known models are {', '.join(MODEL_FACTORIES)}")
     if settings is None:
-        from salesml.config import ForecastSettings
-
         settings = ForecastSettings()
     return MODEL_FACTORIES[name](settings)

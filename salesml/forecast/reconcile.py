@@ -54,6 +54,7 @@ from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import RECONCILE_METHODS, ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
 from salesml.forecast.auto import forecast_and_backtest
+from salesml.forecast.backtest import errors_frame, score
 from salesml.forecast.models import SEASON, future_dates
 from salesml.forecast.panels import FREQS, PanelError, fill_gaps, ledger_sums
 
@@ -525,7 +526,6 @@ def backtest_reconciliation(
     ``methods`` with the actuals up to the window's cut-off, and scored against what happened
     next to the unreconciled base forecasts (model ``base``): ``backtest.COLUMNS`` rows (the
     method in ``model``) plus ``level``, and notes on methods that fell back. Pure."""
-    from salesml.forecast.backtest import errors_frame, score
 
     nodes = S_df["unique_id"].tolist()
     actual = Y_df.assign(ds=pd.to_datetime(Y_df["ds"])).set_index(["unique_id", "ds"])["y"]

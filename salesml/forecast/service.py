@@ -31,6 +31,8 @@ import pandas as pd
 from salesml import registry, warehouse
 from salesml.config import FORECAST_MODELS, RECONCILE_METHODS, ForecastSettings, Settings
 from salesml.errors import SalesmlError
+from salesml.forecast import inventory as I
+from salesml.forecast import reconcile as R
 from salesml.forecast.auto import (
     STATUS_COLUMNS,
     PanelEvaluation,
@@ -39,6 +41,8 @@ from salesml.forecast.auto import (
     evaluate_panel,
     forecast_and_backtest,
     forecast_panel,
+    map_series,
+    tidy_history,
 )
 from salesml.forecast.backtest import summarise
 from salesml.forecast.models import (
@@ -256,8 +260,6 @@ def run(
     notes: list[str] = []
     steps = None
     if reconcile:
-        from salesml.forecast import reconcile as R
-
         _require_warehouse(settings)
         with warehouse.open(settings, read_only=True) as con:
             Y_df, S_df, tags = R.hierarchy_panel(con, freq, settings, scope=scope)
@@ -364,7 +366,6 @@ def reorder(settings: Settings, workers: int | None = None, progress: bool = Fal
     """Reorder points per product and warehouse from the latest inventory snapshot and daily
     unit-demand forecasts (``inventory.forecast_reorder``: the cheap candidates, over the
     longest lead time), and notes. ``inventory.alerts(table)`` are the low-stock rows."""
-    from salesml.forecast import inventory as I
 
     _require_warehouse(settings)
     with warehouse.open(settings, read_only=True) as con:
@@ -455,7 +456,6 @@ def _prophet_json(settings: Settings, hist: pd.DataFrame, statuses: pd.DataFrame
     """Prophet's JSON of the model fitted to the whole history of each series whose forecast
     is (or averages) Prophet's: the same fit as the forecast's (Prophet's fit is a
     deterministic optimisation), one more fit per such series, on the process pool."""
-    from salesml.forecast.auto import map_series
 
     uids = statuses.loc[statuses["model"].map(_uses_prophet), "unique_id"]
     if uids.empty:
@@ -469,7 +469,6 @@ def _prophet_json(settings: Settings, hist: pd.DataFrame, statuses: pd.DataFrame
 def _fit_prophet_json(uid, history: pd.DataFrame, model, freq: str, level: float) -> str:
     from prophet.serialize import model_to_json
 
-    from salesml.forecast.auto import tidy_history
 
     h, _ = tidy_history(history, freq)
     h = h.assign(y=h["y"].clip(lower=0))  # as the choice fitted it

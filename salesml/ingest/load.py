@@ -139,15 +139,14 @@ def broken_keys(mapped: pd.DataFrame, table: schema.Table, delimiter: str, spans
     if spans is not None and not spans:
         return log  # every record is one line of the file
     rows = mapped if spans is None else mapped.loc[mapped.index.isin(list(spans))]
-    multi = np.zeros(len(rows), dtype=bool) if spans is None else np.ones(len(rows), dtype=bool)
-    delim = delimiter if len(delimiter) == 1 else None
+    delim = delimiter if len(delimiter) == 1 and spans is not None else None  # only records spanning lines
     for col in dict.fromkeys([*table.key, *_ID_COLUMNS]):
         if col not in rows.columns or pd.api.types.is_numeric_dtype(rows[col]):
             continue
         text = as_text(rows[col])
         hit = mask(text.str.contains("[\n\r]", regex=True))
-        if delim and multi.any():
-            hit |= multi & mask(text.str.contains(delim, regex=False))
+        if delim:
+            hit |= mask(text.str.contains(delim, regex=False))
         log += L.problems(
             "broken_records", col, rows.index[hit], "holds a line break or, in a record spanning lines, the delimiter (a quote left open?)",
             [repr(v)[:80] for v in rows.loc[hit, col]],

@@ -16,12 +16,12 @@ import hashlib
 import json
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from salesml import schema
 from salesml.cleaning import log as L
+from salesml.cleaning.rules import row_hashes
 from salesml.config import JoinSource, Settings, SourceSettings, TableSource
 from salesml.errors import SalesmlError
 from salesml.io import RawTable, SourceFileError, file_hash, read_csv, read_header, read_source
@@ -122,7 +122,7 @@ def exact_repeats(raw: pd.DataFrame, policy: str, hashes: np.ndarray | None = No
     # a hash per row (DuckDB's, ten times pandas') finds the candidates; they are then compared
     # value by value
     if hashes is None or len(hashes) != len(raw):
-        hashes = _row_hashes(raw[cols])
+        hashes = row_hashes(raw[cols])
     maybe = pd.Series(hashes).duplicated(keep=False).to_numpy()
     if not maybe.any():
         return L.RuleLog()
@@ -134,17 +134,6 @@ def exact_repeats(raw: pd.DataFrame, policy: str, hashes: np.ndarray | None = No
     first_row = sub[SOURCE_ROW].groupby(group).transform("first")
     idx = sub.index[dup]
     return L.problems("duplicates", None, idx, "exact duplicate of an earlier row", [f"repeats row {r}" for r in first_row[dup]])
-
-
-def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """One 64-bit hash per row over all its values, in row order."""
-    con = duckdb.connect()
-    try:
-        con.register("_rows", frame.reset_index(drop=True))
-        names = ", ".join('"' + str(c).replace('"', '""') + '"' for c in frame.columns)
-        return con.execute(f"SELECT hash({names}) AS h FROM _rows").fetchnumpy()["h"]
-    finally:
-        con.close()
 
 
 def canonical_source(files: dict[str, str | Path | list], *, encoding: str = "auto", date_format: str = "") -> SourceSettings:

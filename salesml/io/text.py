@@ -199,15 +199,8 @@ class _LineCounter:
         the bytes of ``\n`` and ``\r`` are never part of another character (UTF-8)."""
         if not text:
             return
-        if isinstance(text, bytes):
-            self.ends += text.count(b"\n")
-            cr = text.count(b"\r")
-            if cr:
-                self.ends += cr - text.count(b"\r\n")
-            first, last = text[:1] == b"\n", chr(text[-1])
-        else:
-            self.ends += line_ends(text)
-            first, last = text[0] == "\n", text[-1]
+        self.ends += line_ends(text)
+        first, last = (text[:1] == b"\n", chr(text[-1])) if isinstance(text, bytes) else (text[0] == "\n", text[-1])
         if self.last == "\r" and first:
             self.ends -= 1
         self.last = last
@@ -217,10 +210,12 @@ class _LineCounter:
         return self.ends + (1 if self.last not in ("", "\n", "\r") else 0)
 
 
-def line_ends(text: str) -> int:
-    """How many line ends ``text`` holds (``\\n``, ``\\r\\n`` and a lone ``\\r`` count one each)."""
-    cr = text.count("\r")
-    return text.count("\n") + (cr - text.count("\r\n") if cr else 0)
+def line_ends(text: str | bytes) -> int:
+    """How many line ends ``text`` (or UTF-8 bytes) holds (``\\n``, ``\\r\\n`` and a lone
+    ``\\r`` count one each)."""
+    nl, cr, crlf = (b"\n", b"\r", b"\r\n") if isinstance(text, bytes) else ("\n", "\r", "\r\n")
+    n_cr = text.count(cr)
+    return text.count(nl) + (n_cr - text.count(crlf) if n_cr else 0)
 
 
 # --------------------------------------------------------------------------- decoding

@@ -30,6 +30,7 @@ from salesml import warehouse
 from salesml.accounting import performance as perf
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.anonymous import LeftOut
+from salesml.customers.clv import customer_clv
 from salesml.customers.rfm import default_as_of, left_out, parse_as_of, rfm, score_matrix
 from salesml.customers.segments import (
     GONE,
@@ -114,10 +115,6 @@ class CustomerSegmentsReport:
 
     def _load_clv(self, con) -> tuple[pd.DataFrame | None, str]:
         """Per-customer CLV from :mod:`salesml.customers.clv`, or why there is none."""
-        try:
-            from salesml.customers.clv import customer_clv
-        except ImportError as e:  # the model module is missing or broken
-            return None, f"CLV model not available ({e})."
         if self.table.empty:
             return None, "No customers with a purchase: no lifetime values."
         try:

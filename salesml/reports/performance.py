@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from salesml import warehouse
 from salesml.accounting import performance as perf
+from salesml.accounting.commissions import statements
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import Settings, load_settings
 from salesml.reports import html as H
@@ -74,8 +75,6 @@ class SalesPerformanceReport:
                 customer_regions=perf.breakdown(con, self.period, "customer_region", s, ps),
             )
             self.kpis = kpi_blocks.load(con, self.period, s, ps, anonymous=self.settings.anonymous_customer_ids)
-            from salesml.accounting.commissions import statements
-
             self.commission_summary, self.commission_lines = statements(
                 con, self.period, self.settings, None if s.level == "company" else s
             )
