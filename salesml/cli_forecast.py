@@ -141,18 +141,36 @@ def train_forecast(
     windows: Annotated[int, typer.Option("--windows", help="backtest windows (0 = [forecast] windows)")] = 0,
     model: ModelOpt = "auto",
     workers: WorkersOpt = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="also compute the company sales_forecast report's forecasts (kept in the registry's cache: the report then reads them)")] = True,
     fmt: Annotated[JsonOrTable, typer.Option("--format")] = JsonOrTable.table,
     config: ConfigOpt = None,
 ) -> None:
     """Backtest and forecast a level and store both as a new version in the registry
     (data/models/forecast/vNNNN: manifest with metrics, forecast.csv, statuses.csv,
-    backtest.csv, and prophet_models.json with the fitted Prophet objects as Prophet's JSON)."""
+    backtest.csv, and prophet_models.json with the fitted Prophet objects as Prophet's JSON).
+
+    With ``[forecast] cache`` on, it also computes what the company's sales_forecast report
+    shows (weekly hierarchy, daily landing, reorder points, as of the last day with sales) and
+    keeps it in data/models/cache/: rendering that report afterwards reads it instead of
+    fitting again, as long as the data, settings and salesml are the same (else the report
+    computes it again)."""
+    import time
+
     from salesml.forecast import service
+    from salesml.reports import forecast as forecast_report
 
     settings = _settings(config)
     service.check_args(level, freq, model)
     _post(settings)
     result = service.train(settings, level, freq, horizon or None, windows or None, model, workers, log=_log, progress=True)
+    if report and settings.forecast.cache:
+        _log("the company sales_forecast report's forecasts (weekly, as of the last day with sales), kept for the report ...")
+        started = time.perf_counter()
+        try:
+            forecast_report.build(config_path=str(settings.config_path or ""), warehouse=str(settings.warehouse_path), workers=workers or 0)
+        except forecast_report.ForecastReportError as e:
+            _log(f"the report's forecasts were not computed: {e}")
+        result["report_seconds"] = round(time.perf_counter() - started, 1)
     if fmt == JsonOrTable.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
         return
@@ -162,6 +180,8 @@ def train_forecast(
     if result["prophet_models"]:
         out.print(f"{result['prophet_models']} fitted Prophet models saved as JSON (prophet_models.json)", highlight=False)
     out.print(f"saved forecast model {result['version']} in {result['seconds']:.0f}s", highlight=False)
+    if "report_seconds" in result:
+        out.print(f"the sales_forecast report's forecasts computed and kept in {result['report_seconds']:.0f}s", highlight=False)
 
 
 @app.command()

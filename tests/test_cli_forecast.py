@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from salesml.reports import forecast as forecast_report
 from tests.test_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def fast(small_demo, tmp_path_factory):
     cfg.write_text(
         f'[warehouse]\npath = {json.dumps(str(small_demo.warehouse_path))}\n'
         f'[models]\ndir = {json.dumps(str(folder / "models"))}\n'
-        '[forecast]\nmodels = ["seasonal_naive", "tsb"]\nworkers = 1\n',
+        '[forecast]\nmodels = ["seasonal_naive", "tsb"]\nproduct_models = ["tsb"]\nwindows = 2\nworkers = 1\n',
         encoding="utf-8",
     )
     return folder
@@ -76,6 +77,16 @@ def test_forecast_train_and_reorder(fast):
     assert "fitted" in table and "series in" in table
     trained = json.loads(run("train", "forecast", "--level", "region", "--freq", "W", "--horizon", "4", "--windows", "2", "--format", "json", cwd=fast).stdout)
     assert trained["version"] == "v0001" and {"auto", "seasonal_naive"} <= set(trained["metrics"])
+    # training also computed the company sales_forecast report's forecasts: the report reads them all
+    kept = fast / "models" / "cache" / "forecast"
+    assert "report_seconds" in trained and len(list(kept.iterdir())) == 3  # weekly hierarchy, daily landing, reorder points
+    before = {p.name: p.stat().st_mtime_ns for p in kept.iterdir()}
+    report = forecast_report.build(config_path=str(fast / "salesml.toml"))
+    assert report.main is not None and report.daily is not None and report.reorder is not None
+    assert {p.name for p in kept.iterdir()} == set(before)  # nothing computed again
+    trained = json.loads(run("train", "forecast", "--level", "region", "--freq", "W", "--horizon", "4", "--windows", "2", "--no-report",
+                             "--format", "json", cwd=fast).stdout)
+    assert trained["version"] == "v0002" and "report_seconds" not in trained
     assert "forecast" in run("models", "list", cwd=fast).stdout
     alerts = json.loads(run("reorder", "--format", "json", "--all", cwd=fast).stdout)
     assert alerts and {"product_id", "warehouse", "reorder_point", "alert"} <= set(alerts[0])
