@@ -400,6 +400,47 @@ def test_the_honest_backtest_of_the_pooled_choice_is_the_single_scores_of_its_pi
     assert set(wf["model"]) <= set(ev.choices["model"])
 
 
+def _calibrated_forecast(name, hist, horizon, windows):
+    """A model's forecast with its intervals calibrated on its own backtest of ``windows``
+    windows before the history's end, computed from the model and the factor's definition."""
+    model = make_model(name, FAST)
+    factor = auto.interval_factor(auto._backtest_windows(model, hist, windows, horizon, "D", FAST.level), FAST.level)
+    return auto.calibrated(model.forecast(hist, horizon, "D", FAST.level), factor), factor
+
+
+def test_pooled_picks_have_their_intervals_calibrated_on_their_own_backtest():
+    """A series refitted with its group's pick gets the pick's intervals calibrated on its own
+    selection backtest, as a series' own choice does; and so does each window of the honest
+    backtest (its coverage is that of the calibrated bounds)."""
+    panel = pooled_panel()
+    _, own, _ = forecast_panel(panel, 7, "D", FAST, workers=1)
+    fc, st, _ = forecast_panel(panel, 7, "D", POOLED, workers=1)
+    chosen = st["model"].iloc[0]
+    uid = own.loc[own["model"] != chosen, "unique_id"].iloc[0]
+    hist = panel.loc[panel["unique_id"] == uid, ["ds", "y"]].reset_index(drop=True)
+    expected, factor = _calibrated_forecast(chosen, hist, 7, 2)
+    assert factor is not None and abs(factor - 1) > 0.05
+    mine = fc[fc["unique_id"] == uid]
+    assert mine["lo"].to_numpy() == pytest.approx(expected["lo"].to_numpy())
+    assert mine["hi"].to_numpy() == pytest.approx(expected["hi"].to_numpy())
+    assert f"intervals ×{factor:.2f} to cover 80% of the backtest" in st.set_index("unique_id").loc[uid, "reason"]
+
+    ev = auto.evaluate_panel(panel, 2, 7, "D", POOLED, workers=1)
+    e = ev.errors.set_index(["unique_id", "window", "model"])
+    changed = 0
+    for row in ev.choices.itertuples():
+        h = panel.loc[panel["unique_id"] == row.unique_id, ["ds", "y"]].reset_index(drop=True)
+        cut = len(h) - (3 - row.window) * 7
+        cal, _ = _calibrated_forecast(row.model, h.iloc[:cut], 7, 2)
+        actual = h["y"].to_numpy()[cut : cut + 7]
+        covered = np.mean((actual >= cal["lo"].to_numpy()) & (actual <= cal["hi"].to_numpy())) * 100
+        assert e.loc[(row.unique_id, row.window, "auto"), "coverage"] == pytest.approx(covered)
+        changed += e.loc[(row.unique_id, row.window, "auto"), "coverage"] != e.loc[(row.unique_id, row.window, row.model), "coverage"]
+        w = ev.window_forecasts[(ev.window_forecasts["unique_id"] == row.unique_id) & (ev.window_forecasts["window"] == row.window)]
+        assert w["hi"].to_numpy() == pytest.approx(cal["hi"].to_numpy())
+    assert changed  # calibration moved some window's coverage away from the model's own bounds
+
+
 def test_interval_factor_makes_the_backtest_cover_the_level():
     """Bounds of ±1 around 0 and actuals spread to ±3: the factor puts 80% inside."""
     actual = np.linspace(-3, 3, 50)

@@ -58,6 +58,7 @@ import pandas as pd
 
 from salesml.config import ForecastSettings
 from salesml.forecast.backtest import backtest_series, empty_errors, errors_frame, score, summarise
+from salesml.forecast.metrics import coverage
 from salesml.forecast.models import (
     INTERMITTENT_MODELS,
     SEASON,
@@ -94,6 +95,10 @@ class SeriesResult:
     candidates: tuple[str, ...] = ()
     #: too short to choose a model on its own: a pooled choice gives it its group's model
     short: bool = False
+    #: each eligible candidate's interval factor from this series' selection backtest
+    #: (``[forecast] calibrate_intervals``; None: too few steps): a pooled pick's intervals
+    #: are calibrated with its own
+    factors: dict = field(default_factory=dict)
 
 
 def cheap_models(models: Sequence[str]) -> tuple[str, ...]:
@@ -372,9 +377,14 @@ def select_and_forecast(
     except Exception as e:
         last = f"every candidate failed on the full history (last: {type(e).__name__}: {e})"
         return _baseline_run(uid, hist, SeasonalNaive(), [last, *notes], horizon, freq, settings, n)
+    factors = {}
     if settings.calibrate_intervals:
+        # every eligible candidate's factor (its selection fits are memoised): a pooled choice may pick any
+        factors = {m: interval_factor(_backtest_windows(memos[m], hist, selection_windows(settings), horizon, freq, settings.level), settings.level)
+                   for m in eligible}
         replay = memos.get(chosen.name) or (Ensemble(tuple(memos[m.name] for m in chosen.members)) if isinstance(chosen, Ensemble) else chosen)
-        factor = interval_factor(_backtest_windows(replay, hist, selection_windows(settings), horizon, freq, settings.level), settings.level)
+        factor = factors[chosen.name] if chosen.name in factors else interval_factor(
+            _backtest_windows(replay, hist, selection_windows(settings), horizon, freq, settings.level), settings.level)
         if factor is not None:
             fc = calibrated(fc, factor)
             how.append(f"intervals ×{factor:.2f} to cover {settings.level}% of the backtest")
@@ -384,6 +394,7 @@ def select_and_forecast(
         _status(uid, "fallback" if failures else "fitted", chosen.name, [*how, *failures, *notes], n, scores.loc[chosen.name, "mase"], mase_sn),
         errors,
         tuple(names),
+        factors=factors,
     )
 
 
@@ -424,6 +435,16 @@ def calibrated(fc: pd.DataFrame, factor: float | None) -> pd.DataFrame:
     lo = np.clip(yhat - factor * (yhat - fc["lo"].to_numpy(dtype="float64")), 0, None)
     hi = yhat + factor * (fc["hi"].to_numpy(dtype="float64") - yhat)
     return fc.assign(lo=np.minimum(lo, yhat), hi=np.maximum(hi, yhat))
+
+
+def scaled_bounds(fc: pd.DataFrame, factor) -> pd.DataFrame:
+    """:func:`calibrated` with one factor per row (an array; NaN = keep the row's bounds)."""
+    f = np.asarray(factor, dtype="float64")
+    keep = np.isnan(f)
+    yhat, lo, hi = (fc[c].to_numpy(dtype="float64") for c in ("yhat", "lo", "hi"))
+    new_lo = np.minimum(np.clip(yhat - f * (yhat - lo), 0, None), yhat)
+    new_hi = np.maximum(yhat + f * (hi - yhat), yhat)
+    return fc.assign(lo=np.where(keep, lo, new_lo), hi=np.where(keep, hi, new_hi))
 
 
 def _backtest_windows(model, hist: pd.DataFrame, windows: int, horizon: int, freq: str, level: float) -> list:
@@ -567,6 +588,9 @@ def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: 
             continue
         how = (f"pooled choice for the {int(choice.loc[group, 'series'])} series with candidates {group.replace('+', ', ')}: "
                f"{m}, mean MASE {choice.loc[group, 'mase']:.3f}")
+        if uid in refits and r.factors.get(m) is not None:  # its intervals calibrated on its own backtest, as a choice's are
+            fc = calibrated(fc, r.factors[m])
+            how += f", intervals ×{r.factors[m]:.2f} to cover {settings.level}% of the backtest"
         if uid in adopted:  # too short to choose on its own: its reasons all stay
             reasons = [how + " (too short to choose on its own)", *r.status["reason"].split("; ")]
         else:
@@ -622,6 +646,10 @@ class SeriesEvaluation:
     #: the windows where the series was too short to choose on its own (``unique_id, window``):
     #: a pooled choice gives it its group's model there
     short: pd.DataFrame | None = None
+    #: per window and candidate, the interval factor of the selection backtest before the
+    #: window and the coverage of the single model's forecast with it (``unique_id, window,
+    #: model, factor, coverage``): a pooled pick's window is scored with calibrated intervals
+    calibration: pd.DataFrame | None = None
 
 
 def evaluate_series(
@@ -658,7 +686,7 @@ def evaluate_series(
     cached_pool = [memos[m.name] for m in pool]
     single_names = list(dict.fromkeys(m.name for m in singles if m.name != label))
     season = SEASON[freq]
-    rows, choices, window_fcs, selections, single_fcs, shorts = [], {}, [], [], [], []
+    rows, choices, window_fcs, selections, single_fcs, shorts, calibration = [], {}, [], [], [], [], []
     n = len(hist)
     for w in range(windows, 0, -1):
         window = windows - w + 1
@@ -692,6 +720,12 @@ def evaluate_series(
                 fc = memos[name].forecast(seen, horizon, freq, settings.level)
                 row.update(score(train["y"], test["y"], fc, season))
                 single_fcs.append(_labelled(uid, fc, name).assign(window=window))
+                factor = res.factors.get(name)
+                if factor is not None:
+                    actual = test["y"].to_numpy(dtype="float64")
+                    cal = calibrated(fc.iloc[: len(actual)], factor)
+                    calibration.append({"unique_id": uid, "window": window, "model": name, "factor": factor,
+                                        "coverage": coverage(actual, cal["lo"].to_numpy(dtype="float64"), cal["hi"].to_numpy(dtype="float64"))})
             except Exception as e:  # one model failing on one series is a result, not a crash
                 row["error"] = f"{type(e).__name__}: {e}"
             rows.append(row)
@@ -701,7 +735,12 @@ def evaluate_series(
     return SeriesEvaluation(errors, choices, result, forecasts, uid,
                             pd.concat(selections, ignore_index=True) if selections else None,
                             pd.concat(single_fcs, ignore_index=True) if single_fcs else None,
-                            pd.DataFrame(shorts, columns=["unique_id", "window"]) if shorts else None)
+                            pd.DataFrame(shorts, columns=["unique_id", "window"]) if shorts else None,
+                            pd.DataFrame(calibration, columns=CALIBRATION_COLUMNS) if calibration else None)
+
+
+#: the columns of ``SeriesEvaluation.calibration``
+CALIBRATION_COLUMNS = ["unique_id", "window", "model", "factor", "coverage"]
 
 
 def _safe_evaluate(uid, history, **kwargs) -> SeriesEvaluation:
@@ -806,7 +845,14 @@ def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label
     errors = ev.errors
     singles = errors[(errors["model"] != label) & errors["error"].isna()].merge(picks, on=key)
     # a series the pick could not forecast in a window keeps its own choice there (as its forecast does)
-    singles = singles[singles["model"] == singles["pooled"]].drop(columns="pooled").assign(model=label)
+    singles = singles[singles["model"] == singles["pooled"]].drop(columns="pooled")
+    cal = [e.calibration for e in flat if e.calibration is not None and len(e.calibration)]
+    cal = pd.concat(cal, ignore_index=True) if cal else pd.DataFrame(columns=CALIBRATION_COLUMNS)
+    cal_key = [*key, "model"]
+    if len(cal):  # the pick's intervals calibrated on the selection backtest before the window, as its forecast's are
+        got = singles[cal_key].merge(cal, on=cal_key, how="left")
+        singles = singles.assign(coverage=np.where(got["coverage"].notna(), got["coverage"], singles["coverage"]))
+    singles = singles.assign(model=label)
     picks = picks.merge(singles[key], on=key)
     keep = errors.merge(singles[key].assign(_new=True), on=key, how="left")["_new"].isna().to_numpy() | (errors["model"] != label).to_numpy()
     errors = pd.concat([errors[keep], singles], ignore_index=True).sort_values(["unique_id", "window", "model"], kind="stable").reset_index(drop=True)
@@ -817,6 +863,8 @@ def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label
     if sf and wf is not None:
         sf = pd.concat(sf, ignore_index=True).merge(picks, on=key)
         sf = sf[sf["model"] == sf["pooled"]].drop(columns="pooled")
+        if len(cal):
+            sf = scaled_bounds(sf, sf[cal_key].merge(cal, on=cal_key, how="left")["factor"].to_numpy(dtype="float64"))
         stale = wf.merge(sf[key].drop_duplicates().assign(_new=True), on=key, how="left")["_new"].notna().to_numpy()
         wf = pd.concat([wf[~stale], sf], ignore_index=True).sort_values(["unique_id", "window", "ds"], kind="stable").reset_index(drop=True)
     return dataclasses.replace(ev, errors=errors, choices=choices, window_forecasts=wf)
