@@ -378,7 +378,10 @@ class ChurnSettings:
     lookback_days: int = 365
     #: the "recent" window of the trend and ticket features: the last N days vs the N before
     recent_days: int = 90
-    #: training examples come from this many month-end cutoffs...
+    #: the time between cutoffs, placed back from the last day of data: "month", "week" or a
+    #: number of days
+    cutoff_step: str | int = "month"
+    #: training examples come from this many cutoffs...
     train_cutoffs: int = 12
     #: ...and the holdout from this many later month-ends; the holdout's label windows start
     #: after the last training label window ends (a time-based split, no overlap)
@@ -773,6 +776,9 @@ def check_churn(c: ChurnSettings, origin: str = "settings") -> None:
     for key in ("min_train_examples", "min_train_class", "min_test_examples", "min_test_class"):
         if getattr(c, key) < 1:
             raise ConfigError(f"{origin}: churn.{key} must be 1 or more, got {getattr(c, key)}")
+    step = c.cutoff_step
+    if not (step in ("month", "week") or (isinstance(step, int) and not isinstance(step, bool) and step >= 1)):
+        raise ConfigError(f'{origin}: churn.cutoff_step must be "month", "week" or a whole number of days (1 or more), got {step!r}')
     if c.calibration not in CHURN_CALIBRATIONS:
         raise ConfigError(f"{origin}: churn.calibration must be one of {', '.join(CHURN_CALIBRATIONS)}, got {c.calibration!r}")
     if c.calibration_folds < 2:

@@ -54,7 +54,7 @@ def test_train_score_list_compare(project):
     assert set(data["model"]) == METRICS
     assert set(data["baselines"]) == {"recency", "bgnbd"}
     assert all(set(b) == METRICS for b in data["baselines"].values())
-    assert data["cutoffs"]["test"] == ["2026-03-31"] and len(data["cutoffs"]["train"]) == 3
+    assert data["cutoffs"]["test"] == ["2026-04-01"] and len(data["cutoffs"]["train"]) == 3
     assert "refitted on all" in data["refit"]
     assert "saved model version v0001" in proc.stderr
     assert (root / "models" / "churn" / "v0001" / "model.skops").is_file()

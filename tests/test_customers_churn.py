@@ -79,25 +79,46 @@ def test_label_window_must_fit_in_the_data():
     assert len(churn.label(t, CUTOFF, S, data_end="2024-09-28")) == 6
 
 
-def test_cutoffs_are_month_ends_and_the_holdout_is_strictly_later():
+def test_cutoffs_are_placed_back_from_the_last_day_and_the_holdout_is_strictly_later():
     plan = churn.plan_cutoffs("2022-01-01", "2024-10-31", S)
-    assert plan.to_dict()["test"] == ["2024-07-31"]  # + 90 days = 2024-10-29 <= 2024-10-31
-    assert plan.to_dict()["train"][-1] == "2024-04-30"  # + 90 days = 2024-07-29 <= 2024-07-31
+    assert plan.to_dict()["test"] == ["2024-08-02"]  # + 90 days = 2024-10-31, the last day
+    assert plan.to_dict()["train"][-1] == "2024-05-04"  # + 90 days = 2024-08-02, the holdout cutoff
+    assert plan.to_dict()["train"][:2] == ["2023-06-04", "2023-07-04"]  # calendar months back from it
     assert len(plan.train) == S.train_cutoffs
-    assert plan.refit[0] == plan.train[0] and plan.refit[-1] == plan.test[-1] and len(plan.refit) == 12 + 3
+    # refit: the training cutoffs, then monthly on to the holdout's
+    assert plan.to_dict()["refit"][-4:] == ["2024-05-04", "2024-06-04", "2024-07-04", "2024-08-02"]
+    assert plan.refit[0] == plan.train[0] and len(plan.refit) == 12 + 3
 
 
+@pytest.mark.parametrize("step", ["month", "week", 10])
 @pytest.mark.parametrize(("horizon", "tests", "trains"), [(30, 1, 4), (90, 2, 6), (120, 3, 12), (61, 1, 1)])
-def test_training_label_windows_never_overlap_the_holdout(horizon, tests, trains):
-    s = dataclasses.replace(S, horizon_days=horizon, test_cutoffs=tests, train_cutoffs=trains)
+def test_training_label_windows_never_overlap_the_holdout(horizon, tests, trains, step):
+    s = dataclasses.replace(S, horizon_days=horizon, test_cutoffs=tests, train_cutoffs=trains, cutoff_step=step)
     plan = churn.plan_cutoffs("2021-03-17", "2025-02-14", s)
     h = pd.Timedelta(days=horizon)
     assert len(plan.test) == tests and len(plan.train) == trains
     last_train_label_end = max(plan.train) + h
     first_test_label_start = min(plan.test) + pd.Timedelta(days=1)
     assert last_train_label_end < first_test_label_start  # the test period starts after every training label window
-    assert max(plan.test) + h <= pd.Timestamp("2025-02-14")  # and the holdout's labels are known
-    assert all(c == c + pd.offsets.MonthEnd(0) for c in plan.train + plan.test)
+    assert max(plan.test) + h == pd.Timestamp("2025-02-14")  # the holdout's labels end on the last day
+    assert set(plan.train) | set(plan.test) <= set(plan.refit) and list(plan.refit) == sorted(set(plan.refit))
+    gaps = {(b - a).days for a, b in zip(plan.train, plan.train[1:], strict=False)}
+    assert gaps <= ({28, 29, 30, 31} if step == "month" else {7} if step == "week" else {10})
+
+
+def test_a_nine_month_export_trains_with_the_default_settings():
+    """282 days of data (as one real export had): one training and one holdout cutoff fit with
+    the defaults (recent 90 + 2 x horizon 90 = 270 days); 269 days do not, and the refusal
+    says how many days there are, how many are needed and what to change."""
+    plan = churn.plan_cutoffs("2024-01-01", pd.Timestamp("2024-01-01") + pd.Timedelta(days=282), S)
+    assert len(plan.test) == 1 and len(plan.train) == 1
+    assert plan.train[0] >= pd.Timestamp("2024-01-01") + pd.Timedelta(days=S.recent_days)
+    assert churn.min_history_days(S) == 270
+    assert len(churn.plan_cutoffs("2024-01-01", pd.Timestamp("2024-01-01") + pd.Timedelta(days=270), S).train) == 1
+    with pytest.raises(churn.ChurnError) as e:
+        churn.plan_cutoffs("2024-01-01", pd.Timestamp("2024-01-01") + pd.Timedelta(days=269), S)
+    assert "269 days" in str(e.value) and "at least 270 days" in str(e.value)
+    assert "horizon_days, recent_days or test_cutoffs" in str(e.value)
 
 
 def test_data_too_short_for_a_holdout_is_refused():
@@ -357,8 +378,8 @@ def test_train_registry_score_round_trip(demo_copy):
     assert first["model"]["roc_auc"] > 0.6
     manifest = registry.manifest(s, "churn", "v0001")
     assert manifest["metrics"]["model"] == first["model"]
-    assert manifest["cutoffs"]["test"] == ["2026-03-31"]  # data to 2026-06-30: the last month-end + 90 days inside
-    assert max(manifest["cutoffs"]["train"]) <= "2025-12-31"
+    assert manifest["cutoffs"]["test"] == ["2026-04-01"]  # data to 2026-06-30: 90 days before the last day
+    assert max(manifest["cutoffs"]["train"]) == "2026-01-01"  # its label window ends on the holdout cutoff
     assert manifest["data_window"] == {"first": "2023-07-01", "last": "2026-06-30"}
     assert "tickets_recent" in manifest["features"] and manifest["feature_groups"]["calendar"] == ["cutoff_month"]
     assert manifest["packages"]["scikit-learn"] and manifest["data_hash"]
@@ -394,10 +415,14 @@ def test_churn_settings_are_checked(tmp_path, no_config):
         ("[churn]\nhorizon_days = 0\n", "churn.horizon_days must be 1 or more"),
         ("[churn]\nat_risk_threshold = 1.5\n", "churn.at_risk_threshold must be between 0 and 1"),
         ("[churn]\nhorizon = 90\n", "unknown setting 'churn.horizon'; did you mean 'horizon_days'"),
+        ('[churn]\ncutoff_step = "fortnight"\n', 'churn.cutoff_step must be "month", "week" or a whole number of days'),
+        ("[churn]\ncutoff_step = 0\n", "churn.cutoff_step must be"),
     ]:
         cfg.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError, match=message):
             load_settings(cfg)
+    cfg.write_text("[churn]\ncutoff_step = 14\n", encoding="utf-8")
+    assert load_settings(cfg).churn.cutoff_step == 14
 
 
 class RecencyAndTickets:

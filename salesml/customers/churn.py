@@ -15,11 +15,13 @@ much revenue up to the as-of date it left out (``anonymous`` in its summary and 
 
 Time-based holdout
 ------------------
-Cutoffs are month-ends. The holdout (``test_cutoffs``) are the latest month-ends whose
-label windows end by the as-of date; the training cutoffs (``train_cutoffs``) are the
-month-ends before them whose label windows end on or before the first holdout cutoff, so
-every holdout label window starts after the last training label window ends: the test set
-is strictly later than the training set. Features at a cutoff use only what happened on or
+Cutoffs are placed back from the last day of data, ``cutoff_step`` apart (a month, a week or
+N days): the last holdout cutoff's label window ends on the last day, the earlier holdout
+cutoffs (``test_cutoffs``) are steps before it, and the training cutoffs (``train_cutoffs``)
+end their label windows by the first holdout cutoff, so every holdout label window starts
+after the last training label window ends: the test set is strictly later than the training
+set. The least data that allows one training and one holdout cutoff is
+``recent_days + 2 × horizon_days`` (:func:`min_history_days`). Features at a cutoff use only what happened on or
 before it (:mod:`salesml.customers.churn_features`, one pure function per group).
 
 Model and baselines
@@ -149,14 +151,34 @@ def label(t: ChurnTables, cutoff, s: ChurnSettings, data_end=None) -> pd.Series:
     return pd.Series((~active.isin(bought)).astype(int), index=active, name="churned")
 
 
-def _month_end_on_or_before(day: pd.Timestamp) -> pd.Timestamp:
-    end = day + pd.offsets.MonthEnd(0)
-    return end if end == day else day - pd.offsets.MonthEnd(1)
+def cutoff_offset(step) -> pd.DateOffset | pd.Timedelta:
+    """One step between cutoffs (``[churn] cutoff_step``): "month" (a calendar month),
+    "week" (7 days) or a whole number of days."""
+    if step == "month":
+        return pd.DateOffset(months=1)
+    if step == "week":
+        return pd.Timedelta(days=7)
+    return pd.Timedelta(days=int(step))
+
+
+def _back(anchor: pd.Timestamp, step, k: int) -> pd.Timestamp:
+    """``k`` steps before ``anchor``, counted from the anchor (months do not drift)."""
+    if step == "month":
+        return anchor - pd.DateOffset(months=k)
+    return anchor - k * cutoff_offset(step)
+
+
+def min_history_days(s: ChurnSettings) -> int:
+    """The least data (days from the first to the last day) a time-based holdout needs: one
+    training cutoff ``recent_days`` after the first day, its label window, then one holdout
+    cutoff and its label window."""
+    return s.recent_days + 2 * s.horizon_days
 
 
 @dataclass(frozen=True)
 class CutoffPlan:
-    """Month-end cutoffs: training, holdout (strictly later), and the final refit (all)."""
+    """Cutoffs, placed back from the last day of data: training, holdout (strictly later),
+    and the final refit (all)."""
 
     train: tuple[pd.Timestamp, ...]
     test: tuple[pd.Timestamp, ...]
@@ -167,33 +189,40 @@ class CutoffPlan:
 
 
 def plan_cutoffs(first_date, data_end, s: ChurnSettings) -> CutoffPlan:
-    """The cutoffs of a time-based holdout for data from ``first_date`` to ``data_end``.
+    """The cutoffs of a time-based holdout for data from ``first_date`` to ``data_end``,
+    placed back from the last day by ``cutoff_step`` (a month, a week or N days).
 
-    Holdout: the last ``test_cutoffs`` month-ends whose label window ends by ``data_end``.
-    Training: the last ``train_cutoffs`` month-ends ``c`` with ``c + H <= `` the first
-    holdout cutoff (their label windows end before the holdout's start), and at least
-    ``recent_days`` after the first day of data. Refit: every month-end from the first
-    training cutoff to the last holdout one."""
+    Holdout: the last holdout cutoff is ``data_end - horizon_days`` (its label window ends on
+    the last day), the others ``test_cutoffs - 1`` steps before it. Training: the last one is
+    ``horizon_days`` before the first holdout cutoff (its label window ends there: the holdout
+    is strictly later), then ``train_cutoffs - 1`` steps back, keeping those at least
+    ``recent_days`` after the first day of data. Refit: the training cutoffs, then on by
+    steps from the last of them to the holdout's, and the holdout cutoffs. Too little data is
+    refused with the least it needs for these settings and the settings that lower it."""
     first, end = _ts(first_date), _ts(data_end)
     horizon = pd.Timedelta(days=s.horizon_days)
     earliest = first + pd.Timedelta(days=s.recent_days)
-    last_test = _month_end_on_or_before(end - horizon)
-    test = [last_test - pd.offsets.MonthEnd(k) for k in reversed(range(s.test_cutoffs))]
-    train_last = _month_end_on_or_before(test[0] - horizon)
-    train = [train_last - pd.offsets.MonthEnd(k) for k in reversed(range(s.train_cutoffs))]
-    train = [c for c in train if c >= earliest]
-    if not train or test[0] < earliest:
-        need = s.recent_days + s.horizon_days * 2
+    step = s.cutoff_step
+    last_test = end - horizon
+    test = [_back(last_test, step, k) for k in reversed(range(s.test_cutoffs))]
+    train_last = test[0] - horizon
+    train = [c for c in (_back(train_last, step, k) for k in reversed(range(s.train_cutoffs))) if c >= earliest]
+    if not train:
+        have = (end - first).days
+        need = min_history_days(s) + (s.test_cutoffs - 1) * (end - _back(end, step, 1)).days
         raise ChurnError(
-            f"the data ({_iso(first)} to {_iso(end)}) are too short for a time-based holdout: a training cutoff needs "
-            f"{s.recent_days} days of history and its {s.horizon_days}-day label window must end before the holdout's "
-            f"starts (at least ~{need} days of data, more for several cutoffs)"
+            f"the data ({_iso(first)} to {_iso(end)}, {have} days) are too short for a time-based holdout: one training "
+            f"cutoff needs {s.recent_days} days of history before it (recent_days) and its {s.horizon_days}-day label window "
+            f"(horizon_days) must end by the holdout cutoff, whose own label window must end by the last day: at least "
+            f"{need} days with these settings ({s.test_cutoffs} holdout cutoff(s)). Lower [churn] horizon_days, recent_days "
+            f"or test_cutoffs, or load more history"
         )
-    refit = []
-    c = train[0]
-    while c <= test[-1]:
-        refit.append(c)
-        c = c + pd.offsets.MonthEnd(1)
+    between = []
+    k = 1
+    while (c := train_last + (pd.DateOffset(months=k) if step == "month" else k * cutoff_offset(step))) < test[0]:
+        between.append(c)
+        k += 1
+    refit = sorted({*train, *between, *test})
     return CutoffPlan(tuple(train), tuple(test), tuple(refit))
 
 
@@ -729,7 +758,7 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
         "data_hash": _frame_hash(frame),
         "refit": (
             f"The metrics are those of the pipeline fitted on the {len(plan.train)} training cutoffs and scored on the "
-            f"holdout; the saved model was then refitted on all {len(plan.refit)} month-end cutoffs from "
+            f"holdout; the saved model was then refitted on all {len(plan.refit)} cutoffs from "
             f"{_iso(plan.refit[0])} to {_iso(plan.refit[-1])} (every label window ending by {_iso(data_end)})"
         ),
         "notes": notes,

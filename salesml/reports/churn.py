@@ -179,7 +179,7 @@ class ChurnRiskReport:
             else "On this holdout the model does NOT rank churners better than every baseline (ROC-AUC): weigh its scores accordingly."
         )
         return H.heading("Holdout: model vs baselines", 2,
-                         f"Trained on month-end cutoffs {cut['train'][0]} … {cut['train'][-1]}; measured on the later "
+                         f"Trained on cutoffs {cut['train'][0]} … {cut['train'][-1]}; measured on the later "
                          f"cutoff(s) {', '.join(cut['test'])}: {H.fmt_int(h.get('examples'))} customers, "
                          f"{H.fmt_pct(100 * h['churn_rate']) if h.get('churn_rate') is not None else '–'} of them churned. "
                          "The label windows of the holdout start after the training ones end. Company-wide figures.") + H.table(
