@@ -52,6 +52,8 @@ def clv(
             if fmt == Fmt.table:
                 err.print(f"as of {day} (last day of the latest complete month)", highlight=False)
         bg, gg, summary = model.fit(con, day, settings)
+        if getattr(bg, "refit_", None):
+            err.print(bg.refit_, highlight=False)
         df = None if fit_only else model.customer_clv(con, day, horizon, settings, scope, models=(bg, gg))
         anonymous = model.left_out(con, day, None if fit_only else scope, settings)
     if anonymous:

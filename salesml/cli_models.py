@@ -53,10 +53,11 @@ def _as_of(value: str | None) -> date | None:
 
 
 def _metric_table(model: dict, baselines: dict) -> pd.DataFrame:
-    rows = [{"scorer": "model (gradient boosting)", **{m: model.get(m) for m in METRICS}}]
-    names = {"recency": "baseline: recency", "bgnbd": "baseline: BG/NBD P(no purchase)"}
+    from salesml.customers.churn_scorers import NAMES
+
+    rows = [{"scorer": NAMES["model"], **{m: model.get(m) for m in METRICS}}]
     for key, metrics in baselines.items():
-        rows.append({"scorer": names.get(key, key), **{m: metrics.get(m) for m in METRICS}})
+        rows.append({"scorer": NAMES.get(key, key), **{m: metrics.get(m) for m in METRICS}})
     return pd.DataFrame(rows)
 
 
@@ -92,6 +93,7 @@ def train_churn(
         emit(drivers, "table", title="drivers (permutation importance on the holdout: drop in ROC-AUC)")
     out.print(f"training cutoffs: {', '.join(result['cutoffs']['train'])}", highlight=False)
     out.print(result["refit"], highlight=False)
+    out.print(f"scorer of this version: {result['scorer']['label']} — {result['scorer']['why']}", highlight=False)
     for note in result["notes"]:
         if note != result["anonymous"]["note"]:  # said on stderr
             out.print(f"note: {note}", highlight=False)
@@ -146,7 +148,8 @@ def models_list(
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
     config: ConfigOpt = None,
 ) -> None:
-    """Stored model versions with their data window and headline metrics."""
+    """Stored model versions with their data window, the scorer a churn version uses, and
+    headline metrics (the table: ROC-AUC of the model and each baseline; all: --format csv|json)."""
     from salesml import registry
 
     settings = _settings(config)
@@ -162,7 +165,8 @@ def models_list(
         sys.stdout.write(json.dumps(_jsonable(df), ensure_ascii=False, indent=2) + "\n")
         return
     if fmt == Fmt.table:
-        keep = [c for c in df.columns if not c.startswith("metric:") or c.split(".")[-1] in METRICS]
+        # the table: ROC-AUC of the model and each baseline (every metric: --format csv|json)
+        keep = [c for c in df.columns if not c.startswith("metric:") or c.split(".")[-1] == "roc_auc"]
         df = df[keep].rename(columns=lambda c: c.removeprefix("metric:"))
     emit(df, fmt.value, title=f"models ({registry.models_root(settings)})")
 

@@ -354,6 +354,10 @@ class ClvSettings:
     #: L2 penalty on the models' log-parameters, towards a neutral population (0 = plain maximum
     #: likelihood; e.g. 0.01 steadies a fit on little data); independent of time unit and currency
     penalizer: float = 0.0
+    #: a BG/NBD fit that ends on the model's boundary (a parameter running off to 0 or infinity,
+    #: or a -> 0: nobody would ever stop buying, P(alive) = 100% even after a year's silence) is
+    #: refitted with at least this penalizer, and says so
+    boundary_penalizer: float = 0.01
     #: fewer customers with purchases up to the as-of date than this is an error
     min_customers: int = 50
     #: fewer customers with a repeat purchase than this is an error (the spend model needs them)
@@ -383,6 +387,15 @@ class ChurnSettings:
     cutoff_step: str | int = "month"
     #: training examples come from this many cutoffs...
     train_cutoffs: int = 12
+    #: the BG/NBD fitted at each cutoff (its figures are features and a baseline): penalizer,
+    #: and the one a fit on the model's boundary is refitted with (see [clv])
+    bgnbd_penalizer: float = 0.0
+    bgnbd_boundary_penalizer: float = 0.01
+    #: a saved version scores with the model only when the lower end of the 90% paired
+    #: bootstrap interval of its holdout ROC-AUC gain over the best baseline is above this;
+    #: otherwise with that baseline (the manifest and the report say which, and why)
+    min_auc_gain: float = 0.0
+    bootstrap_resamples: int = 200
     #: ...and the holdout from this many later month-ends; the holdout's label windows start
     #: after the last training label window ends (a time-based split, no overlap)
     test_cutoffs: int = 1
@@ -773,9 +786,11 @@ def check_churn(c: ChurnSettings, origin: str = "settings") -> None:
                 "max_leaf_nodes", "min_samples_leaf", "importance_repeats", "top_reasons"):
         if getattr(c, key) < 1:
             raise ConfigError(f"{origin}: churn.{key} must be 1 or more, got {getattr(c, key)}")
-    for key in ("min_train_examples", "min_train_class", "min_test_examples", "min_test_class"):
+    for key in ("min_train_examples", "min_train_class", "min_test_examples", "min_test_class", "bootstrap_resamples"):
         if getattr(c, key) < 1:
             raise ConfigError(f"{origin}: churn.{key} must be 1 or more, got {getattr(c, key)}")
+    if c.bgnbd_penalizer < 0 or c.bgnbd_boundary_penalizer < 0:
+        raise ConfigError(f"{origin}: churn.bgnbd_penalizer and churn.bgnbd_boundary_penalizer must be 0 or more")
     step = c.cutoff_step
     if not (step in ("month", "week") or (isinstance(step, int) and not isinstance(step, bool) and step >= 1)):
         raise ConfigError(f'{origin}: churn.cutoff_step must be "month", "week" or a whole number of days (1 or more), got {step!r}')

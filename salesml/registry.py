@@ -158,7 +158,8 @@ def load_estimator(settings: Settings, kind: str, version_name: str | None = Non
 
 
 def list_versions(settings: Settings, kind: str | None = None) -> pd.DataFrame:
-    """One row per stored version: kind, version, created_at, and the headline metrics."""
+    """One row per stored version: kind, version, created_at, data window, the scorer a churn
+    version uses (the model or a baseline), and the headline metrics."""
     root = models_root(settings)
     kinds = [kind] if kind else (sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else [])
     rows = []
@@ -170,7 +171,9 @@ def list_versions(settings: Settings, kind: str | None = None) -> pd.DataFrame:
                 rows.append({"kind": k, "version": v, "created_at": None, "note": "unreadable manifest"})
                 continue
             flat = {f"metric:{name}": value for name, value in _flat_metrics(m.get("metrics", {})).items()}
-            rows.append({"kind": k, "version": v, "created_at": m.get("created_at"), "data_window": m.get("data_window"), **flat})
+            scorer = m.get("scorer", {}).get("name") if isinstance(m.get("scorer"), dict) else None
+            rows.append({"kind": k, "version": v, "created_at": m.get("created_at"), "data_window": m.get("data_window"),
+                         **({"scorer": scorer} if scorer else {}), **flat})
     return pd.DataFrame(rows)
 
 

@@ -52,7 +52,8 @@ def test_train_score_list_compare(project):
     data = json.loads(proc.stdout)  # only data on stdout
     assert data["version"] == "v0001"
     assert set(data["model"]) == METRICS
-    assert set(data["baselines"]) == {"recency", "bgnbd"}
+    assert set(data["baselines"]) == {"recency", "bgnbd", "logistic"}
+    assert data["scorer"]["name"] in {"model", "recency", "bgnbd", "logistic"} and data["scorer"]["why"]
     assert all(set(b) == METRICS for b in data["baselines"].values())
     assert data["cutoffs"]["test"] == ["2026-04-01"] and len(data["cutoffs"]["train"]) == 3
     assert "refitted on all" in data["refit"]

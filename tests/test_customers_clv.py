@@ -474,3 +474,20 @@ def test_cli_clv_says_what_it_left_out(guests):
     assert "GUEST" not in proc.stdout
     rows = json.loads(run("clv", "--as-of", AS_OF, "--format", "json", cwd=guests.settings.root, env_extra=env).stdout)
     assert all(r["customer_id"] not in (None, anonymous_company.GUEST) for r in rows)
+
+
+def test_a_fit_on_the_boundary_is_refitted_with_a_penalizer_and_says_so():
+    from salesml.customers.clv import boundary, fit_bgnbd
+
+    # everyone still buying at the end: a runs off to 0 (every customer would be 100% alive)
+    x = np.array([3.0, 5, 8, 2, 6, 4] * 20)
+    T = np.array([30.0, 32, 35, 31, 36, 33] * 20)
+    bg = fit_bgnbd(x, T, T, 0.0, 0.01)
+    assert bg.penalizer == 0.01 and bg.params_["a"] > 0.01 and "ended on the boundary" in bg.refit_
+    assert bg.to_dict()["refit"] == bg.refit_
+    # a fit close to the edge (a -> 0 inside the bounds) is on the boundary too
+    assert "100% alive" in boundary(BetaGeo.from_params(0.5, 10.0, 1e-6, 2.0))
+    assert boundary(BetaGeo.from_params(0.243, 4.414, 0.793, 2.426)) is None  # CDNOW's published fit
+    # with no larger penalizer to refit with, the error stands
+    with pytest.raises(ClvError, match="did not converge"):
+        fit_bgnbd(x, T, T, 0.0, 0.0)

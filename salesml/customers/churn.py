@@ -70,7 +70,8 @@ from salesml.accounting.ledger import ensure_posted
 from salesml.accounting.scope import parse_scope
 from salesml.anonymous import LeftOut
 from salesml.config import ChurnSettings, Settings
-from salesml.customers import churn_features, clv
+from salesml.customers import churn_features
+from salesml.customers import churn_scorers as scorers
 from salesml.customers.churn_features import (
     CATEGORICAL,
     CONTEXT_GROUPS,
@@ -89,12 +90,14 @@ EVALUATION_FILE = "evaluation.json"
 FEATURE_SETTINGS = ("horizon_days", "lookback_days", "recent_days", "low_satisfaction", "promo_discount_margin")
 #: a feature group is a reason when typical values would lower the risk by at least this
 MIN_REASON = 0.005
+#: scores are kept inside these bounds: a calibrated 0 or 1 (isotonic steps) is a claim of
+#: certainty no holdout supports; reports say "very likely" above 99%
+RISK_BOUNDS = (0.001, 0.999)
 
 __all__ = [
     "ChurnError",
     "CutoffPlan",
     "KIND",
-    "baseline_bgnbd",
     "dataset",
     "evaluate",
     "label",
@@ -235,6 +238,8 @@ class Examples:
     meta: pd.DataFrame  # customer_id, cutoff
     groups: dict[str, list[str]]
     skipped: dict[str, str]
+    #: what the feature groups said about their fits, per cutoff (e.g. a BG/NBD refitted off the boundary)
+    fit_notes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.y)
@@ -243,13 +248,13 @@ class Examples:
         keep = self.meta["cutoff"].isin([_ts(c) for c in cutoffs]).to_numpy()
         return Examples(
             self.X[keep].reset_index(drop=True), self.y[keep].reset_index(drop=True),
-            self.meta[keep].reset_index(drop=True), self.groups, self.skipped,
+            self.meta[keep].reset_index(drop=True), self.groups, self.skipped, self.fit_notes,
         )
 
 
 def dataset(t: ChurnTables, cutoffs, s: ChurnSettings, data_end=None) -> Examples:
     """Examples at each cutoff: features as of the cutoff, label from the horizon after it."""
-    xs, ys, metas = [], [], []
+    xs, ys, metas, said = [], [], [], []
     groups: dict[str, list[str]] | None = None
     skipped: dict[str, str] = {}
     for c in cutoffs:
@@ -259,6 +264,7 @@ def dataset(t: ChurnTables, cutoffs, s: ChurnSettings, data_end=None) -> Example
             groups, skipped = fs.groups, fs.skipped
         elif fs.groups != groups:  # cannot happen: groups are skipped for missing tables, not dates
             raise ChurnError(f"cutoff {_iso(c)}: feature groups differ from the first cutoff's")
+        said += fs.fit_notes
         xs.append(fs.X.reset_index(drop=True))
         ys.append(y.reset_index(drop=True))
         metas.append(pd.DataFrame({"customer_id": y.index.to_numpy(dtype=object), "cutoff": _ts(c)}))
@@ -266,7 +272,7 @@ def dataset(t: ChurnTables, cutoffs, s: ChurnSettings, data_end=None) -> Example
         raise ChurnError("no cutoffs: nothing to learn from")
     return Examples(
         pd.concat(xs, ignore_index=True), pd.concat(ys, ignore_index=True).astype(int),
-        pd.concat(metas, ignore_index=True), groups or {}, skipped,
+        pd.concat(metas, ignore_index=True), groups or {}, skipped, tuple(said),
     )
 
 
@@ -415,35 +421,6 @@ def _reliability(y, prob, bins: int = 10) -> dict:
     }
 
 
-# --------------------------------------------------------------------------- baselines
-
-
-def baseline_recency(train: Examples, test: Examples) -> tuple[np.ndarray, np.ndarray]:
-    """Risk score = days since the last purchase; probabilities from an isotonic fit of
-    the training labels on recency."""
-    from sklearn.isotonic import IsotonicRegression
-
-    iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    iso.fit(train.X["recency_days"].to_numpy(dtype=float), train.y.to_numpy(dtype=float))
-    score = test.X["recency_days"].to_numpy(dtype=float)
-    return score, iso.predict(score)
-
-
-def baseline_bgnbd(t: ChurnTables, cutoff, customers, s: ChurnSettings, time_unit="days", penalizer: float = 0.0) -> pd.Series:
-    """BG/NBD's probability that each customer makes no purchase in the next
-    ``horizon_days`` after ``cutoff``, the model fitted on every customer's purchase
-    days up to the cutoff (:mod:`salesml.customers.clv`)."""
-
-    c = _ts(cutoff)
-    tx = t.orders.loc[t.orders["date"] <= c, ["customer_id", "date", "amount"]]
-    unit = clv.unit_days(time_unit)
-    summary = clv.summary_from_transactions(tx, as_of=c, freq_days=unit)
-    bg = clv.BetaGeo(penalizer=penalizer).fit(summary["frequency"], summary["recency"], summary["T"])
-    sub = summary.reindex(pd.Index(customers))
-    p = bg.p_no_purchase(sub["frequency"], sub["recency"], sub["T"], s.horizon_days / unit)
-    return pd.Series(np.asarray(p, dtype=float), index=sub.index, name="p_no_purchase_h")
-
-
 # --------------------------------------------------------------------------- explanations
 
 
@@ -471,6 +448,15 @@ def _n(v, one: str, many: str | None = None) -> str:
 
 def _window(days: int) -> str:
     return {90: "quarter", 91: "quarter", 365: "year", 30: "month", 180: "half-year"}.get(int(days), f"{int(days)} days")
+
+
+def _chance(p: float) -> str:
+    """A probability in words, never "0%" or "100%": under 1% / very likely above 99%."""
+    if p < 0.005:
+        return "under 1% chance"
+    if p > 0.99:
+        return "very likely"
+    return f"{p:.0%} chance"
 
 
 def _text_rfm(r: pd.Series, s: ChurnSettings, recency: bool = True) -> str:
@@ -506,8 +492,8 @@ def _text_pace(r: pd.Series, s: ChurnSettings) -> str:
     every = 30.0 / per_month
     usual = f"an order every {_n(every, 'day')}" if every >= 1.5 else f"{per_month:.0f} orders a month"
     if pd.notna(r.get("silence_prob")) and r["silence_prob"] < 0.1:
-        return f"a silence this long is unusual at their pace ({usual}; {r['silence_prob']:.0%} chance)"
-    return f"buys rarely ({usual}): {r['quiet_prob_lifetime']:.0%} chance of no order in {s.horizon_days} days even at that pace"
+        return f"a silence this long is unusual at their pace ({usual}; {_chance(r['silence_prob'])})"
+    return f"buys rarely ({usual}): {_chance(r['quiet_prob_lifetime'])} of no order in {s.horizon_days} days even at that pace"
 
 
 def _text_tenure(r: pd.Series, s: ChurnSettings) -> str:
@@ -560,11 +546,50 @@ def _text_profile(r: pd.Series, s: ChurnSettings) -> str:
     return f"{r['segment']} customer in {r['region']}, acquired via {r['acquisition_channel']}"
 
 
+def _text_bgnbd(r: pd.Series, s: ChurnSettings) -> str:
+    return f"their purchase history gives {_chance(r['bgnbd_p_no_purchase'])} of no purchase in {s.horizon_days} days (BG/NBD)"
+
+
 def _text_owners(r: pd.Series, s: ChurnSettings) -> str:
     text = f"{_n(r['reps_lookback'], 'rep')} credited in the last {_window(s.lookback_days)}"
     if r["rep_switches"] > 0:
         text += f", rep changed {_n(r['rep_switches'], 'time')}"
     return text
+
+
+def _above(r: pd.Series, ref: dict, col: str) -> bool:
+    v, typical = r.get(col), ref.get(col)
+    return pd.notna(v) and (typical is None or pd.isna(typical) or float(v) > float(typical))
+
+
+def _below(r: pd.Series, ref: dict, col: str) -> bool:
+    v, typical = r.get(col), ref.get(col)
+    return pd.notna(v) and typical is not None and pd.notna(typical) and float(v) < float(typical)
+
+
+def _positive(r: pd.Series, col: str) -> bool:
+    v = r.get(col)
+    return pd.notna(v) and float(v) > 0
+
+
+#: when a group's words point towards churn for one customer (its figures on the risky side of
+#: the typical customer's, ``ref``): a reason is shown only then, so "spend up 474%" or "no
+#: purchase for 20 days, usually every 350" is never given as a reason to leave
+REASON_AGREES: dict[str, Callable[[pd.Series, dict], bool]] = {
+    "rfm": lambda r, ref: _above(r, ref, "recency_days") or _below(r, ref, "orders_lookback"),
+    "trend": lambda r, ref: (r.get("spend_recent", 0) or 0) < (r.get("spend_prior", 0) or 0) or not _positive(r, "spend_recent"),
+    "gaps": lambda r, ref: pd.isna(r.get("mean_gap_days")) or (pd.notna(r.get("overdue_ratio")) and r["overdue_ratio"] > 1),
+    "pace": lambda r, ref: (pd.notna(r.get("silence_prob")) and r["silence_prob"] < 0.1) or _above(r, ref, "quiet_prob_lifetime"),
+    "tenure": lambda r, ref: _below(r, ref, "tenure_days"),
+    "returns": lambda r, ref: _above(r, ref, "return_rate") or _above(r, ref, "returns_lookback"),
+    "discount": lambda r, ref: _above(r, ref, "promo_share") or _above(r, ref, "mean_discount"),
+    "breadth": lambda r, ref: _below(r, ref, "products_lookback") or _below(r, ref, "categories_lookback"),
+    "tickets": lambda r, ref: (_positive(r, "tickets_recent") or _positive(r, "low_scores_lookback") or _positive(r, "open_tickets")
+                               or _below(r, ref, "mean_satisfaction")),
+    "owners": lambda r, ref: _positive(r, "rep_switches") or _above(r, ref, "reps_lookback"),
+    "profile": lambda r, ref: True,  # who they are: the model's estimate for such customers
+    "bgnbd": lambda r, ref: _above(r, ref, "bgnbd_p_no_purchase"),
+}
 
 
 #: plain words for each feature group, from one customer's features
@@ -579,6 +604,7 @@ REASON_TEXT: dict[str, Callable[[pd.Series, ChurnSettings], str]] = {
     "breadth": _text_breadth,
     "tickets": _text_tickets,
     "profile": _text_profile,
+    "bgnbd": _text_bgnbd,
     "owners": _text_owners,
 }
 
@@ -604,14 +630,21 @@ def contributions(pipe, X: pd.DataFrame, groups: dict[str, list[str]], reference
 
 
 def reasons(pipe, X: pd.DataFrame, groups: dict[str, list[str]], reference: dict, s: ChurnSettings, top: int | None = None) -> list[list[str]]:
-    """The top reasons of each customer's risk in plain words (the groups whose typical
-    values would lower it most, by at least half a point)."""
+    """The top reasons of each customer's risk in plain words: the groups whose typical
+    values would lower it most (by at least half a point) and whose figures point towards
+    churn for this customer (:data:`REASON_AGREES`). Customers below the at-risk threshold
+    get none: a low risk needs no reasons to leave."""
     top = top or s.top_reasons
     contrib = contributions(pipe, X, groups, reference)
+    risk = pipe.predict_proba(X)[:, 1]
     out = []
     for i, (_, row) in enumerate(X.iterrows()):
+        if risk[i] < s.at_risk_threshold:
+            out.append([])
+            continue
         c = contrib.iloc[i]
-        ranked = c[c >= MIN_REASON].sort_values(ascending=False, kind="mergesort").index[:top]
+        raising = c[c >= MIN_REASON].sort_values(ascending=False, kind="mergesort").index
+        ranked = [g for g in raising if REASON_AGREES.get(g, lambda r, ref: True)(row, reference)][:top]
         texts = []
         for g in ranked:
             try:
@@ -698,6 +731,9 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
     log(f"churn: cutoffs train {', '.join(plan.to_dict()['train'])}; holdout {', '.join(plan.to_dict()['test'])}")
     full = dataset(t, plan.refit, s, data_end)
     notes += [v for v in full.skipped.values() if v not in notes]
+    if full.fit_notes:  # BG/NBD fits on the boundary, refitted with a penalizer
+        notes.append(f"BG/NBD at {len(full.fit_notes)} of {len(plan.refit)} cutoffs: " + "; ".join(full.fit_notes[:3])
+                     + (" …" if len(full.fit_notes) > 3 else ""))
     tr, te = full.subset(plan.train), full.subset(plan.test)
     check_examples(tr, "training set", s.min_train_examples, s.min_train_class, "train")
     check_examples(te, "holdout", s.min_test_examples, s.min_test_class, "test")
@@ -707,26 +743,31 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
     prob = pipe.predict_proba(te.X)[:, 1]
     y = te.y.to_numpy()
     metrics_model = evaluate(y, prob, prob)
-    r_score, r_prob = baseline_recency(tr, te)
-    metrics_recency = evaluate(y, r_score, r_prob)
-    curves = {"y_rate": float(y.mean()), "model": {"roc": _roc_points(y, prob), "gains": _gains(y, prob), "reliability": _reliability(y, prob)},
-              "recency": {"roc": _roc_points(y, r_score), "gains": _gains(y, r_score), "reliability": _reliability(y, r_prob)}}
-    bg_parts = []
-    try:
-        for c in plan.test:
-            who = te.meta.loc[te.meta["cutoff"] == c, "customer_id"]
-            bg_parts.append(baseline_bgnbd(t, c, who, s, getattr(settings.clv, "time_unit", "days"), getattr(settings.clv, "penalizer", 0.0)).to_numpy())
-        bg = np.concatenate(bg_parts)
-        metrics_bgnbd = evaluate(y, bg, bg)
-        curves["bgnbd"] = {"roc": _roc_points(y, bg), "gains": _gains(y, bg), "reliability": _reliability(y, bg)}
-    except SalesmlError as e:
-        notes.append(f"BG/NBD baseline unavailable: {e}")
-        metrics_bgnbd = {"roc_auc": None, "pr_auc": None, "brier": None, "lift_top_decile": None}
+    curves = {"y_rate": float(y.mean()), "model": {"roc": _roc_points(y, prob), "gains": _gains(y, prob), "reliability": _reliability(y, prob)}}
+    baselines, ranking = {}, {}
+    for name in scorers.BASELINES:
+        try:
+            b = scorers.make_baseline(name).fit(tr.X, tr.y)
+            b_score, b_prob = b.score_of(te.X), b.predict_proba(te.X)[:, 1]
+            if np.isnan(b_score).any():
+                raise ValueError(f"no figure for {int(np.isnan(b_score).sum())} holdout customer(s)")
+        except ValueError as e:
+            notes.append(f"{scorers.NAMES[name]} unavailable: {e}")
+            baselines[name] = {"roc_auc": None, "pr_auc": None, "brier": None, "lift_top_decile": None}
+            continue
+        baselines[name] = evaluate(y, b_score, b_prob)
+        ranking[name] = b_score
+        curves[name] = {"roc": _roc_points(y, b_score), "gains": _gains(y, b_score), "reliability": _reliability(y, b_prob)}
+    best = scorers.best_baseline(baselines)
+    gain = scorers.auc_gain(y, prob, ranking[best], s.bootstrap_resamples, s.random_state) if best else None
+    scorer, why = scorers.choose_scorer(metrics_model["roc_auc"], best, baselines[best]["roc_auc"] if best else None, gain, s.min_auc_gain)
+    log(f"churn: {why}")
     log("churn: permutation importance on the holdout ...")
     drivers = permutation_drivers(pipe, te.X, te.y, tr.groups, s)
     log(f"churn: refitting on all {len(plan.refit)} cutoffs up to {_iso(plan.refit[-1])} ({len(full):,} examples) ...")
     check_examples(full, "refit set", s.min_train_examples, s.min_train_class, "train")
-    final = make_pipeline(categorical, s).fit(fit_frame(full.X), full.y)
+    final = (make_pipeline(categorical, s).fit(fit_frame(full.X), full.y) if scorer == "model"
+             else scorers.make_baseline(scorer).fit(full.X, full.y))
     reference = reference_values(full.X)
     frame = pd.concat([full.meta.assign(cutoff=full.meta["cutoff"].dt.strftime("%Y-%m-%d")), full.X, full.y], axis=1)
     holdout = {"examples": len(te), "churners": int(y.sum()), "churn_rate": round(float(y.mean()), 4)}
@@ -749,16 +790,18 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
         "parameters": model_parameters(s),
         "metrics": {
             "model": metrics_model,
-            "baselines": {"recency": metrics_recency, "bgnbd": metrics_bgnbd},
+            "baselines": baselines,
             "holdout": holdout,
         },
+        "scorer": {"name": scorer, "label": scorers.NAMES[scorer], "why": why, "against": best,
+                   "auc_gain": gain, "min_auc_gain": s.min_auc_gain},
         "importance": drivers,
         "reference": reference,
         "anonymous": anonymous.to_dict(f"the churn model (up to {_iso(data_end)})"),
         "data_hash": _frame_hash(frame),
         "refit": (
-            f"The metrics are those of the pipeline fitted on the {len(plan.train)} training cutoffs and scored on the "
-            f"holdout; the saved model was then refitted on all {len(plan.refit)} cutoffs from "
+            f"The metrics are those of the scorers fitted on the {len(plan.train)} training cutoffs and scored on the "
+            f"holdout; the saved {'model' if scorer == 'model' else scorers.NAMES[scorer]} was then refitted on all {len(plan.refit)} cutoffs from "
             f"{_iso(plan.refit[0])} to {_iso(plan.refit[-1])} (every label window ending by {_iso(data_end)})"
         ),
         "notes": notes,
@@ -775,7 +818,8 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
         "examples": manifest["examples"],
         "holdout": holdout,
         "model": metrics_model,
-        "baselines": {"recency": metrics_recency, "bgnbd": metrics_bgnbd},
+        "baselines": baselines,
+        "scorer": manifest["scorer"],
         "drivers": drivers[:10],
         "refit": manifest["refit"],
         "notes": notes,
@@ -865,7 +909,7 @@ def score(
     X = fs.X[manifest["features"]]
     if X.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SCORE_COLUMNS}), manifest
-    risk = pipe.predict_proba(X)[:, 1]
+    risk = np.clip(pipe.predict_proba(X)[:, 1], *RISK_BOUNDS)
     why = reasons(pipe, X, manifest["feature_groups"], manifest.get("reference", {}), s)
     revenue = X["revenue_lookback"].to_numpy(dtype=float) if "revenue_lookback" in X else np.zeros(len(X))
     owner = pd.Series(None, index=X.index, dtype=object)

@@ -32,6 +32,7 @@ tickets    tickets in the last r days and in W, mean satisfaction, low scores, o
 profile    segment, region, acquisition channel (categorical, one-hot in the model)
 owners     different reps credited in W, and switches of rep between consecutive orders
 calendar   month of the cutoff (the season of the label window, known in advance)
+bgnbd      BG/NBD fitted at the cutoff: chance of no purchase in the horizon, P(alive)
 =========  ===========================================================================
 """
 
@@ -51,6 +52,7 @@ from salesml.accounting.scope import Scope, parse_scope
 from salesml.anonymous import LeftOut, identified_sql
 from salesml.anonymous import left_out as _left_out
 from salesml.config import ChurnSettings
+from salesml.customers import clv
 from salesml.errors import SalesmlError
 
 #: the lifetime pace of a customer is measured over at least this many days
@@ -510,6 +512,36 @@ def owners(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.
     return _frame(customers, reps_lookback=reps, rep_switches=switched.reindex(customers, fill_value=0).astype(float))
 
 
+def bgnbd(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.DataFrame:
+    """The BG/NBD model's own figures (stacking: the strongest baseline as features): the
+    model fitted at the cutoff on every identified customer's purchase days up to it, then
+    each customer's chance of no purchase in the next ``horizon_days`` and of still being a
+    customer. A fit on the boundary of the model is refitted with a small penalizer
+    (:func:`salesml.customers.clv.fit_bgnbd`; the frame's ``attrs["notes"]`` says so); where
+    no fit is possible (no repeat purchase yet) the figures are missing."""
+    c = _ts(cutoff)
+    tx = _between(t.orders, "date", None, c)[["customer_id", "date", "amount"]]
+    out = _frame(customers, bgnbd_p_no_purchase=pd.Series(np.nan, index=customers), bgnbd_p_alive=pd.Series(np.nan, index=customers))
+    if tx.empty:
+        return out
+    summary = clv.summary_from_transactions(tx, as_of=c, freq_days=1)
+    try:
+        bg = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"], s.bgnbd_penalizer, s.bgnbd_boundary_penalizer)
+    except clv.ClvError:
+        return out
+    sub = summary.reindex(customers)
+    known = sub["frequency"].notna().to_numpy()
+    x, tx_, T = (sub[k].to_numpy(dtype=float)[known] for k in ("frequency", "recency", "T"))
+    p_none = np.full(len(customers), np.nan)
+    alive = np.full(len(customers), np.nan)
+    p_none[known] = np.asarray(bg.p_no_purchase(x, tx_, T, float(s.horizon_days)), dtype=float)
+    alive[known] = np.asarray(bg.p_alive(x, tx_, T), dtype=float)
+    out = _frame(customers, bgnbd_p_no_purchase=pd.Series(p_none, index=customers), bgnbd_p_alive=pd.Series(alive, index=customers))
+    if bg.refit_:
+        out.attrs["notes"] = [f"cutoff {c.date()}: {bg.refit_}"]
+    return out
+
+
 #: the feature groups, in the order their columns appear
 GROUPS: dict[str, Callable[[ChurnTables, object, ChurnSettings, pd.Index], pd.DataFrame]] = {
     "rfm": rfm,
@@ -524,6 +556,7 @@ GROUPS: dict[str, Callable[[ChurnTables, object, ChurnSettings, pd.Index], pd.Da
     "profile": profile,
     "owners": owners,
     "calendar": calendar,
+    "bgnbd": bgnbd,
 }
 
 
@@ -542,10 +575,12 @@ class FeatureSet:
     X: pd.DataFrame
     groups: dict[str, list[str]]
     skipped: dict[str, str]
+    #: what a group said about its figures (e.g. a BG/NBD fit refitted off the boundary)
+    fit_notes: list[str] = field(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
-        return list(self.skipped.values())
+        return [*self.skipped.values(), *self.fit_notes]
 
 
 def build_features(
@@ -553,13 +588,14 @@ def build_features(
 ) -> FeatureSet:
     """Every feature group (or ``groups``) for ``customers`` (default: the active ones)."""
     customers = active_customers(t, cutoff, s) if customers is None else pd.Index(customers, name="customer_id")
-    parts, made, skipped = [], {}, {}
+    parts, made, skipped, said = [], {}, {}, []
     for name in groups or list(GROUPS):
         try:
             part = GROUPS[name](t, cutoff, s, customers)
         except SkipGroup as e:
             skipped[name] = str(e)
             continue
+        said += part.attrs.get("notes", [])
         parts.append(part)
         made[name] = list(part.columns)
     X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=customers)
@@ -567,4 +603,4 @@ def build_features(
     for col in X.columns:
         if col not in CATEGORICAL:
             X[col] = X[col].astype(float).replace([np.inf, -np.inf], np.nan)
-    return FeatureSet(X=X, groups=made, skipped=skipped)
+    return FeatureSet(X=X, groups=made, skipped=skipped, fit_notes=said)

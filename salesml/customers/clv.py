@@ -466,7 +466,7 @@ class BetaGeo(BaseEstimator):
         """Parameters, log-likelihood and number of customers (JSON-ready)."""
         check_is_fitted(self, "params_")
         return {"params": {k: float(v) for k, v in self.params_.items()}, "log_likelihood": self.log_likelihood_,
-                "n_customers": self.n_customers_, "penalizer": float(self.penalizer)}
+                "n_customers": self.n_customers_, "penalizer": float(self.penalizer), "refit": getattr(self, "refit_", None)}
 
     @classmethod
     def from_params(cls, r: float, alpha: float, a: float, b: float, penalizer: float = 0.0) -> BetaGeo:
@@ -477,6 +477,39 @@ class BetaGeo(BaseEstimator):
             raise ClvError(f"BG/NBD parameters must be positive, got {m.params_.to_dict()}")
         m.log_likelihood_, m.n_customers_ = float("nan"), 0
         return m
+
+
+#: a BG/NBD fit whose mean chance of dropping out after a purchase, a / (a + b), is below this
+#: ends on the model's boundary: nobody would ever stop buying
+BOUNDARY_DROPOUT = 1e-3
+
+
+def boundary(bg: BetaGeo) -> str | None:
+    """Why a fitted BG/NBD lies on the boundary of the model, or None."""
+    r, alpha, a, b = bg._params()
+    if a / (a + b) < BOUNDARY_DROPOUT:
+        return (f"a = {a:.3g}, b = {b:.3g}: a {a / (a + b):.2%} chance of dropping out after a purchase, so every customer, "
+                "even one silent for a year, would be 100% alive")
+    return None
+
+
+def fit_bgnbd(frequency, recency, T, penalizer: float = 0.0, boundary_penalizer: float = 0.01) -> BetaGeo:
+    """BG/NBD fitted with ``penalizer``; a fit that ends on the boundary (a parameter running
+    off to 0 or infinity, or :func:`boundary`) is refitted with ``boundary_penalizer`` (when
+    larger) and its ``refit_`` says why (None for a fit accepted as it was)."""
+    try:
+        bg = BetaGeo(penalizer=penalizer).fit(frequency, recency, T)
+        why = boundary(bg)
+    except ClvError as e:
+        if "did not converge" not in str(e) or penalizer >= boundary_penalizer:
+            raise
+        why = str(e)
+    if why is None or penalizer >= boundary_penalizer:
+        bg.refit_ = None
+        return bg
+    bg = BetaGeo(penalizer=boundary_penalizer).fit(frequency, recency, T)
+    bg.refit_ = f"the BG/NBD fit ended on the boundary ({why}); refitted with penalizer {boundary_penalizer:g} ([clv] boundary_penalizer)"
+    return bg
 
 
 def _gg_loglik(params, x, m) -> np.ndarray:
@@ -639,8 +672,8 @@ def check_settings(c: ClvSettings) -> None:
         raise ClvError(f"[clv] margin_ratio must be >= 0 (1.0 = value in revenue), got {c.margin_ratio}")
     if str(c.time_unit).strip().lower() not in _UNIT_ALIASES:
         raise ClvError(f"[clv] time_unit must be one of {', '.join(TIME_UNITS)}, got {c.time_unit!r}")
-    if c.penalizer < 0:
-        raise ClvError(f"[clv] penalizer must be >= 0, got {c.penalizer}")
+    if c.penalizer < 0 or c.boundary_penalizer < 0:
+        raise ClvError(f"[clv] penalizer and boundary_penalizer must be >= 0, got {c.penalizer} and {c.boundary_penalizer}")
     if c.min_customers < 2 or c.min_repeat_customers < 2:
         raise ClvError("[clv] min_customers and min_repeat_customers must be at least 2")
 
@@ -722,7 +755,7 @@ def fit(con: duckdb.DuckDBPyConnection, as_of=None, settings=None) -> tuple[Beta
             f"only {n_rep} of {n} customers made a repeat purchase up to {day.date()}: the models need at least "
             f"{clv.min_repeat_customers} ([clv] min_repeat_customers)"
         )
-    bg = BetaGeo(penalizer=clv.penalizer).fit(summary["frequency"], summary["recency"], summary["T"])
+    bg = fit_bgnbd(summary["frequency"], summary["recency"], summary["T"], clv.penalizer, clv.boundary_penalizer)
     gg = GammaGamma(penalizer=clv.penalizer).fit(summary["frequency"], summary["monetary"])
     return bg, gg, summary
 

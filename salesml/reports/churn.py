@@ -23,13 +23,19 @@ from salesml.accounting import performance as perf
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.anonymous import LeftOut
 from salesml.customers import churn
+from salesml.customers.churn_scorers import NAMES
 from salesml.reports import html as H
 from salesml.reports.performance import report_settings, warehouse_connect
 
 METRICS = ("roc_auc", "pr_auc", "brier", "lift_top_decile")
 METRIC_LABELS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "brier": "Brier score", "lift_top_decile": "lift, top decile"}
-SCORERS = {"model": "model (gradient boosting)", "recency": "baseline: recency", "bgnbd": "baseline: BG/NBD P(no purchase)"}
-COLORS = {"model": "#0969da", "recency": "#bf8700", "bgnbd": "#8250df"}
+SCORERS = NAMES
+COLORS = {"model": "#0969da", "recency": "#bf8700", "bgnbd": "#8250df", "logistic": "#1a7f37"}
+
+
+def risk_text(v) -> str:
+    """A churn risk as shown: a percentage, "very likely" above 99% (never a certain 100%)."""
+    return "very likely (>99%)" if float(v) > 0.99 else H.fmt_pct(100 * float(v))
 
 
 class ChurnRiskReport:
@@ -87,13 +93,23 @@ class ChurnRiskReport:
         return {"model": m.get("model", {}), **m.get("baselines", {})}
 
     @property
+    def scorer(self) -> str:
+        """What this version scores with: "model", or the baseline it fell back to."""
+        return self.manifest.get("scorer", {}).get("name", "model")
+
+    @property
+    def scorer_label(self) -> str:
+        return NAMES.get(self.scorer, self.scorer)
+
+    @property
     def at_risk(self) -> pd.DataFrame:
         s = self.scores
         return s[s["risk"] >= self.settings.churn.at_risk_threshold] if len(s) else s
 
     @property
     def headline_figures(self) -> dict:
-        figures = {"model_version": self.manifest.get("version"), "as_of": self.as_of or None, "scope": str(self.scope)}
+        figures = {"model_version": self.manifest.get("version"), "as_of": self.as_of or None, "scope": str(self.scope),
+                   "scorer": self.scorer if self.manifest else None}
         for scorer, values in self.metrics.items():
             prefix = "" if scorer == "model" else f"{scorer}_"
             for k in METRICS:
@@ -142,7 +158,7 @@ class ChurnRiskReport:
         s = churn.feature_settings(self.settings, m)
         return head + H.note(
             f"{who}. Model {m['version']} trained {m.get('created_at', '')[:10]} on data from {m['data_window']['first']} to "
-            f"{m['data_window']['last']}. Risk = the model's probability that a customer who bought in the last "
+            f"{m['data_window']['last']}. Risk = the {self.scorer_label}'s probability that a customer who bought in the last "
             f"{s.lookback_days} days makes no purchase in the next {s.horizon_days} days."
         )
 
@@ -150,14 +166,16 @@ class ChurnRiskReport:
         f = self.headline_figures
         if self.pipeline is None:
             return H.figures(f)
-        model, bg, rec = self.metrics.get("model", {}), self.metrics.get("bgnbd", {}), self.metrics.get("recency", {})
+        model, bg, rec, logit = (self.metrics.get(k, {}) for k in ("model", "bgnbd", "recency", "logistic"))
         cards = [
             {"label": "Customers scored", "value": H.fmt_int(f["customers_scored"]), "sub": "active in the lookback window"},
             {"label": "At risk", "value": H.fmt_int(f["at_risk"]), "sub": f"risk ≥ {self.settings.churn.at_risk_threshold:.0%}"},
             {"label": "Value at risk", "value": self.money(f["value_at_risk"]), "sub": "risk × last year's net revenue, at-risk customers"},
             {"label": "Model ROC-AUC", "value": _fmt(model.get("roc_auc")),
-             "sub": f"recency {_fmt(rec.get('roc_auc'))} · BG/NBD {_fmt(bg.get('roc_auc'))}",
-             "trend": _beats(model, (rec, bg), "roc_auc")},
+             "sub": f"recency {_fmt(rec.get('roc_auc'))} · BG/NBD {_fmt(bg.get('roc_auc'))} · log RFM {_fmt(logit.get('roc_auc'))}",
+             "trend": _beats(model, (rec, bg, logit), "roc_auc")},
+            {"label": "Scores by", "value": "the model" if self.scorer == "model" else self.scorer_label.removeprefix("baseline: "),
+             "sub": "beats the baselines beyond the noise" if self.scorer == "model" else "the model did not beat it"},
         ]
         block = H.cards(cards)
         if self.anonymous:
@@ -175,9 +193,12 @@ class ChurnRiskReport:
         others = [v for k, v in self.metrics.items() if k != "model"]
         beaten = _beats(model, others, "roc_auc")
         verdict = (
-            "The model ranks churners better than both baselines (ROC-AUC)." if beaten and beaten > 0
-            else "On this holdout the model does NOT rank churners better than every baseline (ROC-AUC): weigh its scores accordingly."
+            "The model ranks churners better than every baseline (ROC-AUC)." if beaten and beaten > 0
+            else "On this holdout the model does NOT rank churners better than every baseline (ROC-AUC)."
         )
+        why = self.manifest.get("scorer", {}).get("why")
+        if why:
+            verdict += f" Scores of this version: {self.scorer_label} — {why}."
         return H.heading("Holdout: model vs baselines", 2,
                          f"Trained on cutoffs {cut['train'][0]} … {cut['train'][-1]}; measured on the later "
                          f"cutoff(s) {', '.join(cut['test'])}: {H.fmt_int(h.get('examples'))} customers, "
@@ -185,7 +206,8 @@ class ChurnRiskReport:
                          "The label windows of the holdout start after the training ones end. Company-wide figures.") + H.table(
             df, formats={METRIC_LABELS[m]: _fmt for m in METRICS}) + H.note(
             verdict + " Higher is better except for the Brier score (mean squared error of the probabilities). "
-            "Recency ranks by days since the last purchase; BG/NBD by its probability of no purchase in the horizon."
+            "Recency ranks by days since the last purchase; BG/NBD by its probability of no purchase in the horizon; "
+            "the logistic regression by log(1 + recency, orders, net revenue, tenure)."
         )
 
     def roc_chart(self) -> H.Block:
@@ -221,7 +243,7 @@ class ChurnRiskReport:
         if not self.curves:
             return _empty()
         fig = go.Figure()
-        for key in ("model", "bgnbd"):
+        for key in ("model", "bgnbd", "logistic"):
             rel = self.curves.get(key, {}).get("reliability")
             if rel:
                 fig.add_scatter(x=rel["predicted"], y=rel["observed"], mode="lines+markers", name=SCORERS[key],
@@ -279,7 +301,7 @@ class ChurnRiskReport:
             shown = part.head(top_n)[["customer_id", "customer_name", "risk", "value_at_risk", "revenue_lookback", "top_reasons"]]
             block = block + H.heading(title, 3) + H.table(
                 shown,
-                formats={"risk": lambda v: H.fmt_pct(100 * float(v)), "value_at_risk": H.fmt_exact_money, "revenue_lookback": H.fmt_exact_money},
+                formats={"risk": risk_text, "value_at_risk": H.fmt_exact_money, "revenue_lookback": H.fmt_exact_money},
                 labels={"customer_id": "customer", "customer_name": "name", "value_at_risk": "value at risk",
                         "revenue_lookback": "revenue last year", "top_reasons": "why"},
             )
