@@ -106,18 +106,21 @@ def score_churn(
     as_of: AsOfOpt = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table: a summary and the riskiest customers; json: the summary; csv: every score")] = Fmt.table,
     top: Annotated[int, typer.Option(help="riskiest customers shown in table format")] = 15,
+    allow_lookahead: Annotated[bool, typer.Option("--allow-lookahead", help="score as of a date before the model's training labels end (a deliberate backfill; recorded with the scores)")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Churn risk of every active customer (risk, top reasons, value at risk), written to
     the warehouse table churn_scores (replacing the rows of the same as-of date and version).
     Anonymous (walk-in / guest) sales are not scored: how many order lines and how much
-    revenue of the lookback window that leaves out is said on stderr (JSON: "anonymous")."""
+    revenue of the lookback window that leaves out is said on stderr (JSON: "anonymous").
+    An --as-of date before the end of the model's training labels is refused (the model has
+    seen what happened next): train a model as of that date, or --allow-lookahead."""
     from salesml.customers import churn
 
     settings = _settings(config)
     day = _as_of(as_of)
     _post(settings)
-    scores, manifest = churn.score(settings, version, day)
+    scores, manifest = churn.score(settings, version, day, allow_lookahead=allow_lookahead)
     if scores.empty:
         _fail(f"no customer with a purchase in the {manifest.get('feature_settings', {}).get('lookback_days', '')} days up to the as-of date: nothing to score")
     as_of_day = scores["as_of"].iloc[0]
@@ -127,8 +130,13 @@ def score_churn(
     what = f"the churn scores (the {lookback} days up to {as_of_day})"
     if anonymous:
         _log(anonymous.text(what))
+    lookahead = bool(scores["lookahead"].any())
+    if lookahead:
+        _log(f"lookahead: model {manifest['version']} was trained on labels up to {manifest['data_window']['last']}, after {as_of_day} "
+             "(--allow-lookahead): these scores are a backfill, not what could have been known then; churn_scores records it")
     summary = {"version": manifest["version"], "as_of": str(as_of_day), **churn.summarize(scores, settings.churn),
-               "rows_written": written["rows"], "rows_replaced": written["replaced"], "anonymous": anonymous.to_dict(what)}
+               "rows_written": written["rows"], "rows_replaced": written["replaced"], "lookahead": lookahead,
+               "anonymous": anonymous.to_dict(what)}
     if fmt == Fmt.json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n")
         return

@@ -34,7 +34,7 @@ from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
 from salesml.io.export import ExportError, check_target, export_frame
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -134,7 +134,9 @@ _PROVENANCE_DDL = [
         value_at_risk DECIMAL(18,2),
         revenue_lookback DECIMAL(18,2),
         owner_rep_id VARCHAR,
-        scored_at TIMESTAMP NOT NULL
+        scored_at TIMESTAMP NOT NULL,
+        -- scored as of a date before the model's training labels end (--allow-lookahead: a backfill)
+        lookahead BOOLEAN DEFAULT false
     )""",
     """CREATE TABLE IF NOT EXISTS audit_log (
         logged_at TIMESTAMP NOT NULL,
@@ -310,6 +312,8 @@ _MIGRATIONS = [
     # physical lines of a text file (a record may span lines; blank lines hold none)
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS lines_read BIGINT",
     "ALTER TABLE ledger ADD COLUMN IF NOT EXISTS unlinked BOOLEAN DEFAULT false",
+    # churn scores made with a model that had seen the as-of date's future (a deliberate backfill)
+    "ALTER TABLE churn_scores ADD COLUMN IF NOT EXISTS lookahead BOOLEAN DEFAULT false",
 ]
 
 

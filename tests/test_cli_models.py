@@ -75,6 +75,20 @@ def test_train_score_list_compare(project):
         ids = {r[0] for r in con.execute("SELECT DISTINCT customer_id FROM churn_scores").fetchall()}
     assert len(ids) == scored["customers"] and not ids & {None, anonymous_company.GUEST}
 
+    # scoring as of a day before the model's labels end is refused: it has seen what happened next
+    proc = run("score", "churn", "--as-of", "2026-03-31", cwd=root, env_extra=env, check=False)
+    said = flat(proc.stderr)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "trained on labels up to 2026-06-30, after the as-of date 2026-03-31" in said
+    assert "salesml train churn --as-of 2026-03-31" in said and "--allow-lookahead" in said
+    # a deliberate backfill is allowed, said, and recorded with the scores
+    proc = run("score", "churn", "--as-of", "2026-03-31", "--allow-lookahead", "--format", "json", cwd=root, env_extra=env)
+    backfill = json.loads(proc.stdout)
+    assert backfill["lookahead"] is True and "these scores are a backfill" in flat(proc.stderr)
+    with duckdb.connect(str(company.settings.warehouse_path), read_only=True) as con:
+        flags = dict(con.execute("SELECT as_of::VARCHAR, bool_and(lookahead) FROM churn_scores GROUP BY ALL").fetchall())
+    assert flags == {"2026-03-31": True, "2026-06-30": False}
+
     # a second version, to compare (its manifest differs in the metrics)
     settings = make_settings(root).with_overrides(models={"dir": str(root / "models")})
     manifest = registry.manifest(settings, "churn", "v0001")

@@ -14,7 +14,7 @@ import pytest
 from salesml import registry
 from salesml.config import load_settings
 from salesml.customers import churn
-from salesml.reports.runner import render
+from salesml.reports.runner import ReportError, render
 from tests import anonymous_company
 from tests.test_reports_runner import with_notebooks
 
@@ -107,3 +107,22 @@ def test_without_a_model_the_report_says_so(trained, tmp_path):
     assert "No churn model to score with" in page and "salesml train churn" in page
     assert result.figures["model_version"] is None
     assert not customer_ids(page)
+
+
+@pytest.mark.notebook
+def test_a_report_before_the_models_labels_end_is_refused_unless_a_backfill(trained):
+    """The model's labels end on 2026-06-30: a report as of 2026-03-31 would show scores from a
+    model that has seen the next three months. It is refused with both dates and the command
+    that trains an honest model; allow_lookahead renders it and says so on the page."""
+    with pytest.raises(ReportError) as e:
+        render(trained, "churn_risk", {"as_of": "2026-03-31"})
+    said = " ".join(str(e.value).split())
+    assert "trained on labels up to 2026-06-30, after the as-of date 2026-03-31" in said
+    assert "salesml train churn --as-of 2026-03-31" in said and "Traceback" not in said
+    result = render(trained, "churn_risk", {"as_of": "2026-03-31", "allow_lookahead": "true"})
+    page = result.html_path.read_text(encoding="utf-8")
+    assert result.figures["lookahead"] is True and "Lookahead: this model was trained on labels up to 2026-06-30" in page
+    manifest = registry.manifest(trained, "churn")
+    assert result.figures["scorer"] == manifest["scorer"]["name"]
+    assert result.figures["logistic_roc_auc"] == manifest["metrics"]["baselines"]["logistic"]["roc_auc"]
+    assert manifest["scorer"]["why"] in " ".join(page.split())

@@ -876,7 +876,31 @@ def scope_customers(scope) -> tuple[str, dict]:
     )
 
 
-SCORE_COLUMNS = ["customer_id", "as_of", "version", "risk", "top_reasons", "value_at_risk", "revenue_lookback", "owner_rep_id"]
+SCORE_COLUMNS = ["customer_id", "as_of", "version", "risk", "top_reasons", "value_at_risk", "revenue_lookback", "owner_rep_id", "lookahead"]
+
+
+def labels_end(manifest: dict) -> pd.Timestamp:
+    """The last day the saved model's training labels saw: the end of its data window (the
+    last refit cutoff's label window ends there)."""
+    return _ts(manifest["data_window"]["last"])
+
+
+def check_lookahead(manifest: dict, day, allow: bool = False) -> bool:
+    """Whether scoring as of ``day`` uses a model that has seen that day's future (its training
+    labels end later): refused with the two dates and the command that trains an honest model,
+    unless ``allow`` (a deliberate backfill; the scores then say so). Returns that flag."""
+    end = labels_end(manifest)
+    d = _ts(day)
+    if d >= end:
+        return False
+    if not allow:
+        raise ChurnError(
+            f"churn model {manifest.get('version', '?')} was trained on labels up to {_iso(end)}, after the as-of date {_iso(d)}: "
+            f"its scores as of {_iso(d)} would come from a model that has seen what happened next. Train an honest model "
+            f"as of that date (`salesml train churn --as-of {_iso(d)}`) and score with it, or pass --allow-lookahead "
+            f"(report: -p allow_lookahead=true) for a deliberate backfill, recorded with the scores"
+        )
+    return True
 
 
 def score(
@@ -887,6 +911,7 @@ def score(
     customers_sql: str = "",
     params: dict | None = None,
     model: tuple | None = None,
+    allow_lookahead: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
     """Churn risk of the customers active at ``as_of`` (default: the last day of sales),
     with a stored model version (default: the latest).
@@ -896,7 +921,10 @@ def score(
     value_at_risk (risk x net revenue of the lookback window), revenue_lookback,
     owner_rep_id; riskiest first. ``customers_sql`` restricts the customers read (see
     :func:`~salesml.customers.churn_features.load_tables`). Anonymous lines are never
-    scored (:func:`scoring_left_out` counts them). Nothing is written."""
+    scored (:func:`scoring_left_out` counts them). Nothing is written.
+
+    An as-of date before the end of the model's training labels is refused
+    (:func:`check_lookahead`) unless ``allow_lookahead``; such scores carry ``lookahead``."""
 
     pipe, manifest = model if model is not None else registry.load_estimator(settings, KIND, version)
     s = feature_settings(settings, manifest)
@@ -904,6 +932,7 @@ def score(
     if t.orders.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SCORE_COLUMNS}), manifest
     day = _ts(as_of) if as_of is not None else t.last_date
+    lookahead = check_lookahead(manifest, day, allow_lookahead)
     fs = build_features(t, day, s)
     check_features(fs.X.columns, manifest, fs.skipped)
     X = fs.X[manifest["features"]]
@@ -925,6 +954,7 @@ def score(
             "value_at_risk": np.round(risk * np.maximum(revenue, 0.0), 2),
             "revenue_lookback": np.round(revenue, 2),
             "owner_rep_id": owner.to_numpy(dtype=object),
+            "lookahead": lookahead,
         }
     )
     out = out.sort_values(["risk", "customer_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
@@ -967,12 +997,15 @@ def write_scores(settings: Settings, scores: pd.DataFrame, as_of, version: str) 
                 con.execute("DELETE FROM churn_scores WHERE as_of = ? AND version = ?", [day, version])
                 con.execute(
                     """INSERT INTO churn_scores
+                       (customer_id, as_of, version, risk, top_reasons, value_at_risk, revenue_lookback, owner_rep_id,
+                        scored_at, lookahead)
                        SELECT customer_id, CAST(as_of AS DATE), version, risk, top_reasons,
                               CAST(value_at_risk AS DECIMAL(18,2)), CAST(revenue_lookback AS DECIMAL(18,2)),
-                              owner_rep_id, scored_at
+                              owner_rep_id, scored_at, lookahead
                        FROM _scores"""
                 )
-                result = {"kind": KIND, "version": version, "as_of": day.isoformat(), "rows": len(rows), "replaced": int(replaced)}
+                result = {"kind": KIND, "version": version, "as_of": day.isoformat(), "rows": len(rows), "replaced": int(replaced),
+                          "lookahead": bool(rows["lookahead"].any()) if len(rows) else False}
                 warehouse.audit(con, "score churn", result)
                 con.execute("COMMIT")
             except BaseException:

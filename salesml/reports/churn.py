@@ -41,7 +41,8 @@ def risk_text(v) -> str:
 class ChurnRiskReport:
     """Holdout quality vs baselines, calibration, drivers, and the at-risk customers per rep."""
 
-    def __init__(self, as_of: str = "", scope: str = "company", version: str = "", config_path: str = "", warehouse: str = ""):
+    def __init__(self, as_of: str = "", scope: str = "company", version: str = "", config_path: str = "", warehouse: str = "",
+                 allow_lookahead: bool = False):
         self.settings = report_settings(config_path, warehouse)
         self.scope: Scope = parse_scope(scope)
         self.version = version or None
@@ -50,6 +51,7 @@ class ChurnRiskReport:
         self.curves: dict = {}
         self.scores = pd.DataFrame(columns=churn.SCORE_COLUMNS)
         self.anonymous = LeftOut()
+        self.lookahead = False
         with warehouse_connect(self.settings) as con:
             perf.check_scope(con, self.scope)
             self.currency = perf.main_currency(con)
@@ -63,8 +65,10 @@ class ChurnRiskReport:
         self.curves = churn.evaluation(self.settings, self.manifest["version"])
         sql, params = churn.scope_customers(self.scope)
         self.scores, _ = churn.score(
-            self.settings, as_of=as_of or None, customers_sql=sql, params=params, model=(self.pipeline, self.manifest)
+            self.settings, as_of=as_of or None, customers_sql=sql, params=params, model=(self.pipeline, self.manifest),
+            allow_lookahead=allow_lookahead,
         )
+        self.lookahead = bool(self.scores["lookahead"].any()) if len(self.scores) else False
         self.as_of = str(self.scores["as_of"].iloc[0]) if len(self.scores) else (as_of or "")
         if self.as_of:
             self.anonymous = churn.scoring_left_out(self.settings, self.manifest, self.as_of, self.scope)
@@ -109,7 +113,7 @@ class ChurnRiskReport:
     @property
     def headline_figures(self) -> dict:
         figures = {"model_version": self.manifest.get("version"), "as_of": self.as_of or None, "scope": str(self.scope),
-                   "scorer": self.scorer if self.manifest else None}
+                   "scorer": self.scorer if self.manifest else None, "lookahead": self.lookahead}
         for scorer, values in self.metrics.items():
             prefix = "" if scorer == "model" else f"{scorer}_"
             for k in METRICS:
@@ -160,7 +164,11 @@ class ChurnRiskReport:
             f"{who}. Model {m['version']} trained {m.get('created_at', '')[:10]} on data from {m['data_window']['first']} to "
             f"{m['data_window']['last']}. Risk = the {self.scorer_label}'s probability that a customer who bought in the last "
             f"{s.lookback_days} days makes no purchase in the next {s.horizon_days} days."
-        )
+        ) + (H.note(
+            f"Lookahead: this model was trained on labels up to {m['data_window']['last']}, after the as-of date {self.as_of}. "
+            "These scores are a backfill made with knowledge of what happened next (allowed by the allow_lookahead "
+            f"parameter), not what could have been known on {self.as_of}."
+        ) if self.lookahead else _empty())
 
     def headline(self) -> H.Block:
         f = self.headline_figures

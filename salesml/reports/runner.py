@@ -300,8 +300,9 @@ def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
 
 
 #: reports whose default as-of is the last day with sales (a forecast uses every day there is;
-#: a partial week or month is named in it), not the latest complete month's last day
-LAST_DAY_REPORTS = ("sales_forecast",)
+#: a partial week or month is named in it; churn scores who is at risk now, with a model whose
+#: labels end by then), not the latest complete month's last day
+LAST_DAY_REPORTS = ("sales_forecast", "churn_risk")
 
 
 def _last_day(settings: Settings) -> str:
