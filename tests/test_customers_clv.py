@@ -27,7 +27,7 @@ from sklearn.exceptions import NotFittedError
 from salesml import warehouse
 from salesml.config import ClvSettings
 from salesml.customers import clv
-from salesml.customers.clv import BetaGeo, ClvError, GammaGamma
+from salesml.customers.clv import BetaGeo, ClvError, GammaGamma, boundary, fit_bgnbd
 from tests import anonymous_company
 from tests.test_cli import run
 
@@ -477,8 +477,6 @@ def test_cli_clv_says_what_it_left_out(guests):
 
 
 def test_a_fit_on_the_boundary_is_refitted_with_a_penalizer_and_says_so():
-    from salesml.customers.clv import boundary, fit_bgnbd
-
     # everyone still buying at the end: a runs off to 0 (every customer would be 100% alive)
     x = np.array([3.0, 5, 8, 2, 6, 4] * 20)
     T = np.array([30.0, 32, 35, 31, 36, 33] * 20)

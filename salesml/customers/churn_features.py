@@ -526,7 +526,8 @@ def bgnbd(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.D
         return out
     summary = clv.summary_from_transactions(tx, as_of=c, freq_days=1)
     try:
-        bg = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"], s.bgnbd_penalizer, s.bgnbd_boundary_penalizer)
+        bg = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"], s.bgnbd_penalizer, s.bgnbd_boundary_penalizer,
+                           "[churn] bgnbd_boundary_penalizer")
     except clv.ClvError:
         return out
     sub = summary.reindex(customers)

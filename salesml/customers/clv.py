@@ -493,7 +493,8 @@ def boundary(bg: BetaGeo) -> str | None:
     return None
 
 
-def fit_bgnbd(frequency, recency, T, penalizer: float = 0.0, boundary_penalizer: float = 0.01) -> BetaGeo:
+def fit_bgnbd(frequency, recency, T, penalizer: float = 0.0, boundary_penalizer: float = 0.01,
+              setting: str = "[clv] boundary_penalizer") -> BetaGeo:
     """BG/NBD fitted with ``penalizer``; a fit that ends on the boundary (a parameter running
     off to 0 or infinity, or :func:`boundary`) is refitted with ``boundary_penalizer`` (when
     larger) and its ``refit_`` says why (None for a fit accepted as it was)."""
@@ -508,7 +509,7 @@ def fit_bgnbd(frequency, recency, T, penalizer: float = 0.0, boundary_penalizer:
         bg.refit_ = None
         return bg
     bg = BetaGeo(penalizer=boundary_penalizer).fit(frequency, recency, T)
-    bg.refit_ = f"the BG/NBD fit ended on the boundary ({why}); refitted with penalizer {boundary_penalizer:g} ([clv] boundary_penalizer)"
+    bg.refit_ = f"the BG/NBD fit ended on the boundary ({why}); refitted with penalizer {boundary_penalizer:g} ({setting})"
     return bg
 
 
