@@ -31,6 +31,7 @@ from salesml.accounting import performance as perf
 from salesml.accounting.scope import Scope, parse_scope
 from salesml.anonymous import LeftOut
 from salesml.customers.clv import customer_clv
+from salesml.customers.clv import fit as fit_clv
 from salesml.customers.rfm import default_as_of, left_out, parse_as_of, rfm, score_matrix
 from salesml.customers.segments import (
     GONE,
@@ -118,10 +119,12 @@ class CustomerSegmentsReport:
         if self.table.empty:
             return None, "No customers with a purchase: no lifetime values."
         try:
-            df = customer_clv(con, self.as_of, settings=self.settings, scope=self.scope)
+            bg, gg, _ = fit_clv(con, self.as_of, self.settings)  # on the whole company's customers
+            df = customer_clv(con, self.as_of, settings=self.settings, scope=self.scope, models=(bg, gg))
         except Exception as e:  # a model that cannot be fitted must not sink the report
             return None, f"CLV model not available: {e}"
-        return df, ""
+        # a fit on the model's boundary, refitted with a penalizer, is said under the figures
+        return df, (bg.refit_[0].upper() + bg.refit_[1:] + ".") if bg.refit_ else ""
 
     # ------------------------------------------------------------------ helpers
 
@@ -401,12 +404,13 @@ class CustomerSegmentsReport:
                  if values.sum() else "–", "sub": "of the total CLV"},
             ]
         )
-        return head + cards + H.chart(fig) + H.table(
+        block = head + cards + H.chart(fig) + H.table(
             agg,
             formats={"customers": H.fmt_int, "clv_total": H.fmt_exact_money, "clv_mean": H.fmt_exact_money,
                      "clv_median": H.fmt_exact_money, "p_alive_mean": lambda v: H.fmt_pct(v * 100)},
             labels={"clv_total": "total CLV", "clv_mean": "mean CLV", "clv_median": "median CLV", "p_alive_mean": "mean P(alive)"},
         )
+        return block + H.note(self.clv_note) if self.clv_note else block
 
     def notes(self) -> H.Block:
         fm = "the mean of F and M, rounded half up" if self.settings.segments.fm_score == "mean" else "F"
