@@ -9,6 +9,7 @@ import math
 import shutil
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -33,6 +34,9 @@ from salesml.ingest import ingest_source
 from tests import anonymous_company, shop_churn
 
 S = ChurnSettings()  # lookback 365, horizon 90, recent 90
+ROOT = Path(__file__).resolve().parents[1]
+CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+VENDORED_CDNOW = Path(__file__).parent / "data" / "cdnow" / "CDNOW_sample.txt"
 CUTOFF = pd.Timestamp("2024-06-30")
 #: small, quick model settings for the tests
 FAST = {"train_cutoffs": 3, "max_iter": 30, "importance_repeats": 1, "calibration_folds": 2, "min_samples_leaf": 20,
@@ -587,3 +591,27 @@ def test_a_nine_month_shop_export_trains_with_the_defaults_and_scores_honestly(t
     scores, _ = churn.score(s)
     assert len(scores) > 300 and not scores["lookahead"].any() and scores["risk"].between(0.001, 0.999).all()
     assert shop_churn.GUEST not in set(scores["customer_id"])
+
+
+def test_cdnow_loads_through_its_example_mapping(tmp_path):
+    """examples/cdnow.toml: the real CDNOW sample (no header, whitespace-separated, dates as
+    19970101) loads every row but the 21 exact repeats, to the cent (summed here with csv and
+    Decimal), one purchase per customer and day."""
+    data = CDNOW if CDNOW.is_file() else VENDORED_CDNOW
+    text = (ROOT / "examples" / "cdnow.toml").read_text(encoding="utf-8")
+    text = text.replace('"../../shared/data/cdnow/CDNOW_sample.txt"', json.dumps(str(data)))
+    text = text.replace('path = "../data/cdnow.duckdb"', 'path = "wh.duckdb"').replace('dir = "../data/models/cdnow"', 'dir = "models"')
+    cfg = tmp_path / "cdnow.toml"
+    cfg.write_text(text, encoding="utf-8")
+    rows = [line.split() for line in data.read_text(encoding="ascii").splitlines() if line.strip()]
+    seen, repeats = set(), 0
+    for r in rows:
+        repeats += tuple(r) in seen
+        seen.add(tuple(r))
+    s = load_settings(cfg)
+    [loaded] = ingest_source(s, "cdnow", s.sources["cdnow"])
+    assert (loaded.rows_read, loaded.rows_loaded, loaded.rows_quarantined) == (len(rows), len(rows) - repeats, repeats) == (6919, 6898, 21)
+    assert Decimal(str(loaded.revenue_read)) == sum((Decimal(r[4]) for r in rows), Decimal("0"))
+    with duckdb.connect(str(s.warehouse_path), read_only=True) as con:
+        first, last, customers = con.execute("SELECT min(order_date), max(order_date), count(DISTINCT customer_id) FROM order_lines").fetchall()[0]
+    assert (str(first), str(last), customers) == ("1997-01-01", "1998-06-30", 2357)
