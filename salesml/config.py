@@ -415,8 +415,10 @@ class ChurnSettings:
     #: ...with calibrated probabilities: "isotonic" or "sigmoid", over this many folds
     calibration: str = "isotonic"
     calibration_folds: int = 3
-    #: repeats of the permutation importance on the holdout
+    #: repeats of the permutation importance on the holdout...
     importance_repeats: int = 5
+    #: ...each on this many holdout customers drawn at random (0 = the whole holdout)
+    importance_sample: int = 1000
     #: reasons given per customer (the feature groups that raise their risk most)
     top_reasons: int = 3
     #: a ticket satisfaction (1..5) at or below this is a low score
@@ -634,6 +636,15 @@ class SourceSettings:
 
 
 @dataclass(frozen=True)
+class ComputeSettings:
+    """How much of the machine model fits may use (see salesml.compute)."""
+
+    #: threads of the native pools inside one fit (OpenMP in gradient boosting, BLAS): 0 = every
+    #: core this process may run on. Process pools (forecast workers) give each worker one.
+    threads: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
@@ -647,6 +658,7 @@ class Settings:
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
     inventory: InventorySettings = field(default_factory=InventorySettings)
     commission: CommissionSettings = field(default_factory=CommissionSettings)
+    compute: ComputeSettings = field(default_factory=ComputeSettings)
     #: canonical column -> {alias -> canonical value}, applied to every source,
     #: e.g. aliases.region = {"华东" = "East China"}
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -786,6 +798,8 @@ def check_churn(c: ChurnSettings, origin: str = "settings") -> None:
                 "max_leaf_nodes", "min_samples_leaf", "importance_repeats", "top_reasons"):
         if getattr(c, key) < 1:
             raise ConfigError(f"{origin}: churn.{key} must be 1 or more, got {getattr(c, key)}")
+    if c.importance_sample < 0:
+        raise ConfigError(f"{origin}: churn.importance_sample must be 0 (the whole holdout) or more, got {c.importance_sample}")
     for key in ("min_train_examples", "min_train_class", "min_test_examples", "min_test_class", "bootstrap_resamples"):
         if getattr(c, key) < 1:
             raise ConfigError(f"{origin}: churn.{key} must be 1 or more, got {getattr(c, key)}")
@@ -860,6 +874,8 @@ def _validate(s: Settings, origin: str) -> None:
     if s.report.cell_timeout_s <= 0:
         raise ConfigError(f"{origin}: report.cell_timeout_s must be positive")
     check_commission(s.commission, origin)
+    if s.compute.threads < 0:
+        raise ConfigError(f"{origin}: compute.threads must be 0 (every core) or more, got {s.compute.threads}")
     check_churn(s.churn, origin)
     check_forecast(s.forecast, s.inventory, origin)
     s.segments.check(origin)

@@ -78,8 +78,10 @@ def _money(x: float) -> Decimal:
     return Decimal(repr(float(x))).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def write(folder: Path, customers: int = 1000, months: int = 11, seed: int = 7, first: date = date(2010, 12, 1)) -> Shop:
-    """Write ``online_retail_<first>_<last>.csv`` into ``folder`` and return what it holds."""
+def write(folder: Path, customers: int = 1000, months: int = 11, seed: int = 7, first: date = date(2010, 12, 1),
+          max_lines: int = 6) -> Shop:
+    """Write ``online_retail_<first>_<last>.csv`` into ``folder`` and return what it holds
+    (invoices of 1 to ``max_lines`` lines; the real export averages about 20)."""
     rng = np.random.default_rng(seed)
     last = (datetime(first.year + (first.month - 1 + months) // 12, (first.month - 1 + months) % 12 + 1, 1) - timedelta(days=1)).date()
     days = (last - first).days + 1
@@ -136,7 +138,7 @@ def write(folder: Path, customers: int = 1000, months: int = 11, seed: int = 7, 
         where = COUNTRIES[0] if c is None else COUNTRIES[country[c]]
         invoice = str(number)
         number += 1
-        picked = rng.choice(n_products, int(rng.integers(1, 7)), replace=False)
+        picked = rng.choice(n_products, int(rng.integers(1, max_lines + 1)), replace=False)
         bought = []
         for p in picked:
             qty = int(rng.choice([1, 2, 3, 4, 6, 12, 24]))

@@ -69,6 +69,7 @@ from salesml import registry, warehouse
 from salesml.accounting.ledger import ensure_posted
 from salesml.accounting.scope import parse_scope
 from salesml.anonymous import LeftOut
+from salesml.compute import budgeted
 from salesml.config import ChurnSettings, Settings
 from salesml.customers import churn_features
 from salesml.customers import churn_scorers as scorers
@@ -658,11 +659,18 @@ def reasons(pipe, X: pd.DataFrame, groups: dict[str, list[str]], reference: dict
     return out
 
 
+def importance_rows(n: int, s: ChurnSettings) -> int:
+    """How many holdout customers each repeat of the permutation importance is measured on."""
+    return n if not s.importance_sample else min(n, s.importance_sample)
+
+
 def permutation_drivers(pipe, X: pd.DataFrame, y: pd.Series, groups: dict[str, list[str]], s: ChurnSettings) -> list[dict]:
-    """Permutation importance of each feature on the holdout: the mean drop in ROC-AUC."""
+    """Permutation importance of each feature on the holdout (each repeat on
+    :func:`importance_rows` customers drawn at random): the mean drop in ROC-AUC."""
     from sklearn.inspection import permutation_importance
 
-    result = permutation_importance(pipe, X, y, scoring="roc_auc", n_repeats=s.importance_repeats, random_state=s.random_state)
+    result = permutation_importance(pipe, X, y, scoring="roc_auc", n_repeats=s.importance_repeats, random_state=s.random_state,
+                                    max_samples=importance_rows(len(X), s))
     group_of = {col: g for g, cols in groups.items() for col in cols}
     rows = [
         {"feature": col, "group": group_of.get(col, ""), "importance": round(float(m), 5), "std": round(float(sd), 5)}
@@ -702,6 +710,7 @@ def left_out(settings: Settings, through=None, since=None, scope=None) -> LeftOu
         )
 
 
+@budgeted
 def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[str], None] = lambda m: None) -> dict:
     """Fit on the training cutoffs, evaluate model and baselines on the later holdout,
     refit on every cutoff up to ``as_of``, save a new version (unless ``save`` is false).
@@ -796,6 +805,7 @@ def train(settings: Settings, as_of=None, *, save: bool = True, log: Callable[[s
         "scorer": {"name": scorer, "label": scorers.NAMES[scorer], "why": why, "against": best,
                    "auc_gain": gain, "min_auc_gain": s.min_auc_gain},
         "importance": drivers,
+        "importance_sample": {"customers": importance_rows(len(te), s), "of": len(te), "repeats": s.importance_repeats},
         "reference": reference,
         "anonymous": anonymous.to_dict(f"the churn model (up to {_iso(data_end)})"),
         "data_hash": _frame_hash(frame),
@@ -903,6 +913,7 @@ def check_lookahead(manifest: dict, day, allow: bool = False) -> bool:
     return True
 
 
+@budgeted
 def score(
     settings: Settings,
     version: str | None = None,

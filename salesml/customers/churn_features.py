@@ -38,6 +38,7 @@ bgnbd      BG/NBD fitted at the cutoff: chance of no purchase in the horizon, P(
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,26 @@ class ChurnTables:
     customers: pd.DataFrame | None = None
     tickets: pd.DataFrame | None = None
     notes: tuple[str, ...] = field(default=())
+
+    # the same rows in date order, computed once: a window is a slice (see _between)
+
+    @functools.cached_property
+    def lines_by_date(self) -> pd.DataFrame:
+        return _by_date(self.lines)
+
+    @functools.cached_property
+    def sales(self) -> pd.DataFrame:
+        """The sale lines, in date order."""
+        return _by_date(self.lines[self.lines["kind"] == "sale"])
+
+    @functools.cached_property
+    def returned(self) -> pd.DataFrame:
+        """The return lines, in date order."""
+        return _by_date(self.lines[self.lines["kind"] == "return"])
+
+    @functools.cached_property
+    def orders_by_date(self) -> pd.DataFrame:
+        return _by_date(self.orders)
 
     @property
     def first_date(self) -> pd.Timestamp | None:
@@ -255,8 +276,19 @@ def _ts(cutoff) -> pd.Timestamp:
     return pd.Timestamp(cutoff).normalize()
 
 
+def _by_date(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values("date", kind="mergesort").reset_index(drop=True)
+
+
 def _between(df: pd.DataFrame, col: str, start: pd.Timestamp | None, end: pd.Timestamp) -> pd.DataFrame:
-    """Rows with start < df[col] <= end (no lower bound when start is None)."""
+    """Rows with start < df[col] <= end (no lower bound when start is None): a slice when the
+    rows are in ``col`` order (no copy), else a mask."""
+    v = df[col]
+    if v.is_monotonic_increasing and not v.hasnans:
+        a = v.to_numpy()
+        hi = int(np.searchsorted(a, pd.Timestamp(end).to_datetime64(), side="right"))
+        lo = 0 if start is None else int(np.searchsorted(a, pd.Timestamp(start).to_datetime64(), side="right"))
+        return df.iloc[lo:hi]
     mask = df[col] <= end
     if start is not None:
         mask &= df[col] > start
@@ -295,12 +327,12 @@ def rfm(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.Dat
     order value in the lookback window."""
     c = _ts(cutoff)
     start = c - _days(s.lookback_days)
-    known = _between(t.orders, "date", None, c)
+    known = _between(t.orders_by_date, "date", None, c)
     last = known.groupby("customer_id")["date"].max().reindex(customers)
     window = _between(known, "date", start, c)
     n = _count(window, customers)
     sales = _sum(window, "amount", customers)
-    returns = _sum(_between(t.lines[t.lines["kind"] == "return"], "date", start, c), "amount", customers)
+    returns = _sum(_between(t.returned, "date", start, c), "amount", customers)
     return _frame(
         customers,
         recency_days=(c - last).dt.days.astype(float),
@@ -316,7 +348,7 @@ def trend(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.D
     order count relative to the customer's pace over the lookback window."""
     c = _ts(cutoff)
     r = _days(s.recent_days)
-    known = _between(t.orders, "date", None, c)
+    known = _between(t.orders_by_date, "date", None, c)
     recent = _between(known, "date", c - r, c)
     prior = _between(known, "date", c - 2 * r, c - r)
     year = _between(known, "date", c - _days(s.lookback_days), c)
@@ -340,7 +372,7 @@ def gaps(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.Da
     standard deviation of the gaps, and days since the last purchase divided by the mean
     gap (above 1 = overdue). Missing for a customer with a single purchase day."""
     c = _ts(cutoff)
-    days = _between(t.orders, "date", None, c)[["customer_id", "date"]].drop_duplicates()
+    days = _between(t.orders_by_date, "date", None, c)[["customer_id", "date"]].drop_duplicates()
     days = days.sort_values(["customer_id", "date"], kind="mergesort")
     gap = days.groupby("customer_id")["date"].diff().dt.days
     g = gap.groupby(days["customer_id"])
@@ -362,7 +394,7 @@ def pace(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.Da
     ``MIN_TENURE_DAYS``), and the chance of a silence as long as the current one at the
     lifetime pace (small = unusually quiet)."""
     c = _ts(cutoff)
-    known = _between(t.orders, "date", None, c)
+    known = _between(t.orders_by_date, "date", None, c)
     window = _between(known, "date", c - _days(s.lookback_days), c)
     first = known.groupby("customer_id")["date"].min().reindex(customers)
     last = known.groupby("customer_id")["date"].max().reindex(customers)
@@ -391,7 +423,7 @@ def tenure(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.
     customer's recorded first order date, when that is on or before the cutoff), and the
     number of orders over the whole history."""
     c = _ts(cutoff)
-    known = _between(t.orders, "date", None, c)
+    known = _between(t.orders_by_date, "date", None, c)
     first = known.groupby("customer_id")["date"].min().reindex(customers)
     if t.customers is not None and not t.customers.empty:
         recorded = t.customers.set_index("customer_id")["first_order_date"]
@@ -409,7 +441,7 @@ def returns(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd
     """Returns in the lookback window (by the day the goods came back): the returned share
     of gross sales in the window, and the number of returned lines."""
     c = _ts(cutoff)
-    window = _between(t.lines, "date", c - _days(s.lookback_days), c)
+    window = _between(t.lines_by_date, "date", c - _days(s.lookback_days), c)
     gross = _sum(window[window["kind"] == "sale"], "amount", customers)
     back = window[window["kind"] == "return"]
     returned = 0.0 - _sum(back, "amount", customers)
@@ -424,7 +456,7 @@ def discount(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> p
     if "discount" not in t.lines or t.lines["discount"].isna().all():
         raise SkipGroup("the order lines carry no discount: discount dependence skipped")
     c = _ts(cutoff)
-    window = _between(t.lines[t.lines["kind"] == "sale"], "date", c - _days(s.lookback_days), c)
+    window = _between(t.sales, "date", c - _days(s.lookback_days), c)
     window = window[window["discount"].notna()]
     usual = window.groupby("customer_id")["discount"].transform("median")
     amount = window["amount"]
@@ -451,7 +483,7 @@ def breadth(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd
     if t.lines["category"].isna().all():
         raise SkipGroup("no product categories (products not loaded): product breadth skipped")
     c = _ts(cutoff)
-    window = _between(t.lines[t.lines["kind"] == "sale"], "date", c - _days(s.lookback_days), c)
+    window = _between(t.sales, "date", c - _days(s.lookback_days), c)
     g = window.groupby("customer_id")
     return _frame(
         customers,
@@ -503,9 +535,10 @@ def owners(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.
     how often the main rep changed between consecutive orders there."""
     c = _ts(cutoff)
     start = c - _days(s.lookback_days)
-    window = _between(t.lines[(t.lines["kind"] == "sale") & t.lines["rep_id"].notna()], "date", start, c)
+    window = _between(t.sales, "date", start, c)
+    window = window[window["rep_id"].notna()]
     reps = window.groupby("customer_id")["rep_id"].nunique().reindex(customers, fill_value=0).astype(float)
-    o = _between(t.orders, "date", start, c)
+    o = _between(t.orders_by_date, "date", start, c)
     o = o[o["rep_id"].notna()].sort_values(["customer_id", "date", "order_id"], kind="mergesort")
     prev = o.groupby("customer_id")["rep_id"].shift()
     switched = (prev.notna() & (prev != o["rep_id"])).groupby(o["customer_id"]).sum()
@@ -520,7 +553,7 @@ def bgnbd(t: ChurnTables, cutoff, s: ChurnSettings, customers: pd.Index) -> pd.D
     (:func:`salesml.customers.clv.fit_bgnbd`; the frame's ``attrs["notes"]`` says so); where
     no fit is possible (no repeat purchase yet) the figures are missing."""
     c = _ts(cutoff)
-    tx = _between(t.orders, "date", None, c)[["customer_id", "date", "amount"]]
+    tx = _between(t.orders_by_date, "date", None, c)[["customer_id", "date", "amount"]]
     out = _frame(customers, bgnbd_p_no_purchase=pd.Series(np.nan, index=customers), bgnbd_p_alive=pd.Series(np.nan, index=customers))
     if tx.empty:
         return out
@@ -564,7 +597,7 @@ GROUPS: dict[str, Callable[[ChurnTables, object, ChurnSettings, pd.Index], pd.Da
 def active_customers(t: ChurnTables, cutoff, s: ChurnSettings) -> pd.Index:
     """Customers with a purchase in the lookback window up to the cutoff (sorted)."""
     c = _ts(cutoff)
-    window = _between(t.orders, "date", c - _days(s.lookback_days), c)
+    window = _between(t.orders_by_date, "date", c - _days(s.lookback_days), c)
     return pd.Index(sorted(window["customer_id"].unique()), name="customer_id", dtype=object)
 
 

@@ -56,6 +56,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from salesml.compute import one_thread_per_worker
 from salesml.config import ForecastSettings
 from salesml.forecast.backtest import backtest_series, empty_errors, errors_frame, score, summarise
 from salesml.forecast.metrics import coverage
@@ -871,7 +872,9 @@ def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label
 
 
 def _quiet_worker() -> None:
-    """Worker start-up: Prophet's cmdstanpy logs two lines per fit otherwise."""
+    """Worker start-up: one thread per native pool (the workers are the parallelism), and
+    quiet Prophet (its cmdstanpy logs two lines per fit otherwise)."""
+    one_thread_per_worker()
     for noisy in ("cmdstanpy", "prophet"):
         logging.getLogger(noisy).disabled = True
 
