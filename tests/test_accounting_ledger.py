@@ -6,6 +6,7 @@ February 2024 worked out by hand).
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from decimal import Decimal
 
@@ -150,6 +151,61 @@ def test_hierarchy_totals_reconcile_with_adjustments(toy):
             assert levels[by][col].sum() == pytest.approx(total), (by, col)
 
 
+# ----------------------------------------------------------------------------- incremental posting
+
+
+def nets(con) -> list[tuple]:
+    """What the ledger credits, net, per line, credit and period of the event."""
+    return con.execute(
+        """SELECT order_id, line_no, rep_id, team, region, origin_period, sum(amount), sum(margin), sum(quantity)
+           FROM ledger GROUP BY ALL HAVING sum(amount) <> 0 OR sum(margin) <> 0 ORDER BY ALL"""
+    ).fetchall()
+
+
+def rebuilt(settings, folder) -> list[tuple]:
+    """The ledger of a copy of the warehouse, emptied and posted again from scratch."""
+    copy = folder / "rebuilt.duckdb"
+    shutil.copy(settings.warehouse_path, copy)
+    with warehouse.connect(copy) as con:
+        con.execute("DELETE FROM ledger")
+        con.execute("DELETE FROM meta WHERE key = 'ledger_posted_through_batch'")
+        assert ledger.post(con, full=True)["incremental"] is False
+        return nets(con)
+
+
+def test_postings_take_in_only_what_is_new_and_equal_a_rebuild_from_scratch(toy, tmp_path):
+    """Each load posts only the lines it can change, and after every step the ledger credits
+    what a ledger rebuilt from scratch would: a late return of a closed month, a return
+    before its sale (unlinked, then linked when the sale arrives), a new rep and their sales,
+    a credit split, a corrected file that replaces its first version (a changed quantity, a
+    line gone), and a reps file replaced (then the posting is complete)."""
+    def check(result, incremental=True):
+        assert result is not None and result["incremental"] is incremental
+        with warehouse.connect(toy.warehouse_path, read_only=True) as con:
+            assert nets(con) == rebuilt(toy, tmp_path)
+
+    close(toy, "2024-01")
+    check(load(toy, "late", ["RT3,1,2024-02-27,C1,P1,-2,10,-20,R1,0,6,CNY,returned,SO1,1,Direct,East"]))
+    check(load(toy, "early_return", ["RT9,1,2024-03-05,C2,P1,-1,10,-10,R1,0,6,CNY,returned,SO90,1,Direct,East"]))
+    assert q(toy, "SELECT bool_and(unlinked) FROM ledger WHERE order_id = 'RT9'") == [(True,)]
+    reps_header = "rep_id,name,role,team,region,manager_id,valid_from,valid_to"
+    check(load(toy, "new_rep", ["R9,Nine,rep,T2,West,,2024-03-01,"], table="reps", header=reps_header))
+    check(load(toy, "march", ["SO90,1,2024-03-01,C2,P1,3,10,30,R3,0,6,CNY,completed,,,Direct,East",
+                              "SO91,1,2024-03-02,C3,P1,4,10,40,R9,0,6,CNY,completed,,,Direct,West",
+                              "SO91,2,2024-03-02,C3,P1,1,10,10,R9,0,6,CNY,completed,,,Direct,West"]))
+    assert q(toy, "SELECT DISTINCT team FROM ledger WHERE order_id = 'SO91'") == [("T2",)]
+    check(load(toy, "splits", ["SO90,R1,50", "SO90,R3,50"], table="order_splits", header="order_id,rep_id,share_pct"))
+    assert q(toy, "SELECT rep_id, sum(amount) FROM ledger WHERE order_id = 'SO90' GROUP BY 1 HAVING sum(amount) <> 0 ORDER BY 1") == [
+        ("R1", Decimal("15.00")), ("R3", Decimal("15.00"))]
+    # the March file exported again: SO91/1 now 5 units, SO91/2 gone
+    check(load(toy, "march", ["SO90,1,2024-03-01,C2,P1,3,10,30,R3,0,6,CNY,completed,,,Direct,East",
+                              "SO91,1,2024-03-02,C3,P1,5,10,50,R9,0,6,CNY,completed,,,Direct,West"]))
+    assert q(toy, "SELECT sum(amount) FROM ledger WHERE order_id = 'SO91'") == [(Decimal("50.00"),)]
+    # a reps file that replaces its first version: rows may vanish from it, so that posting is complete
+    check(load(toy, "new_rep", ["R9,Nine,rep,T1,East,,2024-03-01,"], table="reps", header=reps_header), incremental=False)
+    assert q(toy, "SELECT team, region FROM ledger WHERE order_id = 'SO91' GROUP BY ALL HAVING sum(amount) > 0") == [("T1", "East")]
+
+
 # ----------------------------------------------------------------------------- properties
 
 SALE = "S{n},1,2024-{m:02d}-10,C{c},P1,{q},10,{a},R{r},0,6,CNY,completed,,,Direct,East"
@@ -207,6 +263,7 @@ def test_closed_periods_never_change_and_hierarchy_reconciles(tmp_path_factory, 
             ).fetchall()
             assert ledger_total == lines_total
     with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        assert nets(con) == rebuilt(s, s.root)  # the postings, each of what was new, add up to a rebuild
         for period in [r[0] for r in con.execute("SELECT DISTINCT period FROM ledger").fetchall()]:
             levels = {by: perf.performance(con, period, by) for by in perf.LEVELS}
             for col in ("revenue", "margin", "adjustments"):

@@ -8,6 +8,7 @@ import math
 
 from benchmarks import churn as churn_bench
 from benchmarks import forecast as bench
+from benchmarks import posting as posting_bench
 
 
 def test_the_forecast_benchmark_runs_on_a_tiny_workload(small_demo, capsys):
@@ -59,3 +60,11 @@ def test_the_churn_benchmark_trains_a_shop_export_both_ways(tmp_path, capsys):
     assert row["data"].startswith("shop export (800 customers") and row["load_s"] > 0
     assert row["train_s"] > 0 and row["train_omp1_s"] > 0 and row["holdout"] > 50
     assert row["scorer"] in {"model", "recency", "bgnbd", "logistic"} and 0.5 < row["roc_auc_best_baseline"] < 1
+
+
+def test_the_posting_benchmark_posts_the_same_entries_both_ways(small_demo, tmp_path, capsys):
+    assert posting_bench.main(["--warehouse", str(small_demo.warehouse_path), "--lines", "50", "--repeat", "1",
+                               "--out", str(tmp_path), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["incremental"]["incremental"] is True and r["full"]["incremental"] is False
+    assert r["incremental"]["entries"] == r["full"]["entries"] >= 50 and r["full"]["ledger_rows"] > 1000

@@ -40,8 +40,14 @@ SOURCES = ("order_lines", "reps", "order_splits")
 _MARK = "ledger_posted_through_batch"
 
 
-def _target_sql() -> str:
-    """What the ledger should hold: one row per (line, credited rep, team, region)."""
+#: restricts lines (alias l) to those a posting may change (see _affected_sql)
+_ONLY_AFFECTED = "AND EXISTS (SELECT 1 FROM _affected a WHERE a.order_id = {t}.order_id AND a.line_no = {t}.line_no)"
+
+
+def _target_sql(scoped: bool = False) -> str:
+    """What the ledger should hold: one row per (line, credited rep, team, region); with
+    ``scoped``, only for the lines of the temp table ``_affected``."""
+    only = _ONLY_AFFECTED.format(t="l") if scoped else ""
     return """
     WITH lines AS (
         SELECT l.order_id, l.line_no, l.customer_id, l.product_id, l.status, l.quantity,
@@ -56,7 +62,7 @@ def _target_sql() -> str:
         FROM order_lines l
         LEFT JOIN order_lines o
           ON l.status = $ret AND o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no
-        WHERE l.status IN ($sale, $ret) AND l.order_date <= $through
+        WHERE l.status IN ($sale, $ret) AND l.order_date <= $through {only}
     ),
     split AS (
         -- credit shares: the order's split if it has one (a return follows its sale's order)
@@ -91,12 +97,15 @@ def _target_sql() -> str:
            part_amount::DECIMAL(18,2) AS amount, part_margin::DECIMAL(18,2) AS margin,
            strftime(credit_date, '%Y-%m') AS origin_period, unlinked
     FROM attributed
-    """
+    """.replace("{only}", only)
 
 
-def _delta_sql() -> str:
+def _delta_sql(scoped: bool = False) -> str:
+    """The entries to append: the target minus what is posted, per line and credit (with
+    ``scoped``, for the lines of ``_affected`` only)."""
+    only = ("WHERE TRUE " + _ONLY_AFFECTED.format(t="ledger")) if scoped else ""
     return f"""
-    WITH target AS ({_target_sql()}),
+    WITH target AS ({_target_sql(scoped)}),
     posted AS (
         SELECT order_id, line_no, rep_id, team, region,
                sum(amount) AS amount, sum(margin) AS margin, sum(quantity) AS quantity,
@@ -104,7 +113,7 @@ def _delta_sql() -> str:
                arg_max(customer_id, entry_id) AS customer_id, arg_max(product_id, entry_id) AS product_id,
                arg_max(credit_date, entry_id) AS credit_date, arg_max(event_date, entry_id) AS event_date,
                arg_max(share, entry_id) AS share
-        FROM ledger GROUP BY ALL
+        FROM ledger {only} GROUP BY ALL
     ),
     joined AS (
         SELECT coalesce(t.order_id, p.order_id) AS order_id, coalesce(t.line_no, p.line_no) AS line_no,
@@ -134,6 +143,62 @@ def _delta_sql() -> str:
     """
 
 
+def _affected_sql() -> str:
+    """The lines whose entries the batches loaded since the last posting (``$mark``) may
+    change: their own lines; returns that name one of them (a sale arriving after its
+    return); the lines and returns of orders whose credit split changed; the lines credited
+    to a rep whose hierarchy changed; and, when a batch replaced an earlier one, the posted
+    lines that are gone and the returns whose sale is gone."""
+    return """
+    WITH nb AS (
+        SELECT batch_id, table_name FROM load_batches
+        WHERE batch_id > $mark AND table_name IN ('order_lines', 'reps', 'order_splits')
+    ),
+    new_lines AS (
+        SELECT order_id, line_no FROM order_lines WHERE batch_id IN (SELECT batch_id FROM nb WHERE table_name = 'order_lines')
+    ),
+    split_orders AS (
+        SELECT DISTINCT order_id FROM order_splits WHERE batch_id IN (SELECT batch_id FROM nb WHERE table_name = 'order_splits')
+    ),
+    new_reps AS (
+        SELECT DISTINCT rep_id FROM reps WHERE batch_id IN (SELECT batch_id FROM nb WHERE table_name = 'reps')
+    ),
+    replaced AS (SELECT count(*) AS n FROM load_batches WHERE replaced_by > $mark)
+    SELECT order_id, line_no FROM new_lines
+    UNION
+    SELECT l.order_id, l.line_no FROM order_lines l
+    JOIN new_lines n ON l.return_of_order_id = n.order_id AND l.return_of_line_no = n.line_no
+    UNION
+    SELECT l.order_id, l.line_no FROM order_lines l
+    WHERE l.order_id IN (SELECT order_id FROM split_orders) OR l.return_of_order_id IN (SELECT order_id FROM split_orders)
+    UNION
+    SELECT order_id, line_no FROM ledger WHERE rep_id IN (SELECT rep_id FROM new_reps)
+    UNION
+    SELECT e.order_id, e.line_no FROM ledger e
+    WHERE (SELECT n FROM replaced) > 0
+      AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = e.order_id AND l.line_no = e.line_no)
+    UNION
+    SELECT l.order_id, l.line_no FROM order_lines l
+    WHERE (SELECT n FROM replaced) > 0 AND l.return_of_order_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM order_lines o WHERE o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no)
+    """
+
+
+def _incremental_mark(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The last batch a complete posting took in, when a posting may take only what came
+    since: None (post everything) before the first posting, or when a batch of reps or credit
+    splits replaced an earlier one (rows that vanished from those tables leave no trace to
+    follow)."""
+    done = con.execute("SELECT value FROM meta WHERE key = ?", [_MARK]).fetchall()
+    if not done:
+        return None
+    mark = int(done[0][0])
+    side = con.execute(
+        "SELECT count(*) FROM load_batches WHERE replaced_by > ? AND table_name IN ('reps', 'order_splits')", [mark]
+    ).fetchall()[0][0]
+    return None if side else mark
+
+
 def is_stale(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether loads happened since the ledger was last posted."""
     marks = ", ".join(f"'{t}'" for t in SOURCES)
@@ -147,12 +212,17 @@ def post(
     settings: PerformanceSettings | None = None,
     now: datetime | None = None,
     through: date | None = None,
+    full: bool = False,
 ) -> dict:
     """Append the entries that bring the ledger in line with the order lines (one transaction).
 
     ``through`` posts only lines dated up to that day (a cut-off: later lines wait for a
     later posting). Returns what was posted: entries per kind, and how many were
-    adjustments to closed periods.
+    adjustments to closed periods, and whether it was ``incremental``.
+
+    A posting after a complete one takes in only the lines the batches loaded since may
+    change (:func:`_affected_sql`), never re-reading the rest: the ledger it leaves is the
+    one a complete posting would (``full=True`` forces that; a cut-off posting is complete).
     """
     settings = settings or PerformanceSettings()
     params = {
@@ -164,11 +234,15 @@ def post(
     marks = ", ".join(f"'{t}'" for t in SOURCES)
     latest = con.execute(f"SELECT coalesce(max(batch_id), 0) FROM load_batches WHERE table_name IN ({marks})").fetchall()[0][0]
     post_id = uuid.uuid4().hex[:12]
-    summary = {"post_id": post_id, "entries": 0, "by_kind": {}, "adjustments": 0, "adjustment_amount": 0.0}
+    mark = None if (full or through is not None) else _incremental_mark(con)
+    summary = {"post_id": post_id, "entries": 0, "by_kind": {}, "adjustments": 0, "adjustment_amount": 0.0,
+               "incremental": mark is not None}
     con.execute("BEGIN TRANSACTION")
     try:
+        if mark is not None:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _affected AS {_affected_sql()}", {"mark": mark})
         # the differences stay in the database: no round trip through Python for millions of lines
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _delta AS {_delta_sql()}", params)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _delta AS {_delta_sql(mark is not None)}", params)
         origins = [r[0] for r in con.execute("SELECT DISTINCT origin_period FROM _delta").fetchall()]
         if origins:
             closed = closed_periods(con)
@@ -217,6 +291,7 @@ def post(
                 adjustment_amount=float(adj_amount),
             )
         con.execute("DROP TABLE IF EXISTS _delta")
+        con.execute("DROP TABLE IF EXISTS _affected")
         if through is None:  # a cut-off posting leaves later lines for later: not current yet
             con.execute(
                 "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [_MARK, str(int(latest))]

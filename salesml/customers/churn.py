@@ -28,27 +28,36 @@ Model and baselines
 -------------------
 A scikit-learn ``Pipeline``: one-hot encoding of segment/region/channel, then gradient
 boosting (``HistGradientBoostingClassifier``) with probabilities calibrated by
-``CalibratedClassifierCV``, explicit ``random_state``. On the same holdout it is compared
-with two baselines:
+``CalibratedClassifierCV``, explicit ``random_state``, run under the ``[compute] threads``
+budget. On the same holdout it is compared with three baselines
+(:mod:`salesml.customers.churn_scorers`):
 
 * **recency**: the longer since the last purchase, the higher the risk (ranking metrics
   from the days themselves; its probabilities, for the Brier score, from an isotonic fit of
   the label on recency over the training examples);
 * **BG/NBD**: the probability of no purchase in the next H days given each customer's
-  frequency, recency and age (:class:`salesml.customers.clv.BetaGeo`, fitted at each
-  holdout cutoff on every customer's purchases up to it) — not 1 − P(alive).
+  frequency, recency and age (:class:`salesml.customers.clv.BetaGeo`, fitted at each cutoff
+  on every customer's purchases up to it: the ``bgnbd`` feature group) — not 1 − P(alive);
+* **logistic regression** on log(1 + recency, frequency, monetary, tenure).
 
 Metrics: ROC-AUC, PR-AUC (average precision), Brier score, and the lift in the top decile
 (churn rate among the 10% ranked riskiest over the overall rate; ties at the edge share the
-places). Then the pipeline is refitted on every cutoff whose label window ends by the
-as-of date, and saved in the model registry (``data/models/churn/vNNNN``) with a manifest.
+places). The version scores with the model only when it beats the best baseline beyond the
+noise (a paired bootstrap of the ROC-AUC gain, ``min_auc_gain``), else with that baseline;
+the scorer is refitted on every cutoff whose label window ends by the as-of date, and saved
+in the model registry (``data/models/churn/vNNNN``) with a manifest that names it and why.
+
+Scoring as of a date before the end of the saved scorer's training labels is refused
+(:func:`check_lookahead`): the scores would come from a model that has seen what happened
+next; a deliberate backfill (``allow_lookahead``) is recorded with the scores.
 
 Explanations
 ------------
-Global: permutation importance of each feature on the holdout (drop in ROC-AUC). Per
-customer: each feature group in turn is set to the training population's typical values
-(medians; the most common category); the groups whose typical values lower the
-customer's risk most are their top reasons, told in plain words from their own figures
+Global: permutation importance of each feature on a sample of the holdout (drop in
+ROC-AUC). Per customer at risk: each feature group in turn is set to the training
+population's typical values (medians; the most common category); the groups whose typical
+values lower the customer's risk most, and whose figures point towards leaving
+(:data:`REASON_AGREES`), are their top reasons, told in plain words from their own figures
 ("no purchase for 74 days, usually every 20").
 """
 
@@ -166,7 +175,8 @@ def cutoff_offset(step) -> pd.DateOffset | pd.Timedelta:
 
 
 def _back(anchor: pd.Timestamp, step, k: int) -> pd.Timestamp:
-    """``k`` steps before ``anchor``, counted from the anchor (months do not drift)."""
+    """``k`` steps before ``anchor`` (after it, for a negative ``k``), counted from the anchor
+    (months do not drift)."""
     if step == "month":
         return anchor - pd.DateOffset(months=k)
     return anchor - k * cutoff_offset(step)
@@ -223,7 +233,7 @@ def plan_cutoffs(first_date, data_end, s: ChurnSettings) -> CutoffPlan:
         )
     between = []
     k = 1
-    while (c := train_last + (pd.DateOffset(months=k) if step == "month" else k * cutoff_offset(step))) < test[0]:
+    while (c := _back(train_last, step, -k)) < test[0]:  # on by steps, counted from the last training cutoff
         between.append(c)
         k += 1
     refit = sorted({*train, *between, *test})
