@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Annotated
 
 import pandas as pd
@@ -154,8 +155,6 @@ def train_forecast(
     keeps it in data/models/cache/: rendering that report afterwards reads it instead of
     fitting again, as long as the data, settings and salesml are the same (else the report
     computes it again)."""
-    import time
-
     from salesml.forecast import service
     from salesml.reports import forecast as forecast_report
 
