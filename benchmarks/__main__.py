@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from salesml.demo.generator import generate
     from salesml.demo.source import SOURCE_NAME, demo_source
     from salesml.ingest import ingest_source
+    from salesml.periods import latest_complete_period
     from salesml.reports.runner import render
 
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="salesml-bench-"))
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def perf_all():
         with warehouse.connect(s.warehouse_path, read_only=True) as con:
-            p = perf.latest_complete_period(con)
+            p = latest_complete_period(con)
             return {by: len(perf.performance(con, p, by)) for by in perf.LEVELS}
 
     step("perf, all levels", perf_all)

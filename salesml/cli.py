@@ -291,8 +291,8 @@ def commission(
 ) -> None:
     """Commission statements per rep for one month, under the commission plans of the config file."""
     from salesml.accounting.commissions import statements, statements_json
-    from salesml.accounting.scope import Scope
     from salesml.io.export import export_format, export_frame, export_sheets
+    from salesml.scope import Scope
 
     if to is not None:
         export_format(to)  # a wrong extension fails before any work
@@ -466,7 +466,7 @@ def ledger_reader(config: Path | None, period: str | None = None):
     """Settings, a read-only connection on a posted ledger, and the period (default: the
     latest complete month): what every reporting command starts with."""
     from salesml import warehouse
-    from salesml.accounting.performance import latest_complete_period, parse_period
+    from salesml.periods import latest_complete_period, parse_period
 
     settings = _settings(config)
     _post(settings)
@@ -489,12 +489,12 @@ app.add_typer(period_app, name="period")
 def period_status(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table, config: ConfigOpt = None) -> None:
     """Every period: open or closed (when, by whom), its ledger totals and adjustments."""
     from salesml import warehouse
-    from salesml.accounting import periods
+    from salesml.accounting import closing
 
     settings = _settings(config)
     _post(settings)
     with warehouse.open(settings, read_only=True) as con:
-        df = periods.status(con)
+        df = closing.status(con)
     emit(df, fmt.value, title="periods")
 
 
@@ -506,12 +506,12 @@ def period_close(
 ) -> None:
     """Close a period: post the ledger, then freeze the period's figures."""
     from salesml import warehouse
-    from salesml.accounting import periods
+    from salesml.accounting import closing
 
     settings = _settings(config)
     _post(settings)
     with warehouse.open(settings) as con:
-        snap = periods.close(con, period, warehouse.actor(), reason)
+        snap = closing.close(con, period, warehouse.actor(), reason)
         warehouse.audit(con, "period close", snap)
     err.print(f"closed {period}: {snap['entries']:,} entries, revenue {snap['revenue']:,.2f}, margin {snap['margin']:,.2f}", highlight=False)
 
@@ -524,11 +524,11 @@ def period_reopen(
 ) -> None:
     """Reopen a closed period (explicit, recorded with who and why)."""
     from salesml import warehouse
-    from salesml.accounting import periods
+    from salesml.accounting import closing
 
     settings = _settings(config)
     with warehouse.open(settings) as con:
-        result = periods.reopen(con, period, warehouse.actor(), reason)
+        result = closing.reopen(con, period, warehouse.actor(), reason)
         warehouse.audit(con, "period reopen", result)
     err.print(f"reopened {period}: {reason}", highlight=False)
 
@@ -537,11 +537,11 @@ def period_reopen(
 def period_verify(fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table, config: ConfigOpt = None) -> None:
     """Check that every closed period still has the totals it was closed with."""
     from salesml import warehouse
-    from salesml.accounting import periods
+    from salesml.accounting import closing
 
     settings = _settings(config)
     with warehouse.open(settings, read_only=True) as con:
-        df = periods.verify(con)
+        df = closing.verify(con)
     emit(df, fmt.value, title="closed periods")
     if len(df) and not df["unchanged"].all():
         _fail("a closed period's totals changed: " + ", ".join(df.loc[~df["unchanged"], "period"]))

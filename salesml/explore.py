@@ -17,8 +17,9 @@ from IPython.display import display
 
 from salesml import warehouse
 from salesml.accounting import performance as perf
-from salesml.accounting.scope import ScopeError
+from salesml.periods import data_periods, latest_complete_period, period_range
 from salesml.reports.performance import report_settings
+from salesml.scope import ScopeError
 
 MEASURES = {
     "revenue": "Revenue (net)",
@@ -41,11 +42,11 @@ class PerformanceExplorer:
     def __init__(self, config_path: str = "", warehouse_path: str = ""):
         self.settings = report_settings(config_path, warehouse_path)
         with self._connect() as con:
-            first, last = perf.data_periods(con)
-            latest = perf.latest_complete_period(con)
+            first, last = data_periods(con)
+            latest = latest_complete_period(con)
             regions = [r[0] for r in con.execute("SELECT DISTINCT region FROM reps ORDER BY 1").fetchall()]
             teams = [r[0] for r in con.execute("SELECT DISTINCT team FROM reps ORDER BY 1").fetchall()]
-        periods = perf.period_range(first, last)
+        periods = period_range(first, last)
         self.period = W.Dropdown(options=periods[::-1], value=latest, description="Month")
         self.level = W.ToggleButtons(options=list(perf.LEVELS), value="team", description="Level")
         scopes = ["company"] + [f"region:{r}" for r in regions] + [f"team:{t}" for t in teams]

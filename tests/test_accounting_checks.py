@@ -20,10 +20,10 @@ def test_every_check_passes_on_the_demo_with_closed_months(small_demo):
 def test_a_tampered_closed_period_is_caught(toy):
     from datetime import date
 
-    from salesml.accounting import periods
+    from salesml.accounting import closing
 
     with warehouse.connect(toy.warehouse_path) as con:
-        periods.close(con, "2024-01", "tester", today=date(2024, 6, 1))
+        closing.close(con, "2024-01", "tester", today=date(2024, 6, 1))
         # what the ledger never does: an entry written straight into a closed period
         con.execute(
             "INSERT INTO ledger SELECT entry_id + 1000, period, origin_period, kind, rep_id, team, region, order_id, line_no, "

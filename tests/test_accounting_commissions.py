@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from salesml import warehouse
+from salesml.accounting import closing
 from salesml.accounting import commissions as cm
 from salesml.accounting import performance as perf
-from salesml.accounting import periods
 from salesml.accounting.ledger import ensure_posted
 from salesml.config import (
     CommissionPlan,
@@ -264,7 +264,7 @@ def test_a_late_return_of_a_closed_month_claws_back_in_the_month_it_posts(toy):
     plan = CommissionPlan(tiers=(CommissionTier(0, 0.02), CommissionTier(90, 0.05)), threshold_pct=0, cap=0, no_target_rate=0.02)
     settings = CommissionSettings(default_plan="p", plans={"p": plan})
     with warehouse.connect(toy.warehouse_path) as con:
-        periods.close(con, "2024-01", "tester", today=TODAY)
+        closing.close(con, "2024-01", "tester", today=TODAY)
         january_before, _ = cm.statements(con, "2024-01", settings)
     result = load_late_return(toy)
     assert (result["adjustments"], result["adjustment_amount"]) == (1, -20.0)
@@ -332,7 +332,7 @@ def check_reconciles(con, period: str, summary: pd.DataFrame, lines: pd.DataFram
 
 def test_statements_reconcile_with_the_ledger_on_the_toy(toy):
     with warehouse.connect(toy.warehouse_path) as con:
-        periods.close(con, "2024-01", "tester", today=TODAY)
+        closing.close(con, "2024-01", "tester", today=TODAY)
     load_late_return(toy)
     with warehouse.connect(toy.warehouse_path, read_only=True) as con:
         for period in ("2024-01", "2024-02"):
@@ -344,7 +344,7 @@ def test_statements_reconcile_with_the_ledger_on_the_small_demo(small_demo):
     """Every rep of every month from March to June 2026; April and May are closed, so May and
     June carry adjustments (late returns of closed months)."""
     with warehouse.connect(small_demo.warehouse_path, read_only=True) as con:
-        assert periods.closed_periods(con) >= {"2026-04", "2026-05"}
+        assert closing.closed_periods(con) >= {"2026-04", "2026-05"}
         for period in ("2026-03", "2026-04", "2026-05", "2026-06"):
             summary, lines = cm.statements(con, period, small_demo)
             assert summary["plan"].notna().all()  # the default plan takes everyone

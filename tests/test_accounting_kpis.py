@@ -29,9 +29,9 @@ from salesml import warehouse
 from salesml.accounting import kpis as K
 from salesml.accounting import performance as perf
 from salesml.accounting.ledger import ensure_posted
-from salesml.accounting.performance import PeriodError
-from salesml.accounting.scope import ScopeError
 from salesml.ingest import canonical_source, ingest_source
+from salesml.periods import PeriodError
+from salesml.scope import ScopeError
 from tests.conftest import make_settings
 
 KPI = Path(__file__).parent / "data" / "kpi"

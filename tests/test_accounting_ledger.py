@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesml import warehouse
-from salesml.accounting import ledger, periods
+from salesml.accounting import closing, ledger
 from salesml.accounting import performance as perf
 from salesml.ingest import canonical_source, ingest_source
 from tests.conftest import TOY, make_settings
@@ -43,7 +43,7 @@ def company(settings, period):
 
 def close(settings, period, today=TODAY):
     with warehouse.connect(settings.warehouse_path) as con:
-        return periods.close(con, period, "tester", "test", today=today)
+        return closing.close(con, period, "tester", "test", today=today)
 
 
 def test_posting_is_idempotent_and_append_only(toy):
@@ -69,7 +69,7 @@ def test_a_late_return_for_a_closed_month_is_an_adjustment_in_the_first_open_mon
     feb = company(toy, "2024-02")
     assert (feb["revenue"], feb["adjustments"], feb["adjustments_margin"]) == (490, -20, -8)
     with warehouse.connect(toy.warehouse_path, read_only=True) as con:
-        assert periods.verify(con)["unchanged"].all()
+        assert closing.verify(con)["unchanged"].all()
 
 
 def test_corrections_reassignments_and_cancellations(tmp_path):
@@ -124,19 +124,19 @@ def test_split_credit_divides_to_the_cent(toy):
 def test_reopen_is_explicit_and_then_corrections_land_in_the_period(toy):
     close(toy, "2024-01")
     with warehouse.connect(toy.warehouse_path) as con:
-        with pytest.raises(periods.PeriodStateError, match="needs a reason"):
-            periods.reopen(con, "2024-01", "tester", "")
-        with pytest.raises(periods.PeriodStateError, match="already closed"):
-            periods.close(con, "2024-01", "tester", today=TODAY)
-        with pytest.raises(periods.PeriodStateError, match="has not ended"):
-            periods.close(con, "2024-06", "tester", today=TODAY)
-        periods.reopen(con, "2024-01", "auditor", "late credit note agreed with the customer")
+        with pytest.raises(closing.PeriodStateError, match="needs a reason"):
+            closing.reopen(con, "2024-01", "tester", "")
+        with pytest.raises(closing.PeriodStateError, match="already closed"):
+            closing.close(con, "2024-01", "tester", today=TODAY)
+        with pytest.raises(closing.PeriodStateError, match="has not ended"):
+            closing.close(con, "2024-06", "tester", today=TODAY)
+        closing.reopen(con, "2024-01", "auditor", "late credit note agreed with the customer")
     load(toy, "late", ["RT3,1,2024-02-27,C1,P1,-2,10,-20,R1,0,6,CNY,returned,SO1,1,Direct,East"])
     assert q(toy, "SELECT period, origin_period FROM ledger WHERE order_id = 'RT3'") == [("2024-01", "2024-01")]
     events = q(toy, "SELECT action, actor, reason FROM period_events ORDER BY happened_at")
     assert events == [("close", "tester", "test"), ("reopen", "auditor", "late credit note agreed with the customer")]
     with warehouse.connect(toy.warehouse_path, read_only=True) as con:
-        status = periods.status(con).set_index("period")
+        status = closing.status(con).set_index("period")
     assert status.loc["2024-01", "status"] == "open" and status.loc["2024-02", "status"] == "open"
 
 
@@ -244,8 +244,8 @@ def test_closed_periods_never_change_and_hierarchy_reconciles(tmp_path_factory, 
         elif op[0] == "close":
             period = f"2024-{op[1]:02d}"
             with warehouse.connect(s.warehouse_path) as con:
-                if period not in periods.closed_periods(con):
-                    periods.close(con, period, "prop", today=TODAY)
+                if period not in closing.closed_periods(con):
+                    closing.close(con, period, "prop", today=TODAY)
                     snapshots[period] = tuple(con.execute("SELECT count(*), sum(amount), sum(margin) FROM ledger WHERE period = ?", [period]).fetchall()[0])
             continue
         # the whole order file is exported again (a new version replaces the old)

@@ -28,9 +28,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from salesml import periods as months
 from salesml import warehouse
 from salesml.accounting import performance as perf
-from salesml.accounting.scope import ScopeError
+from salesml.scope import ScopeError
 
 
 @pytest.fixture
@@ -166,24 +167,24 @@ def test_trend_and_breakdowns(con):
 
 
 def test_period_helpers():
-    assert perf.shift_period("2024-01", -1) == "2023-12"
-    assert perf.shift_period("2024-12", 1) == "2025-01"
-    assert perf.shift_period("2024-03", -12) == "2023-03"
-    assert perf.period_range("2023-11", "2024-02") == ["2023-11", "2023-12", "2024-01", "2024-02"]
+    assert months.shift_period("2024-01", -1) == "2023-12"
+    assert months.shift_period("2024-12", 1) == "2025-01"
+    assert months.shift_period("2024-03", -12) == "2023-03"
+    assert months.period_range("2023-11", "2024-02") == ["2023-11", "2023-12", "2024-01", "2024-02"]
     for bad in ["2024-13", "2024-1", "24-01", "", "2024/01"]:
-        with pytest.raises(perf.PeriodError, match="YYYY-MM"):
-            perf.parse_period(bad)
+        with pytest.raises(months.PeriodError, match="YYYY-MM"):
+            months.parse_period(bad)
 
 
 def test_latest_complete_period(con):
     # data ends 2024-02-25: February is incomplete
-    assert perf.latest_complete_period(con) == "2024-01"
+    assert months.latest_complete_period(con) == "2024-01"
 
 
 def test_demo_hierarchy_reconciles_every_month_of_the_last_year(small_demo):
     with warehouse.connect(small_demo.warehouse_path, read_only=True) as c:
-        last = perf.latest_complete_period(c)
-        for period in perf.period_range(perf.shift_period(last, -11), last):
+        last = months.latest_complete_period(c)
+        for period in months.period_range(months.shift_period(last, -11), last):
             levels = {by: perf.performance(c, period, by) for by in perf.LEVELS}
             company = levels["company"].iloc[0]
             assert company["revenue"] > 0

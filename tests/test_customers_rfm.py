@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from salesml import warehouse
-from salesml.accounting.scope import ScopeError
 from salesml.config import ConfigError, SegmentSettings, load_settings
 from salesml.customers.rfm import (
     COLUMNS,
@@ -24,6 +23,7 @@ from salesml.customers.rfm import (
     score_matrix,
     transactions,
 )
+from salesml.scope import ScopeError
 from tests import anonymous_company
 
 R = SegmentSettings.SegmentRule

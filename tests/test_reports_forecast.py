@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from salesml import warehouse
-from salesml.accounting.scope import parse_scope
 from salesml.config import ForecastSettings, Settings
 from salesml.forecast import auto, inventory, landing, reconcile
 from salesml.reports import forecast as F
 from salesml.reports.runner import render
+from salesml.scope import parse_scope
 from tests.conftest import TOY, make_settings
 from tests.test_reports_performance import EVIL_NAME, without_plotly_js
 from tests.test_reports_runner import with_notebooks

@@ -8,8 +8,8 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 
+from salesml.accounting import closing
 from salesml.accounting import performance as perf
-from salesml.accounting import periods
 from salesml.accounting.commissions import statements
 from salesml.config import Settings
 
@@ -62,7 +62,7 @@ def run(con: duckdb.DuckDBPyConnection, period: str, settings: Settings) -> pd.D
                 "detail": f"{len(with_plan)} statements",
             }
         )
-    v = periods.verify(con)
+    v = closing.verify(con)
     rows.append(
         {
             "check": "closed periods unchanged since their close",

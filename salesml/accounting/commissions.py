@@ -63,16 +63,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from salesml.accounting.performance import (
-    COST_JOIN,
-    check_scope,
-    cost_known_sql,
-    margin_sql,
-    parse_period,
-    period_bounds,
-)
-from salesml.accounting.scope import Scope, parse_scope
+from salesml.accounting.performance import COST_JOIN, cost_known_sql, margin_sql
 from salesml.config import CommissionPlan, CommissionSettings, Settings, check_commission
+from salesml.periods import parse_period, period_bounds
+from salesml.scope import Scope, check_scope, parse_scope
 
 CENT = Decimal("0.01")
 

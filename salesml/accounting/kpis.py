@@ -2,7 +2,7 @@
 pipeline coverage, Pareto/ABC, discount leakage, returns and service.
 
 Every KPI is a function of a (short-lived, read-only) DuckDB connection, a period or window
-and, where it makes sense, a :class:`~salesml.accounting.scope.Scope`. It returns a pandas
+and, where it makes sense, a :class:`~salesml.scope.Scope`. It returns a pandas
 DataFrame computed in SQL; the scope is applied in the warehouse query, so a frame made for
 a team holds nothing of another team's reps.
 
@@ -54,21 +54,12 @@ import numpy as np
 import pandas as pd
 
 from salesml import warehouse
-from salesml.accounting.performance import (
-    COST_JOIN,
-    PeriodError,
-    check_scope,
-    cost_known_sql,
-    margin_sql,
-    parse_period,
-    period_bounds,
-    period_range,
-    shift_period,
-)
-from salesml.accounting.scope import Scope, parse_scope
+from salesml.accounting.performance import COST_JOIN, cost_known_sql, margin_sql
 from salesml.anonymous import identified_sql
 from salesml.config import PerformanceSettings
 from salesml.errors import SalesmlError
+from salesml.periods import PeriodError, parse_period, period_bounds, period_range, shift_period
+from salesml.scope import Scope, check_scope, parse_scope
 
 #: the opportunity stages in order; an open opportunity has reached its stage and all before it
 STAGES = ("Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won")

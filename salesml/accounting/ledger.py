@@ -31,9 +31,9 @@ import duckdb
 import pandas as pd
 
 from salesml import warehouse
-from salesml.accounting.periods import closed_periods, first_open
-from salesml.accounting.scope import parse_scope
+from salesml.accounting.closing import closed_periods, first_open
 from salesml.config import PerformanceSettings, Settings
+from salesml.scope import parse_scope
 
 #: tables whose loads change what the ledger should hold
 SOURCES = ("order_lines", "reps", "order_splits")

@@ -44,16 +44,14 @@ Definitions
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from datetime import date
 
 import duckdb
 import pandas as pd
 
-from salesml.accounting.scope import Scope, ScopeError, parse_scope
 from salesml.config import PerformanceSettings
-from salesml.errors import SalesmlError
+from salesml.periods import parse_period, period_bounds, period_range, shift_period
+from salesml.scope import Scope, ScopeError, check_scope, parse_scope
 
 LEVELS = ("rep", "team", "region", "company")
 
@@ -63,8 +61,6 @@ _KEYS = {
     "region": ["region"],
     "company": [],
 }
-
-_PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 #: output columns, in order, per level (measure columns are shared)
 MEASURES = [
@@ -96,73 +92,12 @@ MEASURES = [
 ADDITIVE = ["gross_sales", "returns", "corrections", "adjustments", "revenue", "margin", "target_revenue", "target_margin"]
 
 
-class PeriodError(SalesmlError, ValueError):
-    """A period is malformed or outside the data."""
-
-
-def parse_period(text: str) -> str:
-    """Validate ``YYYY-MM`` and return it."""
-    m = _PERIOD_RE.match((text or "").strip())
-    if not m:
-        raise PeriodError(f"period {text!r} is not of the form YYYY-MM (e.g. 2026-10)")
-    return m.group(0)
-
-
-def shift_period(period: str, months: int) -> str:
-    y, m = map(int, parse_period(period).split("-"))
-    idx = y * 12 + (m - 1) + months
-    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
-
-
-def period_bounds(period: str) -> tuple[date, date]:
-    """First day of the period and first day of the next one."""
-    y, m = map(int, parse_period(period).split("-"))
-    ny, nm = divmod(y * 12 + m, 12)
-    return date(y, m, 1), date(ny, nm + 1, 1)
-
-
-def period_range(first: str, last: str) -> list[str]:
-    out, p = [], parse_period(first)
-    last = parse_period(last)
-    while p <= last:
-        out.append(p)
-        p = shift_period(p, 1)
-    return out
-
-
-def latest_complete_period(con: duckdb.DuckDBPyConnection) -> str:
-    """The last month whose every day is covered by the sales data."""
-    last = con.execute("SELECT max(order_date) FROM order_lines").fetchall()[0][0]
-    if last is None:
-        raise PeriodError("no order lines in the warehouse: load data first (`salesml demo` or `salesml ingest`)")
-    nxt = pd.Timestamp(last) + pd.Timedelta(days=1)
-    return shift_period(f"{nxt.year:04d}-{nxt.month:02d}", -1)
-
-
-def data_periods(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
-    first, last = con.execute("SELECT min(order_date), max(order_date) FROM order_lines").fetchall()[0]
-    if first is None:
-        raise PeriodError("no order lines in the warehouse")
-    return f"{first:%Y-%m}", f"{last:%Y-%m}"
-
-
 def main_currency(con: duckdb.DuckDBPyConnection) -> str | None:
     """The currency of most order lines (None when the data does not say)."""
     rows = con.execute(
         "SELECT currency FROM order_lines WHERE currency IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
     ).fetchall()
     return rows[0][0] if rows else None
-
-
-def check_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
-    """Fail clearly when a scope names a region/team/rep the hierarchy does not know."""
-    if scope.level == "company":
-        return
-    column = {"region": "region", "team": "team", "rep": "rep_id"}[scope.level]
-    known = [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM reps ORDER BY 1").fetchall()]
-    if scope.value not in known:
-        sample = ", ".join(map(str, known[:8])) + (" ..." if len(known) > 8 else "")
-        raise ScopeError(f"scope {scope}: no {scope.level} {scope.value!r} in the hierarchy (known: {sample})")
 
 
 # --------------------------------------------------------------------------- SQL

@@ -76,7 +76,6 @@ import pandas as pd
 
 from salesml import registry, warehouse
 from salesml.accounting.ledger import ensure_posted
-from salesml.accounting.scope import parse_scope
 from salesml.anonymous import LeftOut
 from salesml.compute import budgeted
 from salesml.config import ChurnSettings, Settings
@@ -92,6 +91,7 @@ from salesml.customers.churn_features import (
 )
 from salesml.errors import SalesmlError
 from salesml.registry import frame_hash
+from salesml.scope import parse_scope
 
 KIND = "churn"
 #: holdout curves stored beside the model (ROC, lift, reliability): aggregates only

@@ -49,12 +49,12 @@ import numpy as np
 import pandas as pd
 
 from salesml import warehouse
-from salesml.accounting.scope import Scope, parse_scope
 from salesml.anonymous import LeftOut, identified_sql
 from salesml.anonymous import left_out as _left_out
 from salesml.config import ChurnSettings
 from salesml.customers import clv
 from salesml.errors import SalesmlError
+from salesml.scope import Scope, parse_scope
 
 #: the lifetime pace of a customer is measured over at least this many days
 MIN_TENURE_DAYS = 30

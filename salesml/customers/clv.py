@@ -89,12 +89,12 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from salesml.accounting.performance import check_scope, latest_complete_period, period_bounds
-from salesml.accounting.scope import parse_scope
 from salesml.anonymous import LeftOut, anonymous_ids, identified_sql
 from salesml.anonymous import left_out as _left_out
 from salesml.config import ClvSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
+from salesml.periods import latest_complete_period, period_bounds
+from salesml.scope import check_scope, parse_scope
 
 __all__ = [
     "BetaGeo",

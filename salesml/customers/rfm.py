@@ -50,12 +50,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from salesml.accounting.performance import check_scope, latest_complete_period, period_bounds
-from salesml.accounting.scope import Scope, parse_scope
 from salesml.anonymous import LeftOut, identified_sql, is_anonymous
 from salesml.anonymous import left_out as _left_out
 from salesml.config import SegmentSettings, Settings
 from salesml.errors import SalesmlError
+from salesml.periods import latest_complete_period, period_bounds
+from salesml.scope import Scope, check_scope, parse_scope
 
 #: levels of the R, F and M scores
 LEVELS = 5

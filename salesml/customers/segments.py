@@ -32,9 +32,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from salesml.accounting.scope import Scope
 from salesml.config import SegmentSettings, Settings
 from salesml.customers.rfm import FEATURES, _ordered, _profile, rfm, segment_summary
+from salesml.scope import Scope
 
 __all__ = [
     "FEATURES",

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from salesml import warehouse
-from salesml.accounting import ledger, periods
+from salesml.accounting import closing, ledger
 from salesml.config import Settings
 from salesml.demo.dirty import DIRTY_MANIFEST, inject_defects
 from salesml.demo.generator import MANIFEST, generate
@@ -94,12 +94,12 @@ def replay_closes(settings: Settings, end_date: date) -> dict:
     cfg = settings.demo
     summary = {"closed": [], "adjustments": 0, "adjustment_amount": 0.0}
     with warehouse.open(settings) as con:
-        if not periods.closed_periods(con) and not con.execute("SELECT count(*) FROM period_events").fetchall()[0][0]:
+        if not closing.closed_periods(con) and not con.execute("SELECT count(*) FROM period_events").fetchall()[0][0]:
             for period, at in close_schedule(end_date, cfg.closed_months, cfg.close_day):
                 part = ledger.post(con, settings.performance, now=at, through=at.date())
                 summary["adjustments"] += part["adjustments"]
                 summary["adjustment_amount"] += part["adjustment_amount"]
-                periods.close(con, period, "demo", "month-end close (demo timeline)", at=at)
+                closing.close(con, period, "demo", "month-end close (demo timeline)", at=at)
                 summary["closed"].append(period)
         result = ledger.post(con, settings.performance)
         summary["adjustments"] += result["adjustments"]

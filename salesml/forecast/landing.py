@@ -40,8 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from salesml.accounting.performance import check_scope, performance
-from salesml.accounting.scope import Scope, parse_scope
+from salesml.accounting.performance import performance
 from salesml.config import ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
 from salesml.forecast.models import z_value
@@ -53,6 +52,7 @@ from salesml.forecast.reconcile import (
     performance_settings,
     rollup,
 )
+from salesml.scope import Scope, check_scope, parse_scope
 
 #: how the remaining days' forecast errors combine
 DEPENDENCE = ("independent", "perfect")

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import WEEKDAYS, ForecastSettings, PerformanceSettings
 from salesml.errors import SalesmlError
+from salesml.scope import Scope, parse_scope
 
 LEVELS = ("company", "region", "team", "rep", "category", "product")
 FREQS = {"D": "day", "W": "week", "M": "month"}

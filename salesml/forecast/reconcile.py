@@ -49,14 +49,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from salesml.accounting.performance import check_scope
-from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import RECONCILE_METHODS, ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
 from salesml.forecast.auto import forecast_and_backtest
 from salesml.forecast.backtest import errors_frame, score
 from salesml.forecast.models import SEASON, future_dates
 from salesml.forecast.panels import FREQS, PanelError, fill_gaps, ledger_sums
+from salesml.scope import Scope, check_scope, parse_scope
 
 #: levels of the hierarchy, top to bottom
 LEVELS = ("company", "region", "team", "rep")

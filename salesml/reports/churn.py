@@ -20,12 +20,12 @@ import plotly.graph_objects as go
 
 from salesml import registry
 from salesml.accounting import performance as perf
-from salesml.accounting.scope import Scope, parse_scope
 from salesml.anonymous import LeftOut
 from salesml.customers import churn
 from salesml.customers.churn_scorers import NAMES
 from salesml.reports import html as H
 from salesml.reports.performance import report_settings, warehouse_connect
+from salesml.scope import Scope, check_scope, parse_scope
 
 METRICS = ("roc_auc", "pr_auc", "brier", "lift_top_decile")
 METRIC_LABELS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "brier": "Brier score", "lift_top_decile": "lift, top decile"}
@@ -53,7 +53,7 @@ class ChurnRiskReport:
         self.anonymous = LeftOut()
         self.lookahead = False
         with warehouse_connect(self.settings) as con:
-            perf.check_scope(con, self.scope)
+            check_scope(con, self.scope)
             self.currency = perf.main_currency(con)
         try:
             self.pipeline, self.manifest = registry.load_estimator(self.settings, churn.KIND, self.version)

@@ -28,7 +28,6 @@ from plotly.subplots import make_subplots
 
 from salesml import warehouse
 from salesml.accounting import performance as perf
-from salesml.accounting.scope import Scope, parse_scope
 from salesml.anonymous import LeftOut
 from salesml.customers.clv import customer_clv
 from salesml.customers.clv import fit as fit_clv
@@ -43,6 +42,7 @@ from salesml.customers.segments import (
 )
 from salesml.reports import html as H
 from salesml.reports.performance import report_settings, warehouse_connect
+from salesml.scope import Scope, parse_scope
 
 #: CLV columns shown per customer when the lifetime-value model is available
 _CLV_COLUMNS = ["customer_id", "clv", "p_alive", "expected_purchases", "expected_spend"]

@@ -54,7 +54,6 @@ from scipy.special import ndtr
 
 from salesml import warehouse
 from salesml.accounting import performance as perf
-from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import FORECAST_MODELS, ConfigError, ForecastSettings, Settings, check_forecast
 from salesml.customers.rfm import SegmentError, parse_as_of
 from salesml.errors import SalesmlError
@@ -67,6 +66,7 @@ from salesml.forecast.reconcile import HierarchyForecast, forecast_hierarchy
 from salesml.forecast.service import cached_runner, candidates_for
 from salesml.reports import html as H
 from salesml.reports.performance import report_settings, warehouse_connect
+from salesml.scope import Scope, check_scope, parse_scope
 
 #: small multiples per row in the children's chart
 CHART_COLUMNS = 3
@@ -430,7 +430,7 @@ def build(
     products: dict[str, str] = {}
 
     with warehouse_connect(settings) as con:
-        perf.check_scope(con, sc)
+        check_scope(con, sc)
         day = parse_day(as_of) if as_of else last_data_day(con)
         calendar = ledger_steps(con, freq, scope=sc, end=day.isoformat(), forecast=fs, settings=settings.performance)
         currency = perf.main_currency(con)

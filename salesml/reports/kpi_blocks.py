@@ -14,12 +14,12 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
+from salesml.accounting import closing, ledger
 from salesml.accounting import kpis as K
-from salesml.accounting import ledger, periods
-from salesml.accounting.performance import shift_period
-from salesml.accounting.scope import Scope
 from salesml.config import PerformanceSettings
+from salesml.periods import shift_period
 from salesml.reports import html as H
+from salesml.scope import Scope
 
 
 @dataclass
@@ -60,7 +60,7 @@ def load(con: duckdb.DuckDBPyConnection, period: str, scope: Scope, settings: Pe
             data.frames[name] = job()
         except K.KpiUnavailable as e:
             data.missing[name] = str(e)
-    data.period_status = "closed" if period in periods.closed_periods(con) else "open"
+    data.period_status = "closed" if period in closing.closed_periods(con) else "open"
     return data
 
 

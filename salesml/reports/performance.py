@@ -19,10 +19,11 @@ import plotly.graph_objects as go
 from salesml import warehouse
 from salesml.accounting import performance as perf
 from salesml.accounting.commissions import statements
-from salesml.accounting.scope import Scope, parse_scope
 from salesml.config import Settings, load_settings
+from salesml.periods import data_periods, latest_complete_period, parse_period
 from salesml.reports import html as H
 from salesml.reports import kpi_blocks
+from salesml.scope import Scope, parse_scope
 
 #: headline figures recorded in the executed notebook (and compared with `salesml perf`)
 HEADLINE = [m for m in perf.MEASURES if m not in ("target_margin", "revenue_prev_month", "revenue_last_year")]
@@ -57,8 +58,8 @@ class SalesPerformanceReport:
         self.scope: Scope = parse_scope(scope)
         ps = self.settings.performance
         with warehouse_connect(self.settings) as con:
-            self.period = perf.parse_period(period) if period else perf.latest_complete_period(con)
-            first, last = perf.data_periods(con)
+            self.period = parse_period(period) if period else latest_complete_period(con)
+            first, last = data_periods(con)
             self.data_span = (first, last)
             self.currency = perf.main_currency(con)
             s = self.scope

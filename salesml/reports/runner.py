@@ -35,17 +35,12 @@ import nbformat
 
 from salesml import warehouse
 from salesml.accounting.ledger import ensure_posted
-from salesml.accounting.performance import (
-    PeriodError,
-    latest_complete_period,
-    parse_period,
-    period_bounds,
-)
-from salesml.accounting.scope import ScopeError, parse_scope
 from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
 from salesml.forecast.panels import FREQS
+from salesml.periods import PeriodError, latest_complete_period, parse_period, period_bounds
 from salesml.reports.html import FIGURES_MIME
+from salesml.scope import ScopeError, parse_scope
 
 PLOTLY_FILE = "plotly.min.js"
 

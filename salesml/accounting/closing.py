@@ -1,4 +1,4 @@
-"""Accounting periods: open until closed; a closed period's figures never change again.
+"""Closing accounting periods: open until closed; a closed period's figures never change again.
 
 A period is a month ``YYYY-MM``. Every period is open unless it was closed. Closing takes a
 snapshot of the period's ledger totals; reopening is an explicit act with an actor and a
@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from salesml.errors import SalesmlError
+from salesml.periods import shift_period
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -29,12 +30,6 @@ def _check(period: str) -> str:
     return period
 
 
-def shift(period: str, months: int) -> str:
-    y, m = map(int, _check(period).split("-"))
-    idx = y * 12 + (m - 1) + months
-    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
-
-
 def closed_periods(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute("SELECT period FROM periods WHERE status = 'closed'").fetchall()}
 
@@ -43,7 +38,7 @@ def first_open(period: str, closed: set[str]) -> str:
     """``period`` itself if it is open, else the first open period after it."""
     p = period
     while p in closed:
-        p = shift(p, 1)
+        p = shift_period(p, 1)
     return p
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+
 from salesml.errors import SalesmlError
 
 LEVELS = ("company", "region", "team", "rep")
@@ -62,3 +64,14 @@ def parse_scope(text: str | Scope | None) -> Scope:
     if not value:
         raise ScopeError(f"scope {text!r}: {level} needs a value, e.g. {level}:{'T03' if level == 'team' else 'R017' if level == 'rep' else 'East China'}")
     return Scope(level, value)
+
+
+def check_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    """Fail clearly when a scope names a region/team/rep the hierarchy does not know."""
+    if scope.level == "company":
+        return
+    column = {"region": "region", "team": "team", "rep": "rep_id"}[scope.level]
+    known = [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM reps ORDER BY 1").fetchall()]
+    if scope.value not in known:
+        sample = ", ".join(map(str, known[:8])) + (" ..." if len(known) > 8 else "")
+        raise ScopeError(f"scope {scope}: no {scope.level} {scope.value!r} in the hierarchy (known: {sample})")
