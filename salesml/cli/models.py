@@ -16,7 +16,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from salesml.cli_base import (
+from salesml.cli.base import (
     ConfigOpt,
     Fmt,
     JsonOrTable,

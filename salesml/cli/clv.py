@@ -10,7 +10,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from salesml.cli_base import ConfigOpt, Fmt, _fail, _post, _settings, app, emit, err, out
+from salesml.cli.base import ConfigOpt, Fmt, _fail, _post, _settings, app, emit, err, out
 
 
 @app.command()

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from salesml.cli_base import ConfigOpt, Fmt, _post, _settings, app, emit, err
+from salesml.cli.base import ConfigOpt, Fmt, _post, _settings, app, emit, err
 
 
 @app.command()

@@ -1,8 +1,8 @@
 """What every part of the ``salesml`` command line shares: the app, the consoles, the common
 options and formats, loading settings, printing frames and errors, posting the ledger.
 
-The command modules (:mod:`salesml.cli` and the ``cli_*`` modules) import from here and
-never from each other's top, so the command line has no import circle.
+The command modules of :mod:`salesml.cli` (one per command group) import from here and never
+from each other's top, so the command line has no import circle.
 """
 
 from __future__ import annotations
@@ -137,3 +137,9 @@ def _post(settings: Settings) -> None:
 
 def _log(message: str) -> None:
     err.print(message, highlight=False)
+
+
+@app.callback()
+def main_callback(config: ConfigOpt = None) -> None:
+    """salesml: run `salesml COMMAND --help` for a command's options."""
+    _State.config = config

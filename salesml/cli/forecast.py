@@ -17,7 +17,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from salesml.cli_base import (
+from salesml.cli.base import (
     ConfigOpt,
     Fmt,
     JsonOrTable,
@@ -29,7 +29,7 @@ from salesml.cli_base import (
     emit,
     out,
 )
-from salesml.cli_models import train_app
+from salesml.cli.models import train_app
 
 LevelOpt = Annotated[str, typer.Option("--level", help="company, region, team, rep, category or product")]
 FreqOpt = Annotated[str, typer.Option("--freq", help="D (days), W (weeks ending Sunday) or M (months)")]

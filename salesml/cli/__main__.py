@@ -1,0 +1,5 @@
+"""``python -m salesml.cli``: the command line."""
+
+from salesml.cli import main
+
+main()
