@@ -4,7 +4,8 @@
 
 Runs, in a scratch folder (default: a temporary one): demo generation, the warehouse load,
 the ledger posting,
-`perf` for the latest complete month at every level, and one report render. Prints the
+`perf` for the latest complete month at every level, the KPI blocks' data of the
+sales_performance report (company, that month), and one report render. Prints the
 wall time and peak memory (RSS of this process) of each step as a table and, with
 ``--json``, as JSON. Figures belong in issue notes.
 """
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from salesml.demo.source import SOURCE_NAME, demo_source
     from salesml.ingest import ingest_source
     from salesml.periods import latest_complete_period
+    from salesml.reports import kpi_blocks
     from salesml.reports.runner import render
+    from salesml.scope import parse_scope
 
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="salesml-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -75,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
             return {by: len(perf.performance(con, p, by)) for by in perf.LEVELS}
 
     step("perf, all levels", perf_all)
+
+    def report_data():
+        with warehouse.connect(s.warehouse_path, read_only=True) as con:
+            p = latest_complete_period(con)
+            return kpi_blocks.load(con, p, parse_scope("company"), s.performance)
+
+    step("report data (KPI blocks)", report_data)
     if not args.no_report:
         step("report sales_performance", lambda: render(s, "sales_performance"))
     lines = manifest.get("rows", {}).get("order_lines")

@@ -43,6 +43,8 @@ Conventions
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -202,10 +204,27 @@ def _finish(df: pd.DataFrame, int_cols: Sequence[str] = ()) -> pd.DataFrame:
     return df
 
 
-def _credits_sql(anonymous: Sequence[str] = ()) -> tuple[str, dict]:
-    """CTEs ``credits`` (sale lines of identified customers still credited, per rep/team/region)
-    and ``first_sale``, and the parameters of the anonymous ids they leave out."""
+def _credits_sql(con: duckdb.DuckDBPyConnection, last_period: str, un: str, anonymous: Sequence[str] = ()) -> tuple[str, dict]:
+    """CTEs ``credits`` (sale lines of identified customers still credited, per rep/team/region,
+    up to ``last_period``) and ``first_sale``, read from temporary tables computed once per
+    connection, ledger state and arguments: the customer figures of one report (new vs
+    repeat, cohorts, CAC, the KPI table) share them instead of each rebuilding every
+    customer's first sale. Returns (CTE text, parameters: none)."""
     who, params = identified_sql("l.customer_id", anonymous)
+    entries, last_entry = con.execute("SELECT count(*), coalesce(max(entry_id), 0) FROM ledger").fetchall()[0]
+    key = hashlib.sha256(json.dumps([last_period, un, sorted(map(str, anonymous)), entries, last_entry]).encode()).hexdigest()[:16]
+    credits, first = f"kpi_credits_{key}", f"kpi_first_sale_{key}"
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [credits]).fetchall()[0][0]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {credits} AS WITH {_credits_cte(who)} SELECT * FROM credits",
+                    {"last_period": last_period, "un": un, **params})
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {first} AS "
+                    f"SELECT customer_id, min(credit_date) AS first_date FROM {credits} GROUP BY customer_id")
+    return f"credits AS (SELECT * FROM {credits}), first_sale AS (SELECT * FROM {first})", {}
+
+
+def _credits_cte(who: str) -> str:
+    """The ``sale_lines`` and ``credits`` CTEs (parameters ``$last_period``, ``$un`` and those
+    of ``who``)."""
     return f"""
     sale_lines AS (
         SELECT order_id, line_no FROM ledger WHERE period <= $last_period
@@ -219,10 +238,7 @@ def _credits_sql(anonymous: Sequence[str] = ()) -> tuple[str, dict]:
         WHERE l.period <= $last_period AND {who}
         GROUP BY l.order_id, l.line_no, l.customer_id, l.rep_id, l.team, l.region
         HAVING sum(l.amount) > 0
-    ),
-    first_sale AS (
-        SELECT customer_id, min(credit_date) AS first_date FROM credits GROUP BY customer_id
-    )""", params
+    )"""
 
 
 _LEDGER_DIMS = {
@@ -325,8 +341,8 @@ def new_vs_repeat(
     w = parse_window(period)
     _require(con, "ledger", "new vs repeat customers")
     s, cond, sp = _scope(con, scope)
-    credits, cp = _credits_sql(anonymous)
-    who, _ = identified_sql("h.customer_id", anonymous)
+    credits, cp = _credits_sql(con, w.last, _un(settings), anonymous)
+    who, wp = identified_sql("h.customer_id", anonymous)
     sql = f"""
     WITH {credits},
     h AS (
@@ -346,7 +362,7 @@ def new_vs_repeat(
            count(DISTINCT order_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS orders
     FROM tagged GROUP BY customer_type
     """
-    params = {"un": _un(settings), "first_period": w.first, "last_period": w.last, "start": w.start, "stop": w.stop, **sp, **cp}
+    params = {"un": _un(settings), "first_period": w.first, "last_period": w.last, "start": w.start, "stop": w.stop, **sp, **cp, **wp}
     got = _run(con, sql, params).set_index("customer_type")
     types = ["new", "repeat"] + (["anonymous"] if "anonymous" in got.index else [])
     df = pd.DataFrame({"customer_type": types}).join(got, on="customer_type")
@@ -468,7 +484,7 @@ def cohort_retention(
     first = shift_period(last_period, -(months - 1))
     start, _ = period_bounds(first)
     _, stop = period_bounds(last_period)
-    credits, cp = _credits_sql(anonymous)
+    credits, cp = _credits_sql(con, last_period, _un(settings), anonymous)
     sql = f"""
     WITH {credits},
     acq AS (
@@ -555,7 +571,7 @@ def cac_by_channel(
     ).fetchall()[0][0]
     if not spent:
         raise KpiUnavailable(f"no marketing_spend recorded for {w}: CAC skipped")
-    credits, cp = _credits_sql(anonymous)
+    credits, cp = _credits_sql(con, w.last, _un(settings), anonymous)
     sql = f"""
     WITH {credits},
     new AS (
