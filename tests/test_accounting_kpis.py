@@ -624,20 +624,20 @@ def test_pareto_margin_is_empty_without_costs_and_says_what_it_covers(tmp_path):
     assert cat.loc["Beta", "margin_coverage_pct"] == pytest.approx((50 + 50) / (50 + 200 + 50) * 100)
 
 
-def test_the_customer_figures_of_one_connection_share_one_first_sale_table(demo_con, small_demo):
+def test_the_customer_figures_of_one_connection_share_one_first_sale_table(small_demo):
     """New vs repeat, cohorts and CAC build every customer's first sale once per connection,
     period and ledger state (a temporary table), and give what a fresh connection gives."""
     def shared(con) -> set[str]:
         return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'kpi_%'").fetchall()}
 
-    before = shared(demo_con)
-    a = K.new_vs_repeat(demo_con, "2026-05")
-    K.cohort_retention(demo_con, "2026-05", 6)
-    made = shared(demo_con) - before
-    assert len(made) == 2 and {t.split("_")[1] for t in made} == {"credits", "first"}  # one credits and one first-sale table
-    pd.testing.assert_frame_equal(K.new_vs_repeat(demo_con, "2026-05"), a)
-    assert shared(demo_con) - before == made  # read, not built again
+    with warehouse.connect(small_demo.warehouse_path, read_only=True) as con:
+        a = K.new_vs_repeat(con, "2026-05")
+        K.cohort_retention(con, "2026-05", 6)
+        made = shared(con)
+        assert len(made) == 2 and {t.split("_")[1] for t in made} == {"credits", "first"}  # one credits and one first-sale table
+        pd.testing.assert_frame_equal(K.new_vs_repeat(con, "2026-05"), a)
+        assert shared(con) == made  # read, not built again
+        K.new_vs_repeat(con, "2026-04")  # another period: its own
+        assert len(shared(con)) == 4
     with warehouse.connect(small_demo.warehouse_path, read_only=True) as fresh:
         pd.testing.assert_frame_equal(K.new_vs_repeat(fresh, "2026-05"), a)
-    K.new_vs_repeat(demo_con, "2026-04")  # another period: its own
-    assert len(shared(demo_con) - before) == 4
