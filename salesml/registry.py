@@ -171,7 +171,7 @@ def list_versions(settings: Settings, kind: str | None = None) -> pd.DataFrame:
                 rows.append({"kind": k, "version": v, "created_at": None, "note": "unreadable manifest"})
                 continue
             flat = {f"metric:{name}": value for name, value in _flat_metrics(m.get("metrics", {})).items()}
-            scorer = m.get("scorer", {}).get("name") if isinstance(m.get("scorer"), dict) else None
+            scorer = (m.get("scorer") or {}).get("name")
             rows.append({"kind": k, "version": v, "created_at": m.get("created_at"), "data_window": m.get("data_window"),
                          **({"scorer": scorer} if scorer else {}), **flat})
     return pd.DataFrame(rows)

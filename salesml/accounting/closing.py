@@ -8,16 +8,13 @@ first open period after it (see :mod:`salesml.accounting.ledger`).
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 
 import duckdb
 import pandas as pd
 
 from salesml.errors import SalesmlError
-from salesml.periods import shift_period
-
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+from salesml.periods import PeriodError, parse_period, shift_period
 
 
 class PeriodStateError(SalesmlError, ValueError):
@@ -25,9 +22,10 @@ class PeriodStateError(SalesmlError, ValueError):
 
 
 def _check(period: str) -> str:
-    if not _PERIOD.match(period or ""):
-        raise PeriodStateError(f"period {period!r} is not of the form YYYY-MM (e.g. 2026-10)")
-    return period
+    try:
+        return parse_period(period)
+    except PeriodError as e:  # a period of the ledger's calendar: its state error
+        raise PeriodStateError(str(e)) from None
 
 
 def closed_periods(con: duckdb.DuckDBPyConnection) -> set[str]:

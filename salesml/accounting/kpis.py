@@ -204,12 +204,12 @@ def _finish(df: pd.DataFrame, int_cols: Sequence[str] = ()) -> pd.DataFrame:
     return df
 
 
-def _credits_sql(con: duckdb.DuckDBPyConnection, last_period: str, un: str, anonymous: Sequence[str] = ()) -> tuple[str, dict]:
+def _credits_sql(con: duckdb.DuckDBPyConnection, last_period: str, un: str, anonymous: Sequence[str] = ()) -> str:
     """CTEs ``credits`` (sale lines of identified customers still credited, per rep/team/region,
     up to ``last_period``) and ``first_sale``, read from temporary tables computed once per
     connection, ledger state and arguments: the customer figures of one report (new vs
     repeat, cohorts, CAC, the KPI table) share them instead of each rebuilding every
-    customer's first sale. Returns (CTE text, parameters: none)."""
+    customer's first sale. Returns the CTE text (it takes no parameters)."""
     who, params = identified_sql("l.customer_id", anonymous)
     entries, last_entry = con.execute("SELECT count(*), coalesce(max(entry_id), 0) FROM ledger").fetchall()[0]
     key = hashlib.sha256(json.dumps([last_period, un, sorted(map(str, anonymous)), entries, last_entry]).encode()).hexdigest()[:16]
@@ -219,7 +219,7 @@ def _credits_sql(con: duckdb.DuckDBPyConnection, last_period: str, un: str, anon
                     {"last_period": last_period, "un": un, **params})
         con.execute(f"CREATE OR REPLACE TEMP TABLE {first} AS "
                     f"SELECT customer_id, min(credit_date) AS first_date FROM {credits} GROUP BY customer_id")
-    return f"credits AS (SELECT * FROM {credits}), first_sale AS (SELECT * FROM {first})", {}
+    return f"credits AS (SELECT * FROM {credits}), first_sale AS (SELECT * FROM {first})"
 
 
 def _credits_cte(who: str) -> str:
@@ -341,7 +341,7 @@ def new_vs_repeat(
     w = parse_window(period)
     _require(con, "ledger", "new vs repeat customers")
     s, cond, sp = _scope(con, scope)
-    credits, cp = _credits_sql(con, w.last, _un(settings), anonymous)
+    credits = _credits_sql(con, w.last, _un(settings), anonymous)
     who, wp = identified_sql("h.customer_id", anonymous)
     sql = f"""
     WITH {credits},
@@ -362,7 +362,7 @@ def new_vs_repeat(
            count(DISTINCT order_id) FILTER (WHERE kind = 'sale' AND amount > 0) AS orders
     FROM tagged GROUP BY customer_type
     """
-    params = {"un": _un(settings), "first_period": w.first, "last_period": w.last, "start": w.start, "stop": w.stop, **sp, **cp, **wp}
+    params = {"un": _un(settings), "first_period": w.first, "last_period": w.last, "start": w.start, "stop": w.stop, **sp, **wp}
     got = _run(con, sql, params).set_index("customer_type")
     types = ["new", "repeat"] + (["anonymous"] if "anonymous" in got.index else [])
     df = pd.DataFrame({"customer_type": types}).join(got, on="customer_type")
@@ -484,7 +484,7 @@ def cohort_retention(
     first = shift_period(last_period, -(months - 1))
     start, _ = period_bounds(first)
     _, stop = period_bounds(last_period)
-    credits, cp = _credits_sql(con, last_period, _un(settings), anonymous)
+    credits = _credits_sql(con, last_period, _un(settings), anonymous)
     sql = f"""
     WITH {credits},
     acq AS (
@@ -505,7 +505,7 @@ def cohort_retention(
     SELECT strftime(s.cohort, '%Y-%m') AS cohort, s.cohort_size, a.months_since, a.active_customers
     FROM sizes s LEFT JOIN active a USING (cohort)
     """
-    params = {"un": _un(settings), "last_period": last_period, "start": start, "stop": stop, **sp, **cp}
+    params = {"un": _un(settings), "last_period": last_period, "start": start, "stop": stop, **sp}
     got = _run(con, sql, params)
     data_first = con.execute("SELECT strftime(min(credit_date), '%Y-%m') FROM ledger WHERE kind = 'sale'").fetchall()[0][0]
     sizes = got.groupby("cohort")["cohort_size"].first()
@@ -571,7 +571,7 @@ def cac_by_channel(
     ).fetchall()[0][0]
     if not spent:
         raise KpiUnavailable(f"no marketing_spend recorded for {w}: CAC skipped")
-    credits, cp = _credits_sql(con, w.last, _un(settings), anonymous)
+    credits = _credits_sql(con, w.last, _un(settings), anonymous)
     sql = f"""
     WITH {credits},
     new AS (
@@ -591,7 +591,7 @@ def cac_by_channel(
     FROM sp FULL OUTER JOIN new ON sp.k = new.k
     ORDER BY spend DESC, new_customers DESC, channel
     """
-    params = {"un": _un(settings), "last_period": w.last, "first_period": w.first, "start": w.start, "stop": w.stop, **cp}
+    params = {"un": _un(settings), "last_period": w.last, "first_period": w.first, "start": w.start, "stop": w.stop}
     df = _run(con, sql, params)
     df["spend"] = df["spend"].astype(float)
     df["new_customers"] = df["new_customers"].astype("int64")

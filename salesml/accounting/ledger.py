@@ -189,22 +189,30 @@ def _incremental_mark(con: duckdb.DuckDBPyConnection) -> int | None:
     since: None (post everything) before the first posting, or when a batch of reps or credit
     splits replaced an earlier one (rows that vanished from those tables leave no trace to
     follow)."""
-    done = con.execute("SELECT value FROM meta WHERE key = ?", [_MARK]).fetchall()
-    if not done:
+    mark = _posted_through(con)
+    if mark is None:
         return None
-    mark = int(done[0][0])
     side = con.execute(
         "SELECT count(*) FROM load_batches WHERE replaced_by > ? AND table_name IN ('reps', 'order_splits')", [mark]
     ).fetchall()[0][0]
     return None if side else mark
 
 
+def _posted_through(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The last batch a complete posting took in (None before the first)."""
+    done = con.execute("SELECT value FROM meta WHERE key = ?", [_MARK]).fetchall()
+    return int(done[0][0]) if done else None
+
+
+def _latest_batch(con: duckdb.DuckDBPyConnection) -> int:
+    """The last batch loaded into a table the ledger is posted from."""
+    marks = ", ".join(f"'{t}'" for t in SOURCES)
+    return int(con.execute(f"SELECT coalesce(max(batch_id), 0) FROM load_batches WHERE table_name IN ({marks})").fetchall()[0][0])
+
+
 def is_stale(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether loads happened since the ledger was last posted."""
-    marks = ", ".join(f"'{t}'" for t in SOURCES)
-    latest = con.execute(f"SELECT coalesce(max(batch_id), 0) FROM load_batches WHERE table_name IN ({marks})").fetchall()[0][0]
-    done = con.execute("SELECT value FROM meta WHERE key = ?", [_MARK]).fetchall()
-    return int(latest) > (int(done[0][0]) if done else 0)
+    return _latest_batch(con) > (_posted_through(con) or 0)
 
 
 def post(
@@ -231,8 +239,7 @@ def post(
         "un": settings.unassigned,
         "through": through or date(9999, 12, 31),
     }
-    marks = ", ".join(f"'{t}'" for t in SOURCES)
-    latest = con.execute(f"SELECT coalesce(max(batch_id), 0) FROM load_batches WHERE table_name IN ({marks})").fetchall()[0][0]
+    latest = _latest_batch(con)
     post_id = uuid.uuid4().hex[:12]
     mark = None if (full or through is not None) else _incremental_mark(con)
     summary = {"post_id": post_id, "entries": 0, "by_kind": {}, "adjustments": 0, "adjustment_amount": 0.0,

@@ -164,22 +164,12 @@ def label(t: ChurnTables, cutoff, s: ChurnSettings, data_end=None) -> pd.Series:
     return pd.Series((~active.isin(bought)).astype(int), index=active, name="churned")
 
 
-def cutoff_offset(step) -> pd.DateOffset | pd.Timedelta:
-    """One step between cutoffs (``[churn] cutoff_step``): "month" (a calendar month),
-    "week" (7 days) or a whole number of days."""
-    if step == "month":
-        return pd.DateOffset(months=1)
-    if step == "week":
-        return pd.Timedelta(days=7)
-    return pd.Timedelta(days=int(step))
-
-
 def _back(anchor: pd.Timestamp, step, k: int) -> pd.Timestamp:
-    """``k`` steps before ``anchor`` (after it, for a negative ``k``), counted from the anchor
-    (months do not drift)."""
+    """``k`` steps of ``[churn] cutoff_step`` ("month", "week" or a number of days) before
+    ``anchor`` (after it, for a negative ``k``), counted from the anchor: months do not drift."""
     if step == "month":
         return anchor - pd.DateOffset(months=k)
-    return anchor - k * cutoff_offset(step)
+    return anchor - pd.Timedelta(days=k * (7 if step == "week" else int(step)))
 
 
 def min_history_days(s: ChurnSettings) -> int:

@@ -432,10 +432,7 @@ def calibrated(fc: pd.DataFrame, factor: float | None) -> pd.DataFrame:
     """A forecast with its bounds scaled about ``yhat`` by ``factor`` (lower bound kept >= 0)."""
     if factor is None:
         return fc
-    yhat = fc["yhat"].to_numpy(dtype="float64")
-    lo = np.clip(yhat - factor * (yhat - fc["lo"].to_numpy(dtype="float64")), 0, None)
-    hi = yhat + factor * (fc["hi"].to_numpy(dtype="float64") - yhat)
-    return fc.assign(lo=np.minimum(lo, yhat), hi=np.maximum(hi, yhat))
+    return scaled_bounds(fc, np.full(len(fc), float(factor)))
 
 
 def scaled_bounds(fc: pd.DataFrame, factor) -> pd.DataFrame:

@@ -366,7 +366,6 @@ def reorder(settings: Settings, workers: int | None = None, progress: bool = Fal
     """Reorder points per product and warehouse from the latest inventory snapshot and daily
     unit-demand forecasts (``inventory.forecast_reorder``: the cheap candidates, over the
     longest lead time), and notes. ``inventory.alerts(table)`` are the low-stock rows."""
-
     _require_warehouse(settings)
     with warehouse.open(settings, read_only=True) as con:
         inputs, reason = I.reorder_inputs(con, settings)
@@ -456,7 +455,6 @@ def _prophet_json(settings: Settings, hist: pd.DataFrame, statuses: pd.DataFrame
     """Prophet's JSON of the model fitted to the whole history of each series whose forecast
     is (or averages) Prophet's: the same fit as the forecast's (Prophet's fit is a
     deterministic optimisation), one more fit per such series, on the process pool."""
-
     uids = statuses.loc[statuses["model"].map(_uses_prophet), "unique_id"]
     if uids.empty:
         return {}
@@ -468,7 +466,6 @@ def _prophet_json(settings: Settings, hist: pd.DataFrame, statuses: pd.DataFrame
 
 def _fit_prophet_json(uid, history: pd.DataFrame, model, freq: str, level: float) -> str:
     from prophet.serialize import model_to_json
-
 
     h, _ = tidy_history(history, freq)
     h = h.assign(y=h["y"].clip(lower=0))  # as the choice fitted it

@@ -29,7 +29,6 @@ from salesml.scope import Scope, check_scope, parse_scope
 
 METRICS = ("roc_auc", "pr_auc", "brier", "lift_top_decile")
 METRIC_LABELS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "brier": "Brier score", "lift_top_decile": "lift, top decile"}
-SCORERS = NAMES
 COLORS = {"model": "#0969da", "recency": "#bf8700", "bgnbd": "#8250df", "logistic": "#1a7f37"}
 
 
@@ -193,7 +192,7 @@ class ChurnRiskReport:
     def holdout_metrics(self) -> H.Block:
         if self.pipeline is None:
             return _empty()
-        rows = [{"scorer": SCORERS.get(k, k), **{METRIC_LABELS[m]: v.get(m) for m in METRICS}} for k, v in self.metrics.items()]
+        rows = [{"scorer": NAMES.get(k, k), **{METRIC_LABELS[m]: v.get(m) for m in METRICS}} for k, v in self.metrics.items()]
         df = pd.DataFrame(rows)
         h = self.manifest["metrics"].get("holdout", {})
         cut = self.manifest["cutoffs"]
@@ -222,7 +221,7 @@ class ChurnRiskReport:
         if not self.curves:
             return _empty()
         fig = go.Figure()
-        for key, label in SCORERS.items():
+        for key, label in NAMES.items():
             c = self.curves.get(key, {}).get("roc")
             if c:
                 auc = self.metrics.get(key, {}).get("roc_auc")
@@ -238,7 +237,7 @@ class ChurnRiskReport:
             return _empty()
         fig = go.Figure()
         xs = [f"top {10 * (i + 1)}%" for i in range(10)]
-        for key, label in SCORERS.items():
+        for key, label in NAMES.items():
             gains = self.curves.get(key, {}).get("gains")
             if gains:
                 fig.add_scatter(x=xs, y=gains, mode="lines+markers", name=label, line=dict(color=COLORS[key]))
@@ -254,7 +253,7 @@ class ChurnRiskReport:
         for key in ("model", "bgnbd", "logistic"):
             rel = self.curves.get(key, {}).get("reliability")
             if rel:
-                fig.add_scatter(x=rel["predicted"], y=rel["observed"], mode="lines+markers", name=SCORERS[key],
+                fig.add_scatter(x=rel["predicted"], y=rel["observed"], mode="lines+markers", name=NAMES[key],
                                 line=dict(color=COLORS[key]), customdata=rel["count"],
                                 hovertemplate="predicted %{x:.2f}<br>observed %{y:.2f}<br>%{customdata} customers<extra></extra>")
         fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line=dict(color="#8c959f", dash="dot"))
