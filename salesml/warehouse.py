@@ -18,7 +18,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -602,10 +602,15 @@ def existing_keys(
         con.unregister("_probe")
 
 
-def _select_casts(table: schema.Table) -> str:
+def _select_casts(table: schema.Table, present: Iterable[str] | None = None) -> str:
+    """The table's columns cast to their warehouse types; a column the rows do not have
+    (``present``: the columns they do have) is NULL, never a column of missing values."""
+    have = None if present is None else set(present)
     parts = []
     for c in table.columns:
-        if c.dtype == "money":
+        if have is not None and c.name not in have:
+            parts.append(f'CAST(NULL AS {c.sql_type}) AS "{c.name}"')
+        elif c.dtype == "money":
             parts.append(f'CAST(round("{c.name}", 2) AS {c.sql_type}) AS "{c.name}"')
         elif c.dtype in ("price", "qty", "rate"):
             scale = int(c.sql_type.split(",")[1].rstrip(")"))
@@ -652,10 +657,10 @@ def write_batch(
     con.register("_fixes", fixes[["source_row", "kind", "rule", "column", "before", "after"]])
     try:
         if in_transaction:
-            batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes))
+            batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes), rows.columns)
         else:
             with transaction(con):
-                batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes))
+                batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes), rows.columns)
     finally:
         for name in ("_incoming", "_quarantine", "_fixes"):
             with suppress(duckdb.Error):  # an aborted transaction: the caller rolls back and says why
@@ -671,15 +676,17 @@ def _write_batch_rows(
     n_quarantined: int,
     replaces: list[int],
     n_fixes: int = 0,
+    present: Iterable[str] | None = None,
 ) -> int:
-    """The statements of one load; runs inside the caller's transaction."""
+    """The statements of one load; runs inside the caller's transaction. ``present``: the
+    columns the incoming rows have (the others are NULL)."""
     batch_id = con.execute("SELECT nextval('batch_seq')").fetchall()[0][0]
     for old in replaces:
         con.execute(f'DELETE FROM "{table.name}" WHERE {schema.BATCH_ID} = ?', [old])
         con.execute("UPDATE load_batches SET status = 'replaced', replaced_by = ? WHERE batch_id = ?", [batch_id, old])
     if n_rows:
         con.execute(
-            f'INSERT INTO "{table.name}" SELECT {_select_casts(table)}, '
+            f'INSERT INTO "{table.name}" SELECT {_select_casts(table, present)}, '
             f"{batch_id}::INTEGER, CAST({schema.SOURCE_ROW} AS INTEGER) FROM _incoming"
         )
     if n_quarantined:

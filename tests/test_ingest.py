@@ -164,7 +164,7 @@ def test_a_failure_part_way_leaves_the_warehouse_as_it_was(tmp_path, monkeypatch
     monkeypatch.setattr(
         warehouse,
         "_select_casts",
-        lambda table: original(table).replace('CAST("order_id" AS VARCHAR)', "error('disk on fire')::VARCHAR", 1),
+        lambda table, present=None: original(table, present).replace('CAST("order_id" AS VARCHAR)', "error('disk on fire')::VARCHAR", 1),
     )
     with pytest.raises(Exception, match="disk on fire"):
         load_file(s, "x", "order_lines", f, order_spec(f))

@@ -109,19 +109,6 @@ class LoadResult:
 # --------------------------------------------------------------------------- pure steps
 
 
-_EMPTY_DTYPES = {"int": "float64", "date": "datetime64[ns]", "str": object, "period": object}
-
-
-def add_missing_columns(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
-    """Add the optional canonical columns a source does not have, as missing values."""
-    out = df.copy(deep=False)
-    for c in table.columns:
-        if c.name not in out.columns:
-            dtype = _EMPTY_DTYPES.get(c.dtype, "float64")
-            out[c.name] = pd.Series(None if dtype is object else np.nan, index=out.index, dtype=dtype)
-    return out
-
-
 #: canonical id columns that must hold a single value: a line break or the file's delimiter
 #: inside one means a quote was left open and swallowed the next lines
 _ID_COLUMNS = ("order_id", "customer_id", "product_id", "rep_id", "return_of_order_id", "opp_id", "ticket_id")
@@ -191,6 +178,7 @@ def prepare(
         raise IngestError(str(e)) from None
     log += mapped.log + broken_keys(mapped.frame, ctx.table, source.delimiter, spans)
     df = mapped.frame
+    del mapped, frame  # the rules replace columns: the replaced ones need not live on
     for rule in TEXT_RULES:
         df, part = rule(df, ctx)
         log += part
@@ -211,7 +199,7 @@ def prepare(
     for rule in SET_RULES + LINKING_RULES:
         df, part = on_rows_still_in(rule, df, ctx, log.rejected)
         log += part
-    return add_missing_columns(df, ctx.table), log
+    return df, log  # a canonical column the source does not have is absent (NULL when written)
 
 
 def quarantine_rows(log: RuleLog, records: pd.DataFrame) -> pd.DataFrame:

@@ -54,7 +54,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from salesml.io.common import SOURCE_ROW, unique_names
 from salesml.io.text import (
@@ -666,9 +665,10 @@ def _read_with_duckdb(path: Path, scan: TextScan, digest: str, options: _Options
     con = duckdb.connect()
     try:
         con.execute("SET threads = 2")
-        values = ", ".join(f"coalesce(c{i}, '')" for i in range(len(names)))
+        con.execute("SET arrow_large_buffer_size = true")  # text as pandas keeps it: no copy to convert
+        values = [f"coalesce(c{i}, '')" for i in range(len(names))]
         table = con.sql(
-            f"SELECT *, hash({values}) AS _row_hash FROM read_csv($path, header = true, delim = $delim, quote = '\"', escape = '\"', "
+            f"SELECT {', '.join(f'{v} AS c{i}' for i, v in enumerate(values))}, hash({', '.join(values)}) AS _row_hash FROM read_csv($path, header = true, delim = $delim, quote = '\"', escape = '\"', "
             "columns = $columns, auto_detect = false, compression = $compression, store_rejects = true, "
             "strict_mode = true, null_padding = false)",
             params={
@@ -690,8 +690,7 @@ def _read_with_duckdb(path: Path, scan: TextScan, digest: str, options: _Options
     hashes = table.column("_row_hash").to_numpy()
     table = table.drop_columns(["_row_hash"])
     for name, col in zip(names, table.columns, strict=True):
-        col = pc.fill_null(col.combine_chunks(), "").cast(pa.large_string())
-        columns[name] = pd.Series(pd.arrays.ArrowStringArray(col), index=index)
+        columns[name] = pd.Series(pd.arrays.ArrowStringArray(col if col.type == pa.large_string() else col.cast(pa.large_string())), index=index)
     frame = pd.DataFrame(columns, index=index, copy=False)
     return RawTable(frame=frame, path=path, encoding=scan.encoding, content_hash=digest, lines=scan.lines,
                     header_lines=1, compression=scan.compression, reader="duckdb", row_hashes=hashes)
