@@ -18,6 +18,7 @@ from datetime import date, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
+import pandera
 import pandera.errors
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -58,6 +59,10 @@ class Context:
 
 
 Rule = Callable[[pd.DataFrame, Context], tuple[pd.DataFrame, L.RuleLog]]
+
+# pandera imports and registers its pandas backends on a schema's first validation; done
+# here, with this module's imports, so that a load's time is its rows' work
+pandera.DataFrameSchema.register_default_backends(pd.DataFrame)
 
 #: text columns are Arrow-backed strings (missing = <NA>): compact, and vectorised in C++;
 #: the readers give raw frames in it already

@@ -261,6 +261,10 @@ def _decode_whole(path: Path, encoding: str, head: bytes, on_text=None) -> _Deco
                 raise damaged(path, kind, e) from None
             final = not chunk
             buffered = len(dec.getstate()[0])
+            if chunk and by_bytes and on_text is None and not buffered and chunk.isascii():
+                counter.feed(chunk)  # ASCII is valid UTF-8: nothing to decode
+                fed += len(chunk)
+                continue
             try:
                 text = dec.decode(chunk, final)
             except UnicodeDecodeError as e:
