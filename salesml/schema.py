@@ -71,13 +71,22 @@ class Column:
 
 
 @dataclass(frozen=True)
+class RowCheck:
+    """A check across the columns of a row (pandera, on the whole frame), with the columns it
+    reads: a source without one of them has nothing for it to check."""
+
+    columns: tuple[str, ...]
+    check: pa.Check
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     description: str = ""
-    #: dataframe-wide pandera checks (name -> check)
-    checks: tuple = field(default=())
+    #: checks across the columns of a row (see :class:`RowCheck`)
+    checks: tuple[RowCheck, ...] = field(default=())
 
     @property
     def column_names(self) -> list[str]:
@@ -140,10 +149,13 @@ ORDER_LINES = Table(
         _c("region", "str", False, "region of the sale (usually the customer's)"),
     ),
     checks=(
-        pa.Check(
-            lambda df: ~((df["status"] == "returned") & (df["quantity"] > 0))
-            & ~((df["status"] == "completed") & (df["quantity"] < 0)),
-            error="sign of quantity does not match status (returns are negative, sales positive)",
+        RowCheck(
+            ("status", "quantity"),
+            pa.Check(
+                lambda df: ~((df["status"] == "returned") & (df["quantity"] > 0))
+                & ~((df["status"] == "completed") & (df["quantity"] < 0)),
+                error="sign of quantity does not match status (returns are negative, sales positive)",
+            ),
         ),
     ),
 )
@@ -191,9 +203,12 @@ REPS = Table(
         _c("valid_to", "date", False, "last day of this stint (inclusive); empty while current"),
     ),
     checks=(
-        pa.Check(
-            lambda df: df["valid_to"].isna() | (df["valid_to"] >= df["valid_from"]),
-            error="valid_to is before valid_from",
+        RowCheck(
+            ("valid_from", "valid_to"),
+            pa.Check(
+                lambda df: df["valid_to"].isna() | (df["valid_to"] >= df["valid_from"]),
+                error="valid_to is before valid_from",
+            ),
         ),
     ),
 )
@@ -352,8 +367,8 @@ def pandera_schema(t: Table | str, columns: Iterable[str] | None = None) -> pa.D
     Types are checked loosely on the pandas side (``float64`` for money, which the
     warehouse stores as DECIMAL); the checks carry the value rules. Validate with
     ``lazy=True`` to get every failing row at once. ``columns``: only these columns'
-    checks (a source's columns: one without a value has nothing to check), the table's
-    own checks always.
+    checks and the row checks that read only these columns (a source's columns: one
+    without a value has nothing to check).
     """
     t = table(t) if isinstance(t, str) else t
     return _pandera_schema(t, None if columns is None else frozenset(columns))
@@ -377,4 +392,5 @@ def _pandera_schema(t: Table, columns: frozenset[str] | None) -> pa.DataFrameSch
             required=True,
             coerce=False,
         )
-    return pa.DataFrameSchema(cols, name=t.name, strict=False, checks=list(t.checks))
+    checks = [rc.check for rc in t.checks if columns is None or columns.issuperset(rc.columns)]
+    return pa.DataFrameSchema(cols, name=t.name, strict=False, checks=checks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import date
 
 import numpy as np
@@ -287,6 +288,27 @@ def test_price_outliers_are_flagged_not_dropped():
     assert log.problems.empty
     few, log = R.price_outliers(df.head(5), ctx())
     assert log.flags.empty  # too few lines to judge
+
+
+def test_price_outliers_per_product_before_discount_on_sales_only():
+    """Each product judged on its own sales' prices before discount; returns, cancelled
+    lines and lines without a product are not judged. Expected figures by hand (statistics)."""
+    p1 = [10.0, 10.2, 9.9, 10.1, 10.0, 9.8, 10.3, 10.0, 40.0]
+    p2 = [200.0, 198.0, 202.0, 201.0, 199.0, 200.0, 60.0, 203.0, 20.0]
+    d2 = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.7, 0.0, 0.0]  # 60 after 70 % off is 200 before
+    df = frame(
+        product_id=["P1"] * 9 + ["P2"] * 9 + ["P1", "P2", None],
+        unit_price=p1 + p2 + [500.0, 1.0, 999.0],
+        discount=[0.0] * 9 + d2 + [0.0, 0.0, 0.0],
+        status=["completed"] * 18 + ["returned", "cancelled", "completed"],
+    )
+    _, log = R.price_outliers(df, ctx())
+    assert log.flags["idx"].tolist() == [8, 17]
+    before = [p / (1 - d) for p, d in zip(p2, d2, strict=True)]
+    med = statistics.median(before)
+    mad = statistics.median(abs(b - med) for b in before)
+    z = (20.0 - med) / max(1.4826 * mad, 0.05 * med)
+    assert log.flags["detail"].tolist()[1] == f"before discount 20.00 vs median {med:.2f} (robust z {z:+.1f})"
 
 
 def test_clean_runs_every_rule_in_order():

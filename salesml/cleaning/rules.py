@@ -635,14 +635,13 @@ def schema_checks(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleL
     """The canonical schema's value rules (pandera): status codes, ranges, signs, sizes."""
     sch = schema.pandera_schema(ctx.table, [c for c in ctx.table.column_names if c in df.columns])
     frame = df.copy(deep=False)  # columns are replaced, never changed in place
-    for c in ctx.table.columns:
-        if c.name not in frame.columns:
-            frame[c.name] = pd.Series(np.nan if c.dtype in _NUMERIC_TYPES else None, index=frame.index, dtype="float64" if c.dtype in _NUMERIC_TYPES else ("datetime64[ns]" if c.dtype == "date" else object))
-        elif c.dtype == "int":
+    for c in ctx.table.columns:  # a column the source does not have is not checked (nor made)
+        if c.dtype == "int" and c.name in frame.columns:
             frame[c.name] = _nullable_int(frame[c.name])
     try:
         sch.validate(frame, lazy=True, inplace=True)  # frame is this rule's own (no copy of the rows)
     except pandera.errors.SchemaErrors as e:
+        vars(frame).pop("pandera", None)
         fc = e.failure_cases
         fc = fc[fc["index"].notna()]
         col = fc["column"].where(fc["schema_context"] == "Column", None)
@@ -657,6 +656,9 @@ def schema_checks(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleL
         )
         p = p.drop_duplicates(["idx", "reason"])
         return df, L.RuleLog(problems=p[L.PROBLEM_COLUMNS])
+    # pandera leaves its accessor on the frame, and the accessor refers back to the frame:
+    # a cycle that would keep this rule's columns alive until the garbage collector runs
+    vars(frame).pop("pandera", None)
     return df, L.RuleLog()
 
 
@@ -692,23 +694,23 @@ def price_outliers(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.Rule
     if not len(at):
         return df, L.RuleLog()
     # judge the price before a known discount: a 70 % deal is a discount, not a price typo
+    sold = price[at]
+    before = sold
     if "discount" in df.columns:
         discount = df["discount"].to_numpy(dtype="float64", na_value=np.nan)[at]
-        discount = np.where((discount >= 0) & (discount < 1), discount, 0.0)
-    else:
-        discount = np.zeros(len(at))
-    sold = price[at]
-    before = sold / (1 - discount)
+        before = sold / (1 - np.where((discount >= 0) & (discount < 1), discount, 0.0))
     # codes of the whole column (no copy of the texts), numbered again 0..k-1 among the sales
-    product = pd.factorize(pd.factorize(df["product_id"])[0][at])[0]
-    # per product (one value each, then spread by the codes): no row-sized group frames
-    n = np.bincount(product)[product]
-    med = pd.Series(before).groupby(product).median().to_numpy()[product]
-    mad = pd.Series(np.abs(before - med)).groupby(product).median().to_numpy()[product]
-    scale = np.maximum(1.4826 * mad, 0.05 * np.abs(med))
-    z = (before - med) / scale
-    hit = (n >= ctx.settings.price_outlier_min_lines) & (np.abs(z) > ctx.settings.price_outlier_z)
-    detail = [f"before discount {p:.2f} vs median {m:.2f} (robust z {v:+.1f})" for p, m, v in zip(before[hit], med[hit], z[hit], strict=True)]
+    product = pd.factorize(pd.factorize(df["product_id"])[0][at])[0].astype(np.int32)
+    # per product (one value each, spread by the codes only where needed): no row-sized frames
+    enough = np.bincount(product) >= ctx.settings.price_outlier_min_lines
+    med = pd.Series(before).groupby(product).median().to_numpy()
+    dev = np.abs(before - med[product])
+    scale = np.maximum(1.4826 * pd.Series(dev).groupby(product).median().to_numpy(), 0.05 * np.abs(med))
+    hit = np.flatnonzero(enough[product] & (dev > ctx.settings.price_outlier_z * scale[product]))  # |robust z| above the limit
+    del dev
+    p = product[hit]
+    z = (before[hit] - med[p]) / scale[p]
+    detail = [f"before discount {b:.2f} vs median {m:.2f} (robust z {v:+.1f})" for b, m, v in zip(before[hit], med[p], z, strict=True)]
     return df, L.flags("price_outliers", "unit_price", df.index[at[hit]], sold[hit], detail)
 
 

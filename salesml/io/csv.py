@@ -642,6 +642,9 @@ def read_csv(
     return table
 
 
+#: rows per batch handed over by DuckDB's CSV reader
+_BATCH_ROWS = 262_144
+
 #: what DuckDB's CSV reader decodes and decompresses itself
 _DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8"}
 _DUCKDB_COMPRESSION = {"": "none", "gzip": "gzip", "zstd": "zstd"}
@@ -677,7 +680,12 @@ def _read_with_duckdb(path: Path, scan: TextScan, digest: str, options: _Options
                 "columns": {f"c{i}": "VARCHAR" for i in range(len(names))},
                 "compression": _DUCKDB_COMPRESSION[scan.compression],
             },
-        ).to_arrow_table()
+        ).to_arrow_reader(_BATCH_ROWS)
+        # each batch copied into Arrow's own buffers of exactly its size and then let go:
+        # DuckDB's export holds more than the text it carries
+        batches = [pa.RecordBatch.from_arrays([pa.concat_arrays([c]) for c in b.columns], schema=b.schema) for b in table]
+        table = pa.Table.from_batches(batches, schema=table.schema)
+        del batches
         rejected = con.execute("SELECT count(*) FROM reject_errors").fetchall()[0][0]
     except duckdb.Error:
         return None
