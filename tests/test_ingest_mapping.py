@@ -64,6 +64,10 @@ def test_backticks_sequences_and_unknown_names():
         (["A", "A", "B", "B", "B", "", ""], [1, 2, 1, 2, 3, 1, 2]),  # each order's lines together
         (["A", "B", "A", None, "B", None, "A"], [1, 1, 2, 1, 2, 2, 3]),  # interleaved; missing is a group
         ([], []),
+        (["B", "B", "A", "A", "C"], [1, 2, 1, 2, 1]),  # runs, not in order of the keys
+        (["A", "A", "B", "A"], [1, 2, 1, 3]),  # a key coming back after another's run
+        ([None, None, "A", None], [1, 2, 1, 3]),  # missing keys in two runs
+        (["x"], [1]),
     ],
 )
 def test_sequences_count_within_each_key_in_row_order(keys, numbers):

@@ -537,6 +537,22 @@ def row_hashes(keys: pd.DataFrame) -> np.ndarray:
         con.close()
 
 
+def repeated(hashes: np.ndarray) -> np.ndarray:
+    """Which rows' hash occurs more than once: DuckDB finds the repeated hashes (none, in
+    nearly every file) without a row-sized hash table in Python, then only those are looked up."""
+    if len(hashes) < 2:
+        return np.zeros(len(hashes), dtype=bool)
+    con = duckdb.connect()
+    try:
+        con.register("_hashes", pa.table({"h": pa.array(hashes, type=pa.uint64())}))
+        twice = con.execute("SELECT h FROM _hashes GROUP BY h HAVING count(*) > 1").fetchnumpy()["h"]
+    finally:
+        con.close()
+    if not len(twice):
+        return np.zeros(len(hashes), dtype=bool)
+    return pd.Series(hashes).isin(twice).to_numpy()
+
+
 def duplicates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """Rows sharing a key: the latest (last in the file) is kept. An earlier row with the
     same values is an exact duplicate (quarantined; merged into the kept row for
@@ -547,7 +563,7 @@ def duplicates(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]
         return df, L.RuleLog()
     # one hash per key finds the candidates (a 64-bit column, not pandas' factorised copies
     # of every key column); they are then compared value by value
-    maybe = pd.Series(row_hashes(df[keys])).duplicated(keep=False).to_numpy()
+    maybe = repeated(row_hashes(df[keys]))
     if not maybe.any():
         return df, L.RuleLog()
     sub = df[maybe]

@@ -305,14 +305,28 @@ def line_numbers(keys: pd.Series) -> pd.Series:
     """``@seq``: 1, 2, ... within each value of ``keys`` in the order of the rows (a missing
     key is a group too). An export lists an order's lines together: then the numbers are
     counted along the runs without grouping."""
-    codes, uniques = pd.factorize(keys, use_na_sentinel=False)
-    n = len(codes)
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if n else np.array([], dtype=np.int64)
-    if len(starts) == len(uniques):  # every key in one run
+    n = len(keys)
+    if not n:
+        return pd.Series(np.array([], dtype=np.int64), index=keys.index)
+    # where a run of equal keys starts, from neighbours (no hash table of every row)
+    arr = pa.array(as_text(keys), from_pandas=True)
+    same = pc.equal(arr[1:], arr[:-1])
+    both_missing = pc.and_(pc.is_null(arr[1:]), pc.is_null(arr[:-1]))
+    starts = np.flatnonzero(np.r_[True, ~arrow_mask(pc.or_kleene(same, both_missing))])
+    if _each_once(arr.take(pa.array(starts))):  # every key in one run: count along the runs
         seq = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
     else:
+        codes = pd.factorize(keys, use_na_sentinel=False)[0]
         seq = pd.Series(codes).groupby(codes, sort=False).cumcount().to_numpy()
     return pd.Series(seq.astype(np.int64) + 1, index=keys.index)
+
+
+def _each_once(keys: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether no key occurs twice: at once when they ascend (an export in order of its
+    orders), else by hashing them."""
+    if len(keys) < 2 or not keys.null_count and arrow_mask(pc.less(keys[:-1], keys[1:])).all():
+        return True
+    return not pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(keys) if isinstance(keys, pa.ChunkedArray) else pa.chunked_array([keys]))).duplicated().any()
 
 
 def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table, where: str = "", style: NumberStyle = PLAIN) -> Mapped:

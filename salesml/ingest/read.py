@@ -21,7 +21,7 @@ import pandas as pd
 
 from salesml import schema
 from salesml.cleaning import log as L
-from salesml.cleaning.rules import row_hashes
+from salesml.cleaning.rules import repeated, row_hashes
 from salesml.config import JoinSource, Settings, SourceSettings, TableSource
 from salesml.errors import SalesmlError
 from salesml.io import RawTable, SourceFileError, file_hash, read_csv, read_header, read_source
@@ -123,7 +123,7 @@ def exact_repeats(raw: pd.DataFrame, policy: str, hashes: np.ndarray | None = No
     # value by value
     if hashes is None or len(hashes) != len(raw):
         hashes = row_hashes(raw[cols])
-    maybe = pd.Series(hashes).duplicated(keep=False).to_numpy()
+    maybe = repeated(hashes)
     if not maybe.any():
         return L.RuleLog()
     sub = raw[maybe]
