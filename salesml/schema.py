@@ -27,6 +27,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 
 STATUSES = ("completed", "cancelled", "returned")
 OPPORTUNITY_OUTCOMES = ("won", "lost", "open")
@@ -39,6 +40,15 @@ SOURCE_ROW = "source_row"
 #: text in frames on their way in (raw rows, mapped columns): Arrow-backed strings, compact
 #: and vectorised (missing = <NA>); the readers give raw frames in it already
 TEXT = pd.StringDtype("pyarrow")
+
+
+def text_series(values: pyarrow.Array | pyarrow.ChunkedArray, index: pd.Index | None = None, name: str | None = None) -> pd.Series:
+    """Arrow text as a :data:`TEXT` column, without copying the text."""
+    if not isinstance(values, pyarrow.ChunkedArray):
+        values = pyarrow.chunked_array([values])
+    if values.type != pyarrow.large_string():
+        values = values.cast(pyarrow.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(values), index=index, name=name)
 
 #: ``dtype`` values a column may have, with their DuckDB type
 SQL_TYPES = {

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from salesml.schema import TEXT
+
 FIX_COLUMNS = ["idx", "rule", "column", "before", "after"]
 FLAG_COLUMNS = ["idx", "rule", "column", "value", "detail"]
 PROBLEM_COLUMNS = ["idx", "rule", "column", "reason", "detail"]
@@ -140,6 +142,8 @@ def merges(rule: str, idx, into) -> RuleLog:
 def _texts(values, n: int | None = None) -> list:
     if isinstance(values, str):
         return [values] * (n or 1)
+    if isinstance(values, pd.Series) and values.dtype == TEXT:
+        return values.to_numpy(dtype=object, na_value=None).tolist()
     out = []
     for v in values:
         if v is None or (isinstance(v, float) and v != v) or v is pd.NA or v is pd.NaT:

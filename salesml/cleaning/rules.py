@@ -379,16 +379,16 @@ def mark_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
     log = L.RuleLog()
     qty = out["quantity"].to_numpy(dtype="float64", na_value=np.nan)
     status = out["status"]
+    codes = pa.array(status, from_pandas=True)
     ruled = np.zeros(len(out), dtype=bool)
     if ctx.set_by_rules.get("status"):
         ruled = out.index.isin(list(ctx.set_by_rules["status"]))
-    flip = (qty < 0) & mask(status.fillna("completed") == "completed") & ~ruled
+    flip = (qty < 0) & arrow_mask(pc.or_kleene(pc.equal(codes, "completed"), pc.is_null(codes))) & ~ruled
     if flip.any():
         log += L.fixes("mark_returns", "status", df.index[flip], status[flip], ["returned"] * int(flip.sum()))
-        status = status.copy()
-        status[flip] = "returned"
-        out["status"] = status
-    returned = mask(out["status"] == "returned")
+        codes = pc.if_else(pa.array(flip), pa.scalar("returned", pa.large_string()), codes.cast(pa.large_string()))
+        out["status"] = schema.text_series(codes, out.index)
+    returned = arrow_mask(pc.equal(codes, "returned"))
     positive = returned & (qty > 0)
     if positive.any():
         log += L.fixes("mark_returns", "quantity", df.index[positive], qty[positive], -qty[positive])
@@ -407,6 +407,15 @@ def _anonymous(customers: pd.Series, ctx: Context) -> np.ndarray:
     if ctx.source.anonymous_customer:
         anon |= mask(as_text(customers) == ctx.source.anonymous_customer)
     return anon
+
+
+def _no_sale_detail(customers: pd.Series, products: pd.Series, ctx: Context, prefix: str) -> list[str]:
+    """Why each return found no sale, in words (built in Arrow: a file may hold many)."""
+    c = pa.array(as_text(customers), from_pandas=True).cast(pa.string())
+    p = pc.fill_null(pa.array(as_text(products), from_pandas=True).cast(pa.string()), "(no product)")
+    text = pc.binary_join_element_wise(f"{prefix}no earlier sale of ", p, " to ", c, " with that quantity left", "")
+    anon = pa.array(_anonymous(customers, ctx))
+    return pc.if_else(anon, f"{prefix}no customer to match", text).to_pylist()
 
 
 def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
@@ -505,13 +514,10 @@ def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
             rl[idx] = linked["line_no"].to_numpy(dtype="float64")
             out["return_of_order_id"], out["return_of_line_no"] = ro, rl
             log += L.fixes("link_returns", "return_of_order_id", idx, [None] * len(idx), [_key(o, n) for o, n in zip(linked["order_id"], linked["line_no"], strict=True)])
-        missing = sorted(set(out.index[todo]) - set(linked["idx"]))
-        detail = [
-            "no customer to match" if pd.isna(c) or c == ctx.source.anonymous_customer else f"no earlier sale of {p} to {c} with that quantity left"
-            for c, p in zip(out.loc[missing, "customer_id"], out.loc[missing, "product_id"], strict=True)
-        ]
+        missing = out.index[todo].difference(pd.Index(linked["idx"]))
+        detail = _no_sale_detail(out.loc[missing, "customer_id"], out.loc[missing, "product_id"], ctx, "unlinked: " if accept else "")
         if accept:
-            log += L.flags("unlinked_returns", "return_of_order_id", missing, [None] * len(missing), [f"unlinked: {d}" for d in detail])
+            log += L.flags("unlinked_returns", "return_of_order_id", missing, [None] * len(missing), detail)
         else:
             log += L.problems("link_returns", "quantity", missing, "a return with no sale to reverse", detail)
     return out, log

@@ -234,7 +234,7 @@ def _series(col: pa.ChunkedArray, index: pd.Index, name: str) -> pd.Series:
     times become datetime64 (as DuckDB's own conversion to pandas gives them)."""
     t = col.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return pd.Series(pd.arrays.ArrowStringArray(col.cast(pa.large_string())), index=index, name=name)
+        return schema.text_series(col, index, name)
     if pa.types.is_decimal(t):
         col = col.cast(pa.float64())
     elif pa.types.is_date(t):
@@ -284,7 +284,7 @@ def _number_text(values: pd.Series) -> pd.Series:
     rest = ~whole & ~np.isnan(v)
     if not rest.any():  # ids exported as floats: all whole, cast in Arrow
         ints = pa.array(np.where(whole, v, 0).astype(np.int64), mask=~whole)
-        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pc.cast(ints, pa.large_string())])), index=values.index)
+        return schema.text_series(pc.cast(ints, pa.large_string()), values.index)
     out = np.full(len(v), None, dtype=object)
     out[whole] = pc.cast(pa.array(v[whole].astype(np.int64)), pa.string()).to_numpy(zero_copy_only=False)
     if rest.any():
@@ -326,7 +326,7 @@ def _each_once(keys: pa.Array | pa.ChunkedArray) -> bool:
     orders), else by hashing them."""
     if len(keys) < 2 or not keys.null_count and arrow_mask(pc.less(keys[:-1], keys[1:])).all():
         return True
-    return not pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(keys) if isinstance(keys, pa.ChunkedArray) else pa.chunked_array([keys]))).duplicated().any()
+    return not schema.text_series(keys).duplicated().any()
 
 
 def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table, where: str = "", style: NumberStyle = PLAIN) -> Mapped:

@@ -67,6 +67,7 @@ from salesml.io.text import (
     open_text,
     scan_text,
 )
+from salesml.schema import text_series
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -334,7 +335,7 @@ def _frame(names: list[str], flat: list[str], starts: list[int], first_index: in
     index = pd.RangeIndex(first_index, first_index + len(starts))
     columns = {SOURCE_ROW: pd.Series(np.asarray(starts, dtype=np.int64), index=index)}
     for j, name in enumerate(names):
-        columns[name] = pd.Series(pd.arrays.ArrowStringArray(pa.array(flat[j::n], type=pa.large_string())), index=index)
+        columns[name] = text_series(pa.array(flat[j::n], type=pa.large_string()), index)
     return pd.DataFrame(columns, index=index, copy=False)
 
 
@@ -698,7 +699,7 @@ def _read_with_duckdb(path: Path, scan: TextScan, digest: str, options: _Options
     hashes = table.column("_row_hash").to_numpy()
     table = table.drop_columns(["_row_hash"])
     for name, col in zip(names, table.columns, strict=True):
-        columns[name] = pd.Series(pd.arrays.ArrowStringArray(col if col.type == pa.large_string() else col.cast(pa.large_string())), index=index)
+        columns[name] = text_series(col, index)
     frame = pd.DataFrame(columns, index=index, copy=False)
     return RawTable(frame=frame, path=path, encoding=scan.encoding, content_hash=digest, lines=scan.lines,
                     header_lines=1, compression=scan.compression, reader="duckdb", row_hashes=hashes)
