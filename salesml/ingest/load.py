@@ -199,7 +199,20 @@ def prepare(
     for rule in SET_RULES + LINKING_RULES:
         df, part = on_rows_still_in(rule, df, ctx, log.rejected)
         log += part
-    return df, log  # a canonical column the source does not have is absent (NULL when written)
+    return with_keys(df, ctx.table), log
+
+
+def with_keys(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
+    """The table's key columns, missing values where the source has none (a target of a rep
+    names no team); any other column the source does not have stays absent (NULL when written)."""
+    absent = [k for k in table.key if k not in df.columns]
+    if not absent:
+        return df
+    out = df.copy(deep=False)
+    for k in absent:
+        dtype = {"date": "datetime64[ns]", "str": schema.TEXT, "period": schema.TEXT}.get(table.column(k).dtype, "float64")
+        out[k] = pd.Series(pd.NA if dtype == schema.TEXT else np.nan, index=out.index, dtype=dtype)
+    return out
 
 
 def quarantine_rows(log: RuleLog, records: pd.DataFrame) -> pd.DataFrame:
