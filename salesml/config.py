@@ -27,11 +27,10 @@ from typing import Any
 import duckdb
 
 from salesml.errors import SalesmlError
+from salesml.locations import DEFAULT_CONFIG_NAME as DEFAULT_CONFIG_NAME
+from salesml.locations import ENV_CONFIG as ENV_CONFIG
+from salesml.locations import ENV_WAREHOUSE as ENV_WAREHOUSE
 from salesml.schema import ROLES, TABLES
-
-ENV_CONFIG = "SALESML_CONFIG"
-ENV_WAREHOUSE = "SALESML_WAREHOUSE"
-DEFAULT_CONFIG_NAME = "salesml.toml"
 
 SCALES = ("small", "medium", "large")
 SOURCE_FORMATS = ("csv", "excel", "parquet", "sql")

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
 
@@ -79,6 +78,8 @@ def commission(
     config: ConfigOpt = None,
 ) -> None:
     """Commission statements per rep for one month, under the commission plans of the config file."""
+    import pandas as pd
+
     from salesml.accounting.commissions import statements, statements_json
     from salesml.io.export import export_format, export_frame, export_sheets
     from salesml.scope import Scope
@@ -174,6 +175,8 @@ def targets_phase(
     config: ConfigOpt = None,
 ) -> None:
     """Phase yearly targets into monthly ones (load them with `salesml ingest FILE --table targets`)."""
+    import pandas as pd
+
     from salesml import warehouse
     from salesml.accounting import targets
     from salesml.io import read_csv

@@ -11,16 +11,19 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from salesml.accounting.ledger import ensure_posted
-from salesml.config import ENV_CONFIG, Settings, load_settings
+from salesml.locations import ENV_CONFIG
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from salesml.config import Settings
 
 app = typer.Typer(
     name="salesml",
@@ -70,6 +73,10 @@ class _State:
 
 
 def _settings(config: Path | None) -> Settings:
+    from salesml.config import (
+        load_settings,  # the package is imported when a command runs, not for --help
+    )
+
     return load_settings(config or _State.config)
 
 
@@ -83,6 +90,8 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _json_value(v):
+    import pandas as pd
+
     if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
         return None
     if hasattr(v, "isoformat"):
@@ -102,6 +111,8 @@ def _jsonable(df: pd.DataFrame) -> list[dict]:
 
 def emit(df: pd.DataFrame, fmt: str, title: str | None = None) -> None:
     """Print a frame: JSON records, CSV, or a readable table."""
+    import pandas as pd
+
     if fmt == "json":
         sys.stdout.write(json.dumps(_jsonable(df), ensure_ascii=False, indent=2) + "\n")
     elif fmt == "csv":
@@ -116,6 +127,8 @@ def emit(df: pd.DataFrame, fmt: str, title: str | None = None) -> None:
 
 
 def _cell(v, column: str = "") -> str:
+    import pandas as pd
+
     if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
         return ""
     if isinstance(v, float):
@@ -125,6 +138,8 @@ def _cell(v, column: str = "") -> str:
 
 def _post(settings: Settings) -> None:
     """Bring the ledger up to date with the loads (a note on stderr when it posts)."""
+    from salesml.accounting.ledger import ensure_posted
+
     if not settings.warehouse_path.exists():
         return
     result = ensure_posted(settings)

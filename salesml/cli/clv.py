@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from salesml.cli.base import ConfigOpt, Fmt, _fail, _post, _settings, app, emit, err, out
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @app.command()
@@ -32,6 +34,7 @@ def clv(
     much revenue the models leave out is said on stderr (and under "anonymous" in the
     --fit-only JSON).
     """
+    import pandas as pd
     day = None
     if as_of:
         try:
@@ -95,6 +98,7 @@ def clv(
 
 
 def _print_fit(bg, gg, summary: pd.DataFrame, day: date, clv_settings, fmt: Fmt, anonymous) -> None:
+    import pandas as pd
     rep = summary[summary["frequency"] > 0]
     corr = float(rep["frequency"].corr(rep["monetary"])) if len(rep) > 2 else float("nan")
     payload = {

@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
 
@@ -87,6 +86,8 @@ def ingest(
     Every row read is loaded, loaded with recorded fixes, merged (distinct tables) or
     quarantined with a reason; rows and revenue reconcile to the cent.
     """
+    import pandas as pd
+
     from salesml.demo.source import SOURCE_NAME, demo_source
     from salesml.ingest import ingest_source
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from salesml.cli.base import (
@@ -31,6 +30,9 @@ from salesml.cli.base import (
 )
 from salesml.cli.models import train_app
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 LevelOpt = Annotated[str, typer.Option("--level", help="company, region, team, rep, category or product")]
 FreqOpt = Annotated[str, typer.Option("--freq", help="D (days), W (weeks ending Sunday) or M (months)")]
 HorizonOpt = Annotated[int, typer.Option("--horizon", help="steps ahead (0 = [forecast] horizon_d / horizon_w / horizon_m)")]
@@ -40,6 +42,7 @@ WorkersOpt = Annotated[int | None, typer.Option("--workers", help="processes (de
 
 
 def _fmt_metrics(df: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
     shown = df.copy()
     for c, spec in (("mase", ".3f"), ("smape", ".1f"), ("wape", ".1f"), ("bias", ".1f"), ("coverage_80", ".1f")):
         if c in shown:
@@ -62,6 +65,8 @@ def forecast(
     """Forecast every series of a level: ``unique_id, ds, yhat, lo, hi, model`` (never
     negative), each series' model chosen by backtest, with its status (fitted, fallback or
     skipped, and why)."""
+    import pandas as pd
+
     from salesml.forecast import service
 
     settings = _settings(config)
@@ -155,6 +160,8 @@ def train_forecast(
     keeps it in data/models/cache/: rendering that report afterwards reads it instead of
     fitting again, as long as the data, settings and salesml are the same (else the report
     computes it again)."""
+    import pandas as pd
+
     from salesml.forecast import service
     from salesml.reports import forecast as forecast_report
 
@@ -192,6 +199,8 @@ def reorder(
 ) -> None:
     """Low-stock alerts: products whose stock on hand + on order is below the reorder point
     (demand over the lead time from the forecast + safety stock at [inventory] service_level)."""
+    import pandas as pd
+
     from salesml.forecast import inventory, service
 
     settings = _settings(config)

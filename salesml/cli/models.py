@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from salesml.cli.base import (
@@ -30,6 +29,9 @@ from salesml.cli.base import (
     err,
     out,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 train_app = typer.Typer(help="Train a model, evaluate it on a time-based holdout against baselines, save a new version.", no_args_is_help=True)
 score_app = typer.Typer(help="Score with a stored model version and write the scores to the warehouse.", no_args_is_help=True)
@@ -53,6 +55,8 @@ def _as_of(value: str | None) -> date | None:
 
 
 def _metric_table(model: dict, baselines: dict) -> pd.DataFrame:
+    import pandas as pd
+
     from salesml.customers.churn_scorers import NAMES
 
     rows = [{"scorer": NAMES["model"], **{m: model.get(m) for m in METRICS}}]
@@ -70,6 +74,8 @@ def train_churn(
     """Churn: fit on monthly cutoffs, evaluate on the later holdout (model vs recency and
     BG/NBD), refit on all data up to the as-of date and save a new version. Anonymous
     (walk-in / guest) sales are left out: how many is said on stderr (JSON: "anonymous")."""
+    import pandas as pd
+
     from salesml.customers import churn
 
     settings = _settings(config)
@@ -115,6 +121,8 @@ def score_churn(
     revenue of the lookback window that leaves out is said on stderr (JSON: "anonymous").
     An --as-of date before the end of the model's training labels is refused (the model has
     seen what happened next): train a model as of that date, or --allow-lookahead."""
+    import pandas as pd
+
     from salesml.customers import churn
 
     settings = _settings(config)
@@ -180,6 +188,7 @@ def models_list(
 
 
 def _window_text(w) -> str | None:
+    import pandas as pd
     if isinstance(w, dict):
         return f"{w.get('first', '')} .. {w.get('last', '')}"
     return None if w is None or (isinstance(w, float) and pd.isna(w)) else str(w)
