@@ -242,6 +242,20 @@ def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company"
     )"""
 
 
+def _comparison_sql(keys: list[str], prefilter: str) -> str:
+    """``cmp``: the revenue of the comparison months ($prev, $ly) per key — the one measure a
+    comparison shows, from the ledger alone (no costs, targets or months in between)."""
+    key_list = "".join(f"{k}, " for k in keys)
+    return f"""
+    hc AS (
+        SELECT period, team, region, coalesce(rep_id, $un) AS rep_key, amount
+        FROM ledger WHERE period = $prev OR period = $ly
+    ),
+    cmp AS (
+        SELECT period, {key_list} sum(amount) AS revenue FROM hc WHERE {prefilter} GROUP BY ALL
+    )"""
+
+
 def _params(settings: PerformanceSettings, first: str, last: str, extra: dict | None = None) -> dict:
     start, _ = period_bounds(first)
     _, stop = period_bounds(last)
@@ -340,9 +354,10 @@ def performance(
     sql = f"""
     WITH {_attributed_sql()},
     {_aggregate_sql(keys, "TRUE")},
+    {_comparison_sql(keys, "TRUE")},
     cur AS (SELECT * FROM agg WHERE period = $period),
-    prv AS (SELECT * FROM agg WHERE period = $prev),
-    lyr AS (SELECT * FROM agg WHERE period = $ly),
+    prv AS (SELECT * FROM cmp WHERE period = $prev),
+    lyr AS (SELECT * FROM cmp WHERE period = $ly),
     result AS (
         SELECT c.period{", " + key_cols if keys else ""}{", c.reps" if by in ("team", "region", "company") else ""},
             {_measures_sql()}{_rank_sql(by)}
@@ -355,7 +370,7 @@ def performance(
     df = _run(
         con,
         sql,
-        _params(settings, ly, period, {"period": period, "prev": prev, "ly": ly, "anon": list(anonymous), **scope_params}),
+        _params(settings, period, period, {"period": period, "prev": prev, "ly": ly, "anon": list(anonymous), **scope_params}),
     )
     return _finish(con, df, by)
 
@@ -416,14 +431,15 @@ def scope_summary(
     sql = f"""
     WITH {_attributed_sql()},
     {_aggregate_sql([], cond, scope.level)},
+    {_comparison_sql([], cond)},
     cur AS (SELECT * FROM agg WHERE period = $period),
-    prv AS (SELECT * FROM agg WHERE period = $prev),
-    lyr AS (SELECT * FROM agg WHERE period = $ly)
+    prv AS (SELECT * FROM cmp WHERE period = $prev),
+    lyr AS (SELECT * FROM cmp WHERE period = $ly)
     SELECT $period AS period, c.reps, {_measures_sql()}
     FROM (SELECT 1) one
     LEFT JOIN cur c ON TRUE LEFT JOIN prv p ON TRUE LEFT JOIN lyr y ON TRUE
     """
-    df = _run(con, sql, _params(settings, ly, period, {"period": period, "prev": prev, "ly": ly, "anon": list(anonymous), **scope_params}))
+    df = _run(con, sql, _params(settings, period, period, {"period": period, "prev": prev, "ly": ly, "anon": list(anonymous), **scope_params}))
     df.insert(1, "scope", str(scope))
     for c in ("orders", "customers", "reps"):
         df[c] = df[c].astype("Int64")
