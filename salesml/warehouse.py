@@ -539,17 +539,22 @@ def sales_for_returns(
     try:
         df = con.execute(
             """
-            WITH s AS (
-                SELECT o.order_id, o.line_no, o.customer_id, o.product_id, o.order_date, o.quantity
-                FROM order_lines o
-                WHERE o.status = 'completed' AND o.quantity > 0
-                  AND NOT list_contains($excl::INTEGER[], o.batch_id) AND (
-                    EXISTS (SELECT 1 FROM _pairs p WHERE p.customer_id::VARCHAR = o.customer_id AND p.product_id::VARCHAR = o.product_id)
-                    OR list_contains($named::VARCHAR[], o.order_id))
+            WITH cand AS (
+                -- the sales of the pairs (a join on the small probe) and of the named orders
+                SELECT o.order_id, o.line_no, o.customer_id, o.product_id, o.order_date, o.quantity, o.status, o.batch_id
+                FROM order_lines o JOIN _pairs p ON p.customer_id::VARCHAR = o.customer_id AND p.product_id::VARCHAR = o.product_id
+                UNION ALL
+                SELECT o.order_id, o.line_no, o.customer_id, o.product_id, o.order_date, o.quantity, o.status, o.batch_id
+                FROM order_lines o WHERE list_contains($named::VARCHAR[], o.order_id)
+                  AND NOT EXISTS (SELECT 1 FROM _pairs p WHERE p.customer_id::VARCHAR = o.customer_id AND p.product_id::VARCHAR = o.product_id)
+            ), s AS (
+                SELECT order_id, line_no, customer_id, product_id, order_date, quantity FROM cand
+                WHERE status = 'completed' AND quantity > 0 AND NOT list_contains($excl::INTEGER[], batch_id)
             ), r AS (
-                SELECT return_of_order_id AS order_id, return_of_line_no AS line_no, -sum(quantity) AS returned
-                FROM order_lines WHERE status = 'returned' AND return_of_order_id IS NOT NULL
-                  AND NOT list_contains($excl::INTEGER[], batch_id) GROUP BY ALL
+                -- what was returned of those sales so far (only returns naming one of them)
+                SELECT o.return_of_order_id AS order_id, o.return_of_line_no AS line_no, -sum(o.quantity) AS returned
+                FROM order_lines o SEMI JOIN (SELECT DISTINCT order_id FROM s) k ON o.return_of_order_id = k.order_id
+                WHERE o.status = 'returned' AND NOT list_contains($excl::INTEGER[], o.batch_id) GROUP BY ALL
             )
             SELECT s.order_id, s.line_no::DOUBLE AS line_no, s.customer_id, s.product_id,
                    s.order_date::TIMESTAMP AS order_date, s.quantity::DOUBLE AS quantity,

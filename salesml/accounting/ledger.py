@@ -49,7 +49,16 @@ def _target_sql(scoped: bool = False) -> str:
     ``scoped``, only for the lines of the temp table ``_affected``."""
     only = _ONLY_AFFECTED.format(t="l") if scoped else ""
     return """
-    WITH lines AS (
+    WITH posting AS (
+        SELECT * FROM order_lines l WHERE l.status IN ($sale, $ret) AND l.order_date <= $through {only}
+    ),
+    reversed AS (
+        -- the sales that the returns being posted reverse (only those: never a table of every line)
+        SELECT o.order_id, o.line_no, o.order_date, o.rep_id FROM order_lines o
+        SEMI JOIN (SELECT DISTINCT return_of_order_id, return_of_line_no FROM posting WHERE status = $ret) r
+          ON o.order_id = r.return_of_order_id AND o.line_no = r.return_of_line_no
+    ),
+    lines AS (
         SELECT l.order_id, l.line_no, l.customer_id, l.product_id, l.status, l.quantity,
                l.order_date AS event_date,
                coalesce(o.order_date, l.order_date) AS credit_date,
@@ -59,10 +68,9 @@ def _target_sql(scoped: bool = False) -> str:
                l.amount,
                CASE WHEN l.cost IS NULL THEN 0 ELSE l.amount - l.cost END AS margin,
                (l.status = $ret AND o.order_id IS NULL) AS unlinked
-        FROM order_lines l
-        LEFT JOIN order_lines o
+        FROM posting l
+        LEFT JOIN reversed o
           ON l.status = $ret AND o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no
-        WHERE l.status IN ($sale, $ret) AND l.order_date <= $through {only}
     ),
     split AS (
         -- credit shares: the order's split if it has one (a return follows its sale's order)
@@ -143,12 +151,30 @@ def _delta_sql(scoped: bool = False) -> str:
     """
 
 
-def _affected_sql() -> str:
+def _affected_sql(splits: bool, reps: bool, replaced: bool) -> str:
     """The lines whose entries the batches loaded since the last posting (``$mark``) may
     change: their own lines; returns that name one of them (a sale arriving after its
-    return); the lines and returns of orders whose credit split changed; the lines credited
-    to a rep whose hierarchy changed; and, when a batch replaced an earlier one, the posted
-    lines that are gone and the returns whose sale is gone."""
+    return); with ``splits`` (a split batch among them), the lines and returns of orders whose
+    credit split changed; with ``reps``, the lines credited to a rep whose hierarchy changed;
+    and with ``replaced`` (a batch replaced an earlier one), the posted lines that are gone and
+    the returns whose sale is gone. A part that cannot apply is left out of the query, so
+    that a daily file never makes the database compare every line with every entry."""
+    parts = [
+        "SELECT order_id, line_no FROM new_lines",
+        """SELECT l.order_id, l.line_no FROM order_lines l
+    JOIN new_lines n ON l.return_of_order_id = n.order_id AND l.return_of_line_no = n.line_no""",
+    ]
+    if splits:
+        parts.append("""SELECT l.order_id, l.line_no FROM order_lines l
+    WHERE l.order_id IN (SELECT order_id FROM split_orders) OR l.return_of_order_id IN (SELECT order_id FROM split_orders)""")
+    if reps:
+        parts.append("SELECT order_id, line_no FROM ledger WHERE rep_id IN (SELECT rep_id FROM new_reps)")
+    if replaced:
+        parts.append("""SELECT e.order_id, e.line_no FROM ledger e
+    WHERE NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = e.order_id AND l.line_no = e.line_no)""")
+        parts.append("""SELECT l.order_id, l.line_no FROM order_lines l
+    WHERE l.return_of_order_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM order_lines o WHERE o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no)""")
     return """
     WITH nb AS (
         SELECT batch_id, table_name FROM load_batches
@@ -162,26 +188,20 @@ def _affected_sql() -> str:
     ),
     new_reps AS (
         SELECT DISTINCT rep_id FROM reps WHERE batch_id IN (SELECT batch_id FROM nb WHERE table_name = 'reps')
-    ),
-    replaced AS (SELECT count(*) AS n FROM load_batches WHERE replaced_by > $mark)
-    SELECT order_id, line_no FROM new_lines
-    UNION
-    SELECT l.order_id, l.line_no FROM order_lines l
-    JOIN new_lines n ON l.return_of_order_id = n.order_id AND l.return_of_line_no = n.line_no
-    UNION
-    SELECT l.order_id, l.line_no FROM order_lines l
-    WHERE l.order_id IN (SELECT order_id FROM split_orders) OR l.return_of_order_id IN (SELECT order_id FROM split_orders)
-    UNION
-    SELECT order_id, line_no FROM ledger WHERE rep_id IN (SELECT rep_id FROM new_reps)
-    UNION
-    SELECT e.order_id, e.line_no FROM ledger e
-    WHERE (SELECT n FROM replaced) > 0
-      AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = e.order_id AND l.line_no = e.line_no)
-    UNION
-    SELECT l.order_id, l.line_no FROM order_lines l
-    WHERE (SELECT n FROM replaced) > 0 AND l.return_of_order_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM order_lines o WHERE o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no)
-    """
+    )
+    """ + "\n    UNION\n    ".join(parts)
+
+
+def _changes_since(con: duckdb.DuckDBPyConnection, mark: int) -> dict[str, bool]:
+    """Which kinds of change the batches since ``mark`` bring (see :func:`_affected_sql`)."""
+    [(splits, reps, replaced)] = con.execute(
+        """SELECT count(*) FILTER (WHERE table_name = 'order_splits' AND batch_id > $mark) > 0,
+                  count(*) FILTER (WHERE table_name = 'reps' AND batch_id > $mark) > 0,
+                  count(*) FILTER (WHERE replaced_by > $mark) > 0
+           FROM load_batches""",
+        {"mark": mark},
+    ).fetchall()
+    return {"splits": bool(splits), "reps": bool(reps), "replaced": bool(replaced)}
 
 
 def _incremental_mark(con: duckdb.DuckDBPyConnection) -> int | None:
@@ -247,7 +267,7 @@ def post(
     con.execute("BEGIN TRANSACTION")
     try:
         if mark is not None:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _affected AS {_affected_sql()}", {"mark": mark})
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _affected AS {_affected_sql(**_changes_since(con, mark))}", {"mark": mark})
         # the differences stay in the database: no round trip through Python for millions of lines
         con.execute(f"CREATE OR REPLACE TEMP TABLE _delta AS {_delta_sql(mark is not None)}", params)
         origins = [r[0] for r in con.execute("SELECT DISTINCT origin_period FROM _delta").fetchall()]
