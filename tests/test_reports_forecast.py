@@ -1,5 +1,6 @@
 """The sales forecast report: recorded figures = the forecast functions' results, privacy of
-scope, escaping, degrading without inventory or targets; and the report's pure helpers."""
+scope, escaping, degrading without inventory or targets; and the report's pure helpers.
+(The arithmetic the report calls, salesml.forecast.summary, is in test_forecast_summary.)"""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from salesml import warehouse
 from salesml.config import ForecastSettings, Settings
 from salesml.forecast import auto, inventory, landing, reconcile
+from salesml.forecast import summary as FS
 from salesml.reports import forecast as F
 from salesml.reports.runner import render
 from salesml.scope import parse_scope
@@ -123,7 +125,7 @@ def test_rep_report_holds_nothing_of_anyone_else_and_its_landing_is_the_function
     assert f["forecast_total"] == pytest.approx(base["yhat"].sum(), rel=1e-9)  # one node: nothing to reconcile
     daily, _, _ = auto.forecast_panel(Yd, window.remaining_days, "D", fs, workers=1)
     daily_rec = reconcile.reconcile(daily, Yd, Sd, tags_d, fs.reconcile, freq="D")
-    daily_rec, scaled = F.align_daily(daily_rec, weekly, "W")
+    daily_rec, scaled = FS.align_daily(daily_rec, weekly, "W")
     assert scaled == 1  # AS_OF is a Sunday: the week to 2026-06-28 is forecast at both frequencies
     with warehouse.connect(s.warehouse_path, read_only=True) as con:
         for kind in ("month", "quarter"):
@@ -195,12 +197,6 @@ def test_daily_models_and_history():
     assert (date(2026, 6, 21) - start).days + 1 == (3 + 5) * 9 + 56  # a choice on 5 windows reaches further back
 
 
-def test_year_earlier_keeps_the_weekday_or_the_month():
-    weeks = F.year_earlier(pd.to_datetime(["2026-06-28"]), "W")
-    assert weeks[0] == pd.Timestamp("2025-06-29") and weeks[0].day_name() == "Sunday"
-    assert F.year_earlier(pd.to_datetime(["2026-03-01"]), "M")[0] == pd.Timestamp("2025-03-01")
-
-
 def test_complete_base_fills_nodes_without_a_forecast():
     dates = pd.date_range("2026-07-05", periods=2, freq="W-SUN")
     base = pd.DataFrame({"unique_id": "a", "ds": dates, "yhat": [1.0, 2.0], "lo": [0.5, 1.0], "hi": [2.0, 3.0], "model": "theta"})
@@ -228,29 +224,6 @@ def test_top_children_and_labels():
     }
 
 
-def test_combine_nodes_sums_forecasts_with_independent_errors():
-    ds = pd.to_datetime(["2026-07-05"])
-    z = F.z_value(80)
-    fc = pd.DataFrame({"unique_id": ["a", "b"], "ds": [ds[0], ds[0]], "yhat": [10.0, 20.0], "lo": [10 - 3 * z, 20 - 4 * z], "hi": [10 + 3 * z, 20 + 4 * z]})
-    one = F.combine_nodes(fc, ["a"], 80)
-    assert one[["yhat", "lo", "hi"]].iloc[0].tolist() == pytest.approx([10, 10 - 3 * z, 10 + 3 * z])
-    both = F.combine_nodes(fc, ["a", "b"], 80).iloc[0]
-    assert both["yhat"] == 30 and both["hi"] == pytest.approx(30 + 5 * z)  # σ = √(3² + 4²)
-
-
-def test_combine_landing():
-    rows = pd.DataFrame(
-        {"period": "2026-07", "actual_to_date": [100.0, 0.0], "forecast_rest": [50.0, 10.0], "landing": [150.0, 10.0],
-         "sigma": [3.0, 4.0], "target": [165.0, np.nan], "p_reach_target": [0.1, np.nan], "note": ["", ""]}
-    )
-    one = F.combine_landing(rows.iloc[:1], 80)
-    assert one["landing"] == 150 and one["p_reach_target"] == 0.1
-    both = F.combine_landing(rows, 80)
-    assert both["landing"] == 160 and both["sigma"] == 5 and both["target"] == 165
-    assert both["p_reach_target"] == pytest.approx(0.158655, abs=1e-6)  # P(N(160, 5²) ≥ 165) = 1 − Φ(1)
-    assert both["lo"] == pytest.approx(160 - F.z_value(80) * 5)
-
-
 def test_backtest_summary_and_verdict():
     def rows(uid, model, mase):
         return {"unique_id": uid, "model": model, "window": 1, "mase": mase, "smape": 10.0, "wape": 10.0, "bias": 0.0,
@@ -260,7 +233,7 @@ def test_backtest_summary_and_verdict():
     errors = pd.DataFrame([rows("company", "seasonal_naive", 1.0), rows("company", "theta", 0.5),
                            rows(team, "seasonal_naive", 0.8), rows(team, "theta", 0.9)])
     statuses = pd.DataFrame({"unique_id": ["company", team], "status": "fitted", "model": ["theta", "seasonal_naive"]})
-    summary = F.backtest_summary(errors, statuses)
+    summary = FS.backtest_summary(errors, statuses)
     first = summary[summary["level"] == "all"]
     assert first["model"].tolist() == ["auto", "seasonal_naive", "theta"]
     assert first["mase"].tolist() == pytest.approx([0.65, 0.9, 0.7])
@@ -268,8 +241,8 @@ def test_backtest_summary_and_verdict():
     assert F.verdict(summary)[:2] == ("auto beats seasonal naive: MASE 0.650 vs 0.900", True)
     worse = summary.assign(mase=np.where(summary["model"] == "auto", 2.0, summary["mase"]))
     assert F.verdict(worse)[1] is False and "does not beat" in F.verdict(worse)[0]
-    assert F.verdict(F.backtest_summary(errors.iloc[:0], statuses))[1] is None
-    assert F.status_counts(pd.DataFrame({"status": ["fitted", "skipped", "fitted"]})) == {"skipped": 1, "fitted": 2}
+    assert F.verdict(FS.backtest_summary(errors.iloc[:0], statuses))[1] is None
+    assert FS.status_counts(pd.DataFrame({"status": ["fitted", "skipped", "fitted"]})) == {"skipped": 1, "fitted": 2}
 
 
 def test_forecast_reorder_is_the_inventory_functions_on_the_product_models():
@@ -296,29 +269,6 @@ def test_forecast_reorder_is_the_inventory_functions_on_the_product_models():
     assert len(r.alerts) == int(expected["alert"].sum()) >= 1
 
 
-def test_daily_forecasts_are_aligned_with_whole_weeks_and_months():
-    days = pd.date_range("2026-06-25", "2026-07-12", freq="D")  # Thu .. Sun: one partial week, two whole ones
-    daily = pd.DataFrame({"unique_id": "a", "ds": days, "yhat": 1.0, "lo": 0.5, "hi": 2.0})
-    weekly = pd.DataFrame({"unique_id": ["a", "a", "a", "b"], "ds": pd.to_datetime(["2026-06-28", "2026-07-05", "2026-07-12", "2026-07-05"]),
-                           "yhat": [100.0, 14.0, 0.0, 5.0]})
-    out, n = F.align_daily(daily, weekly, "W")
-    assert n == 2  # the week to 06-28 is only partly forecast daily; b has no daily forecast
-    by_week = out.groupby(F.step_of(out["ds"], "W"))[["yhat", "lo", "hi"]].sum()
-    assert by_week["yhat"].tolist() == [4.0, 14.0, 0.0]
-    week = out[F.step_of(out["ds"], "W") == pd.Timestamp("2026-07-05")]
-    assert (week["hi"] - week["yhat"]).tolist() == [1.0] * 7 and week["lo"].eq(1.5).all()  # the interval moves with yhat
-    gone = out[F.step_of(out["ds"], "W") == pd.Timestamp("2026-07-12")]
-    assert gone["lo"].eq(0).all() and gone["hi"].eq(1.0).all()  # scaled to 0: lo clipped, the width above kept
-    assert daily["yhat"].eq(1.0).all()  # the input is not modified
-
-    days = pd.date_range("2026-07-01", "2026-08-15", freq="D")
-    daily = pd.DataFrame({"unique_id": "a", "ds": days, "yhat": 2.0, "lo": 1.0, "hi": 3.0})
-    monthly = pd.DataFrame({"unique_id": "a", "ds": pd.to_datetime(["2026-07-01", "2026-08-01"]), "yhat": [31.0, 99.0]})
-    out, n = F.align_daily(daily, monthly, "M")
-    assert n == 1 and out.loc[out["ds"] < "2026-08-01", "yhat"].sum() == 31.0 and out.loc[out["ds"] >= "2026-08-01", "yhat"].eq(2.0).all()
-    assert F.align_daily(daily.iloc[:0], monthly, "M")[1] == 0
-
-
 def test_a_failing_reconciliation_falls_back_and_says_so(monkeypatch):
     calls = []
     real = reconcile.reconcile
@@ -337,16 +287,3 @@ def test_a_failing_reconciliation_falls_back_and_says_so(monkeypatch):
     assert calls == ["mint_shrink", "mint_ols", "bottom_up"] and method == "bottom_up"
     assert note == "mint_shrink reconciliation failed: ill-conditioned; mint_ols reconciliation failed: ill-conditioned: bottom_up used instead"
     assert out.loc[out["unique_id"] == "company", "yhat"].iloc[0] == 2.0  # the two reps
-
-
-def test_reconciliation_summary_is_mean_mase_per_level_and_method():
-    errors = pd.DataFrame({
-        "unique_id": ["company", "company", "company", "company", "region/East", "region/East"],
-        "model": ["base", "bottom_up", "base", "bottom_up", "base", "bottom_up"],
-        "window": [1, 1, 2, 2, 1, 1], "mase": [1.0, 0.5, 3.0, 0.7, 0.9, 0.8], "error": [None] * 6,
-        "level": ["company"] * 4 + ["region"] * 2,
-    })
-    t = F.reconciliation_summary(errors)
-    assert list(t.index) == ["company", "region"] and list(t.columns) == ["base", "bottom_up"]
-    assert t.loc["company", "base"] == pytest.approx(2.0) and t.loc["company", "bottom_up"] == pytest.approx(0.6)
-    assert F.reconciliation_summary(errors.iloc[:0]).empty
