@@ -41,6 +41,7 @@ are not additive, so they are not summed.)
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,9 +52,9 @@ import pandas as pd
 
 from salesml.config import RECONCILE_METHODS, ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast.auto import forecast_and_backtest
+from salesml.forecast.auto import PanelEvaluation, forecast_and_backtest
 from salesml.forecast.backtest import errors_frame, score
-from salesml.forecast.models import SEASON, future_dates
+from salesml.forecast.models import SEASON, Ensemble, candidate_models, future_dates
 from salesml.forecast.panels import FREQS, PanelError, fill_gaps, ledger_sums
 from salesml.scope import Scope, check_scope, parse_scope
 
@@ -476,6 +477,49 @@ def reconcile_or_fallback(
     raise AssertionError("unreachable: the last fallback either returns or raises")
 
 
+def rep_names(models: Sequence[str], rep_models: Sequence[str]) -> tuple[str, ...]:
+    """The candidates of the rep level: those of ``models`` that ``rep_models`` lists (all of
+    ``models`` when it lists none of them)."""
+    kept = tuple(m for m in models if m in set(rep_models))
+    return kept or tuple(models)
+
+
+def level_candidates(candidates: Sequence | None, settings: ForecastSettings, level: str) -> Sequence | None:
+    """The candidate models offered to the nodes of ``level``: at rep level those of
+    ``candidates`` (default: ``settings.models``) that ``settings.rep_models`` lists, and the
+    combinations of them (the same model objects, so fits are shared as before); every
+    candidate elsewhere."""
+    if level != "rep":
+        return candidates
+    pool = list(candidates) if candidates is not None else candidate_models(settings)
+    singles = [m for m in pool if not isinstance(m, Ensemble)]
+    keep = set(rep_names([m.name for m in singles], settings.rep_models))
+    chosen = [m for m in pool if (m.name in keep if not isinstance(m, Ensemble) else all(x.name in keep for x in m.members))]
+    return chosen if len(chosen) < len(pool) else candidates
+
+
+def _concat(frames) -> pd.DataFrame | None:
+    frames = [f for f in frames if f is not None]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def by_level(run, Y_df: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings, workers: int | None = None,
+             progress: bool = False, candidates: Sequence | None = None, honest: bool = False) -> PanelEvaluation:
+    """``run`` (:func:`~salesml.forecast.auto.forecast_and_backtest` or one like it) on the
+    nodes of each level apart: a pooled choice is one model per level, among that level's
+    candidates (:func:`level_candidates`), never one model for the company and its reps alike."""
+    levels = Y_df["unique_id"].map(node_level)
+    parts = []
+    for level in [*LEVELS, None]:
+        nodes = Y_df[levels.isna()] if level is None else Y_df[levels == level]
+        if len(nodes):
+            parts.append(run(nodes, horizon, freq, settings, workers, progress,
+                             candidates if level is None else level_candidates(candidates, settings, level), honest))
+    if len(parts) == 1:
+        return parts[0]
+    return PanelEvaluation(**{f.name: _concat(getattr(p, f.name) for p in parts) for f in dataclasses.fields(PanelEvaluation)})
+
+
 def forecast_hierarchy(
     Y_df: pd.DataFrame,
     S_df: pd.DataFrame,
@@ -490,14 +534,14 @@ def forecast_hierarchy(
     run=forecast_and_backtest,
 ) -> HierarchyForecast:
     """Forecast every node of a hierarchy (:func:`salesml.forecast.auto.forecast_and_backtest`, among the
-    ``candidates``) and reconcile with ``settings.reconcile`` (skipped nodes count as 0; a method that fails falls
+    ``candidates``, each level apart: :func:`by_level`) and reconcile with ``settings.reconcile`` (skipped nodes count as 0; a method that fails falls
     back to the next of :data:`FALLBACK_METHODS`, and the notes say so). ``honest``: ``errors`` is the honest
     backtest of the base forecasts, and ``reconciliation_errors`` how each method scored on its windows
     (:func:`backtest_reconciliation`). ``run``: ``forecast_and_backtest`` or a function like it (one that
     answers from a cache of earlier results)."""
     nodes = S_df["unique_id"].tolist()
     notes: list[str] = []
-    ev = run(Y_df, horizon, freq, settings, workers, progress, candidates, honest)
+    ev = by_level(run, Y_df, horizon, freq, settings, workers, progress, candidates, honest)
     base, statuses, errors, rec_errors = ev.forecasts, ev.statuses, ev.errors, None
     if honest:
         rec_errors, rec_notes = backtest_reconciliation(ev.window_forecasts, Y_df, S_df, tags, freq)

@@ -108,11 +108,17 @@ def check_args(level: str, freq: str, model: str = "auto", reconcile: str | None
 
 def candidate_names(model: str, settings: Settings, level: str | None = None) -> tuple[str, ...]:
     """The names of the candidate models: for ``auto``, ``[forecast] product_models`` at
-    product level (thousands of noisy series) and ``[forecast] models`` elsewhere; else the
-    one model."""
+    product level (thousands of noisy series), the ``[forecast] models`` that
+    ``[forecast] rep_models`` lists at rep level, and ``[forecast] models`` elsewhere; else
+    the one model."""
     if model != "auto":
         return (model,)
-    return tuple(settings.forecast.product_models if level == "product" else settings.forecast.models)
+    fs = settings.forecast
+    if level == "product":
+        return tuple(fs.product_models)
+    if level == "rep":
+        return R.rep_names(fs.models, fs.rep_models)
+    return tuple(fs.models)
 
 
 def level_forecast(settings: Settings, level: str | None) -> ForecastSettings:
