@@ -430,7 +430,7 @@ class ChurnSettings:
 
 
 #: forecast models salesml knows (``[forecast] models`` picks the candidates of ``auto``)
-FORECAST_MODELS = ("seasonal_naive", "naive", "ets", "ets_ana", "theta", "croston", "tsb", "prophet")
+FORECAST_MODELS = ("seasonal_naive", "naive", "ets", "ets_ana", "theta", "croston", "tsb", "prophet", "lgbm")
 #: hierarchy reconciliation methods
 RECONCILE_METHODS = ("bottom_up", "mint_shrink", "mint_ols")
 #: the weekdays ``[forecast] week_ends`` takes, Monday first (Python's ``weekday()`` order)

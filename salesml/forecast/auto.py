@@ -56,9 +56,10 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from salesml.compute import one_thread_per_worker
+from salesml.compute import available_cores, one_thread_per_worker
 from salesml.config import ForecastSettings
 from salesml.forecast.backtest import backtest_series, empty_errors, errors_frame, score, summarise
+from salesml.forecast.global_model import cutoffs, is_global, serve_global
 from salesml.forecast.metrics import coverage
 from salesml.forecast.models import (
     INTERMITTENT_MODELS,
@@ -773,6 +774,22 @@ class PanelEvaluation:
     selection: pd.DataFrame | None = None
 
 
+def _serve_global_models(panel: pd.DataFrame, candidates: Sequence | None, singles: Sequence | None, settings: ForecastSettings,
+                         freq: str, wanted: set[tuple[int, int]]) -> tuple[Sequence | None, Sequence | None]:
+    """Candidates (and singles) with each global model (``lgbm``) fitted on the whole panel
+    first, at the ``wanted`` cut-offs (steps back from each series' end, horizon), and served
+    per series (:mod:`salesml.forecast.global_model`); unchanged when there is none."""
+    pool = list(candidates) if candidates is not None else candidate_models(settings)
+    if not any(is_global(m) for m in [*pool, *(singles or ())]):
+        return candidates, singles
+    tidy = [tidy_history(g[["ds", "y"]], freq)[0].assign(unique_id=uid) for uid, g in panel.groupby("unique_id", sort=True)]
+    tidy_panel = pd.concat(tidy, ignore_index=True) if tidy else panel
+    served = {m.name: m for m in serve_global([m for m in [*pool, *(singles or ())] if is_global(m)], tidy_panel, freq, settings,
+                                               wanted, available_cores())}
+    swap = lambda models: [served.get(m.name, m) if is_global(m) else m for m in models]  # noqa: E731
+    return swap(pool), (swap(singles) if singles is not None else None)
+
+
 def evaluate_panel(
     panel: pd.DataFrame,
     windows: int,
@@ -792,6 +809,11 @@ def evaluate_panel(
     _check_args(horizon, freq)
     if int(windows) < 1:
         raise PanelError(f"the backtest needs 1 window or more, got {windows}")
+    final = forecast_horizon or horizon
+    wanted = cutoffs(horizon, int(windows) + selection_windows(settings))
+    if forecast:
+        wanted |= cutoffs(final, selection_windows(settings))
+    candidates, singles = _serve_global_models(panel, candidates, singles, settings, freq, wanted)
     if settings.choice == "pooled" and singles is not None:  # a pooled pick is scored with its single scores
         given = {m.name for m in singles}
         singles = [*singles, *(m for m in (candidates if candidates is not None else candidate_models(settings)) if m.name not in given)]
@@ -911,6 +933,7 @@ def forecast_panel(
     process). Series go to the workers in chunks, so pickling is paid per chunk, not per
     series. ``progress``: a progress bar on stderr."""
     _check_args(horizon, freq)
+    candidates, _ = _serve_global_models(panel, candidates, None, settings, freq, cutoffs(horizon, selection_windows(settings)))
     names = [m.name for m in candidates] if candidates is not None else settings.models
     task = partial(_safe, horizon=horizon, freq=freq, settings=settings, candidates=candidates)
     results = map_series(task, panel, settings, workers, progress, names, desc="forecast")

@@ -11,7 +11,8 @@ Sales are never negative: forecasts and interval bounds are clipped at 0.
 Models: ``seasonal_naive`` and ``naive`` (baselines), ``ets`` and ``theta`` (statsforecast's
 AutoETS and Dynamic Optimized Theta, with their own intervals), ``croston`` and ``tsb`` (for
 intermittent demand; intervals from the in-sample one-step errors, see
-``ratio_interval``), ``prophet`` (holidays and shopping festivals), and ``Ensemble`` (the
+``ratio_interval``), ``prophet`` (holidays and shopping festivals), ``lgbm`` (a global LightGBM across the
+series of a panel: :mod:`salesml.forecast.global_model`), and ``Ensemble`` (the
 average of several). ``make_model`` builds one from its name and the forecast settings.
 """
 
@@ -462,6 +463,24 @@ class ProphetModel:
 
 
 #: model name (as in ``salesml.config.FORECAST_MODELS``) -> the model built from the settings
+@dataclass(frozen=True)
+class GlobalLGBM:
+    """The settings of the global LightGBM model (``[forecast] models = [..., "lgbm"]``).
+    Forecasting one series alone is refused: the model is fitted on a panel
+    (:func:`salesml.forecast.global_model.global_forecasts`) and served by
+    :class:`salesml.forecast.global_model.Precomputed`."""
+
+    n_estimators: int = 300
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 10
+    random_state: int = 0
+    name: str = "lgbm"
+
+    def forecast(self, history: pd.DataFrame, horizon: int, freq: str, level: float = 80) -> pd.DataFrame:
+        raise SeriesError(f"{self.name} is a global model: it forecasts a panel of series, not one alone")
+
+
 MODEL_FACTORIES: dict[str, Callable[[ForecastSettings], object]] = {
     "seasonal_naive": lambda s: SeasonalNaive(),
     "naive": lambda s: Naive(),
@@ -476,6 +495,7 @@ MODEL_FACTORIES: dict[str, Callable[[ForecastSettings], object]] = {
         uncertainty_samples=s.prophet_uncertainty_samples,
         random_state=s.random_state,
     ),
+    "lgbm": lambda s: GlobalLGBM(random_state=s.random_state),
 }
 
 
