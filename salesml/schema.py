@@ -50,6 +50,7 @@ def text_series(values: pyarrow.Array | pyarrow.ChunkedArray, index: pd.Index | 
         values = values.cast(pyarrow.large_string())
     return pd.Series(pd.arrays.ArrowStringArray(values), index=index, name=name)
 
+
 #: ``dtype`` values a column may have, with their DuckDB type
 SQL_TYPES = {
     "str": "VARCHAR",

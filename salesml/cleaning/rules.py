@@ -100,13 +100,6 @@ def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
     out[both] = mask(as_text(a[both]) != as_text(b[both]))
     return out
 
-_TEXT_TYPES = ("str", "period")
-_NUMERIC_TYPES = ("int", "money", "price", "qty", "rate", "float")
-
-
-def _is_text(v) -> bool:
-    return isinstance(v, str)
-
 
 # --------------------------------------------------------------------------- text
 
