@@ -33,7 +33,7 @@ def test_cutoffs_cover_the_nested_windows_and_the_forecast():
 
 def test_the_global_model_is_fitted_on_the_panel_at_each_cut_off():
     panel = seasonal_panel()
-    table = global_forecasts(GlobalLGBM(n_estimators=50), panel, "W", ForecastSettings(), {(0, 6), (6, 6)})
+    table = global_forecasts(GlobalLGBM(n_estimators=50), panel, "W", {(0, 6), (6, 6)})
     last = panel["ds"].max()
     for uid in panel["unique_id"].unique():
         for end in (last, last - pd.Timedelta(weeks=6)):

@@ -784,8 +784,8 @@ def _serve_global_models(panel: pd.DataFrame, candidates: Sequence | None, singl
         return candidates, singles
     tidy = [tidy_history(g[["ds", "y"]], freq)[0].assign(unique_id=uid) for uid, g in panel.groupby("unique_id", sort=True)]
     tidy_panel = pd.concat(tidy, ignore_index=True) if tidy else panel
-    served = {m.name: m for m in serve_global([m for m in [*pool, *(singles or ())] if is_global(m)], tidy_panel, freq, settings,
-                                               wanted, available_cores())}
+    served = {m.name: m for m in serve_global([m for m in [*pool, *(singles or ())] if is_global(m)], tidy_panel, freq, wanted,
+                                               available_cores())}
     swap = lambda models: [served.get(m.name, m) if is_global(m) else m for m in models]  # noqa: E731
     return swap(pool), (swap(singles) if singles is not None else None)
 

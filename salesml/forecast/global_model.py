@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from salesml.config import ForecastSettings
 from salesml.forecast.models import GlobalLGBM, SeriesError, finish, future_dates, z_value
 from salesml.forecast.panels import step_offset
 
@@ -68,8 +67,7 @@ def cutoffs(horizon: int, windows: int, extra: Iterable[tuple[int, int]] = ()) -
     return {(k * horizon, horizon) for k in range(windows + 1)} | set(extra)
 
 
-def global_forecasts(model: GlobalLGBM, panel: pd.DataFrame, freq: str, level_settings: ForecastSettings,
-                     wanted: Iterable[tuple[int, int]], threads: int = 1) -> dict:
+def global_forecasts(model: GlobalLGBM, panel: pd.DataFrame, freq: str, wanted: Iterable[tuple[int, int]], threads: int = 1) -> dict:
     """The table of :class:`Precomputed`: for each (back, horizon) in ``wanted``, the model
     fitted on every series of ``panel`` (``unique_id, ds, y``: complete, on one step grid)
     without its last ``back`` steps, and its forecast of ``horizon`` steps of each series. A
@@ -103,7 +101,7 @@ def global_forecasts(model: GlobalLGBM, panel: pd.DataFrame, freq: str, level_se
         try:
             fc.fit(train, fitted=True, static_features=[])
             fitted = fc.forecast_fitted_values()
-        except Exception:  # noqa: BLE001 - a cut-off the model cannot be fitted at is left out
+        except Exception:  # a cut-off the model cannot be fitted at is left out (its series say so)
             continue
         resid = (fitted["y"] - fitted[model.name].clip(lower=0)).groupby(fitted["unique_id"]).std()
         last = train.groupby("unique_id", sort=False)["ds"].last()
@@ -119,10 +117,9 @@ def global_forecasts(model: GlobalLGBM, panel: pd.DataFrame, freq: str, level_se
     return table
 
 
-def serve_global(candidates: Sequence, panel: pd.DataFrame, freq: str, settings: ForecastSettings,
-                 wanted: Iterable[tuple[int, int]], threads: int = 1) -> list:
+def serve_global(candidates: Sequence, panel: pd.DataFrame, freq: str, wanted: Iterable[tuple[int, int]], threads: int = 1) -> list:
     """``candidates`` with each global model replaced by its :class:`Precomputed` forecasts
     of ``panel`` at the ``wanted`` cut-offs (the others unchanged)."""
     wanted = set(wanted)
-    return [Precomputed(m.name, global_forecasts(m, panel, freq, settings, wanted, threads)) if is_global(m) else m
+    return [Precomputed(m.name, global_forecasts(m, panel, freq, wanted, threads)) if is_global(m) else m
             for m in candidates]
