@@ -383,6 +383,38 @@ def test_help_shows_bracketed_words_as_written(tmp_path):
     assert checked >= 5  # ingest, clv, forecast, backtest, commission, ...
 
 
+def test_help_of_every_command_loads_no_heavy_library(tmp_path):
+    """``salesml … --help`` of every command and group stays light (a help is meant to come at
+    once): no pandas, DuckDB or model library, and not pydantic, which typer would import to
+    validate the groups' own --help and --config on the way to a command's help."""
+    script = """
+import sys
+import typer
+from salesml.cli import app, main
+from tests.test_cli import _commands
+paths = [p for p, _ in _commands(typer.main.get_command(app))]
+for path in paths:
+    sys.argv = ["salesml", *path, "--help"]
+    try:
+        main()
+    except SystemExit as e:
+        assert not e.code, (path, e.code)
+heavy = sorted(m for m in ("pandas", "duckdb", "pydantic", "sklearn", "prophet", "statsforecast") if m in sys.modules)
+print(len(paths), ",".join(heavy))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    n, _, heavy = last.partition(" ")
+    assert int(n) >= 30 and heavy == "", last
+
+
+def test_config_before_the_command_still_reads_the_file(tmp_path):
+    """The groups' light --config still gives the path to every command below them."""
+    proc = run("--config", str(tmp_path / "nope.toml"), "train", "churn", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "nope.toml" in proc.stderr
+
+
 # --------------------------------------------------------------------------- margin without costs
 
 

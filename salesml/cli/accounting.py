@@ -17,6 +17,7 @@ from salesml.cli.base import (
     ConfigOpt,
     Fmt,
     Level,
+    LightGroup,
     _cell,
     _fail,
     _post,
@@ -160,7 +161,7 @@ def check(
         _fail(f"{int((~df['ok']).sum())} check(s) failed")
 
 
-targets_app = typer.Typer(help="Targets: phase yearly targets into months.", no_args_is_help=True)
+targets_app = typer.Typer(cls=LightGroup, help="Targets: phase yearly targets into months.", no_args_is_help=True)
 app.add_typer(targets_app, name="targets")
 
 
@@ -224,7 +225,7 @@ def post(config: ConfigOpt = None) -> None:
     _post(settings)
 
 
-period_app = typer.Typer(help="Accounting periods: close, reopen, status, verify.", no_args_is_help=True)
+period_app = typer.Typer(cls=LightGroup, help="Accounting periods: close, reopen, status, verify.", no_args_is_help=True)
 app.add_typer(period_app, name="period")
 
 

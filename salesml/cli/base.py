@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
+from typer.core import TyperGroup
 
 from salesml.locations import ENV_CONFIG
 
@@ -25,8 +26,45 @@ if TYPE_CHECKING:
 
     from salesml.config import Settings
 
+
+
+class _Passing:
+    """Typer's coercion of a root option without the pydantic validator typer (>= 0.20)
+    builds for every option it processes, even an absent one: building it imports pydantic,
+    a third of the time of every ``salesml COMMAND --help``. ``--help`` is a flag (a bool or
+    absent); ``--config`` a path or absent."""
+
+    def __init__(self, convert):
+        self.convert = convert
+
+    def coerce(self, value, param=None, ctx=None):
+        return None if value is None else self.convert(value)
+
+
+def _light(param, convert):
+    if param is not None and hasattr(param, "get_runtime_param"):  # typer >= 0.20 only
+        param.get_runtime_param = lambda: _Passing(convert)
+    return param
+
+
+class LightGroup(TyperGroup):
+    """A command group (``salesml`` and its sub-groups: ``cls=LightGroup``) whose own
+    ``--help`` and ``--config`` (processed before a command below it runs or shows its help)
+    are coerced without pydantic (:class:`_Passing`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.name == "config":
+                _light(param, Path)
+
+    def get_help_option(self, ctx):
+        return _light(super().get_help_option(ctx), bool)
+
+
 app = typer.Typer(
     name="salesml",
+    cls=LightGroup,
     help="Sales analytics and forecasting workbench: performance accounting, customer models and forecasts.",
     no_args_is_help=True,
     add_completion=False,

@@ -19,6 +19,7 @@ from salesml.cli.base import (
     ConfigOpt,
     Fmt,
     JsonOrTable,
+    LightGroup,
     _fail,
     _jsonable,
     _log,
@@ -33,9 +34,9 @@ from salesml.cli.base import (
 if TYPE_CHECKING:
     import pandas as pd
 
-train_app = typer.Typer(help="Train a model, evaluate it on a time-based holdout against baselines, save a new version.", no_args_is_help=True)
-score_app = typer.Typer(help="Score with a stored model version and write the scores to the warehouse.", no_args_is_help=True)
-models_app = typer.Typer(help="The model registry: stored versions, their manifests and metrics.", no_args_is_help=True)
+train_app = typer.Typer(cls=LightGroup, help="Train a model, evaluate it on a time-based holdout against baselines, save a new version.", no_args_is_help=True)
+score_app = typer.Typer(cls=LightGroup, help="Score with a stored model version and write the scores to the warehouse.", no_args_is_help=True)
+models_app = typer.Typer(cls=LightGroup, help="The model registry: stored versions, their manifests and metrics.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(score_app, name="score")
 app.add_typer(models_app, name="models")
