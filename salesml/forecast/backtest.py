@@ -60,15 +60,21 @@ def score(train_y, actual, fc: pd.DataFrame, season: int) -> dict:
     """The errors of one window's forecast ``fc`` (``yhat, lo, hi``, at least as long as
     ``actual``) against ``actual``, MASE scaled on ``train_y``: the metric columns of a
     backtest row."""
-    actual = np.asarray(actual, dtype="float64")
     n = len(actual)
-    yhat = fc["yhat"].to_numpy(dtype="float64")[:n]
+    return score_arrays(train_y, actual, fc["yhat"].to_numpy(dtype="float64")[:n], fc["lo"].to_numpy(dtype="float64")[:n],
+                        fc["hi"].to_numpy(dtype="float64")[:n], season)
+
+
+def score_arrays(train_y, actual, yhat, lo, hi, season: int) -> dict:
+    """``score`` of a forecast given as arrays as long as ``actual``."""
+    actual = np.asarray(actual, dtype="float64")
+    yhat = np.asarray(yhat, dtype="float64")
     return {
         "mase": M.mase(actual, yhat, train_y, season),
         "smape": M.smape(actual, yhat),
         "wape": M.wape(actual, yhat),
         "bias": M.bias(actual, yhat),
-        "coverage": M.coverage(actual, fc["lo"].to_numpy(dtype="float64")[:n], fc["hi"].to_numpy(dtype="float64")[:n]),
+        "coverage": M.coverage(actual, lo, hi),
         "actual": float(actual.sum()),
         "forecast": float(yhat.sum()),
         "abs_error": float(np.abs(actual - yhat).sum()),

@@ -53,7 +53,7 @@ import pandas as pd
 from salesml.config import RECONCILE_METHODS, ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
 from salesml.forecast.auto import PanelEvaluation, forecast_and_backtest
-from salesml.forecast.backtest import errors_frame, score
+from salesml.forecast.backtest import errors_frame, score_arrays
 from salesml.forecast.models import SEASON, Ensemble, candidate_models, future_dates
 from salesml.forecast.panels import FREQS, PanelError, fill_gaps, ledger_sums
 from salesml.scope import Scope, check_scope, parse_scope
@@ -560,6 +560,12 @@ def forecast_hierarchy(
     return HierarchyForecast(freq, horizon, settings.models, Y_df, tags, statuses, errors, forecasts, method, tuple(notes), rec_errors)
 
 
+def _wide(forecasts: pd.DataFrame, value: str, nodes: list[str], dates: pd.DatetimeIndex) -> np.ndarray:
+    """``value`` of ``forecasts`` as a nodes × dates array (NaN where a node has none)."""
+    wide = forecasts.assign(ds=pd.to_datetime(forecasts["ds"])).pivot(index="unique_id", columns="ds", values=value)
+    return wide.reindex(index=nodes, columns=dates).to_numpy(dtype="float64")
+
+
 def backtest_reconciliation(
     window_forecasts: pd.DataFrame, Y_df: pd.DataFrame, S_df: pd.DataFrame, tags: dict, freq: str,
     methods: Sequence[str] = RECONCILE_METHODS,
@@ -592,15 +598,15 @@ def backtest_reconciliation(
             if used != method:
                 notes.append(f"reconciliation backtest, window {window}: {note}")
             results[method] = rec
+        if dates.max() > last:
+            continue  # the window runs past the history
         train = {uid: h["y"].to_numpy() for uid, h in y_in.groupby("unique_id", sort=False)}
+        # before a node's first sale it sold nothing
+        got = actual.reindex(pd.MultiIndex.from_product([nodes, dates])).fillna(0.0).to_numpy().reshape(len(nodes), len(dates))
         for method, rec in results.items():
-            for uid, f in rec.groupby("unique_id", sort=False):
-                f = f.sort_values("ds")
-                want = list(zip([uid] * len(f), pd.to_datetime(f["ds"]), strict=True))
-                if pd.to_datetime(f["ds"]).max() > last:
-                    continue  # the window runs past the history
-                got = actual.reindex(want).fillna(0.0)  # before a node's first sale it sold nothing
-                rows.append({"unique_id": uid, "model": method, "window": int(window), "cutoff": cutoff, "horizon": len(f),
-                             **score(train[uid], got.to_numpy(), f.reset_index(drop=True), SEASON[freq])})
+            wide = {v: _wide(rec, v, nodes, dates) for v in ("yhat", "lo", "hi")}
+            for i, uid in enumerate(nodes):
+                rows.append({"unique_id": uid, "model": method, "window": int(window), "cutoff": cutoff, "horizon": len(dates),
+                             **score_arrays(train[uid], got[i], wide["yhat"][i], wide["lo"][i], wide["hi"][i], SEASON[freq])})
     errors = errors_frame(rows)
     return errors.assign(level=errors["unique_id"].map(node_level)), list(dict.fromkeys(notes))
