@@ -126,6 +126,9 @@ class ReportSettings:
     #: rows in ranking tables
     top_n: int = 20
     kernel: str = "python3"
+    #: reports rendered at once by ``salesml report`` with several names or ``--suite``
+    #: (each in its own kernel process; 0 = one per available core)
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -877,6 +880,8 @@ def _validate(s: Settings, origin: str) -> None:
         raise ConfigError(f"{origin}: report.plotlyjs must be 'inline' or 'shared', got {s.report.plotlyjs!r}")
     if s.report.cell_timeout_s <= 0:
         raise ConfigError(f"{origin}: report.cell_timeout_s must be positive")
+    if s.report.workers < 0:
+        raise ConfigError(f"{origin}: report.workers must be 0 (one per core) or more, got {s.report.workers}")
     check_commission(s.commission, origin)
     if s.compute.threads < 0:
         raise ConfigError(f"{origin}: compute.threads must be 0 (every core) or more, got {s.compute.threads}")

@@ -100,6 +100,11 @@ def test_report_prints_the_path(toy, wh):
     assert os.path.exists(path)
     bad = run("report", "sales_performance", "-p", "nonsense", cwd=toy.root, env_extra=wh, check=False)
     assert bad.returncode == 1 and "key=value" in bad.stderr
+    # several reports: each page that rendered is printed, in the order asked; one that
+    # failed (data_quality takes no period) is named, and the command fails
+    both = run("report", "data_quality", "sales_performance", "-p", "period=2024-02", "--workers", "2", cwd=toy.root, env_extra=wh, check=False)
+    assert both.returncode == 1 and "unknown parameter 'period'" in both.stderr and "Traceback" not in both.stderr
+    assert both.stdout.strip() == str(toy.root / "reports" / "2024-02" / "sales_performance.html")
 
 
 BAD_CSV = """Invoice,Line,Date,Customer,SKU,Qty,Price,Status

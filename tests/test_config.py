@@ -64,6 +64,7 @@ def test_environment_overrides(tmp_path, no_config, monkeypatch):
     [
         ("[report]\ntimeout = 5\n", r"unknown setting 'report.timeout'"),
         ("[report]\ncell_timeot_s = 5\n", r"did you mean 'cell_timeout_s'"),
+        ("[report]\nworkers = -1\n", r"report.workers must be 0 \(one per core\) or more, got -1"),
         ("[demo]\nseed = 'x'\n", r"'demo.seed' must be an integer"),
         ("[demo]\nscale = 'huge'\n", r"demo.scale must be one of small, medium, large"),
         ("[report]\nplotlyjs = 'cdn'\n", r"report.plotlyjs"),

@@ -15,6 +15,8 @@ from salesml.reports.runner import (
     notebook_path,
     output_path,
     render,
+    render_many,
+    render_workers,
 )
 from tests.conftest import make_settings
 
@@ -84,6 +86,33 @@ def test_a_failing_report_raises_with_the_cell_and_writes_no_page(toy):
         render(s, "sales_performance", {"period": "2024-02", "scope": "team:T99"})
     assert not (toy.root / "reports" / "2024-02" / "sales_performance_team-T99.html").exists()
     assert (toy.root / "reports" / "2024-02" / "sales_performance_team-T99.failed.ipynb").exists()
+
+
+@pytest.mark.notebook
+def test_several_reports_render_at_once_and_one_failure_stops_no_other(toy):
+    s = with_notebooks(toy)
+    seen = []
+    results = render_many(s, ["sales_performance", "data_quality", "customer_segments"], {"scope": "team:T99"}, workers=2,
+                          on_done=lambda name, r: seen.append(name))
+    # sales_performance fails in a cell (no such team), data_quality refuses a parameter it does
+    # not take, customer_segments fails too: each is its own error, in the order asked
+    assert [type(r).__name__ for r in results] == ["ReportError"] * 3
+    assert "no team 'T99'" in str(results[0]) and "unknown parameter 'scope'" in str(results[1])
+    assert sorted(seen) == sorted(["sales_performance", "data_quality", "customer_segments"])
+    assert not list((toy.root / "reports").rglob("*.html"))
+    good = render_many(s, ["sales_performance", "data_quality"], {}, workers=2)
+    assert [r.name for r in good] == ["sales_performance", "data_quality"]
+    assert all(r.html_path.exists() for r in good)
+    alone = render(s, "sales_performance", {})
+    assert good[0].figures == alone.figures and good[0].html_path == alone.html_path
+
+
+def test_render_workers_follow_the_setting_and_never_exceed_the_reports(tmp_path):
+    s = make_settings(tmp_path)
+    assert render_workers(s, 5, 3) == 3
+    assert render_workers(s, 2, 8) == 2
+    assert render_workers(s.with_overrides(report={"workers": 1}), 5) == 1
+    assert 1 <= render_workers(s, 5) <= 5  # 0 = one per core
 
 
 @pytest.mark.parametrize(

@@ -20,10 +20,13 @@ def report(
     names: Annotated[list[str] | None, typer.Argument(help="report notebook(s) in notebooks/, e.g. sales_performance")] = None,
     param: Annotated[list[str] | None, typer.Option("-p", "--param", help="notebook parameter key=value (repeatable)")] = None,
     suite: Annotated[bool, typer.Option("--suite", help="render every report of report.suite in the config")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=0, help="reports rendered at once, each in its own kernel (default [report] workers; 0 = one per core)", show_default=False)] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Render report notebooks to HTML under reports/<period>/ and print their paths."""
-    from salesml.reports.runner import render
+    """Render report notebooks to HTML under reports/<period>/ and print their paths (in the
+    order asked). Several reports render at once (--workers); one that fails does not stop
+    the others, and the command then ends with an error naming it."""
+    from salesml.reports.runner import render_many, render_workers
 
     settings = _settings(config)
     todo = list(names or [])
@@ -37,8 +40,19 @@ def report(
         if not sep or not key.strip():
             _fail(f"-p {item!r}: expected key=value")
         params[key.strip()] = value
-    for name in todo:
-        err.print(f"rendering {name} ...", highlight=False)
-        result = render(settings, name, params)
-        err.print(f"  done in {result.seconds:.1f}s", highlight=False)
-        typer.echo(str(result.html_path))
+    n = render_workers(settings, len(todo), workers)
+    err.print(f"rendering {', '.join(todo)}" + (f" ({n} at a time)" if n > 1 else "") + " ...", highlight=False)
+
+    def done(name, result) -> None:
+        if isinstance(result, Exception):
+            err.print(f"  {name} failed", highlight=False)
+        else:
+            err.print(f"  {name} done in {result.seconds:.1f}s", highlight=False)
+
+    results = render_many(settings, todo, params, workers, on_done=done)
+    failed = [r for r in results if isinstance(r, Exception)]
+    for result in results:
+        if not isinstance(result, Exception):
+            typer.echo(str(result.html_path))
+    if failed:
+        _fail("; ".join(str(e) for e in failed))

@@ -26,6 +26,8 @@ import re
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -35,6 +37,7 @@ import nbformat
 
 from salesml import warehouse
 from salesml.accounting.ledger import ensure_posted
+from salesml.compute import available_cores
 from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
 from salesml.forecast.panels import FREQS
@@ -311,12 +314,13 @@ def _default_period(settings: Settings) -> str:
         return latest_complete_period(con)
 
 
-def render(settings: Settings, name: str, parameters: dict[str, Any] | None = None) -> RenderResult:
-    """Run one report notebook and write its HTML; raise :class:`ReportError` on failure."""
+def render(settings: Settings, name: str, parameters: dict[str, Any] | None = None, *, post: bool = True) -> RenderResult:
+    """Run one report notebook and write its HTML; raise :class:`ReportError` on failure.
+    ``post``: bring the ledger up to date first (``render_many`` does it once for all)."""
     started = time.perf_counter()
     path = notebook_path(settings, name)
     check_parameters(dict(parameters or {}))  # before anything is read or written
-    if settings.warehouse_path.exists():
+    if post and settings.warehouse_path.exists():
         ensure_posted(settings)
     params = check_parameters(coerce_parameters(path, dict(parameters or {})))
     declared = declared_parameters(path)
@@ -352,8 +356,12 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
                 cwd=str(settings.root),
                 execution_timeout=settings.report.cell_timeout_s,
                 request_save_on_cell_execute=False,
-                # local sockets in the temp folder: no open TCP ports, no warning about them
-                config=Config({"KernelManager": {"transport": "ipc", "ip": str(Path(tmp) / "kernel")}}),
+                # local sockets in the temp folder: no open TCP ports, no warning about them;
+                # the kernel's own log quiet: jupyter_client interrupts every kernel it shuts
+                # down, and the kernel logs the interrupt as an error ("KeyboardInterrupt caught
+                # in kernel") on our stderr (a failing cell or a dead kernel is still an error here)
+                config=Config({"KernelManager": {"transport": "ipc", "ip": str(Path(tmp) / "kernel")},
+                               "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}}),
             )
         except PapermillExecutionError as e:
             failed = html_path.with_suffix(".failed.ipynb")
@@ -379,3 +387,47 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
     sidecar = json.dumps({**result.to_dict(), "rendered_at": datetime.now().isoformat(timespec="seconds")}, indent=2, default=str, ensure_ascii=False)
     write_files({html_path: page, html_path.with_suffix(".json"): sidecar})
     return result
+
+
+def render_workers(settings: Settings, n_reports: int, workers: int | None = None) -> int:
+    """How many reports render at once: ``workers``, else ``[report] workers`` (0 = one per
+    available core), never more than there are reports."""
+    w = settings.report.workers if workers is None else workers
+    return max(1, min(int(w) or available_cores(), n_reports))
+
+
+def render_many(
+    settings: Settings,
+    names: list[str],
+    parameters: dict[str, Any] | None = None,
+    workers: int | None = None,
+    on_done: Callable[[str, RenderResult | ReportError], None] | None = None,
+) -> list[RenderResult | ReportError]:
+    """Render several reports with the same ``parameters``, ``render_workers`` at a time (each
+    report runs in its own kernel, a process of its own, so two reports use two cores); the
+    ledger is posted once, first. Returns each report's result in the order of ``names``, or
+    the :class:`ReportError` that stopped it: one failed report does not stop the others.
+    ``on_done(name, result)`` is called as each finishes."""
+    params = dict(parameters or {})
+    for name in names:
+        notebook_path(settings, name)  # every name is known before anything runs
+    check_parameters(params)
+    if settings.warehouse_path.exists():
+        ensure_posted(settings)
+    results: dict[str, RenderResult | ReportError] = {}
+
+    def one(name: str) -> RenderResult | ReportError:
+        try:
+            return render(settings, name, params, post=False)
+        except ReportError as e:
+            return e
+
+    n = render_workers(settings, len(names), workers)
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="salesml-report") as pool:
+        futures = {pool.submit(one, name): name for name in names}
+        for future in as_completed(futures):
+            name = futures[future]
+            results[name] = future.result()  # anything but a ReportError (a full disk) stops the run
+            if on_done is not None:
+                on_done(name, results[name])
+    return [results[name] for name in names]
