@@ -23,6 +23,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
@@ -652,6 +653,41 @@ class ComputeSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """One scheduled report (``[schedules.NAME]``; see salesml.delivery.schedules)."""
+
+    #: the report notebook (a name in notebooks/, e.g. "sales_performance")
+    report: str = ""
+    #: when, as a cron expression read by croniter: minute hour day-of-month month day-of-week,
+    #: e.g. "0 6 1 * *" = 06:00 on the 1st of every month, "0 7 * * MON" = Mondays at 07:00
+    cron: str = ""
+    #: the zone the cron times are in (IANA name, e.g. "Asia/Shanghai"; "" = the machine's)
+    timezone: str = ""
+    #: who gets a report: "company", "each_region", "each_team", "each_rep", or scopes
+    #: (["team:T03", "rep:R017"]); each_* expand from the hierarchy on the report's day
+    audience: tuple[str, ...] = ("company",)
+    #: report parameters; relative words are resolved on each slot's date: period =
+    #: "last_month" | "this_month", as_of = "today" | "yesterday" | "last_month_end"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    #: where its pages go ("" = [report] output_dir): <output_dir>/<period>/<report>/<audience>.html
+    output_dir: str = ""
+    #: how many more times a failed render is tried, by later run-due calls
+    retries: int = 2
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ScheduleRunSettings:
+    """How ``salesml schedule run-due`` and ``serve`` run the schedules (``[schedule]``)."""
+
+    #: the newest slots of a schedule a run-due still runs when they were missed (the machine
+    #: was off): older ones are counted as missed by `schedule list`, never run late
+    catch_up: int = 3
+    #: seconds `schedule serve` waits at most between two looks at what is due
+    poll_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class Settings:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
@@ -666,6 +702,9 @@ class Settings:
     inventory: InventorySettings = field(default_factory=InventorySettings)
     commission: CommissionSettings = field(default_factory=CommissionSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
+    schedule: ScheduleRunSettings = field(default_factory=ScheduleRunSettings)
+    #: scheduled reports by name ([schedules.NAME])
+    schedules: dict[str, ScheduleSettings] = field(default_factory=dict)
     #: canonical column -> {alias -> canonical value}, applied to every source,
     #: e.g. aliases.region = {"华东" = "East China"}
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -872,6 +911,51 @@ def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "s
         raise ConfigError(f"{origin}: inventory.default_lead_time_days must be 1 or more and inventory.history_days 28 or more")
 
 
+#: the audience words of a schedule besides scopes
+AUDIENCE_WORDS = ("company", "each_region", "each_team", "each_rep")
+_SCOPE_LEVELS = ("company", "region", "team", "rep")
+
+
+def check_schedules(s: Settings, origin: str = "settings") -> None:
+    """Schedules that can run: a report named, a cron expression croniter reads, a known time
+    zone, audiences of known words or scopes, retries and catch-up in range."""
+    if s.schedule.catch_up < 1:
+        raise ConfigError(f"{origin}: schedule.catch_up must be 1 or more, got {s.schedule.catch_up}")
+    if s.schedule.poll_seconds < 1:
+        raise ConfigError(f"{origin}: schedule.poll_seconds must be 1 or more, got {s.schedule.poll_seconds}")
+    if not s.schedules:
+        return
+    from croniter import croniter  # 25 ms to import: only when schedules are configured
+
+    for name, sch in s.schedules.items():
+        key = f"schedules.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise ConfigError(f"{origin}: [{key}]: a schedule name may hold letters, digits, _ and - only")
+        if not sch.report:
+            raise ConfigError(f"{origin}: {key}.report: name the report to run, e.g. \"sales_performance\"")
+        if not sch.cron or not croniter.is_valid(sch.cron):
+            raise ConfigError(f"{origin}: {key}.cron: {sch.cron!r} is not a cron expression (minute hour day month weekday, e.g. \"0 6 1 * *\")")
+        if sch.timezone:
+            try:
+                ZoneInfo(sch.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(f"{origin}: {key}.timezone: {sch.timezone!r} is not a time zone (an IANA name such as \"Asia/Shanghai\")") from None
+        if not sch.audience:
+            raise ConfigError(f"{origin}: {key}.audience: name who gets the report ({', '.join(AUDIENCE_WORDS)} or scopes)")
+        for item in sch.audience:
+            level, sep, value = item.strip().partition(":")
+            if item.strip() in AUDIENCE_WORDS or (sep and level.strip().lower() in _SCOPE_LEVELS[1:] and value.strip()):
+                continue
+            raise ConfigError(f"{origin}: {key}.audience: {item!r} is neither {', '.join(AUDIENCE_WORDS)} nor a scope such as team:T03")
+        if sch.retries < 0:
+            raise ConfigError(f"{origin}: {key}.retries must be 0 or more, got {sch.retries}")
+        for pkey, value in sch.parameters.items():
+            if pkey == "scope":
+                raise ConfigError(f"{origin}: {key}.parameters.scope: a schedule's scope is its audience (audience = [\"team:T03\"])")
+            if not isinstance(value, str | int | bool):
+                raise ConfigError(f"{origin}: {key}.parameters.{pkey} must be a string, a whole number or true/false, got {value!r}")
+
+
 def _validate(s: Settings, origin: str) -> None:
     check_warehouse(s.warehouse, origin)
     if s.demo.scale not in SCALES:
@@ -887,6 +971,7 @@ def _validate(s: Settings, origin: str) -> None:
         raise ConfigError(f"{origin}: compute.threads must be 0 (every core) or more, got {s.compute.threads}")
     check_churn(s.churn, origin)
     check_forecast(s.forecast, s.inventory, origin)
+    check_schedules(s, origin)
     s.segments.check(origin)
     for name, src in s.sources.items():
         if src.format not in SOURCE_FORMATS:

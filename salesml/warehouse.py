@@ -34,7 +34,7 @@ from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
 from salesml.io.export import ExportError, check_target, export_frame
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -137,6 +137,21 @@ _PROVENANCE_DDL = [
         scored_at TIMESTAMP NOT NULL,
         -- scored as of a date before the model's training labels end (--allow-lookahead: a backfill)
         lookahead BOOLEAN DEFAULT false
+    )""",
+    # the record of scheduled reports (salesml.delivery.runs): one row per schedule, slot
+    # (UTC, ISO 8601) and audience member; a retry replaces its row
+    """CREATE TABLE IF NOT EXISTS schedule_runs (
+        schedule VARCHAR NOT NULL,
+        slot VARCHAR NOT NULL,
+        audience VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        attempts INTEGER NOT NULL,
+        parameters VARCHAR,
+        output VARCHAR,
+        error VARCHAR,
+        started_at TIMESTAMP,
+        finished_at TIMESTAMP,
+        PRIMARY KEY (schedule, slot, audience)
     )""",
     """CREATE TABLE IF NOT EXISTS audit_log (
         logged_at TIMESTAMP NOT NULL,

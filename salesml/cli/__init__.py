@@ -31,7 +31,7 @@ from salesml.errors import SalesmlError, disk_full
 
 # the command groups register their commands on `app` as they are imported, in the order of --help
 # isort: off
-from salesml.cli import data, accounting, reports, segments, clv, models, forecast  # noqa: E402,F401
+from salesml.cli import data, accounting, reports, delivery, segments, clv, models, forecast  # noqa: E402,F401
 # isort: on
 
 __all__ = ["app", "literal_help", "main"]

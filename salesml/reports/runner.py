@@ -303,7 +303,7 @@ def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
 LAST_DAY_REPORTS = ("sales_forecast", "churn_risk")
 
 
-def _last_day(settings: Settings) -> str:
+def last_day(settings: Settings) -> str:
     with warehouse.open(settings, read_only=True) as con:
         last = con.execute("SELECT max(credit_date) FROM ledger").fetchall()[0][0]
     return last.isoformat() if last is not None else ""
@@ -314,9 +314,12 @@ def _default_period(settings: Settings) -> str:
         return latest_complete_period(con)
 
 
-def render(settings: Settings, name: str, parameters: dict[str, Any] | None = None, *, post: bool = True) -> RenderResult:
+def render(settings: Settings, name: str, parameters: dict[str, Any] | None = None, *, post: bool = True,
+           html_path: Path | None = None) -> RenderResult:
     """Run one report notebook and write its HTML; raise :class:`ReportError` on failure.
-    ``post``: bring the ledger up to date first (``render_many`` does it once for all)."""
+    ``post``: bring the ledger up to date first (``render_jobs`` does it once for all);
+    ``html_path``: where the page goes (default :func:`output_path`; it must lie inside
+    ``[report] output_dir`` or be made by :func:`audience_path`)."""
     started = time.perf_counter()
     path = notebook_path(settings, name)
     check_parameters(dict(parameters or {}))  # before anything is read or written
@@ -332,11 +335,11 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
         params["period"] = _default_period(settings)
     if "as_of" in declared and not params.get("as_of"):
         if name in LAST_DAY_REPORTS:
-            params["as_of"] = _last_day(settings)
+            params["as_of"] = last_day(settings)
         else:
             _, next_month = period_bounds(_default_period(settings))
             params["as_of"] = (next_month - timedelta(days=1)).isoformat()  # the latest complete month's last day
-    html_path = output_path(settings, name, params)
+    html_path = html_path or output_path(settings, name, params)
 
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -396,6 +399,53 @@ def render_workers(settings: Settings, n_reports: int, workers: int | None = Non
     return max(1, min(int(w) or available_cores(), n_reports))
 
 
+@dataclass(frozen=True)
+class RenderJob:
+    """One page to render: a report, its parameters and (optionally) where the page goes."""
+
+    name: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    html_path: Path | None = None
+
+
+def render_jobs(
+    settings: Settings,
+    jobs: list[RenderJob],
+    workers: int | None = None,
+    on_done: Callable[[RenderJob, RenderResult | ReportError], None] | None = None,
+    post: bool = True,
+) -> list[RenderResult | ReportError]:
+    """Render several pages, ``render_workers`` at a time (each report runs in its own kernel,
+    a process of its own, so two reports use two cores); the ledger is posted once, first
+    (``post``). Returns each job's result in the order of ``jobs``, or the
+    :class:`ReportError` that stopped it: one failed page does not stop the others.
+    ``on_done(job, result)`` is called as each finishes."""
+    for job in jobs:
+        notebook_path(settings, job.name)  # every name is known before anything runs
+        check_parameters(dict(job.parameters))
+    if post and settings.warehouse_path.exists():
+        ensure_posted(settings)
+    results: dict[int, RenderResult | ReportError] = {}
+
+    def one(job: RenderJob) -> RenderResult | ReportError:
+        try:
+            return render(settings, job.name, job.parameters, post=False, html_path=job.html_path)
+        except ReportError as e:
+            return e
+
+    if not jobs:
+        return []
+    n = render_workers(settings, len(jobs), workers)
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="salesml-report") as pool:
+        futures = {pool.submit(one, job): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()  # anything but a ReportError (a full disk) stops the run
+            if on_done is not None:
+                on_done(jobs[i], results[i])
+    return [results[i] for i in range(len(jobs))]
+
+
 def render_many(
     settings: Settings,
     names: list[str],
@@ -403,31 +453,25 @@ def render_many(
     workers: int | None = None,
     on_done: Callable[[str, RenderResult | ReportError], None] | None = None,
 ) -> list[RenderResult | ReportError]:
-    """Render several reports with the same ``parameters``, ``render_workers`` at a time (each
-    report runs in its own kernel, a process of its own, so two reports use two cores); the
-    ledger is posted once, first. Returns each report's result in the order of ``names``, or
-    the :class:`ReportError` that stopped it: one failed report does not stop the others.
-    ``on_done(name, result)`` is called as each finishes."""
+    """:func:`render_jobs` of several reports with the same ``parameters`` (each page where
+    :func:`output_path` puts it); ``on_done(name, result)``."""
     params = dict(parameters or {})
-    for name in names:
-        notebook_path(settings, name)  # every name is known before anything runs
-    check_parameters(params)
-    if settings.warehouse_path.exists():
-        ensure_posted(settings)
-    results: dict[str, RenderResult | ReportError] = {}
+    jobs = [RenderJob(name, params) for name in names]
+    return render_jobs(settings, jobs, workers, None if on_done is None else (lambda job, r: on_done(job.name, r)))
 
-    def one(name: str) -> RenderResult | ReportError:
-        try:
-            return render(settings, name, params, post=False)
-        except ReportError as e:
-            return e
 
-    n = render_workers(settings, len(names), workers)
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="salesml-report") as pool:
-        futures = {pool.submit(one, name): name for name in names}
-        for future in as_completed(futures):
-            name = futures[future]
-            results[name] = future.result()  # anything but a ReportError (a full disk) stops the run
-            if on_done is not None:
-                on_done(name, results[name])
-    return [results[name] for name in names]
+def audience_path(settings: Settings, name: str, params: dict[str, Any], output_dir: Path | None = None, day: date | None = None) -> Path:
+    """Where a page made for one member of an audience goes:
+    ``<output_dir>/<period, as_of's month, or day (default today)>/<name>/<scope>.html``
+    (``company.html``, ``team-T03.html``, ``rep-R017.html``), ``output_dir`` defaulting to
+    ``[report] output_dir`` (a schedule passes its slot's day: a daily report without a period
+    gets a folder per day).
+    Checked like :func:`output_path`: no value can put it outside ``output_dir``."""
+    check_report_name(name)
+    params = check_parameters(params)
+    base = output_dir or settings.path(settings.report.output_dir)
+    month = params.get("period") or (str(params["as_of"])[:7] if params.get("as_of") else "")
+    path = base / (month or (day or date.today()).isoformat()) / name / f"{parse_scope(params.get('scope') or 'company').slug}.html"
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise ReportError(f"report {name}: its page {path} would lie outside {base}; check the parameters")
+    return path

@@ -1,0 +1,271 @@
+"""Running the schedules: what is due, the record of what ran, and the lock that keeps two
+runners apart (``salesml schedule run-due | list | serve``).
+
+The record is the warehouse table ``schedule_runs``: one row per schedule, slot and audience
+member (status ``ok`` or ``failed``, attempts, parameters, the page written, the error),
+written as each render finishes, through short connections (the reports' kernels read the
+warehouse in between). A slot's member with status ``ok`` is never rendered again; a
+``failed`` one is tried again while its attempts are fewer than ``1 + retries``.
+
+Only one runner works at a time: :func:`runner_lock` takes an exclusive lock on a file beside
+the warehouse (``<warehouse>.schedule.lock``, released by the system if the runner dies); a
+second runner finds it taken and does nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from salesml import warehouse
+from salesml.accounting.ledger import ensure_posted
+from salesml.config import ScheduleSettings, Settings
+from salesml.delivery.schedules import (
+    ScheduleError,
+    Slot,
+    audience_day,
+    expand_audience,
+    next_slot,
+    recent_slots,
+    resolve_parameters,
+    slots_between,
+    zone,
+)
+from salesml.reports.runner import (
+    RenderJob,
+    ReportError,
+    audience_path,
+    declared_parameters,
+    notebook_path,
+    render_jobs,
+)
+
+RUN_COLUMNS = ["schedule", "slot", "audience", "status", "attempts", "parameters", "output", "error", "started_at", "finished_at"]
+
+
+@dataclass
+class DueJob:
+    """One render a run-due owes: a slot's audience member, and its attempts so far."""
+
+    slot: Slot
+    audience: str
+    job: RenderJob
+    attempts: int = 0
+
+
+@dataclass
+class RunDue:
+    """What a run-due did: the jobs rendered (with their results), the schedules it could not
+    plan (and why), and whether another runner held the lock."""
+
+    locked_by_other: bool = False
+    done: list[tuple[DueJob, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[tuple[DueJob, Any]]:
+        return [(j, r) for j, r in self.done if isinstance(r, Exception)]
+
+
+def lock_path(settings: Settings) -> Path:
+    return settings.warehouse_path.with_name(settings.warehouse_path.name + ".schedule.lock")
+
+
+@contextmanager
+def runner_lock(settings: Settings) -> Iterator[bool]:
+    """Hold the runners' lock for the block: yields True, or False when another runner has it
+    (then nothing may run). The system releases it when the process ends, however it ends."""
+    path = lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {datetime.now().isoformat(timespec='seconds')}\n".encode())
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def holder(settings: Settings) -> str:
+    """Who holds the runners' lock, as its file says (pid and start time)."""
+    try:
+        return lock_path(settings).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def records(settings: Settings, schedule: str | None = None) -> pd.DataFrame:
+    """The record of schedule runs (``RUN_COLUMNS``), of one schedule or all."""
+    if not settings.warehouse_path.exists():
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    with warehouse.open(settings, read_only=True) as con:
+        if not warehouse.table_exists(con, "schedule_runs"):
+            return pd.DataFrame(columns=RUN_COLUMNS)
+        where, params = ("WHERE schedule = $s", {"s": schedule}) if schedule else ("", {})
+        return con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM schedule_runs {where} ORDER BY schedule, slot, audience", params).df()
+
+
+def _record(settings: Settings, due: DueJob, result: Any, started: datetime) -> None:
+    ok = not isinstance(result, Exception)
+    row = [due.slot.schedule, due.slot.key, due.audience, "ok" if ok else "failed", due.attempts + 1,
+           json.dumps(due.job.parameters, ensure_ascii=False, default=str),
+           str(result.html_path) if ok else None, None if ok else str(result), started, datetime.now()]
+    with warehouse.open(settings) as con:
+        con.execute(f"INSERT OR REPLACE INTO schedule_runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})", row)
+
+
+def _hierarchy(settings: Settings) -> pd.DataFrame:
+    with warehouse.open(settings, read_only=True) as con:
+        return con.execute("SELECT rep_id, role, team, region, valid_from, valid_to FROM reps").df()
+
+
+def _report_takes_scope(settings: Settings, report: str) -> bool:
+    return "scope" in declared_parameters(notebook_path(settings, report))
+
+
+def audience_jobs(settings: Settings, report: str, audience: tuple[str, ...], parameters: dict[str, Any], day,
+                  hierarchy: pd.DataFrame | None = None, output_dir: Path | None = None) -> list[tuple[str, RenderJob]]:
+    """One render of ``report`` per member of ``audience`` on ``day`` (its scope passed as the
+    ``scope`` parameter, the page at :func:`~salesml.reports.runner.audience_path`): ``(member,
+    job)`` pairs. A report without a scope parameter can only go to the company."""
+    members = expand_audience(audience, _hierarchy(settings) if hierarchy is None else hierarchy, day)
+    takes_scope = _report_takes_scope(settings, report)
+    if not takes_scope and members != ["company"]:
+        raise ScheduleError(f"report {report} has no scope parameter: its audience can only be company")
+    out = []
+    for member in members:
+        params = {**parameters, "scope": member} if takes_scope else dict(parameters)
+        out.append((member, RenderJob(report, params, audience_path(settings, report, params, output_dir, day))))
+    return out
+
+
+def plan(settings: Settings, name: str, s: ScheduleSettings, now: datetime, done: pd.DataFrame, hierarchy: pd.DataFrame) -> list[DueJob]:
+    """The renders schedule ``name`` owes at ``now``: each member of each of its newest
+    ``catch_up`` slots (its newest slot alone when it never ran) that has not rendered and
+    has attempts left. Raises
+    :class:`ScheduleError` (or a :class:`ReportError`) when the schedule cannot run as set."""
+    output = settings.path(s.output_dir) if s.output_dir else None
+    state = {(r.slot, r.audience): (r.status, int(r.attempts)) for r in done.itertuples()}
+    jobs = []
+    # a schedule that never ran starts with its newest slot; one that ran catches up the slots
+    # it missed since its first (never those from before it was first run)
+    first = done["slot"].min() if len(done) else None
+    for at in recent_slots(s, now, settings.schedule.catch_up if first else 1):
+        params = resolve_parameters(dict(s.parameters), at)
+        slot = Slot(name, at, params)
+        if first and slot.key < first:
+            continue
+        for member, job in audience_jobs(settings, s.report, s.audience, params, audience_day(params, at.date()), hierarchy, output):
+            status, attempts = state.get((slot.key, member), ("", 0))
+            if status == "ok" or attempts >= 1 + s.retries:
+                continue
+            jobs.append(DueJob(slot, member, job, attempts))
+    return jobs
+
+
+def run_due(settings: Settings, now: datetime | None = None, workers: int | None = None, dry_run: bool = False,
+            on_done: Callable[[DueJob, Any], None] | None = None) -> RunDue:
+    """Render everything due at ``now`` (default: now) and record it; see the module docstring.
+    ``dry_run``: plan only (``done`` lists the jobs, each with result None)."""
+    now = now or datetime.now(UTC)
+    out = RunDue()
+    with runner_lock(settings) as mine:
+        if not mine:
+            out.locked_by_other = True
+            return out
+        if not settings.warehouse_path.exists():
+            raise ScheduleError(f"no warehouse at {settings.warehouse_path}: load data first (salesml demo or salesml ingest)")
+        if not dry_run:
+            ensure_posted(settings)
+        hierarchy = _hierarchy(settings)
+        jobs: list[DueJob] = []
+        for name, s in settings.schedules.items():
+            if not s.enabled:
+                continue
+            try:
+                jobs += plan(settings, name, s, now, records(settings, name), hierarchy)
+            except (ScheduleError, ReportError) as e:
+                out.problems.append(f"schedule {name}: {e}" if not str(e).startswith("schedule ") else str(e))
+        if dry_run:
+            out.done = [(j, None) for j in jobs]
+            return out
+        started = {id(j.job): datetime.now() for j in jobs}
+        by_job = {id(j.job): j for j in jobs}
+
+        def finished(job: RenderJob, result: Any) -> None:
+            due = by_job[id(job)]
+            _record(settings, due, result, started[id(job)])
+            if on_done is not None:
+                on_done(due, result)
+
+        results = render_jobs(settings, [j.job for j in jobs], workers, on_done=finished, post=False)
+        out.done = list(zip(jobs, results, strict=True))
+    return out
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    """A schedule as ``schedule list`` shows it."""
+
+    name: str
+    report: str
+    cron: str
+    timezone: str
+    audience: str
+    enabled: bool
+    last_slot: str
+    last_status: str
+    next_slot: str
+    missed: int
+
+
+def status(settings: Settings, now: datetime | None = None) -> list[ScheduleStatus]:
+    """Each schedule with its last slot run (and how it went), its next slot and how many slots
+    were missed (never run and now beyond catch-up) since its first recorded run."""
+    now = now or datetime.now(UTC)
+    rec = records(settings)
+    out = []
+    for name, s in settings.schedules.items():
+        mine = rec[rec["schedule"] == name]
+        last_slot, last_status, missed = "", "never run", 0
+        if len(mine):
+            last = mine["slot"].max()
+            rows = mine[mine["slot"] == last]
+            ok, bad = int((rows["status"] == "ok").sum()), int((rows["status"] == "failed").sum())
+            last_slot = _local(last, s)
+            last_status = f"ok ({ok})" if not bad else f"failed ({bad} of {ok + bad})"
+            first = datetime.strptime(mine["slot"].min(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            ran = set(mine["slot"])
+            owed = [t for t in slots_between(s, first, now) if Slot(name, t, {}).key not in ran]
+            missed = max(0, len(owed) - settings.schedule.catch_up)
+        out.append(ScheduleStatus(name, s.report, s.cron, s.timezone or "local", ", ".join(s.audience), s.enabled,
+                                  last_slot, last_status, next_slot(s, now).isoformat(timespec="minutes") if s.enabled else "", missed))
+    return out
+
+
+def _local(key: str, s: ScheduleSettings) -> str:
+    t = datetime.strptime(key, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return t.astimezone(zone(s)).isoformat(timespec="minutes")
+
+
+def seconds_to_next(settings: Settings, now: datetime) -> float | None:
+    """Seconds until the next slot of any enabled schedule (None: no schedule)."""
+    nxt = [next_slot(s, now) for s in settings.schedules.values() if s.enabled]
+    return min((t - now).total_seconds() for t in nxt) if nxt else None
