@@ -72,6 +72,12 @@ def test_toy_report_renders_with_charts_and_recorded_figures(toy):
     page = result.html_path.read_text(encoding="utf-8")
     assert page.count("Plotly.newPlot") >= 4  # attainment, trend, regions, categories
     assert "SalesPerformanceReport(" not in page  # code is hidden
+    # the page asks no server for anything: no script or stylesheet from a CDN (require.js,
+    # MathJax, mermaid); plotly.js is inline
+    import re
+
+    assert not re.findall(r"<(?:script|link)[^>]+(?:src|href)=[\"']https?://", page)
+    assert "require.min.js" not in page and "text/x-mathjax-config" not in page and "mermaid.esm" not in page
     assert result.figures["revenue"] == 510
     assert result.figures["orders"] == 5
     side = json.loads(result.html_path.with_suffix(".json").read_text(encoding="utf-8"))

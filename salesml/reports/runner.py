@@ -261,11 +261,18 @@ def _plotly_tag(settings: Settings, html_path: Path) -> str:
     return f'<script type="text/javascript" src="{rel}"></script>'
 
 
+#: nbconvert templates of the report pages (``salesml``: JupyterLab's page without the scripts
+#: it would fetch from public CDNs)
+TEMPLATES = Path(__file__).with_name("templates")
+
+
 def to_html(nb: nbformat.NotebookNode, title: str, plotly_tag: str) -> str:
-    """Export an executed notebook as a page without code, with plotly.js loaded once."""
+    """Export an executed notebook as a page without code, with plotly.js loaded once and no
+    request to any other server (no require.js, MathJax or mermaid from a CDN)."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            extra_template_basedirs=[str(TEMPLATES)], template_name="salesml")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     if "Plotly.newPlot" in body:
         body = body.replace("</head>", plotly_tag + "\n</head>", 1)
