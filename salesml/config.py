@@ -130,6 +130,9 @@ class ReportSettings:
     #: reports rendered at once by ``salesml report`` with several names or ``--suite``
     #: (each in its own kernel process; 0 = one per available core)
     workers: int = 0
+    #: keep each worker's kernel from one page to the next (its names cleared before every page)
+    #: instead of starting a kernel and importing the stack for every page
+    warm_kernels: bool = True
 
 
 @dataclass(frozen=True)

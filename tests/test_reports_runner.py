@@ -9,6 +9,7 @@ import pytest
 
 from salesml.reports.runner import (
     ReportError,
+    WarmKernel,
     check_parameters,
     coerce_parameters,
     declared_parameters,
@@ -111,6 +112,48 @@ def test_several_reports_render_at_once_and_one_failure_stops_no_other(toy):
     assert all(r.html_path.exists() for r in good)
     alone = render(s, "sales_performance", {})
     assert good[0].figures == alone.figures and good[0].html_path == alone.html_path
+
+
+def _probe_notebooks(folder):
+    """A notebook that fails if a name of the previous page is still defined, then defines one;
+    and notebooks that fail in a cell or kill their kernel."""
+    import shutil
+
+    shutil.copytree(ROOT_NOTEBOOKS, folder)
+    nb = nbformat.read(folder / "sales_performance.ipynb", as_version=4)
+    for name, code in {
+        "probe": 'assert "left_by_the_last_page" not in globals(), "a name of the previous page"\nleft_by_the_last_page = scope',
+        "boom": 'raise RuntimeError("boom")',
+        "dies": "import os\nos._exit(1)",
+    }.items():
+        cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        nbformat.write(nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell(code)], metadata=nb.metadata), folder / f"{name}.ipynb")
+
+
+@pytest.mark.notebook
+def test_a_warm_kernel_keeps_nothing_of_one_page_for_the_next_and_survives_failures(toy, tmp_path):
+    _probe_notebooks(tmp_path / "nb")
+    s = with_notebooks(toy).with_overrides(report={"notebooks_dir": str(tmp_path / "nb"), "output_dir": str(toy.root / "reports")})
+    kernel = WarmKernel(s)
+    try:
+        for scope in ("team:T1", "team:T2"):  # the second page fails if the first one's name is left
+            render(s, "probe", {"period": "2024-02", "scope": scope}, kernel=kernel)
+        assert kernel.pages == 2
+        page = render(s, "sales_performance", {"period": "2024-02", "scope": "team:T2"}, kernel=kernel).html_path.read_text(encoding="utf-8")
+        assert "Carol" in page and "Alice" not in page and "%reset" not in page
+        with pytest.raises(ReportError, match=r"report boom failed in cell \d+: RuntimeError: boom"):
+            render(s, "boom", {"period": "2024-02"}, kernel=kernel)
+        assert kernel.km is None  # a failed page ends its kernel ...
+        with pytest.raises(ReportError, match="report dies did not complete: DeadKernelError"):
+            render(s, "dies", {"period": "2024-02"}, kernel=kernel)
+        render(s, "probe", {"period": "2024-02", "scope": "team:T1"}, kernel=kernel)  # ... and the next one starts afresh
+        assert kernel.pages == 4
+    finally:
+        kernel.close()
+    # the same page from a kernel of its own (papermill) records the same figures
+    warm = json.loads((toy.root / "reports" / "2024-02" / "sales_performance_team-T2.json").read_text(encoding="utf-8"))
+    cold = render(s.with_overrides(report={"warm_kernels": False}), "sales_performance", {"period": "2024-02", "scope": "team:T2"})
+    assert cold.figures == warm["figures"]
 
 
 def test_render_workers_follow_the_setting_and_never_exceed_the_reports(tmp_path):

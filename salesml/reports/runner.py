@@ -19,15 +19,18 @@ and the error names the page.
 from __future__ import annotations
 
 import ast
+import atexit
+import contextlib
 import json
 import logging
 import os
+import queue
 import re
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -279,6 +282,118 @@ def to_html(nb: nbformat.NotebookNode, title: str, plotly_tag: str) -> str:
     return body
 
 
+def _failed(name: str, where: str, nb: nbformat.NotebookNode | None, html_path: Path) -> ReportError:
+    """The error of a report that failed in a cell, its executed notebook kept beside the page."""
+    failed = html_path.with_suffix(".failed.ipynb")
+    if nb is not None:
+        write_files({failed: nbformat.writes(nb)})
+    return ReportError(f"report {name} failed in {where} (executed notebook kept at {failed})")
+
+
+def _execute(settings: Settings, name: str, path: Path, params: dict[str, Any], html_path: Path) -> nbformat.NotebookNode:
+    """Run the notebook with papermill in a kernel of its own; the executed notebook."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="salesml-report-") as tmp:
+        executed = Path(tmp) / f"{name}.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(executed),
+                parameters=params,
+                kernel_name=settings.report.kernel,
+                progress_bar=False,
+                log_output=False,
+                cwd=str(settings.root),
+                execution_timeout=settings.report.cell_timeout_s,
+                request_save_on_cell_execute=False,
+                # local sockets in the temp folder: no open TCP ports, no warning about them;
+                # the kernel's own log quiet: jupyter_client interrupts every kernel it shuts
+                # down, and the kernel logs the interrupt as an error ("KeyboardInterrupt caught
+                # in kernel") on our stderr (a failing cell or a dead kernel is still an error here)
+                config=Config({"KernelManager": {"transport": "ipc", "ip": str(Path(tmp) / "kernel")},
+                               "NotebookClient": {"extra_arguments": KERNEL_ARGUMENTS}}),
+            )
+        except PapermillExecutionError as e:
+            nb = nbformat.read(executed, as_version=4) if executed.exists() else None
+            raise _failed(name, f"cell {e.exec_count}: {e.ename}: {e.evalue}", nb, html_path) from None
+        except Exception as e:  # timeout, dead kernel, missing kernel, a full disk...
+            full = disk_full(e)
+            if full is not None:
+                raise full from None
+            raise ReportError(f"report {name} did not complete: {type(e).__name__}: {e}") from None
+        return nbformat.read(executed, as_version=4)
+
+
+#: the report kernels' own log, quiet (see _execute)
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+#: the tag of the cell a warm kernel runs first on every page (and that the page leaves out)
+RESET_TAG = "salesml-reset"
+
+
+class WarmKernel:
+    """A kernel kept from one page to the next (``render_jobs`` with ``[report] warm_kernels``):
+    started with the first page, it keeps the modules that page imported, so the next page
+    skips starting a kernel and importing the stack. Before each page it clears every name the
+    previous page defined (``%reset -f``, a first cell the page leaves out): nothing one page
+    computed is there for the next. A page that fails in any way ends the kernel; the next
+    page starts a new one. Use from one thread; ``close`` when done."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._tmp = tempfile.mkdtemp(prefix="salesml-kernel-")
+        self.km = None
+        self.pages = 0
+
+    def execute(self, settings: Settings, name: str, path: Path, params: dict[str, Any], html_path: Path) -> nbformat.NotebookNode:
+        from jupyter_client.manager import AsyncKernelManager
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+
+        nb = parameterize_notebook(load_notebook_node(str(path)), params)  # the parameters as papermill injects them
+        nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f", metadata={"tags": [RESET_TAG]}))
+        if self.km is None:
+            self.km = AsyncKernelManager(kernel_name=self.settings.report.kernel, transport="ipc", ip=str(Path(self._tmp) / "kernel"))
+        client = NotebookClient(nb, km=self.km, timeout=settings.report.cell_timeout_s, kernel_name=self.settings.report.kernel,
+                                extra_arguments=KERNEL_ARGUMENTS, resources={"metadata": {"path": str(settings.root)}})
+        try:
+            client.execute(cwd=str(settings.root))
+        except CellExecutionError as e:
+            self.close()
+            nb.cells = [c for c in nb.cells if RESET_TAG not in c.metadata.get("tags", [])]
+            index = next((i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
+            raise _failed(name, f"cell {index}: {e.ename}: {e.evalue}", nb, html_path) from None
+        except Exception as e:  # timeout, a dead kernel...
+            self.close()
+            full = disk_full(e)
+            if full is not None:
+                raise full from None
+            raise ReportError(f"report {name} did not complete: {type(e).__name__}: {e}") from None
+        finally:
+            atexit.unregister(client._cleanup_kernel)  # the kernel is ours to end, not the client's at exit
+            if client.kc is not None:
+                client.kc.stop_channels()
+        self.pages += 1
+        nb.cells = [c for c in nb.cells if RESET_TAG not in c.metadata.get("tags", [])]
+        return nb
+
+    def close(self) -> None:
+        """End the kernel (if one runs)."""
+        from jupyter_core.utils import run_sync
+
+        km, self.km = self.km, None
+        if km is not None and km.has_kernel:
+            with contextlib.suppress(Exception):
+                run_sync(km.shutdown_kernel)(now=True)
+            with contextlib.suppress(Exception):
+                run_sync(km.cleanup_resources)()
+
+
 def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
     """``<output_dir>/<period, as_of's month, or today>/<name>[_<scope>][_batch-N][_<load period>].html``.
 
@@ -322,11 +437,12 @@ def _default_period(settings: Settings) -> str:
 
 
 def render(settings: Settings, name: str, parameters: dict[str, Any] | None = None, *, post: bool = True,
-           html_path: Path | None = None) -> RenderResult:
+           html_path: Path | None = None, kernel: WarmKernel | None = None) -> RenderResult:
     """Run one report notebook and write its HTML; raise :class:`ReportError` on failure.
     ``post``: bring the ledger up to date first (``render_jobs`` does it once for all);
     ``html_path``: where the page goes (default :func:`output_path`; it must lie inside
-    ``[report] output_dir`` or be made by :func:`audience_path`)."""
+    ``[report] output_dir`` or be made by :func:`audience_path`); ``kernel``: run it in this
+    warm kernel (default: papermill in a kernel of its own)."""
     started = time.perf_counter()
     path = notebook_path(settings, name)
     check_parameters(dict(parameters or {}))  # before anything is read or written
@@ -348,45 +464,7 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
             params["as_of"] = (next_month - timedelta(days=1)).isoformat()  # the latest complete month's last day
     html_path = html_path or output_path(settings, name, params)
 
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-    from traitlets.config import Config
-
-    logging.getLogger("papermill").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="salesml-report-") as tmp:
-        executed = Path(tmp) / f"{name}.ipynb"
-        try:
-            papermill.execute_notebook(
-                str(path),
-                str(executed),
-                parameters=params,
-                kernel_name=settings.report.kernel,
-                progress_bar=False,
-                log_output=False,
-                cwd=str(settings.root),
-                execution_timeout=settings.report.cell_timeout_s,
-                request_save_on_cell_execute=False,
-                # local sockets in the temp folder: no open TCP ports, no warning about them;
-                # the kernel's own log quiet: jupyter_client interrupts every kernel it shuts
-                # down, and the kernel logs the interrupt as an error ("KeyboardInterrupt caught
-                # in kernel") on our stderr (a failing cell or a dead kernel is still an error here)
-                config=Config({"KernelManager": {"transport": "ipc", "ip": str(Path(tmp) / "kernel")},
-                               "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}}),
-            )
-        except PapermillExecutionError as e:
-            failed = html_path.with_suffix(".failed.ipynb")
-            if executed.exists():
-                write_files({failed: executed.read_bytes()})
-            raise ReportError(
-                f"report {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
-                f"(executed notebook kept at {failed})"
-            ) from None
-        except Exception as e:  # timeout, dead kernel, missing kernel, a full disk...
-            full = disk_full(e)
-            if full is not None:
-                raise full from None
-            raise ReportError(f"report {name} did not complete: {type(e).__name__}: {e}") from None
-        nb = nbformat.read(executed, as_version=4)
+    nb = (kernel.execute if kernel is not None else _execute)(settings, name, path, params, html_path)
 
     figures = recorded_figures(nb)
     when = params.get("period") or (f"as of {params['as_of']}" if params.get("as_of") else "")
@@ -422,8 +500,9 @@ def render_jobs(
     on_done: Callable[[RenderJob, RenderResult | ReportError], None] | None = None,
     post: bool = True,
 ) -> list[RenderResult | ReportError]:
-    """Render several pages, ``render_workers`` at a time (each report runs in its own kernel,
-    a process of its own, so two reports use two cores); the ledger is posted once, first
+    """Render several pages, ``render_workers`` at a time, each worker in a kernel of its own
+    (a process: two workers use two cores), kept warm from one page to the next with
+    ``[report] warm_kernels`` (:class:`WarmKernel`); the ledger is posted once, first
     (``post``). Returns each job's result in the order of ``jobs``, or the
     :class:`ReportError` that stopped it: one failed page does not stop the others.
     ``on_done(job, result)`` is called as each finishes."""
@@ -432,24 +511,50 @@ def render_jobs(
         check_parameters(dict(job.parameters))
     if post and settings.warehouse_path.exists():
         ensure_posted(settings)
-    results: dict[int, RenderResult | ReportError] = {}
-
-    def one(job: RenderJob) -> RenderResult | ReportError:
-        try:
-            return render(settings, job.name, job.parameters, post=False, html_path=job.html_path)
-        except ReportError as e:
-            return e
-
     if not jobs:
         return []
     n = render_workers(settings, len(jobs), workers)
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="salesml-report") as pool:
-        futures = {pool.submit(one, job): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            i = futures[future]
-            results[i] = future.result()  # anything but a ReportError (a full disk) stops the run
-            if on_done is not None:
-                on_done(jobs[i], results[i])
+    results: dict[int, RenderResult | ReportError] = {}
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(len(jobs)):
+        todo.put(i)
+    lock = threading.Lock()
+    stop: list[BaseException] = []
+
+    def worker() -> None:
+        # each worker keeps one warm kernel for all its pages ([report] warm_kernels), or lets
+        # papermill start one per page
+        kernel = WarmKernel(settings) if settings.report.warm_kernels else None
+        try:
+            while not stop:
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                job = jobs[i]
+                try:
+                    result: RenderResult | ReportError = render(settings, job.name, job.parameters, post=False,
+                                                                html_path=job.html_path, kernel=kernel)
+                except ReportError as e:
+                    result = e
+                except BaseException as e:  # a full disk: stop the run, say it once
+                    stop.append(e)
+                    return
+                with lock:
+                    results[i] = result
+                    if on_done is not None:
+                        on_done(job, result)
+        finally:
+            if kernel is not None:
+                kernel.close()
+
+    threads = [threading.Thread(target=worker, name=f"salesml-report-{k}", daemon=True) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if stop:
+        raise stop[0]
     return [results[i] for i in range(len(jobs))]
 
 
