@@ -49,6 +49,11 @@ def test_each_team_gets_its_own_page_once_and_the_record_says_so(toy):
     rec = runs.records(s)
     assert list(zip(rec["audience"], rec["status"], rec["attempts"], strict=True)) == [("team:T1", "ok", 1), ("team:T2", "ok", 1)]
     assert set(rec["slot"]) == {"2024-02-29T22:00:00Z"}
+    # reports/index.html lists both pages, linked relative to it
+    index = (toy.root / "reports" / "index.html").read_text(encoding="utf-8")
+    assert first.index == toy.root / "reports" / "index.html"
+    assert 'href="2024-02/sales_performance/team-T1.html"' in index and 'href="2024-02/sales_performance/team-T2.html"' in index
+    assert "period=2024-02, scope=team:T2" in index and "warehouse=" not in index
     # run-due again, at the same time or later the same month: nothing is due
     assert runs.run_due(s, MARCH_1).done == []
     assert runs.run_due(s, datetime(2024, 3, 20, tzinfo=SHANGHAI)).done == []

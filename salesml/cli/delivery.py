@@ -93,6 +93,8 @@ def schedule_run_due(
     if dry_run:
         for due, _ in result.done:
             typer.echo(f"{due.slot.schedule}\t{due.slot.at.isoformat(timespec='minutes')}\t{due.audience}\t{due.job.html_path}")
+    if result.index is not None:
+        err.print(f"index: {result.index}", highlight=False, markup=False)
     n_failed = len(result.failed)
     err.print(f"{len(result.done)} due" + ("" if dry_run else f", {len(result.done) - n_failed} rendered, {n_failed} failed"), highlight=False, markup=False)
     if n_failed or result.problems:

@@ -29,6 +29,7 @@ import pandas as pd
 from salesml import warehouse
 from salesml.accounting.ledger import ensure_posted
 from salesml.config import ScheduleSettings, Settings
+from salesml.delivery.publish import write_index
 from salesml.delivery.schedules import (
     ScheduleError,
     Slot,
@@ -70,6 +71,8 @@ class RunDue:
     locked_by_other: bool = False
     done: list[tuple[DueJob, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: the index page written (when anything rendered)
+    index: Path | None = None
 
     @property
     def failed(self) -> list[tuple[DueJob, Any]]:
@@ -217,6 +220,8 @@ def run_due(settings: Settings, now: datetime | None = None, workers: int | None
 
         results = render_jobs(settings, [j.job for j in jobs], workers, on_done=finished, post=False)
         out.done = list(zip(jobs, results, strict=True))
+        if out.done:
+            out.index = write_index(settings, records(settings))
     return out
 
 
