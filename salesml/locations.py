@@ -8,3 +8,5 @@ ENV_CONFIG = "SALESML_CONFIG"
 ENV_WAREHOUSE = "SALESML_WAREHOUSE"
 #: the config file looked for in the working folder
 DEFAULT_CONFIG_NAME = "salesml.toml"
+#: who the audit log records as running a command, over the login name (``salesml --as NAME``)
+ENV_ACTOR = "SALESML_AS"

@@ -14,6 +14,7 @@ setting to raise.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import re
@@ -33,8 +34,9 @@ from salesml import __version__, schema
 from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
 from salesml.io.export import ExportError, check_target, export_frame
+from salesml.locations import ENV_ACTOR
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -175,6 +177,10 @@ def _version() -> str:
 
 
 def actor() -> str:
+    """Who runs this: ``$SALESML_AS`` (``salesml --as NAME``), else the login name."""
+    named = os.environ.get(ENV_ACTOR, "").strip()
+    if named:
+        return named
     try:
         return getpass.getuser()
     except Exception:  # no login name (containers)
@@ -311,6 +317,11 @@ def _mapped_error(e: BaseException, path: Path, memory_limit: str) -> SalesmlErr
 
 #: columns added after schema version 1 (ALTER TABLE ... ADD COLUMN IF NOT EXISTS)
 _MIGRATIONS = [
+    # how a recorded command went, how long it took and what it wrote (salesml audit)
+    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS status VARCHAR",
+    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS seconds DOUBLE",
+    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS output VARCHAR",
+    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS output_sha256 VARCHAR",
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rows_merged BIGINT DEFAULT 0",
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rows_flagged BIGINT DEFAULT 0",
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rule_hits VARCHAR",
@@ -783,12 +794,33 @@ def _write_batch_rows(
     return batch_id
 
 
-def audit(con: duckdb.DuckDBPyConnection, command: str, params: dict[str, Any] | None = None) -> None:
-    """Record who ran what with which parameters."""
+def audit(con: duckdb.DuckDBPyConnection, command: str, params: dict[str, Any] | None = None, *, status: str = "ok",
+          seconds: float | None = None, output: str | os.PathLike | None = None) -> None:
+    """Record who ran what with which parameters, how it went (``status``: ok / failed), how
+    long it took and the file it wrote (with its SHA-256, so a page or an export can be shown
+    to be the one the command wrote)."""
+    digest = None
+    if output is not None and Path(output).is_file():
+        h = hashlib.sha256()
+        with Path(output).open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        digest = h.hexdigest()
     con.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?)",
-        [datetime.now(), actor(), command, json.dumps(params or {}, ensure_ascii=False, default=str)],
+        "INSERT INTO audit_log (logged_at, actor, command, params, status, seconds, output, output_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [datetime.now(), actor(), command, json.dumps(params or {}, ensure_ascii=False, default=str), status,
+         None if seconds is None else round(float(seconds), 3), None if output is None else str(output), digest],
     )
+
+
+def record(settings: Settings, command: str, params: dict[str, Any] | None = None, **how: Any) -> None:
+    """:func:`audit` through a short connection of its own (commands that do not write the
+    warehouse otherwise: report renders, training, exports). Nothing is recorded when there is
+    no warehouse yet."""
+    if not settings.warehouse_path.exists():
+        return
+    with open(settings) as con:
+        audit(con, command, params, **how)
 
 
 # --------------------------------------------------------------------------- exports

@@ -116,7 +116,7 @@ def test_a_schedule_that_never_ran_starts_with_its_newest_slot_then_catches_up_b
     s = scheduled(with_notebooks(toy), daily=daily)
     (first,) = runs.run_due(s, MARCH_1, dry_run=True).done
     assert first[0].job.parameters == {"as_of": "2024-02-29", "scope": "company"}
-    runs._record(s, first[0], RenderResult("sales_performance", toy.root / "page.html", {}), datetime.now())  # as if it rendered
+    runs._record(s, [(first[0], RenderResult("sales_performance", toy.root / "page.html", {}))], datetime.now())  # as if it rendered
     ten_days_on = datetime(2024, 3, 11, 9, 0, tzinfo=SHANGHAI)
     later = runs.run_due(s, ten_days_on, dry_run=True).done
     assert [d.slot.at.day for d, _ in later] == [9, 10, 11]  # [schedule] catch_up = 3
@@ -143,6 +143,10 @@ def test_command_line_run_due_list_and_report_for_an_audience(toy):
     ran = cli("schedule", "run-due", "--now", "2024-03-01T06:00+08:00")
     assert ran.returncode == 0 and "2 due, 2 rendered, 0 failed" in ran.stderr, ran.stderr
     assert (toy.root / "reports" / "2024-02" / "sales_performance" / "rep-R3.html").exists()
+    audit = json.loads(cli("audit", "--command", "schedule", "--format", "json").stdout)
+    assert [(r["command"], r["status"], json.loads(r["params"])["due"]) for r in audit] == [("schedule run-due", "ok", 2)] * 2
+    pages = json.loads(cli("audit", "--command", "report", "--format", "json").stdout)
+    assert sorted(json.loads(r["params"])["scope"] for r in pages) == ["rep:R1", "rep:R3"]
     listed = json.loads(cli("schedule", "list", "--now", "2024-03-02T00:00+08:00", "--format", "json").stdout)
     assert listed[0]["name"] == "reps" and listed[0]["last_status"] == "ok (2)"
     pages = cli("report", "sales_performance", "--audience", "each_team", "-p", "period=2024-01")

@@ -8,7 +8,11 @@ from each other's top, so the command line has no import circle.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 from typer.core import TyperGroup
 
-from salesml.locations import ENV_CONFIG
+from salesml.locations import ENV_ACTOR, ENV_CONFIG
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +61,8 @@ class LightGroup(TyperGroup):
         for param in self.params:
             if param.name == "config":
                 _light(param, Path)
+            elif param.name == "as_user":
+                _light(param, str)
 
     def get_help_option(self, ctx):
         return _light(super().get_help_option(ctx), bool)
@@ -193,6 +199,39 @@ def _log(message: str) -> None:
 
 
 @app.callback()
-def main_callback(config: ConfigOpt = None) -> None:
+def main_callback(
+    config: ConfigOpt = None,
+    as_user: Annotated[str | None, typer.Option("--as", help="who the audit log records as running this (default: the login name; env SALESML_AS)", show_default=False)] = None,
+) -> None:
     """salesml: run `salesml COMMAND --help` for a command's options."""
     _State.config = config
+    if as_user:
+        os.environ[ENV_ACTOR] = as_user
+
+
+@contextmanager
+def audited(settings: Settings, command: str, params: dict) -> Iterator[dict]:
+    """Record the command in the audit log when the block ends: ok, or failed with its error,
+    how long it took, and the file it wrote (set ``what["output"]`` in the block, and
+    ``what["params"]`` for what is known only at the end, e.g. the version saved). A record that cannot be written is said on stderr,
+    never in place of the command's own result."""
+    from salesml import warehouse
+
+    started = time.perf_counter()
+    what: dict = {}
+    status, error = "ok", None
+    try:
+        yield what
+    except typer.Exit as e:
+        if e.exit_code:
+            status = "failed"
+        raise
+    except BaseException as e:
+        status, error = "failed", str(e) or type(e).__name__
+        raise
+    finally:
+        try:
+            warehouse.record(settings, command, {**params, **what.get("params", {}), **({"error": error} if error else {})}, status=status,
+                             seconds=time.perf_counter() - started, output=what.get("output"))
+        except Exception as e:  # the warehouse is busy or gone: the command's own outcome stands
+            err.print(f"note: not recorded in the audit log: {e}", highlight=False, markup=False)

@@ -24,6 +24,7 @@ from salesml.cli.base import (
     _post,
     _settings,
     app,
+    audited,
     emit,
     err,
     out,
@@ -187,6 +188,45 @@ def batches(
     emit(shown[cols], "table", title=f"load batches ({settings.warehouse_path.name})")
 
 
+@app.command("audit")
+def audit_log(
+    since: Annotated[str, typer.Option("--since", help="from this day or time on (YYYY-MM-DD or ISO time)")] = "",
+    command: Annotated[str, typer.Option("--command", help="only this command and its kind (e.g. report, train, ingest)")] = "",
+    limit: Annotated[int, typer.Option("--limit", min=1, help="the newest N records")] = 200,
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    config: ConfigOpt = None,
+) -> None:
+    """The audit log, newest first: who ran what and when (the login name, or `salesml --as
+    NAME`), with which parameters, how it went, how long it took, and the file it wrote with
+    its SHA-256 (ingests, report pages, scheduled runs, training, period close and reopen,
+    exports, postings)."""
+    from datetime import datetime as _dt
+
+    from salesml import warehouse
+
+    settings = _settings(config)
+    where, params = [], {"n": limit}
+    if since:
+        try:
+            params["since"] = _dt.fromisoformat(since)
+        except ValueError:
+            _fail(f"--since {since!r}: expected a day (YYYY-MM-DD) or an ISO time")
+        where.append("logged_at >= $since")
+    if command:
+        where.append("(command = $cmd OR command LIKE $prefix)")
+        params.update(cmd=command, prefix=f"{command} %")
+    sql = ("SELECT logged_at, actor, command, status, seconds, params, output, output_sha256 FROM audit_log "
+           + (f"WHERE {' AND '.join(where)} " if where else "") + "ORDER BY logged_at DESC LIMIT $n")
+    with warehouse.open(settings, read_only=True) as con:
+        df = con.execute(sql, params).df()
+    if fmt != Fmt.table:
+        emit(df, fmt.value)
+        return
+    shown = df.assign(logged_at=df["logged_at"].dt.strftime("%Y-%m-%d %H:%M:%S"), output_sha256=df["output_sha256"].str[:12],
+                      seconds=df["seconds"].map(lambda v: "" if v != v or v is None else f"{v:.1f}"))
+    emit(shown, "table", title=f"audit log ({settings.warehouse_path.name}, newest first)")
+
+
 @app.command()
 def info(
     fmt: Annotated[JsonOrTable, typer.Option("--format")] = JsonOrTable.table,
@@ -234,6 +274,8 @@ def export(
     fmt = export_format(to)
     if sheet is not None and fmt == "csv":
         err.print("note: --sheet is ignored for a .csv file", highlight=False)
-    path, rows, cols = export_to_file(settings, what, to, sheet=sheet or "data")
+    with audited(settings, "export", {"what": what, "to": str(to)}) as done:
+        path, rows, cols = export_to_file(settings, what, to, sheet=sheet or "data")
+        done.update(output=path, params={"rows": rows, "columns": cols})
     err.print(f"exported {rows:,} rows x {cols:,} columns to {fmt}", highlight=False)
     typer.echo(str(path))

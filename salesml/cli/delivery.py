@@ -16,6 +16,7 @@ from salesml.cli.base import (
     _fail,
     _settings,
     app,
+    audited,
     emit,
     err,
 )
@@ -84,7 +85,10 @@ def schedule_run_due(
         else:
             err.print(f"  done: {what} -> {result.html_path} ({result.seconds:.1f}s)", highlight=False, markup=False)
 
-    result = runs.run_due(settings, _now(now), workers, dry_run, on_done=done)
+    with audited(settings, "schedule run-due", {"now": now or "now", "dry_run": dry_run}) as what:
+        result = runs.run_due(settings, _now(now), workers, dry_run, on_done=done)
+        what["params"] = {"due": len(result.done), "failed": len(result.failed), "problems": result.problems,
+                          "locked_by_other": result.locked_by_other}
     if result.locked_by_other:
         err.print(f"another run-due is running ({runs.holder(settings) or 'pid unknown'}): nothing done", highlight=False, markup=False)
         return

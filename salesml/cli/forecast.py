@@ -25,6 +25,7 @@ from salesml.cli.base import (
     _post,
     _settings,
     app,
+    audited,
     emit,
     out,
 )
@@ -160,15 +161,23 @@ def train_forecast(
     keeps it in data/models/cache/: rendering that report afterwards reads it instead of
     fitting again, as long as the data, settings and salesml are the same (else the report
     computes it again)."""
+    from salesml.forecast import service
+
+    settings = _settings(config)
+    service.check_args(level, freq, model)
+    _post(settings)
+    with audited(settings, "train forecast", {"level": level, "freq": freq, "model": model, "report": report}) as what:
+        _train_forecast(settings, level, freq, horizon, windows, model, workers, report, fmt, what)
+
+
+def _train_forecast(settings, level, freq, horizon, windows, model, workers, report, fmt, what: dict) -> None:
     import pandas as pd
 
     from salesml.forecast import service
     from salesml.reports import forecast as forecast_report
 
-    settings = _settings(config)
-    service.check_args(level, freq, model)
-    _post(settings)
     result = service.train(settings, level, freq, horizon or None, windows or None, model, workers, log=_log, progress=True)
+    what["params"] = {"version": result["version"]}
     if report and settings.forecast.cache:
         _log("the company sales_forecast report's forecasts (weekly, as of the last day with sales), kept for the report ...")
         started = time.perf_counter()

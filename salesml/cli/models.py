@@ -26,6 +26,7 @@ from salesml.cli.base import (
     _post,
     _settings,
     app,
+    audited,
     emit,
     err,
     out,
@@ -82,7 +83,9 @@ def train_churn(
     settings = _settings(config)
     day = _as_of(as_of)
     _post(settings)
-    result = churn.train(settings, day, log=_log)
+    with audited(settings, "train churn", {"as_of": day}) as what:
+        result = churn.train(settings, day, log=_log)
+        what["params"] = {"version": result["version"]}
     payload = {k: v for k, v in result.items() if k not in ("manifest", "pipeline")}
     if result["anonymous"]["lines"]:
         _log(result["anonymous"]["note"])

@@ -125,13 +125,16 @@ def records(settings: Settings, schedule: str | None = None) -> pd.DataFrame:
         return con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM schedule_runs {where} ORDER BY schedule, slot, audience", params).df()
 
 
-def _record(settings: Settings, due: DueJob, result: Any, started: datetime) -> None:
-    ok = not isinstance(result, Exception)
-    row = [due.slot.schedule, due.slot.key, due.audience, "ok" if ok else "failed", due.attempts + 1,
-           json.dumps(due.job.parameters, ensure_ascii=False, default=str),
-           str(result.html_path) if ok else None, None if ok else str(result), started, datetime.now()]
+def _record(settings: Settings, done: list[tuple[DueJob, Any]], started: datetime) -> None:
+    """Record each rendered (or failed) member of a slot in ``schedule_runs``, in one connection."""
+    finished = datetime.now()
     with warehouse.open(settings) as con:
-        con.execute(f"INSERT OR REPLACE INTO schedule_runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})", row)
+        for due, result in done:
+            ok = not isinstance(result, Exception)
+            row = [due.slot.schedule, due.slot.key, due.audience, "ok" if ok else "failed", due.attempts + 1,
+                   json.dumps(due.job.parameters, ensure_ascii=False, default=str),
+                   str(result.html_path) if ok else None, None if ok else str(result), started, finished]
+            con.execute(f"INSERT OR REPLACE INTO schedule_runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})", row)
 
 
 def _hierarchy(settings: Settings) -> pd.DataFrame:
@@ -209,17 +212,17 @@ def run_due(settings: Settings, now: datetime | None = None, workers: int | None
         if dry_run:
             out.done = [(j, None) for j in jobs]
             return out
-        started = {id(j.job): datetime.now() for j in jobs}
+        started = datetime.now()
         by_job = {id(j.job): j for j in jobs}
 
         def finished(job: RenderJob, result: Any) -> None:
-            due = by_job[id(job)]
-            _record(settings, due, result, started[id(job)])
             if on_done is not None:
-                on_done(due, result)
+                on_done(by_job[id(job)], result)
 
         results = render_jobs(settings, [j.job for j in jobs], workers, on_done=finished, post=False)
         out.done = list(zip(jobs, results, strict=True))
+        # recorded once the kernels have let go of the warehouse (a writer waits for readers)
+        _record(settings, out.done, started)
         if out.done:
             out.index = write_index(settings, records(settings))
     return out

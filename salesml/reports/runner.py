@@ -555,7 +555,22 @@ def render_jobs(
         t.join()
     if stop:
         raise stop[0]
+    _audit_pages(settings, jobs, [results[i] for i in range(len(jobs))])
     return [results[i] for i in range(len(jobs))]
+
+
+def _audit_pages(settings: Settings, jobs: list[RenderJob], results: list[RenderResult | ReportError]) -> None:
+    """One audit_log row per page (``report``: its name and parameters, ok or failed, seconds,
+    the page and its hash), written once every kernel has let go of the warehouse."""
+    if not settings.warehouse_path.exists():
+        return
+    with warehouse.open(settings) as con:
+        for job, result in zip(jobs, results, strict=True):
+            ok = isinstance(result, RenderResult)
+            params = {k: v for k, v in (result.parameters if ok else job.parameters).items() if k not in ("config_path", "warehouse")}
+            warehouse.audit(con, "report", {"report": job.name, **params, **({} if ok else {"error": str(result)})},
+                            status="ok" if ok else "failed", seconds=result.seconds if ok else None,
+                            output=result.html_path if ok else None)
 
 
 def render_many(
