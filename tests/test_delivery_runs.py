@@ -152,3 +152,28 @@ def test_command_line_run_due_list_and_report_for_an_audience(toy):
     pages = cli("report", "sales_performance", "--audience", "each_team", "-p", "period=2024-01")
     assert pages.returncode == 0, pages.stderr
     assert pages.stdout.split() == [str(toy.root / "reports" / "2024-01" / "sales_performance" / f"team-{t}.html") for t in ("T1", "T2")]
+
+
+@pytest.mark.notebook
+def test_canary_one_reps_name_appears_in_no_other_persons_pages(toy):
+    """A unique name given to rep R3 (team T2) shows in R3's own pages and T2's, and nowhere in
+    rep R1's or team T1's: not in the page, its embedded chart data, nor its JSON sidecar."""
+    from salesml import warehouse
+
+    with warehouse.open(toy) as con:
+        con.execute("UPDATE reps SET name = 'CANARY-7731 Carol' WHERE rep_id = 'R3'")
+    who = ("rep:R3", "team:T2", "rep:R1", "team:T1")
+    s = scheduled(with_notebooks(toy),
+                  perf=monthly(audience=who),
+                  seg=ScheduleSettings(report="customer_segments", cron="0 6 1 * *", timezone="Asia/Shanghai", audience=who,
+                                       parameters={"as_of": "last_month_end"}))
+    out = runs.run_due(s, MARCH_1, workers=2)
+    assert not out.failed and not out.problems and len(out.done) == 8
+    for due, result in out.done:
+        texts = [result.html_path.read_text(encoding="utf-8"), result.html_path.with_suffix(".json").read_text(encoding="utf-8")]
+        if due.audience == "rep:R3" or (due.audience, due.job.name) == ("team:T2", "sales_performance"):
+            assert "CANARY-7731" in texts[0], (due.job.name, due.audience)  # the marker shows where it belongs
+        elif due.audience == "team:T2":
+            continue  # the team's segments page names no rep
+        else:
+            assert not any("CANARY-7731" in t for t in texts), (due.job.name, due.audience)
