@@ -54,11 +54,16 @@ def report(
         else:
             err.print(f"  {name} done in {result.seconds:.1f}s", highlight=False)
 
-    results = render_many(settings, todo, params, workers, on_done=done)
-    failed = [r for r in results if isinstance(r, Exception)]
+    _print_pages(render_many(settings, todo, params, workers, on_done=done))
+
+
+def _print_pages(results: list) -> None:
+    """The path of each page that rendered, in the order asked; then the failures, if any, as
+    the command's error."""
     for result in results:
         if not isinstance(result, Exception):
             typer.echo(str(result.html_path))
+    failed = [r for r in results if isinstance(r, Exception)]
     if failed:
         _fail("; ".join(str(e) for e in failed))
 
@@ -76,12 +81,6 @@ def _render_for_audience(settings, names: list[str], audience: tuple[str, ...], 
     day = audience_day(params, date.fromisoformat(last) if last else date.today())
     pairs = [pair for name in names for pair in runs.audience_jobs(settings, name, audience, params, day)]
     err.print(f"rendering {len(pairs)} page(s) for {', '.join(audience)} ...", highlight=False)
-    results = render_jobs(settings, [job for _, job in pairs], workers,
-                          on_done=lambda job, r: err.print(f"  {job.name} {job.parameters.get('scope', 'company')}: "
-                                                           + ("failed" if isinstance(r, Exception) else f"{r.seconds:.1f}s"), highlight=False))
-    failed = [r for r in results if isinstance(r, Exception)]
-    for r in results:
-        if not isinstance(r, Exception):
-            typer.echo(str(r.html_path))
-    if failed:
-        _fail("; ".join(str(e) for e in failed))
+    _print_pages(render_jobs(settings, [job for _, job in pairs], workers,
+                             on_done=lambda job, r: err.print(f"  {job.name} {job.parameters.get('scope', 'company')}: "
+                                                              + ("failed" if isinstance(r, Exception) else f"{r.seconds:.1f}s"), highlight=False)))
