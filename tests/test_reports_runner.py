@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -148,8 +149,11 @@ def test_a_warm_kernel_keeps_nothing_of_one_page_for_the_next_and_survives_failu
             render(s, "dies", {"period": "2024-02"}, kernel=kernel)
         render(s, "probe", {"period": "2024-02", "scope": "team:T1"}, kernel=kernel)  # ... and the next one starts afresh
         assert kernel.pages == 4
+        sockets = kernel._tmp
+        assert sockets and os.path.isdir(sockets)
     finally:
         kernel.close()
+    assert not os.path.exists(sockets)  # nothing of the kernel is left behind
     # the same page from a kernel of its own (papermill) records the same figures
     warm = json.loads((toy.root / "reports" / "2024-02" / "sales_performance_team-T2.json").read_text(encoding="utf-8"))
     cold = render(s.with_overrides(report={"warm_kernels": False}), "sales_performance", {"period": "2024-02", "scope": "team:T2"})

@@ -27,6 +27,7 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -344,7 +345,7 @@ class WarmKernel:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._tmp = tempfile.mkdtemp(prefix="salesml-kernel-")
+        self._tmp: str | None = None  # the kernel's sockets and connection file, removed with it
         self.km = None
         self.pages = 0
 
@@ -358,7 +359,9 @@ class WarmKernel:
         nb = parameterize_notebook(load_notebook_node(str(path)), params)  # the parameters as papermill injects them
         nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f", metadata={"tags": [RESET_TAG]}))
         if self.km is None:
-            self.km = AsyncKernelManager(kernel_name=self.settings.report.kernel, transport="ipc", ip=str(Path(self._tmp) / "kernel"))
+            self._tmp = tempfile.mkdtemp(prefix="salesml-kernel-")
+            self.km = AsyncKernelManager(kernel_name=self.settings.report.kernel, transport="ipc", ip=str(Path(self._tmp) / "kernel"),
+                                         connection_file=str(Path(self._tmp) / "kernel.json"))
         client = NotebookClient(nb, km=self.km, timeout=settings.report.cell_timeout_s, kernel_name=self.settings.report.kernel,
                                 extra_arguments=KERNEL_ARGUMENTS, resources={"metadata": {"path": str(settings.root)}})
         try:
@@ -392,6 +395,9 @@ class WarmKernel:
                 run_sync(km.shutdown_kernel)(now=True)
             with contextlib.suppress(Exception):
                 run_sync(km.cleanup_resources)()
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
