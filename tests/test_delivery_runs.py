@@ -75,6 +75,11 @@ def test_a_failed_page_is_retried_a_bounded_number_of_times_and_nothing_is_publi
     assert [(d.audience, type(r).__name__) for d, r in out.done] == [("team:T1", "RenderResult"), ("team:T2", "ReportError")]
     assert "boom for T2" in str(out.failed[0][1])
     assert not (toy.root / "reports" / "2024-02" / "boom" / "team-T2.html").exists()
+    # nothing failed among the published pages: the executed notebook, with its error, is kept apart
+    assert not list((toy.root / "reports" / "2024-02").rglob("*.ipynb"))
+    kept = nbformat.read(toy.root / "reports" / "_failed" / "2024-02" / "boom" / "team-T2.ipynb", as_version=4)
+    assert "boom for T2" in kept.metadata["salesml"]["error"]
+    assert "_failed/2024-02/boom/team-T2.ipynb" in str(out.failed[0][1])
     again = runs.run_due(s, MARCH_1, workers=1)  # T1 is done; T2 is tried once more
     assert [d.audience for d, _ in again.done] == ["team:T2"]
     assert runs.run_due(s, MARCH_1).done == []  # retries = 1: two attempts, then it waits for a person

@@ -44,6 +44,7 @@ from salesml.delivery.schedules import (
 from salesml.reports.runner import (
     RenderJob,
     ReportError,
+    audience_failed_path,
     audience_path,
     declared_parameters,
     notebook_path,
@@ -158,7 +159,8 @@ def audience_jobs(settings: Settings, report: str, audience: tuple[str, ...], pa
     out = []
     for member in members:
         params = {**parameters, "scope": member} if takes_scope else dict(parameters)
-        out.append((member, RenderJob(report, params, audience_path(settings, report, params, output_dir, day))))
+        page = audience_path(settings, report, params, output_dir, day)
+        out.append((member, RenderJob(report, params, page, audience_failed_path(settings, page, output_dir))))
     return out
 
 

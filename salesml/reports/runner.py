@@ -283,15 +283,17 @@ def to_html(nb: nbformat.NotebookNode, title: str, plotly_tag: str) -> str:
     return body
 
 
-def _failed(name: str, where: str, nb: nbformat.NotebookNode | None, html_path: Path) -> ReportError:
-    """The error of a report that failed in a cell, its executed notebook kept beside the page."""
-    failed = html_path.with_suffix(".failed.ipynb")
+def _failed(name: str, where: str, nb: nbformat.NotebookNode | None, failed: Path) -> ReportError:
+    """The error of a report that failed in a cell, its executed notebook kept at ``failed``
+    with the error in its metadata (``salesml.error``)."""
+    message = f"report {name} failed in {where}"
     if nb is not None:
+        nb.metadata["salesml"] = {"error": message}
         write_files({failed: nbformat.writes(nb)})
-    return ReportError(f"report {name} failed in {where} (executed notebook kept at {failed})")
+    return ReportError(f"{message} (executed notebook kept at {failed})")
 
 
-def _execute(settings: Settings, name: str, path: Path, params: dict[str, Any], html_path: Path) -> nbformat.NotebookNode:
+def _execute(settings: Settings, name: str, path: Path, params: dict[str, Any], failed: Path) -> nbformat.NotebookNode:
     """Run the notebook with papermill in a kernel of its own; the executed notebook."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -320,7 +322,7 @@ def _execute(settings: Settings, name: str, path: Path, params: dict[str, Any], 
             )
         except PapermillExecutionError as e:
             nb = nbformat.read(executed, as_version=4) if executed.exists() else None
-            raise _failed(name, f"cell {e.exec_count}: {e.ename}: {e.evalue}", nb, html_path) from None
+            raise _failed(name, f"cell {e.exec_count}: {e.ename}: {e.evalue}", nb, failed) from None
         except Exception as e:  # timeout, dead kernel, missing kernel, a full disk...
             full = disk_full(e)
             if full is not None:
@@ -349,7 +351,7 @@ class WarmKernel:
         self.km = None
         self.pages = 0
 
-    def execute(self, settings: Settings, name: str, path: Path, params: dict[str, Any], html_path: Path) -> nbformat.NotebookNode:
+    def execute(self, settings: Settings, name: str, path: Path, params: dict[str, Any], failed: Path) -> nbformat.NotebookNode:
         from jupyter_client.manager import AsyncKernelManager
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError
@@ -370,7 +372,7 @@ class WarmKernel:
             self.close()
             nb.cells = [c for c in nb.cells if RESET_TAG not in c.metadata.get("tags", [])]
             index = next((i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
-            raise _failed(name, f"cell {index}: {e.ename}: {e.evalue}", nb, html_path) from None
+            raise _failed(name, f"cell {index}: {e.ename}: {e.evalue}", nb, failed) from None
         except Exception as e:  # timeout, a dead kernel...
             self.close()
             full = disk_full(e)
@@ -443,12 +445,13 @@ def _default_period(settings: Settings) -> str:
 
 
 def render(settings: Settings, name: str, parameters: dict[str, Any] | None = None, *, post: bool = True,
-           html_path: Path | None = None, kernel: WarmKernel | None = None) -> RenderResult:
+           html_path: Path | None = None, kernel: WarmKernel | None = None, failed_path: Path | None = None) -> RenderResult:
     """Run one report notebook and write its HTML; raise :class:`ReportError` on failure.
     ``post``: bring the ledger up to date first (``render_jobs`` does it once for all);
     ``html_path``: where the page goes (default :func:`output_path`; it must lie inside
     ``[report] output_dir`` or be made by :func:`audience_path`); ``kernel``: run it in this
-    warm kernel (default: papermill in a kernel of its own)."""
+    warm kernel (default: papermill in a kernel of its own); ``failed_path``: where the executed
+    notebook of a failed run is kept (default: beside the page, ``NAME.failed.ipynb``)."""
     started = time.perf_counter()
     path = notebook_path(settings, name)
     check_parameters(dict(parameters or {}))  # before anything is read or written
@@ -470,7 +473,8 @@ def render(settings: Settings, name: str, parameters: dict[str, Any] | None = No
             params["as_of"] = (next_month - timedelta(days=1)).isoformat()  # the latest complete month's last day
     html_path = html_path or output_path(settings, name, params)
 
-    nb = (kernel.execute if kernel is not None else _execute)(settings, name, path, params, html_path)
+    failed = failed_path or html_path.with_suffix(".failed.ipynb")
+    nb = (kernel.execute if kernel is not None else _execute)(settings, name, path, params, failed)
 
     figures = recorded_figures(nb)
     when = params.get("period") or (f"as of {params['as_of']}" if params.get("as_of") else "")
@@ -497,6 +501,8 @@ class RenderJob:
     name: str
     parameters: dict[str, Any] = field(default_factory=dict)
     html_path: Path | None = None
+    #: where a failed run's executed notebook goes (default: beside the page)
+    failed_path: Path | None = None
 
 
 def render_jobs(
@@ -540,7 +546,7 @@ def render_jobs(
                 job = jobs[i]
                 try:
                     result: RenderResult | ReportError = render(settings, job.name, job.parameters, post=False,
-                                                                html_path=job.html_path, kernel=kernel)
+                                                                html_path=job.html_path, kernel=kernel, failed_path=job.failed_path)
                 except ReportError as e:
                     result = e
                 except BaseException as e:  # a full disk: stop the run, say it once
@@ -608,3 +614,15 @@ def audience_path(settings: Settings, name: str, params: dict[str, Any], output_
     if not path.resolve().is_relative_to(base.resolve()):
         raise ReportError(f"report {name}: its page {path} would lie outside {base}; check the parameters")
     return path
+
+
+def audience_failed_path(settings: Settings, page: Path, output_dir: Path | None = None) -> Path:
+    """Where the executed notebook of a failed audience page is kept: the page's place under
+    ``<output_dir>/_failed/`` (``reports/_failed/2026-11/sales_performance/rep-R017.ipynb``),
+    so that nothing failed lies among the published pages."""
+    base = output_dir or settings.path(settings.report.output_dir)
+    return base / FAILED_DIR / page.relative_to(base).with_suffix(".ipynb")
+
+
+#: the folder, under the reports folder, that keeps the executed notebooks of failed audience pages
+FAILED_DIR = "_failed"
