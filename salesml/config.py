@@ -677,6 +677,8 @@ class ScheduleSettings:
     #: how many more times a failed render is tried, by later run-due calls
     retries: int = 2
     enabled: bool = True
+    #: e-mail each page to its member's addresses ([email] addresses) once it rendered
+    email: bool = False
 
 
 @dataclass(frozen=True)
@@ -688,6 +690,28 @@ class ScheduleRunSettings:
     catch_up: int = 3
     #: seconds `schedule serve` waits at most between two looks at what is due
     poll_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """Where scheduled pages and failure notices are sent from (``[email]``)."""
+
+    #: the SMTP server ("" = no e-mail)
+    host: str = ""
+    port: int = 587
+    #: "starttls" (upgrade the connection), "ssl" (TLS from the start) or "none" (a local relay)
+    security: str = "starttls"
+    username: str = ""
+    #: the environment variable that holds the password (never the password itself)
+    password_env: str = "SALESML_SMTP_PASSWORD"
+    sender: str = ""
+    #: who gets a member's pages: scope -> address(es), e.g. "rep:R017" = "li.wang@example.com";
+    #: a page goes only to its own member's addresses
+    addresses: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: who is told when a scheduled page fails
+    failures_to: tuple[str, ...] = ()
+    #: seconds to wait for the server
+    timeout_s: int = 30
 
 
 @dataclass(frozen=True)
@@ -706,6 +730,7 @@ class Settings:
     commission: CommissionSettings = field(default_factory=CommissionSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     schedule: ScheduleRunSettings = field(default_factory=ScheduleRunSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
     #: scheduled reports by name ([schedules.NAME])
     schedules: dict[str, ScheduleSettings] = field(default_factory=dict)
     #: canonical column -> {alias -> canonical value}, applied to every source,
@@ -926,6 +951,21 @@ def check_schedules(s: Settings, origin: str = "settings") -> None:
         raise ConfigError(f"{origin}: schedule.catch_up must be 1 or more, got {s.schedule.catch_up}")
     if s.schedule.poll_seconds < 1:
         raise ConfigError(f"{origin}: schedule.poll_seconds must be 1 or more, got {s.schedule.poll_seconds}")
+    e = s.email
+    if e.security not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"{origin}: email.security must be \"starttls\", \"ssl\" or \"none\", got {e.security!r}")
+    if e.host and not e.sender:
+        raise ConfigError(f"{origin}: email.sender: name the address pages are sent from")
+    for scope_key, addrs in e.addresses.items():
+        level, sep, value = scope_key.partition(":")
+        if scope_key != "company" and not (sep and level in _SCOPE_LEVELS[1:] and value):
+            raise ConfigError(f"{origin}: email.addresses: {scope_key!r} is not a scope such as rep:R017 or team:T03")
+        for a in addrs:
+            if "@" not in a:
+                raise ConfigError(f"{origin}: email.addresses.{scope_key!r}: {a!r} is not an e-mail address")
+    if any(sch.email for sch in s.schedules.values()) and not e.host:
+        names = ", ".join(n for n, sch in s.schedules.items() if sch.email)
+        raise ConfigError(f"{origin}: schedules {names} e-mail their pages, but [email] host is not set")
     if not s.schedules:
         return
     from croniter import croniter  # 25 ms to import: only when schedules are configured

@@ -36,7 +36,7 @@ from salesml.errors import SalesmlError, disk_full
 from salesml.io.export import ExportError, check_target, export_frame
 from salesml.locations import ENV_ACTOR
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -153,6 +153,7 @@ _PROVENANCE_DDL = [
         error VARCHAR,
         started_at TIMESTAMP,
         finished_at TIMESTAMP,
+        emailed_to VARCHAR,
         PRIMARY KEY (schedule, slot, audience)
     )""",
     """CREATE TABLE IF NOT EXISTS audit_log (
@@ -319,6 +320,7 @@ def _mapped_error(e: BaseException, path: Path, memory_limit: str) -> SalesmlErr
 _MIGRATIONS = [
     # how a recorded command went, how long it took and what it wrote (salesml audit)
     "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS status VARCHAR",
+    "ALTER TABLE schedule_runs ADD COLUMN IF NOT EXISTS emailed_to VARCHAR",
     "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS seconds DOUBLE",
     "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS output VARCHAR",
     "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS output_sha256 VARCHAR",

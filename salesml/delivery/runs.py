@@ -29,6 +29,7 @@ import pandas as pd
 from salesml import warehouse
 from salesml.accounting.ledger import ensure_posted
 from salesml.config import ScheduleSettings, Settings
+from salesml.delivery import mail
 from salesml.delivery.publish import write_index
 from salesml.delivery.schedules import (
     ScheduleError,
@@ -51,7 +52,7 @@ from salesml.reports.runner import (
     render_jobs,
 )
 
-RUN_COLUMNS = ["schedule", "slot", "audience", "status", "attempts", "parameters", "output", "error", "started_at", "finished_at"]
+RUN_COLUMNS = ["schedule", "slot", "audience", "status", "attempts", "parameters", "output", "error", "started_at", "finished_at", "emailed_to"]
 
 
 @dataclass
@@ -126,15 +127,46 @@ def records(settings: Settings, schedule: str | None = None) -> pd.DataFrame:
         return con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM schedule_runs {where} ORDER BY schedule, slot, audience", params).df()
 
 
-def _record(settings: Settings, done: list[tuple[DueJob, Any]], started: datetime) -> None:
+def _email(settings: Settings, out: RunDue) -> dict[int, str]:
+    """E-mail each rendered page of a schedule with ``email = true`` to its own member's
+    addresses, and a notice of the failed pages to ``[email] failures_to``; what could not be
+    sent joins ``out.problems``. Returns the addresses each page went to, by ``id`` of its job."""
+    e = settings.email
+    if not e.host:
+        return {}
+    letters, owners = [], []
+    for due, result in out.done:
+        if isinstance(result, Exception) or not settings.schedules[due.slot.schedule].email:
+            continue
+        letter = mail.page_letter(e, due.audience, due.job.name, due.job.parameters, result.html_path)
+        if letter is None:
+            out.problems.append(f"schedule {due.slot.schedule}: no e-mail address for {due.audience} ([email] addresses)")
+            continue
+        letters.append(letter)
+        owners.append(id(due.job))
+    notice = mail.failure_letter(e, [(d.slot.schedule, d.audience, str(r)) for d, r in out.failed])
+    if notice is not None:
+        letters.append(notice)
+        owners.append(None)
+    try:
+        outcome = mail.send(e, letters)
+    except mail.EmailError as err:
+        out.problems.append(str(err))
+        return {}
+    out.problems += [why for why in outcome if why]
+    return {owner: ", ".join(letter.to) for owner, letter, why in zip(owners, letters, outcome, strict=True) if owner and not why}
+
+
+def _record(settings: Settings, done: list[tuple[DueJob, Any]], started: datetime, emailed: dict[int, str] | None = None) -> None:
     """Record each rendered (or failed) member of a slot in ``schedule_runs``, in one connection."""
     finished = datetime.now()
+    emailed = emailed or {}
     with warehouse.open(settings) as con:
         for due, result in done:
             ok = not isinstance(result, Exception)
             row = [due.slot.schedule, due.slot.key, due.audience, "ok" if ok else "failed", due.attempts + 1,
                    json.dumps(due.job.parameters, ensure_ascii=False, default=str),
-                   str(result.html_path) if ok else None, None if ok else str(result), started, finished]
+                   str(result.html_path) if ok else None, None if ok else str(result), started, finished, emailed.get(id(due.job))]
             con.execute(f"INSERT OR REPLACE INTO schedule_runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})", row)
 
 
@@ -223,8 +255,9 @@ def run_due(settings: Settings, now: datetime | None = None, workers: int | None
 
         results = render_jobs(settings, [j.job for j in jobs], workers, on_done=finished, post=False)
         out.done = list(zip(jobs, results, strict=True))
+        emailed = _email(settings, out)
         # recorded once the kernels have let go of the warehouse (a writer waits for readers)
-        _record(settings, out.done, started)
+        _record(settings, out.done, started, emailed)
         if out.done:
             out.index = write_index(settings, records(settings))
     return out
