@@ -27,9 +27,9 @@ _STYLE = """
 .salesml-card .value{font-size:22px;font-weight:600;margin-top:2px}
 .salesml-card .sub{font-size:12px;color:#57606a;margin-top:2px}
 .salesml-up{color:#1a7f37}.salesml-down{color:#cf222e}
-table.salesml-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}
-table.salesml-table th{background:#f6f8fa;text-align:left;padding:4px 8px;border-bottom:2px solid #d0d7de}
-table.salesml-table td{padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:left !important}
+table.salesml-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px;max-width:100%}
+table.salesml-table th{background:#f6f8fa;text-align:left;padding:4px 8px;border-bottom:2px solid #d0d7de;overflow-wrap:anywhere}
+table.salesml-table td{padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:left !important;overflow-wrap:anywhere}
 table.salesml-table td.num{text-align:right !important;font-variant-numeric:tabular-nums}
 .salesml-note{color:#57606a;font-size:13px}
 </style>

@@ -1,0 +1,83 @@
+"""Rendered pages opened in a real headless Chromium (Debian's chromium and chromium-driver,
+which .ci/run installs): no console error, no network request, every chart drawn as SVG, no
+table wider than the page; a screenshot of each under reports/_screens/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from salesml.reports.runner import render_many
+from tests.test_reports_runner import with_notebooks
+
+CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+pytestmark = [
+    pytest.mark.notebook,
+    pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
+                       reason="headless Chromium is not installed (Debian's chromium and chromium-driver; .ci/run installs them)"),
+]
+WIDTH = 1280
+
+CHECK = """
+const charts = [...document.querySelectorAll('.js-plotly-plot')];
+const undrawn = charts.filter(c => !c.querySelector('svg.main-svg')).length;
+const page = document.documentElement.clientWidth;
+const wide = [...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().width > page + 1)
+    .map(t => Math.round(t.getBoundingClientRect().width));
+return {charts: charts.length, undrawn: undrawn, scroll: document.documentElement.scrollWidth, page: page, wide: wide};
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", f"--window-size={WIDTH},900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _requests(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            url = msg["params"]["request"]["url"]
+            if not url.startswith(("file:", "data:", "blob:", "about:")):
+                urls.append(url)
+    return urls
+
+
+def test_rendered_pages_in_a_real_browser(toy, browser):
+    s = with_notebooks(toy)
+    results = render_many(s, ["sales_performance", "customer_segments", "data_quality"], {}, workers=2)
+    assert all(not isinstance(r, Exception) for r in results), results
+    screens = Path(__file__).resolve().parents[1] / "reports" / "_screens"  # the project's, to look at after the tests
+    screens.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        browser.get_log("browser"), browser.get_log("performance")  # what came before is not this page's
+        browser.get(r.html_path.as_uri())
+        state = browser.execute_script(CHECK)
+        errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == [], (r.name, errors)
+        assert _requests(browser) == [], r.name
+        assert state["undrawn"] == 0, (r.name, state)
+        if r.name != "data_quality":  # the toy's data-quality page has no chart
+            assert state["charts"] > 0, (r.name, state)
+        assert state["wide"] == [] and state["scroll"] <= state["page"] + 1, (r.name, state)
+        text = browser.execute_script("return document.body.innerText")
+        assert "it/s]" not in text and "KeyboardInterrupt" not in text and "Traceback" not in text, r.name  # no progress bar or kernel noise
+        browser.save_screenshot(str(screens / f"{r.name}.png"))
+        assert (screens / f"{r.name}.png").stat().st_size > 10_000
