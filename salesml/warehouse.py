@@ -36,7 +36,7 @@ from salesml.errors import SalesmlError, disk_full
 from salesml.io.export import ExportError, check_target, export_frame
 from salesml.locations import ENV_ACTOR
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -324,6 +324,8 @@ _MIGRATIONS = [
     "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS seconds DOUBLE",
     "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS output VARCHAR",
     "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS output_sha256 VARCHAR",
+    # the load batches a command's figures came from (those loaded when it ran), e.g. "1-9,12"
+    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS input_batches VARCHAR",
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rows_merged BIGINT DEFAULT 0",
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rows_flagged BIGINT DEFAULT 0",
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS rule_hits VARCHAR",
@@ -796,11 +798,31 @@ def _write_batch_rows(
     return batch_id
 
 
+def batch_ranges(ids: Iterable[int]) -> str:
+    """Batch ids as compact ranges: ``[1, 2, 3, 5, 7, 8]`` -> ``"1-3,5,7-8"``."""
+    out: list[str] = []
+    run: list[int] = []
+    for i in sorted(set(int(x) for x in ids)):
+        if run and i == run[-1] + 1:
+            run.append(i)
+            continue
+        if run:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [i]
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(out)
+
+
 def audit(con: duckdb.DuckDBPyConnection, command: str, params: dict[str, Any] | None = None, *, status: str = "ok",
-          seconds: float | None = None, output: str | os.PathLike | None = None) -> None:
+          seconds: float | None = None, output: str | os.PathLike | None = None, inputs: bool = False) -> None:
     """Record who ran what with which parameters, how it went (``status``: ok / failed), how
     long it took and the file it wrote (with its SHA-256, so a page or an export can be shown
-    to be the one the command wrote)."""
+    to be the one the command wrote); with ``inputs``, the load batches its figures came from
+    (those loaded at the time, as ranges of batch ids)."""
+    batches = None
+    if inputs and table_exists(con, "load_batches"):
+        batches = batch_ranges(r[0] for r in con.execute("SELECT batch_id FROM load_batches WHERE status = 'loaded'").fetchall())
     digest = None
     if output is not None and Path(output).is_file():
         h = hashlib.sha256()
@@ -809,9 +831,10 @@ def audit(con: duckdb.DuckDBPyConnection, command: str, params: dict[str, Any] |
                 h.update(block)
         digest = h.hexdigest()
     con.execute(
-        "INSERT INTO audit_log (logged_at, actor, command, params, status, seconds, output, output_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (logged_at, actor, command, params, status, seconds, output, output_sha256, input_batches) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [datetime.now(), actor(), command, json.dumps(params or {}, ensure_ascii=False, default=str), status,
-         None if seconds is None else round(float(seconds), 3), None if output is None else str(output), digest],
+         None if seconds is None else round(float(seconds), 3), None if output is None else str(output), digest, batches],
     )
 
 
@@ -822,7 +845,7 @@ def record(settings: Settings, command: str, params: dict[str, Any] | None = Non
     if not settings.warehouse_path.exists():
         return
     with open(settings) as con:
-        audit(con, command, params, **how)
+        audit(con, command, params, inputs=True, **how)
 
 
 # --------------------------------------------------------------------------- exports

@@ -18,6 +18,13 @@ def _cli(toy, *args):
     return subprocess.run([sys.executable, "-m", "salesml.cli", *args], capture_output=True, text=True, cwd=toy.root, env=env, check=False)
 
 
+def test_batch_ids_are_written_as_ranges():
+    from salesml.warehouse import batch_ranges
+
+    assert batch_ranges([7, 1, 2, 3, 5, 8, 2]) == "1-3,5,7-8"
+    assert batch_ranges([]) == "" and batch_ranges([4]) == "4"
+
+
 def _sha(path) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()  # noqa: SIM115 (a test's one read)
 
@@ -43,6 +50,7 @@ def test_exports_reports_and_failures_are_recorded_with_who_and_what(toy):
     params = json.loads(report["params"])
     assert (params["report"], params["period"], params["scope"], report["status"]) == ("sales_performance", "2024-02", "team:T1", "ok")
     assert report["output_sha256"] == _sha(report["output"]) and report["seconds"] > 0
+    assert report["input_batches"] == ok_export["input_batches"] and report["input_batches"].startswith("1-")  # every toy table's batch
     assert "warehouse" not in params and "config_path" not in params
     # newest first, filtered by command and time
     only = json.loads(_cli(toy, "audit", "--command", "export", "--since", "2000-01-01", "--format", "json").stdout)

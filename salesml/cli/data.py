@@ -197,8 +197,8 @@ def audit_log(
     config: ConfigOpt = None,
 ) -> None:
     """The audit log, newest first: who ran what and when (the login name, or `salesml --as
-    NAME`), with which parameters, how it went, how long it took, and the file it wrote with
-    its SHA-256 (ingests, report pages, scheduled runs, training, period close and reopen,
+    NAME`), with which parameters, from which load batches, how it went, how long it took, and
+    the file it wrote with its SHA-256 (ingests, report pages, scheduled runs, training, period close and reopen,
     exports, postings)."""
     from datetime import datetime as _dt
 
@@ -215,7 +215,7 @@ def audit_log(
     if command:
         where.append("(command = $cmd OR command LIKE $prefix)")
         params.update(cmd=command, prefix=f"{command} %")
-    sql = ("SELECT logged_at, actor, command, status, seconds, params, output, output_sha256 FROM audit_log "
+    sql = ("SELECT logged_at, actor, command, status, seconds, params, input_batches, output, output_sha256 FROM audit_log "
            + (f"WHERE {' AND '.join(where)} " if where else "") + "ORDER BY logged_at DESC LIMIT $n")
     with warehouse.open(settings, read_only=True) as con:
         df = con.execute(sql, params).df()

@@ -582,7 +582,7 @@ def _audit_pages(settings: Settings, jobs: list[RenderJob], results: list[Render
             params = {k: v for k, v in (result.parameters if ok else job.parameters).items() if k not in ("config_path", "warehouse")}
             warehouse.audit(con, "report", {"report": job.name, **params, **({} if ok else {"error": str(result)})},
                             status="ok" if ok else "failed", seconds=result.seconds if ok else None,
-                            output=result.html_path if ok else None)
+                            output=result.html_path if ok else None, inputs=True)
 
 
 def render_many(
