@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from salesml.accounting.ledger import ensure_posted
 from salesml.config import Settings, SourceSettings
 from tests.conftest import make_settings
 
@@ -93,7 +94,13 @@ def _records(con: duckdb.DuckDBPyConnection, where: str = "TRUE") -> list[dict]:
 
 def build(small_demo: Settings, root: Path) -> Company:
     shutil.copy(small_demo.warehouse_path, root / "warehouse.duckdb")
+    wal = small_demo.warehouse_path.with_name(small_demo.warehouse_path.name + ".wal")
+    if wal.exists():  # changes not yet checkpointed into the file
+        shutil.copy(wal, root / "warehouse.duckdb.wal")
     settings = with_guest_source(make_settings(root))
+    # the session's demo is shared: a test before this one may have loaded lines it did not
+    # post; post them here, so that the figures below and the commands' own posting agree
+    ensure_posted(settings)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         sales = _records(con, "kind = 'sale'")
         next_id = con.execute("SELECT max(entry_id) FROM ledger").fetchall()[0][0] + 1

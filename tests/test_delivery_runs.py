@@ -162,11 +162,14 @@ def test_command_line_run_due_list_and_report_for_an_audience(toy):
 @pytest.mark.notebook
 def test_canary_one_reps_name_appears_in_no_other_persons_pages(toy):
     """A unique name given to rep R3 (team T2) shows in R3's own pages and T2's, and nowhere in
-    rep R1's or team T1's: not in the page, its embedded chart data, nor its JSON sidecar."""
+    rep R1's or team T1's: not in the page, its embedded chart data, nor its JSON sidecar; nor
+    does a unique name given to R3's customer."""
     from salesml import warehouse
 
     with warehouse.open(toy) as con:
         con.execute("UPDATE reps SET name = 'CANARY-7731 Carol' WHERE rep_id = 'R3'")
+        # and R3's only customer (C3, bought from R3 alone): in no page of anyone else
+        con.execute("UPDATE customers SET name = 'CANARY-C3-5519 Ltd' WHERE customer_id = 'C3'")
     who = ("rep:R3", "team:T2", "rep:R1", "team:T1")
     s = scheduled(with_notebooks(toy),
                   perf=monthly(audience=who),
@@ -181,4 +184,4 @@ def test_canary_one_reps_name_appears_in_no_other_persons_pages(toy):
         elif due.audience == "team:T2":
             continue  # the team's segments page names no rep
         else:
-            assert not any("CANARY-7731" in t for t in texts), (due.job.name, due.audience)
+            assert not any("CANARY-7731" in t or "CANARY-C3-5519" in t for t in texts), (due.job.name, due.audience)
