@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,14 @@ pytestmark = [
 ]
 WIDTH = 1280
 
+#: charts drawn so far (a busy machine draws late: polled until every chart of the file is there)
+DRAWN = """
+if (document.readyState !== 'complete') return -1;
+return [...document.querySelectorAll('div.plotly-graph-div')].filter(c => c.querySelector('svg.main-svg')).length;
+"""
+
 CHECK = """
-const charts = [...document.querySelectorAll('.js-plotly-plot')];
+const charts = [...document.querySelectorAll('div.plotly-graph-div')];
 const undrawn = charts.filter(c => !c.querySelector('svg.main-svg')).length;
 const page = document.documentElement.clientWidth;
 const wide = [...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().width > page + 1)
@@ -68,14 +75,24 @@ def test_rendered_pages_in_a_real_browser(toy, browser):
     screens.mkdir(parents=True, exist_ok=True)
     for r in results:
         browser.get_log("browser"), browser.get_log("performance")  # what came before is not this page's
+        expected = r.html_path.read_text(encoding="utf-8").count('class="plotly-graph-div"')  # the charts the file holds
         browser.get(r.html_path.as_uri())
+        started = time.monotonic()
+        reloaded = False
+        while browser.execute_script(DRAWN) != expected and time.monotonic() - started < 60:
+            if not reloaded and time.monotonic() - started > 20:  # a page that never loaded: once more
+                browser.refresh()
+                reloaded = True
+            time.sleep(0.25)
         state = browser.execute_script(CHECK)
+        if state["charts"] != expected:
+            browser.save_screenshot(str(screens / f"FAILED-{r.name}.png"))
         errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], (r.name, errors)
         assert _requests(browser) == [], r.name
-        assert state["undrawn"] == 0, (r.name, state)
+        assert state["charts"] == expected and state["undrawn"] == 0, (r.name, expected, state)
         if r.name != "data_quality":  # the toy's data-quality page has no chart
-            assert state["charts"] > 0, (r.name, state)
+            assert expected > 0, r.name
         assert state["wide"] == [] and state["scroll"] <= state["page"] + 1, (r.name, state)
         text = browser.execute_script("return document.body.innerText")
         assert "it/s]" not in text and "KeyboardInterrupt" not in text and "Traceback" not in text, r.name  # no progress bar or kernel noise
