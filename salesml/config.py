@@ -32,6 +32,7 @@ from salesml.locations import DEFAULT_CONFIG_NAME as DEFAULT_CONFIG_NAME
 from salesml.locations import ENV_CONFIG as ENV_CONFIG
 from salesml.locations import ENV_WAREHOUSE as ENV_WAREHOUSE
 from salesml.schema import ROLES, TABLES
+from salesml.scope import ScopeError, parse_scope
 
 SCALES = ("small", "medium", "large")
 SOURCE_FORMATS = ("csv", "excel", "parquet", "sql")
@@ -939,9 +940,34 @@ def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "s
         raise ConfigError(f"{origin}: inventory.default_lead_time_days must be 1 or more and inventory.history_days 28 or more")
 
 
-#: the audience words of a schedule besides scopes
+#: the audience words of a schedule besides scopes: the company, or each member of a level
 AUDIENCE_WORDS = ("company", "each_region", "each_team", "each_rep")
-_SCOPE_LEVELS = ("company", "region", "team", "rep")
+
+
+def _is_scope(text: str) -> bool:
+    try:
+        parse_scope(text)
+    except ScopeError:
+        return False
+    return True
+
+
+def check_email(e: EmailSettings, s: Settings, origin: str = "settings") -> None:
+    """E-mail that can be sent: a known security, a sender, addresses keyed by scopes, and a
+    server for every schedule that mails its pages."""
+    if e.security not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"{origin}: email.security must be \"starttls\", \"ssl\" or \"none\", got {e.security!r}")
+    if e.host and not e.sender:
+        raise ConfigError(f"{origin}: email.sender: name the address pages are sent from")
+    for scope_key, addrs in e.addresses.items():
+        if not _is_scope(scope_key):
+            raise ConfigError(f"{origin}: email.addresses: {scope_key!r} is not a scope such as rep:R017 or team:T03")
+        for a in addrs:
+            if "@" not in a:
+                raise ConfigError(f"{origin}: email.addresses.{scope_key!r}: {a!r} is not an e-mail address")
+    if any(sch.email for sch in s.schedules.values()) and not e.host:
+        names = ", ".join(n for n, sch in s.schedules.items() if sch.email)
+        raise ConfigError(f"{origin}: schedules {names} e-mail their pages, but [email] host is not set")
 
 
 def check_schedules(s: Settings, origin: str = "settings") -> None:
@@ -951,21 +977,6 @@ def check_schedules(s: Settings, origin: str = "settings") -> None:
         raise ConfigError(f"{origin}: schedule.catch_up must be 1 or more, got {s.schedule.catch_up}")
     if s.schedule.poll_seconds < 1:
         raise ConfigError(f"{origin}: schedule.poll_seconds must be 1 or more, got {s.schedule.poll_seconds}")
-    e = s.email
-    if e.security not in ("starttls", "ssl", "none"):
-        raise ConfigError(f"{origin}: email.security must be \"starttls\", \"ssl\" or \"none\", got {e.security!r}")
-    if e.host and not e.sender:
-        raise ConfigError(f"{origin}: email.sender: name the address pages are sent from")
-    for scope_key, addrs in e.addresses.items():
-        level, sep, value = scope_key.partition(":")
-        if scope_key != "company" and not (sep and level in _SCOPE_LEVELS[1:] and value):
-            raise ConfigError(f"{origin}: email.addresses: {scope_key!r} is not a scope such as rep:R017 or team:T03")
-        for a in addrs:
-            if "@" not in a:
-                raise ConfigError(f"{origin}: email.addresses.{scope_key!r}: {a!r} is not an e-mail address")
-    if any(sch.email for sch in s.schedules.values()) and not e.host:
-        names = ", ".join(n for n, sch in s.schedules.items() if sch.email)
-        raise ConfigError(f"{origin}: schedules {names} e-mail their pages, but [email] host is not set")
     if not s.schedules:
         return
     from croniter import croniter  # 25 ms to import: only when schedules are configured
@@ -986,8 +997,7 @@ def check_schedules(s: Settings, origin: str = "settings") -> None:
         if not sch.audience:
             raise ConfigError(f"{origin}: {key}.audience: name who gets the report ({', '.join(AUDIENCE_WORDS)} or scopes)")
         for item in sch.audience:
-            level, sep, value = item.strip().partition(":")
-            if item.strip() in AUDIENCE_WORDS or (sep and level.strip().lower() in _SCOPE_LEVELS[1:] and value.strip()):
+            if item.strip() in AUDIENCE_WORDS or _is_scope(item):
                 continue
             raise ConfigError(f"{origin}: {key}.audience: {item!r} is neither {', '.join(AUDIENCE_WORDS)} nor a scope such as team:T03")
         if sch.retries < 0:
@@ -1015,6 +1025,7 @@ def _validate(s: Settings, origin: str) -> None:
     check_churn(s.churn, origin)
     check_forecast(s.forecast, s.inventory, origin)
     check_schedules(s, origin)
+    check_email(s.email, s, origin)
     s.segments.check(origin)
     for name, src in s.sources.items():
         if src.format not in SOURCE_FORMATS:

@@ -33,7 +33,7 @@ def test_slots_are_wall_clock_times_in_the_schedules_zone():
     at = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)  # = 2026-12-01 06:00 in Shanghai
     assert recent_slots(s, at, 1)[0].isoformat() == "2026-12-01T06:00:00+08:00"
     assert next_slot(s, at).isoformat() == "2027-01-01T06:00:00+08:00"
-    assert Slot("x", recent_slots(s, at, 1)[0], {}).key == "2026-11-30T22:00:00Z"
+    assert Slot("x", recent_slots(s, at, 1)[0]).key == "2026-11-30T22:00:00Z"
 
 
 def test_daylight_saving_keeps_the_local_hour():

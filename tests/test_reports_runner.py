@@ -135,7 +135,7 @@ def _probe_notebooks(folder):
 def test_a_warm_kernel_keeps_nothing_of_one_page_for_the_next_and_survives_failures(toy, tmp_path):
     _probe_notebooks(tmp_path / "nb")
     s = with_notebooks(toy).with_overrides(report={"notebooks_dir": str(tmp_path / "nb"), "output_dir": str(toy.root / "reports")})
-    kernel = WarmKernel(s)
+    kernel = WarmKernel()
     try:
         for scope in ("team:T1", "team:T2"):  # the second page fails if the first one's name is left
             render(s, "probe", {"period": "2024-02", "scope": scope}, kernel=kernel)

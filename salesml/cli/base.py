@@ -111,6 +111,13 @@ ConfigOpt = Annotated[
     typer.Option("--config", help=f"config file (default ./salesml.toml; env {ENV_CONFIG})", show_default=False),
 ]
 
+#: reports rendered at once (salesml report, schedule run-due, schedule serve)
+RenderWorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", min=0, show_default=False,
+                 help="reports rendered at once, each in its own kernel (default [report] workers; 0 = one per core)"),
+]
+
 
 class _State:
     config: Path | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -200,15 +200,13 @@ def audit_log(
     NAME`), with which parameters, from which load batches, how it went, how long it took, and
     the file it wrote with its SHA-256 (ingests, report pages, scheduled runs, training, period close and reopen,
     exports, postings)."""
-    from datetime import datetime as _dt
-
     from salesml import warehouse
 
     settings = _settings(config)
     where, params = [], {"n": limit}
     if since:
         try:
-            params["since"] = _dt.fromisoformat(since)
+            params["since"] = datetime.fromisoformat(since)
         except ValueError:
             _fail(f"--since {since!r}: expected a day (YYYY-MM-DD) or an ISO time")
         where.append("logged_at >= $since")

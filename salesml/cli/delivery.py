@@ -13,6 +13,7 @@ from salesml.cli.base import (
     ConfigOpt,
     Fmt,
     LightGroup,
+    RenderWorkersOpt,
     _fail,
     _settings,
     app,
@@ -66,7 +67,7 @@ def schedule_list(
 @schedule_app.command("run-due")
 def schedule_run_due(
     now: NowOpt = "",
-    workers: Annotated[int | None, typer.Option("--workers", min=0, help="reports rendered at once (default [report] workers; 0 = one per core)", show_default=False)] = None,
+    workers: RenderWorkersOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="say what is due, render nothing")] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -107,7 +108,7 @@ def schedule_run_due(
 
 @schedule_app.command("serve")
 def schedule_serve(
-    workers: Annotated[int | None, typer.Option("--workers", min=0, help="reports rendered at once (default [report] workers; 0 = one per core)", show_default=False)] = None,
+    workers: RenderWorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run the schedules in the foreground: run-due now, then at every slot (looking at least

@@ -161,31 +161,25 @@ def train_forecast(
     keeps it in data/models/cache/: rendering that report afterwards reads it instead of
     fitting again, as long as the data, settings and salesml are the same (else the report
     computes it again)."""
-    from salesml.forecast import service
-
-    settings = _settings(config)
-    service.check_args(level, freq, model)
-    _post(settings)
-    with audited(settings, "train forecast", {"level": level, "freq": freq, "model": model, "report": report}) as what:
-        _train_forecast(settings, level, freq, horizon, windows, model, workers, report, fmt, what)
-
-
-def _train_forecast(settings, level, freq, horizon, windows, model, workers, report, fmt, what: dict) -> None:
     import pandas as pd
 
     from salesml.forecast import service
     from salesml.reports import forecast as forecast_report
 
-    result = service.train(settings, level, freq, horizon or None, windows or None, model, workers, log=_log, progress=True)
-    what["params"] = {"version": result["version"]}
-    if report and settings.forecast.cache:
-        _log("the company sales_forecast report's forecasts (weekly, as of the last day with sales), kept for the report ...")
-        started = time.perf_counter()
-        try:
-            forecast_report.build(config_path=str(settings.config_path or ""), warehouse=str(settings.warehouse_path), workers=workers or 0)
-        except forecast_report.ForecastReportError as e:
-            _log(f"the report's forecasts were not computed: {e}")
-        result["report_seconds"] = round(time.perf_counter() - started, 1)
+    settings = _settings(config)
+    service.check_args(level, freq, model)
+    _post(settings)
+    with audited(settings, "train forecast", {"level": level, "freq": freq, "model": model, "report": report}) as what:
+        result = service.train(settings, level, freq, horizon or None, windows or None, model, workers, log=_log, progress=True)
+        what["params"] = {"version": result["version"]}
+        if report and settings.forecast.cache:
+            _log("the company sales_forecast report's forecasts (weekly, as of the last day with sales), kept for the report ...")
+            started = time.perf_counter()
+            try:
+                forecast_report.build(config_path=str(settings.config_path or ""), warehouse=str(settings.warehouse_path), workers=workers or 0)
+            except forecast_report.ForecastReportError as e:
+                _log(f"the report's forecasts were not computed: {e}")
+            result["report_seconds"] = round(time.perf_counter() - started, 1)
     if fmt == JsonOrTable.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
         return

@@ -9,6 +9,7 @@ import typer
 
 from salesml.cli.base import (
     ConfigOpt,
+    RenderWorkersOpt,
     _fail,
     _settings,
     app,
@@ -22,7 +23,7 @@ def report(
     param: Annotated[list[str] | None, typer.Option("-p", "--param", help="notebook parameter key=value (repeatable)")] = None,
     suite: Annotated[bool, typer.Option("--suite", help="render every report of report.suite in the config")] = False,
     audience: Annotated[list[str] | None, typer.Option("--audience", help="render once per member: company, each_region, each_team, each_rep or a scope (repeatable); pages go to reports/<period>/<report>/<member>.html", show_default=False)] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=0, help="reports rendered at once, each in its own kernel (default [report] workers; 0 = one per core)", show_default=False)] = None,
+    workers: RenderWorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Render report notebooks to HTML under reports/<period>/ and print their paths (in the

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from salesml.config import Settings
-from salesml.reports.runner import write_files
+from salesml.reports.runner import shown_parameters, write_files
 
 INDEX_NAME = "index.html"
 
@@ -33,8 +33,7 @@ def _params(text) -> str:
         params = json.loads(text) if text else {}
     except ValueError:
         return str(text)
-    shown = {k: v for k, v in params.items() if k not in ("config_path", "warehouse")}
-    return ", ".join(f"{k}={v}" for k, v in shown.items())
+    return ", ".join(f"{k}={v}" for k, v in shown_parameters(params).items())
 
 
 def index_html(records: pd.DataFrame, folder: Path, now: datetime | None = None) -> str:

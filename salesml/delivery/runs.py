@@ -2,9 +2,9 @@
 runners apart (``salesml schedule run-due | list | serve``).
 
 The record is the warehouse table ``schedule_runs``: one row per schedule, slot and audience
-member (status ``ok`` or ``failed``, attempts, parameters, the page written, the error),
-written as each render finishes, through short connections (the reports' kernels read the
-warehouse in between). A slot's member with status ``ok`` is never rendered again; a
+member (status ``ok`` or ``failed``, attempts, parameters, the page written, the error, where
+it was e-mailed), written in one short connection once the run's renders are done (a writer
+would wait for the reports' kernels reading the warehouse). A slot's member with status ``ok`` is never rendered again; a
 ``failed`` one is tried again while its attempts are fewer than ``1 + retries``.
 
 Only one runner works at a time: :func:`runner_lock` takes an exclusive lock on a file beside
@@ -39,6 +39,8 @@ from salesml.delivery.schedules import (
     next_slot,
     recent_slots,
     resolve_parameters,
+    slot_key,
+    slot_time,
     slots_between,
     zone,
 )
@@ -209,7 +211,7 @@ def plan(settings: Settings, name: str, s: ScheduleSettings, now: datetime, done
     first = done["slot"].min() if len(done) else None
     for at in recent_slots(s, now, settings.schedule.catch_up if first else 1):
         params = resolve_parameters(dict(s.parameters), at)
-        slot = Slot(name, at, params)
+        slot = Slot(name, at)
         if first and slot.key < first:
             continue
         for member, job in audience_jobs(settings, s.report, s.audience, params, audience_day(params, at.date()), hierarchy, output):
@@ -234,15 +236,15 @@ def run_due(settings: Settings, now: datetime | None = None, workers: int | None
             raise ScheduleError(f"no warehouse at {settings.warehouse_path}: load data first (salesml demo or salesml ingest)")
         if not dry_run:
             ensure_posted(settings)
-        hierarchy = _hierarchy(settings)
+        hierarchy, done = _hierarchy(settings), records(settings)
         jobs: list[DueJob] = []
         for name, s in settings.schedules.items():
             if not s.enabled:
                 continue
             try:
-                jobs += plan(settings, name, s, now, records(settings, name), hierarchy)
+                jobs += plan(settings, name, s, now, done[done["schedule"] == name], hierarchy)
             except (ScheduleError, ReportError) as e:
-                out.problems.append(f"schedule {name}: {e}" if not str(e).startswith("schedule ") else str(e))
+                out.problems.append(f"schedule {name}: {e}")
         if dry_run:
             out.done = [(j, None) for j in jobs]
             return out
@@ -292,20 +294,14 @@ def status(settings: Settings, now: datetime | None = None) -> list[ScheduleStat
             last = mine["slot"].max()
             rows = mine[mine["slot"] == last]
             ok, bad = int((rows["status"] == "ok").sum()), int((rows["status"] == "failed").sum())
-            last_slot = _local(last, s)
+            last_slot = slot_time(last).astimezone(zone(s)).isoformat(timespec="minutes")
             last_status = f"ok ({ok})" if not bad else f"failed ({bad} of {ok + bad})"
-            first = datetime.strptime(mine["slot"].min(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
             ran = set(mine["slot"])
-            owed = [t for t in slots_between(s, first, now) if Slot(name, t, {}).key not in ran]
+            owed = [t for t in slots_between(s, slot_time(mine["slot"].min()), now) if slot_key(t) not in ran]
             missed = max(0, len(owed) - settings.schedule.catch_up)
         out.append(ScheduleStatus(name, s.report, s.cron, s.timezone or "local", ", ".join(s.audience), s.enabled,
                                   last_slot, last_status, next_slot(s, now).isoformat(timespec="minutes") if s.enabled else "", missed))
     return out
-
-
-def _local(key: str, s: ScheduleSettings) -> str:
-    t = datetime.strptime(key, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return t.astimezone(zone(s)).isoformat(timespec="minutes")
 
 
 def seconds_to_next(settings: Settings, now: datetime) -> float | None:

@@ -31,13 +31,13 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from croniter import croniter
 
-from salesml.config import ScheduleSettings
+from salesml.config import AUDIENCE_WORDS, ScheduleSettings
 from salesml.errors import SalesmlError
 from salesml.periods import period_bounds
-from salesml.scope import LEVELS, parse_scope
+from salesml.scope import parse_scope
 
-#: audience words that expand to every member of a level on the report's day
-EACH = {"each_region": "region", "each_team": "team", "each_rep": "rep"}
+#: audience words that expand to every member of a level on the report's day ("each_team": "team")
+EACH = {w: w.removeprefix("each_") for w in AUDIENCE_WORDS if w.startswith("each_")}
 
 
 class ScheduleError(SalesmlError, ValueError):
@@ -92,13 +92,9 @@ def _relative(day: date) -> dict[str, str]:
     }
 
 
-#: the words a schedule's parameter may hold, resolved from the slot's date
-RELATIVE_WORDS = tuple(_relative(date(2000, 1, 15)))
-
-
 def resolve_parameters(parameters: dict[str, Any], slot: datetime) -> dict[str, Any]:
-    """``parameters`` with each relative word (:data:`RELATIVE_WORDS`) replaced by its value on
-    the slot's date (in the slot's own zone). Pure."""
+    """``parameters`` with each relative word (today, yesterday, this_month, last_month,
+    last_month_end) replaced by its value on the slot's date (in the slot's own zone). Pure."""
     words = _relative(slot.date())
     return {k: words.get(v.strip().lower(), v) if isinstance(v, str) else v for k, v in parameters.items()}
 
@@ -139,25 +135,28 @@ def expand_audience(audience: tuple[str, ...], hierarchy: pd.DataFrame, day: dat
     return list(dict.fromkeys(out))
 
 
-def check_audience_word(word: str) -> None:
-    """Fail on an audience item that is neither an ``each_*`` word nor a scope."""
-    if word.strip() in EACH:
-        return
-    level = word.strip().partition(":")[0].lower()
-    if level not in LEVELS:
-        raise ScheduleError(f"audience {word!r}: use company, each_region, each_team, each_rep or a scope such as team:T03")
-    parse_scope(word)
+#: how a slot is written in the record: its UTC time, ISO 8601
+SLOT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def slot_key(at: datetime) -> str:
+    """A slot's identity in the record (``2026-11-30T22:00:00Z``)."""
+    return at.astimezone(UTC).strftime(SLOT_FORMAT)
+
+
+def slot_time(key: str) -> datetime:
+    """The (UTC) time of a slot's key."""
+    return datetime.strptime(key, SLOT_FORMAT).replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class Slot:
-    """One due slot of one schedule: its time, resolved parameters and audience day."""
+    """One due slot of one schedule: its name and time."""
 
     schedule: str
     at: datetime
-    parameters: dict[str, Any]
 
     @property
     def key(self) -> str:
         """The slot's identity in the record: its UTC time, ISO 8601."""
-        return self.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return slot_key(self.at)

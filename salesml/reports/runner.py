@@ -324,17 +324,26 @@ def _execute(settings: Settings, name: str, path: Path, params: dict[str, Any], 
             nb = nbformat.read(executed, as_version=4) if executed.exists() else None
             raise _failed(name, f"cell {e.exec_count}: {e.ename}: {e.evalue}", nb, failed) from None
         except Exception as e:  # timeout, dead kernel, missing kernel, a full disk...
-            full = disk_full(e)
-            if full is not None:
-                raise full from None
-            raise ReportError(f"report {name} did not complete: {type(e).__name__}: {e}") from None
+            raise _incomplete(name, e) from None
         return nbformat.read(executed, as_version=4)
+
+
+def _incomplete(name: str, e: Exception) -> Exception:
+    """The error of a run that did not complete (a timeout, a dead or missing kernel): a full
+    disk as the error naming its file, anything else as a :class:`ReportError`."""
+    return disk_full(e) or ReportError(f"report {name} did not complete: {type(e).__name__}: {e}")
 
 
 #: the report kernels' own log, quiet (see _execute)
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 #: the tag of the cell a warm kernel runs first on every page (and that the page leaves out)
 RESET_TAG = "salesml-reset"
+
+
+def _without_reset(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` without the reset cell a warm kernel runs first (changed in place)."""
+    nb.cells = [c for c in nb.cells if RESET_TAG not in c.metadata.get("tags", [])]
+    return nb
 
 
 class WarmKernel:
@@ -345,8 +354,7 @@ class WarmKernel:
     computed is there for the next. A page that fails in any way ends the kernel; the next
     page starts a new one. Use from one thread; ``close`` when done."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self) -> None:
         self._tmp: str | None = None  # the kernel's sockets and connection file, removed with it
         self.km = None
         self.pages = 0
@@ -362,30 +370,26 @@ class WarmKernel:
         nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f", metadata={"tags": [RESET_TAG]}))
         if self.km is None:
             self._tmp = tempfile.mkdtemp(prefix="salesml-kernel-")
-            self.km = AsyncKernelManager(kernel_name=self.settings.report.kernel, transport="ipc", ip=str(Path(self._tmp) / "kernel"),
+            self.km = AsyncKernelManager(kernel_name=settings.report.kernel, transport="ipc", ip=str(Path(self._tmp) / "kernel"),
                                          connection_file=str(Path(self._tmp) / "kernel.json"))
-        client = NotebookClient(nb, km=self.km, timeout=settings.report.cell_timeout_s, kernel_name=self.settings.report.kernel,
+        client = NotebookClient(nb, km=self.km, timeout=settings.report.cell_timeout_s, kernel_name=settings.report.kernel,
                                 extra_arguments=KERNEL_ARGUMENTS, resources={"metadata": {"path": str(settings.root)}})
         try:
             client.execute(cwd=str(settings.root))
         except CellExecutionError as e:
             self.close()
-            nb.cells = [c for c in nb.cells if RESET_TAG not in c.metadata.get("tags", [])]
+            _without_reset(nb)
             index = next((i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
             raise _failed(name, f"cell {index}: {e.ename}: {e.evalue}", nb, failed) from None
         except Exception as e:  # timeout, a dead kernel...
             self.close()
-            full = disk_full(e)
-            if full is not None:
-                raise full from None
-            raise ReportError(f"report {name} did not complete: {type(e).__name__}: {e}") from None
+            raise _incomplete(name, e) from None
         finally:
             atexit.unregister(client._cleanup_kernel)  # the kernel is ours to end, not the client's at exit
             if client.kc is not None:
                 client.kc.stop_channels()
         self.pages += 1
-        nb.cells = [c for c in nb.cells if RESET_TAG not in c.metadata.get("tags", [])]
-        return nb
+        return _without_reset(nb)
 
     def close(self) -> None:
         """End the kernel (if one runs)."""
@@ -409,8 +413,8 @@ def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
     resolved, must lie inside ``[report] output_dir``, whatever the values."""
     check_report_name(name)
     params = check_parameters(params)
-    month = params.get("period") or (str(params["as_of"])[:7] if params.get("as_of") else "")
-    folder = settings.path(settings.report.output_dir) / (month or datetime.now().strftime("%Y-%m-%d"))
+    root = settings.path(settings.report.output_dir)
+    folder = root / _dated_folder(params)
     suffix = ""
     if params.get("scope"):
         sc = parse_scope(params["scope"])
@@ -420,10 +424,19 @@ def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
         suffix += f"_batch-{int(params['batch'])}"
     if params.get("load_period"):
         suffix += f"_{params['load_period']}"
-    path = folder / f"{name}{suffix}.html"
-    root = settings.path(settings.report.output_dir).resolve()
-    if not path.resolve().is_relative_to(root):
-        raise ReportError(f"report {name}: its page {path} would lie outside the reports folder {root}; check the parameters")
+    return _inside(folder / f"{name}{suffix}.html", root, name)
+
+
+def _dated_folder(params: dict[str, Any], day: date | None = None) -> str:
+    """The folder a page is dated by: its period, its as_of's month, else ``day`` (today)."""
+    month = params.get("period") or (str(params["as_of"])[:7] if params.get("as_of") else "")
+    return month or (day or date.today()).isoformat()
+
+
+def _inside(path: Path, base: Path, name: str) -> Path:
+    """``path``, which parameters made, once it is known to lie inside ``base``."""
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise ReportError(f"report {name}: its page {path} would lie outside the reports folder {base.resolve()}; check the parameters")
     return path
 
 
@@ -536,7 +549,7 @@ def render_jobs(
     def worker() -> None:
         # each worker keeps one warm kernel for all its pages ([report] warm_kernels), or lets
         # papermill start one per page
-        kernel = WarmKernel(settings) if settings.report.warm_kernels else None
+        kernel = WarmKernel() if settings.report.warm_kernels else None
         try:
             while not stop:
                 try:
@@ -571,6 +584,15 @@ def render_jobs(
     return [results[i] for i in range(len(jobs))]
 
 
+#: parameters the runner fills in for every notebook (where it finds its data), not the page's own
+INTERNAL_PARAMETERS = ("config_path", "warehouse")
+
+
+def shown_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """A page's parameters as records and indexes show them: without :data:`INTERNAL_PARAMETERS`."""
+    return {k: v for k, v in params.items() if k not in INTERNAL_PARAMETERS}
+
+
 def _audit_pages(settings: Settings, jobs: list[RenderJob], results: list[RenderResult | ReportError]) -> None:
     """One audit_log row per page (``report``: its name and parameters, ok or failed, seconds,
     the page and its hash), written once every kernel has let go of the warehouse."""
@@ -579,7 +601,7 @@ def _audit_pages(settings: Settings, jobs: list[RenderJob], results: list[Render
     with warehouse.open(settings) as con:
         for job, result in zip(jobs, results, strict=True):
             ok = isinstance(result, RenderResult)
-            params = {k: v for k, v in (result.parameters if ok else job.parameters).items() if k not in ("config_path", "warehouse")}
+            params = shown_parameters(result.parameters if ok else job.parameters)
             warehouse.audit(con, "report", {"report": job.name, **params, **({} if ok else {"error": str(result)})},
                             status="ok" if ok else "failed", seconds=result.seconds if ok else None,
                             output=result.html_path if ok else None, inputs=True)
@@ -609,11 +631,7 @@ def audience_path(settings: Settings, name: str, params: dict[str, Any], output_
     check_report_name(name)
     params = check_parameters(params)
     base = output_dir or settings.path(settings.report.output_dir)
-    month = params.get("period") or (str(params["as_of"])[:7] if params.get("as_of") else "")
-    path = base / (month or (day or date.today()).isoformat()) / name / f"{parse_scope(params.get('scope') or 'company').slug}.html"
-    if not path.resolve().is_relative_to(base.resolve()):
-        raise ReportError(f"report {name}: its page {path} would lie outside {base}; check the parameters")
-    return path
+    return _inside(base / _dated_folder(params, day) / name / f"{parse_scope(params.get('scope') or 'company').slug}.html", base, name)
 
 
 def audience_failed_path(settings: Settings, page: Path, output_dir: Path | None = None) -> Path:
