@@ -1,12 +1,13 @@
 """CLI commands: performance accounting — figures per period and level, commission
-statements, reconciliation checks, targets, the ledger's posting and accounting periods
-(``salesml perf | commission | check | targets | post | period``)."""
+statements, the revenue bridge, reconciliation checks, targets, the ledger's posting and accounting periods
+(``salesml perf | bridge | commission | check | targets | post | period``)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -63,6 +64,45 @@ def perf(
         elif notes:
             err.print(f"note: margin counts only the lines with a cost in {int((~covered).sum())} of {len(df)} rows "
                       "(margin_coverage_pct: the share of revenue it covers)", highlight=False)
+    else:
+        emit(df, fmt.value)
+
+
+class Compare(StrEnum):
+    previous = "previous"
+    last_year = "last_year"
+    ytd = "ytd"
+
+
+class BridgeLevel(StrEnum):
+    company = "company"
+    region = "region"
+    team = "team"
+    rep = "rep"
+    category = "category"
+
+
+@app.command()
+def bridge(
+    period: Annotated[str | None, typer.Option(help="month YYYY-MM (default: latest complete month)")] = None,
+    compare: Annotated[
+        Compare, typer.Option(help="previous: the month before; last_year: the same month a year earlier; ytd: the year to date against the same months a year earlier")
+    ] = Compare.previous,
+    by: Annotated[BridgeLevel, typer.Option("--by", help="one row per company / region / team / rep / product category")] = BridgeLevel.company,
+    scope: Annotated[str, typer.Option(help="company, region:NAME, team:ID or rep:ID")] = "company",
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    config: ConfigOpt = None,
+) -> None:
+    """Why net revenue changed: the change split into new customers, lost customers, price,
+    volume, mix and returns, which add up to the change to the cent."""
+    from salesml.accounting.bridge import revenue_bridge
+
+    with ledger_reader(config, period) as (settings, con, p):
+        df = revenue_bridge(con, p, compare.value, by.value, scope, settings.performance, settings.anonymous_customer_ids)
+    if fmt == Fmt.table:
+        if not period:
+            err.print(f"period {p} (latest complete month)", highlight=False)
+        emit(df, "table", title=f"revenue bridge {p} vs {compare.value} by {by.value}")
     else:
         emit(df, fmt.value)
 
