@@ -112,6 +112,10 @@ class DemoSettings:
     close_day: int = 5
 
 
+#: languages the reports are written in
+REPORT_LANGS = ("en", "zh")
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     notebooks_dir: str = "notebooks"
@@ -134,6 +138,11 @@ class ReportSettings:
     #: keep each worker's kernel from one page to the next (its names cleared before every page)
     #: instead of starting a kernel and importing the stack for every page
     warm_kernels: bool = True
+    #: language of every label, sentence and number format in the reports: "en" or "zh"
+    #: (a report's ``lang`` parameter overrides it)
+    lang: str = "en"
+    #: Chinese pages write large amounts in 万 / 亿 (¥70.3M -> ¥7,030万); False = M / K as in English
+    zh_wan_units: bool = True
 
 
 @dataclass(frozen=True)
@@ -347,6 +356,64 @@ class SegmentSettings:
 
 
 @dataclass(frozen=True)
+class ScorecardSettings:
+    """Rep scorecards against the team's peers (see salesml.accounting.scorecard).
+
+    A finding is a measure whose difference from the team's median reaches its threshold:
+    ``*_points`` in percentage points, ``*_ratio`` as rep / team (1.25 = at least 25% above,
+    or below 1 / 1.25), ``*_count`` in units."""
+
+    #: months of the trailing window, ending with the period, of win rate, sales cycle and retention
+    window_months: int = 6
+    #: retention follows the rep's customers of this many months before that window
+    retention_base_months: int = 12
+    #: months of the attainment trend (the period and the months before it)
+    trend_months: int = 3
+    #: a team median needs this many peers (the team's other reps) with the measure; with one
+    #: peer the "median" would be that colleague's own figure
+    min_peers: int = 2
+    #: a win rate is compared (team medians, findings) from this many closed opportunities,
+    #: a sales cycle from this many won ones
+    min_closed_opportunities: int = 5
+    min_won_opportunities: int = 3
+    #: the smallest difference from the team's median worth a finding, per measure
+    win_rate_points: float = 5.0
+    sales_cycle_ratio: float = 1.25
+    aov_ratio: float = 1.25
+    discount_points: float = 3.0
+    top_category_share_points: float = 15.0
+    categories_count: int = 2
+    return_rate_points: float = 2.0
+    retention_points: float = 10.0
+    attainment_points: float = 15.0
+    attainment_slope_points: float = 10.0
+    #: "the same win rate" as the team: within this many points (a discount finding then
+    #: reads "N points deeper than the team for the same win rate")
+    same_win_rate_points: float = 3.0
+
+    def check(self, origin: str = "settings") -> None:
+        """Windows and sample sizes of 1 or more, thresholds that can be reached."""
+        for key in ("window_months", "retention_base_months", "min_peers", "min_closed_opportunities",
+                    "min_won_opportunities", "categories_count"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{origin}: scorecard.{key} must be 1 or more, got {getattr(self, key)}")
+        if self.trend_months < 2:
+            raise ConfigError(f"{origin}: scorecard.trend_months must be 2 or more (a trend needs two months), got {self.trend_months}")
+        for key in ("win_rate_points", "discount_points", "top_category_share_points", "return_rate_points",
+                    "retention_points", "attainment_points", "attainment_slope_points"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{origin}: scorecard.{key} must be positive (percentage points), got {getattr(self, key):g}")
+        for key in ("sales_cycle_ratio", "aov_ratio"):
+            if getattr(self, key) <= 1:
+                raise ConfigError(f"{origin}: scorecard.{key} must be above 1 (1.25 = 25% above or below the team), got {getattr(self, key):g}")
+        if not 0 <= self.same_win_rate_points < self.win_rate_points:
+            raise ConfigError(
+                f"{origin}: scorecard.same_win_rate_points must be 0 or more and below win_rate_points "
+                f"({self.win_rate_points:g}), got {self.same_win_rate_points:g}"
+            )
+
+
+@dataclass(frozen=True)
 class ClvSettings:
     """Customer lifetime value: BG/NBD and Gamma-Gamma (see salesml.customers.clv)."""
 
@@ -369,6 +436,108 @@ class ClvSettings:
     min_customers: int = 50
     #: fewer customers with a repeat purchase than this is an error (the spend model needs them)
     min_repeat_customers: int = 20
+
+
+#: how the cross-sell model scores the products its rules reach, and how it fills a short list
+CROSSSELL_SCORINGS = ("sum", "best")
+CROSSSELL_FALLBACKS = ("category", "popular", "none")
+
+
+@dataclass(frozen=True)
+class CrossSellSettings:
+    """Cross-sell recommendations from products bought together (see salesml.customers.crosssell)."""
+
+    #: a rule A -> C is kept when A and C are in at least min_count baskets together, in at least
+    #: the share min_support of all baskets, with confidence and lift at least these...
+    min_count: int = 5
+    min_support: float = 0.0
+    min_confidence: float = 0.2
+    min_lift: float = 1.0
+    #: ...and more often than chance: one-sided Fisher test, p <= significance / product pairs (1 = no test)
+    significance: float = 0.05
+    #: of each product, the rules of highest confidence kept (0 = all)
+    rules_per_product: int = 50
+    #: "sum": confidence x lift summed over the customer's products; "best": the best rule's confidence
+    scoring: str = "sum"
+    #: recommendations per customer
+    top_k: int = 5
+    #: a list the rules leave short is filled by "category" (the customer's category mix x the
+    #: product's popularity in its category), "popular" (most popular products) or "none"
+    fallback: str = "category"
+    #: pseudo-products of the company's category mix added to each customer's (category fallback)
+    category_prior: float = 4.0
+    #: backtest: days after the cutoff whose purchases are scored; bootstrap of the gain, and its seed
+    horizon_days: int = 90
+    bootstrap_resamples: int = 200
+    random_state: int = 0
+
+    def check(self, origin: str = "settings") -> None:
+        """Thresholds in range, known scoring and fallback, positive counts."""
+        if self.min_count < 1:
+            raise ConfigError(f"{origin}: crosssell.min_count must be 1 or more, got {self.min_count}")
+        for key in ("min_support", "min_confidence"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ConfigError(f"{origin}: crosssell.{key} must be a fraction between 0 and 1, got {getattr(self, key):g}")
+        if not 0 < self.significance <= 1:
+            raise ConfigError(f"{origin}: crosssell.significance must be above 0 and at most 1 (1 = no test), got {self.significance:g}")
+        for key in ("min_lift", "category_prior"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{origin}: crosssell.{key} must be 0 or more, got {getattr(self, key):g}")
+        for key, allowed in (("scoring", CROSSSELL_SCORINGS), ("fallback", CROSSSELL_FALLBACKS)):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{origin}: crosssell.{key} must be one of {', '.join(map(repr, allowed))}, got {getattr(self, key)!r}")
+        for key in ("top_k", "horizon_days"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{origin}: crosssell.{key} must be 1 or more, got {getattr(self, key)}")
+        for key in ("rules_per_product", "bootstrap_resamples"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{origin}: crosssell.{key} must be 0 or more, got {getattr(self, key)}")
+
+
+#: what the results rule of owner suggestions measures a rep by
+ASSIGNMENT_RESULTS = ("attainment", "revenue")
+
+
+@dataclass(frozen=True)
+class AssignmentSettings:
+    """Owner suggestions for unowned customers and leads (see salesml.customers.assignment).
+
+    Each rule scores a candidate rep 0..1 and counts with its weight (0 = the rule is off)."""
+
+    #: roles of the hierarchy that may be suggested as owners
+    roles: tuple[str, ...] = ("rep",)
+    #: trailing months of a customer's value and of a rep's segment fit and results
+    months: int = 12
+    #: only reps of the customer's region are candidates; false = any region (weight_region scores a match)
+    same_region: bool = True
+    #: most customers a rep may own, those owned now and those suggested in the batch (0 = no limit)
+    max_customers_per_rep: int = 150
+    #: the results rule: "attainment" (revenue / target) or "revenue" of the trailing months
+    results: str = "attainment"
+    #: rule weights (0 = off): same region, segment fit, results, spare capacity, owner of the lead's account
+    weight_region: float = 1.0
+    weight_segment_fit: float = 1.0
+    weight_results: float = 1.0
+    weight_spare_capacity: float = 0.5
+    weight_account_owner: float = 2.0
+
+    def check(self, origin: str = "settings") -> None:
+        """Known roles and results measure, at least one month, no negative limit or weight."""
+        if not self.roles:
+            raise ConfigError(f"{origin}: assignment.roles: name the roles that may own customers, e.g. [\"rep\"]")
+        for role in self.roles:
+            if role not in ROLES:
+                raise ConfigError(f"{origin}: assignment.roles: {role!r} is not a role ({', '.join(ROLES)})")
+        if self.months < 1:
+            raise ConfigError(f"{origin}: assignment.months must be 1 or more, got {self.months}")
+        if self.max_customers_per_rep < 0:
+            raise ConfigError(f"{origin}: assignment.max_customers_per_rep must be 0 (no limit) or more, got {self.max_customers_per_rep}")
+        if self.results not in ASSIGNMENT_RESULTS:
+            raise ConfigError(f"{origin}: assignment.results must be one of {', '.join(ASSIGNMENT_RESULTS)}, got {self.results!r}")
+        for key in ("weight_region", "weight_segment_fit", "weight_results", "weight_spare_capacity", "weight_account_owner"):
+            value = getattr(self, key)
+            if not 0 <= value < float("inf"):
+                raise ConfigError(f"{origin}: assignment.{key} must be 0 (rule off) or more, got {value:g}")
 
 
 #: probability calibration methods of the churn model
@@ -716,6 +885,23 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class WarningsSettings:
+    """Early warnings at the top of the reports (:mod:`salesml.insights.warnings`)."""
+
+    #: a week's revenue this many standard deviations below the mean of the weeks before it is a
+    #: sudden drop (per region, team or rep, against the series' own volatility)
+    drop_z: float = 2.0
+    #: weeks of history the last week is compared with
+    drop_weeks: int = 12
+    #: and only when it is also at least this much (%) below that mean
+    drop_min_pct: float = 20.0
+    #: an open opportunity this many days past its expected close is stale pipeline
+    stale_days: int = 0
+    #: the most warnings of one kind listed (the rest are counted)
+    max_items: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
@@ -724,8 +910,12 @@ class Settings:
     cleaning: CleaningSettings = field(default_factory=CleaningSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     segments: SegmentSettings = field(default_factory=SegmentSettings)
+    scorecard: ScorecardSettings = field(default_factory=ScorecardSettings)
     clv: ClvSettings = field(default_factory=ClvSettings)
+    crosssell: CrossSellSettings = field(default_factory=CrossSellSettings)
+    assignment: AssignmentSettings = field(default_factory=AssignmentSettings)
     churn: ChurnSettings = field(default_factory=ChurnSettings)
+    warnings: WarningsSettings = field(default_factory=WarningsSettings)
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
     inventory: InventorySettings = field(default_factory=InventorySettings)
     commission: CommissionSettings = field(default_factory=CommissionSettings)
@@ -1013,6 +1203,8 @@ def _validate(s: Settings, origin: str) -> None:
     check_warehouse(s.warehouse, origin)
     if s.demo.scale not in SCALES:
         raise ConfigError(f"{origin}: demo.scale must be one of {', '.join(SCALES)}, got {s.demo.scale!r}")
+    if s.report.lang not in REPORT_LANGS:
+        raise ConfigError(f"{origin}: report.lang must be one of {', '.join(REPORT_LANGS)}, got {s.report.lang!r}")
     if s.report.plotlyjs not in ("inline", "shared"):
         raise ConfigError(f"{origin}: report.plotlyjs must be 'inline' or 'shared', got {s.report.plotlyjs!r}")
     if s.report.cell_timeout_s <= 0:
@@ -1023,10 +1215,20 @@ def _validate(s: Settings, origin: str) -> None:
     if s.compute.threads < 0:
         raise ConfigError(f"{origin}: compute.threads must be 0 (every core) or more, got {s.compute.threads}")
     check_churn(s.churn, origin)
+    w = s.warnings
+    if w.drop_z <= 0 or w.drop_weeks < 3 or not 0 <= w.drop_min_pct < 100 or w.stale_days < 0 or w.max_items < 1:
+        raise ConfigError(
+            f"{origin}: [warnings] needs drop_z > 0, drop_weeks >= 3, 0 <= drop_min_pct < 100, stale_days >= 0 and "
+            f"max_items >= 1 (got drop_z={w.drop_z:g}, drop_weeks={w.drop_weeks}, drop_min_pct={w.drop_min_pct:g}, "
+            f"stale_days={w.stale_days}, max_items={w.max_items})"
+        )
     check_forecast(s.forecast, s.inventory, origin)
     check_schedules(s, origin)
     check_email(s.email, s, origin)
     s.segments.check(origin)
+    s.crosssell.check(origin)
+    s.scorecard.check(origin)
+    s.assignment.check(origin)
     for name, src in s.sources.items():
         if src.format not in SOURCE_FORMATS:
             raise ConfigError(f"{origin}: sources.{name}.format must be one of {', '.join(SOURCE_FORMATS)}, got {src.format!r}")
