@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from salesml.reports.runner import render_many
+from salesml.reports.runner import RenderJob, render_jobs
 from tests.test_reports_runner import with_notebooks
 
 CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -32,9 +32,13 @@ CHECK = """
 const charts = [...document.querySelectorAll('div.plotly-graph-div')];
 const undrawn = charts.filter(c => !c.querySelector('svg.main-svg')).length;
 const page = document.documentElement.clientWidth;
-const wide = [...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().width > page + 1)
-    .map(t => Math.round(t.getBoundingClientRect().width));
-return {charts: charts.length, undrawn: undrawn, scroll: document.documentElement.scrollWidth, page: page, wide: wide};
+// a table wider than the page must sit in a box that scrolls sideways (and the box fit the page)
+const boxes = [...document.querySelectorAll('table')].map(t => t.closest('.salesml-scroll') || t);
+const wide = boxes.filter(b => b.getBoundingClientRect().width > page + 1).map(b => Math.round(b.getBoundingClientRect().width));
+// a names axis read as dates draws 1970 (a number on a date axis)
+const ticks = [...document.querySelectorAll('.xtick text, .ytick text')].map(t => t.textContent);
+return {charts: charts.length, undrawn: undrawn, scroll: document.documentElement.scrollWidth, page: page, wide: wide,
+        epoch: ticks.filter(t => t.includes('1970')).length};
 """
 
 
@@ -69,7 +73,11 @@ def _requests(driver) -> list[str]:
 
 def test_rendered_pages_in_a_real_browser(toy, browser):
     s = with_notebooks(toy)
-    results = render_many(s, ["sales_performance", "customer_segments", "data_quality"], {}, workers=2)
+    jobs = [RenderJob("sales_performance"), RenderJob("customer_segments"), RenderJob("data_quality"),
+            # a one-rep page (its attainment chart is by month) and both pages in Chinese
+            RenderJob("sales_performance", {"scope": "rep:R1"}), RenderJob("sales_performance", {"lang": "zh"}),
+            RenderJob("sales_performance", {"scope": "rep:R1", "lang": "zh"})]
+    results = render_jobs(s, jobs, workers=2)
     assert all(not isinstance(r, Exception) for r in results), results
     screens = Path(__file__).resolve().parents[1] / "reports" / "_screens"  # the project's, to look at after the tests
     screens.mkdir(parents=True, exist_ok=True)
@@ -86,7 +94,7 @@ def test_rendered_pages_in_a_real_browser(toy, browser):
             time.sleep(0.25)
         state = browser.execute_script(CHECK)
         if state["charts"] != expected:
-            browser.save_screenshot(str(screens / f"FAILED-{r.name}.png"))
+            browser.save_screenshot(str(screens / f"FAILED-{r.html_path.stem}.png"))
         errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], (r.name, errors)
         assert _requests(browser) == [], r.name
@@ -94,7 +102,9 @@ def test_rendered_pages_in_a_real_browser(toy, browser):
         if r.name != "data_quality":  # the toy's data-quality page has no chart
             assert expected > 0, r.name
         assert state["wide"] == [] and state["scroll"] <= state["page"] + 1, (r.name, state)
+        assert state["epoch"] == 0, (r.html_path.name, state)
         text = browser.execute_script("return document.body.innerText")
         assert "it/s]" not in text and "KeyboardInterrupt" not in text and "Traceback" not in text, r.name  # no progress bar or kernel noise
-        browser.save_screenshot(str(screens / f"{r.name}.png"))
-        assert (screens / f"{r.name}.png").stat().st_size > 10_000
+        shot = screens / f"{r.html_path.stem}.png"
+        browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from salesml import warehouse
+from salesml.reports.lang import Lang
 from salesml.reports.performance import HEADLINE, SalesPerformanceReport
 from salesml.reports.runner import render
 from tests.conftest import TOY, make_settings
@@ -153,7 +154,33 @@ def test_adjustments_without_costs_leave_the_margin_out():
         "line_no": [1], "event_date": ["2024-02-03"], "amount": [-20.0], "margin": [0.0], "reason": ["late return"],
     })
     data = kpi_blocks.KpiData(frames={"adjustments": adj})
-    shown = kpi_blocks.adjustments_block(data, lambda v: f"{v:,.2f}", margin_known=False).html
-    assert "margin not shown (no cost loaded)" in shown and "<th>margin</th>" not in shown
-    known = kpi_blocks.adjustments_block(data, lambda v: f"{v:,.2f}").html
-    assert "0.00 margin" in known and "<th>margin</th>" in known
+    shown = kpi_blocks.adjustments_block(data, Lang(), margin_known=False).html
+    assert "margin not shown (no cost loaded)" in shown and "<th>Gross margin</th>" not in shown
+    known = kpi_blocks.adjustments_block(data, Lang()).html
+    assert "0 margin" in known and "<th>Gross margin</th>" in known
+
+
+@pytest.mark.parametrize("lang,scope", [("en", "company"), ("zh", "company"), ("en", "rep"), ("zh", "rep")])
+def test_the_page_opens_with_its_summary_and_warnings_in_either_language(small_demo, lang, scope):
+    s = with_notebooks(small_demo)
+    if scope == "rep":
+        with warehouse.connect(s.warehouse_path, read_only=True) as con:
+            scope = "rep:" + con.execute("SELECT rep_id FROM ledger WHERE kind = 'sale' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    result = render(s, "sales_performance", {"lang": lang, "scope": scope})
+    f = result.figures
+    assert f["lang"] == lang and f["untranslated"] == []  # every label and sentence of the page is in its language
+    assert 3 <= len(f["summary"]) <= 6 and len(f["actions"]) <= 5
+    # the bridge's parts add up to the change, and the change to the headline's revenue
+    parts = sum(round(f[f"bridge_{p}"], 2) for p in ("new_customers", "lost_customers", "price", "volume", "mix", "returns"))
+    assert round(f["bridge_base_revenue"] + parts, 2) == round(f["bridge_revenue"], 2) == round(f["revenue"], 2)
+    page = result.html_path.read_text(encoding="utf-8")
+    assert page.index('id="summary"') < page.index('id="warnings"') < page.index('id="figures"') < page.index('id="bridge"')
+    assert 'href="#bridge"' in page and page.count("Plotly.newPlot") >= 5
+    assert "00:00:00" not in without_plotly_js(page)
+    if lang == "zh":
+        assert "摘要" in page and "风险预警" in page and "收入变动原因" in page
+        for english in (">Summary<", ">Early warnings<", ">Why revenue changed<", ">Revenue (net)<", ">Attainment<"):
+            assert english not in page, english
+        assert result.html_path.name.endswith("_zh.html")  # beside the English page, not over it
+    else:
+        assert ">Summary<" in page and "Why revenue changed" in page

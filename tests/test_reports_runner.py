@@ -48,7 +48,11 @@ def test_report_notebooks_are_thin_and_stored_without_outputs():
 def test_parameters_are_checked_and_ids_stay_text(tmp_path):
     s = with_notebooks(make_settings(tmp_path))
     nb = notebook_path(s, "sales_performance")
-    assert set(declared_parameters(nb)) == {"period", "scope", "config_path", "warehouse"}
+    assert set(declared_parameters(nb)) == {"period", "scope", "lang", "config_path", "warehouse"}
+    with pytest.raises(ReportError, match="parameter lang: 'fr' is not one of en, zh"):
+        check_parameters({"lang": "fr"})
+    assert output_path(s, "sales_performance", {"period": "2026-11", "lang": "zh"}).name == "sales_performance_zh.html"
+    assert output_path(s, "sales_performance", {"period": "2026-11", "lang": "en"}).name == "sales_performance.html"
     assert coerce_parameters(notebook_path(s, "data_quality"), {"batch": "12"}) == {"batch": 12}
     with pytest.raises(ReportError, match="batch must be int"):
         coerce_parameters(notebook_path(s, "data_quality"), {"batch": "twelve"})

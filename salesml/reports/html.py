@@ -15,6 +15,23 @@ from typing import Any
 
 import pandas as pd
 
+from salesml.reports.lang import Lang
+
+#: one colour per measure, in every report's charts
+COLORS = {
+    "revenue": "#0969da",
+    "returns": "#cf222e",
+    "target": "#57606a",
+    "margin": "#1a7f37",
+    "forecast": "#8250df",
+    "pipeline": "#bf8700",
+    "up": "#1a7f37",
+    "down": "#cf222e",
+    "total": "#0969da",
+}
+#: the ABC classes of a Pareto chart (its title names them)
+ABC_COLORS = {"A": "#0969da", "B": "#8250df", "C": "#bf8700"}
+
 #: mimetype of the figures a report records for tests and schedulers
 FIGURES_MIME = "application/vnd.salesml.figures+json"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -30,8 +47,15 @@ _STYLE = """
 table.salesml-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px;max-width:100%}
 table.salesml-table th{background:#f6f8fa;text-align:left;padding:4px 8px;border-bottom:2px solid #d0d7de;overflow-wrap:anywhere}
 table.salesml-table td{padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:left !important;overflow-wrap:anywhere}
-table.salesml-table td.num{text-align:right !important;font-variant-numeric:tabular-nums}
+table.salesml-table td.num{text-align:right !important;font-variant-numeric:tabular-nums;white-space:nowrap}
 .salesml-note{color:#57606a;font-size:13px}
+.salesml-scroll{overflow-x:auto;max-width:100%;margin:6px 0 14px}
+.salesml-scroll table.salesml-table{margin:0}
+.salesml-summary{border-left:4px solid #0969da;background:#f6f8fa;padding:10px 16px;margin:8px 0 16px;font-size:15px;line-height:1.5}
+.salesml-summary p{margin:4px 0}.salesml-summary a{color:inherit;text-decoration:none;border-bottom:1px dotted #57606a}
+.salesml-summary ol{margin:6px 0 2px 18px;padding:0}
+.salesml-warnings{border-left:4px solid #cf222e;background:#fff8f8;padding:8px 16px;margin:8px 0 16px;font-size:14px}
+.salesml-warnings li{margin:3px 0}.salesml-warnings .evidence{color:#57606a;font-size:12px}
 </style>
 """
 
@@ -106,11 +130,18 @@ def style() -> Block:
     return Block(_STYLE, text="")
 
 
-def heading(text: str, level: int = 2, note: str = "") -> Block:
-    body = f"<h{level}>{esc(text)}</h{level}>"
+def heading(text: str, level: int = 2, note: str = "", anchor: str = "") -> Block:
+    """A heading (with ``anchor`` as its id, for links from the summary) and an optional note."""
+    ident = f' id="{esc(anchor)}"' if anchor else ""
+    body = f"<h{level}{ident}>{esc(text)}</h{level}>"
     if note:
         body += f'<p class="salesml-note">{esc(note)}</p>'
     return Block(body, text=text)
+
+
+def anchor(name: str) -> Block:
+    """A place the summary's links can point at."""
+    return Block(f'<span id="{esc(name)}"></span>', text="")
 
 
 def note(text: str) -> Block:
@@ -136,9 +167,11 @@ def table(
     df: pd.DataFrame,
     formats: Mapping[str, Callable[[Any], str]] | None = None,
     labels: Mapping[str, str] | None = None,
-    numeric: tuple[str, ...] = (),
+    numeric: tuple[str, ...] | None = None,
+    empty: str = "no rows",
 ) -> Block:
-    """An HTML table with every cell escaped; ``formats`` maps a column to a formatter."""
+    """An HTML table with every cell escaped; ``formats`` maps a column to a formatter; the
+    ``numeric`` columns (default: the formatted ones) align right."""
     formats = dict(formats or {})
     labels = dict(labels or {})
     head = "".join(f"<th>{esc(labels.get(c, c))}</th>" for c in df.columns)
@@ -147,13 +180,39 @@ def table(
         cells = []
         for col, v in zip(df.columns, rec, strict=True):
             shown = formats[col](v) if col in formats else ("" if _missing(v) else str(v))
-            cls = ' class="num"' if col in numeric or col in formats else ""
+            right = col in numeric if numeric is not None else col in formats  # numbers align right
+            cls = ' class="num"' if right else ""
             cells.append(f"<td{cls}>{esc(shown)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     if not rows:
-        rows.append(f'<tr><td colspan="{len(df.columns)}" class="salesml-note">no rows</td></tr>')
+        rows.append(f'<tr><td colspan="{len(df.columns)}" class="salesml-note">{esc(empty)}</td></tr>')
     body = f'<table class="salesml-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     return Block(body, text=df.to_string(index=False))
+
+
+def view(
+    df: pd.DataFrame,
+    lang: Lang,
+    columns: list[str] | None = None,
+    top: int | None = None,
+    total: int | None = None,
+    formats: Mapping[str, Callable[[Any], str]] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Block:
+    """A table as readers see it: human labels and number formats of ``lang`` by column,
+    salesml's own values translated, at most ``top`` rows with "top 20 of 110" (``total``:
+    the rows there were, when ``df`` is already cut), inside a box that scrolls sideways."""
+    columns = list(columns or df.columns)
+    total = len(df) if total is None else total
+    shown = df.head(top) if top else df
+    fmts = {c: lang.fmt(lang.kind(c)) for c in columns} | dict(formats or {})
+    heads = {c: lang.label(c) for c in columns if c not in (labels or {})} | dict(labels or {})
+    numeric = tuple(c for c in columns if lang.numeric(c))
+    body = table(shown[columns], formats=fmts, labels=heads, numeric=numeric, empty=lang.t("no_rows"))
+    out = Block(f'<div class="salesml-scroll">{body.html}</div>', text=body.text)
+    if total > len(shown):
+        out = out + note(lang.t("top_of", shown=len(shown), total=f"{total:,}"))
+    return out
 
 
 def chart(fig) -> Block:

@@ -1,8 +1,9 @@
 """KPI sections of the sales performance report (adjustments, customers, pipeline, products, service).
 
 :func:`load` reads every KPI for a period and scope through one connection (each one that
-cannot be computed keeps its message instead); the ``*_block`` functions lay them out.
-Data from names is escaped by :mod:`salesml.reports.html`; charts hold only scoped data.
+cannot be computed keeps its message instead); the ``*_block`` functions lay them out in the
+page's language (:class:`salesml.reports.lang.Lang`). Data from names is escaped by
+:mod:`salesml.reports.html`; charts hold only scoped data.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from salesml.accounting import kpis as K
 from salesml.config import PerformanceSettings
 from salesml.periods import shift_period
 from salesml.reports import html as H
+from salesml.reports.lang import Lang, add_text
 from salesml.scope import Scope
 
 
@@ -64,194 +66,225 @@ def load(con: duckdb.DuckDBPyConnection, period: str, scope: Scope, settings: Pe
     return data
 
 
+
+#: the KPI table's measures and units in Chinese (English: as the KPI functions name them)
+KPI_NAMES = {
+    "revenue": "净收入",
+    "growth vs previous month": "环比增长",
+    "growth vs same month last year": "同比增长",
+    "revenue year to date": "年初至今收入",
+    "year-to-date growth": "年初至今增长",
+    "new customers": "新客户",
+    "revenue from new customers": "新客户收入占比",
+    "retention after 1 month": "次月留存率",
+    "customer acquisition cost": "获客成本",
+    "win rate": "赢单率",
+    "sales cycle (median)": "销售周期（中位数）",
+    "opportunities created": "新建商机",
+    "pipeline coverage (rest of month)": "商机覆盖率（本月剩余）",
+    "pipeline coverage (rest of quarter)": "商机覆盖率（本季剩余）",
+    "A-class products": "A 类产品",
+    "discount leakage": "折扣损失",
+    "return rate": "退货率",
+    "average satisfaction": "平均满意度",
+    "low satisfaction scores": "低满意度占比",
+}
+
+add_text(
+    {
+        "key_figures": ("Key figures", "关键指标"),
+        "key_figures_note": ("Every KPI of the period in this scope; a KPI without its data says why.", "本期本范围的全部指标；缺少数据的指标会说明原因。"),
+        "adjustments": ("Adjustments to earlier periods", "对以前期间的调整"),
+        "adjustments_note": (
+            "Returns, corrections and changes of credit for months already closed, posted in this month and charged to the original rep (closed months never change).",
+            "已结账月份的退货、更正和业绩归属变更，记入本月并计到原销售代表名下（已结账月份不再变动）。",
+        ),
+        "no_adjustments": ("No adjustments were posted in this period.", "本期没有调整分录。"),
+        "adjustments_total": ("Of which adjustments to earlier periods: {revenue} revenue, {margin}, {entries} entries.", "其中对以前期间的调整：收入 {revenue}，{margin}，共 {entries} 笔分录。"),
+        "adjustments_margin": ("{margin} margin", "毛利 {margin}"),
+        "adjustments_no_margin": ("margin not shown (no cost loaded)", "未显示毛利（未导入成本）"),
+        "entries": ("Entries", "分录"),
+        "customers": ("Customers", "客户"),
+        "new_and_repeat": ("New and repeat customers", "新老客户"),
+        "cac_title": ("Customer acquisition cost by channel (last 12 months)", "各渠道获客成本（近 12 个月）"),
+        "retention": ("Retention by monthly cohort", "按月同期群的留存"),
+        "no_cohorts": ("no cohorts in this scope", "本范围没有同期群"),
+        "cohort_chart": ("Share of each cohort buying again, by months since the first purchase", "各同期群再次购买的比例（按首次购买后的月数）"),
+        "months_since_first": ("months since first purchase", "首次购买后的月数"),
+        "cohort_hover": ("cohort %{y}<br>month %{x}: %{z:.1f}% active<extra></extra>", "同期群 %{y}<br>第 %{x} 月：%{z:.1f}% 活跃<extra></extra>"),
+        "pipeline": ("Pipeline", "商机"),
+        "pipeline_note": (
+            "Opportunities of the last 12 months: funnel, win rate, sales cycle, and coverage of what is left of the target.",
+            "近 12 个月的商机：漏斗、赢单率、销售周期，以及对剩余目标的覆盖。",
+        ),
+        "funnel_chart": ("Opportunities reaching each stage (lost deals count at the first stage only)", "到达各阶段的商机（输单只计入第一阶段）"),
+        "win_rate": ("Win rate", "赢单率"),
+        "sales_cycle": ("Sales cycle (won deals, days)", "销售周期（赢单，天）"),
+        "coverage": ("Pipeline coverage", "商机覆盖率"),
+        "products": ("Products", "产品"),
+        "no_product_sales": ("no product sales in this period", "本期没有产品销售"),
+        "pareto_chart": ("Pareto of products (top {shown} of {total}; class A blue, B purple, C amber)", "产品帕累托图（前 {shown} 个，共 {total} 个；A 类蓝色、B 类紫色、C 类琥珀色）"),
+        "cumulative_pct": ("cumulative %", "累计占比 %"),
+        "leakage": ("Discount leakage (list price − net)", "折扣损失（标价 − 净价）"),
+        "return_rate": ("Return rate", "退货率"),
+        "service": ("Service tickets and satisfaction", "服务工单与满意度"),
+        "by_owner": ("By account owner", "按客户负责人"),
+        "by_category": ("By product category", "按产品品类"),
+    }
+)
+
+
 def _unavailable(data: KpiData, *names: str) -> H.Block | None:
     notes = [data.missing[n] for n in names if n in data.missing]
     return H.note("; ".join(dict.fromkeys(notes))) if notes and all(n in data.missing for n in names) else None
 
 
-def _fmt_value(value, unit: str) -> str:
+def _fmt_value(value, unit: str, L: Lang) -> str:
     if value is None or pd.isna(value):
         return "–"
     if unit == "money":
-        return H.fmt_exact_money(value)
+        return L.amount(value)
     if unit == "%":
-        return H.fmt_pct(value)
+        return L.pct(value)
     if unit == "x":
-        return f"{float(value):.2f}×"
-    return f"{float(value):,.1f}" if float(value) != int(float(value)) else f"{int(float(value)):,}"
+        return L.times(value)
+    return L.number(value)
 
 
-def kpi_block(data: KpiData) -> H.Block:
+def kpi_block(data: KpiData, L: Lang) -> H.Block:
+    head = H.heading(L.t("key_figures"), 2, L.t("key_figures_note"), anchor="kpis")
     t = data.get("kpi_table")
     if t is None:
-        return H.heading("Key figures", 2) + H.note(data.missing.get("kpi_table", "no figures"))
-    shown = t.assign(shown=[_fmt_value(v, u) for v, u in zip(t["value"], t["unit"], strict=True)])
+        return head + H.note(data.missing.get("kpi_table", ""))
+    names = [KPI_NAMES.get(k, k) if L.zh else k for k in t["kpi"]]
+    if L.zh:
+        L.missing.update(f"kpi:{k}" for k in t["kpi"] if k not in KPI_NAMES)
+    shown = pd.DataFrame({"kpi": names, "shown": [_fmt_value(v, u, L) for v, u in zip(t["value"], t["unit"], strict=True)], "note": t["note"]})
     figures = {str(k): (None if pd.isna(v) else float(v)) for k, v in zip(t["kpi"], t["value"], strict=True)}
-    return (
-        H.heading("Key figures", 2, "Every KPI of the period in this scope; a KPI without its data says why.")
-        + H.table(shown[["kpi", "shown", "note"]], labels={"shown": "value"})
-        + H.figures({f"kpi:{k}": v for k, v in figures.items()})
-    )
+    return head + H.view(shown, L) + H.figures({f"kpi:{k}": v for k, v in figures.items()})
 
 
-def adjustments_block(data: KpiData, money: Callable, margin_known: bool = True) -> H.Block:
+def adjustments_block(data: KpiData, L: Lang, margin_known: bool = True) -> H.Block:
     """The adjustments posted in the period; without costs (``margin_known`` false) their
     margin, which the ledger holds as 0, is left out rather than shown as a zero."""
     a = data.get("adjustments")
-    head = H.heading(
-        "Adjustments to earlier periods",
-        2,
-        "Returns, corrections and changes of credit for months already closed, posted in this month "
-        "and charged to the original rep (closed months never change).",
-    )
+    head = H.heading(L.t("adjustments"), 2, L.t("adjustments_note"), anchor="adjustments")
     if a is None or a.empty:
-        return head + H.note("No adjustments were posted in this period.")
+        return head + H.note(L.t("no_adjustments"))
     by = a.groupby(["origin_period", "kind"], dropna=False).agg(entries=("amount", "size"), amount=("amount", "sum"), margin=("margin", "sum")).reset_index()
-    detail = a.head(50)[["origin_period", "kind", "rep_id", "team", "order_id", "line_no", "event_date", "amount", "margin", "reason"]]
-    margin_text = f"{money(a['margin'].sum())} margin" if margin_known else "margin not shown (no cost loaded)"
+    detail = a[["origin_period", "kind", "rep_id", "team", "order_id", "line_no", "event_date", "amount", "margin", "reason"]]
+    margin_text = L.t("adjustments_margin", margin=L.money(a["margin"].sum())) if margin_known else L.t("adjustments_no_margin")
     if not margin_known:
         by, detail = by.drop(columns=["margin"]), detail.drop(columns=["margin"])
     return (
         head
-        + H.note(f"Of which adjustments to earlier periods: {money(a['amount'].sum())} revenue, {margin_text}, {len(a):,} entries.")
-        + H.table(by, formats={"entries": H.fmt_int, "amount": H.fmt_exact_money, "margin": H.fmt_exact_money}, labels={"origin_period": "for period"})
-        + H.heading("Entries", 3, f"First {len(detail)} of {len(a):,}." if len(a) > len(detail) else "")
-        + H.table(detail, formats={"amount": H.fmt_exact_money, "margin": H.fmt_exact_money, "line_no": H.fmt_int}, labels={"origin_period": "for period"})
+        + H.note(L.t("adjustments_total", revenue=L.money(a["amount"].sum()), margin=margin_text, entries=L.count(len(a))))
+        + H.view(by, L, formats={"amount": L.cents, "margin": L.cents})
+        + H.heading(L.t("entries"), 3)
+        + H.view(detail, L, top=20, formats={"amount": L.cents, "margin": L.cents})
     )
 
 
-def customers_block(data: KpiData, money: Callable) -> H.Block:
-    out = H.heading("Customers", 2)
+def customers_block(data: KpiData, L: Lang) -> H.Block:
+    out = H.heading(L.t("customers"), 2, anchor="customers")
     nv = data.get("new_vs_repeat")
     if nv is not None:
         cols = [c for c in ("customer_type", "customers", "orders", "revenue", "revenue_share_pct", "revenue_per_customer") if c in nv.columns]
-        out = out + H.heading("New and repeat customers", 3) + H.table(
-            nv[cols], formats={"customers": H.fmt_int, "orders": H.fmt_int, "revenue": H.fmt_exact_money, "revenue_share_pct": H.fmt_pct, "revenue_per_customer": H.fmt_exact_money}
-        )
+        out = out + H.heading(L.t("new_and_repeat"), 3) + H.view(nv, L, cols)
     else:
         out = out + H.note(data.missing.get("new_vs_repeat", ""))
-    out = out + cohort_heatmap(data)
+    out = out + cohort_heatmap(data, L)
     cac = data.get("cac")
     if cac is not None:
         cols = [c for c in ("channel", "spend", "new_customers", "cac", "note") if c in cac.columns]
-        out = out + H.heading("Customer acquisition cost by channel (last 12 months)", 3) + H.table(
-            cac[cols], formats={"spend": H.fmt_exact_money, "new_customers": H.fmt_int, "cac": H.fmt_exact_money}
-        )
+        out = out + H.heading(L.t("cac_title"), 3) + H.view(cac, L, cols)
     elif "cac" in data.missing:
         out = out + H.note(data.missing["cac"])
     return out
 
 
-def cohort_heatmap(data: KpiData) -> H.Block:
+def cohort_heatmap(data: KpiData, L: Lang) -> H.Block:
     c = data.get("cohorts")
+    head = H.heading(L.t("retention"), 3)
     if c is None or c.empty:
-        return H.heading("Retention by monthly cohort", 3) + H.note(data.missing.get("cohorts", "no cohorts in this scope"))
+        return head + H.note(data.missing.get("cohorts", L.t("no_cohorts")))
     months = [col for col in c.columns if isinstance(col, int | float) or str(col).isdigit()]
     z = c[months].astype(float).to_numpy() * 100
-    labels = [f"{H.esc(p)} (n={int(n)})" for p, n in zip(c["cohort"], c["cohort_size"], strict=True)]
+    labels = [f"{H.esc(L.period(p))} (n={int(n)})" for p, n in zip(c["cohort"], c["cohort_size"], strict=True)]
     fig = go.Figure(
         go.Heatmap(
-            z=z,
-            x=[str(m) for m in months],
-            y=labels,
-            colorscale="Blues",
-            zmin=0,
-            zmax=100,
-            hovertemplate="cohort %{y}<br>month %{x}: %{z:.1f}% active<extra></extra>",
-            colorbar=dict(title="%"),
+            z=z, x=[str(m) for m in months], y=labels, colorscale="Blues", zmin=0, zmax=100,
+            hovertemplate=L.t("cohort_hover"), colorbar=dict(title="%"),
         )
     )
     fig.update_layout(
-        title="Share of each cohort buying again, by months since the first purchase",
-        height=max(320, 26 * len(labels) + 120),
+        title=dict(text=L.t("cohort_chart"), y=0.98),
+        height=max(320, 26 * len(labels) + 130),
         template="plotly_white",
-        margin=dict(l=10, r=10, t=50, b=10),
-        xaxis_title="months since first purchase",
-        yaxis=dict(autorange="reversed"),
+        margin=dict(l=10, r=10, t=60, b=10),
+        xaxis=dict(title=L.t("months_since_first"), type="category"),
+        yaxis=dict(autorange="reversed", type="category"),
     )
-    return H.heading("Retention by monthly cohort", 3) + H.chart(fig)
+    return head + H.chart(fig)
 
 
-def pipeline_block(data: KpiData) -> H.Block:
-    out = H.heading("Pipeline", 2, "Opportunities of the last 12 months: funnel, win rate, sales cycle, and coverage of what is left of the target.")
+def pipeline_block(data: KpiData, L: Lang) -> H.Block:
+    out = H.heading(L.t("pipeline"), 2, L.t("pipeline_note"), anchor="pipeline")
     none = _unavailable(data, "funnel", "win_rate", "sales_cycle", "coverage")
     if none is not None:
         return out + none
     f = data.get("funnel")
     if f is not None and len(f):
-        fig = go.Figure(go.Funnel(y=[H.esc(s) for s in f["stage"]], x=f["reached"], textinfo="value+percent initial"))
-        fig.update_layout(title="Opportunities reaching each stage (lost deals count at the first stage only)", height=360, template="plotly_white", margin=dict(l=10, r=10, t=50, b=10))
-        out = out + H.chart(fig) + H.table(
-            f[["stage", "reached", "reached_amount", "open_now", "conversion_rate", "cumulative_conversion_rate"]],
-            formats={"reached": H.fmt_int, "reached_amount": H.fmt_exact_money, "open_now": H.fmt_int,
-                     "conversion_rate": lambda v: H.fmt_pct(None if pd.isna(v) else v * 100),
-                     "cumulative_conversion_rate": lambda v: H.fmt_pct(None if pd.isna(v) else v * 100)},
-        )
-    for name, title in (("win_rate", "Win rate"), ("sales_cycle", "Sales cycle (won deals, days)"), ("coverage", "Pipeline coverage")):
+        fig = go.Figure(go.Funnel(y=[H.esc(s) for s in f["stage"]], x=f["reached"], textinfo="value+percent initial", marker_color=H.COLORS["pipeline"]))
+        fig.update_layout(title=dict(text=L.t("funnel_chart"), y=0.98), height=360, template="plotly_white", margin=dict(l=10, r=10, t=60, b=10))
+        out = out + H.chart(fig) + H.view(f, L, ["stage", "reached", "reached_amount", "open_now", "conversion_rate", "cumulative_conversion_rate"])
+    for name in ("win_rate", "sales_cycle", "coverage"):
         df = data.get(name)
         if df is None:
-            out = out + H.note(f"{title}: {data.missing.get(name, '')}")
+            out = out + H.note(f"{L.t(name)}: {data.missing.get(name, '')}")
             continue
-        out = out + H.heading(title, 3) + H.table(df.drop(columns=[c for c in ("period", "scope") if c in df.columns]), formats=_auto_formats(df))
+        out = out + H.heading(L.t(name), 3) + H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20)
     return out
 
 
-def products_block(data: KpiData, money: Callable) -> H.Block:
-    out = H.heading("Products", 2)
+def products_block(data: KpiData, L: Lang) -> H.Block:
+    out = H.heading(L.t("products"), 2, anchor="products")
     p = data.get("pareto")
     if p is None or p.empty:
-        out = out + H.note(data.missing.get("pareto", "no product sales in this period"))
+        out = out + H.note(data.missing.get("pareto", L.t("no_product_sales")))
     else:
         top = p.head(40)
         names = [H.esc(f"{i} {n}") for i, n in zip(top["product_id"], top.get("product_name", top["product_id"]), strict=True)]
-        colors = top["abc"].map({"A": "#0969da", "B": "#8250df", "C": "#bf8700"})
-        fig = go.Figure(go.Bar(x=names, y=top["revenue"], marker_color=list(colors), name="revenue"))
-        fig.add_scatter(x=names, y=top["cum_share_pct"], yaxis="y2", mode="lines+markers", name="cumulative %", line=dict(color="#1a7f37"))
+        colors = top["abc"].map(H.ABC_COLORS)
+        fig = go.Figure(go.Bar(x=names, y=top["revenue"], marker_color=list(colors), name=L.label("revenue")))
+        fig.add_scatter(x=names, y=top["cum_share_pct"], yaxis="y2", mode="lines+markers", name=L.t("cumulative_pct"), line=dict(color=H.COLORS["margin"]))
         fig.update_layout(
-            title=f"Pareto of products (top {len(top)} of {len(p)}; A blue, B purple, C amber)",
-            height=420,
+            title=dict(text=L.t("pareto_chart", shown=len(top), total=len(p)), y=0.98),
+            height=440,
             template="plotly_white",
-            margin=dict(l=10, r=10, t=50, b=120),
-            yaxis=dict(title="revenue"),
-            yaxis2=dict(title="cumulative %", overlaying="y", side="right", range=[0, 105], showgrid=False),
-            xaxis=dict(tickangle=-45),
+            margin=dict(l=10, r=10, t=60, b=120),
+            yaxis=dict(title=L.label("revenue")),
+            yaxis2=dict(title=L.t("cumulative_pct"), overlaying="y", side="right", range=[0, 105], showgrid=False),
+            xaxis=dict(tickangle=-45, type="category"),
             showlegend=False,
         )
-        summary = K.abc_summary(p)
-        out = out + H.chart(fig) + H.table(summary, formats=_auto_formats(summary))
-    for name, title in (("leakage", "Discount leakage (list price − net)"), ("returns", "Return rate")):
+        out = out + H.chart(fig) + H.view(K.abc_summary(p), L)
+    for name in ("leakage", "returns"):
         df = data.get(name)
-        out = out + H.heading(title, 3) + (H.table(df.drop(columns=[c for c in ("period", "scope") if c in df.columns]), formats=_auto_formats(df)) if df is not None else H.note(data.missing.get(name, "")))
+        title = L.t("leakage" if name == "leakage" else "return_rate")
+        out = out + H.heading(title, 3) + (
+            H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20) if df is not None else H.note(data.missing.get(name, ""))
+        )
     return out
 
 
-def service_block(data: KpiData) -> H.Block:
-    out = H.heading("Service tickets and satisfaction", 2)
+def service_block(data: KpiData, L: Lang) -> H.Block:
+    out = H.heading(L.t("service"), 2, anchor="service")
     none = _unavailable(data, "service_rep", "service_category")
     if none is not None:
         return out + none
-    for name, title in (("service_rep", "By account owner"), ("service_category", "By product category")):
+    for name, key in (("service_rep", "by_owner"), ("service_category", "by_category")):
         df = data.get(name)
         if df is not None:
-            out = out + H.heading(title, 3) + H.table(df.drop(columns=[c for c in ("period", "scope") if c in df.columns]), formats=_auto_formats(df))
-    return out
-
-
-def _auto_formats(df: pd.DataFrame) -> dict:
-    """Formatters by column name: money, percentages (0-100), ratios (0-1), counts."""
-    out = {}
-    for c in df.columns:
-        name = str(c)
-        if not pd.api.types.is_numeric_dtype(df[c]):
-            continue
-        if name.endswith("_pct"):
-            out[c] = H.fmt_pct
-        elif name.endswith(("_rate", "coverage")) or name.startswith("coverage") or name == "retention":
-            out[c] = lambda v: H.fmt_pct(None if pd.isna(v) else v * 100)
-        elif any(k in name for k in ("revenue", "amount", "spend", "cac", "leakage", "sales", "returns", "margin", "target", "pipeline", "value")):
-            out[c] = H.fmt_exact_money
-        elif pd.api.types.is_integer_dtype(df[c]) or name in ("items", "tickets", "rated", "closed", "won", "lost", "count", "customers", "orders"):
-            out[c] = H.fmt_int
-        else:
-            out[c] = lambda v: "–" if pd.isna(v) else f"{float(v):,.2f}"
+            out = out + H.heading(L.t(key), 3) + H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20)
     return out

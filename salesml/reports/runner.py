@@ -42,7 +42,7 @@ import nbformat
 from salesml import warehouse
 from salesml.accounting.ledger import ensure_posted
 from salesml.compute import available_cores
-from salesml.config import Settings
+from salesml.config import REPORT_LANGS, Settings
 from salesml.errors import SalesmlError, disk_full
 from salesml.forecast.panels import FREQS
 from salesml.periods import PeriodError, latest_complete_period, parse_period, period_bounds
@@ -96,7 +96,7 @@ def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
     a fixed form, checked: ``period`` / ``load_period`` YYYY-MM, ``as_of`` YYYY-MM-DD, ``scope``
     ``company | region:NAME | team:ID | rep:ID`` whose name holds no path separator, ``..`` or
     control character, ``freq`` one of D, W, M, ``version`` vNNNN, ``batch`` / ``horizon`` /
-    ``workers`` 0 or more (text is left to :func:`coerce_parameters`). Empty values (the
+    ``workers`` 0 or more, ``lang`` en or zh (text is left to :func:`coerce_parameters`). Empty values (the
     report's defaults) pass. A bad value is a
     :class:`ReportError` naming the parameter; returns the parameters with dates trimmed."""
     out = dict(params)
@@ -125,6 +125,9 @@ def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
                 raise ReportError(
                     f"parameter scope: {value!r}: a {sc.level} name may not contain '/', '\\', '..' or control characters"
                 )
+        elif name == "lang":
+            if text not in REPORT_LANGS:
+                raise ReportError(f"parameter lang: {value!r} is not one of {', '.join(REPORT_LANGS)}")
         elif name == "freq":
             if text.upper() not in FREQS:
                 raise ReportError(f"parameter freq: {value!r} is not one of {', '.join(FREQS)}")
@@ -407,7 +410,8 @@ class WarmKernel:
 
 
 def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
-    """``<output_dir>/<period, as_of's month, or today>/<name>[_<scope>][_batch-N][_<load period>].html``.
+    """``<output_dir>/<period, as_of's month, or today>/<name>[_<scope>][_batch-N][_<load period>][_<lang>].html``
+    (``_<lang>`` when a ``lang`` parameter asks for another language than ``[report] lang``).
 
     The name and parameters are checked first (:func:`check_parameters`), and the path, once
     resolved, must lie inside ``[report] output_dir``, whatever the values."""
@@ -424,6 +428,8 @@ def output_path(settings: Settings, name: str, params: dict[str, Any]) -> Path:
         suffix += f"_batch-{int(params['batch'])}"
     if params.get("load_period"):
         suffix += f"_{params['load_period']}"
+    if params.get("lang") and params["lang"] != settings.report.lang:  # a page in the other language sits beside
+        suffix += f"_{params['lang']}"
     return _inside(folder / f"{name}{suffix}.html", root, name)
 
 
