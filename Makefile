@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install salesml with its dev tools
 
-demo: $(STAMP) ## generate the demo company, load the warehouse, train the churn and forecast models, render the report suite to reports/
+demo: $(STAMP) ## generate the demo company, load the warehouse, train and score the models, render the report suite to reports/
 	$(BIN)/salesml demo
 	$(BIN)/salesml train churn
+	$(BIN)/salesml score churn
+	$(BIN)/salesml train crosssell
 	$(BIN)/salesml train forecast
 	$(BIN)/salesml report --suite
 

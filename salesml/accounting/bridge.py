@@ -131,6 +131,10 @@ def bridge_lines(
     ).df()
 
 
+def _to_cents(v) -> Decimal:
+    return v if isinstance(v, Decimal) else Decimal(f"{float(v):.2f}")
+
+
 def _cents(x: pd.Series) -> pd.Series:
     return x.astype(float).round(2)
 
@@ -140,7 +144,8 @@ def decompose(lines: pd.DataFrame) -> pd.DataFrame:
 
     One row per group: ``base_revenue``, the :data:`PARTS`, ``revenue`` and ``change``.
     """
-    d = lines.assign(amount=lines["amount"].map(Decimal, na_action="ignore"), quantity=lines["quantity"].astype(float))
+    # DuckDB hands sums of DECIMAL cents over as floats: back to exact cents before adding up
+    d = lines.assign(amount=lines["amount"].map(_to_cents, na_action="ignore"), quantity=lines["quantity"].astype(float))
     groups = pd.Index(sorted(d["group"].dropna().unique()), name="group")
 
     def total(mask: pd.Series) -> pd.Series:

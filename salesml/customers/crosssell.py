@@ -81,6 +81,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from salesml import registry, warehouse
 from salesml.anonymous import anonymous_sql, is_anonymous
 from salesml.config import CROSSSELL_FALLBACKS, CROSSSELL_SCORINGS, CrossSellSettings, Settings
 from salesml.errors import SalesmlError
@@ -759,3 +760,45 @@ def backtest_warehouse(
         lines, day, int(horizon_days), int(k), model, learn=company, anonymous=settings.anonymous_customer_ids,
         bootstrap=cs.bootstrap_resamples, random_state=cs.random_state,
     )
+
+
+# --------------------------------------------------------------------------- training
+
+
+#: the registry kind of a cross-sell run
+KIND = "crosssell"
+
+
+def train(settings: Settings, log=None) -> dict:
+    """Backtest the cross-sell model of ``[crosssell]`` on the last ``horizon_days`` of data
+    against the popularity baseline, fit it on all the company's baskets and save a version in
+    the model registry: its settings, the backtest rows (the figures the reports quote) and the
+    rules learned (``rules.csv``). Returns the manifest."""
+    log = log or (lambda _msg: None)
+    with warehouse.open(settings, read_only=True) as con:
+        last = data_end(con)
+        if last is None:
+            raise CrossSellError("the ledger holds no sales: nothing to learn from")
+        log("backtesting cross-sell against popularity...")
+        scores = backtest_warehouse(con, settings=settings)
+        company = baskets(con, last, None, settings)
+    model = CrossSell.from_settings(settings).fit(company)
+    cs = settings.crosssell
+    rows = scores.replace({np.nan: None}).to_dict(orient="records")
+    manifest = {
+        "data_end": last.isoformat(),
+        "params": model.get_params(),
+        "backtest": {"cutoff": str(scores["cutoff"].iloc[0]), "horizon_days": cs.horizon_days, "k": cs.top_k, "rows": rows},
+        "baskets": int(model.n_baskets_),
+        "rules": int(len(model.rules_)),
+    }
+    version = registry.save(settings, KIND, manifest, files={"rules.csv": model.rules_.to_csv(index=False)})
+    return {**manifest, "version": version}
+
+
+def latest_run(settings: Settings) -> dict | None:
+    """The manifest of the latest saved cross-sell run (None when there is none)."""
+    try:
+        return registry.manifest(settings, KIND)
+    except registry.RegistryError:
+        return None

@@ -193,6 +193,7 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "max_days": ("days", "Most days", "最长天数"),
     "median_days_to_close": ("days", "Median days to close", "关闭中位天数"),
     "avg_satisfaction": ("score", "Satisfaction (1-5)", "满意度（1-5）"),
+    "score": ("score", "Score", "得分"),
     "days_overdue": ("count", "Days overdue", "逾期天数"),
     "days_of_cover": ("days", "Days of cover", "可售天数"),
 }

@@ -23,8 +23,11 @@ import plotly.graph_objects as go
 from salesml import warehouse
 from salesml.accounting import bridge as B
 from salesml.accounting import performance as perf
+from salesml.accounting import scorecard as SC
 from salesml.accounting.commissions import statements
 from salesml.config import Settings, load_settings
+from salesml.customers import crosssell as X
+from salesml.customers.assignment import assignment_suggestions
 from salesml.insights.warnings import Warnings, early_warnings
 from salesml.periods import (
     data_periods,
@@ -33,6 +36,7 @@ from salesml.periods import (
     period_bounds,
     shift_period,
 )
+from salesml.reports import coaching as C
 from salesml.reports import html as H
 from salesml.reports import kpi_blocks
 from salesml.reports import summary as S
@@ -195,8 +199,33 @@ class SalesPerformanceReport:
                 con, self.period, self.settings, None if s.level == "company" else s
             )
             self.warnings: Warnings = early_warnings(con, self.data_end(con), s, self.settings)
+            self._coaching(con)
         self.local_regions = self.settings.local_names.get("region", {})
         self.L = Lang(lang or self.settings.report.lang, self.currency, self.settings.report.zh_wan_units)
+
+    def _coaching(self, con) -> None:
+        """The scorecards (a team's reps, or the rep's own), the rep's cross-sell suggestions and
+        the owners suggested for unowned customers and leads (company, region, team)."""
+        s, st, end = self.scope, self.settings, self.warnings.end
+        empty = pd.DataFrame()
+        self.card, self.found, self.recs, self.assign = empty, empty, empty, empty
+        self.offer_products, self.customer_names, self.crosssell_run = empty, empty, None
+        if s.level in ("team", "rep"):
+            self.card = SC.scorecard(con, self.period, s, st.scorecard, st.performance, st.anonymous_customer_ids)
+            self.found = SC.findings(self.card, st.scorecard) if len(self.card) else empty
+        if s.level == "rep":
+            self.recs = X.recommendations(con, end, s, st)
+            ids = sorted(set(self.recs["customer_id"]))
+            self.customer_names = con.execute(
+                "SELECT customer_id, name AS customer_name FROM customers WHERE list_contains($ids::VARCHAR[], customer_id)", {"ids": ids}
+            ).df()
+            self.offer_products = con.execute(
+                "SELECT product_id, name FROM products WHERE list_contains($ids::VARCHAR[], product_id)",
+                {"ids": sorted(set(self.recs["product_id"]) | set(self.recs["because_product_id"].dropna()))},
+            ).df()
+            self.crosssell_run = X.latest_run(st)
+        else:
+            self.assign = assignment_suggestions(con, end, s, st)
 
     def data_end(self, con) -> date:
         """The last day the report looks at: the period's last day, or the data's when earlier."""
@@ -245,7 +274,15 @@ class SalesPerformanceReport:
             bridge_rows=self.data.bridge_rows,
             warnings=self.warnings,
             label=self.region_label,
+            extra=self.coaching_facts(),
         )
+
+    def coaching_facts(self) -> dict:
+        """The rep's largest gap against the team, in words (for the summary's actions)."""
+        gaps = self.found[self.found["direction"] == "gap"] if len(self.found) else self.found
+        if self.scope.level != "rep" or gaps.empty:
+            return {}
+        return {"top_gap": C.finding_text(gaps.sort_values("magnitude", ascending=False).iloc[0], self.L)}
 
     # ------------------------------------------------------------------ blocks
 
@@ -501,6 +538,27 @@ class SalesPerformanceReport:
             L.t("commission_total", total=L.money(total), reps=L.count(len(summary)), paid=L.count(paid),
                 clawback=L.money(summary["clawback"].fillna(0).sum()))
         ) + H.figures({"commission_total": total})
+
+    def scorecard(self) -> H.Block:
+        """The rep's scorecard against the team (rep page), or the team's scorecards (team page)."""
+        if self.scope.level == "rep":
+            return C.rep_scorecard(self.card, self.found, self.L, self.settings.scorecard.window_months)
+        if self.scope.level == "team":
+            return C.team_scorecards(self.card, self.found, self.L, self.settings.report.top_n)
+        return H.Block("", text="")
+
+    def crosssell(self) -> H.Block:
+        """What to offer the rep's customers (rep page only)."""
+        if self.scope.level != "rep":
+            return H.Block("", text="")
+        return C.crosssell_block(self.recs, self.offer_products, self.customer_names, self.warnings.at_risk, self.crosssell_run, self.L,
+                                 self.settings.report.top_n)
+
+    def assignments(self) -> H.Block:
+        """Owners suggested for unowned customers and leads (managers' pages)."""
+        if self.scope.level == "rep":
+            return H.Block("", text="")
+        return C.assignment_block(self.assign, self.L, self.settings.report.top_n)
 
     def key_figures(self) -> H.Block:
         return kpi_blocks.kpi_block(self.kpis, self.L)

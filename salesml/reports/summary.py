@@ -74,6 +74,8 @@ add_text(
         "a_gap": ("Go through {unit}'s plan and pipeline with its manager: {gap} still to target.", "与{unit}的负责人一起检查计划和商机：距目标还差 {gap}。"),
         "a_at_risk": ("Call the {n} at-risk customers of {owner}, the highest value first (list under Early warnings).", "联系{owner}名下 {n} 个高流失风险客户，价值高者优先（名单见“风险预警”）。"),
         "a_stale": ("Update or close the {n} overdue opportunities, starting with {owner} ({amount}).", "更新或关闭 {n} 个逾期商机，从{owner}（{amount}）开始。"),
+        "a_gap_with_rep": ("Sit down with {unit} about the plan and pipeline: {gap} still to target.", "与{unit}一起检查计划和商机：距目标还差 {gap}。"),
+        "a_gap_rep": ("Work on your largest gap to the team: {gap}.", "改进与团队差距最大的一项：{gap}。"),
         "a_drop": ("Ask {unit} what changed in the last 7 days ({pct} below a usual week).", "了解{unit}最近 7 天发生了什么（比平常一周低 {pct}）。"),
         "a_price": ("Check discounting: lower prices took {value} off revenue against {month}.", "检查折扣：价格下降使收入相对{month}减少 {value}。"),
         "warnings": ("Early warnings", "风险预警"),
@@ -221,6 +223,8 @@ def performance_summary(facts: Facts, L: Lang) -> tuple[list[Sentence], list[Sen
         actions.append(Sentence(L.t("a_drop", unit=unit, pct=L.pct(d["drop_pct"], digits=0)), "warnings"))
     if attention:
         out.append(Sentence(L.t("clause_semicolon").join(attention) + L.t("end"), "warnings"))
+    if facts.extra.get("top_gap"):
+        actions.append(Sentence(L.t("a_gap_rep", gap=facts.extra["top_gap"]), "scorecard"))
     # margin and returns
     clauses = []
     t = facts.trend
@@ -265,7 +269,8 @@ def _where(facts: Facts, L: Lang) -> list[Sentence]:
                 part = min(PARTS, key=lambda p: float(mine.iloc[0][p]))
                 if float(mine.iloc[0][part]) < 0:
                     text += L.t("s_gap_part", part=L.t(f"part_{part}"), value=L.money(mine.iloc[0][part], signed=True))
-            return [Sentence(text + L.t("end"), "ranking"), Sentence(L.t("a_gap", unit=unit, gap=L.money(worst["gap"])), "ranking")]
+            action = L.t("a_gap_with_rep" if level == "rep" else "a_gap", unit=unit, gap=L.money(worst["gap"]))
+            return [Sentence(text + L.t("end"), "ranking"), Sentence(action, "ranking")]
         met = r[r["gap"] <= 0]
         return [Sentence(L.t("s_all_met", total=len(r), level=L.t(f"level_word_{level}")) + L.t("end"), "ranking")] if len(met) == len(r) else []
     if len(bridges):
