@@ -235,6 +235,23 @@ add_text(
 )
 
 
+def add_columns(entries: dict[str, tuple[str, str, str]]) -> None:
+    """Register column labels ``name -> (kind, English, Chinese)`` (a report module adds the
+    columns only it shows, at import); a name defined twice must be defined the same."""
+    clash = {k for k in entries if k in COLUMNS and COLUMNS[k] != entries[k]}
+    if clash:
+        raise ValueError(f"columns defined twice with different labels: {sorted(clash)}")
+    COLUMNS.update(entries)
+
+
+def add_values(entries: dict[str, tuple[str, str]]) -> None:
+    """Register words salesml writes into tables (``value -> (English, Chinese)``)."""
+    clash = {k for k in entries if k in VALUES and VALUES[k] != entries[k]}
+    if clash:
+        raise ValueError(f"values defined twice with different words: {sorted(clash)}")
+    VALUES.update(entries)
+
+
 def currency_symbol(code: str | None) -> str:
     return CURRENCY_SYMBOLS.get((code or "").upper(), "")
 

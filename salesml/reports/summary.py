@@ -298,6 +298,21 @@ def block(sentences: list[Sentence], actions: list[Sentence], L: Lang) -> H.Bloc
     return H.heading(L.t("summary"), 2, anchor="summary") + H.Block(f'<div class="salesml-summary">{body}</div>', text=text)
 
 
+def warning_list(items: list[tuple[str, str]], L: Lang, none: str, skipped: list[str] = ()) -> H.Block:
+    """Warnings as a red box: each ``(text, evidence)``; ``none`` when there are none;
+    ``skipped``: the kinds that could not be checked, and why."""
+    if not items:
+        body = H.note(none)
+    else:
+        lis = "".join(
+            f"<li>{H.esc(text)}" + (f'<div class="evidence">{H.esc(ev)}</div>' if ev else "") + "</li>" for text, ev in items
+        )
+        body = H.Block(f'<div class="salesml-warnings"><ul>{lis}</ul></div>', text="\n".join(t for t, _ in items))
+    if skipped:
+        body = body + H.note(L.t("w_skipped", why=L.t("join_comma").join(skipped)))
+    return body
+
+
 def warnings_block(w: Warnings, L: Lang, settings: WarningsSettings, label: Callable[[str], str] = str) -> H.Block:
     """The early warnings, each with its evidence; kinds that could not be checked say why."""
     max_items = settings.max_items
@@ -329,15 +344,6 @@ def warnings_block(w: Warnings, L: Lang, settings: WarningsSettings, label: Call
             top=max_items * 2, labels={"owner_name": L.label("rep_name"), "risk": L.label("churn_probability")},
             formats={"risk": L.ratio, "value_at_risk": L.amount},
         )
-    skipped = [L.t(f"skip_{k}") for k in w.skipped]
-    if not items:
-        body = H.note(L.t("no_warnings", end=L.date(w.end)))
-    else:
-        lis = "".join(
-            f"<li>{H.esc(text)}" + (f'<div class="evidence">{H.esc(ev)}</div>' if ev else "") + "</li>" for text, ev in items
-        )
-        body = H.Block(f'<div class="salesml-warnings"><ul>{lis}</ul></div>', text="\n".join(t for t, _ in items))
-    if skipped:
-        body = body + H.note(L.t("w_skipped", why=L.t("join_comma").join(skipped)))
+    body = warning_list(items, L, L.t("no_warnings", end=L.date(w.end)), [L.t(f"skip_{k}") for k in w.skipped])
     return head + body + table + H.figures({"warnings": w.count, "warning_drops": len(w.drops), "warning_stale": len(w.stale),
                                              "warning_at_risk": len(w.at_risk)})
