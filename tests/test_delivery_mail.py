@@ -77,11 +77,26 @@ def test_each_page_goes_only_to_its_own_member(toy, smtp_server):
     html = page.get_payload(decode=True).decode("utf-8")
     assert "Alice" in html and "CANARY-7731" not in html  # Alice's own page, nothing of Carol's
     assert "CANARY-7731" not in alice.as_string()
+    # the letter opens with the page's own summary (Alice's figures) and what to do
+    body = alice.get_body(("plain",)).get_content()
+    assert body.startswith("Your sales performance report for 2024-02 (rep:R1) is attached")
+    assert "Revenue " in body and "of target" in body and "Sent by salesml." in body
     carol = got[("carol@example.com",)].as_string()
     assert "CANARY-7731" in "".join(p.get_payload(decode=True).decode("utf-8") for p in got[("carol@example.com",)].walk() if p.get_filename())
     assert "alice" not in carol.lower()
     rec = runs.records(s).set_index("audience")
     assert rec.loc["rep:R1", "emailed_to"] == "alice@example.com" and rec.loc["rep:R2", "emailed_to"] is None
+
+
+def test_a_chinese_page_is_announced_in_chinese_with_its_summary(tmp_path):
+    page = tmp_path / "p.html"
+    page.write_text("<html></html>", encoding="utf-8")
+    e = EmailSettings(host="h", sender="s@example.com", addresses={"rep:R1": ("a@example.com",)})
+    figures = {"lang": "zh", "summary": ["净收入 ¥207.9万。"], "actions": ["联系客户。"], "warnings": 2}
+    letter = mail.page_letter(e, "rep:R1", "sales_performance", {"period": "2026-11"}, page, figures)
+    assert letter.text.startswith("附件是你的")
+    assert "净收入 ¥207.9万。" in letter.text and "建议行动：\n1. 联系客户。" in letter.text and "风险预警 2 项" in letter.text
+    assert mail.page_letter(e, "rep:R9", "sales_performance", {}, page, figures) is None
 
 
 def test_failures_are_told_and_an_unreachable_server_is_said_not_hidden(toy, smtp_server):

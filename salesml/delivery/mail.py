@@ -37,16 +37,34 @@ class Letter:
     page: Path | None = None
 
 
-def page_letter(e: EmailSettings, member: str, report: str, parameters: dict, page: Path) -> Letter | None:
-    """The message carrying ``page`` to ``member``'s own addresses (None: the member has none)."""
+def page_letter(e: EmailSettings, member: str, report: str, parameters: dict, page: Path, figures: dict | None = None) -> Letter | None:
+    """The message carrying ``page`` to ``member``'s own addresses (None: the member has none);
+    its text opens with the page's summary and actions (``figures`` the page recorded), in
+    the page's language, so the reader sees what happened before opening the attachment."""
     to = tuple(e.addresses.get(member, ()))
     if not to:
         return None
+    figures = figures or {}
+    zh = figures.get("lang") == "zh"
     when = parameters.get("period") or parameters.get("as_of") or ""
     title = report.replace("_", " ").capitalize()
-    return Letter(to, f"{title} {when} — {member}".strip(),
-                  f"Your {title.lower()} report{' for ' + str(when) if when else ''} ({member}) is attached: open it in a browser.\n\n"
-                  "Sent by salesml.", page)
+    if zh:
+        intro = f"附件是你的{title}报告{('（' + str(when) + '）') if when else ''}（{member}）：请用浏览器打开。"
+    else:
+        intro = f"Your {title.lower()} report{' for ' + str(when) if when else ''} ({member}) is attached: open it in a browser."
+    parts = [intro]
+    sentences = [str(t) for t in figures.get("summary") or []]
+    if sentences:
+        parts.append("\n".join(sentences))
+    actions = [str(t) for t in figures.get("actions") or []]
+    if actions:
+        head = "建议行动：" if zh else "What to do:"
+        parts.append(head + "\n" + "\n".join(f"{i}. {a}" for i, a in enumerate(actions, 1)))
+    warnings = figures.get("warnings")
+    if warnings:
+        parts.append(f"风险预警 {warnings} 项：见报告顶部。" if zh else f"{warnings} early warning(s): at the top of the page.")
+    parts.append("由 salesml 发送。" if zh else "Sent by salesml.")
+    return Letter(to, f"{title} {when} — {member}".strip(), "\n\n".join(parts), page)
 
 
 def failure_letter(e: EmailSettings, failures: list[tuple[str, str, str]]) -> Letter | None:

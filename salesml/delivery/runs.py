@@ -140,7 +140,7 @@ def _email(settings: Settings, out: RunDue) -> dict[int, str]:
     for due, result in out.done:
         if isinstance(result, Exception) or not settings.schedules[due.slot.schedule].email:
             continue
-        letter = mail.page_letter(e, due.audience, due.job.name, due.job.parameters, result.html_path)
+        letter = mail.page_letter(e, due.audience, due.job.name, due.job.parameters, result.html_path, result.figures)
         if letter is None:
             out.problems.append(f"schedule {due.slot.schedule}: no e-mail address for {due.audience} ([email] addresses)")
             continue
