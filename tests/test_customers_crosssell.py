@@ -463,6 +463,21 @@ def test_recommendations_within_a_scope(tiny):
     assert "C" in set(rep.loc[rep["customer_id"] == "c1", "product_id"])
 
 
+def test_the_company_model_is_fitted_once_per_data_and_day(tiny):
+    from salesml.customers import crosssell as X
+
+    with warehouse.open(tiny, read_only=True) as con:
+        first = X.company_model(con, "2024-02-01", tiny)
+        assert X.company_model(con, "2024-02-01", tiny) is first  # the next page of a fan-out reuses it
+        assert X.company_model(con, "2024-03-01", tiny) is not first  # another day, another model
+        same = recommendations(con, "2024-02-01", "rep:R1", tiny)
+    with warehouse.open(tiny) as con:  # new sales posted: the ledger changed
+        con.execute("UPDATE ledger SET posted_at = posted_at + INTERVAL 1 DAY WHERE entry_id = (SELECT max(entry_id) FROM ledger)")
+    with warehouse.open(tiny, read_only=True) as con:
+        assert X.company_model(con, "2024-02-01", tiny) is not first
+        pd.testing.assert_frame_equal(recommendations(con, "2024-02-01", "rep:R1", tiny), same)
+
+
 def test_backtest_warehouse_checks_the_horizon(tiny):
     with warehouse.open(tiny, read_only=True) as con:
         with pytest.raises(CrossSellError, match="past the last sale"):

@@ -717,11 +717,38 @@ def recommendations(
     settings = settings or Settings()
     sc = parse_scope(scope)
     check_scope(con, sc)
-    company = baskets(con, as_of, None, settings)
-    lines = company if sc.level == "company" else baskets(con, as_of, sc, settings)
-    model = clone(model) if model is not None else CrossSell.from_settings(settings)
-    model.fit(company)
-    return model.recommend(purchases(lines, settings.anonymous_customer_ids), k)
+    if model is not None:
+        company = baskets(con, as_of, None, settings)
+        fitted = clone(model).fit(company)
+    else:
+        fitted, company = company_model(con, as_of, settings), None
+    if sc.level == "company":
+        lines = company if company is not None else baskets(con, as_of, None, settings)
+    else:
+        lines = baskets(con, as_of, sc, settings)
+    return fitted.recommend(purchases(lines, settings.anonymous_customer_ids), k)
+
+
+#: models fitted on a warehouse's company baskets, by (warehouse, its ledger, day, settings):
+#: a warm report kernel rendering one page per rep fits the company's model once
+_FITTED: dict[tuple, CrossSell] = {}
+_FITTED_KEEP = 4
+
+
+def company_model(con: duckdb.DuckDBPyConnection, as_of, settings: Settings) -> CrossSell:
+    """The ``[crosssell]`` model fitted on the company's baskets up to ``as_of``; fitted once
+    per warehouse file, state of its ledger (entries, last entry, last posting), day and
+    settings in this process, and reused by later calls (the pages of a fan-out)."""
+    path, = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    state = con.execute("SELECT count(*), max(entry_id), max(posted_at) FROM ledger").fetchone()
+    key = (str(path), tuple(map(str, state)), str(_day(as_of, "as_of")), settings.crosssell, settings.anonymous_customer_ids)
+    model = _FITTED.get(key)
+    if model is None:
+        model = CrossSell.from_settings(settings).fit(baskets(con, as_of, None, settings))
+        while len(_FITTED) >= _FITTED_KEEP:
+            _FITTED.pop(next(iter(_FITTED)))
+        _FITTED[key] = model
+    return model
 
 
 def backtest_warehouse(
