@@ -97,3 +97,17 @@ def test_a_view_labels_formats_truncates_and_scrolls():
     assert '<td class="num">¥1,000</td>' in page and "<td>R001</td>" in page  # numbers right, text left
     zh = H.view(df, Lang("zh", "CNY")).html
     assert "<th>净收入</th>" in zh and "<td>退货</td>" in zh and "Top" not in zh
+
+
+def test_notes_written_in_english_below_are_translated_part_by_part():
+    from salesml.reports import kpi_blocks  # noqa: F401  (registers the KPI and commission notes)
+
+    zh, en = Lang("zh"), Lang("en")
+    note = "3265 repeat customers; anonymous (walk-in / guest) sales 12.5% of revenue, in no customer count"
+    assert en.note(note) == note
+    assert zh.note(note) == "老客户 3265 个；匿名（散客）销售占收入 12.5%，不计入客户数"
+    assert zh.note("0% - 100% of target at 3%") == "目标的 0% - 100%，提成 3%"
+    assert zh.note("as of 2026-12-05: pipeline 30,858,800.00 / remaining target 65,791,616.92") == "截至 2026-12-05：商机 30,858,800.00 / 剩余目标 65,791,616.92"
+    assert zh.missing == set()
+    assert zh.note("something new") == "something new" and zh.missing == {"note:something new"}
+    assert zh.note(None) == ""

@@ -76,7 +76,9 @@ from salesml.forecast.summary import (
     status_counts,
     year_earlier,
 )
+from salesml.insights import forecast_checks as FC
 from salesml.reports import html as H
+from salesml.reports.lang import Lang
 from salesml.reports.performance import report_settings, warehouse_connect
 from salesml.scope import Scope, check_scope, parse_scope
 
@@ -229,6 +231,12 @@ class ForecastReport:
     messages: dict[str, str] = field(default_factory=dict)
     product_names: dict[str, str] = field(default_factory=dict)
     rep_names: dict[str, str] = field(default_factory=dict)
+    #: the latest complete steps of every node against the honest backtest's interval for them
+    #: (:func:`salesml.insights.forecast_checks.outside_interval`), and the same for the products' demand
+    outside: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FC.OUTSIDE_COLUMNS))
+    product_outside: pd.DataFrame | None = None
+    #: the page's language and number formats
+    L: Lang = field(default_factory=Lang)
 
     @property
     def top(self) -> list[str]:
@@ -237,6 +245,19 @@ class ForecastReport:
     @property
     def children(self) -> list[str]:
         return top_and_children(self.main.tags, self.scope)[1] if self.main else []
+
+
+def _keeping(run, into: list):
+    """``run`` that also keeps each result's honest-backtest window forecasts in ``into``
+    (what the early warnings compare the latest actuals with; nothing more is fitted)."""
+
+    def kept(*args, **kwargs):
+        ev = run(*args, **kwargs)
+        if ev.window_forecasts is not None and len(ev.window_forecasts):
+            into.append(ev.window_forecasts)
+        return ev
+
+    return kept
 
 
 def _hierarchy(con, freq: str, settings: Settings, scope: Scope, as_of: date, start: date | None = None):
@@ -296,6 +317,7 @@ def build(
     workers: int = 0,
     config_path: str = "",
     warehouse: str = "",
+    lang: str = "",
 ) -> ForecastReport:
     """Read the scope's data, forecast, reconcile, land and reorder: the report's figures.
 
@@ -303,7 +325,7 @@ def build(
     inside is partial: left out, named, and the forecast starts after it);
     ``freq``: D, W or M; ``horizon``: steps (0 = ``[forecast] horizon_<freq>``); ``models``:
     comma-separated candidates ("" = ``[forecast] models``); ``workers``: processes (0 =
-    ``[forecast] workers``)."""
+    ``[forecast] workers``); ``lang``: en or zh ("" = ``[report] lang``)."""
     settings = report_settings(config_path, warehouse)
     settings = settings.with_overrides(forecast={"models": parse_models(models, settings.forecast.models)})
     try:
@@ -345,14 +367,16 @@ def build(
     candidates = candidates_for("auto", settings)  # Prophet with the promotion calendar, if any
     run = cached_runner(settings)  # the same forecasts computed before (another render) are read
     # honest backtests (the choice made before each window): the figures the report states
+    main_windows: list[pd.DataFrame] = []
+    product_windows: list[pd.DataFrame] = []
     main = forecast_after(calendar, forecast_hierarchy(*main_panel, steps + (calendar.partial is not None), freq, fs, n_workers, candidates,
-                                                       honest=True, run=run)) if main_panel else None
+                                                       honest=True, run=_keeping(run, main_windows))) if main_panel else None
     daily = forecast_hierarchy(*daily_panel, days_left, "D", daily_fs, n_workers, honest=True, run=run) if daily_panel else None
     if daily is not None and main is not None and main.freq in ALIGNED_FREQS and not daily.forecasts.empty:
         aligned, n = align_daily(daily.forecasts, main.forecasts, main.freq)
         note = f"{n} node-{STEP_NAMES[main.freq]}(s) of the daily forecast scaled to the {STEP_NAMES[main.freq]}ly forecast"
         daily = dataclasses.replace(daily, forecasts=aligned, notes=(*daily.notes, note))
-    reorder = forecast_reorder(*inputs, settings, n_workers, honest=True, run=run) if inputs else None
+    reorder = forecast_reorder(*inputs, settings, n_workers, honest=True, run=_keeping(run, product_windows)) if inputs else None
     landings: dict[str, pd.DataFrame] = {}
     if daily is not None and not daily.forecasts.empty:
         with warehouse_connect(settings) as con:
@@ -360,9 +384,18 @@ def build(
                 landings[kind] = landing.landing_for_period(con, daily.forecasts, kind, day, settings, sc)
     elif daily is not None:
         messages["landing"] = "; ".join(daily.notes) or "no daily forecast"
+    level, ws = fs.level, settings.warnings
+    outside = FC.outside_interval(pd.concat(main_windows, ignore_index=True) if main_windows else None,
+                                  main.history if main is not None else pd.DataFrame(), level, ws.fc_outside_steps)
+    product_outside = None
+    if reorder is not None:
+        demand = inputs[1][inputs[1]["unique_id"].isin(set(reorder.statuses["unique_id"]))]
+        product_outside = FC.outside_interval(pd.concat(product_windows, ignore_index=True) if product_windows else None, demand, level,
+                                              ws.fc_outside_product_days)
+    L = Lang(lang or settings.report.lang, currency, settings.report.zh_wan_units)
     return ForecastReport(
         settings, sc, day, freq, steps, currency, labels, main, daily, daily_start, landings, reorder,
-        {k: v for k, v in messages.items() if v}, products, rep_names,
+        {k: v for k, v in messages.items() if v}, products, rep_names, outside, product_outside, L,
     )
 
 

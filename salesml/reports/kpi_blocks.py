@@ -20,7 +20,7 @@ from salesml.accounting import kpis as K
 from salesml.config import PerformanceSettings
 from salesml.periods import shift_period
 from salesml.reports import html as H
-from salesml.reports.lang import Lang, add_text
+from salesml.reports.lang import Lang, add_notes, add_text
 from salesml.scope import Scope
 
 
@@ -90,6 +90,60 @@ KPI_NAMES = {
     "low satisfaction scores": "低满意度占比",
 }
 
+add_notes(
+    [
+        (r"(\d+) months", "{0} 个月"),
+        (r"(\d+) repeat customers", "老客户 {0} 个"),
+        (r"identified customers", "已识别的客户"),
+        (r"anonymous \(walk-in / guest\) sales ([\d.]+)% of revenue, in no customer count", "匿名（散客）销售占收入 {0}%，不计入客户数"),
+        (r"anonymous \(walk-in / guest\) sales in no customer count", "匿名（散客）销售不计入客户数"),
+        (r"customers acquired in the 12 months before, who bought again the month after", "前 12 个月获得的客户中次月再次购买的比例"),
+        (r"anonymous sales are in no cohort", "匿名销售不计入同期群"),
+        (r"blended: all marketing spend / all new customers", "综合：全部营销费用 / 全部新客户"),
+        (r"blended: all spend / all new customers", "综合：全部费用 / 全部新客户"),
+        (r"anonymous sales acquire no customer", "匿名销售不带来客户"),
+        (r"spend but no new customers", "有费用但没有新客户"),
+        (r"new customers but no recorded spend", "有新客户但没有费用记录"),
+        (r"(\d+) won of (\d+) closed", "已关闭 {1} 个，赢单 {0} 个"),
+        (r"(\d+) won opportunities", "{0} 个赢单商机"),
+        (r"amount ([\d,.]+)", "金额 {0}"),
+        (r"as of (\S+): nothing of (\S+) is left", "截至 {0}：{1} 已无剩余天数"),
+        (r"as of (\S+): pipeline ([\d,.-]+) / remaining target ([\d,.-]+)", "截至 {0}：商机 {1} / 剩余目标 {2}"),
+        (r"(\d+)% of (\d+) products make (\d+)% of revenue", "{1} 个产品中的 {0}% 贡献了 {2}% 的收入"),
+        (r"([\d.]+)% of list value", "占标价金额的 {0}%"),
+        (r"returns / gross sales", "退货 / 销售总额"),
+        (r"(\d+) rated of (\d+) tickets", "{1} 个工单中 {0} 个已评分"),
+        (r"scores of 1 or 2", "评分为 1 或 2"),
+        (r"the ledger starts in (\S+): no full year-earlier comparison", "台账从 {0} 开始：没有完整的去年同期对比"),
+        (r"no sales in the ledger \(no order lines loaded, or the ledger is not posted\): (.+) skipped", "台账中没有销售（未导入订单行或未过账）：已跳过"),
+        (r"no (\w+) loaded: (.+) skipped", "未导入 {0}：已跳过"),
+        (r"CAC is company-level \(marketing spend is not attributed to reps\): skipped for scope (\S+)", "获客成本只按公司计算（营销费用不分摊到销售代表）：范围 {0} 跳过"),
+        (r"customers have no acquisition_channel: CAC skipped", "客户没有获客渠道：跳过获客成本"),
+        (r"no marketing_spend recorded for (\S+): CAC skipped", "{0} 没有营销费用记录：跳过获客成本"),
+        (r"order_lines have no discount column loaded: discount leakage skipped", "订单行未导入折扣：跳过折扣损失"),
+        (r"no customers loaded: service KPIs per rep, team or region skipped \(tickets reach a rep through customers.owner_rep_id\)",
+         "未导入客户：跳过按销售代表、团队或区域的服务指标（工单通过客户负责人归属到销售代表）"),
+        (r"adjustment: (\S+) is closed", "调整：{0} 已结账"),
+        # commission statements
+        (r"([\d.]+%) - ([\d.]+%) of target at ([\d.]+%)", "目标的 {0} - {1}，提成 {2}"),
+        (r"from ([\d.]+%) of target at ([\d.]+%)", "目标的 {0} 以上，提成 {1}"),
+        (r"no target: flat ([\d.]+%) of the base", "无目标：按基数的 {0} 计提"),
+        (r"negative base \(returns exceed sales\) at ([\d.]+%): clawed back", "基数为负（退货超过销售）：按 {0} 追回"),
+        (r"subtotal", "小计"),
+        (r"below the ([\d.]+%) threshold: nothing paid", "低于 {0} 门槛：不发放"),
+        (r"capped at ([\d,.]+)", "封顶 {0}"),
+        (r"clawback: adjustments for closed months \(([\d,.-]+) of the base\)", "追回：已结账月份的调整（基数中 {0}）"),
+        (r"already in the total", "已含在合计中"),
+        (r"no adjustments for closed months", "无已结账月份的调整"),
+        (r"commission", "提成合计"),
+        (r"no target", "无目标"),
+        (r"below threshold", "低于门槛"),
+        (r"capped", "已封顶"),
+        (r"negative base", "基数为负"),
+        (r"no plan", "无方案"),
+    ]
+)
+
 add_text(
     {
         "key_figures": ("Key figures", "关键指标"),
@@ -134,9 +188,14 @@ add_text(
 )
 
 
-def _unavailable(data: KpiData, *names: str) -> H.Block | None:
-    notes = [data.missing[n] for n in names if n in data.missing]
+def _unavailable(data: KpiData, L: Lang, *names: str) -> H.Block | None:
+    notes = [L.note(data.missing[n]) for n in names if n in data.missing]
     return H.note("; ".join(dict.fromkeys(notes))) if notes and all(n in data.missing for n in names) else None
+
+
+def _missing_note(data: KpiData, L: Lang, name: str, default: str = "") -> H.Block:
+    """The message of a KPI that could not be made, in the page's language."""
+    return H.note(L.note(data.missing[name]) if name in data.missing else default)
 
 
 def _fmt_value(value, unit: str, L: Lang) -> str:
@@ -155,11 +214,12 @@ def kpi_block(data: KpiData, L: Lang) -> H.Block:
     head = H.heading(L.t("key_figures"), 2, L.t("key_figures_note"), anchor="kpis")
     t = data.get("kpi_table")
     if t is None:
-        return head + H.note(data.missing.get("kpi_table", ""))
+        return head + _missing_note(data, L, "kpi_table")
     names = [KPI_NAMES.get(k, k) if L.zh else k for k in t["kpi"]]
     if L.zh:
         L.missing.update(f"kpi:{k}" for k in t["kpi"] if k not in KPI_NAMES)
-    shown = pd.DataFrame({"kpi": names, "shown": [_fmt_value(v, u, L) for v, u in zip(t["value"], t["unit"], strict=True)], "note": t["note"]})
+    shown = pd.DataFrame({"kpi": names, "shown": [_fmt_value(v, u, L) for v, u in zip(t["value"], t["unit"], strict=True)],
+                          "note": [L.note(n) for n in t["note"]]})
     figures = {str(k): (None if pd.isna(v) else float(v)) for k, v in zip(t["kpi"], t["value"], strict=True)}
     return head + H.view(shown, L) + H.figures({f"kpi:{k}": v for k, v in figures.items()})
 
@@ -173,6 +233,7 @@ def adjustments_block(data: KpiData, L: Lang, margin_known: bool = True) -> H.Bl
         return head + H.note(L.t("no_adjustments"))
     by = a.groupby(["origin_period", "kind"], dropna=False).agg(entries=("amount", "size"), amount=("amount", "sum"), margin=("margin", "sum")).reset_index()
     detail = a[["origin_period", "kind", "rep_id", "team", "order_id", "line_no", "event_date", "amount", "margin", "reason"]]
+    detail = detail.assign(reason=detail["reason"].map(L.note))
     margin_text = L.t("adjustments_margin", margin=L.money(a["margin"].sum())) if margin_known else L.t("adjustments_no_margin")
     if not margin_known:
         by, detail = by.drop(columns=["margin"]), detail.drop(columns=["margin"])
@@ -192,14 +253,14 @@ def customers_block(data: KpiData, L: Lang) -> H.Block:
         cols = [c for c in ("customer_type", "customers", "orders", "revenue", "revenue_share_pct", "revenue_per_customer") if c in nv.columns]
         out = out + H.heading(L.t("new_and_repeat"), 3) + H.view(nv, L, cols)
     else:
-        out = out + H.note(data.missing.get("new_vs_repeat", ""))
+        out = out + _missing_note(data, L, "new_vs_repeat")
     out = out + cohort_heatmap(data, L)
     cac = data.get("cac")
     if cac is not None:
         cols = [c for c in ("channel", "spend", "new_customers", "cac", "note") if c in cac.columns]
-        out = out + H.heading(L.t("cac_title"), 3) + H.view(cac, L, cols)
+        out = out + H.heading(L.t("cac_title"), 3) + H.view(cac.assign(note=cac["note"].map(L.note)), L, cols)
     elif "cac" in data.missing:
-        out = out + H.note(data.missing["cac"])
+        out = out + _missing_note(data, L, "cac")
     return out
 
 
@@ -207,7 +268,7 @@ def cohort_heatmap(data: KpiData, L: Lang) -> H.Block:
     c = data.get("cohorts")
     head = H.heading(L.t("retention"), 3)
     if c is None or c.empty:
-        return head + H.note(data.missing.get("cohorts", L.t("no_cohorts")))
+        return head + _missing_note(data, L, "cohorts", L.t("no_cohorts"))
     months = [col for col in c.columns if isinstance(col, int | float) or str(col).isdigit()]
     z = c[months].astype(float).to_numpy() * 100
     labels = [f"{H.esc(L.period(p))} (n={int(n)})" for p, n in zip(c["cohort"], c["cohort_size"], strict=True)]
@@ -230,7 +291,7 @@ def cohort_heatmap(data: KpiData, L: Lang) -> H.Block:
 
 def pipeline_block(data: KpiData, L: Lang) -> H.Block:
     out = H.heading(L.t("pipeline"), 2, L.t("pipeline_note"), anchor="pipeline")
-    none = _unavailable(data, "funnel", "win_rate", "sales_cycle", "coverage")
+    none = _unavailable(data, L, "funnel", "win_rate", "sales_cycle", "coverage")
     if none is not None:
         return out + none
     f = data.get("funnel")
@@ -241,7 +302,7 @@ def pipeline_block(data: KpiData, L: Lang) -> H.Block:
     for name in ("win_rate", "sales_cycle", "coverage"):
         df = data.get(name)
         if df is None:
-            out = out + H.note(f"{L.t(name)}: {data.missing.get(name, '')}")
+            out = out + H.note(f"{L.t(name)}: {L.note(data.missing.get(name, ''))}")
             continue
         out = out + H.heading(L.t(name), 3) + H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20)
     return out
@@ -251,7 +312,7 @@ def products_block(data: KpiData, L: Lang) -> H.Block:
     out = H.heading(L.t("products"), 2, anchor="products")
     p = data.get("pareto")
     if p is None or p.empty:
-        out = out + H.note(data.missing.get("pareto", L.t("no_product_sales")))
+        out = out + _missing_note(data, L, "pareto", L.t("no_product_sales"))
     else:
         top = p.head(40)
         names = [H.esc(f"{i} {n}") for i, n in zip(top["product_id"], top.get("product_name", top["product_id"]), strict=True)]
@@ -273,14 +334,14 @@ def products_block(data: KpiData, L: Lang) -> H.Block:
         df = data.get(name)
         title = L.t("leakage" if name == "leakage" else "return_rate")
         out = out + H.heading(title, 3) + (
-            H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20) if df is not None else H.note(data.missing.get(name, ""))
+            H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20) if df is not None else _missing_note(data, L, name)
         )
     return out
 
 
 def service_block(data: KpiData, L: Lang) -> H.Block:
     out = H.heading(L.t("service"), 2, anchor="service")
-    none = _unavailable(data, "service_rep", "service_category")
+    none = _unavailable(data, L, "service_rep", "service_category")
     if none is not None:
         return out + none
     for name, key in (("service_rep", "by_owner"), ("service_category", "by_category")):

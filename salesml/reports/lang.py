@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -252,6 +253,16 @@ def add_values(entries: dict[str, tuple[str, str]]) -> None:
     VALUES.update(entries)
 
 
+#: sentences lower layers write in English (KPI notes, reasons a figure is missing, commission
+#: lines), as patterns and their Chinese; a note is split on "; " and each part matched whole
+NOTES: list[tuple[re.Pattern, str]] = []
+
+
+def add_notes(entries: list[tuple[str, str]]) -> None:
+    """Register ``(regex, Chinese template)`` pairs; the template uses the groups as {0}, {1}..."""
+    NOTES.extend((re.compile(rf"^{pattern}$"), zh) for pattern, zh in entries)
+
+
 def currency_symbol(code: str | None) -> str:
     return CURRENCY_SYMBOLS.get((code or "").upper(), "")
 
@@ -398,6 +409,25 @@ class Lang:
         if self.zh and len(text) == 7 and text[4] == "-":
             return f"{text[:4]}年{int(text[5:])}月"
         return text
+
+    def note(self, text: Any) -> str:
+        """A sentence written by a lower layer in English: as it is in English; in Chinese by
+        :data:`NOTES` (a part no pattern knows stays English and is remembered in ``missing``)."""
+        if _missing(text) or not str(text):
+            return ""
+        if not self.zh:
+            return str(text)
+        out = []
+        for part in str(text).split("; "):
+            for pattern, zh in NOTES:
+                m = pattern.match(part)
+                if m:
+                    out.append(zh.format(*m.groups()))
+                    break
+            else:
+                self.missing.add(f"note:{part}")
+                out.append(part)
+        return "；".join(out)
 
     def month(self, p: Any) -> str:
         """A month in a sentence: "October 2026" / "2026年10月"."""

@@ -527,11 +527,12 @@ class SalesPerformanceReport:
                     {"label": L.t("card_clawback"), "value": L.cents(r["clawback"]), "sub": L.t("clawback_note")},
                 ]
             )
+            lines = lines.assign(description=lines["description"].map(L.note))
             out = head + cards + H.view(lines, L, ["description", "base_in_band", "rate", "amount"], formats={"amount": L.cents})
-            return out + (H.note(str(r["note"])) if r.get("note") else H.note(""))
+            return out + (H.note(L.note(r["note"])) if r.get("note") else H.note(""))
         if self.scope.level == "team":
             cols = ["rep_id", "rep_name", "plan", "base", "base_adjustments", "target", "attainment_pct", "clawback", "commission"]
-            return head + H.view(summary, L, cols, formats={"base": L.cents, "target": L.cents})
+            return head + H.view(summary.assign(plan=summary["plan"].fillna(L.note("no plan"))), L, cols, formats={"base": L.cents, "target": L.cents})
         paid = int((summary["commission"].fillna(0) > 0).sum())
         total = float(summary["commission"].fillna(0).sum())
         return head + H.note(
