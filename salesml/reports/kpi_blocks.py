@@ -117,7 +117,7 @@ add_notes(
         (r"the ledger starts in (\S+): no full year-earlier comparison", "台账从 {0} 开始：没有完整的去年同期对比"),
         (r"no sales in the ledger \(no order lines loaded, or the ledger is not posted\): (.+) skipped", "台账中没有销售（未导入订单行或未过账）：已跳过"),
         (r"no (\w+) loaded: (.+) skipped", "未导入 {0}：已跳过"),
-        (r"CAC is company-level \(marketing spend is not attributed to reps\): skipped for scope (\S+)", "获客成本只按公司计算（营销费用不分摊到销售代表）：范围 {0} 跳过"),
+        (r"CAC is company-level \(marketing spend is not attributed to reps\): skipped for scope (.+)", "获客成本只按公司计算（营销费用不分摊到销售代表）：范围 {0} 跳过"),
         (r"customers have no acquisition_channel: CAC skipped", "客户没有获客渠道：跳过获客成本"),
         (r"no marketing_spend recorded for (\S+): CAC skipped", "{0} 没有营销费用记录：跳过获客成本"),
         (r"order_lines have no discount column loaded: discount leakage skipped", "订单行未导入折扣：跳过折扣损失"),
