@@ -55,6 +55,7 @@ table.salesml-table td.num{text-align:right !important;font-variant-numeric:tabu
 .salesml-summary p{margin:4px 0}.salesml-summary a{color:inherit;text-decoration:none;border-bottom:1px dotted #57606a}
 .salesml-summary ol{margin:6px 0 2px 18px;padding:0}
 .salesml-warnings{border-left:4px solid #cf222e;background:#fff8f8;padding:8px 16px;margin:8px 0 16px;font-size:14px}
+details.salesml-more{margin:4px 0 12px}details.salesml-more>summary{cursor:pointer;color:#0969da;font-size:14px;margin:4px 0}
 .salesml-warnings li{margin:3px 0}.salesml-warnings .evidence{color:#57606a;font-size:12px}
 </style>
 """
@@ -137,6 +138,13 @@ def heading(text: str, level: int = 2, note: str = "", anchor: str = "") -> Bloc
     if note:
         body += f'<p class="salesml-note">{esc(note)}</p>'
     return Block(body, text=text)
+
+
+def details(title: str, body: Block, open_: bool = False) -> Block:
+    """``body`` folded under ``title`` (a click opens it): detail a reader may want, without
+    making the page long."""
+    return Block(f'<details class="salesml-more"{" open" if open_ else ""}><summary>{esc(title)}</summary>{body.html}</details>',
+                 body.extra, text=body.text)
 
 
 def anchor(name: str) -> Block:

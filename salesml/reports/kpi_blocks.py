@@ -157,7 +157,7 @@ add_text(
         "adjustments_total": ("Of which adjustments to earlier periods: {revenue} revenue, {margin}, {entries} entries.", "其中对以前期间的调整：收入 {revenue}，{margin}，共 {entries} 笔分录。"),
         "adjustments_margin": ("{margin} margin", "毛利 {margin}"),
         "adjustments_no_margin": ("margin not shown (no cost loaded)", "未显示毛利（未导入成本）"),
-        "entries": ("Entries", "分录"),
+        "entries_of": ("The {n} entries", "全部 {n} 笔分录"),
         "customers": ("Customers", "客户"),
         "new_and_repeat": ("New and repeat customers", "新老客户"),
         "cac_title": ("Customer acquisition cost by channel (last 12 months)", "各渠道获客成本（近 12 个月）"),
@@ -241,8 +241,7 @@ def adjustments_block(data: KpiData, L: Lang, margin_known: bool = True) -> H.Bl
         head
         + H.note(L.t("adjustments_total", revenue=L.money(a["amount"].sum()), margin=margin_text, entries=L.count(len(a))))
         + H.view(by, L, formats={"amount": L.cents, "margin": L.cents})
-        + H.heading(L.t("entries"), 3)
-        + H.view(detail, L, top=20, formats={"amount": L.cents, "margin": L.cents})
+        + H.details(L.t("entries_of", n=L.count(len(a))), H.view(detail, L, top=20, formats={"amount": L.cents, "margin": L.cents}))
     )
 
 
@@ -258,7 +257,7 @@ def customers_block(data: KpiData, L: Lang) -> H.Block:
     cac = data.get("cac")
     if cac is not None:
         cols = [c for c in ("channel", "spend", "new_customers", "cac", "note") if c in cac.columns]
-        out = out + H.heading(L.t("cac_title"), 3) + H.view(cac.assign(note=cac["note"].map(L.note)), L, cols)
+        out = out + H.details(L.t("cac_title"), H.view(cac.assign(note=cac["note"].map(L.note)), L, cols))
     elif "cac" in data.missing:
         out = out + _missing_note(data, L, "cac")
     return out
@@ -304,7 +303,7 @@ def pipeline_block(data: KpiData, L: Lang) -> H.Block:
         if df is None:
             out = out + H.note(f"{L.t(name)}: {L.note(data.missing.get(name, ''))}")
             continue
-        out = out + H.heading(L.t(name), 3) + H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20)
+        out = out + H.details(L.t(name), H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20))
     return out
 
 
@@ -333,8 +332,9 @@ def products_block(data: KpiData, L: Lang) -> H.Block:
     for name in ("leakage", "returns"):
         df = data.get(name)
         title = L.t("leakage" if name == "leakage" else "return_rate")
-        out = out + H.heading(title, 3) + (
-            H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20) if df is not None else _missing_note(data, L, name)
+        out = out + (
+            H.details(title, H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20))
+            if df is not None else H.heading(title, 3) + _missing_note(data, L, name)
         )
     return out
 
@@ -347,5 +347,5 @@ def service_block(data: KpiData, L: Lang) -> H.Block:
     for name, key in (("service_rep", "by_owner"), ("service_category", "by_category")):
         df = data.get(name)
         if df is not None:
-            out = out + H.heading(L.t(key), 3) + H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20)
+            out = out + H.details(L.t(key), H.view(df, L, [c for c in df.columns if c not in ("period", "scope")], top=20))
     return out
