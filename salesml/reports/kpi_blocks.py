@@ -63,7 +63,25 @@ def load(con: duckdb.DuckDBPyConnection, period: str, scope: Scope, settings: Pe
         except K.KpiUnavailable as e:
             data.missing[name] = str(e)
     data.period_status = "closed" if period in closing.closed_periods(con) else "open"
+    _name_reps(con, data)
     return data
+
+
+def _name_reps(con: duckdb.DuckDBPyConnection, data: KpiData) -> None:
+    """A ``rep_name`` beside every ``rep_id`` of the frames (the reps already in them: the
+    scope's own), so no table shows bare ids."""
+    ids = sorted({str(r) for df in data.frames.values() if "rep_id" in df.columns for r in df["rep_id"].dropna()})
+    if not ids:
+        return
+    names = con.execute(
+        "SELECT rep_id, arg_max(name, valid_from) AS rep_name FROM reps WHERE list_contains($ids::VARCHAR[], rep_id) GROUP BY rep_id",
+        {"ids": ids},
+    ).df()
+    for key, df in data.frames.items():
+        if "rep_id" in df.columns and "rep_name" not in df.columns:
+            named = df.merge(names, on="rep_id", how="left")
+            named.insert(list(df.columns).index("rep_id") + 1, "rep_name", named.pop("rep_name"))
+            data.frames[key] = named
 
 
 
@@ -232,7 +250,8 @@ def adjustments_block(data: KpiData, L: Lang, margin_known: bool = True) -> H.Bl
     if a is None or a.empty:
         return head + H.note(L.t("no_adjustments"))
     by = a.groupby(["origin_period", "kind"], dropna=False).agg(entries=("amount", "size"), amount=("amount", "sum"), margin=("margin", "sum")).reset_index()
-    detail = a[["origin_period", "kind", "rep_id", "team", "order_id", "line_no", "event_date", "amount", "margin", "reason"]]
+    detail = a[["origin_period", "kind", "rep_id", *(["rep_name"] if "rep_name" in a.columns else []), "team", "order_id", "line_no",
+                "event_date", "amount", "margin", "reason"]]
     detail = detail.assign(reason=detail["reason"].map(L.note))
     margin_text = L.t("adjustments_margin", margin=L.money(a["margin"].sum())) if margin_known else L.t("adjustments_no_margin")
     if not margin_known:
