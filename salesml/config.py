@@ -899,6 +899,82 @@ class WarningsSettings:
     stale_days: int = 0
     #: the most warnings of one kind listed (the rest are counted)
     max_items: int = 5
+    #: churn risk report: an at-risk customer whose net revenue of the lookback window is in the
+    #: top churn_high_value_pct % of the page's scored customers is a high-value customer at risk
+    churn_high_value_pct: float = 10.0
+    #: the churn model is old when the scores' as-of date is more than this many days after the
+    #: end of its training data (retrain: salesml train churn)
+    churn_model_age_days: int = 90
+    #: a scorer whose holdout ROC-AUC is below this ranks churners too weakly to act on alone
+    churn_min_auc: float = 0.7
+    #: the scorer's predicted and observed churn on the holdout more than this many points apart
+    #: (mean over its reliability bins, weighted by customers): its percentages are not literal
+    churn_calibration_gap_pts: float = 10.0
+    #: scores as of a day more than this many days after the last sale read missing data as silence
+    churn_data_gap_days: int = 7
+    #: customer segments report: a "valuable" segment has only (R, FM) cells with R >= seg_valuable_r
+    #: and FM >= seg_valuable_fm, a "risk" segment only cells with R <= seg_risk_r; a customer who
+    #: moved from a valuable segment into a risk one since the comparison date has slipped
+    seg_valuable_r: int = 3
+    seg_valuable_fm: int = 4
+    seg_risk_r: int = 2
+    #: customer segments report: a big customer (M score >= seg_big_m_score, of at least
+    #: seg_silent_min_orders purchases) went silent when it has not bought for seg_silent_factor
+    #: times its usual interval between purchases and at least seg_silent_min_days days, and was
+    #: not silent yet on the comparison date
+    seg_big_m_score: int = 5
+    seg_silent_min_orders: int = 3
+    seg_silent_factor: float = 3.0
+    seg_silent_min_days: int = 60
+    #: customer segments report: walk-in / guest revenue (in no segment) above this % of revenue
+    seg_anonymous_pct: float = 5.0
+    #: data quality report: a load whose quarantined rows (or quarantined revenue) exceed this
+    #: % of what it read; returns naming no loaded sale above this % of a file's return lines;
+    #: revenue without a customer (walk-in / guest) above this % of a file's revenue; rows whose
+    #: numbers were converted from text ("¥1,234.50", "15%") above this % of a file's rows
+    dq_quarantine_pct: float = 1.0
+    dq_unlinked_pct: float = 5.0
+    dq_anonymous_pct: float = 10.0
+    dq_repaired_pct: float = 5.0
+    #: sales forecast report: the latest complete steps (weeks, months or days, as the report)
+    #: of each region, team and rep whose actual, summed, is checked against the honest
+    #: backtest's 80% interval for them (salesml.insights.forecast_checks)
+    fc_outside_steps: int = 1
+    #: the same for each product's daily demand (units): the latest days summed
+    fc_outside_product_days: int = 7
+
+    def check(self, origin: str = "settings") -> None:
+        """A ConfigError naming the first ``[warnings]`` key out of its range."""
+        w = self
+        rules: list[tuple[str, bool, str]] = [
+            ("drop_z", w.drop_z > 0, "more than 0"),
+            ("drop_weeks", w.drop_weeks >= 3, "3 or more"),
+            ("drop_min_pct", 0 <= w.drop_min_pct < 100, "0 to below 100"),
+            ("stale_days", w.stale_days >= 0, "0 or more"),
+            ("max_items", w.max_items >= 1, "1 or more"),
+            ("churn_high_value_pct", 0 < w.churn_high_value_pct <= 100, "a percentage above 0, at most 100"),
+            ("churn_model_age_days", w.churn_model_age_days >= 0, "0 or more"),
+            ("churn_min_auc", 0.5 <= w.churn_min_auc <= 1, "between 0.5 and 1"),
+            ("churn_calibration_gap_pts", 0 <= w.churn_calibration_gap_pts <= 100, "0 to 100 points"),
+            ("churn_data_gap_days", w.churn_data_gap_days >= 0, "0 or more"),
+            ("seg_valuable_r", 1 <= w.seg_valuable_r <= 5, "a score 1 to 5"),
+            ("seg_valuable_fm", 1 <= w.seg_valuable_fm <= 5, "a score 1 to 5"),
+            ("seg_risk_r", 1 <= w.seg_risk_r <= 5, "a score 1 to 5"),
+            ("seg_big_m_score", 1 <= w.seg_big_m_score <= 5, "a score 1 to 5"),
+            ("seg_silent_min_orders", w.seg_silent_min_orders >= 2, "2 or more (an interval needs two purchases)"),
+            ("seg_silent_factor", w.seg_silent_factor > 0, "more than 0"),
+            ("seg_silent_min_days", w.seg_silent_min_days >= 0, "0 or more"),
+            ("seg_anonymous_pct", 0 <= w.seg_anonymous_pct <= 100, "a percentage 0 to 100"),
+            ("dq_quarantine_pct", 0 <= w.dq_quarantine_pct <= 100, "a percentage 0 to 100"),
+            ("dq_unlinked_pct", 0 <= w.dq_unlinked_pct <= 100, "a percentage 0 to 100"),
+            ("dq_anonymous_pct", 0 <= w.dq_anonymous_pct <= 100, "a percentage 0 to 100"),
+            ("dq_repaired_pct", 0 <= w.dq_repaired_pct <= 100, "a percentage 0 to 100"),
+            ("fc_outside_steps", w.fc_outside_steps >= 1, "1 or more"),
+            ("fc_outside_product_days", w.fc_outside_product_days >= 1, "1 or more"),
+        ]
+        for key, ok, want in rules:
+            if not ok:
+                raise ConfigError(f"{origin}: [warnings] {key} must be {want}, got {getattr(w, key)!r}")
 
 
 @dataclass(frozen=True)
@@ -1215,13 +1291,7 @@ def _validate(s: Settings, origin: str) -> None:
     if s.compute.threads < 0:
         raise ConfigError(f"{origin}: compute.threads must be 0 (every core) or more, got {s.compute.threads}")
     check_churn(s.churn, origin)
-    w = s.warnings
-    if w.drop_z <= 0 or w.drop_weeks < 3 or not 0 <= w.drop_min_pct < 100 or w.stale_days < 0 or w.max_items < 1:
-        raise ConfigError(
-            f"{origin}: [warnings] needs drop_z > 0, drop_weeks >= 3, 0 <= drop_min_pct < 100, stale_days >= 0 and "
-            f"max_items >= 1 (got drop_z={w.drop_z:g}, drop_weeks={w.drop_weeks}, drop_min_pct={w.drop_min_pct:g}, "
-            f"stale_days={w.stale_days}, max_items={w.max_items})"
-        )
+    s.warnings.check(origin)
     check_forecast(s.forecast, s.inventory, origin)
     check_schedules(s, origin)
     check_email(s.email, s, origin)

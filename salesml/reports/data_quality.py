@@ -7,7 +7,7 @@ rule hits, the quarantine reasons and rows, the fixes and the flags, in English 
 
 The page opens with a summary written from those figures (rows read, loaded, fixed and
 quarantined; whether they reconcile; the main quarantine reasons and fix rules; what to fix
-in which file) and the early warnings (:func:`findings`: a load quarantining more than
+in which file) and the early warnings (:func:`find_warnings`: a load quarantining more than
 ``[warnings] dq_quarantine_pct`` of its rows or revenue, a file that does not reconcile,
 returns naming no sale, revenue without a customer, numbers converted from text in bulk,
 date formats guessed from the data), each linked to the section that backs it.
@@ -37,6 +37,8 @@ from salesml.reports.performance import report_settings, warehouse_connect
 NOTHING_TO_FIX = ("duplicates",)
 #: row numbers quoted in an action
 ROWS_QUOTED = 5
+#: characters of a quarantined row as read shown on the page (all of it: salesml quarantine)
+RECORD_CHARS = 120
 
 add_columns(
     {
@@ -54,10 +56,12 @@ add_columns(
         "revenue_loaded": ("cents", "Revenue loaded", "导入收入"),
         "revenue_quarantined": ("cents", "Revenue quarantined", "隔离收入"),
         "source_row": ("count", "Row", "行号"),
+        "dq_rows": ("count", "Rows", "行数"),
+        "dq_entries": ("count", "Entries", "记录数"),
     }
 )
 
-#: columns whose names other reports may use with other words: labelled here, not registered
+#: columns whose names other reports may use with other words: labelled here (``dq_col_*``), not registered
 LOCAL_COLUMNS = {
     "file": ("File", "文件"),
     "encoding": ("Encoding", "编码"),
@@ -66,15 +70,13 @@ LOCAL_COLUMNS = {
     "rule": ("Rule", "规则"),
     "what": ("What it does", "规则说明"),
     "outcome": ("Outcome", "结果"),
-    "rows": ("Rows", "行数"),
-    "hits": ("Entries", "记录数"),
     "column": ("Column", "字段"),
     "before": ("Before", "修正前"),
     "after": ("After", "修正后"),
     "value": ("Value", "值"),
     "why": ("Why", "原因"),
     "reason": ("Reason", "原因"),
-    "details": ("Every problem", "全部问题"),
+    "details": ("Problems (the reason first)", "问题（首项为隔离原因）"),
     "record": ("Row as read", "原始行"),
 }
 
@@ -95,26 +97,26 @@ TABLES = {
 
 #: what each cleaning rule does (rules of a source's own config are shown by their name)
 RULES = {
-    "normalize_text": ("text normalised (full-width characters, stray spaces)", "文本规范化（全角字符、多余空格）"),
+    "normalize_text": ("full-width characters and stray spaces normalised", "规范全角字符和多余空格"),
     "normalize_case": ("letter case normalised", "统一大小写"),
     "aliases": ("names replaced by their aliases", "按别名替换名称"),
-    "parse_numbers": ("numbers read from text (¥1,234.50, 15%)", "从文本读取数字（¥1,234.50、15%）"),
+    "parse_numbers": ("numbers read from text such as ¥1,234.50 or 15%", "从 ¥1,234.50、15% 这类文本读取数字"),
     "parse_dates": ("dates that cannot be read", "无法读取的日期"),
     "derive_amounts": ("amount or unit price derived from the other", "由单价或金额推算另一项"),
-    "mark_returns": ("returns marked (status and sign)", "标记退货（状态和正负号）"),
+    "mark_returns": ("returns marked by status and sign", "按状态和正负号标记退货"),
     "link_returns": ("returns linked to the sale they reverse", "退货关联到原销售"),
     "unlinked_returns": ("returns naming no loaded sale", "找不到原销售的退货"),
     "duplicates": ("repeated rows", "重复行"),
     "missing_required": ("required values missing", "缺少必填值"),
     "future_dates": ("dates in the future", "未来日期"),
-    "unknown_keys": ("unknown codes (customer, product, rep)", "未知代码（客户、产品、销售代表）"),
-    "schema_checks": ("value rules (status, ranges, signs)", "取值规则（状态、范围、正负号）"),
+    "unknown_keys": ("unknown customer, product or rep codes", "未知的客户、产品或销售代表代码"),
+    "schema_checks": ("values breaking a rule of status, range or sign", "状态、范围或正负号不合规则的值"),
     "overlapping_stints": ("overlapping stints of a rep", "销售代表任职期重叠"),
     "split_shares": ("split shares not adding up to 100", "拆分比例之和不为 100"),
-    "price_outliers": ("unusual prices (far from the product's median)", "异常价格（远离该产品的中位价）"),
+    "price_outliers": ("prices far from the product's median", "远离该产品中位价的价格"),
     "already_loaded": ("keys already loaded from another file", "键已由其他文件导入"),
-    "mapping": ("mapping expressions", "字段映射表达式"),
-    "join": ("joins of the source's files", "数据源文件的关联"),
+    "mapping": ("mapping expressions that cannot be computed", "无法计算的字段映射表达式"),
+    "join": ("rows the source's files do not join", "数据源文件无法关联的行"),
     "read": ("malformed lines", "格式错误的行"),
     "broken_records": ("records broken across lines", "跨行断开的记录"),
     "(load)": ("load checks", "导入检查"),
@@ -176,9 +178,12 @@ MESSAGES: list[tuple[re.Pattern, str]] = [
         (r"repeats row (\d+)", "重复第 {0} 行"),
         (r"after (\d{4}-\d\d-\d\d)", "晚于 {0}"),
         (r"they add up to (.+)", "合计 {0}"),
-        (r"(unlinked: )?no earlier sale of (.+) to (.+) with that quantity left", "{0}没有向 {2} 销售 {1} 且数量足够的更早记录"),
-        (r"(unlinked: )?no customer to match", "{0}没有客户可匹配"),
-        (r"lines? (\d+)(?:-(\d+))?", "第 {0} 行{1}"),
+        (r"no earlier sale of (.+) to (.+) with that quantity left", "没有向 {1} 销售 {0} 且数量足够的更早记录"),
+        (r"unlinked: no earlier sale of (.+) to (.+) with that quantity left", "无关联：没有向 {1} 销售 {0} 且数量足够的更早记录"),
+        (r"no customer to match", "没有客户可匹配"),
+        (r"unlinked: no customer to match", "无关联：没有客户可匹配"),
+        (r"lines (\d+)-(\d+)", "第 {0}–{1} 行"),
+        (r"line (\d+)", "第 {0} 行"),
         # flag details
         (r"before discount (\S+) vs median (\S+) \(robust z (\S+)\)", "折前 {0}，中位价 {1}（稳健 z 值 {2}）"),
         (r"names a sale that is not loaded: counts in the month of the return", "所指的销售未导入：计入退货当月"),
@@ -248,30 +253,29 @@ add_text(
         "dq_reasons_chart": ("Quarantined rows by reason", "各原因的隔离行数"),
         "dq_quarantined_rows": ("Quarantined rows", "隔离的行"),
         "dq_rows_note": ("Row numbers are as a spreadsheet shows the file (header = row 1).", "行号与电子表格中看到的一致（表头为第 1 行）。"),
-        "dq_rows_more": (
-            "Top {shown} of {total} shown; all of them: salesml quarantine --format csv (or salesml export quarantine --to quarantine.xlsx).",
-            "显示前 {shown} 行，共 {total} 行；全部：salesml quarantine --format csv（或 salesml export quarantine --to quarantine.xlsx）。",
-        ),
+        "dq_more": ("Top {shown} of {total} shown; all of them: {command}", "显示前 {shown} 行，共 {total} 行；全部：{command}"),
         "dq_fixes": ("Fixes and flags", "修正与标记"),
         "dq_fixes_note": ("Examples of each fix (rule, column, value before and after); every flag.", "每种修正的示例（规则、字段、修正前后的值）；全部标记。"),
-        "dq_fixes_more": (
-            "{shown} examples of {total} fixed values; all of them: salesml export \"SELECT * FROM row_fixes\" --to fixes.xlsx.",
-            "{total} 个修正值中的 {shown} 个示例；全部：salesml export \"SELECT * FROM row_fixes\" --to fixes.xlsx。",
-        ),
+        "dq_fixes_more": ("{shown} examples of {total} fixed values; all of them: {command}", "{total} 个修正值中的 {shown} 个示例；全部：{command}"),
         "dq_no_fixes": ("No values were changed or flagged.", "没有值被修改或标记。"),
         "dq_flagged": ("Flagged (loaded, worth a look)", "已标记（已导入，值得一看）"),
-        "dq_flags_more": ("Top {shown} of {total} shown; all of them: salesml export \"SELECT * FROM row_fixes WHERE kind = 'flag'\" --to flags.xlsx.",
-                          "显示前 {shown} 行，共 {total} 行；全部：salesml export \"SELECT * FROM row_fixes WHERE kind = 'flag'\" --to flags.xlsx。"),
         "dq_how_made": ("How these figures are made", "数字的计算方法"),
         "dq_how_made_text": (
             "Each file is read, mapped onto the canonical columns and cleaned by named rules: a rule fixes a value (recorded before and after), flags a loaded row for a look, merges an identical row, or quarantines the row with its reason; the rows, revenue and rule hits of every load are kept in the warehouse (load_batches, quarantine, row_fixes).",
             "每个文件被读取、映射到标准字段，并由命名的清洗规则处理：规则修正一个值（记录修正前后）、标记已导入的行以供检查、合并相同的行，或带原因隔离该行；每次导入的行数、收入和规则命中都保存在数据仓库中（load_batches、quarantine、row_fixes）。",
         ),
         # summary
-        "dq_s_rows": ("{read} rows read from {n} files: {loaded} loaded ({fixed} of them with a recorded fix){merged} and {quarantined} quarantined ({pct})",
-                      "从 {n} 个文件读入 {read} 行：导入 {loaded} 行（其中 {fixed} 行有修正记录）{merged}，隔离 {quarantined} 行（{pct}）"),
-        "dq_s_rows_one": ("{read} rows read from 1 file: {loaded} loaded ({fixed} of them with a recorded fix){merged} and {quarantined} quarantined ({pct})",
-                          "从 1 个文件读入 {read} 行：导入 {loaded} 行（其中 {fixed} 行有修正记录）{merged}，隔离 {quarantined} 行（{pct}）"),
+        "dq_s_rows": ("{read} rows read from {n} files: {loaded} loaded{fixed}{merged} and {quarantined}",
+                      "从 {n} 个文件读入 {read} 行：导入 {loaded} 行{fixed}{merged}，{quarantined}"),
+        "dq_s_rows_one": ("{read} rows read from 1 file: {loaded} loaded{fixed}{merged} and {quarantined}",
+                          "从 1 个文件读入 {read} 行：导入 {loaded} 行{fixed}{merged}，{quarantined}"),
+        "dq_s_fixed": (" ({n} of them with a recorded fix)", "（其中 {n} 行有修正记录）"),
+        "dq_s_quarantined": ("{n} quarantined ({pct})", "隔离 {n} 行（{pct}）"),
+        "dq_s_none_quarantined": ("none quarantined", "没有隔离"),
+        "dq_s_clean": ("{read} rows read from {n} files, all loaded as they were: nothing fixed, flagged or quarantined",
+                       "从 {n} 个文件读入 {read} 行，全部原样导入：没有修正、标记或隔离"),
+        "dq_s_clean_one": ("{read} rows read from 1 file, all loaded as they were: nothing fixed, flagged or quarantined",
+                           "从 1 个文件读入 {read} 行，全部原样导入：没有修正、标记或隔离"),
         "dq_s_merged": (", {merged} merged into identical rows", "，{merged} 行并入相同的行"),
         "dq_s_reconciles": ("Every file reconciles: rows in = rows out", "每个文件都对得上：读入行数 = 去向行数"),
         "dq_s_reconciles_one": ("The file reconciles: rows in = rows out", "该文件对得上：读入行数 = 去向行数"),
@@ -289,8 +293,8 @@ add_text(
         "dq_s_no_fixes": ("No value needed a fix", "没有值需要修正"),
         "dq_s_flags": ("{n} loaded rows are flagged for a look ({rules})", "{n} 行已导入的数据被标记待查（{rules}）"),
         "dq_s_flags_one": ("1 loaded row is flagged for a look ({rules})", "1 行已导入的数据被标记待查（{rules}）"),
-        "dq_s_warnings": ("{n} early warnings, the first: {first}", "{n} 项风险预警，第一项：{first}"),
-        "dq_s_warnings_one": ("1 early warning: {first}", "1 项风险预警：{first}"),
+        "dq_s_warnings": ("{n} early warnings, the first — {first}", "{n} 项风险预警，第一项——{first}"),
+        "dq_s_warnings_one": ("1 early warning — {first}", "1 项风险预警——{first}"),
         "dq_s_no_warnings": ("No early warning: every check below is within its limit", "没有风险预警：下列各项检查都在限值以内"),
         # actions
         "dq_a_unknown": ("Fix the {n} rows with an unknown {column} in {file} (rows {rows}), or load the missing codes into {ref} first; then load the file again.",
@@ -309,12 +313,16 @@ add_text(
                            "核对 {file} 中被标记的 1 行（{rules}）：它已导入，若有录入错误会计入数字。"),
         "dq_a_unlinked": ("Load the sales that the {n} unlinked returns of {file} reverse, or correct their order references.",
                           "导入 {file} 中 {n} 笔无关联退货所冲销的销售，或更正其订单引用。"),
+        "dq_a_unlinked_one": ("Load the sale that the unlinked return of {file} reverses, or correct its order reference.",
+                              "导入 {file} 中那笔无关联退货所冲销的销售，或更正其订单引用。"),
         "dq_a_anonymous": ("Ask whoever keeps {file} to record the customer: {pct} of its revenue has none.",
                            "请 {file} 的维护人员记录客户：其 {pct} 的收入没有客户。"),
         "dq_a_dates": ("Set date_format for {column} of {table} in the source's settings (now detected as {styles}).",
                        "在数据源设置中为{table}的 {column} 设定 date_format（目前由数据识别为 {styles}）。"),
         "dq_a_numbers": ("Check how {file} writes numbers: {n} rows were converted from text (e.g. “{before}” → {after}).",
                          "检查 {file} 的数字写法：{n} 行由文本转换（例如“{before}”→ {after}）。"),
+        "dq_a_numbers_one": ("Check how {file} writes numbers: 1 row was converted from text (“{before}” → {after}).",
+                             "检查 {file} 的数字写法：1 行由文本转换（“{before}”→ {after}）。"),
         # warnings
         "dq_no_warnings": ("No early warnings: every check below is within its limit.", "没有风险预警：各项检查都在限值以内。"),
         "dq_w_not_reconciled": ("{file} (batch {batch}) does not reconcile: {what}", "{file}（批次 {batch}）对不上：{what}"),
@@ -325,18 +333,26 @@ add_text(
         "dq_w_quarantine": ("{file}: {pct} of its rows quarantined ({n} of {read})", "{file}：{pct} 的行被隔离（{read} 行中的 {n} 行）"),
         "dq_w_quarantine_money": ("{file}: {pct} of its rows ({n} of {read}) and {money_pct} of its revenue ({money}) quarantined",
                                   "{file}：{pct} 的行（{read} 行中的 {n} 行）和 {money_pct} 的收入（{money}）被隔离"),
-        "dq_w_quarantine_evidence": ("above {threshold} ([warnings] dq_quarantine_pct); mostly “{reason}” ({k} rows)",
-                                     "超过 {threshold}（[warnings] dq_quarantine_pct）；主要原因“{reason}”（{k} 行）"),
+        "dq_w_quarantine_evidence": ("above {threshold} ([warnings] dq_quarantine_pct); mostly “{reason}” ({n} rows)",
+                                     "超过 {threshold}（[warnings] dq_quarantine_pct）；主要原因“{reason}”（{n} 行）"),
+        "dq_w_quarantine_evidence_one": ("above {threshold} ([warnings] dq_quarantine_pct); for example “{reason}”",
+                                         "超过 {threshold}（[warnings] dq_quarantine_pct）；例如“{reason}”"),
         "dq_w_unlinked": ("{file}: {n} of its {returns} returns name no loaded sale ({pct}), {money} counted in the month of the return",
                           "{file}：{returns} 笔退货中有 {n} 笔找不到已导入的原销售（{pct}），{money} 计入退货当月"),
+        "dq_w_unlinked_one": ("{file}: 1 of its {returns} returns names no loaded sale ({pct}), {money} counted in the month of the return",
+                              "{file}：{returns} 笔退货中有 1 笔找不到已导入的原销售（{pct}），{money} 计入退货当月"),
         "dq_w_unlinked_evidence": ("above {threshold} ([warnings] dq_unlinked_pct): the month and rep of the original sale keep their revenue",
                                    "超过 {threshold}（[warnings] dq_unlinked_pct）：原销售的月份和销售代表的收入未被冲减"),
         "dq_w_anonymous": ("{file}: {pct} of its revenue has no customer (walk-in / guest): {money} in {n} lines",
                            "{file}：{pct} 的收入没有客户（散客 / 访客）：{n} 行，{money}"),
+        "dq_w_anonymous_one": ("{file}: {pct} of its revenue has no customer (walk-in / guest): {money} in 1 line",
+                               "{file}：{pct} 的收入没有客户（散客 / 访客）：1 行，{money}"),
         "dq_w_anonymous_evidence": ("above {threshold} ([warnings] dq_anonymous_pct); left out of customer segments, churn and lifetime value",
                                     "超过 {threshold}（[warnings] dq_anonymous_pct）；不计入客户分群、流失和客户价值"),
         "dq_w_numbers": ("{file}: numbers in {n} rows ({pct}) were written as text and converted, e.g. {column} “{before}” → {after}",
                          "{file}：{n} 行（{pct}）的数字写成文本并被转换，例如 {column}“{before}”→ {after}"),
+        "dq_w_numbers_one": ("{file}: a number in 1 row ({pct}) was written as text and converted: {column} “{before}” → {after}",
+                             "{file}：1 行（{pct}）的数字写成文本并被转换：{column}“{before}”→ {after}"),
         "dq_w_numbers_evidence": ("above {threshold} ([warnings] dq_repaired_pct); each conversion is listed under Fixes and flags",
                                   "超过 {threshold}（[warnings] dq_repaired_pct）；每个转换都列在“修正与标记”中"),
         "dq_w_dates": ("{file}: the dates of {column} were read as {styles}, a format detected from the data", "{file}：{column} 的日期按 {styles} 读取，该格式由数据识别"),
@@ -349,6 +365,9 @@ add_text(
                            "与源系统的合计核对（salesml 只与读入的数据对账：请将读入收入与源系统自己的报表比较）"),
     }
 )
+
+
+add_text({f"dq_col_{name}": pair for name, pair in LOCAL_COLUMNS.items()})
 
 
 def table_word(name: object, L: Lang) -> str:
@@ -389,35 +408,44 @@ def translate_message(text: object, L: Lang, unknown: set[str] | None = None) ->
     text = str(text)
     if not L.zh or not text:
         return text
+    whole = _match_message(text, L)  # a note with a "; " of its own
+    if whole is not None:
+        return whole
     return "；".join(_translate_part(part, L, unknown) for part in text.split("; "))
 
 
 def _translate_part(part: str, L: Lang, unknown: set[str] | None) -> str:
-    done = _match_message(part, L)
-    if done is not None:
-        return done
-    # "column: problem" or "column: problem (detail)"; a detail in parentheses at the end
+    # "column: problem", "column: problem (detail)", or a message of its own
     column, sep, rest = part.partition(": ")
-    candidates = [(column + sep, rest)] if sep and " " not in column else []
-    candidates.append(("", part))
-    for prefix, body in candidates:
-        if not body:
-            continue
-        done = _match_message(body, L)
+    candidates = [(column, rest)] if sep and rest and " " not in column else []
+    for prefix, body in [*candidates, ("", part)]:
+        done = _match_with_detail(body, L)
         if done is not None:
-            return f"{prefix[:-2]}：{done}" if prefix else done
-        for at in [i for i in range(len(body)) if body.startswith(" (", i)][::-1]:
-            head, detail = body[:at], body[at + 2:]
-            if not detail.endswith(")"):
-                continue
-            done = _match_message(head, L)
-            if done is not None:
-                inner = _match_message(detail[:-1], L)
-                shown = f"{done}（{inner if inner is not None else detail[:-1]}）"
-                return f"{prefix[:-2]}：{shown}" if prefix else shown
+            return f"{prefix}：{done}" if prefix else done
     if unknown is not None:
         unknown.add(part)
     return part
+
+
+def _match_with_detail(body: str, L: Lang) -> str | None:
+    """``body`` translated: a message followed by a detail in parentheses (the message as
+    long as it can be), else the message alone."""
+    if body.endswith(")"):
+        for at in [i for i in range(len(body)) if body.startswith(" (", i)][::-1]:
+            done = _match_message(body[:at], L)
+            if done is not None:
+                detail = body[at + 2:-1]
+                inner = _match_message(detail, L)
+                return f"{done}（{inner if inner is not None else detail}）"
+    return _match_message(body, L)
+
+
+def _text(v: object) -> str:
+    return "" if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)) else str(v)
+
+
+def _whole(v: object) -> str:
+    return "" if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)) else str(int(v))
 
 
 def file_name(path: object) -> str:
@@ -438,7 +466,7 @@ class Finding:
     values: dict = field(default_factory=dict)
 
 
-def findings(batches: pd.DataFrame, quarantine: pd.DataFrame, fixes: pd.DataFrame, returns: dict[int, int],
+def find_warnings(batches: pd.DataFrame, quarantine: pd.DataFrame, fixes: pd.DataFrame, returns: dict[int, int],
              settings: Settings) -> tuple[list[Finding], list[tuple[str, dict]]]:
     """The early warnings of the selected loads, and the checks that could not be made
     (``(text key, values)``). ``batches`` is :meth:`DataQualityReport.reconciliation_frame`;
@@ -610,11 +638,11 @@ class DataQualityReport:
     def reasons(self) -> pd.DataFrame:
         if self.quarantine.empty:
             return pd.DataFrame({"table_name": [], "reason": [], "rows": []})
-        return self.quarantine.groupby(["table_name", "reason"]).size().rename("rows").reset_index().sort_values("rows", ascending=False)
+        return self.quarantine.groupby(["table_name", "reason"]).size().rename("rows").reset_index().sort_values("rows", ascending=False, kind="stable")
 
     def findings(self) -> tuple[list[Finding], list[tuple[str, dict]]]:
-        """The early warnings and the checks that could not be made (see :func:`findings`)."""
-        return findings(self.reconciliation_frame(), self.quarantine, self.fixes, self.returns, self.settings)
+        """The early warnings and the checks that could not be made (see :func:`find_warnings`)."""
+        return find_warnings(self.reconciliation_frame(), self.quarantine, self.fixes, self.returns, self.settings)
 
     def quarantine_groups(self) -> pd.DataFrame:
         """Quarantined rows by file and reason, largest first (what the actions ask to fix)."""
@@ -631,19 +659,30 @@ class DataQualityReport:
     def msg(self, text: object) -> str:
         return translate_message(text, self.L, self.unknown_messages)
 
-    def _view(self, df: pd.DataFrame, columns: list[str], top: int | None = None, total: int | None = None, formats: dict | None = None) -> H.Block:
-        """A table: registered columns by :mod:`lang`, this report's generic ones by
-        :data:`LOCAL_COLUMNS` (their values as text, counts right-aligned)."""
+    def _view(self, df: pd.DataFrame, columns: list[str], more: str = "") -> H.Block:
+        """A table of at most ``sample_rows`` rows: registered columns by :mod:`lang`, this
+        report's generic ones by :data:`LOCAL_COLUMNS` (values as text, counts right-aligned);
+        a longer one says how many rows it had and ``more``, the command that lists them all."""
         L = self.L
-        labels = {c: L._pick(LOCAL_COLUMNS[c]) for c in columns if c in LOCAL_COLUMNS}
-        fmts = {c: L.count for c in ("rows", "hits") if c in columns} | {c: (lambda v: "" if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)) else str(v))
-                                                                         for c in columns if c in LOCAL_COLUMNS and c not in ("rows", "hits")}
-        fmts |= {"batch_id": lambda v: str(int(v))} if "batch_id" in columns else {}
-        return H.view(df, L, columns, top=top, total=total, formats=fmts | dict(formats or {}), labels=labels)
+        labels = {c: L.t(f"dq_col_{c}") for c in columns if c in LOCAL_COLUMNS}
+        fmts = {c: _text for c in columns if c in LOCAL_COLUMNS}
+        fmts |= {c: _whole for c in ("batch_id", "source_row") if c in columns}  # ids and row numbers as the file shows them
+        shown = df.head(self.sample_rows)
+        out = H.view(shown, L, columns, total=len(shown), formats=fmts, labels=labels)
+        if len(df) > len(shown):
+            out = out + H.note(L.t("dq_more", shown=L.count(len(shown)), total=L.count(len(df)), command=more))
+        return out
+
+    def _where(self, df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """``df`` with the file of its batch, and the columns that say where a row is: the file
+        (and the batch only when two batches of the selection read files of the same name)."""
+        files = self.batches.set_index("batch_id")["path"].map(file_name)
+        out = df.assign(file=df["batch_id"].map(files))
+        return out, (["file"] if files.is_unique else ["batch_id", "file"])
 
     def _rows_text(self, rows: list[int]) -> str:
-        shown = ", ".join(str(r) for r in rows[:ROWS_QUOTED])
-        return shown + (", …" if len(rows) > ROWS_QUOTED else "")
+        sep = self.L.t("join_comma")
+        return sep.join(str(r) for r in rows[:ROWS_QUOTED]) + (sep + "…" if len(rows) > ROWS_QUOTED else "")
 
     # ------------------------------------------------------------------ summary
 
@@ -655,10 +694,16 @@ class DataQualityReport:
         files = t["batches"]
         rec = self.reconciliation_frame()
         # what was read and where it went
-        merged = L.t("dq_s_merged", merged=L.count(t["rows_merged"])) if t["rows_merged"] else ""
-        pct = L.pct(t["rows_quarantined"] / t["rows_read"] * 100) if t["rows_read"] else L.pct(0)
-        out.append(S.Sentence(L.t("dq_s_rows", n=files, read=L.count(t["rows_read"]), loaded=L.count(t["rows_loaded"]), fixed=L.count(t["rows_fixed"]),
-                                  merged=merged, quarantined=L.count(t["rows_quarantined"]), pct=pct) + end, "figures"))
+        clean = not (t["rows_quarantined"] or t["rows_merged"] or t["rows_fixed"] or t["rows_flagged"] or len(self.fixes))
+        if clean:  # the sentences on quarantine and fixes would only repeat it
+            out.append(S.Sentence(L.t("dq_s_clean", n=files, read=L.count(t["rows_read"])) + end, "figures"))
+        else:
+            merged = L.t("dq_s_merged", merged=L.count(t["rows_merged"])) if t["rows_merged"] else ""
+            fixed = L.t("dq_s_fixed", n=L.count(t["rows_fixed"])) if t["rows_fixed"] else ""
+            quarantined = (L.t("dq_s_quarantined", n=L.count(t["rows_quarantined"]), pct=L.pct(t["rows_quarantined"] / t["rows_read"] * 100))
+                           if t["rows_quarantined"] else L.t("dq_s_none_quarantined"))
+            out.append(S.Sentence(L.t("dq_s_rows", n=files, read=L.count(t["rows_read"]), loaded=L.count(t["rows_loaded"]), fixed=fixed,
+                                      merged=merged, quarantined=quarantined) + end, "figures"))
         # whether it reconciles
         bad = rec[rec["reconciles"] != "yes"]
         if bad.empty:
@@ -675,7 +720,9 @@ class DataQualityReport:
         out.append(S.Sentence(text + end, "reconciliation"))
         # why rows were quarantined
         reasons = self.reasons()
-        if reasons.empty:
+        if clean:
+            pass
+        elif reasons.empty:
             out.append(S.Sentence(L.t("dq_no_quarantine"), "quarantine"))
         else:
             parts = [L.t("dq_s_reason", reason=self.msg(r.reason), table=table_word(r.table_name, L), n=L.count(r.rows)) for r in reasons.head(3).itertuples()]
@@ -686,7 +733,9 @@ class DataQualityReport:
         fixes = self.fixes[self.fixes["kind"] == "fix"]
         flags = self.fixes[self.fixes["kind"] == "flag"]
         clauses = []
-        if len(fixes):
+        if clean:
+            pass
+        elif len(fixes):
             by_rule = fixes.groupby("rule")["source_row"].nunique().sort_values(ascending=False, kind="stable")
             parts = [L.t("dq_s_rule", what=rule_text(rule, L), n=L.count(n)) for rule, n in by_rule.head(3).items()]
             clauses.append(L.t("dq_s_fixes", rules=S.join(parts, L)))
@@ -695,7 +744,8 @@ class DataQualityReport:
         if t["rows_flagged"]:
             rules = S.join([rule_text(r, L) for r in flags["rule"].value_counts().index[:2]], L)
             clauses.append(L.t("dq_s_flags", n=L.count(t["rows_flagged"]), rules=rules))
-        out.append(S.Sentence(L.t("clause_semicolon").join(clauses) + end, "rules"))
+        if clauses:
+            out.append(S.Sentence(L.t("clause_semicolon").join(clauses) + end, "rules"))
         # the warnings
         found, _ = self.findings()
         if found:
@@ -746,7 +796,7 @@ class DataQualityReport:
             return (L.t("dq_w_not_reconciled", file=f.file, batch=f.batch_id, what=L.t("clause_semicolon").join(what)),
                     L.t("dq_w_not_reconciled_evidence"))
         if f.kind == "quarantine":
-            evidence = L.t("dq_w_quarantine_evidence", threshold=L.pct(thr.dq_quarantine_pct), reason=self.msg(v["reason"]), k=L.count(v["k"]))
+            evidence = L.t("dq_w_quarantine_evidence", threshold=L.pct(thr.dq_quarantine_pct), reason=self.msg(v["reason"]), n=L.count(v["k"]))
             if v["money_pct"] is not None and v["money"]:
                 return (L.t("dq_w_quarantine_money", file=f.file, pct=L.pct(v["pct"]), n=L.count(v["n"]), read=L.count(v["read"]),
                             money_pct=L.pct(v["money_pct"]), money=L.money(v["money"])), evidence)
@@ -825,10 +875,17 @@ class DataQualityReport:
                 "revenue_quarantined", "reconciles"]
         cols = [c for c in cols if c in b]
         if not b["revenue_read"].notna().any():  # no order lines: no money to reconcile
-            cols = [c for c in cols if not c.startswith("revenue_") and c not in ("rows_unlinked", "rows_anonymous")]
+            cols = [c for c in cols if not c.startswith("revenue_")]
+        # columns that would say nothing: every batch loaded and in force, no unlinked return, no walk-in line
+        quiet = {c for c in ("rows_unlinked", "rows_anonymous") if c in b and not b[c].fillna(0).any()}
+        quiet |= {"status"} if (b["status"] == "loaded").all() else set()
+        cols = [c for c in cols if c not in quiet]
+        # a file that does not reconcile first, so that a cut table never hides it
         shown = b.assign(table_name=b["table_name"].map(lambda v: table_word(v, L)), status=b["status"].map(lambda v: word(v, L)),
-                         reconciles=b["reconciles"].map(lambda v: word(v, L)))
-        block = H.heading(L.t("dq_reconciliation"), 2, L.t("dq_reconciliation_note"), anchor="reconciliation") + self._view(shown, cols)
+                         reconciles=b["reconciles"].map(lambda v: word(v, L)), bad=b["reconciles"] != "yes")
+        shown = shown.sort_values(["bad", "batch_id"], ascending=[False, True], kind="stable")
+        block = H.heading(L.t("dq_reconciliation"), 2, L.t("dq_reconciliation_note"), anchor="reconciliation")
+        block = block + self._view(shown, cols, more="salesml batches --all")
         for r in b.itertuples():
             for n in json.loads(r.notes) if isinstance(r.notes, str) and r.notes else []:
                 block = block + H.note(L.t("dq_batch_note", batch=r.batch_id, table=table_word(r.table_name, L), note=self.msg(n)))
@@ -839,8 +896,10 @@ class DataQualityReport:
         hits = self.rule_hits()
         if hits.empty:
             return H.heading(L.t("dq_rules"), 2, anchor="rules") + H.note(L.t("dq_no_rules"))
-        shown = hits.assign(what=hits["rule"].map(lambda r: rule_text(r, L)), outcome=hits["kind"].map(lambda k: word(k, L)), hits=hits["entries"])
-        return H.heading(L.t("dq_rules"), 2, L.t("dq_rules_note"), anchor="rules") + self._view(shown, ["rule", "what", "outcome", "rows", "hits"])
+        shown = hits.assign(what=hits["rule"].map(lambda r: rule_text(r, L)), outcome=hits["kind"].map(lambda k: word(k, L)),
+                            dq_rows=hits["rows"], dq_entries=hits["entries"])
+        return H.heading(L.t("dq_rules"), 2, L.t("dq_rules_note"), anchor="rules") + self._view(
+            shown, ["rule", "what", "outcome", "dq_rows", "dq_entries"], more="salesml export \"SELECT * FROM row_fixes\" --to fixes.xlsx")
 
     def reasons_chart(self) -> H.Block:
         L = self.L
@@ -848,47 +907,53 @@ class DataQualityReport:
         head = H.heading(L.t("dq_quarantine"), 2, anchor="quarantine")
         if r.empty:
             return head + H.note(L.t("dq_no_quarantine"))
-        r = r.assign(table_name=r["table_name"].map(lambda v: table_word(v, L)), reason=r["reason"].map(self.msg))
+        r = r.assign(table_name=r["table_name"].map(lambda v: table_word(v, L)), reason=r["reason"].map(self.msg), dq_rows=r["rows"])
+        top = r.head(self.sample_rows)
         sep = "：" if L.zh else ": "
-        fig = go.Figure(go.Bar(x=r["rows"], y=[H.esc(f"{t}{sep}{x}") for t, x in zip(r["table_name"], r["reason"], strict=True)], orientation="h",
-                               marker_color=H.COLORS["returns"], hovertemplate="%{y}: %{x:,}<extra></extra>"))
-        fig.update_layout(title=dict(text=L.t("dq_reasons_chart"), y=0.98), height=max(260, 28 * len(r) + 110), template="plotly_white",
-                          margin=dict(l=10, r=10, t=60, b=10), yaxis=dict(autorange="reversed", type="category"), xaxis=dict(tickformat=",d"))
-        return head + H.chart(fig) + self._view(r, ["table_name", "reason", "rows"], top=self.settings.report.top_n)
+        fig = go.Figure(go.Bar(x=top["rows"], y=[H.esc(f"{t}{sep}{x}") for t, x in zip(top["table_name"], top["reason"], strict=True)],
+                               orientation="h", marker_color=H.COLORS["returns"], hovertemplate="%{y}: %{x:,}<extra></extra>"))
+        fig.update_layout(title=dict(text=L.t("dq_reasons_chart"), y=0.98), height=max(260, 28 * len(top) + 110), template="plotly_white",
+                          margin=dict(l=10, r=10, t=60, b=10), yaxis=dict(autorange="reversed", type="category"),
+                          xaxis=dict(tickformat=",d", rangemode="tozero", dtick=1 if top["rows"].max() <= 10 else None))
+        return head + H.chart(fig) + self._view(r, ["table_name", "reason", "dq_rows"], more="salesml quarantine --format csv")
 
     def quarantine_rows(self) -> H.Block:
         L, q = self.L, self.quarantine
         if q.empty:
             return H.note("")
         shown = q.head(self.sample_rows)
-        shown = shown.assign(file=shown["path"].map(file_name), reason=shown["reason"].map(self.msg), details=shown["details"].map(self.msg))
+        # every problem of the row (its reason first), and the row as read
+        shown = shown.assign(details=shown["details"].fillna(shown["reason"]).map(self.msg),
+                             record=shown["record"].map(lambda r: _text(r) if len(_text(r)) <= RECORD_CHARS else _text(r)[:RECORD_CHARS] + "…"))
+        shown, where = self._where(shown)
         block = H.heading(L.t("dq_quarantined_rows"), 3, L.t("dq_rows_note"), anchor="quarantined-rows")
-        block = block + self._view(shown, ["batch_id", "file", "source_row", "reason", "details", "record"], total=len(shown))
+        block = block + self._view(shown, [*where, "source_row", "details", "record"])
         if len(q) > len(shown):
-            block = block + H.note(L.t("dq_rows_more", shown=L.count(len(shown)), total=L.count(len(q))))
+            more = "salesml quarantine --format csv (salesml export quarantine --to quarantine.xlsx)"
+            block = block + H.note(L.t("dq_more", shown=L.count(len(shown)), total=L.count(len(q)), command=more))
         return block
 
     def fixes_sample(self) -> H.Block:
         L, f = self.L, self.fixes
-        head = H.heading(L.t("dq_fixes"), 2, anchor="fixes")
         if f.empty:
-            return head + H.note(L.t("dq_no_fixes"))
+            return H.heading(L.t("dq_fixes"), 2, anchor="fixes") + H.note(L.t("dq_no_fixes"))
         flags = f[f["kind"] == "flag"]
         fixes = f[f["kind"] == "fix"]
         # a few examples of each rule and column rather than the first rows of the file
         examples = fixes.groupby(["rule", "column"], dropna=False).head(3).head(self.sample_rows)
         block = H.heading(L.t("dq_fixes"), 2, L.t("dq_fixes_note"), anchor="fixes")
         if len(examples):
-            block = block + self._view(examples, ["batch_id", "source_row", "rule", "column", "before", "after"], total=len(examples))
+            examples, where = self._where(examples)
+            block = block + self._view(examples, [*where, "source_row", "rule", "column", "before", "after"])
             if len(fixes) > len(examples):
-                block = block + H.note(L.t("dq_fixes_more", shown=L.count(len(examples)), total=L.count(len(fixes))))
+                more = "salesml export \"SELECT * FROM row_fixes WHERE kind = 'fix'\" --to fixes.xlsx"
+                block = block + H.note(L.t("dq_fixes_more", shown=L.count(len(examples)), total=L.count(len(fixes)), command=more))
         if len(flags):
-            shown = flags.head(self.sample_rows).rename(columns={"before": "value", "after": "why"})
-            shown = shown.assign(why=shown["why"].map(self.msg))
+            shown = flags.rename(columns={"before": "value", "after": "why"})
+            shown, where = self._where(shown.assign(why=shown["why"].map(self.msg)))
             block = block + H.heading(L.t("dq_flagged"), 3, anchor="flags") + self._view(
-                shown, ["batch_id", "source_row", "rule", "column", "value", "why"], total=len(shown))
-            if len(flags) > len(shown):
-                block = block + H.note(L.t("dq_flags_more", shown=L.count(len(shown)), total=L.count(len(flags))))
+                shown, [*where, "source_row", "rule", "column", "value", "why"],
+                more="salesml export \"SELECT * FROM row_fixes WHERE kind = 'flag'\" --to flags.xlsx")
         return block
 
     def notes(self) -> H.Block:
