@@ -1,5 +1,6 @@
 """The customer segments report: recorded figures = the functions' results, privacy of scope,
-escaping, and the lifetime-value section degrading with a note."""
+escaping, the lifetime-value section degrading with a note, and the summary and early warnings
+(written from the figures, in English or Chinese, segment names as configured)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ import sys
 from datetime import date
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from salesml import warehouse
-from salesml.config import load_settings
+from salesml.config import SegmentSettings, WarningsSettings, load_settings
 from salesml.customers.rfm import default_as_of, rfm
-from salesml.reports.customers import CustomerSegmentsReport, months_before
+from salesml.reports.customers import (
+    CustomerSegmentsReport,
+    months_before,
+    segment_groups,
+    silent_customers,
+)
 from salesml.reports.runner import render
 from tests import anonymous_company
 from tests.test_reports_performance import without_plotly_js
@@ -94,6 +101,8 @@ def test_escaping_and_a_missing_clv_model(toy, tmp_path, monkeypatch):
     assert int(report.migration.to_numpy().sum()) == 3
     for block in ("title", "heat_map", "clusters", "migration_block", "notes"):
         assert getattr(report, block)().html
+    top = report.summary().html + report.early_warnings().html
+    assert "<b>All</b>" not in top and "&lt;b&gt;All&lt;/b&gt;" in top
 
 
 # --------------------------------------------------------------------------- anonymous (walk-in / guest) sales
@@ -136,3 +145,128 @@ def test_the_report_leaves_walk_in_sales_out_and_says_how_much(small_demo, guest
     assert "credited to this scope" in team.title().html
     before = guests.expected(guests.known_by(team.before_date, "T03"))
     assert f"on {team.before_date}: {before['lines']:,} anonymous order lines" in team.migration_block().html
+
+
+# --------------------------------------------------------------------------- summary and early warnings
+
+DEFAULT_VALUABLE = ["Champions", "Loyal"]
+DEFAULT_RISK = ["Can't lose", "At risk", "Hibernating", "Lost"]
+
+
+def test_valuable_and_risk_segments_come_from_the_map_not_the_names():
+    ws = WarningsSettings()
+    assert segment_groups(SegmentSettings(), ws) == (DEFAULT_VALUABLE, DEFAULT_RISK)
+    # the same map with other names: the same places
+    names = {"Champions": "重要价值", "Loyal": "重要保持", "Can't lose": "重要挽留", "At risk": "一般挽留", "Hibernating": "沉睡", "Lost": "流失"}
+    rules = tuple(SegmentSettings.SegmentRule(names.get(r.name, r.name), r.r, r.fm) for r in SegmentSettings().rules)
+    valuable, risk = segment_groups(SegmentSettings(rules=rules), ws)
+    assert valuable == [names[n] for n in DEFAULT_VALUABLE] and risk == [names[n] for n in DEFAULT_RISK]
+    # the thresholds are settings: only R 5 is valuable -> only Champions
+    assert segment_groups(SegmentSettings(), WarningsSettings(seg_valuable_r=5))[0] == ["Champions"]
+    # one segment for every cell: neither valuable nor at risk
+    one = SegmentSettings(rules=(SegmentSettings.SegmentRule("All", (1, 5), (1, 5)),))
+    assert segment_groups(one, ws) == ([], [])
+
+
+def test_big_customers_who_went_silent_since_the_comparison_date():
+    """Usual interval = (tenure - recency) / (orders - 1); silent = no purchase for 3x that and
+    at least 60 days, and not yet silent 91 days earlier."""
+    t = pd.DataFrame(
+        {
+            "customer_id": ["stopped", "long_gone", "regular", "small", "two_orders", "slow"],
+            "m_score": [5, 5, 5, 3, 5, 5],
+            "frequency": [11, 11, 11, 11, 2, 5],
+            "tenure_days": [400, 900, 400, 400, 400, 700],
+            "recency_days": [100, 500, 5, 100, 300, 100],
+            "monetary": [9e5, 8e5, 7e5, 6e5, 5e5, 4e5],
+        }
+    )
+    out = silent_customers(t, 91, WarningsSettings())
+    # stopped: usual 30 days, silent 100 >= 90 and 9 days ago < 90 -> listed; long_gone: silent
+    # before the comparison date; regular: buying; small: M 3; two_orders: fewer than 3 orders;
+    # slow: usual 150 days, 100 < 450
+    assert out["customer_id"].tolist() == ["stopped"]
+    assert out["usual_days"].tolist() == [30.0]
+    assert silent_customers(t, 91, WarningsSettings(seg_silent_min_days=120)).empty  # 100 days < 120
+
+
+@pytest.mark.parametrize("lang,scope", [("en", "company"), ("zh", "company"), ("zh", "rep")])
+def test_the_page_opens_with_its_summary_and_warnings_in_either_language(small_demo, lang, scope):
+    s = with_notebooks(small_demo)
+    with warehouse.connect(s.warehouse_path, read_only=True) as con:
+        as_of = default_as_of(con)
+        if scope == "rep":
+            scope = "rep:" + con.execute(
+                "SELECT rep_id FROM ledger WHERE rep_id IS NOT NULL GROUP BY 1 ORDER BY count(DISTINCT customer_id) DESC, 1 LIMIT 1"
+            ).fetchone()[0]
+        now = rfm(con, as_of, scope, s)
+        then = rfm(con, months_before(as_of, s.segments.migration_months), scope, s)
+    result = render(s, "customer_segments", {"lang": lang, "scope": scope})
+    f = result.figures
+    assert f["lang"] == lang and f["untranslated"] == []  # every label and sentence of the page is in its language
+    assert 3 <= len(f["summary"]) <= 6 and len(f["actions"]) <= 5
+    # the slipped customers, counted here from the two RFM tables and the default map's names
+    moved = now.merge(then, on="customer_id", suffixes=("", "_then"))
+    slipped = moved[moved["segment_then"].isin(DEFAULT_VALUABLE) & moved["segment"].isin(DEFAULT_RISK)]
+    assert f["warning_slipped"] == len(slipped)
+    assert f["warning_slipped_revenue"] == pytest.approx(slipped["monetary"].sum(), abs=0.01)
+    assert (f["valuable_segments"], f["risk_segments"]) == (DEFAULT_VALUABLE, DEFAULT_RISK)
+    assert f"{len(now):,}" in f["summary"][0]  # the first sentence: how many customers
+    if len(slipped):
+        assert any(f"{len(slipped):,}" in t for t in f["summary"]) and f"{len(slipped):,}" in f["actions"][0]
+    page = result.html_path.read_text(encoding="utf-8")
+    assert page.index('id="summary"') < page.index('id="warnings"') < page.index('id="segments"') < page.index('id="migration"')
+    links = set(re.findall(r'<a href="#([\w-]+)"', page))
+    assert {"segments", "migration"} <= links
+    assert all(f'id="{link}"' in page for link in links), links  # every sentence links to a section that exists
+    assert page.count("Plotly.newPlot") >= 5
+    bare = without_plotly_js(page)
+    assert "00:00:00" not in bare and "Traceback" not in bare
+    if lang == "zh":
+        assert "摘要" in page and "风险预警" in page and "客户分群" in page and "需要挽回的客户" in page
+        for english in (">Summary<", ">Early warnings<", ">Segments<", ">Customers to win back<", ">Clusters<", "Migration since",
+                        ">Customer lifetime value<", ">Customer<", ">Median orders<", ">Last purchase<", "How these figures are made",
+                        "customers bought", "Not checked"):
+            assert english not in bare, english
+        assert result.html_path.name.endswith("_zh.html")  # beside the English page, not over it
+    else:
+        assert ">Summary<" in page and ">Early warnings<" in page and "customers bought" in page
+    if scope.startswith("rep:"):
+        me = scope[4:]
+        assert set(REP_ID.findall(bare)) == {me}  # no other rep is named, not even as an owner
+        assert set(CUSTOMER_ID.findall(bare)) <= set(now["customer_id"])
+
+
+def test_segment_names_as_configured_and_their_local_names_on_a_chinese_page(toy, tmp_path):
+    cfg = tmp_path / "salesml.toml"
+    cfg.write_text(
+        '[segments]\nwin_back = ["Everyone"]\nrules = [{ name = "Everyone", r = [1, 5], fm = [1, 5] }]\n\n'
+        '[local_names.segment]\n"Everyone" = "全部客户"\n',
+        encoding="utf-8",
+    )
+    pages = {}
+    for lang in ("en", "zh"):
+        report = CustomerSegmentsReport(as_of="2024-02-29", config_path=str(cfg), warehouse=str(toy.warehouse_path), lang=lang)
+        blocks = ("title", "summary", "early_warnings", "segment_sizes", "heat_map", "win_back", "clusters", "migration_block",
+                  "clv_block", "notes")
+        pages[lang] = "".join(getattr(report, b)().html for b in blocks)
+        assert report.L.missing == set(), report.L.missing
+        assert report.figures_recorded["segment_counts"] == {"Everyone": 3}  # the figures keep the configured name
+    assert "全部客户" in pages["zh"] and ">Everyone<" not in pages["zh"]
+    assert ">Everyone<" in pages["en"] and "全部客户" not in pages["en"]
+    # a map without valuable or risk segments cannot say who slipped, and says so
+    assert "Not checked: customers who slipped" in pages["en"] and "未检查：滑落客户" in pages["zh"]
+
+
+def test_walk_in_revenue_left_out_of_the_segments_is_a_warning(guests):
+    config = str(guests.settings.root / "salesml.toml")
+    en = CustomerSegmentsReport(as_of="2026-03-31", config_path=config)
+    lo = en.anonymous
+    assert lo.share_pct > WarningsSettings().seg_anonymous_pct  # a quarter of the lines are anonymous
+    warnings = en.early_warnings().html
+    assert f"{lo.share_pct:.1f}% of revenue" in warnings and "walk-in / guest sales with no customer" in warnings
+    summary = en.summary().html
+    assert "Record the customer on walk-in / guest sales" in summary and 'href="#warnings"' in summary
+    zh = CustomerSegmentsReport(as_of="2026-03-31", config_path=config, lang="zh")
+    assert "散客 / 访客销售" in zh.early_warnings().html and "为散客 / 访客销售登记客户" in zh.summary().html
+    assert "不计入分群" in zh.title().html and zh.L.missing == set()
