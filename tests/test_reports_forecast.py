@@ -16,7 +16,9 @@ from salesml import warehouse
 from salesml.config import ForecastSettings, Settings
 from salesml.forecast import auto, inventory, landing, reconcile
 from salesml.forecast import summary as FS
+from salesml.insights import forecast_checks as FC
 from salesml.reports import forecast as F
+from salesml.reports.lang import Lang
 from salesml.reports.runner import render
 from salesml.scope import parse_scope
 from tests.conftest import TOY, make_settings
@@ -78,6 +80,11 @@ def test_company_figures_equal_the_forecast_functions(small_demo, tmp_path):
     assert f["auto_beats_seasonal_naive"] is False  # one candidate: auto is the baseline
 
     assert f["reorder_rows"] == len(snapshot) and 0 < f["reorder_alerts"] <= len(snapshot)  # see test_forecast_reorder
+    # the early warnings: the latest complete week against the honest backtest's interval (no extra fit), the reorder alerts
+    outside = FC.outside_interval(ev.window_forecasts, Y, fs.level, s.warnings.fc_outside_steps)
+    assert set(outside["unique_id"]) <= set(S["unique_id"]) and outside["last"].max() == pd.Timestamp("2026-06-21")
+    assert f["warning_outside"] == int(outside["outside"].sum())
+    assert f["warning_reorder"] == f["reorder_alerts"]
 
     page = result.html_path.read_text(encoding="utf-8")
     assert page.count("Plotly.newPlot") >= 4  # company, regions, the month's and the quarter's landings
@@ -167,7 +174,61 @@ def test_without_inventory_or_targets_the_sections_say_so_and_names_are_escaped(
     assert "Traceback" not in page
 
 
+@pytest.mark.notebook
+@pytest.mark.parametrize("lang,scope", [("en", "company"), ("zh", "company"), ("zh", "rep")])
+def test_the_page_opens_with_its_summary_and_warnings_in_either_language(small_demo, tmp_path, lang, scope):
+    """The parameters of the tests above (their forecasts are read from the cache): the page opens
+    with 3-6 sentences linked to their sections and the early warnings, all in its language."""
+    s = with_notebooks(small_demo)
+    if scope == "rep":
+        with warehouse.connect(s.warehouse_path, read_only=True) as con:
+            scope = "rep:" + con.execute(
+                "SELECT rep_id FROM ledger WHERE rep_id IS NOT NULL AND credit_date BETWEEN DATE '2026-05-01' AND ? "
+                "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1", [AS_OF]).fetchall()[0][0]
+        params = {**TINY, "scope": scope}
+    else:
+        params = {**TINY, "models": "seasonal_naive", "config_path": _tiny_config(tmp_path)}
+    result = render(s, "sales_forecast", {**params, "lang": lang})
+    f = result.figures
+    assert f["lang"] == lang and f["untranslated"] == []
+    assert 3 <= len(f["summary"]) <= 6 and len(f["actions"]) <= 5
+    page = without_plotly_js(result.html_path.read_text(encoding="utf-8"))
+    order = ["summary", "warnings", "figures", "forecast", "backtest", "landing", "reorder"]
+    assert [page.index(f'id="{a}"') for a in order] == sorted(page.index(f'id="{a}"') for a in order)
+    box = page[page.index('class="salesml-summary"'):page.index('id="warnings"')]
+    links = re.findall(r'href="#([\w-]+)"', box)
+    assert len(links) >= len(f["summary"]) and all(f'id="{a}"' in page for a in links)  # every sentence links to its section
+    assert "00:00:00" not in page and "Traceback" not in page
+    if scope != "company":
+        assert f["warning_reorder"] == 0 and "Plotly.newPlot" in page
+    if lang == "zh":
+        assert result.html_path.name.endswith("_zh.html")
+        assert "摘要" in page and "风险预警" in page and "诚实回测" in page
+        for english in (">Summary<", ">Early warnings<", ">Forecast vs actuals<", ">Backtest<", ">Landing<", ">Reorder alerts<",
+                        ">Model<", ">Expected landing<", ">Days of cover<", "Not checked", "auto beats", "forecast (reconciled)"):
+            assert english not in page, english
+    else:
+        assert ">Summary<" in page and ">Early warnings<" in page and "Not checked: " in page
+        assert "In the honest backtest" in f["summary"][2] and "seasonal naive" in f["summary"][2]
+
+
 # --------------------------------------------------------------------------- pure helpers
+
+
+def test_notes_of_lower_layers_are_translated_by_pattern():
+    zh, en = Lang("zh"), Lang("en")
+    note = "the week ending 2024-02-25 is partial (data through 2024-02-20): left out of the history; forecasts start with 2024-03-03"
+    assert F.note_text(note, en) == note
+    assert F.note_text(note, zh) == "2024-02-25 这周不完整（数据截至 2024-02-20）：不计入历史；预测从 2024-03-03 开始"
+    assert F.note_text("2 node(s) without a forecast counted as 0, without an interval; no target for the period: no probability", zh) == (
+        "2 个节点没有预测，按 0 计且无区间；本期没有目标：无概率")
+    pooled = ("pooled choice for the 12 series with candidates ets, theta: theta, mean MASE 0.812, intervals ×1.30 to cover 80% of "
+              "the backtest (its own best: ets, MASE 0.790); intermittent (40% zero steps)")
+    assert F.note_text(pooled, zh) == ("同类 12 个序列合并选择（候选 ets, theta）：theta，平均 MASE 0.812，区间 ×1.30 以覆盖回测的 80%"
+                                       "（其自身最优：ets，MASE 0.790）；间歇序列（40% 期为零）")
+    assert F.note_text("something new", zh) == "something new"  # shown as it is
+    assert F.note_text(np.nan, zh) == ""
+
 
 
 def test_parameters_are_checked():
