@@ -113,3 +113,14 @@ def test_early_warnings_say_what_they_could_not_check(toy, no_config):
     assert set(w.skipped) == {"stale", "at_risk"}
     assert "salesml score churn" in w.skipped["at_risk"]
     assert w.count == len(w.drops)
+
+
+@pytest.mark.parametrize("key,value", [("drop_z", 0), ("drop_weeks", 2), ("max_items", 0), ("churn_min_auc", 0.3),
+                                       ("seg_valuable_r", 6), ("dq_quarantine_pct", 120.0), ("fc_outside_steps", 0)])
+def test_warning_thresholds_out_of_range_name_their_key(tmp_path, key, value):
+    from salesml.config import ConfigError, load_settings
+
+    path = tmp_path / "salesml.toml"
+    path.write_text(f"[warnings]\n{key} = {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"\[warnings\] {key} must be"):
+        load_settings(path)

@@ -45,14 +45,15 @@ _STYLE = """
 .salesml-card .sub{font-size:12px;color:#57606a;margin-top:2px}
 .salesml-up{color:#1a7f37}.salesml-down{color:#cf222e}
 table.salesml-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px;max-width:100%}
-table.salesml-table th{background:#f6f8fa;text-align:left;padding:4px 8px;border-bottom:2px solid #d0d7de;overflow-wrap:anywhere}
+table.salesml-table th{background:#f6f8fa;text-align:left !important;padding:4px 8px;border-bottom:2px solid #d0d7de;overflow-wrap:break-word}
 table.salesml-table td{padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:left !important;overflow-wrap:anywhere}
+table.salesml-table th.num{text-align:right !important}
 table.salesml-table td.num{text-align:right !important;font-variant-numeric:tabular-nums;white-space:nowrap}
 .salesml-note{color:#57606a;font-size:13px}
 .salesml-scroll{overflow-x:auto;max-width:100%;margin:6px 0 14px}
 .salesml-scroll table.salesml-table{margin:0}
 .salesml-summary{border-left:4px solid #0969da;background:#f6f8fa;padding:10px 16px;margin:8px 0 16px;font-size:15px;line-height:1.5}
-.salesml-summary p{margin:4px 0}.salesml-summary a{color:inherit;text-decoration:none;border-bottom:1px dotted #57606a}
+.salesml-summary p{margin:4px 0}.salesml-summary a{color:inherit !important;text-decoration:none !important;border-bottom:1px dotted #57606a}
 .salesml-summary ol{margin:6px 0 2px 18px;padding:0}
 .salesml-warnings{border-left:4px solid #cf222e;background:#fff8f8;padding:8px 16px;margin:8px 0 16px;font-size:14px}
 details.salesml-more{margin:4px 0 12px}details.salesml-more>summary{cursor:pointer;color:#0969da;font-size:14px;margin:4px 0}
@@ -182,14 +183,17 @@ def table(
     ``numeric`` columns (default: the formatted ones) align right."""
     formats = dict(formats or {})
     labels = dict(labels or {})
-    head = "".join(f"<th>{esc(labels.get(c, c))}</th>" for c in df.columns)
+    def right(col) -> bool:  # numbers align right, their headings too
+        return col in numeric if numeric is not None else col in formats
+
+    num = ' class="num"'
+    head = "".join(f"<th{num if right(c) else ''}>{esc(labels.get(c, c))}</th>" for c in df.columns)
     rows = []
     for rec in df.itertuples(index=False, name=None):
         cells = []
         for col, v in zip(df.columns, rec, strict=True):
             shown = formats[col](v) if col in formats else ("" if _missing(v) else str(v))
-            right = col in numeric if numeric is not None else col in formats  # numbers align right
-            cls = ' class="num"' if right else ""
+            cls = num if right(col) else ""
             cells.append(f"<td{cls}>{esc(shown)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     if not rows:
