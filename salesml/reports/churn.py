@@ -1135,7 +1135,7 @@ class ChurnRiskReport:
         return H.heading(L.t("churn_holdout"), 2, note, anchor="holdout") + H.view(df, L, formats=three) + H.note(verdict + L.t("churn_holdout_explain"))
 
     def _layout(self, fig: go.Figure, title: str, height: int, **extra) -> None:
-        fig.update_layout(title=dict(text=title, y=0.98), height=height, template="plotly_white", margin=dict(l=10, r=10, t=60, b=10), **extra)
+        fig.update_layout(title=dict(text=title, y=0.98), height=height, margin=dict(l=10, r=10, t=60, b=10), **extra)
 
     def roc_chart(self) -> H.Block:
         if not self.curves:

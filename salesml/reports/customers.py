@@ -849,8 +849,7 @@ class CustomerSegmentsReport:
             marker=dict(size=11, color=H.COLORS["revenue"]), secondary_y=True,
         )
         fig.update_layout(
-            title=dict(text=L.t("cs_sizes_chart"), y=0.98), height=420, template="plotly_white",
-            margin=dict(l=10, r=10, t=60, b=10), xaxis=dict(type="category"),
+            title=dict(text=L.t("cs_sizes_chart"), y=0.98), height=420, margin=dict(l=10, r=10, t=60, b=10), xaxis=dict(type="category"),
             legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
         )
         fig.update_yaxes(title_text=L.label("customers"), secondary_y=False)
@@ -879,7 +878,7 @@ class CustomerSegmentsReport:
             )
         fig.update_yaxes(autorange="reversed", type="category")
         fig.update_xaxes(type="category")
-        fig.update_layout(height=380, template="plotly_white", margin=dict(l=10, r=10, t=60, b=10))
+        fig.update_layout(height=380, margin=dict(l=10, r=10, t=60, b=10))
         return head + H.chart(fig)
 
     def win_back(self) -> H.Block:
@@ -927,8 +926,7 @@ class CustomerSegmentsReport:
             )
         )
         fig.update_layout(
-            title=dict(text=L.t("cs_clusters_chart"), y=0.98), height=440, template="plotly_white",
-            margin=dict(l=10, r=10, t=60, b=10), xaxis_title=L.label("cs_recency_median"), yaxis_title=L.label("cs_orders_median"),
+            title=dict(text=L.t("cs_clusters_chart"), y=0.98), height=440, margin=dict(l=10, r=10, t=60, b=10), xaxis_title=L.label("cs_recency_median"), yaxis_title=L.label("cs_orders_median"),
         )
         # room for the labels of the outermost clusters
         fig.update_xaxes(range=[0, float(p["recency_days_median"].max()) * 1.3 + 1])
@@ -967,7 +965,7 @@ class CustomerSegmentsReport:
         fig.update_yaxes(autorange="reversed", title_text=L.t("cs_segment_on", date=before), type="category")
         fig.update_xaxes(title_text=L.t("cs_segment_on", date=now), tickangle=-35, type="category")
         fig.update_layout(title=dict(text=L.t("cs_migration_chart"), y=0.98), height=max(380, 30 * len(m) + 190),
-                          template="plotly_white", margin=dict(l=10, r=10, t=60, b=10))
+                          margin=dict(l=10, r=10, t=60, b=10))
         # the matrix as a table: its columns are segment names (data), labelled and formatted here
         shown = m.reset_index()
         first = shown.columns[0]
@@ -1043,8 +1041,7 @@ class CustomerSegmentsReport:
                         marker=dict(size=10, color=H.COLORS["forecast"]), textposition="middle right",
                         text=[L.t("cs_curve_mark", top=TOP_SHARE, pct=L.pct(top))])
         fig.update_layout(
-            title=dict(text=L.t("cs_clv_chart"), y=0.98), height=380, template="plotly_white",
-            margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
+            title=dict(text=L.t("cs_clv_chart"), y=0.98), height=380, margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
             xaxis=dict(title=L.t("cs_curve_x"), range=[0, 100], ticksuffix="%"),
             yaxis=dict(title=L.t("cs_curve_y"), range=[0, 102], ticksuffix="%"),
         )

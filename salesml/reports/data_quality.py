@@ -912,8 +912,7 @@ class DataQualityReport:
         sep = "：" if L.zh else ": "
         fig = go.Figure(go.Bar(x=top["rows"], y=[H.esc(f"{t}{sep}{x}") for t, x in zip(top["table_name"], top["reason"], strict=True)],
                                orientation="h", marker_color=H.COLORS["returns"], hovertemplate="%{y}: %{x:,}<extra></extra>"))
-        fig.update_layout(title=dict(text=L.t("dq_reasons_chart"), y=0.98), height=max(260, 28 * len(top) + 110), template="plotly_white",
-                          margin=dict(l=10, r=10, t=60, b=10), yaxis=dict(autorange="reversed", type="category"),
+        fig.update_layout(title=dict(text=L.t("dq_reasons_chart"), y=0.98), height=max(260, 28 * len(top) + 110), margin=dict(l=10, r=10, t=60, b=10), yaxis=dict(autorange="reversed", type="category"),
                           xaxis=dict(tickformat=",d", rangemode="tozero", dtick=1 if top["rows"].max() <= 10 else None))
         return head + H.chart(fig) + self._view(r, ["table_name", "reason", "dq_rows"], more="salesml quarantine --format csv")
 

@@ -1049,7 +1049,7 @@ def _who(data: ForecastReport) -> str:
 
 def _layout(fig, title: str, height: int, data: ForecastReport, dates: bool = True) -> None:
     fig.update_layout(
-        title=dict(text=title, y=0.98), height=height, template="plotly_white", margin=dict(l=10, r=10, t=60, b=10),
+        title=dict(text=title, y=0.98), height=height, margin=dict(l=10, r=10, t=60, b=10),
         legend=dict(orientation="h", y=-0.15), yaxis_title=data.currency or "",
     )
     if dates:

@@ -7,6 +7,7 @@ data (names, categories) is HTML-escaped here, in one place.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -14,9 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
+import plotly.io as pio
 
 from salesml.reports.lang import Lang
 
+#: plotly's template of every report chart (applied by :func:`chart`)
+TEMPLATE = "plotly_white"
 #: one colour per measure, in every report's charts
 COLORS = {
     "revenue": "#0969da",
@@ -227,11 +231,22 @@ def view(
     return out
 
 
+@functools.cache
+def _template() -> dict:
+    """The look of every report chart (plotly_white), as plain data, built once."""
+    return pio.templates[TEMPLATE].to_plotly_json()
+
+
 def chart(fig) -> Block:
     """A plotly figure as a block: an HTML div for exported reports (plotly.js is added to
-    the page once by the report runner) plus plotly's own mimetype for JupyterLab."""
-    div = fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
-    return Block(div, {PLOTLY_MIME: json.loads(fig.to_json())}, text="(plotly chart)")
+    the page once by the report runner) plus plotly's own mimetype for JupyterLab.
+
+    The reports' template is put in here, on the figure's data: naming it in each figure's
+    layout costs ~15 ms a chart in plotly's validation (a third of a second a page)."""
+    data = fig.to_dict()
+    data["layout"]["template"] = _template()
+    div = pio.to_html(data, full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True}, validate=False)
+    return Block(div, {PLOTLY_MIME: json.loads(pio.to_json(data, validate=False))}, text="(plotly chart)")
 
 
 def figures(data: Mapping[str, Any]) -> Block:

@@ -299,7 +299,6 @@ def cohort_heatmap(data: KpiData, L: Lang) -> H.Block:
     fig.update_layout(
         title=dict(text=L.t("cohort_chart"), y=0.98),
         height=max(320, 26 * len(labels) + 130),
-        template="plotly_white",
         margin=dict(l=10, r=10, t=60, b=10),
         xaxis=dict(title=L.t("months_since_first"), type="category"),
         yaxis=dict(autorange="reversed", type="category"),
@@ -315,7 +314,7 @@ def pipeline_block(data: KpiData, L: Lang) -> H.Block:
     f = data.get("funnel")
     if f is not None and len(f):
         fig = go.Figure(go.Funnel(y=[H.esc(s) for s in f["stage"]], x=f["reached"], textinfo="value+percent initial", marker_color=H.COLORS["pipeline"]))
-        fig.update_layout(title=dict(text=L.t("funnel_chart"), y=0.98), height=360, template="plotly_white", margin=dict(l=10, r=10, t=60, b=10))
+        fig.update_layout(title=dict(text=L.t("funnel_chart"), y=0.98), height=360, margin=dict(l=10, r=10, t=60, b=10))
         out = out + H.chart(fig) + H.view(f, L, ["stage", "reached", "reached_amount", "open_now", "conversion_rate", "cumulative_conversion_rate"])
     for name in ("win_rate", "sales_cycle", "coverage"):
         df = data.get(name)
@@ -340,7 +339,6 @@ def products_block(data: KpiData, L: Lang) -> H.Block:
         fig.update_layout(
             title=dict(text=L.t("pareto_chart", shown=len(top), total=len(p)), y=0.98),
             height=440,
-            template="plotly_white",
             margin=dict(l=10, r=10, t=60, b=120),
             yaxis=dict(title=L.label("revenue")),
             yaxis2=dict(title=L.t("cumulative_pct"), overlaying="y", side="right", range=[0, 105], showgrid=False),

@@ -368,7 +368,7 @@ class SalesPerformanceReport:
         )
         fig.update_layout(
             title=dict(text=L.t("bridge_chart", base=L.period(row["base"]), current=L.period(row["current"])), y=0.98),
-            height=400, template="plotly_white", margin=dict(l=10, r=10, t=60, b=10), showlegend=False,
+            height=400, margin=dict(l=10, r=10, t=60, b=10), showlegend=False,
             xaxis=dict(type="category"), yaxis=dict(title=self.currency or ""),
         )
         out = head + H.chart(fig)
@@ -445,7 +445,6 @@ class SalesPerformanceReport:
             title=dict(text=title, y=0.98),
             height=max(320, 22 * len(df) + 130) if horizontal else 380,
             margin=dict(l=10, r=10, t=60, b=10),
-            template="plotly_white",
             xaxis=dict(type="linear") if horizontal else dict(type="category"),
             yaxis=dict(type="category") if horizontal else dict(type="linear", rangemode="tozero"),
         )
@@ -463,7 +462,6 @@ class SalesPerformanceReport:
             title=dict(text=L.t("trend_chart", n=len(t)), y=0.98),
             barmode="relative",
             height=420,
-            template="plotly_white",
             margin=dict(l=10, r=10, t=60, b=10),
             legend=dict(orientation="h", y=-0.15),
             xaxis=dict(type="category"),
@@ -484,7 +482,7 @@ class SalesPerformanceReport:
             return head + H.note(L.t("no_sales"))
         fig = go.Figure(go.Bar(x=[H.esc(v) for v in df["label"]], y=df["revenue"], marker_color=H.COLORS["revenue"],
                                customdata=df["margin_pct"], hovertemplate="%{x}<br>%{y:,.0f}<br>%{customdata:.1f}%<extra></extra>"))
-        fig.update_layout(title=dict(text=title, y=0.98), height=360, template="plotly_white", margin=dict(l=10, r=10, t=60, b=10),
+        fig.update_layout(title=dict(text=title, y=0.98), height=360, margin=dict(l=10, r=10, t=60, b=10),
                           xaxis=dict(type="category"))
         cols = ["label", "revenue", "margin_pct"] + (["attainment_pct", "growth_yoy_pct"] if "attainment_pct" in df else ["share_pct"])
         return head + H.chart(fig) + H.view(df, L, cols, top=self.settings.report.top_n)
@@ -500,7 +498,6 @@ class SalesPerformanceReport:
         fig.update_layout(
             title=dict(text=L.t("category_chart"), y=0.98),
             height=380,
-            template="plotly_white",
             margin=dict(l=10, r=10, t=60, b=10),
             xaxis=dict(type="category"),
             yaxis=dict(title=self.currency or ""),
