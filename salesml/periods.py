@@ -5,7 +5,7 @@ periods are closed for the ledger is :mod:`salesml.accounting.closing`'s)."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 
@@ -24,6 +24,19 @@ def parse_period(text: str) -> str:
     if not m:
         raise PeriodError(f"period {text!r} is not of the form YYYY-MM (e.g. 2026-10)")
     return m.group(0)
+
+
+def parse_day(value: str | date | datetime, what: str = "date") -> date:
+    """A day from ``YYYY-MM-DD`` text, a date or a timestamp (pandas' too); a PeriodError
+    naming ``what`` otherwise."""
+    if isinstance(value, datetime):  # pandas' Timestamp is one
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise PeriodError(f"{what} {value!r} is not a date of the form YYYY-MM-DD (e.g. 2026-05-31)") from None
 
 
 def shift_period(period: str, months: int) -> str:

@@ -85,6 +85,7 @@ from salesml import registry, warehouse
 from salesml.anonymous import anonymous_sql, is_anonymous
 from salesml.config import CROSSSELL_FALLBACKS, CROSSSELL_SCORINGS, CrossSellSettings, Settings
 from salesml.errors import SalesmlError
+from salesml.periods import PeriodError, parse_day
 from salesml.scope import Scope, check_scope, parse_scope
 
 #: columns of a basket frame (:func:`baskets`): one row per order and product (``category``
@@ -116,14 +117,10 @@ class CrossSellError(SalesmlError, ValueError):
 
 
 def _day(value: str | date | pd.Timestamp, what: str = "date") -> date:
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, date):
-        return value
     try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise CrossSellError(f"{what} {value!r} is not a date of the form YYYY-MM-DD (e.g. 2026-05-31)") from None
+        return parse_day(value, what)
+    except PeriodError as e:
+        raise CrossSellError(str(e)) from None
 
 
 def _empty_baskets() -> pd.DataFrame:

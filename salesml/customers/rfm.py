@@ -54,7 +54,7 @@ from salesml.anonymous import LeftOut, identified_sql, is_anonymous
 from salesml.anonymous import left_out as _left_out
 from salesml.config import SegmentSettings, Settings
 from salesml.errors import SalesmlError
-from salesml.periods import latest_complete_period, period_bounds
+from salesml.periods import PeriodError, latest_complete_period, parse_day, period_bounds
 from salesml.scope import Scope, check_scope, parse_scope
 
 #: levels of the R, F and M scores
@@ -89,14 +89,10 @@ class SegmentError(SalesmlError, ValueError):
 
 def parse_as_of(value: str | date | pd.Timestamp) -> date:
     """A day from ``YYYY-MM-DD`` text, a date or a timestamp."""
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, date):
-        return value
     try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise SegmentError(f"as-of date {value!r} is not a date of the form YYYY-MM-DD (e.g. 2026-05-31)") from None
+        return parse_day(value, "as-of date")
+    except PeriodError as e:
+        raise SegmentError(str(e)) from None
 
 
 def default_as_of(con: duckdb.DuckDBPyConnection) -> date:
