@@ -75,10 +75,7 @@ add_text(
         # title
         "churn_title": ("Churn risk", "流失风险"),
         "churn_title_as_of": ("Churn risk as of {as_of}", "流失风险（截至 {as_of}）"),
-        "churn_who_company": ("Whole company", "全公司"),
-        "churn_who_region": ("Region {name}", "区域 {name}"),
-        "churn_who_team": ("Team {name}", "团队 {name}"),
-        "churn_who_rep": ("Rep {name}: your customers", "销售代表 {name}：你的客户"),
+        "churn_your_customers": ("{who}: your customers", "{who}：你的客户"),
         "churn_no_model_note": ("{who}. No churn model to score with: {why}.", "{who}。没有可用于评分的流失模型：{why}。"),
         "churn_train_hint": (
             "Train one with `salesml train churn` (it is evaluated on a time-based holdout against the recency and BG/NBD "
@@ -784,15 +781,12 @@ class ChurnRiskReport:
 
     def who(self) -> str:
         sc = self.scope
-        if sc.level == "company":
-            return self.L.t("churn_who_company")
         name = self.region_label(sc.value) if sc.level == "region" else sc.value
-        if sc.level == "rep":
-            reps = self.people[1]
-            known = reps.loc[reps["rep_id"] == sc.value, "rep_name"].dropna() if len(reps) else pd.Series(dtype=object)
-            if len(known):
-                name = f"{sc.value} {known.iloc[0]}"
-        return self.L.t(f"churn_who_{sc.level}", name=name)
+        if sc.level != "rep":
+            return self.L.who(sc.level, name)
+        reps = self.people[1]
+        known = reps.loc[reps["rep_id"] == sc.value, "rep_name"].dropna() if len(reps) else pd.Series(dtype=object)
+        return self.L.t("churn_your_customers", who=self.L.who("rep", f"{sc.value} {known.iloc[0]}" if len(known) else name))
 
     def region_label(self, region) -> str:
         local = self.local_regions.get(region)

@@ -102,7 +102,6 @@ _WORDS: dict[str, tuple[str, str]] = {
 
 #: column headings break between words, never inside one ("Custome / r"): a table wider than
 #: the page scrolls sideways in its box instead
-_STYLE = "<style>.salesml-scroll table.salesml-table th{overflow-wrap:normal;word-break:normal}</style>"
 
 #: the lifetime-value module's note on a refitted BG/NBD model
 _REFIT = re.compile(r"the BG/NBD fit ended on the boundary \((.*)\); refitted with penalizer (\S+) \((.*)\)")
@@ -135,10 +134,6 @@ add_text(
     {
         # title
         "cs_title": ("Customer segments as of {date}", "客户分群（截至 {date}）"),
-        "cs_who_company": ("Whole company", "全公司"),
-        "cs_who_region": ("Region {name}", "区域 {name}"),
-        "cs_who_team": ("Team {name}", "团队 {name}"),
-        "cs_who_rep": ("Rep {name}", "销售代表 {name}"),
         "cs_scope_note": (" Customers whose sales are credited to this scope, measured on those sales only.",
                           "客户为业绩计入本范围的客户，只按这些销售计算。"),
         "cs_title_note": ("{who}.{scope} Amounts{currency}, net of returns.", "{who}。{scope}金额{currency}，已扣除退货。"),
@@ -195,8 +190,6 @@ add_text(
             "{segments} 中最有价值的客户（按净收入；见 salesml.toml 的 [segments] win_back）。",
         ),
         "cs_nobody": ("Nobody in these segments.", "这些分群中没有客户。"),
-        "cs_top_of": ("Top {shown} of {total} shown; every customer: salesml segments --format csv.",
-                      "显示前 {shown} 个，共 {total} 个；全部客户：salesml segments --format csv。"),
         # clusters
         "cs_clusters": ("Clusters", "聚类"),
         "cs_clusters_note": (
@@ -559,14 +552,10 @@ class CustomerSegmentsReport:
 
     @property
     def who(self) -> str:
-        L, sc = self.L, self.scope
-        if sc.level == "company":
-            return L.t("cs_who_company")
+        sc = self.scope
         if sc.level == "region":
-            return L.t("cs_who_region", name=self.region_label(sc.value))
-        if sc.level == "team":
-            return L.t("cs_who_team", name=sc.value)
-        return L.t("cs_who_rep", name=f"{sc.value} — {self.rep_name}" if self.rep_name else sc.value)
+            return self.L.who("region", self.region_label(sc.value))
+        return self.L.who(sc.level, f"{sc.value} {self.rep_name}" if sc.level == "rep" and self.rep_name else sc.value)
 
     @property
     def figures_recorded(self) -> dict:
@@ -617,10 +606,7 @@ class CustomerSegmentsReport:
 
     def _top(self, df: pd.DataFrame, columns: list[str], top: int, labels: dict | None = None) -> H.Block:
         """At most ``top`` rows, and where the rest are."""
-        out = H.view(df.head(top), self.L, columns, labels=labels)
-        if len(df) > top:
-            out = out + H.note(self.L.t("cs_top_of", shown=top, total=self.L.count(len(df))))
-        return out
+        return H.view(df, self.L, columns, top=top, labels=labels, more=f"salesml segments --scope {self.scope} --format csv")
 
     def _owner_columns(self) -> list[str]:
         """Owner columns of customer lists: none on a rep's page (they are the rep's)."""
@@ -819,7 +805,7 @@ class CustomerSegmentsReport:
         L = self.L
         scope_note = "" if self.scope.level == "company" else L.t("cs_scope_note")
         currency = L.t("cs_in_currency", code=self.currency) if self.currency else ""
-        head = H.style() + H.Block(_STYLE, text="") + H.heading(L.t("cs_title", date=L.date(self.as_of)), 1) + H.note(
+        head = H.style() + H.heading(L.t("cs_title", date=L.date(self.as_of)), 1) + H.note(
             L.t("cs_title_note", who=self.who, scope=scope_note, currency=currency)
         )
         return head + H.note(self.anonymous_note) if self.anonymous else head

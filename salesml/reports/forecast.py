@@ -1037,14 +1037,10 @@ def _when(L: Lang, first, last, steps: int, freq: str) -> str:
 
 
 def _who(data: ForecastReport) -> str:
-    L, sc = data.L, data.scope
-    if sc.level == "company":
-        return L.t("who_company")
+    sc = data.scope
     if sc.level == "region":
-        return L.t("who_region", name=region_label(sc.value, data.settings.local_names.get("region", {})))
-    if sc.level == "team":
-        return L.t("who_team", name=sc.value)
-    return L.t("who_rep", name=f"{sc.value} {data.rep_names.get(sc.value, '')}".strip())
+        return data.L.who("region", region_label(sc.value, data.settings.local_names.get("region", {})))
+    return data.L.who(sc.level, f"{sc.value} {data.rep_names.get(sc.value, '')}".strip() if sc.level == "rep" else sc.value)
 
 
 def _layout(fig, title: str, height: int, data: ForecastReport, dates: bool = True) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import plotly.io as pio
 
-from salesml.reports.lang import Lang
+from salesml.reports.lang import Lang, is_missing
 
 #: plotly's template of every report chart (applied by :func:`chart`)
 TEMPLATE = "plotly_white"
@@ -71,48 +71,6 @@ def esc(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
     return html.escape(str(value), quote=True)
-
-
-def _missing(v: Any) -> bool:
-    try:
-        return v is None or v is pd.NA or bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
-
-
-#: symbols for the currencies reports show
-CURRENCY_SYMBOLS = {"CNY": "¥", "RMB": "¥", "JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "HKD": "HK$"}
-
-
-def currency_symbol(code: str | None) -> str:
-    return CURRENCY_SYMBOLS.get((code or "").upper(), "")
-
-
-def fmt_money(v: Any, currency: str = "") -> str:
-    if _missing(v):
-        return "–"
-    v = float(v)
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    if v >= 1e8:
-        return f"{sign}{currency}{v / 1e6:,.0f}M"
-    if v >= 1e6:
-        return f"{sign}{currency}{v / 1e6:,.2f}M"
-    return f"{sign}{currency}{v:,.0f}"
-
-
-def fmt_exact_money(v: Any) -> str:
-    return "–" if _missing(v) else f"{float(v):,.2f}"
-
-
-def fmt_int(v: Any) -> str:
-    return "–" if _missing(v) else f"{int(v):,}"
-
-
-def fmt_pct(v: Any, signed: bool = False) -> str:
-    if _missing(v):
-        return "–"
-    return f"{float(v):+.1f}%" if signed else f"{float(v):.1f}%"
 
 
 class Block:
@@ -196,7 +154,7 @@ def table(
     for rec in df.itertuples(index=False, name=None):
         cells = []
         for col, v in zip(df.columns, rec, strict=True):
-            shown = formats[col](v) if col in formats else ("" if _missing(v) else str(v))
+            shown = formats[col](v) if col in formats else ("" if is_missing(v) else str(v))
             cls = num if right(col) else ""
             cells.append(f"<td{cls}>{esc(shown)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -214,10 +172,12 @@ def view(
     total: int | None = None,
     formats: Mapping[str, Callable[[Any], str]] | None = None,
     labels: Mapping[str, str] | None = None,
+    more: str = "",
 ) -> Block:
     """A table as readers see it: human labels and number formats of ``lang`` by column,
-    salesml's own values translated, at most ``top`` rows with "top 20 of 110" (``total``:
-    the rows there were, when ``df`` is already cut), inside a box that scrolls sideways."""
+    salesml's own values translated, at most ``top`` rows with "Top 20 of 110 shown" (``total``:
+    the rows there were, when ``df`` is already cut; ``more``: where all of them are, e.g. a
+    command), inside a box that scrolls sideways."""
     columns = list(columns or df.columns)
     total = len(df) if total is None else total
     shown = df.head(top) if top else df
@@ -227,7 +187,8 @@ def view(
     body = table(shown[columns], formats=fmts, labels=heads, numeric=numeric, empty=lang.t("no_rows"))
     out = Block(f'<div class="salesml-scroll">{body.html}</div>', text=body.text)
     if total > len(shown):
-        out = out + note(lang.t("top_of", shown=len(shown), total=f"{total:,}"))
+        counts = {"shown": len(shown), "total": f"{total:,}"}
+        out = out + note(lang.t("top_of_more", **counts, more=more) if more else lang.t("top_of", **counts))
     return out
 
 
@@ -253,7 +214,7 @@ def figures(data: Mapping[str, Any]) -> Block:
     """Record figures in the executed notebook (read back by tests and the scheduler)."""
 
     def clean(v):
-        if _missing(v):
+        if is_missing(v):
             return None
         if hasattr(v, "item"):
             v = v.item()

@@ -230,7 +230,12 @@ def add_text(entries: dict[str, tuple[str, str]]) -> None:
 add_text(
     {
         "no_rows": ("no rows", "无数据"),
-        "top_of": ("Top {shown} of {total} shown; the full table is in the Excel export.", "显示前 {shown} 行，共 {total} 行；完整表格见 Excel 导出。"),
+        "top_of": ("Top {shown} of {total} shown.", "显示前 {shown} 行，共 {total} 行。"),
+        "top_of_more": ("Top {shown} of {total} shown; all of them: {more}.", "显示前 {shown} 行，共 {total} 行；全部：{more}。"),
+        "who_company": ("Whole company", "全公司"),
+        "who_region": ("Region {name}", "区域 {name}"),
+        "who_team": ("Team {name}", "团队 {name}"),
+        "who_rep": ("Rep {name}", "销售代表 {name}"),
         "of_which": ("of which", "其中"),
     }
 )
@@ -267,7 +272,8 @@ def currency_symbol(code: str | None) -> str:
     return CURRENCY_SYMBOLS.get((code or "").upper(), "")
 
 
-def _missing(v: Any) -> bool:
+def is_missing(v: Any) -> bool:
+    """None, NaN, NA or NaT (a value a table shows as "–")."""
     try:
         return v is None or v is pd.NA or bool(pd.isna(v))
     except (TypeError, ValueError):
@@ -309,6 +315,10 @@ class Lang:
             return key
         return self._pick(pair).format(**values) if values else self._pick(pair)
 
+    def who(self, level: str, name: Any = "") -> str:
+        """Whose page it is: "Whole company", "Region East China", "Rep R017 刘婷婷"."""
+        return self.t("who_company") if level == "company" else self.t(f"who_{level}", name=name)
+
     def label(self, column: Any) -> str:
         entry = COLUMNS.get(str(column))
         if entry is None:
@@ -318,7 +328,7 @@ class Lang:
 
     def value(self, v: Any) -> str:
         """A value from a table: salesml's own words translated, the data's shown as they are."""
-        if _missing(v):
+        if is_missing(v):
             return ""
         pair = VALUES.get(str(v))
         return self._pick(pair) if pair else str(v)
@@ -334,7 +344,7 @@ class Lang:
 
     def money(self, v: Any, signed: bool = False) -> str:
         """Compact money for cards and sentences: ¥70.3M, ¥512,340; ¥7,030.4万, ¥1.23亿."""
-        if _missing(v):
+        if is_missing(v):
             return DASH
         v = float(v)
         a, s = abs(v), self.symbol
@@ -346,53 +356,53 @@ class Lang:
 
     def amount(self, v: Any) -> str:
         """Table money: whole units with thousands separators (exact cents in the exports)."""
-        if _missing(v):
+        if is_missing(v):
             return DASH
         v = float(v)
         return self._signed(v, f"{self.symbol}{abs(v):,.0f}", False)
 
     def cents(self, v: Any) -> str:
-        if _missing(v):
+        if is_missing(v):
             return DASH
         v = float(v)
         return self._signed(v, f"{self.symbol}{abs(v):,.2f}", False)
 
     def count(self, v: Any) -> str:
-        if _missing(v):
+        if is_missing(v):
             return DASH
         v = float(v)
         return self._signed(v, f"{abs(v):,.0f}", False)
 
     def number(self, v: Any) -> str:
-        if _missing(v):
+        if is_missing(v):
             return DASH
         v = float(v)
         text = f"{abs(v):,.0f}" if v == int(v) else f"{abs(v):,.2f}".rstrip("0").rstrip(".")
         return self._signed(v, text, False)
 
     def pct(self, v: Any, signed: bool = False, digits: int = 1) -> str:
-        if _missing(v) or (isinstance(v, float) and math.isinf(v)):
+        if is_missing(v) or (isinstance(v, float) and math.isinf(v)):
             return DASH
         v = float(v)
         return self._signed(v, f"{abs(v):.{digits}f}%", signed)
 
     def ratio(self, v: Any, signed: bool = False) -> str:
-        return DASH if _missing(v) else self.pct(float(v) * 100, signed)
+        return DASH if is_missing(v) else self.pct(float(v) * 100, signed)
 
     def days(self, v: Any) -> str:
-        if _missing(v):
+        if is_missing(v):
             return DASH
         v = float(v)
         return f"{v:,.0f}" if v == int(v) else f"{v:,.1f}"
 
     def times(self, v: Any) -> str:
-        return DASH if _missing(v) else f"{float(v):.2f}×"
+        return DASH if is_missing(v) else f"{float(v):.2f}×"
 
     def score(self, v: Any) -> str:
-        return DASH if _missing(v) else f"{float(v):.2f}"
+        return DASH if is_missing(v) else f"{float(v):.2f}"
 
     def date(self, v: Any) -> str:
-        if _missing(v):
+        if is_missing(v):
             return DASH
         if isinstance(v, str):
             return v[:10]
@@ -403,7 +413,7 @@ class Lang:
         return str(v)
 
     def period(self, p: Any) -> str:
-        if _missing(p):
+        if is_missing(p):
             return DASH
         text = str(p)
         if self.zh and len(text) == 7 and text[4] == "-":
@@ -413,7 +423,7 @@ class Lang:
     def note(self, text: Any) -> str:
         """A sentence written by a lower layer in English: as it is in English; in Chinese by
         :data:`NOTES` (a part no pattern knows stays English and is remembered in ``missing``)."""
-        if _missing(text) or not str(text):
+        if is_missing(text) or not str(text):
             return ""
         if not self.zh:
             return str(text)

@@ -77,10 +77,6 @@ class _Data:
 add_text(
     {
         "perf_title": ("Sales performance {period}", "销售业绩 {period}"),
-        "who_company": ("Whole company", "全公司"),
-        "who_region": ("Region {name}", "区域 {name}"),
-        "who_team": ("Team {name}", "团队 {name}"),
-        "who_rep": ("Rep {name}", "销售代表 {name}"),
         "closed_state": ("The books of this month are closed: these figures are final.", "本月已结账：以下数字为最终数。"),
         "open_state": ("This month is open: figures can still change (late returns, corrections).", "本月尚未结账：数字仍可能变动（迟到的退货、更正）。"),
         "title_note": ("{who}. Data from {first} to {last}. Amounts{currency}, net of returns. {state}", "{who}。数据期间 {first} 至 {last}。金额{currency}，已扣除退货。{state}"),
@@ -248,13 +244,11 @@ class SalesPerformanceReport:
         return self.L.money(v)
 
     def who(self) -> str:
-        L, sc = self.L, self.scope
-        if sc.level == "company":
-            return L.t("who_company")
+        sc = self.scope
         name = self.region_label(sc.value or "") if sc.level == "region" else sc.value
         if sc.level == "rep" and not self.data.reps.empty and pd.notna(self.data.reps["rep_name"].iloc[0]):
             name = f"{sc.value} {self.data.reps['rep_name'].iloc[0]}"
-        return L.t(f"who_{sc.level}", name=name)
+        return self.L.who(sc.level, name)
 
     def sub_rows(self) -> pd.DataFrame:
         """Performance of the scope's next level down (regions, teams, reps; none for a rep)."""
@@ -382,7 +376,7 @@ class SalesPerformanceReport:
             cols = [key, *(["rep_name"] if level == "rep" else []), "base_revenue", *B.PARTS, "revenue", "change"]
             shown = rows.assign(**({key: rows[key].map(self.region_label)} if level == "region" else {}))
             out = out + H.heading(L.t("bridge_rows", level=L.t(f"level_{level}")), 3) + H.view(
-                shown, L, cols, top=self.settings.report.top_n, labels={"base_revenue": f"{L.label('base_revenue')} ({L.period(row['base'])})",
+                shown, L, cols, top=self.settings.report.top_n, more=f"salesml bridge --period {self.period} --by {level} --format csv", labels={"base_revenue": f"{L.label('base_revenue')} ({L.period(row['base'])})",
                                                                          "revenue": f"{L.label('revenue')} ({L.period(row['current'])})"}
             )
         return out + H.figures({f"bridge_{k}": row[k] for k in ("base_revenue", *B.PARTS, "revenue", "change")})
@@ -396,7 +390,7 @@ class SalesPerformanceReport:
                 "target_revenue", "attainment_pct", "growth_mom_pct", "growth_yoy_pct"]
         shown = reps.assign(region=reps["region"].map(self.region_label))
         block = H.heading(L.t("ranking" if self.scope.level != "rep" else "your_figures"), 2, L.t("ranking_note"), anchor="ranking")
-        block = block + H.view(shown, L, cols, top=self.settings.report.top_n)
+        block = block + H.view(shown, L, cols, top=self.settings.report.top_n, more=f"salesml perf --by rep --scope {self.scope} --format csv")
         if self.scope.level in ("company", "region") and not self.data.teams.empty:
             teams = self.data.teams
             block = block + H.heading(L.t("teams"), 3) + H.view(
