@@ -884,6 +884,45 @@ class EmailSettings:
     timeout_s: int = 30
 
 
+#: the date grains and comparisons of the workbench (salesml.explore)
+EXPLORE_GRAINS = ("day", "week", "month")
+EXPLORE_COMPARES = ("none", "previous", "last_year", "target", "forecast")
+
+
+@dataclass(frozen=True)
+class ExploreSettings:
+    """The interactive workbench (``notebooks/explore.ipynb``, :mod:`salesml.explore`)."""
+
+    #: the date range it opens with: this many complete months, ending with the last complete one
+    default_months: int = 12
+    #: the grain of the trend it opens with: "day", "week" or "month"
+    default_grain: str = "month"
+    #: the comparison it opens with: "none", "previous", "last_year", "target" or "forecast"
+    default_compare: str = "previous"
+    #: bars of the breakdown (the rest are one "others" bar) and rows of its table
+    top_n: int = 10
+    #: customers of the churn-risk list
+    churn_rows: int = 20
+    #: selections (row filters) whose aggregate is kept in memory, the most recent first
+    cache_size: int = 32
+    #: where the export button writes, relative to the project root
+    export_dir: str = "reports/exports"
+
+    def check(self, origin: str = "settings") -> None:
+        """Sizes of 1 or more, a known grain and comparison."""
+        for key in ("default_months", "top_n", "churn_rows", "cache_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{origin}: explore.{key} must be 1 or more, got {getattr(self, key)}")
+        if self.default_grain not in EXPLORE_GRAINS:
+            raise ConfigError(f"{origin}: explore.default_grain must be one of {', '.join(EXPLORE_GRAINS)}, got {self.default_grain!r}")
+        if self.default_compare not in EXPLORE_COMPARES:
+            raise ConfigError(
+                f"{origin}: explore.default_compare must be one of {', '.join(EXPLORE_COMPARES)}, got {self.default_compare!r}"
+            )
+        if not self.export_dir.strip():
+            raise ConfigError(f"{origin}: explore.export_dir: name a folder for the exports")
+
+
 @dataclass(frozen=True)
 class WarningsSettings:
     """Early warnings at the top of the reports (:mod:`salesml.insights.warnings`)."""
@@ -998,6 +1037,7 @@ class Settings:
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     schedule: ScheduleRunSettings = field(default_factory=ScheduleRunSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
+    explore: ExploreSettings = field(default_factory=ExploreSettings)
     #: scheduled reports by name ([schedules.NAME])
     schedules: dict[str, ScheduleSettings] = field(default_factory=dict)
     #: canonical column -> {alias -> canonical value}, applied to every source,
@@ -1299,6 +1339,7 @@ def _validate(s: Settings, origin: str) -> None:
     s.crosssell.check(origin)
     s.scorecard.check(origin)
     s.assignment.check(origin)
+    s.explore.check(origin)
     for name, src in s.sources.items():
         if src.format not in SOURCE_FORMATS:
             raise ConfigError(f"{origin}: sources.{name}.format must be one of {', '.join(SOURCE_FORMATS)}, got {src.format!r}")
