@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lab lint format bench bench-ingest bench-forecast clean
+.PHONY: help install demo test lab dashboard lint format bench bench-ingest bench-forecast clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,10 @@ test: $(STAMP) ## run the whole test suite (unit and notebook tests)
 
 lab: $(STAMP) ## open JupyterLab on the project
 	$(BIN)/jupyter lab --notebook-dir=.
+
+DASHBOARD_PORT ?= 8866
+dashboard: $(STAMP) ## serve the workbench as a web page on 127.0.0.1 (code hidden, widgets only; SCOPE=team:T03 DASHBOARD_LANG=zh DASHBOARD_PORT=8866)
+	$(BIN)/python -m salesml.dashboard --port $(DASHBOARD_PORT) $(if $(SCOPE),--scope '$(SCOPE)') $(if $(DASHBOARD_LANG),--lang '$(DASHBOARD_LANG)')
 
 lint: $(STAMP) ## check style with ruff
 	$(BIN)/ruff check salesml tests benchmarks
