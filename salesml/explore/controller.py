@@ -39,8 +39,8 @@ import plotly.graph_objects as go
 from salesml import registry, warehouse
 from salesml.accounting.performance import main_currency
 from salesml.config import EXPLORE_COMPARES, EXPLORE_GRAINS, Settings
-from salesml.customers.scores import stored_scores
 from salesml.customers.rfm import rfm
+from salesml.customers.scores import stored_scores
 from salesml.errors import SalesmlError
 from salesml.explore import query as q
 from salesml.forecast import service as forecast_service
