@@ -91,7 +91,6 @@ from salesml.customers.churn_features import (
 )
 from salesml.errors import SalesmlError
 from salesml.registry import frame_hash
-from salesml.scope import parse_scope
 
 KIND = "churn"
 #: holdout curves stored beside the model (ROC, lift, reliability): aggregates only
@@ -864,26 +863,6 @@ def check_features(fs_columns, manifest: dict, skipped: dict[str, str]) -> None:
             f"churn model {manifest.get('version', '?')} needs features that cannot be computed from this warehouse: "
             f"{', '.join(missing)}" + (f" ({why})" if why else "") + "; load the missing data or retrain (`salesml train churn`)"
         )
-
-
-def scope_customers(scope) -> tuple[str, dict]:
-    """SQL selecting the customers of a report scope, by their owner (customers.owner_rep_id):
-    a rep's own customers, those of a team's or a region's reps (the owner's current
-    stint), or everyone (company: "")."""
-
-    sc = parse_scope(scope)
-    if sc.level == "company":
-        return "", {}
-    if sc.level == "rep":
-        return "SELECT customer_id FROM customers WHERE owner_rep_id = $scope_value", {"scope_value": sc.value}
-    column = "team" if sc.level == "team" else "region"
-    return (
-        f"""SELECT c.customer_id FROM customers c
-            JOIN (SELECT rep_id, arg_max({column}, valid_from) AS owner_{column} FROM reps GROUP BY rep_id) r
-              ON r.rep_id = c.owner_rep_id
-            WHERE r.owner_{column} = $scope_value""",
-        {"scope_value": sc.value},
-    )
 
 
 SCORE_COLUMNS = ["customer_id", "as_of", "version", "risk", "top_reasons", "value_at_risk", "revenue_lookback", "owner_rep_id", "lookahead"]

@@ -15,7 +15,7 @@ Three kinds, each a DataFrame within a report scope (nothing outside it is read)
 * **Customers at risk** (:func:`at_risk_customers`): the latest stored churn scores
   (``salesml score churn``: the newest as-of date, and its newest model version) with a
   risk of at least ``[churn] at_risk_threshold``, with their owner rep, in the scope of
-  :func:`salesml.customers.churn.scope_customers` (by owner).
+  :func:`salesml.customers.scores.scope_customers` (by owner).
 
 :func:`early_warnings` gathers them for a report and says, for each kind it cannot check,
 why (no opportunities loaded, no stored churn scores).
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from salesml.config import PerformanceSettings, Settings, WarningsSettings
-from salesml.customers.churn import scope_customers
+from salesml.customers.scores import stored_scores
 from salesml.scope import Scope, parse_scope
 from salesml.warehouse import table_exists
 
@@ -131,23 +131,8 @@ def at_risk_customers(con: duckdb.DuckDBPyConnection, scope: str | Scope | None,
     """The scope's customers at risk in the latest stored churn scores: ``customer_id``,
     ``customer_name``, ``owner_rep_id``, ``owner_name``, ``risk``, ``value_at_risk``,
     ``as_of``, ``version``; riskiest value first."""
-    sql, params = scope_customers(parse_scope(scope))
-    only = f"AND s.customer_id IN ({sql})" if sql else ""
-    return con.execute(
-        f"""
-        WITH latest AS (SELECT as_of, max(version) AS version FROM churn_scores
-                        WHERE as_of = (SELECT max(as_of) FROM churn_scores) GROUP BY as_of),
-             names AS (SELECT rep_id, arg_max(name, valid_from) AS owner_name FROM reps GROUP BY rep_id)
-        SELECT s.customer_id, c.name AS customer_name, s.owner_rep_id, n.owner_name, s.risk,
-               s.value_at_risk::DOUBLE AS value_at_risk, s.as_of, s.version
-        FROM churn_scores s JOIN latest USING (as_of, version)
-        LEFT JOIN customers c USING (customer_id)
-        LEFT JOIN names n ON n.rep_id = s.owner_rep_id
-        WHERE s.risk >= $threshold {only}
-        ORDER BY s.value_at_risk DESC NULLS LAST, s.risk DESC, s.customer_id
-        """,
-        {"threshold": threshold, **params},
-    ).df()
+    rows = stored_scores(con, scope, min_risk=threshold)
+    return rows[["customer_id", "customer_name", "owner_rep_id", "owner_name", "risk", "value_at_risk", "as_of", "version"]]
 
 
 @dataclass

@@ -45,6 +45,7 @@ from salesml.accounting import performance as perf
 from salesml.anonymous import LeftOut
 from salesml.customers import churn
 from salesml.customers.churn_scorers import NAMES
+from salesml.customers.scores import scope_customers
 from salesml.reports import html as H
 from salesml.reports import summary as S
 from salesml.reports.lang import Lang, add_columns, add_text
@@ -677,7 +678,7 @@ class ChurnRiskReport:
             self.as_of = as_of or ""
             return
         self.curves = churn.evaluation(self.settings, self.manifest["version"])
-        sql, params = churn.scope_customers(self.scope)
+        sql, params = scope_customers(self.scope)
         self.scores, _ = churn.score(
             self.settings, as_of=as_of or None, customers_sql=sql, params=params, model=(self.pipeline, self.manifest),
             allow_lookahead=allow_lookahead,
