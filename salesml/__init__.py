@@ -2,6 +2,9 @@
 
 Raw exports -> ingest (map, clean, reconcile) -> DuckDB warehouse -> analytics
 (performance, customers, forecasts) -> papermill notebooks -> HTML reports.
+
+In a notebook: ``import salesml as sm; wh = sm.open()`` and then ``wh.perf()``,
+``wh.bridge()``, ``wh.segments()``, ... (see :mod:`salesml.api`).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -11,4 +14,20 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+#: the Python API (salesml.api), imported on first use so that `import salesml` and the
+#: CLI's --help stay light (no pandas, DuckDB or models until a warehouse is opened)
+_API = ("open", "Warehouse", "Backtest")
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from salesml import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'salesml' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])
