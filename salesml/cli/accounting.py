@@ -1,6 +1,6 @@
 """CLI commands: performance accounting — figures per period and level, commission
 statements, the revenue bridge, reconciliation checks, targets, the ledger's posting and accounting periods
-(``salesml perf | bridge | commission | check | targets | post | period``)."""
+(``salesml perf | kpis | bridge | commission | check | targets | post | period``)."""
 
 from __future__ import annotations
 
@@ -41,15 +41,10 @@ def perf(
 
     Margin counts the lines that carry a cost: with no cost loaded it is empty, not 0, and
     margin_coverage_pct says what share of revenue the margin covers."""
-    from salesml.accounting.performance import margin_note, performance
+    from salesml.accounting.performance import margin_note
 
-    with ledger_reader(config, period) as (settings, con, p):
-        df = performance(con, p, by.value, scope, settings.performance, settings.anonymous_customer_ids)
-        if by == Level.rep and len(df):
-            from salesml.accounting.commissions import statements, with_commission
-
-            summary, _ = statements(con, p, settings, scope if scope != "company" else None)
-            df = with_commission(df, summary[["rep_id", "plan", "commission"]], summary)
+    wh, p = api_handle(config, period)
+    df = wh.perf(p, by.value, scope)
     if fmt == Fmt.table:
         if not period:
             err.print(f"period {p} (latest complete month)", highlight=False)
@@ -95,10 +90,8 @@ def bridge(
 ) -> None:
     """Why net revenue changed: the change split into new customers, lost customers, price,
     volume, mix and returns, which add up to the change to the cent."""
-    from salesml.accounting.bridge import revenue_bridge
-
-    with ledger_reader(config, period) as (settings, con, p):
-        df = revenue_bridge(con, p, compare.value, by.value, scope, settings.performance, settings.anonymous_customer_ids)
+    wh, p = api_handle(config, period)
+    df = wh.bridge(p, compare.value, by.value, scope)
     if fmt == Fmt.table:
         if not period:
             err.print(f"period {p} (latest complete month)", highlight=False)
@@ -243,6 +236,38 @@ def targets_phase(
         typer.echo(str(path))
     else:
         emit(monthly, "csv")
+
+
+def api_handle(config: Path | None, period: str | None = None):
+    """The Python API's handle on the posted warehouse, and the period asked (default: the
+    latest complete month): what the reporting commands start with."""
+    from salesml.api import Warehouse
+    from salesml.periods import parse_period
+
+    settings = _settings(config)
+    _post(settings)
+    wh = Warehouse(settings)
+    return wh, (parse_period(period) if period else wh.latest_period())
+
+
+@app.command()
+def kpis(
+    period: Annotated[str | None, typer.Option(help="month YYYY-MM (default: latest complete month)")] = None,
+    scope: Annotated[str, typer.Option(help="company, region:NAME, team:ID or rep:ID")] = "company",
+    fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    config: ConfigOpt = None,
+) -> None:
+    """The headline sales KPIs of a month: revenue and growth, new and repeat customers,
+    retention, CAC, win rate, sales cycle, pipeline coverage, Pareto share, discount leakage,
+    return rate and service. A KPI whose data is not loaded has no value and says why."""
+    wh, p = api_handle(config, period)
+    df = wh.kpis(p, scope)
+    if fmt == Fmt.table:
+        if not period:
+            err.print(f"period {p} (latest complete month)", highlight=False)
+        emit(df[["kpi", "value", "unit", "note"]].fillna(""), "table", title=f"KPIs {p}, {scope}")
+    else:
+        emit(df, fmt.value)
 
 
 @contextmanager

@@ -250,10 +250,9 @@ def sql(
     config: ConfigOpt = None,
 ) -> None:
     """Run read-only SQL on the warehouse (statements that write are refused)."""
-    from salesml import warehouse
+    from salesml.api import Warehouse
 
-    settings = _settings(config)
-    df = warehouse.query(settings, statement)
+    df = Warehouse(_settings(config)).sql(statement)
     emit(df, fmt.value)
 
 

@@ -68,12 +68,14 @@ def forecast(
     skipped, and why)."""
     import pandas as pd
 
+    from salesml.api import Warehouse
     from salesml.forecast import service
 
     settings = _settings(config)
     service.check_args(level, freq, model, reconcile)
     _post(settings)
-    res = service.run(settings, level, freq, horizon or None, model, scope, reconcile, workers, progress=True)  # progress on stderr in every format
+    res = Warehouse(settings).forecast(level, freq, horizon or None, model, scope, reconcile, workers, details=True,
+                                       progress=True)  # progress on stderr in every format
     for note in res.notes:
         _log(f"note: {note}")
     if fmt != Fmt.table:
@@ -107,16 +109,17 @@ def backtest(
     """Out-of-sample accuracy per model on the last windows: ``auto`` chosen on the data
     before each window only, next to every candidate and seasonal naive (MASE < 1 beats the
     in-sample seasonal naive)."""
+    from salesml.api import Warehouse
     from salesml.forecast import service
     from salesml.forecast.backtest import left_out, window_periods
 
     settings = _settings(config)
     service.check_args(level, freq, model)
     _post(settings)
-    summary, errors = service.evaluate(settings, level, freq, windows or None, horizon or None, model, scope, workers, log=_log,
-                                       progress=True)  # on stderr, whatever the format: long runs show they are alive
-    label = "auto" if model == "auto" else model
-    periods = window_periods(errors, freq, label)
+    bt = Warehouse(settings).backtest(level, freq, windows or None, horizon or None, model, scope, workers, details=True, log=_log,
+                                      progress=True)  # on stderr, whatever the format: long runs show they are alive
+    summary, errors, periods = bt.summary, bt.errors, bt.windows
+    label = model
     asked = windows or settings.forecast.windows
     run = int((periods["series"] > 0).sum())
     dropped = periods.loc[periods["series"] == 0, "window"].tolist()

@@ -1,6 +1,7 @@
 """CLI commands: customer segments (RFM, clusters, migration). Registered on ``salesml.cli.app`` when salesml.cli is imported.
 
-``salesml segments`` imports only :mod:`salesml.customers.rfm` (no scikit-learn): it starts in about a second.
+``salesml segments`` reads through the Python API (:mod:`salesml.api`), which loads no model
+library for it (no scikit-learn): it starts in about a second.
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ def segments(
 
     Anonymous (walk-in / guest) sales are in no segment: how many order lines and how much
     revenue that leaves out is said on stderr."""
-    from salesml import warehouse
-    from salesml.customers.rfm import default_as_of, left_out, parse_as_of, rfm, segment_summary
+    from salesml.api import Warehouse
+    from salesml.customers.rfm import default_as_of, left_out, parse_as_of, segment_summary
 
     settings = _settings(config)
     day = parse_as_of(as_of) if as_of else None  # a malformed date fails before any work
     _post(settings)
-    with warehouse.open(settings, read_only=True) as con:
+    wh = Warehouse(settings)
+    with wh.reader() as con:
         day = day or default_as_of(con)
-        table = rfm(con, day, scope, settings)
         anonymous = left_out(con, day, scope, settings)
+    table = wh.segments(day, scope)
     if anonymous:
         err.print(f"{anonymous.text('the segments')} (as of {day}, {scope})", highlight=False)
     if fmt != Fmt.table:
