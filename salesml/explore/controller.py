@@ -441,7 +441,7 @@ class Workbench:
                 fig.add_trace(go.Scatter(x=list(fb.index), y=_clean(fb["yhat"]), name=self.L.t("wb_compare_forecast"), mode="lines",
                                          line={"color": COLORS["forecast"], "dash": "dot"}))
         grain = self.L.t(f"wb_grain_{sel.grain}")
-        fig.update_layout(title=self.L.t("wb_trend", measure=self.label(), grain=grain), template="plotly_white", height=340,
+        fig.update_layout(title=self.L.t("wb_trend", measure=self.label(), grain=grain), height=340,
                           margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
         return fig
 
@@ -468,7 +468,7 @@ class Workbench:
         fig = go.Figure(go.Bar(x=[html.escape(str(x)) for x in b["member"]], y=_clean(b["value"]),
                                marker={"color": [COLORS["target"] if o else COLORS["revenue"] for o in b["is_other"]]},
                                customdata=list(b["member"])))
-        fig.update_layout(title=self.L.t("wb_by", measure=self.label(), dimension=dim_label), template="plotly_white", height=340,
+        fig.update_layout(title=self.L.t("wb_by", measure=self.label(), dimension=dim_label), height=340,
                           margin={"l": 10, "r": 10, "t": 40, "b": 10})
         return fig
 
@@ -599,7 +599,7 @@ class Workbench:
                 t = ds.dt.strftime("%Y-%m").map(months.to_dict()).astype(float) / ds.dt.days_in_month
                 fig.add_trace(go.Scatter(x=x, y=_clean(t), mode="lines", line={"color": COLORS["target"], "dash": "dash"},
                                          name=self.L.t("wb_compare_target")))
-        fig.update_layout(title=self.L.t("wb_forecast_title", version=version, level=level), template="plotly_white", height=340,
+        fig.update_layout(title=self.L.t("wb_forecast_title", version=version, level=level), height=340,
                           margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
         return fig
 

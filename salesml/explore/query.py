@@ -140,11 +140,12 @@ def aggregate(mem: duckdb.DuckDBPyConnection, windows: Windows, filters: dict[st
             params[f"f_{name}"] = filters[name]
     fcond = "".join(f" AND {c}" for c in conds)
     prev, ly = windows.previous, windows.last_year
-    parts = [f"SELECT *, {dimension} AS member, 'cur' AS w, day AS sday FROM {ENTRIES} WHERE day BETWEEN $c_lo AND $c_hi{fcond}",
-             f"SELECT *, {dimension}, 'prev', day + $shift FROM {ENTRIES} WHERE day BETWEEN $v_lo AND $v_hi{fcond}"]
+    cols = f"sale, sold, ret, amount, margin, cost_known, o, customer_id, {dimension}"  # only what is summed or counted
+    parts = [f"SELECT {cols} AS member, 'cur' AS w, day AS sday FROM {ENTRIES} WHERE day BETWEEN $c_lo AND $c_hi{fcond}",
+             f"SELECT {cols}, 'prev', day + $shift FROM {ENTRIES} WHERE day BETWEEN $v_lo AND $v_hi{fcond}"]
     params.update({"c_lo": windows.start, "c_hi": windows.end, "v_lo": prev[0], "v_hi": prev[1], "shift": windows.days})
     if ly != prev:
-        parts.append(f"SELECT *, {dimension}, 'ly', CAST(day + INTERVAL 1 YEAR AS DATE) FROM {ENTRIES} WHERE day BETWEEN $y_lo AND $y_hi{fcond}")
+        parts.append(f"SELECT {cols}, 'ly', CAST(day + INTERVAL 1 YEAR AS DATE) FROM {ENTRIES} WHERE day BETWEEN $y_lo AND $y_hi{fcond}")
         params.update({"y_lo": ly[0], "y_hi": ly[1]})
     sums = """coalesce(sum(amount) FILTER (WHERE sale), 0), coalesce(-sum(amount) FILTER (WHERE ret), 0), sum(amount),
               CASE WHEN bool_or(cost_known) THEN sum(margin) END, coalesce(sum(amount) FILTER (WHERE cost_known), 0),
