@@ -3,7 +3,8 @@
 Resolution
 ----------
 1. the built-in defaults below (salesml runs without any config file);
-2. the config file: ``--config PATH``, else ``$SALESML_CONFIG``, else ``./salesml.toml``
+2. the config file: ``--config PATH``, else ``$SALESML_CONFIG``, else ``salesml.toml`` in the
+   working folder or the nearest folder above it (a notebook's kernel runs in ``notebooks/``)
    if it exists. Relative paths inside it are relative to the file's folder;
 3. ``$SALESML_WAREHOUSE`` overrides ``warehouse.path``, so several warehouses coexist.
 
@@ -1369,7 +1370,9 @@ def _validate(s: Settings, origin: str) -> None:
 
 
 def config_file(explicit: str | os.PathLike | None = None) -> Path | None:
-    """The config file that applies: explicit, else $SALESML_CONFIG, else ./salesml.toml if present."""
+    """The config file that applies: explicit, else $SALESML_CONFIG, else the salesml.toml of
+    the working folder or of the nearest folder above it (a notebook's kernel runs in the
+    notebook's folder), if there is one."""
     if explicit:
         p = Path(explicit).expanduser()
         if not p.is_file():
@@ -1381,8 +1384,12 @@ def config_file(explicit: str | os.PathLike | None = None) -> Path | None:
         if not p.is_file():
             raise ConfigError(f"config file not found: {p} (from ${ENV_CONFIG})")
         return p.resolve()
-    p = Path.cwd() / DEFAULT_CONFIG_NAME
-    return p.resolve() if p.is_file() else None
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        p = folder / DEFAULT_CONFIG_NAME
+        if p.is_file():
+            return p.resolve()
+    return None
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:

@@ -162,3 +162,15 @@ def test_a_share_of_memory_is_accepted_where_duckdb_accepts_one(tmp_path, no_con
     else:
         with pytest.raises(ConfigError, match=rf"{cfg}: warehouse.memory_limit = '50%' is refused by DuckDB"):
             load_settings(cfg)
+
+
+def test_config_file_is_found_from_a_subfolder(no_config, monkeypatch):
+    """A notebook's kernel runs in notebooks/: the project's salesml.toml above it applies."""
+    from salesml.config import config_file, load_settings
+
+    (no_config / "salesml.toml").write_text('[warehouse]\npath = "data/wh.duckdb"\n', encoding="utf-8")
+    sub = no_config / "notebooks" / "deeper"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert config_file() == (no_config / "salesml.toml").resolve()
+    assert load_settings().warehouse_path == (no_config / "data" / "wh.duckdb").resolve()
