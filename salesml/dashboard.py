@@ -7,7 +7,7 @@ works the widgets and nothing else:
 * the kernel's websocket passes only widget (comm) messages, kernel info and shutdown: Voilà
   drops ``execute_request`` and every other message type, so no code is sent to the kernel;
 * only the one notebook is served (no tree, no contents API, no ``/voila/render/``, no
-  terminals), and no file at all under ``/voila/files/`` (empty allowlist, deny everything);
+  terminals), and no file at all under ``/voila/files/`` (an allowlist that matches nothing, a denylist that matches everything);
 * the query string cannot pick another template or theme, and errors show no traceback;
 * the server listens on 127.0.0.1 only, on the given port or not at all.
 
@@ -39,8 +39,8 @@ LOCKED = (
     "--VoilaConfiguration.show_tracebacks=False",
     "--VoilaConfiguration.allow_template_override=NO",
     "--VoilaConfiguration.allow_theme_override=NO",
-    "--VoilaConfiguration.file_allowlist=[]",
-    "--VoilaConfiguration.file_denylist=['.*']",
+    "--VoilaConfiguration.file_allowlist=(?!)",  # one pattern that matches no name: no file is served
+    "--VoilaConfiguration.file_denylist=.*",
     "--VoilaConfiguration.preheat_kernel=False",
     "--VoilaConfiguration.progressive_rendering=False",
 )
