@@ -39,8 +39,9 @@ LOCKED = (
     "--VoilaConfiguration.show_tracebacks=False",
     "--VoilaConfiguration.allow_template_override=NO",
     "--VoilaConfiguration.allow_theme_override=NO",
-    "--VoilaConfiguration.file_allowlist=(?!)",  # one pattern that matches no name: no file is served
-    "--VoilaConfiguration.file_denylist=.*",
+    # one pattern that matches no name, and one that matches every name: no file is served
+    "--VoilaConfiguration.file_allowlist", "(?!)",
+    "--VoilaConfiguration.file_denylist", ".*",
     "--VoilaConfiguration.preheat_kernel=False",
     "--VoilaConfiguration.progressive_rendering=False",
 )

@@ -52,9 +52,10 @@ def test_voila_command_line_is_locked_down(tmp_path):
     argv = dashboard.voila_argv(nb, 8866, ROOT)
     assert argv[0] == str(tmp_path / "explore.ipynb")  # one notebook, not a folder (no tree)
     for flag in ("--Voila.ip=127.0.0.1", "--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False",
-                 "--VoilaConfiguration.file_allowlist=(?!)", "--VoilaConfiguration.allow_template_override=NO",
+                 "--VoilaConfiguration.allow_template_override=NO",
                  f"--Voila.root_dir={tmp_path}", f"--MappingKernelManager.root_dir={ROOT}"):
         assert flag in argv, flag
+    assert argv[argv.index("--VoilaConfiguration.file_allowlist") + 1] == "(?!)"
     with pytest.raises(dashboard.DashboardError, match="has no parameter colour"):
         dashboard.prepare_notebook(dashboard.NOTEBOOK, tmp_path, {"colour": "red"})
     with pytest.raises(ValueError):
