@@ -19,9 +19,9 @@ import statistics
 import time
 from datetime import timedelta
 
+from salesml.config import notebook_settings
 from salesml.explore import Workbench
 from salesml.explore.widgets import WorkbenchView
-from salesml.reports.performance import report_settings
 
 
 def _values(view: WorkbenchView, name: str, n: int) -> list:
@@ -42,7 +42,7 @@ class _Points:
 
 def run(config: str, wh: str, scope: str, repeat: int) -> dict:
     t0 = time.perf_counter()
-    wb = Workbench(report_settings(config, wh), scope)
+    wb = Workbench(notebook_settings(config, wh), scope)
     view = WorkbenchView(wb)
     opened = time.perf_counter() - t0
     times: dict[str, list[float]] = {}

@@ -44,7 +44,7 @@ from salesml.accounting.bridge import revenue_bridge
 from salesml.accounting.commissions import statements, with_commission
 from salesml.accounting.ledger import ensure_posted
 from salesml.accounting.performance import performance
-from salesml.config import Settings, load_settings
+from salesml.config import Settings, notebook_settings
 from salesml.customers import rfm as _rfm
 from salesml.customers.scores import stored_scores
 from salesml.periods import latest_complete_period, parse_period
@@ -263,8 +263,6 @@ def open(config: str | Path | None = None, warehouse: str | Path | None = None) 
     >>> import salesml as sm
     >>> wh = sm.open()
     """
-    settings = load_settings(str(config) if config else None)
-    if warehouse:
-        settings = settings.with_overrides(warehouse={"path": str(warehouse)})
+    settings = notebook_settings(config, warehouse)
     ensure_posted(settings)  # a missing warehouse is an error that says how to build one
     return Warehouse(settings)

@@ -1369,6 +1369,16 @@ def _validate(s: Settings, origin: str) -> None:
                 )
 
 
+def notebook_settings(config_path: str | os.PathLike | None = "", warehouse_path: str | os.PathLike | None = "") -> Settings:
+    """Settings as a notebook, the Python API or the workbench sees them: the config file
+    (``""`` / None: the usual resolution, see :func:`config_file`) with the warehouse file
+    overridden when one is given."""
+    settings = load_settings(config_path or None)
+    if warehouse_path:
+        settings = settings.with_overrides(warehouse={"path": str(warehouse_path)})
+    return settings
+
+
 def config_file(explicit: str | os.PathLike | None = None) -> Path | None:
     """The config file that applies: explicit, else $SALESML_CONFIG, else the salesml.toml of
     the working folder or of the nearest folder above it (a notebook's kernel runs in the

@@ -38,16 +38,15 @@ import plotly.graph_objects as go
 
 from salesml import registry, warehouse
 from salesml.accounting.performance import main_currency
-from salesml.config import EXPLORE_COMPARES, EXPLORE_GRAINS, Settings
+from salesml.config import EXPLORE_COMPARES, EXPLORE_GRAINS, Settings, notebook_settings
 from salesml.customers.rfm import rfm
 from salesml.customers.scores import stored_scores
 from salesml.errors import SalesmlError
 from salesml.explore import query as q
-from salesml.forecast import service as forecast_service
+from salesml.forecast import KIND as FORECAST_KIND
 from salesml.io.export import export_frame
 from salesml.reports.html import COLORS, cards, esc, note, view
 from salesml.reports.lang import Lang, add_columns, add_text
-from salesml.reports.performance import report_settings
 from salesml.scope import Scope, check_scope, parse_scope
 
 #: measures: key -> (column kind for formatting)
@@ -202,7 +201,7 @@ class Workbench:
     @classmethod
     def from_paths(cls, config_path: str = "", warehouse_path: str = "", scope: str = "company", lang: str = "en") -> Workbench:
         """The workbench of a notebook's parameters: "" = salesml.toml / $SALESML_CONFIG and its warehouse."""
-        return cls(report_settings(config_path, warehouse_path), scope, lang)
+        return cls(notebook_settings(config_path, warehouse_path), scope, lang)
 
     # ------------------------------------------------------------------ reading
 
@@ -223,8 +222,8 @@ class Workbench:
         """The latest stored forecast's rows within the scope (none when there is no forecast, or
         it is by a level wider than the scope: a team must not see its region's figures)."""
         try:
-            folder = registry.resolve(self.settings, forecast_service.KIND)
-            manifest = registry.manifest(self.settings, forecast_service.KIND, folder.name)
+            folder = registry.resolve(self.settings, FORECAST_KIND)
+            manifest = registry.manifest(self.settings, FORECAST_KIND, folder.name)
             df = pd.read_csv(folder / "forecast.csv", dtype={"unique_id": str}, parse_dates=["ds"])
         except (registry.RegistryError, OSError, ValueError):
             return pd.DataFrame(columns=["unique_id", "ds", "yhat", "lo", "hi"]), {}

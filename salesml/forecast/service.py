@@ -31,6 +31,7 @@ import pandas as pd
 from salesml import registry, warehouse
 from salesml.config import FORECAST_MODELS, RECONCILE_METHODS, ForecastSettings, Settings
 from salesml.errors import SalesmlError
+from salesml.forecast import KIND
 from salesml.forecast import inventory as I
 from salesml.forecast import reconcile as R
 from salesml.forecast.auto import (
@@ -62,8 +63,6 @@ from salesml.forecast.promotions import (
 
 #: levels of the sales hierarchy that can be reconciled
 HIERARCHY_LEVELS = ("company", "region", "team", "rep")
-#: the registry kind of stored forecasts
-KIND = "forecast"
 
 
 class ForecastError(SalesmlError, ValueError):

@@ -43,13 +43,14 @@ import plotly.graph_objects as go
 from salesml import registry
 from salesml.accounting import performance as perf
 from salesml.anonymous import LeftOut
+from salesml.config import notebook_settings
 from salesml.customers import churn
 from salesml.customers.churn_scorers import NAMES
 from salesml.customers.scores import scope_customers
 from salesml.reports import html as H
 from salesml.reports import summary as S
 from salesml.reports.lang import Lang, add_columns, add_text
-from salesml.reports.performance import report_settings, warehouse_connect
+from salesml.reports.performance import warehouse_connect
 from salesml.scope import Scope, check_scope, parse_scope
 
 METRICS = ("roc_auc", "pr_auc", "brier", "lift_top_decile")
@@ -652,7 +653,7 @@ class ChurnRiskReport:
 
     def __init__(self, as_of: str = "", scope: str = "company", version: str = "", config_path: str = "", warehouse: str = "",
                  allow_lookahead: bool = False, lang: str = ""):
-        self.settings = report_settings(config_path, warehouse)
+        self.settings = notebook_settings(config_path, warehouse)
         self.scope: Scope = parse_scope(scope)
         self.version = version or None
         self.missing = ""

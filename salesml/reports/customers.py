@@ -60,7 +60,7 @@ from plotly.subplots import make_subplots
 from salesml import warehouse
 from salesml.accounting import performance as perf
 from salesml.anonymous import LeftOut
-from salesml.config import SegmentSettings, WarningsSettings
+from salesml.config import SegmentSettings, WarningsSettings, notebook_settings
 from salesml.customers.clv import customer_clv
 from salesml.customers.clv import fit as fit_clv
 from salesml.customers.rfm import default_as_of, left_out, parse_as_of, rfm, score_matrix
@@ -75,7 +75,7 @@ from salesml.customers.segments import (
 from salesml.reports import html as H
 from salesml.reports import summary as S
 from salesml.reports.lang import Lang, add_columns, add_text
-from salesml.reports.performance import report_settings, warehouse_connect
+from salesml.reports.performance import warehouse_connect
 from salesml.scope import Scope, parse_scope
 
 #: CLV columns shown per customer when the lifetime-value model is available
@@ -404,7 +404,7 @@ class CustomerSegmentsReport:
     """Segments, clusters, migration and lifetime value of one scope's customers as of a day."""
 
     def __init__(self, as_of: str = "", scope: str = "company", config_path: str = "", warehouse: str = "", lang: str = ""):
-        self.settings = report_settings(config_path, warehouse)
+        self.settings = notebook_settings(config_path, warehouse)
         self.scope: Scope = parse_scope(scope)
         seg = self.settings.segments
         with warehouse_connect(self.settings) as con:

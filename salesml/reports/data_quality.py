@@ -27,11 +27,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from salesml.accounting import performance as perf
-from salesml.config import Settings
+from salesml.config import Settings, notebook_settings
 from salesml.reports import html as H
 from salesml.reports import summary as S
 from salesml.reports.lang import Lang, add_columns, add_text
-from salesml.reports.performance import report_settings, warehouse_connect
+from salesml.reports.performance import warehouse_connect
 
 #: quarantine reasons that need no fix in the file (the copy kept is loaded)
 NOTHING_TO_FIX = ("duplicates",)
@@ -541,7 +541,7 @@ class DataQualityReport:
 
     def __init__(self, batch: int = 0, load_period: str = "", config_path: str = "", warehouse: str = "", sample_rows: int = 0,
                  lang: str = ""):
-        self.settings = report_settings(config_path, warehouse)
+        self.settings = notebook_settings(config_path, warehouse)
         # rows of a long list shown on the page (0 = [report] top_n)
         self.sample_rows = sample_rows or self.settings.report.top_n
         if load_period and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", load_period):

@@ -66,7 +66,14 @@ from plotly.subplots import make_subplots
 
 from salesml import warehouse
 from salesml.accounting import performance as perf
-from salesml.config import FORECAST_MODELS, ConfigError, ForecastSettings, Settings, check_forecast
+from salesml.config import (
+    FORECAST_MODELS,
+    ConfigError,
+    ForecastSettings,
+    Settings,
+    check_forecast,
+    notebook_settings,
+)
 from salesml.customers.rfm import SegmentError, parse_as_of
 from salesml.errors import SalesmlError
 from salesml.forecast import auto, landing, reconcile
@@ -89,7 +96,7 @@ from salesml.insights import forecast_checks as FC
 from salesml.reports import html as H
 from salesml.reports import summary as S
 from salesml.reports.lang import LANGS, TEXT, Lang, add_columns, add_text
-from salesml.reports.performance import report_settings, warehouse_connect
+from salesml.reports.performance import warehouse_connect
 from salesml.reports.summary import Sentence
 from salesml.scope import Scope, check_scope, parse_scope
 
@@ -339,7 +346,7 @@ def build(
     ``freq``: D, W or M; ``horizon``: steps (0 = ``[forecast] horizon_<freq>``); ``models``:
     comma-separated candidates ("" = ``[forecast] models``); ``workers``: processes (0 =
     ``[forecast] workers``); ``lang``: en or zh ("" = ``[report] lang``)."""
-    settings = report_settings(config_path, warehouse)
+    settings = notebook_settings(config_path, warehouse)
     settings = settings.with_overrides(forecast={"models": parse_models(models, settings.forecast.models)})
     try:
         check_forecast(settings.forecast, settings.inventory, "report parameters")

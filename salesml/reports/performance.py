@@ -25,7 +25,7 @@ from salesml.accounting import bridge as B
 from salesml.accounting import performance as perf
 from salesml.accounting import scorecard as SC
 from salesml.accounting.commissions import statements
-from salesml.config import Settings, load_settings
+from salesml.config import Settings, notebook_settings
 from salesml.customers import crosssell as X
 from salesml.customers.assignment import assignment_suggestions
 from salesml.insights.warnings import Warnings, early_warnings
@@ -49,14 +49,6 @@ HEADLINE = [m for m in perf.MEASURES if m not in ("target_margin", "revenue_prev
 NO_MARGIN = "—"
 #: the rows of the bridge table and of the "where" sentences, per scope level
 SUB_LEVEL = {"company": "region", "region": "team", "team": "rep", "rep": "category"}
-
-
-def report_settings(config_path: str = "", warehouse_path: str = "") -> Settings:
-    """Settings as a report notebook sees them (its parameters override the config)."""
-    settings = load_settings(config_path or None)
-    if warehouse_path:
-        settings = settings.with_overrides(warehouse={"path": warehouse_path})
-    return settings
 
 
 @dataclass
@@ -165,7 +157,7 @@ class SalesPerformanceReport:
     """Figures, tables and charts for one period and one scope, in one language."""
 
     def __init__(self, period: str = "", scope: str = "company", config_path: str = "", warehouse: str = "", lang: str = ""):
-        self.settings = report_settings(config_path, warehouse)
+        self.settings = notebook_settings(config_path, warehouse)
         self.scope: Scope = parse_scope(scope)
         ps = self.settings.performance
         anon = self.settings.anonymous_customer_ids
