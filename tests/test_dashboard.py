@@ -181,6 +181,8 @@ return {
   trend: gd ? JSON.stringify((gd.data || []).map(t => [t.name || '', t.x || [], t.y || []])) : '',
   paths: gd ? [...gd.querySelectorAll('.plot path')].map(p => p.getAttribute('d')).join('|') : '',
   table: table ? table.innerText : '',
+  bars: (() => { const b = q('.salesml-breakdown.js-plotly-plot') || q('.salesml-breakdown .js-plotly-plot');
+                 return b && b.data && b.data[0] && b.data[0].x ? b.data[0].x.length : 0; })(),
 };""")
 
 
@@ -236,6 +238,10 @@ def test_dashboard_in_a_real_browser(server, browser, tmp_path):  # noqa: F811 -
     base, log = server
     browser.get(base + "/")
     first = _wait(browser, lambda s: s["ready"] and s["table"], 120, "the workbench did not draw its chart and table")
+    # the charts are drawn with the figures of the first render, not as they were made (empty)
+    drawn = _wait(browser, lambda s: s["bars"] > 0 and '[""' not in s["trend"][:3], 30, "the charts were drawn empty")
+    assert json.loads(drawn["trend"])[0][1], drawn["trend"]
+    first = drawn
 
     # code hidden, no traceback
     shown = browser.execute_script("""
@@ -255,6 +261,17 @@ return {cells: code.length, withInput: code.filter(c => !c.classList.contains('j
     after = _wait(browser, lambda s: s["ready"] and (s["trend"], s["paths"]) != (first["trend"], first["paths"])
                   and s["table"] != first["table"], 60, f"choosing region {options[1]!r} did not change both the chart and the table")
     assert after["table"].strip(), "the table went empty"
+
+    # a click on a bar drills into it: the breadcrumbs grow by the bar's member
+    from selenium.webdriver import ActionChains
+
+    crumbs = browser.find_element("css selector", ".salesml-crumbs").text
+    bar = browser.find_elements("css selector", ".salesml-breakdown .bars path, .salesml-breakdown.js-plotly-plot .bars path")[0]
+    ActionChains(browser).move_to_element(bar).pause(0.3).click().perform()
+    deadline = time.monotonic() + 30
+    while browser.find_element("css selector", ".salesml-crumbs").text == crumbs and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert browser.find_element("css selector", ".salesml-crumbs").text != crumbs, "a click on a bar did not drill into it"
     text = browser.execute_script("return document.body.innerText")
     assert "Traceback" not in text
 

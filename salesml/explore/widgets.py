@@ -13,6 +13,7 @@ the browser test.
 from __future__ import annotations
 
 import html
+from copy import deepcopy
 
 import ipywidgets as W
 import plotly.graph_objects as go
@@ -23,7 +24,8 @@ from salesml.reports.html import TEMPLATE, style
 
 #: the charts' look, set once when a chart is made: the controller's figures carry no
 #: template, so an update does not pay plotly's template validation (~35 ms a chart)
-_LAYOUT = {"template": TEMPLATE, "height": 340, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}}
+_LAYOUT = {"template": TEMPLATE, "height": 340, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+           "legend": {"orientation": "h", "y": -0.12}}
 
 
 class WorkbenchView:
@@ -70,7 +72,7 @@ class WorkbenchView:
         self.forecast_fig = go.FigureWidget(go.Figure(layout=_LAYOUT))
         self.forecast_note = W.HTML()
         self.customers = W.HTML()
-        overview = W.VBox([self.kpis, W.HBox([self.trend, self.breakdown]), self.crumbs, self.table, self.export])
+        overview = W.VBox([self.kpis, self.trend, self.breakdown, self.crumbs, self.table, self.export])
         self.tabs = W.Tab(children=[overview, W.VBox([self.forecast_note, self.forecast_fig]), self.customers])
         for i, title in enumerate(("Overview", "Forecast", "Customers")):
             self.tabs.set_title(i, title)
@@ -102,6 +104,7 @@ class WorkbenchView:
                 t.x, t.y = [], []
         with self.breakdown.batch_update():
             self.breakdown.data[0].x, self.breakdown.data[0].y = [], []
+        _keep_state(self.trend, self.breakdown)
 
     def _changed(self, name: str, value) -> None:
         if self._syncing:
@@ -182,6 +185,7 @@ class WorkbenchView:
             buttons.append(b)
         self.crumbs.children = buttons
         self._render_tab()
+        _keep_state(self.trend, self.breakdown)
 
     def _render_tab(self) -> None:
         """The forecast or customer tab, when it is the one shown."""
@@ -194,8 +198,19 @@ class WorkbenchView:
                 for t in fig.data:
                     self.forecast_fig.add_trace(t)
                 self.forecast_fig.layout.title = fig.layout.title
+            _keep_state(self.forecast_fig)
         elif self.tabs.selected_index == 2:
             self.customers.value = wb.customers_html()
+
+
+def _keep_state(*figures: go.FigureWidget) -> None:
+    """Make a chart's synced state its current figure. A FigureWidget sends each update to the
+    page as a change (restyle, relayout), and takes its whole figure into its state only when
+    it is displayed on its own; inside a box, a page that opens after an update (Voilà's
+    first render, a notebook reopened) would draw the chart as it was made: empty."""
+    for fig in figures:
+        fig._widget_layout = deepcopy(fig._layout_obj._props)
+        fig._widget_data = deepcopy(fig._data)
 
 
 def workbench(config_path: str = "", warehouse: str = "", scope: str = "company", lang: str = "en") -> W.Widget:
