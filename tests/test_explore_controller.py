@@ -194,3 +194,30 @@ def test_workbench_does_not_hold_the_warehouse(toy):
     with warehouse.connect(toy.warehouse_path) as con:  # a writer can open it right away
         warehouse.audit(con, "test")
     wb.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_view_speaks_the_language(toy, lang):
+    """Tiles, table, charts, both tabs (with a churn list) and the view's own labels: nothing
+    left untranslated, in English and in Chinese."""
+    from salesml.explore.widgets import WorkbenchView
+
+    with warehouse.connect(toy.warehouse_path) as con:
+        con.execute("INSERT INTO churn_scores (customer_id, as_of, version, risk, value_at_risk, owner_rep_id, scored_at) "
+                    "VALUES ('C1', DATE '2024-02-29', 'v0001', 0.8, 80, 'R1', now())")
+    wb = Workbench(toy, lang=lang)
+    view = WorkbenchView(wb)
+    wb.set(**FEB)
+    for compare in ("previous", "last_year", "target", "forecast", "none"):
+        wb.set(compare=compare)
+        page = wb.kpis_html() + wb.table_html() + str(wb.trend_figure().layout.title.text) + str(wb.breakdown_figure().layout.title.text)
+    _, churn, _ = wb.customers()
+    page += wb.customers_html() + wb.forecast_note()
+    assert len(churn) == 1 and "One Ltd" in page
+    assert not wb.L.missing, wb.L.missing
+    labels = [w.description for w in view.filters.values()] + [view.tabs.get_title(i) for i in range(3)]
+    if lang == "zh":
+        assert "Measure" not in labels and "Owner" not in page and "owner_rep_id" not in page
+    else:
+        assert "Owner" in page
+    wb.close()

@@ -55,10 +55,9 @@ GRAINS = EXPLORE_GRAINS
 COMPARES = EXPLORE_COMPARES
 #: the hierarchy from the widest to the narrowest
 LEVELS = ("company", "region", "team", "rep")
-#: the label of "no filter" in the options
-ALL = "all"
 
-add_columns({"member": ("text", "Member", "成员"), "risk": ("ratio", "Churn risk", "流失风险")})
+add_columns({"member": ("text", "Member", "成员"), "risk": ("ratio", "Churn risk", "流失风险"),
+             "owner_rep_id": ("text", "Owner", "负责人"), "owner_name": ("text", "Owner's name", "负责人姓名")})
 add_text(
     {
         "wb_measure_revenue": ("Revenue (net)", "净收入"),
@@ -74,6 +73,7 @@ add_text(
         "wb_vs": ("{delta} vs {what}", "较{what} {delta}"),
         "wb_attainment": ("{pct} of target", "目标达成 {pct}"),
         "wb_all": ("All", "全部"),
+        "wb_any": ("all", "全部"),
         "wb_others": ("others ({n})", "其他（{n}）"),
         "wb_no_target": ("targets are set for revenue of regions, teams and reps: no target for this selection",
                          "目标只针对区域、团队和销售代表的收入：此选择没有目标"),
@@ -254,7 +254,7 @@ class Workbench:
         p = self.options.products
         if sel.category:
             p = p[p["category"] == sel.category]
-        first = [(ALL, "")]
+        first = [(self.L.t("wb_any"), "")]
         reps = h.drop_duplicates("rep")
         return {
             "region": first + [(v, v) for v in sorted(set(self.options.hierarchy["region"]))],

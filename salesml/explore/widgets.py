@@ -21,6 +21,21 @@ import plotly.graph_objects as go
 from salesml.errors import SalesmlError
 from salesml.explore.controller import COMPARES, GRAINS, MEASURES, Workbench
 from salesml.reports.html import TEMPLATE, style
+from salesml.reports.lang import add_text
+
+add_text(
+    {
+        "wb_from": ("From", "开始"),
+        "wb_to": ("To", "结束"),
+        "wb_measure": ("Measure", "指标"),
+        "wb_grain": ("Grain", "粒度"),
+        "wb_compare": ("Compare", "对比"),
+        "wb_compare_none": ("none", "无"),
+        "wb_tab_overview": ("Overview", "概览"),
+        "wb_tab_forecast": ("Forecast", "预测"),
+        "wb_tab_customers": ("Customers", "客户"),
+    }
+)
 
 #: the charts' look, set once when a chart is made: the controller's figures carry no
 #: template, so an update does not pay plotly's template validation (~35 ms a chart)
@@ -35,19 +50,19 @@ class WorkbenchView:
         self.wb = wb
         self._syncing = False
         L, sel = wb.L, wb.selection
-        self.start = W.DatePicker(value=sel.start, description="From")
-        self.end = W.DatePicker(value=sel.end, description="To")
+        self.start = W.DatePicker(value=sel.start, description=L.t("wb_from"))
+        self.end = W.DatePicker(value=sel.end, description=L.t("wb_to"))
         self.region = W.Dropdown(description=L.label("region"))
         self.team = W.Dropdown(description=L.label("team"))
         self.rep = W.Dropdown(description=L.label("rep_id"))
         self.category = W.Dropdown(description=L.label("category"))
-        self.product = W.Combobox(description=L.label("product_id"), placeholder="all", ensure_option=True)
+        self.product = W.Combobox(description=L.label("product_id"), placeholder=L.t("wb_any"), ensure_option=True)
         self.segment = W.Dropdown(description=L.label("segment"))
         self.channel = W.Dropdown(description=L.label("channel"))
-        self.measure = W.Dropdown(options=[(wb.label(m), m) for m in MEASURES], value=sel.measure, description="Measure")
-        self.grain = W.ToggleButtons(options=[(L.t(f"wb_grain_{g}"), g) for g in GRAINS], value=sel.grain, description="Grain")
-        self.compare = W.Dropdown(options=[("none", "none")] + [(L.t(f"wb_compare_{c}"), c) for c in COMPARES if c != "none"],
-                                  value=sel.compare, description="Compare")
+        self.measure = W.Dropdown(options=[(wb.label(m), m) for m in MEASURES], value=sel.measure, description=L.t("wb_measure"))
+        self.grain = W.ToggleButtons(options=[(L.t(f"wb_grain_{g}"), g) for g in GRAINS], value=sel.grain, description=L.t("wb_grain"))
+        self.compare = W.Dropdown(options=[(L.t("wb_compare_none"), "none")] + [(L.t(f"wb_compare_{c}"), c) for c in COMPARES if c != "none"],
+                                  value=sel.compare, description=L.t("wb_compare"))
         self.filters = {"start": self.start, "end": self.end, "region": self.region, "team": self.team, "rep": self.rep,
                         "category": self.category, "product": self.product, "segment": self.segment, "channel": self.channel,
                         "measure": self.measure, "grain": self.grain, "compare": self.compare}
@@ -69,13 +84,14 @@ class WorkbenchView:
         self.export_xlsx.on_click(lambda _b: self._export("xlsx"))
         self.export_csv.on_click(lambda _b: self._export("csv"))
         self.export = W.HBox([self.export_xlsx, self.export_csv, self.export_note]).add_class("salesml-export")
-        self.forecast_fig = go.FigureWidget(go.Figure(layout=_LAYOUT))
+        # the band's edges, the forecast and the target: traces updated in place (see _keep_state)
+        self.forecast_fig = go.FigureWidget(go.Figure([go.Scatter(x=[], y=[], visible=False) for _ in range(4)], layout=_LAYOUT))
         self.forecast_note = W.HTML()
         self.customers = W.HTML()
         overview = W.VBox([self.kpis, self.trend, self.breakdown, self.crumbs, self.table, self.export])
         self.tabs = W.Tab(children=[overview, W.VBox([self.forecast_note, self.forecast_fig]), self.customers])
-        for i, title in enumerate(("Overview", "Forecast", "Customers")):
-            self.tabs.set_title(i, title)
+        for i, tab in enumerate(("overview", "forecast", "customers")):
+            self.tabs.set_title(i, L.t(f"wb_tab_{tab}"))
         self.tabs.add_class("salesml-tabs")
         self.tabs.observe(lambda _c: self._guard(self._render_tab), names="selected_index")
         for name, w in self.filters.items():
@@ -194,9 +210,11 @@ class WorkbenchView:
             self.forecast_note.value = html.escape(wb.forecast_note())
             fig = wb.forecast_figure()
             with self.forecast_fig.batch_update():
-                self.forecast_fig.data = []
-                for t in fig.data:
-                    self.forecast_fig.add_trace(t)
+                for i, t in enumerate(self.forecast_fig.data):
+                    if i < len(fig.data):
+                        t.update({k: v for k, v in fig.data[i].to_plotly_json().items() if k != "type"}, visible=True)
+                    else:
+                        t.update(x=[], y=[], visible=False)
                 self.forecast_fig.layout.title = fig.layout.title
             _keep_state(self.forecast_fig)
         elif self.tabs.selected_index == 2:
