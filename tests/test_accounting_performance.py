@@ -344,3 +344,97 @@ def test_customers_count_identified_customers_only(tmp_path):
     assert float(plain["revenue"].iloc[0]) == float(guests_out["revenue"].iloc[0]) == 40.0
     assert int(plain["customers"].iloc[0]) == 3  # GUEST counted as one customer when not said
     assert int(guests_out["customers"].iloc[0]) == 2
+
+
+# --------------------------------------------------------------------------- a year
+
+
+def test_a_year_by_hand(con):
+    """2024 is January and February together (see the module's docstring)."""
+    c = row(perf.performance(con, "2024", "company"), period="2024")
+    assert (c["gross_sales"], c["returns"], c["revenue"], c["margin"]) == (960, 100, 860, 424)  # 400 + 560, 50 + 50, ...
+    assert c["adjustments"] == 0
+    assert c["orders"] == 8  # SO1-SO3 and SO5-SO9: distinct over the year
+    assert c["customers"] == 3  # C1, C2, C3 bought in both months: counted once, not 3 + 3
+    assert c["aov"] == pytest.approx(960 / 8)
+    assert c["target_revenue"] == 350 + 610 and c["target_margin"] == 140 + 244
+    assert c["attainment_pct"] == pytest.approx(860 / 960 * 100)
+    assert c["margin_pct"] == pytest.approx(424 / 860 * 100)
+    assert c["gap_to_target"] == 100
+    # data ends 2024-02-25: 366 days in 2024, 31 + 25 covered
+    assert c["projected_revenue"] == pytest.approx(860 * 366 / 56)
+    # no 2023, and a year has no previous month
+    assert pd.isna(c["revenue_last_year"]) and pd.isna(c["growth_yoy_pct"])
+    assert pd.isna(c["revenue_prev_month"]) and pd.isna(c["growth_mom_pct"])
+
+    reps = perf.performance(con, "2024", "rep")
+    # R2: in T1 in January (200 - 50, target 100) and until 02-14 (SO5 50, its return RT2 -50);
+    # in T2 from 02-15 (SO6 100, February's target 160)
+    old, new = row(reps, rep_id="R2", team="T1"), row(reps, rep_id="R2", team="T2")
+    assert (old["gross_sales"], old["returns"], old["revenue"], old["target_revenue"]) == (250, 100, 150, 100)
+    assert (old["orders"], old["customers"]) == (2, 1)
+    assert (new["revenue"], new["margin"], new["target_revenue"]) == (100, 40, 160)
+    r1 = row(reps, rep_id="R1")
+    assert (r1["revenue"], r1["margin"], r1["orders"], r1["target_revenue"]) == (350, 150, 2, 350)  # margin 70 + 80
+    r3 = row(reps, rep_id="R3")
+    assert (r3["revenue"], r3["target_revenue"]) == (250, 350)
+    # R3 (250) leads T2 over R2 (100); in T1, R1 (350) leads R2 (150)
+    assert (r3["rank_in_team"], new["rank_in_team"], r1["rank_in_team"], old["rank_in_team"]) == (1, 2, 1, 2)
+    teams = perf.performance(con, "2024", "team")
+    assert row(teams, team="T1")["revenue"] == 500 and row(teams, team="T2")["revenue"] == 350
+    assert row(perf.performance(con, "2024", "region"), region="East")["revenue"] == 510  # T1 + the house sale 10
+
+
+@pytest.mark.parametrize("year", ["2025", "2026"])
+def test_a_year_is_its_months_together(small_demo, year):
+    """On the small demo (data to 2026-06-30, two closed months): a year's money and targets are
+    its months' summed per key, its orders and customers are distinct over the year, and it
+    grows on the year before."""
+    keys = {"rep": ["rep_id", "team", "region"], "team": ["team", "region"], "region": ["region"]}
+    with warehouse.connect(small_demo.warehouse_path, read_only=True) as c:
+        for by, k in keys.items():
+            y = perf.performance(c, year, by).set_index(k).sort_index()
+            ms = pd.concat([perf.performance(c, f"{year}-{m:02d}", by) for m in range(1, 13)])
+            summed = ms.groupby(k)[perf.ADDITIVE].sum(min_count=1).sort_index()
+            assert list(y.index) == list(summed.index), by
+            for col in perf.ADDITIVE:
+                assert y[col].astype(float).to_numpy() == pytest.approx(summed[col].astype(float).to_numpy(), abs=0.005, nan_ok=True), (by, col)
+        company = perf.performance(c, year, "company").iloc[0]
+        orders, customers, revenue, adjustments = c.execute(
+            "SELECT count(DISTINCT order_id) FILTER (WHERE kind = 'sale' AND amount > 0),"
+            " count(DISTINCT customer_id) FILTER (WHERE kind = 'sale' AND amount > 0),"
+            " sum(amount), sum(amount) FILTER (WHERE period <> origin_period) FROM ledger WHERE period LIKE ? || '-%'",
+            [year],
+        ).fetchall()[0]
+        before = c.execute("SELECT sum(amount) FROM ledger WHERE period LIKE ? || '-%'", [str(int(year) - 1)]).fetchall()[0][0]
+    assert (company["orders"], company["customers"]) == (orders, customers)
+    assert float(company["revenue"]) == pytest.approx(float(revenue), abs=0.005)
+    assert float(company["adjustments"]) == pytest.approx(float(adjustments or 0), abs=0.005)
+    assert float(company["revenue_last_year"]) == pytest.approx(float(before), abs=0.005)
+    assert company["growth_yoy_pct"] == pytest.approx((float(revenue) - float(before)) / float(before) * 100)
+    assert pd.isna(company["revenue_prev_month"])
+    if year == "2026":  # the year the data ends in: projected at its run rate over 181 of 365 days
+        assert company["adjustments"] != 0  # returns after the demo's closes
+        assert company["projected_revenue"] == pytest.approx(float(revenue) * 365 / 181)
+
+
+def test_a_period_is_a_month_or_a_year(con):
+    for bad in ["2024-13", "24", "2024-1", "20245", "", "0000"]:
+        with pytest.raises(months.PeriodError, match="YYYY-MM nor a year YYYY"):
+            perf.performance(con, bad, "company")
+    assert perf.parse_perf_period(" 2024 ") == "2024" and perf.parse_perf_period("2024-02") == "2024-02"
+
+
+def test_perf_command_for_a_year(toy):
+    import json
+
+    from tests.test_cli import run
+
+    env = {"SALESML_WAREHOUSE": str(toy.warehouse_path)}
+    rows = json.loads(run("perf", "--period", "2024", "--by", "company", "--format", "json", cwd=toy.root, env_extra=env).stdout)
+    assert len(rows) == 1 and rows[0]["period"] == "2024"
+    assert (rows[0]["revenue"], rows[0]["orders"], rows[0]["customers"], rows[0]["target_revenue"]) == (860, 8, 3, 960)
+    table = run("perf", "--period", "2024", "--by", "team", cwd=toy.root, env_extra=env)
+    assert "performance 2024 by team" in table.stdout.replace("\n", " ") and "growth_mom_pct" not in table.stdout
+    bad = run("perf", "--period", "20245", cwd=toy.root, env_extra=env, check=False)
+    assert bad.returncode == 1 and "YYYY-MM nor a year YYYY" in bad.stderr and "Traceback" not in bad.stderr

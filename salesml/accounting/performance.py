@@ -40,17 +40,27 @@ Definitions
   (a straight-line run rate) and ``projected_attainment_pct`` its attainment.
 * A team's target is its own (a target row with the team and no rep) if it has one, else
   the sum of its reps' targets; a region's likewise (its own, else its teams').
+* A **year** (``period="2026"``, :func:`performance` only) is its twelve months' ledger entries
+  taken together: money, margin and targets are the sums of the months' (each month's target
+  attributed as in that month, so a rep who moved team has a row per team with each team's
+  months), ``orders`` and ``customers`` count distinct orders / customers over the year (not
+  a sum of the months'), ``adjustments`` are the entries posted in a month other than their
+  sale's. ``revenue_last_year`` / ``growth_yoy_pct`` compare with the previous year;
+  ``revenue_prev_month`` / ``growth_mom_pct`` are empty. For the year the data ends in,
+  before its last day, ``projected_revenue`` is the year's straight-line run rate.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import date
 
 import duckdb
 import pandas as pd
 
 from salesml.config import PerformanceSettings
-from salesml.periods import parse_period, period_bounds, period_range, shift_period
+from salesml.periods import PeriodError, parse_period, period_bounds, period_range, shift_period
 from salesml.scope import Scope, ScopeError, check_scope, parse_scope
 
 LEVELS = ("rep", "team", "region", "company")
@@ -90,6 +100,32 @@ MEASURES = [
 
 #: measures that add up across the hierarchy
 ADDITIVE = ["gross_sales", "returns", "corrections", "adjustments", "revenue", "margin", "target_revenue", "target_margin"]
+
+
+def parse_perf_period(text: str) -> str:
+    """A month ``YYYY-MM`` or a year ``YYYY`` (what :func:`performance` takes), checked."""
+    t = (text or "").strip() if isinstance(text, str) else str(text)
+    if re.fullmatch(r"\d{4}", t) and t != "0000":
+        return t
+    try:
+        return parse_period(t)
+    except PeriodError:
+        raise PeriodError(f"period {text!r} is neither a month YYYY-MM nor a year YYYY (e.g. 2026-10 or 2026)") from None
+
+
+def is_year(period: str) -> bool:
+    """Whether ``period`` (as :func:`parse_perf_period` returns it) is a year."""
+    return len(period) == 4
+
+
+def period_months(period: str) -> tuple[str, str]:
+    """First and last month of a month (itself twice) or a year (January, December)."""
+    return (f"{period}-01", f"{period}-12") if is_year(period) else (period, period)
+
+
+def _bucket(column: str, year: bool) -> str:
+    """SQL: the period a month column ``YYYY-MM`` counts in: itself, or its year."""
+    return f"left({column}, 4)" if year else column
 
 
 def main_currency(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -141,12 +177,13 @@ def margin_note(row: dict | pd.Series) -> str | None:
     return None
 
 
-def _attributed_sql() -> str:
+def _attributed_sql(year: bool = False) -> str:
     """Ledger entries of the periods asked for (already attributed to rep, team and region),
-    each with ``cost_known`` (its line has a cost)."""
+    each with ``cost_known`` (its line has a cost); ``period`` is the entry's month, or its
+    year when ``year`` (``month`` is always the month)."""
     return f"""
     h AS (
-        SELECT l.period, l.origin_period, l.kind, l.order_id, l.line_no, l.customer_id, l.product_id, l.rep_id,
+        SELECT {_bucket("l.period", year)} AS period, l.period AS month, l.origin_period, l.kind, l.order_id, l.line_no, l.customer_id, l.product_id, l.rep_id,
                l.team, l.region, l.amount, l.margin, coalesce(l.rep_id, $un) AS rep_key,
                {cost_known_sql()} AS cost_known
         FROM ledger l {COST_JOIN}
@@ -206,7 +243,7 @@ def _target_source(keys: list[str], scope_level: str) -> str:
     return "tgt_region"
 
 
-def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company") -> str:
+def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company", year: bool = False) -> str:
     key_list = "".join(f"{k}, " for k in keys)
     using = ", ".join(["period", *keys])
     reps_count = "count(DISTINCT rep_key) FILTER (WHERE rep_key <> $un) AS reps," if "rep_key" not in keys else ""
@@ -217,8 +254,8 @@ def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company"
                coalesce(sum(amount) FILTER (WHERE kind = 'sale'), 0) AS gross_sales,
                coalesce(-sum(amount) FILTER (WHERE kind = 'return'), 0) AS returns,
                coalesce(sum(amount) FILTER (WHERE kind IN ('correction', 'reassignment')), 0) AS corrections,
-               coalesce(sum(amount) FILTER (WHERE period <> origin_period), 0) AS adjustments,
-               CASE WHEN bool_or(cost_known) THEN coalesce(sum(margin) FILTER (WHERE period <> origin_period), 0) END
+               coalesce(sum(amount) FILTER (WHERE month <> origin_period), 0) AS adjustments,
+               CASE WHEN bool_or(cost_known) THEN coalesce(sum(margin) FILTER (WHERE month <> origin_period), 0) END
                    AS adjustments_margin,
                sum(amount) AS revenue,
                {margin} AS margin,
@@ -233,7 +270,8 @@ def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company"
         GROUP BY ALL
     ),
     tgt_agg AS (
-        SELECT period, {key_list} sum(target_revenue) AS target_revenue, sum(target_margin) AS target_margin
+        SELECT {_bucket("period", year)} AS period, {key_list} sum(target_revenue) AS target_revenue,
+               sum(target_margin) AS target_margin
         FROM {_target_source(keys, scope_level)} WHERE {prefilter}
         GROUP BY ALL
     ),
@@ -242,14 +280,16 @@ def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company"
     )"""
 
 
-def _comparison_sql(keys: list[str], prefilter: str) -> str:
+def _comparison_sql(keys: list[str], prefilter: str, year: bool = False) -> str:
     """``cmp``: the revenue of the comparison months ($prev, $ly) per key — the one measure a
-    comparison shows, from the ledger alone (no costs, targets or months in between)."""
+    comparison shows, from the ledger alone (no costs, targets or months in between). For a
+    year, the previous year's ($ly) months."""
     key_list = "".join(f"{k}, " for k in keys)
+    where = "period >= $ly || '-01' AND period <= $ly || '-12'" if year else "period = $prev OR period = $ly"
     return f"""
     hc AS (
-        SELECT period, team, region, coalesce(rep_id, $un) AS rep_key, amount
-        FROM ledger WHERE period = $prev OR period = $ly
+        SELECT {_bucket("period", year)} AS period, team, region, coalesce(rep_id, $un) AS rep_key, amount
+        FROM ledger WHERE {where}
     ),
     cmp AS (
         SELECT period, {key_list} sum(amount) AS revenue FROM hc WHERE {prefilter} GROUP BY ALL
@@ -274,12 +314,15 @@ def _params(settings: PerformanceSettings, first: str, last: str, extra: dict | 
 
 
 def run_rate_factor(con: duckdb.DuckDBPyConnection, period: str) -> float | None:
-    """For the month the data ends in, before its last day: days in the month / days
-    covered (a straight-line run rate). None for a complete month."""
+    """For the month (or year) the data ends in, before its last day: days in the period /
+    days covered (a straight-line run rate). None for a complete period."""
     last = con.execute("SELECT max(order_date) FROM order_lines").fetchall()[0][0]
-    if last is None or f"{last:%Y-%m}" != period:
+    if last is None or f"{last:%Y-%m}"[: len(period)] != period:
         return None
-    start, stop = period_bounds(period)
+    if is_year(period):
+        start, stop = date(int(period), 1, 1), date(int(period) + 1, 1, 1)
+    else:
+        start, stop = period_bounds(period)
     days, elapsed = (stop - start).days, (last - start).days + 1
     return None if elapsed >= days else days / elapsed
 
@@ -333,7 +376,8 @@ def performance(
     settings: PerformanceSettings | None = None,
     anonymous: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Performance of every rep / team / region (or the company) in ``period``.
+    """Performance of every rep / team / region (or the company) in ``period``: a month
+    ``YYYY-MM`` or a year ``YYYY`` (its months together; see the module's definitions).
 
     With a ``scope``, only rows inside it are returned (ranks are still among all peers,
     so a rep sees their rank in the team, but no one else's row). ``customers`` counts
@@ -342,21 +386,24 @@ def performance(
     """
     if by not in LEVELS:
         raise ValueError(f"by must be one of {', '.join(LEVELS)}, got {by!r}")
-    period = parse_period(period)
+    period = parse_perf_period(period)
     scope = parse_scope(scope)
     check_scope(con, scope)
     settings = settings or PerformanceSettings()
     keys = _KEYS[by]
-    prev, ly = shift_period(period, -1), shift_period(period, -12)
+    year = is_year(period)
+    first, last = period_months(period)
+    # a year compares with the year before (and has no "previous month")
+    prev, ly = (None, f"{int(period) - 1:04d}") if year else (shift_period(period, -1), shift_period(period, -12))
     join_on = " AND ".join(f"c.{k} = {{a}}.{k}" for k in keys) or "TRUE"
     scope_cond, scope_params = _post_scope(scope, by)
     key_cols = ", ".join(f"c.{k}" for k in keys)
     sql = f"""
-    WITH {_attributed_sql()},
-    {_aggregate_sql(keys, "TRUE")},
-    {_comparison_sql(keys, "TRUE")},
+    WITH {_attributed_sql(year)},
+    {_aggregate_sql(keys, "TRUE", year=year)},
+    {_comparison_sql(keys, "TRUE", year)},
     cur AS (SELECT * FROM agg WHERE period = $period),
-    prv AS (SELECT * FROM cmp WHERE period = $prev),
+    prv AS (SELECT * FROM cmp WHERE {"FALSE" if year else "period = $prev"}),
     lyr AS (SELECT * FROM cmp WHERE period = $ly),
     result AS (
         SELECT c.period{", " + key_cols if keys else ""}{", c.reps" if by in ("team", "region", "company") else ""},
@@ -370,7 +417,7 @@ def performance(
     df = _run(
         con,
         sql,
-        _params(settings, period, period, {"period": period, "prev": prev, "ly": ly, "anon": list(anonymous), **scope_params}),
+        _params(settings, first, last, {"period": period, "prev": prev, "ly": ly, "anon": list(anonymous), **scope_params}),
     )
     return _finish(con, df, by)
 

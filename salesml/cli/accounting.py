@@ -31,25 +31,41 @@ from salesml.cli.base import (
 
 @app.command()
 def perf(
-    period: Annotated[str | None, typer.Option(help="month YYYY-MM (default: latest complete month)")] = None,
+    period: Annotated[
+        str | None, typer.Option(help="month YYYY-MM or year YYYY (its months together; default: latest complete month)")
+    ] = None,
     by: Annotated[Level, typer.Option("--by", help="level of the rows")] = Level.rep,
     scope: Annotated[str, typer.Option(help="company, region:NAME, team:ID or rep:ID")] = "company",
     fmt: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
     config: ConfigOpt = None,
 ) -> None:
-    """Performance per rep / team / region / company for one month.
+    """Performance per rep / team / region / company for one month or one year.
 
     Margin counts the lines that carry a cost: with no cost loaded it is empty, not 0, and
-    margin_coverage_pct says what share of revenue the margin covers."""
-    from salesml.accounting.performance import margin_note
+    margin_coverage_pct says what share of revenue the margin covers. A year sums its months'
+    money and targets, counts distinct orders and customers over the year and compares with
+    the year before; commissions are monthly (`salesml commission`)."""
+    from salesml.accounting.performance import is_year, margin_note, parse_perf_period, performance
+    from salesml.periods import PeriodError
 
-    wh, p = api_handle(config, period)
-    df = wh.perf(p, by.value, scope)
+    try:
+        asked = parse_perf_period(period) if period else None
+    except PeriodError as e:
+        _fail(str(e))
+    if asked and is_year(asked):
+        wh, _ = api_handle(config, None)
+        p = asked
+        with wh.reader() as con:
+            df = performance(con, p, by.value, scope, wh.settings.performance, wh.settings.anonymous_customer_ids)
+    else:
+        wh, p = api_handle(config, asked)
+        df = wh.perf(p, by.value, scope)
     if fmt == Fmt.table:
         if not period:
             err.print(f"period {p} (latest complete month)", highlight=False)
         hidden = ("period", "gross_sales", "returns", "corrections", "adjustments_margin", "margin", "target_margin",
                   "revenue_prev_month", "revenue_last_year", "projected_revenue", "plan")
+        hidden += ("growth_mom_pct",) if is_year(p) else ()  # a year has no previous month
         covered = df["margin_coverage_pct"].isna() | (df["margin_coverage_pct"] >= 99.95)
         cols = [c for c in df.columns if c not in hidden and (c != "margin_coverage_pct" or not covered.all())]
         emit(df[cols], "table", title=f"performance {p} by {by.value} (all columns: --format csv|json)")
