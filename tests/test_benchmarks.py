@@ -68,3 +68,16 @@ def test_the_posting_benchmark_posts_the_same_entries_both_ways(small_demo, tmp_
     r = json.loads(capsys.readouterr().out)
     assert r["incremental"]["incremental"] is True and r["full"]["incremental"] is False
     assert r["incremental"]["entries"] == r["full"]["entries"] >= 50 and r["full"]["ledger_rows"] > 1000
+
+
+def test_the_perf_benchmark_gives_the_same_figures_three_ways(small_demo, capsys):
+    """salesml, the hand-written SQL and pandas agree to the cent for a month and a year
+    (the benchmark asserts it before timing) on the small demo."""
+    from benchmarks import perf as perf_bench
+
+    args = ["--warehouse", str(small_demo.warehouse_path), "--period", "2026-05,2025", "--repeat", "1", "--no-memory", "--json"]
+    assert perf_bench.main(args) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["period"] for r in rows] == ["2026-05", "2025"]
+    for r in rows:
+        assert 0 < r["period_entries"] < r["ledger_entries"] and r["salesml_s"] > 0 and r["pandas_s"] > 0
