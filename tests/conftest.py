@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +24,20 @@ def make_settings(root: Path, **sections) -> Settings:
     s = dataclasses.replace(Settings(), root=root)
     s = s.with_overrides(warehouse={"path": str(root / "warehouse.duckdb")}, demo={"out_dir": str(root / "raw")})
     return s.with_overrides(**sections) if sections else s
+
+
+#: cheap forecast candidates and short backtests: what the tests that forecast a demo set
+FAST_FORECAST = {"models": ["seasonal_naive", "theta"], "windows": 2, "workers": 1}
+
+
+def write_config(folder: Path, warehouse: Path, forecast: dict | None = None) -> Path:
+    """A salesml.toml in ``folder`` (as a user writes one) on ``warehouse``, its models kept in
+    ``folder/models``, with ``[forecast]`` settings (default :data:`FAST_FORECAST`)."""
+    lines = ["[warehouse]", f"path = {json.dumps(str(warehouse))}", "[models]", f"dir = {json.dumps(str(folder / 'models'))}", "[forecast]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in (FAST_FORECAST if forecast is None else forecast).items()]
+    cfg = folder / "salesml.toml"
+    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return cfg
 
 
 def load_toy(settings: Settings, tables=TOY_TABLES):

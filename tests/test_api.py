@@ -17,7 +17,7 @@ import pytest
 import salesml as sm
 from salesml import warehouse
 from salesml.errors import SalesmlError
-from tests.conftest import TOY
+from tests.conftest import TOY, write_config
 
 
 def toy_revenue_by_rep_month() -> dict[tuple[str, str], Decimal]:
@@ -137,14 +137,7 @@ def test_clear_errors(toy_wh, no_config):
 
 @pytest.fixture(scope="module")
 def demo_wh(small_demo, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("api")
-    cfg = folder / "salesml.toml"
-    cfg.write_text(
-        f"[warehouse]\npath = {json.dumps(str(small_demo.warehouse_path))}\n"
-        f"[models]\ndir = {json.dumps(str(folder / 'models'))}\n"
-        '[forecast]\nmodels = ["seasonal_naive", "theta"]\nwindows = 2\nworkers = 1\n',
-        encoding="utf-8",
-    )
+    cfg = write_config(tmp_path_factory.mktemp("api"), small_demo.warehouse_path)
     return sm.open(cfg)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from salesml.reports import forecast as forecast_report
+from tests.conftest import write_config
 from tests.test_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,13 +59,8 @@ def test_prophet_retail_through_the_import_path(tmp_path):
 def fast(small_demo, tmp_path_factory):
     """The small demo with fast candidate models (a config file, as a user would set it)."""
     folder = tmp_path_factory.mktemp("fc")
-    cfg = folder / "salesml.toml"
-    cfg.write_text(
-        f'[warehouse]\npath = {json.dumps(str(small_demo.warehouse_path))}\n'
-        f'[models]\ndir = {json.dumps(str(folder / "models"))}\n'
-        '[forecast]\nmodels = ["seasonal_naive", "tsb"]\nproduct_models = ["tsb"]\nwindows = 2\nworkers = 1\n',
-        encoding="utf-8",
-    )
+    write_config(folder, small_demo.warehouse_path,
+                 {"models": ["seasonal_naive", "tsb"], "product_models": ["tsb"], "windows": 2, "workers": 1})
     return folder
 
 

@@ -67,7 +67,7 @@ def test_workbench_in_jupyterlab(toy_wh, tmp_path, browser):  # noqa: F811 - bro
 
     from selenium.webdriver.support.ui import Select
 
-    from tests.test_dashboard import BROWSER, ROOT
+    from tests.test_dashboard import BROWSER, ROOT, _free_port
 
     if BROWSER.args[0]:
         pytest.skip(BROWSER.kwargs["reason"])
@@ -75,9 +75,7 @@ def test_workbench_in_jupyterlab(toy_wh, tmp_path, browser):  # noqa: F811 - bro
     (project / "notebooks").mkdir(parents=True)
     shutil.copy(ROOT / "notebooks" / "explore.ipynb", project / "notebooks" / "explore.ipynb")
     (project / "salesml.toml").write_text(f"[warehouse]\npath = {json.dumps(str(toy_wh.warehouse_path))}\n", encoding="utf-8")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SALESML_")}
     log = open(tmp_path / "lab.log", "wb")  # noqa: SIM115 - closed below
     lab = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",

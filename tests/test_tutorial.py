@@ -11,18 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import write_config
+
 TUTORIAL = Path(__file__).resolve().parents[1] / "notebooks" / "tutorial.ipynb"
 
 
 @pytest.mark.notebook
 def test_tutorial_runs_under_nbval(small_demo, tmp_path):
-    cfg = tmp_path / "salesml.toml"
-    cfg.write_text(  # the demo's warehouse; fast forecast candidates keep the run short
-        f"[warehouse]\npath = {json.dumps(str(small_demo.warehouse_path))}\n"
-        f"[models]\ndir = {json.dumps(str(tmp_path / 'models'))}\n"
-        '[forecast]\nmodels = ["seasonal_naive", "theta"]\nwindows = 2\nworkers = 1\n',
-        encoding="utf-8",
-    )
+    cfg = write_config(tmp_path, small_demo.warehouse_path)  # the demo's warehouse; fast forecast candidates
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESML_")} | {"SALESML_CONFIG": str(cfg)}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "--nbval-lax", str(TUTORIAL)],
