@@ -43,7 +43,7 @@ from salesml.accounting import kpis as _kpis
 from salesml.accounting.bridge import revenue_bridge
 from salesml.accounting.commissions import statements, with_commission
 from salesml.accounting.ledger import ensure_posted
-from salesml.accounting.performance import performance
+from salesml.accounting.performance import is_year, parse_perf_period, performance
 from salesml.config import Settings, notebook_settings
 from salesml.customers import rfm as _rfm
 from salesml.customers.scores import stored_scores
@@ -112,18 +112,19 @@ class Warehouse:
     # ------------------------------------------------------------------ accounting
 
     def perf(self, period: str | None = None, by: str = "rep", scope: str = "company") -> pd.DataFrame:
-        """Performance of one month per ``rep`` / ``team`` / ``region`` / ``company``: revenue
-        (gross sales, returns, corrections, net), margin and its coverage, orders, customers,
-        average order value, target and attainment, growth vs the previous month and the same
-        month last year, run rate and rank; per rep also the commission plan and commission.
-        ``period``: ``YYYY-MM`` (default: the latest complete month). As ``salesml perf``.
+        """Performance of one month (or year) per ``rep`` / ``team`` / ``region`` / ``company``:
+        revenue (gross sales, returns, corrections, net), margin and its coverage, orders,
+        customers, average order value, target and attainment, growth vs the previous month and
+        the same month last year, run rate and rank; per rep of a month also the commission plan
+        and commission. ``period``: ``YYYY-MM``, or ``YYYY`` for a year's months together
+        (default: the latest complete month). As ``salesml perf``.
 
         >>> wh.perf("2026-05", by="team", scope="region:North")[["team", "revenue", "attainment_pct"]]
         """
         with self.reader() as con:
-            p = self._period(con, period)
+            p = parse_perf_period(period) if period else latest_complete_period(con)
             df = performance(con, p, by, scope, self.settings.performance, self.settings.anonymous_customer_ids)
-            if by == "rep" and len(df):
+            if by == "rep" and len(df) and not is_year(p):  # commissions are monthly
                 summary, _ = statements(con, p, self.settings, scope if scope != "company" else None)
                 df = with_commission(df, summary[["rep_id", "plan", "commission"]], summary)
         return df

@@ -155,3 +155,10 @@ def test_forecast_and_backtest(demo_wh):
     assert len(bt.windows) == 2 and (bt.windows["first"] <= bt.windows["last"]).all()
     with pytest.raises(SalesmlError, match="--level must be one of"):
         demo_wh.forecast("galaxy")
+
+
+def test_perf_of_a_year_is_its_months_together(wh):
+    year = wh.perf("2024", by="company")
+    rev = toy_revenue_by_rep_month()
+    assert Decimal(str(round(year["revenue"].iloc[0], 2))) == sum(rev.values())
+    assert "commission" not in wh.perf("2024", by="rep").columns  # commissions are monthly

@@ -45,21 +45,12 @@ def perf(
     margin_coverage_pct says what share of revenue the margin covers. A year sums its months'
     money and targets, counts distinct orders and customers over the year and compares with
     the year before; commissions are monthly (`salesml commission`)."""
-    from salesml.accounting.performance import is_year, margin_note, parse_perf_period, performance
-    from salesml.periods import PeriodError
+    from salesml.accounting.performance import is_year, margin_note, parse_perf_period
 
-    try:
-        asked = parse_perf_period(period) if period else None
-    except PeriodError as e:
-        _fail(str(e))
-    if asked and is_year(asked):
-        wh, _ = api_handle(config, None)
-        p = asked
-        with wh.reader() as con:
-            df = performance(con, p, by.value, scope, wh.settings.performance, wh.settings.anonymous_customer_ids)
-    else:
-        wh, p = api_handle(config, asked)
-        df = wh.perf(p, by.value, scope)
+    asked = parse_perf_period(period) if period else None  # a malformed period fails before any work
+    wh, _ = api_handle(config)
+    p = asked or wh.latest_period()
+    df = wh.perf(p, by.value, scope)
     if fmt == Fmt.table:
         if not period:
             err.print(f"period {p} (latest complete month)", highlight=False)
