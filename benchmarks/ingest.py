@@ -65,6 +65,14 @@ def write_export(path: Path, lines: int) -> None:
 
 
 def _peak_mb() -> float:
+    """This process's peak RSS: VmHWM, which starts afresh at exec (``ru_maxrss`` keeps the
+    peak the parent had at the fork: the parent that wrote the export with DuckDB)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
