@@ -824,6 +824,15 @@ class ComputeSettings:
     #: threads of the native pools inside one fit (OpenMP in gradient boosting, BLAS): 0 = every
     #: core this process may run on. Process pools (forecast workers) give each worker one.
     threads: int = 0
+    #: where per-series forecasts and backtests run (see salesml.compute_engines): "local" (a
+    #: process pool on this machine), "dask" or "spark" (through Fugue; optional extras)
+    engine: str = "local"
+    #: the cluster of engine dask (a scheduler address, tcp://host:8786) or spark (a master URL,
+    #: spark://host:7077, local[4]); "" = a local cluster started for the run
+    cluster: str = ""
+    #: the folder the cluster reads its input from (the panel as partitioned Parquet); "" = a
+    #: temporary folder, which only a local cluster can read (a real one needs shared storage)
+    exchange_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -1074,6 +1083,26 @@ class Settings:
 
 
 _NON_CONFIG_FIELDS = {"root", "config_path"}
+
+
+#: where per-series work can run ([compute] engine)
+COMPUTE_ENGINES = ("local", "dask", "spark")
+
+
+def check_compute(c: ComputeSettings, origin: str = "settings") -> None:
+    """Clear errors for ``[compute]``: a known engine, a cluster address its engine can use."""
+    if c.engine not in COMPUTE_ENGINES:
+        raise ConfigError(f"{origin}: compute.engine must be one of {', '.join(COMPUTE_ENGINES)}, got {c.engine!r}")
+    address = c.cluster.strip()
+    if not address:
+        return
+    if c.engine == "local":
+        raise ConfigError(f"{origin}: compute.cluster is set ({address!r}) but compute.engine is 'local': "
+                          "set engine = \"dask\" or \"spark\", or cluster = \"\"")
+    if c.engine == "dask" and not re.match(r"^(tcp|tls|ucx|inproc|ws|wss)://\S+$", address):
+        raise ConfigError(f"{origin}: compute.cluster must be a Dask scheduler address like tcp://host:8786, got {address!r}")
+    if c.engine == "spark" and not re.match(r"^(spark://\S+|local(\[(\d+|\*)\])?|yarn|k8s://\S+|sc://\S+)$", address):
+        raise ConfigError(f"{origin}: compute.cluster must be a Spark master URL like spark://host:7077 or local[4], got {address!r}")
 
 
 def _build(cls: type, data: Any, where: str, origin: str) -> Any:
@@ -1331,6 +1360,7 @@ def _validate(s: Settings, origin: str) -> None:
     check_commission(s.commission, origin)
     if s.compute.threads < 0:
         raise ConfigError(f"{origin}: compute.threads must be 0 (every core) or more, got {s.compute.threads}")
+    check_compute(s.compute, origin)
     check_churn(s.churn, origin)
     s.warnings.check(origin)
     check_forecast(s.forecast, s.inventory, origin)

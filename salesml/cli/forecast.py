@@ -40,6 +40,7 @@ HorizonOpt = Annotated[int, typer.Option("--horizon", help="steps ahead (0 = [fo
 ModelOpt = Annotated[str, typer.Option("--model", help="auto (per series, lowest backtest MASE) or one of [forecast] models' names, e.g. prophet, ets, seasonal_naive")]
 ScopeOpt = Annotated[str | None, typer.Option("--scope", help="company, region:NAME, team:ID or rep:ID")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", help="processes (default [forecast] workers; 0 = one per core)")]
+EngineOpt = Annotated[str | None, typer.Option("--engine", help="where the series run: local (process pool), dask or spark (default [compute] engine; see [compute] cluster)")]
 
 
 def _fmt_metrics(df: pd.DataFrame) -> pd.DataFrame:
@@ -60,6 +61,7 @@ def forecast(
     scope: ScopeOpt = None,
     reconcile: Annotated[str | None, typer.Option("--reconcile", help="bottom_up, mint_shrink or mint_ols: make rep → team → region → company add up")] = None,
     workers: WorkersOpt = None,
+    engine: EngineOpt = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="csv / json: every forecast row; table: per-series totals and statuses")] = Fmt.table,
     config: ConfigOpt = None,
 ) -> None:
@@ -69,9 +71,10 @@ def forecast(
     import pandas as pd
 
     from salesml.api import Warehouse
+    from salesml.compute_engines import with_engine
     from salesml.forecast import service
 
-    settings = _settings(config)
+    settings = with_engine(_settings(config), engine)
     service.check_args(level, freq, model, reconcile)
     _post(settings)
     res = Warehouse(settings).forecast(level, freq, horizon or None, model, scope, reconcile, workers, details=True,
@@ -103,6 +106,7 @@ def backtest(
     model: ModelOpt = "auto",
     scope: ScopeOpt = None,
     workers: WorkersOpt = None,
+    engine: EngineOpt = None,
     fmt: Annotated[JsonOrTable, typer.Option("--format")] = JsonOrTable.table,
     config: ConfigOpt = None,
 ) -> None:
@@ -110,10 +114,11 @@ def backtest(
     before each window only, next to every candidate and seasonal naive (MASE < 1 beats the
     in-sample seasonal naive)."""
     from salesml.api import Warehouse
+    from salesml.compute_engines import with_engine
     from salesml.forecast import service
     from salesml.forecast.backtest import left_out, window_periods
 
-    settings = _settings(config)
+    settings = with_engine(_settings(config), engine)
     service.check_args(level, freq, model)
     _post(settings)
     bt = Warehouse(settings).backtest(level, freq, windows or None, horizon or None, model, scope, workers, details=True, log=_log,
@@ -151,6 +156,7 @@ def train_forecast(
     windows: Annotated[int, typer.Option("--windows", help="backtest windows (0 = [forecast] windows)")] = 0,
     model: ModelOpt = "auto",
     workers: WorkersOpt = None,
+    engine: EngineOpt = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="also compute the company sales_forecast report's forecasts (kept in the registry's cache: the report then reads them)")] = True,
     fmt: Annotated[JsonOrTable, typer.Option("--format")] = JsonOrTable.table,
     config: ConfigOpt = None,
@@ -166,10 +172,11 @@ def train_forecast(
     computes it again)."""
     import pandas as pd
 
+    from salesml.compute_engines import with_engine
     from salesml.forecast import service
     from salesml.reports import forecast as forecast_report
 
-    settings = _settings(config)
+    settings = with_engine(_settings(config), engine)
     service.check_args(level, freq, model)
     _post(settings)
     with audited(settings, "train forecast", {"level": level, "freq": freq, "model": model, "report": report}) as what:

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from salesml.compute import available_cores, one_thread_per_worker
+from salesml.compute_engines import Engine, map_on_cluster
 from salesml.config import ForecastSettings
 from salesml.forecast.backtest import backtest_series, empty_errors, errors_frame, score, summarise
 from salesml.forecast.global_model import cutoffs, is_global, serve_global
@@ -974,16 +975,27 @@ def _assemble(results: Sequence[SeriesResult]) -> tuple[pd.DataFrame, pd.DataFra
     )
 
 
-def map_series(fn, panel: pd.DataFrame, settings: ForecastSettings, workers: int | None = None, progress: bool = False,
+def map_series(fn, panel: pd.DataFrame, settings: ForecastSettings, workers: int | Engine | None = None, progress: bool = False,
                models: Sequence[str] = (), desc: str = "series") -> list:
     """``fn(unique_id, history)`` for every series of ``panel`` (``unique_id, ds, y``; the
-    history is the series' ``ds, y``), in ``unique_id`` order, on a local process pool.
+    history is the series' ``ds, y``), in ``unique_id`` order, on a local process pool — or,
+    when ``workers`` is a :class:`salesml.compute_engines.Engine` of kind dask or spark, on
+    that cluster through Fugue (``map_on_cluster``: the same chunk runner, the same results
+    in the same order).
 
     ``workers``: processes (default ``settings.workers``; 0 = one per core; 1 = in this
     process). Series go to the workers in chunks, so pickling is paid per chunk, not per
     series; ``fn`` must be picklable (a module-level function or a ``functools.partial`` of
     one) and should not raise. ``models``: names of the models ``fn`` fits, whose libraries
     are imported once before the workers fork. ``progress``: a progress bar on stderr."""
+    if isinstance(workers, Engine):
+        if workers.kind != "local":
+            bar = _progress_bar(panel["unique_id"].nunique(), progress, desc)
+            try:
+                return map_on_cluster(_run_chunk, fn, panel, workers, setup=_quiet_worker, progress=bar)
+            finally:
+                bar(None)
+        workers = workers.workers
     groups = [(uid, g[["ds", "y"]].reset_index(drop=True)) for uid, g in panel.groupby("unique_id", sort=True)]
     n_workers = _workers(workers, settings, len(groups))
     size = max(1, math.ceil(len(groups) / (n_workers * CHUNKS_PER_WORKER)))

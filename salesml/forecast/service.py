@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from salesml import registry, warehouse
+from salesml.compute_engines import Engine, engine_for
 from salesml.config import FORECAST_MODELS, RECONCILE_METHODS, ForecastSettings, Settings
 from salesml.errors import SalesmlError
 from salesml.forecast import KIND
@@ -244,7 +245,7 @@ def run(
     model: str = "auto",
     scope: str | None = None,
     reconcile: str | None = None,
-    workers: int | None = None,
+    workers: int | Engine | None = None,
     progress: bool = False,
     history: pd.DataFrame | None = None,
 ) -> ForecastRun:
@@ -257,6 +258,7 @@ def run(
     ``history``: the level's panel when the caller has read it already (not reconciled runs).
     """
     check_args(level, freq, model, reconcile)
+    workers = engine_for(settings, workers)
     fs = level_forecast(settings, level)
     horizon = horizon or default_horizon(fs, freq)
     if horizon < 1:
@@ -353,6 +355,7 @@ def evaluate(
     ``history``: a panel to use instead of reading the level from the warehouse.
     """
     check_args(level, freq, model)
+    workers = engine_for(settings, workers)
     windows, horizon = backtest_shape(settings, freq, windows, horizon)
     df, steps = (history, None) if history is not None else load_history(settings, level, freq, scope)
     if log:
@@ -406,6 +409,7 @@ def train(
     essentials."""
     t0 = time.perf_counter()
     check_args(level, freq, model)
+    workers = engine_for(settings, workers)
     fs = settings.forecast
     windows, horizon = backtest_shape(settings, freq, windows, horizon)
     hist, steps = load_history(settings, level, freq)
