@@ -13,6 +13,11 @@ connections, puts the pieces together and returns frames:
   window, next to every candidate and seasonal naive scored on the same windows;
 * ``reorder(settings)`` — reorder points and low-stock alerts from product demand forecasts;
 * ``train(settings, ...)`` — ``evaluate`` + ``run`` stored as a registry version.
+
+``run``, ``evaluate`` and ``train`` run the series where ``[compute] engine`` says: their
+``workers`` becomes the :class:`~salesml.compute_engines.Engine` of the settings
+(``engine_for``) passed down to ``auto.map_series``; with the local engine it stays the
+process count.
 """
 
 from __future__ import annotations
