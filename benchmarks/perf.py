@@ -376,7 +376,7 @@ def one(warehouse: str, period: str, variant: str) -> dict:
     return {"variant": variant, "seconds": round(seconds, 3), "peak_mb": round(_peak_mb())}
 
 
-def bench(warehouse: str, period: str, repeat: int, memory: bool = True) -> dict:
+def bench(warehouse: str, period: str, repeat: int, memory: bool = True, with_pandas: bool = True) -> dict:
     settings = PerformanceSettings()
     with duckdb.connect(warehouse, read_only=True) as con:
         con.execute("SET threads = 2")
@@ -387,21 +387,24 @@ def bench(warehouse: str, period: str, repeat: int, memory: bool = True) -> dict
             {"m": months}).fetchall()[0]
         ours = perf.performance(con, period, "rep", settings=settings)
         same(ours, hand(con, period, settings))
-        same(ours, pandas_perf(pandas_read(con, period), period, settings))
-        best = dict.fromkeys(("salesml", "hand_sql", "pandas_read", "pandas"), float("inf"))
+        if with_pandas:
+            same(ours, pandas_perf(pandas_read(con, period), period, settings))
+        best = {"salesml": float("inf"), "hand_sql": float("inf"), **dict.fromkeys(("pandas_read", "pandas"), float("inf") if with_pandas else float("nan"))}
         for _ in range(max(1, repeat)):
             t0 = time.perf_counter()
             perf.performance(con, period, "rep", settings=settings)
             t1 = time.perf_counter()
             hand(con, period, settings)
             t2 = time.perf_counter()
-            frames = pandas_read(con, period)
-            t3 = time.perf_counter()
-            pandas_perf(frames, period, settings)
-            t4 = time.perf_counter()
-            del frames
+            t3 = t4 = t2
+            if with_pandas:
+                frames = pandas_read(con, period)
+                t3 = time.perf_counter()
+                pandas_perf(frames, period, settings)
+                t4 = time.perf_counter()
+                del frames
             for k, v in zip(best, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-                best[k] = min(best[k], v)
+                best[k] = min(best[k], v) if with_pandas or k in ("salesml", "hand_sql") else best[k]
     out = {"warehouse": warehouse, "period": period, "order_lines": int(all_lines), "ledger_entries": int(all_entries),
            "period_entries": int(entries), **{f"{k}_s": round(v, 3) for k, v in best.items()},
            "vs_hand_sql": round(best["salesml"] / best["hand_sql"], 2),
@@ -410,7 +413,7 @@ def bench(warehouse: str, period: str, repeat: int, memory: bool = True) -> dict
            "s_per_m_period_entries": round(best["salesml"] / entries * 1e6, 3),
            "s_per_m_ledger_entries": round(best["salesml"] / all_entries * 1e6, 3)}
     if memory:
-        for variant in ("salesml", "hand_sql", "pandas"):
+        for variant in ("salesml", "hand_sql", "pandas") if with_pandas else ("salesml", "hand_sql"):
             proc = subprocess.run([sys.executable, "-m", "benchmarks.perf", "--warehouse", warehouse, "--period", period,
                                    "--one", variant], capture_output=True, text=True, check=True)
             out[f"{variant}_peak_mb"] = json.loads(proc.stdout)["peak_mb"]
@@ -423,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--period", default="", help="YYYY-MM or YYYY, several with commas (default: the latest complete month)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS processes")
+    ap.add_argument("--no-pandas", action="store_true", help="salesml and the hand-written SQL only")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--one", choices=["salesml", "hand_sql", "pandas"], help=argparse.SUPPRESS)
     ap.add_argument("--build", type=int, default=0, metavar="LINES", help="build the demo company with LINES order lines into W")
@@ -439,10 +443,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for period in [p.strip() for p in args.period.split(",")] if args.period else [""]:
         for w in args.warehouse:
-            r = bench(str(Path(w)), period and perf.parse_perf_period(period), args.repeat, not args.no_memory)
+            r = bench(str(Path(w)), period and perf.parse_perf_period(period), args.repeat, not args.no_memory, not args.no_pandas)
             results.append(r)
             if not args.json:
-                mem = (f"; peak RSS salesml {r['salesml_peak_mb']} MB, SQL {r['hand_sql_peak_mb']} MB, pandas {r['pandas_peak_mb']} MB"
+                mem = (f"; peak RSS salesml {r['salesml_peak_mb']} MB, SQL {r['hand_sql_peak_mb']} MB, pandas {r.get('pandas_peak_mb')} MB"
                        if "salesml_peak_mb" in r else "")
                 print(f"perf {r['period']} by rep on {w} ({r['order_lines']:,} order lines, {r['ledger_entries']:,} ledger entries, "
                       f"{r['period_entries']:,} in the period): salesml {r['salesml_s']:.3f} s, hand-written SQL {r['hand_sql_s']:.3f} s "

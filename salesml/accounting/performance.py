@@ -123,9 +123,10 @@ def period_months(period: str) -> tuple[str, str]:
     return (f"{period}-01", f"{period}-12") if is_year(period) else (period, period)
 
 
-def _bucket(column: str, year: bool) -> str:
-    """SQL: the period a month column ``YYYY-MM`` counts in: itself, or its year."""
-    return f"left({column}, 4)" if year else column
+def _bucket(column: str, year: str) -> str:
+    """SQL: the period a month column ``YYYY-MM`` counts in: itself, or, when the rows are
+    those of one year ``year`` (the query selects them), that year, a constant."""
+    return f"{year}::VARCHAR" if year else column
 
 
 def main_currency(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -183,7 +184,7 @@ def _attributed_sql(year: bool = False) -> str:
     year when ``year`` (``month`` is always the month)."""
     return f"""
     h AS (
-        SELECT {_bucket("l.period", year)} AS period, l.period AS month, l.origin_period, l.kind, l.order_id, l.line_no, l.customer_id, l.product_id, l.rep_id,
+        SELECT {_bucket("l.period", year and "$period")} AS period, l.period AS month, l.origin_period, l.kind, l.order_id, l.line_no, l.customer_id, l.product_id, l.rep_id,
                l.team, l.region, l.amount, l.margin, coalesce(l.rep_id, $un) AS rep_key,
                {cost_known_sql()} AS cost_known
         FROM ledger l {COST_JOIN}
@@ -270,7 +271,7 @@ def _aggregate_sql(keys: list[str], prefilter: str, scope_level: str = "company"
         GROUP BY ALL
     ),
     tgt_agg AS (
-        SELECT {_bucket("period", year)} AS period, {key_list} sum(target_revenue) AS target_revenue,
+        SELECT {_bucket("period", year and "$period")} AS period, {key_list} sum(target_revenue) AS target_revenue,
                sum(target_margin) AS target_margin
         FROM {_target_source(keys, scope_level)} WHERE {prefilter}
         GROUP BY ALL
@@ -288,7 +289,7 @@ def _comparison_sql(keys: list[str], prefilter: str, year: bool = False) -> str:
     where = "period >= $ly || '-01' AND period <= $ly || '-12'" if year else "period = $prev OR period = $ly"
     return f"""
     hc AS (
-        SELECT {_bucket("period", year)} AS period, team, region, coalesce(rep_id, $un) AS rep_key, amount
+        SELECT {_bucket("period", year and "$ly")} AS period, team, region, coalesce(rep_id, $un) AS rep_key, amount
         FROM ledger WHERE {where}
     ),
     cmp AS (
