@@ -14,7 +14,7 @@ connections, puts the pieces together and returns frames:
 * ``reorder(settings)`` — reorder points and low-stock alerts from product demand forecasts;
 * ``train(settings, ...)`` — ``evaluate`` + ``run`` stored as a registry version.
 
-``run``, ``evaluate`` and ``train`` run the series where ``[compute] engine`` says: their
+``run``, ``evaluate``, ``train`` and ``reorder`` run the series where ``[compute] engine`` says: their
 ``workers`` becomes the :class:`~salesml.compute_engines.Engine` of the settings
 (``engine_for``) passed down to ``auto.map_series``; with the local engine it stays the
 process count.
@@ -380,6 +380,7 @@ def reorder(settings: Settings, workers: int | None = None, progress: bool = Fal
     unit-demand forecasts (``inventory.forecast_reorder``: the cheap candidates, over the
     longest lead time), and notes. ``inventory.alerts(table)`` are the low-stock rows."""
     _require_warehouse(settings)
+    workers = engine_for(settings, workers)
     with warehouse.open(settings, read_only=True) as con:
         inputs, reason = I.reorder_inputs(con, settings)
     if inputs is None:
