@@ -23,6 +23,7 @@ Dask or Spark. Clusters started here (``cluster = ""``: a Dask ``LocalCluster`` 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import importlib.util
 import math
@@ -155,7 +156,7 @@ def map_on_cluster(runner: Callable, fn: Callable, panel: pd.DataFrame, engine: 
             df = fa.load(str(root), format_hint="parquet", columns=COLUMNS, engine=fugue_engine)
             with warnings.catch_warnings():  # Fugue's groupby-apply on Dask, a pandas deprecation of theirs
                 warnings.filterwarnings("ignore", category=FutureWarning, module=r"dask\.")
-                out = fa.transform(df, _apply_chunk, schema=OUTPUT_SCHEMA, partition={"by": [TASK]},
+                out = fa.transform(df, _apply_chunk, schema=OUTPUT_SCHEMA, partition={"by": [TASK], "num": n_chunks, "algo": "even"},
                                    params={"job": job}, engine=fugue_engine, as_local=True)
                 out = fa.as_pandas(out)
     if progress:
@@ -219,7 +220,7 @@ class _session:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.close: Callable[[], None] | None = None
+        self.stack = contextlib.ExitStack()
 
     def __enter__(self):
         if self.engine.kind == "dask":
@@ -229,10 +230,10 @@ class _session:
         raise EngineError(f"no cluster for engine {self.engine.kind!r}")
 
     def __exit__(self, *exc) -> None:
-        if self.close is not None:
-            self.close()
+        self.stack.close()
 
     def _dask(self):
+        import dask
         from distributed import Client
         from fugue_dask import DaskExecutionEngine
 
@@ -241,10 +242,12 @@ class _session:
                 client = Client(self.engine.cluster, timeout="20s", set_as_default=False)
             except (OSError, TimeoutError) as e:
                 raise EngineError(f"no Dask scheduler at {self.engine.cluster} ({type(e).__name__}: {e})") from e
-            self.close = client.close
+            self.stack.callback(client.close)
         else:
             client = _local_dask()
         cores = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()) or 1
+        # the client computes the run (else Dask's own threads in this process would do it)
+        self.stack.enter_context(dask.config.set(scheduler=client))
         return DaskExecutionEngine(dask_client=client), cores
 
     def _spark(self):

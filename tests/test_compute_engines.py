@@ -85,7 +85,16 @@ def dask_address():
 
 
 def test_dask_engine_gives_the_local_forecasts_and_backtests(panel, expected, dask_address):
+    from distributed import Client
+
+    from salesml import compute_engines
+
     assert_same(on(Engine("dask", dask_address), panel), expected)
+    # the series ran in the cluster's worker processes, not in this one
+    assert not compute_engines._READY
+    with Client(dask_address, set_as_default=False) as client:
+        ran = client.run(lambda: sorted(__import__("salesml.compute_engines").compute_engines._READY))
+    assert len(ran) == 2 and any(ran.values())
 
 
 def _java_or_skip() -> None:
