@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks import peak_mb
 
 MAPPING = {
     "order_id": "Invoice",
@@ -64,18 +65,6 @@ def write_export(path: Path, lines: int) -> None:
     con.close()
 
 
-def _peak_mb() -> float:
-    """This process's peak RSS: VmHWM, which starts afresh at exec (``ru_maxrss`` keeps the
-    peak the parent had at the fork: the parent that wrote the export with DuckDB)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_variant(variant: str, path: Path, scratch: Path) -> dict:
     """One variant in this process, into a new database; returns its start-up (imports),
     the seconds of the load itself, rows and peak RSS. Rows/s and the ratios are of the
@@ -109,7 +98,7 @@ def run_variant(variant: str, path: Path, scratch: Path) -> dict:
         rows = r.rows_read
     seconds = time.perf_counter() - t0
     return {"variant": variant, "rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
-            "peak_rss_mb": round(_peak_mb()), "startup_s": round(t0 - t_import, 2)}
+            "peak_rss_mb": round(peak_mb()), "startup_s": round(t0 - t_import, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from benchmarks import peak_mb
 from salesml.accounting import performance as perf
 from salesml.config import PerformanceSettings
 from salesml.periods import latest_complete_period, shift_period
@@ -348,18 +348,6 @@ def build(warehouse: Path, lines: int, seed: int = 42, end_date: str = "2026-12-
 
 
 
-def _peak_mb() -> float:
-    """This process's peak RSS: VmHWM, which starts afresh at exec (``ru_maxrss`` keeps the
-    parent's peak at the fork, so a child started by a big parent would report the parent's)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def one(warehouse: str, period: str, variant: str) -> dict:
     """One variant once in this process: its seconds and the process's peak RSS."""
     settings = PerformanceSettings()
@@ -373,7 +361,7 @@ def one(warehouse: str, period: str, variant: str) -> dict:
         else:
             pandas_perf(pandas_read(con, period), period, settings)
         seconds = time.perf_counter() - t0
-    return {"variant": variant, "seconds": round(seconds, 3), "peak_mb": round(_peak_mb())}
+    return {"variant": variant, "seconds": round(seconds, 3), "peak_mb": round(peak_mb())}
 
 
 def bench(warehouse: str, period: str, repeat: int, memory: bool = True, with_pandas: bool = True) -> dict:
@@ -434,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.build:
         t0 = time.perf_counter()
         out = build(Path(args.warehouse[0]), args.build)
-        out["peak_mb"] = round(_peak_mb())
+        out["peak_mb"] = round(peak_mb())
         print(json.dumps(out) if args.json else f"built {out}: {time.perf_counter() - t0:.0f} s")
         return 0
     if args.one:
