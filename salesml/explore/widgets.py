@@ -25,6 +25,13 @@ from salesml.reports.lang import add_text
 
 add_text(
     {
+        "wb_title": ("Sales workbench", "销售工作台"),
+        "wb_intro": ("Filter by dates, region, team, rep, category, product, segment and channel; pick a measure, a grain and "
+                     "what to compare with. The tiles, the trend, the breakdown and the table follow; click a bar to drill into "
+                     "it and the breadcrumbs to go back. The forecast and customer tabs show the latest stored forecast and churn "
+                     "scores for the selection; export writes the table to Excel or CSV.",
+                     "按日期、区域、团队、销售代表、品类、产品、客户分群和渠道筛选；选择指标、粒度和对比对象。指标卡、趋势、分解图和表格随之更新；"
+                     "点击柱形可下钻，点击导航可返回。预测和客户页签显示所选范围最新保存的预测和流失风险评分；导出可将表格存为 Excel 或 CSV。"),
         "wb_from": ("From", "开始"),
         "wb_to": ("To", "结束"),
         "wb_measure": ("Measure", "指标"),
@@ -99,7 +106,8 @@ class WorkbenchView:
         box = W.VBox([W.HBox([self.start, self.end]), W.HBox([self.region, self.team, self.rep]),
                       W.HBox([self.category, self.product]), W.HBox([self.segment, self.channel]),
                       W.HBox([self.measure, self.compare]), self.grain])
-        self.widget = W.VBox([W.HTML(style().html), box, self.message, self.tabs])
+        head = W.HTML(f"<h2>{html.escape(L.t('wb_title'))}</h2><p class='salesml-note'>{html.escape(L.t('wb_intro'))}</p>")
+        self.widget = W.VBox([W.HTML(style().html), head, box, self.message, self.tabs])
         self._guard(self.render)
 
     # ------------------------------------------------------------------ callbacks
@@ -185,6 +193,8 @@ class WorkbenchView:
                     t.line = src.line
                     t.mode = src.mode
             self.trend.layout.title = trend.layout.title
+            # plotly names months in English: a Chinese page shows them as numbers
+            self.trend.layout.xaxis.tickformat = None if wb.L.code == "en" else "%Y-%m" if wb.selection.grain == "month" else "%m-%d"
         bars = wb.breakdown()
         fig = wb.breakdown_figure()
         self._bar_members = list(bars["member"])
