@@ -26,6 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from salesml.config import REPORT_LANGS
+from salesml.scope import parse_scope
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
 DEFAULT_PORT = 8866
 HOST = "127.0.0.1"
@@ -100,11 +103,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def chosen_parameters(args: argparse.Namespace) -> dict[str, str]:
     params = {k: v for k, v in (("scope", args.scope), ("lang", args.lang)) if v}
     if "scope" in params:
-        from salesml.scope import parse_scope
-
         parse_scope(params["scope"])  # a typo fails here, not in every visitor's page
-    if params.get("lang") not in (None, "en", "zh"):
-        raise DashboardError(f"lang must be en or zh, not {params['lang']!r}")
+    if params.get("lang") not in (None, *REPORT_LANGS):
+        raise DashboardError(f"lang must be {' or '.join(REPORT_LANGS)}, not {params['lang']!r}")
     return params
 
 

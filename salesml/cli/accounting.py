@@ -280,14 +280,10 @@ def kpis(
 @contextmanager
 def ledger_reader(config: Path | None, period: str | None = None):
     """Settings, a read-only connection on a posted ledger, and the period (default: the
-    latest complete month): what every reporting command starts with."""
-    from salesml import warehouse
-    from salesml.periods import latest_complete_period, parse_period
-
-    settings = _settings(config)
-    _post(settings)
-    with warehouse.open(settings, read_only=True) as con:
-        yield settings, con, (parse_period(period) if period else latest_complete_period(con))
+    latest complete month), for the commands that need the package's lower-level functions."""
+    wh, p = api_handle(config, period)
+    with wh.reader() as con:
+        yield wh.settings, con, p
 
 
 @app.command()

@@ -122,6 +122,12 @@ def entries(con: duckdb.DuckDBPyConnection, scope: Scope, settings: PerformanceS
     return con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).to_arrow_table()
 
 
+def _filter_sql(filters: dict[str, str]) -> tuple[str, dict]:
+    """The selection's row filters as `` AND column = $f_column`` conditions on the entries."""
+    chosen = [name for name in FILTERS if filters.get(name)]
+    return "".join(f" AND {name} = $f_{name}" for name in chosen), {f"f_{name}": filters[name] for name in chosen}
+
+
 def aggregate(mem: duckdb.DuckDBPyConnection, windows: Windows, filters: dict[str, str], dimension: str) -> pd.DataFrame:
     """The one query of a selection, on the in-memory :data:`ENTRIES`: long rows ``part, w,
     key, gross_sales, returns, revenue, margin, revenue_with_cost, cost_known, n``.
@@ -133,12 +139,7 @@ def aggregate(mem: duckdb.DuckDBPyConnection, windows: Windows, filters: dict[st
     count orders with a sale (n), ``c_day`` / ``c_week`` / ``c_month`` / ``c_member`` /
     ``c_total`` count distinct identified customers with a sale. An order is dated by its
     sale, so orders of a week are the sum of its days'."""
-    conds, params = [], {}
-    for name in FILTERS:
-        if filters.get(name):
-            conds.append(f"{name} = $f_{name}")
-            params[f"f_{name}"] = filters[name]
-    fcond = "".join(f" AND {c}" for c in conds)
+    fcond, params = _filter_sql(filters)
     prev, ly = windows.previous, windows.last_year
     cols = f"sale, sold, ret, amount, margin, cost_known, o, customer_id, {dimension}"  # only what is summed or counted
     parts = [f"SELECT {cols} AS member, 'cur' AS w, day AS sday FROM {ENTRIES} WHERE day BETWEEN $c_lo AND $c_hi{fcond}",
@@ -174,12 +175,8 @@ def aggregate(mem: duckdb.DuckDBPyConnection, windows: Windows, filters: dict[st
 
 def selection_customers(mem: duckdb.DuckDBPyConnection, windows: Windows, filters: dict[str, str]) -> list[str]:
     """The identified customers with a sale in the range within the selection."""
-    conds, params = [], {"c_lo": windows.start, "c_hi": windows.end}
-    for name in FILTERS:
-        if filters.get(name):
-            conds.append(f"{name} = $f_{name}")
-            params[f"f_{name}"] = filters[name]
-    fcond = "".join(f" AND {c}" for c in conds)
+    fcond, params = _filter_sql(filters)
+    params.update({"c_lo": windows.start, "c_hi": windows.end})
     sql = f"SELECT DISTINCT customer_id FROM {ENTRIES} WHERE sold AND customer_id IS NOT NULL AND day BETWEEN $c_lo AND $c_hi{fcond}"
     return [r[0] for r in mem.execute(sql, params).fetchall()]
 
