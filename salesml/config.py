@@ -55,6 +55,22 @@ class WarehouseSettings:
     memory_limit: str = ""
     #: DuckDB threads for one connection (0 = all cores)
     threads: int = 0
+    #: the environment variable holding the key of an encrypted warehouse ("" = not encrypted):
+    #: with it set, the file is encrypted with DuckDB's database encryption (AES-GCM-256)
+    encryption_key_env: str = ""
+
+
+#: the name of an environment variable (``encryption_key_env``, ``password_env``)
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_env_name(value: str, key: str, origin: str = "settings") -> None:
+    """``value`` is empty or the name of an environment variable (never the secret itself)."""
+    if value and not _ENV_NAME_RE.match(value):
+        raise ConfigError(
+            f"{origin}: {key} names the environment variable that holds the key (e.g. \"SALESML_KEY\"), "
+            "never the key itself: letters, digits and _, not starting with a digit"
+        )
 
 
 #: a memory size as DuckDB reads it: a number and a unit (KB..TB: powers of 1000, KiB..TiB: of 1024)
@@ -69,6 +85,7 @@ def check_warehouse(w: WarehouseSettings, origin: str = "settings") -> None:
     threads >= 0. A limit too small for the work is reported when the work runs out of memory."""
     if w.threads < 0:
         raise ConfigError(f"{origin}: warehouse.threads must be 0 (all cores) or more, got {w.threads}")
+    check_env_name(w.encryption_key_env, "warehouse.encryption_key_env", origin)
     text = w.memory_limit.strip()
     if not text:
         return
@@ -709,6 +726,30 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """Backups of the warehouse and the model registry (``salesml backup``; ``[backup]``)."""
+
+    #: where ``salesml backup`` writes its backups (one folder each), relative to the config file
+    dir: str = "data/backups"
+    #: the newest backup of each of the last N days is kept ...
+    keep_daily: int = 7
+    #: ... and the newest of each of the last N months; older backups are removed after a backup
+    #: (0 and 0 = keep every backup)
+    keep_monthly: int = 12
+    #: the environment variable holding the key backups are encrypted with ("" = the warehouse's
+    #: ``encryption_key_env``; both "" = backups are not encrypted)
+    encryption_key_env: str = ""
+
+    def check(self, origin: str) -> None:
+        if not self.dir.strip():
+            raise ConfigError(f"{origin}: backup.dir must name a folder, e.g. \"data/backups\"")
+        for key in ("keep_daily", "keep_monthly"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{origin}: backup.{key} must be 0 or more, got {getattr(self, key)}")
+        check_env_name(self.encryption_key_env, "backup.encryption_key_env", origin)
+
+
+@dataclass(frozen=True)
 class JoinSource:
     """Another file joined to a table's rows (e.g. order headers onto line items).
 
@@ -835,11 +876,16 @@ class ComputeSettings:
     exchange_dir: str = ""
 
 
+#: a schedule's ``report`` that backs up the warehouse and the models instead of rendering a page
+BACKUP_SCHEDULE = "backup"
+
+
 @dataclass(frozen=True)
 class ScheduleSettings:
     """One scheduled report (``[schedules.NAME]``; see salesml.delivery.schedules)."""
 
-    #: the report notebook (a name in notebooks/, e.g. "sales_performance")
+    #: the report notebook (a name in notebooks/, e.g. "sales_performance"), or "backup": a
+    #: backup of the warehouse and the models (salesml backup) into output_dir or [backup] dir
     report: str = ""
     #: when, as a cron expression read by croniter: minute hour day-of-month month day-of-week,
     #: e.g. "0 6 1 * *" = 06:00 on the 1st of every month, "0 7 * * MON" = Mondays at 07:00
@@ -1034,6 +1080,7 @@ class Settings:
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
     cleaning: CleaningSettings = field(default_factory=CleaningSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
     segments: SegmentSettings = field(default_factory=SegmentSettings)
     scorecard: ScorecardSettings = field(default_factory=ScorecardSettings)
     clv: ClvSettings = field(default_factory=ClvSettings)
@@ -1323,6 +1370,8 @@ def check_schedules(s: Settings, origin: str = "settings") -> None:
             raise ConfigError(f"{origin}: [{key}]: a schedule name may hold letters, digits, _ and - only")
         if not sch.report:
             raise ConfigError(f"{origin}: {key}.report: name the report to run, e.g. \"sales_performance\"")
+        if sch.report == BACKUP_SCHEDULE and (tuple(sch.audience) != ("company",) or sch.parameters or sch.email):
+            raise ConfigError(f"{origin}: {key}: a backup (report = \"backup\") takes no audience, parameters or email")
         if not sch.cron or not croniter.is_valid(sch.cron):
             raise ConfigError(f"{origin}: {key}.cron: {sch.cron!r} is not a cron expression (minute hour day month weekday, e.g. \"0 6 1 * *\")")
         if sch.timezone:
@@ -1368,6 +1417,7 @@ def _validate(s: Settings, origin: str) -> None:
     check_email(s.email, s, origin)
     s.segments.check(origin)
     s.crosssell.check(origin)
+    s.backup.check(origin)
     s.scorecard.check(origin)
     s.assignment.check(origin)
     s.explore.check(origin)

@@ -191,7 +191,8 @@ def actor() -> str:
 @contextmanager
 def open(settings: Settings, *, read_only: bool = False, lock_wait_s: float = 10.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the settings' warehouse for a ``with`` block, with ``[warehouse] memory_limit`` and
-    ``threads`` applied: the one way salesml connects to the warehouse (see :func:`connect`)."""
+    ``threads`` applied, and its key when ``encryption_key_env`` is set: the one way salesml
+    connects to the warehouse (see :func:`connect`)."""
     wh = settings.warehouse
     with connect(
         settings.warehouse_path,
@@ -199,8 +200,125 @@ def open(settings: Settings, *, read_only: bool = False, lock_wait_s: float = 10
         memory_limit=wh.memory_limit.strip(),
         threads=wh.threads,
         lock_wait_s=lock_wait_s,
+        key=Key.from_env(wh.encryption_key_env, "warehouse.encryption_key_env"),
     ) as con:
         yield con
+
+
+@dataclass(frozen=True)
+class Key:
+    """The key of an encrypted DuckDB file and where it came from (the environment variable
+    named by a setting): never printed, named in messages by its variable."""
+
+    value: str = field(repr=False)
+    env: str
+    setting: str
+
+    @classmethod
+    def from_env(cls, env: str, setting: str) -> Key | None:
+        """The key in ``$env`` (None when ``env`` is ""): an unset or empty variable is an error."""
+        if not env:
+            return None
+        value = os.environ.get(env, "")
+        if not value:
+            raise WarehouseError(
+                f"{setting} = {env!r}, but ${env} is not set: export the key in ${env} "
+                "(the key the file was created with)"
+            )
+        return cls(value, env, setting)
+
+
+#: DuckDB's secure crypto module: the httpfs extension (OpenSSL), from the package index as a
+#: wheel built for exactly the installed DuckDB (pip install duckdb-extension-httpfs==<DuckDB's version>)
+CRYPTO_PACKAGE = "duckdb-extension-httpfs"
+
+
+def load_crypto(con: duckdb.DuckDBPyConnection) -> None:
+    """Load DuckDB's secure crypto module (OpenSSL, in the httpfs extension) into ``con``, from
+    the version-matched wheel salesml installs, else from DuckDB's own extension folder. Without
+    it DuckDB can only write encryption through a module it calls unsafe: that is never used; this
+    stops with a message saying what to install."""
+    version = duckdb.__version__
+    try:
+        import duckdb_extension_httpfs as wheel
+
+        found = Path(wheel.__file__).parent / "extensions" / f"v{version}" / "httpfs.duckdb_extension"
+    except ImportError:
+        found = None
+    try:
+        if found is not None and found.exists():
+            con.execute(f"LOAD '{_literal(str(found))}'")
+        else:
+            con.execute("LOAD httpfs")  # installed in DuckDB's extension folder (never downloaded here)
+    except duckdb.Error:
+        raise WarehouseError(
+            f"an encrypted warehouse or backup needs DuckDB's secure crypto module (the httpfs extension "
+            f"built for DuckDB {version}), which is not installed: pip install '{CRYPTO_PACKAGE}=={version}' "
+            "into salesml's environment (make install does)"
+        ) from None
+
+
+def _literal(text: str) -> str:
+    """``text`` inside a SQL string literal."""
+    return text.replace("'", "''")
+
+
+def attach(con: duckdb.DuckDBPyConnection, path: str | Path, alias: str, *, key: Key | None, read_only: bool) -> None:
+    """Attach the DuckDB file ``path`` as ``alias``, decrypted with ``key`` (None: a plain file).
+    A missing, wrong or unexpected key is a :class:`WarehouseError` in one line naming the file
+    and the setting."""
+    options = ["READ_ONLY" if read_only else "READ_WRITE"]
+    if key is not None:
+        load_crypto(con)
+        options.append(f"ENCRYPTION_KEY '{_literal(key.value)}'")
+    sql = f"ATTACH '{_literal(str(path))}' AS \"{alias}\" ({', '.join(options)})"
+    try:
+        con.execute(sql)
+    except duckdb.Error as e:
+        raise _key_error(e, Path(path), key) or e from None
+
+
+def _key_error(e: BaseException, path: Path, key: Key | None) -> WarehouseError | None:
+    """DuckDB's refusal of a key (or of its absence) as one line naming the file and the setting."""
+    text = str(e)
+    if "Wrong encryption key" in text:
+        return WarehouseError(f"{path}: the key in ${key.env} is not the key this file was encrypted with ({key.setting})")
+    if "without a key" in text:
+        return WarehouseError(
+            f"{path} is encrypted: set [warehouse] encryption_key_env to the environment variable that holds its key"
+        )
+    if "is not encrypted" in text and key is not None:
+        return WarehouseError(
+            f"{path} is not encrypted, but {key.setting} = {key.env!r} is set: encrypt it by backing it up and "
+            "restoring it with the key set (salesml backup; salesml restore BACKUP --force), or remove the setting"
+        )
+    return None
+
+
+def _duckdb(path: Path, read_only: bool, config: dict[str, Any], key: Key | None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to the file ``path``: opened directly, or, encrypted, as an in-memory
+    database that attaches the file (named as DuckDB names a file it opens) and makes it the default."""
+    if key is None:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.Error as e:
+            mapped = _key_error(e, path, None)
+            if mapped is None:
+                raise
+            raise mapped from None
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        alias = path.stem if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", path.stem) and path.stem.lower() not in _RESERVED_CATALOGS else "warehouse"
+        attach(con, path, alias, key=key, read_only=read_only)
+        con.execute(f'USE "{alias}"')
+    except BaseException:
+        _close_after_error(con)
+        raise
+    return con
+
+
+#: names DuckDB keeps for its own catalogs
+_RESERVED_CATALOGS = {"memory", "system", "temp", "main"}
 
 
 @contextmanager
@@ -211,15 +329,18 @@ def connect(
     memory_limit: str = "",
     threads: int = 0,
     lock_wait_s: float = 10.0,
+    key: Key | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse file ``path`` for the duration of a ``with`` block.
 
-    Prefer :func:`open` (it takes the settings, so the memory limit and threads cannot be
-    forgotten). A writable connection creates the file and the tables when missing. A
+    Prefer :func:`open` (it takes the settings, so the memory limit, threads and key cannot be
+    forgotten). A writable connection creates the file and the tables when missing; the files
+    DuckDB creates meanwhile (the warehouse, its write-ahead log) are owner-only (0600). A
     read-only one on a missing file is an error that says how to build a warehouse. If another
     process holds the file, retry for ``lock_wait_s`` seconds, then fail naming it. A full disk
     is a :class:`~salesml.errors.DiskFullError` naming ``path``; running out of memory under
-    ``memory_limit`` a :class:`WarehouseError` naming the setting.
+    ``memory_limit`` a :class:`WarehouseError` naming the setting; a missing or wrong ``key`` one
+    line naming the file and the setting.
     """
     path = Path(path)
     if read_only and not path.exists():
@@ -233,45 +354,60 @@ def connect(
         except OSError as e:
             raise disk_full(e, path) or e from None
     config = _config(memory_limit, threads)
-    if read_only and _needs_migration(path, config):
-        with connect(path, memory_limit=memory_limit, threads=threads, lock_wait_s=lock_wait_s):
+    if read_only and _needs_migration(path, config, key):
+        with connect(path, memory_limit=memory_limit, threads=threads, lock_wait_s=lock_wait_s, key=key):
             pass  # a writable connection brings the tables up to date
-    deadline = time.monotonic() + lock_wait_s
-    while True:
+    with owner_only(not read_only):
+        deadline = time.monotonic() + lock_wait_s
+        while True:
+            try:
+                con = _duckdb(path, read_only, config, key)
+                break
+            except duckdb.IOException as e:
+                full = disk_full(e, path)
+                if full is not None:
+                    raise full from None
+                if "lock" not in str(e).lower():
+                    raise WarehouseError(f"cannot open warehouse {path}: {e}") from None
+                if time.monotonic() >= deadline:
+                    raise WarehouseError(
+                        f"warehouse {path} is in use by another process (waited {lock_wait_s:.0f}s): {e}"
+                    ) from None
+                time.sleep(0.25)
         try:
-            con = duckdb.connect(str(path), read_only=read_only, config=config)
-            break
-        except duckdb.IOException as e:
-            full = disk_full(e, path)
-            if full is not None:
-                raise full from None
-            if "lock" not in str(e).lower():
-                raise WarehouseError(f"cannot open warehouse {path}: {e}") from None
-            if time.monotonic() >= deadline:
-                raise WarehouseError(
-                    f"warehouse {path} is in use by another process (waited {lock_wait_s:.0f}s): {e}"
-                ) from None
-            time.sleep(0.25)
-    try:
-        if not read_only:
-            init_schema(con)
-        yield con
-    except BaseException as e:
-        _close_after_error(con)
-        if not read_only:
-            _tidy_after_failed_write(path, config)
-        mapped = _mapped_error(e, path, memory_limit)
-        if mapped is None:
-            raise
-        raise mapped from None
-    else:
-        try:
-            con.close()  # may checkpoint: a write, which can find the disk full
-        except (duckdb.Error, OSError) as e:
+            if not read_only:
+                init_schema(con)
+            yield con
+        except BaseException as e:
+            _close_after_error(con)
+            if not read_only:
+                _tidy_after_failed_write(path, config, key)
             mapped = _mapped_error(e, path, memory_limit)
             if mapped is None:
                 raise
             raise mapped from None
+        else:
+            try:
+                con.close()  # may checkpoint: a write, which can find the disk full
+            except (duckdb.Error, OSError) as e:
+                mapped = _mapped_error(e, path, memory_limit)
+                if mapped is None:
+                    raise
+                raise mapped from None
+
+
+@contextmanager
+def owner_only(on: bool = True) -> Iterator[None]:
+    """Files created in the block are owner-only (umask 077), when ``on``: a writable connection's
+    warehouse file and write-ahead log. The process's umask is restored after the block."""
+    if not on:
+        yield
+        return
+    before = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(before)
 
 
 def _config(memory_limit: str, threads: int) -> dict[str, Any]:
@@ -289,14 +425,14 @@ def _close_after_error(con: duckdb.DuckDBPyConnection) -> None:
         con.close()
 
 
-def _tidy_after_failed_write(path: Path, config: dict[str, Any]) -> None:
+def _tidy_after_failed_write(path: Path, config: dict[str, Any], key: Key | None = None) -> None:
     """After a write that failed fatally (a full disk), DuckDB leaves its write-ahead log
     beside the file, empty or holding only what was rolled back: a brief writable connection
     replays what counts, checkpoints and removes it. Best effort: the disk may still be full."""
     if not path.with_name(path.name + ".wal").exists():
         return
-    with suppress(duckdb.Error, OSError):
-        duckdb.connect(str(path), config=config).close()
+    with suppress(duckdb.Error, OSError, WarehouseError):
+        _duckdb(path, False, config, key).close()
 
 
 def _mapped_error(e: BaseException, path: Path, memory_limit: str) -> SalesmlError | None:
@@ -347,10 +483,10 @@ _MIGRATIONS = [
 ]
 
 
-def _needs_migration(path: Path, config: dict[str, Any]) -> bool:
+def _needs_migration(path: Path, config: dict[str, Any], key: Key | None = None) -> bool:
     """Whether a warehouse file was made by an older salesml (schema_version < current)."""
     try:
-        con = duckdb.connect(str(path), read_only=True, config=config)
+        con = _duckdb(path, True, config, key)
     except duckdb.Error:
         return False  # locked or unreadable: the caller's own connect says so
     try:

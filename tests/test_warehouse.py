@@ -134,3 +134,127 @@ def test_a_full_disk_inside_a_connection_names_the_file_written(toy_wh):
         raise duckdb.IOException('Could not write file "somewhere.wal": File too large')
     with pytest.raises(duckdb.IOException, match="something else"), warehouse.open(toy_wh, read_only=True):
         raise duckdb.IOException("something else")
+
+
+# --------------------------------------------------------------------------- encryption at rest
+
+
+@pytest.fixture(scope="module")
+def keyed_company(tmp_path_factory):
+    """The company of tests/secret_company.py in an encrypted warehouse, built once; its folder and key."""
+    import os
+
+    from tests.secret_company import KEY_ENV, build
+
+    folder = tmp_path_factory.mktemp("keyed")
+    os.environ[KEY_ENV] = "s3cret"
+    try:
+        build(folder, key_env=KEY_ENV)
+    finally:
+        del os.environ[KEY_ENV]
+    return folder, {KEY_ENV: "s3cret"}
+
+
+def test_an_encrypted_warehouse_holds_no_name_in_the_clear_and_is_owner_only(keyed_company, tmp_path, monkeypatch):
+    import stat
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from tests.secret_company import KEY_ENV, NEEDLES, UNIQUE_NAME, copy_of
+
+    monkeypatch.setenv(KEY_ENV, "s3cret")
+    s = copy_of(keyed_company[0], tmp_path)
+    assert stat.S_IMODE(s.warehouse_path.stat().st_mode) == 0o600
+    assert not any(n in s.warehouse_path.read_bytes() for n in NEEDLES)
+    with pytest.raises(duckdb.Error, match="encrypted"):
+        duckdb.connect(str(s.warehouse_path), read_only=True)
+    with warehouse.open(s, read_only=True) as con:
+        assert con.execute("SELECT name FROM customers WHERE customer_id = 'C1'").fetchone()[0] == UNIQUE_NAME
+    # the write-ahead log of a process that died before its checkpoint: encrypted, owner-only
+    script = (
+        "import os; from salesml import warehouse; from salesml.config import load_settings\n"
+        f"s = load_settings({str(tmp_path / 'salesml.toml')!r})\n"
+        "cm = warehouse.open(s); con = cm.__enter__()\n"
+        "con.execute(\"UPDATE customers SET city = 'Wal' || name WHERE customer_id = 'C1'\")\n"
+        "os._exit(0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    wal = s.warehouse_path.with_name(s.warehouse_path.name + ".wal")
+    assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600
+    assert not any(n in wal.read_bytes() for n in NEEDLES)
+    with warehouse.open(s, read_only=True) as con:  # replayed with the key
+        assert con.execute("SELECT city FROM customers WHERE customer_id = 'C1'").fetchone()[0] == "Wal" + UNIQUE_NAME
+
+
+def test_every_command_works_with_the_key_and_fails_in_one_line_without(keyed_company, tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from salesml.cli import app
+    from tests.secret_company import KEY_ENV, UNIQUE_NAME, cli, copy_of, write_config
+
+    copy_of(keyed_company[0], tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(KEY_ENV, "s3cret")
+    targets = tmp_path / "targets_2025.csv"
+    targets.write_text("rep_id,team,region,period,target_revenue,target_margin\nR1,T1,East,2025-01,10,4\n", encoding="utf-8")
+    runner = CliRunner()
+    commands = [
+        ["info"], ["batches"], ["quarantine"], ["post"], ["ingest", str(targets), "--table", "targets"],
+        ["perf", "--period", "2024-02", "--format", "json"], ["kpis", "--period", "2024-02"], ["bridge", "--period", "2024-02"],
+        ["commission", "--period", "2024-02"], ["check", "--period", "2024-02"], ["segments", "--as-of", "2024-02-29"],
+        ["export", "customers", "--to", str(tmp_path / "customers.csv")], ["period", "status"],
+        ["period", "close", "2024-02"], ["period", "reopen", "2024-02", "--reason", "test"], ["period", "verify"], ["audit"],
+    ]
+    for args in commands:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+    result = runner.invoke(app, ["sql", "SELECT name FROM customers WHERE customer_id = 'C1'", "--format", "json"])
+    assert json.loads(result.stdout) == [{"name": UNIQUE_NAME}]
+    assert UNIQUE_NAME in (tmp_path / "customers.csv").read_text(encoding="utf-8")
+
+    # as a user sees it: without the key, with a wrong one, or with no key setting
+    missing = cli("info", cwd=tmp_path)
+    wrong = cli("info", cwd=tmp_path, env_extra={KEY_ENV: "not the key"})
+    write_config(tmp_path)
+    unset = cli("info", cwd=tmp_path, env_extra=keyed_company[1])
+    for r, words in ((missing, f"${KEY_ENV} is not set"), (wrong, "is not the key"), (unset, "is encrypted: set [warehouse] encryption_key_env")):
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        one_line = " ".join(r.stderr.split())
+        assert words in one_line and one_line.startswith("error:") and one_line.count("error:") == 1
+
+
+def test_a_key_for_a_plain_warehouse_says_how_to_encrypt_it(tmp_path, monkeypatch):
+    from tests.conftest import load_toy
+
+    s = make_settings(tmp_path)
+    load_toy(s, ["reps"])
+    monkeypatch.setenv("SALESML_TEST_KEY", "k")
+    keyed = s.with_overrides(warehouse={"encryption_key_env": "SALESML_TEST_KEY"})
+    with pytest.raises(WarehouseError, match="is not encrypted.*backing it up and restoring"), warehouse.open(keyed, read_only=True):
+        pass
+
+
+def test_no_secure_crypto_module_stops_with_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    import duckdb
+
+    monkeypatch.setitem(sys.modules, "duckdb_extension_httpfs", None)  # the wheel is not installed
+    con = duckdb.connect(config={"extension_directory": str(tmp_path / "ext"), "autoinstall_known_extensions": False})
+    with pytest.raises(WarehouseError, match=f"pip install 'duckdb-extension-httpfs=={duckdb.__version__}'"):
+        warehouse.load_crypto(con)
+    con.close()
+
+
+def test_the_key_setting_names_a_variable_not_a_key(tmp_path):
+    from salesml.config import ConfigError, load_settings
+
+    cfg = tmp_path / "salesml.toml"
+    cfg.write_text('[warehouse]\nencryption_key_env = "my secret key!"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="names the environment variable"):
+        load_settings(cfg)

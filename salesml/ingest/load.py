@@ -332,8 +332,7 @@ class Prepared:
 
 
 def _connect(settings: Settings, read_only: bool = False):
-    wh = settings.warehouse
-    return warehouse.connect(settings.warehouse_path, read_only=read_only, memory_limit=wh.memory_limit, threads=wh.threads)
+    return warehouse.open(settings, read_only=read_only)
 
 
 def _probe(raw: pd.DataFrame, spec: TableSource) -> tuple[pd.DataFrame, list[str]]:
