@@ -2,7 +2,8 @@
 
 One module per command group — :mod:`~salesml.cli.data` (demo, ingest, quarantine, batches,
 info, sql, export), :mod:`~salesml.cli.accounting` (perf, commission, check, targets, post,
-period), :mod:`~salesml.cli.reports` (report), :mod:`~salesml.cli.segments`,
+period), :mod:`~salesml.cli.reports` (report), :mod:`~salesml.cli.delivery` (schedule),
+:mod:`~salesml.cli.backup` (backup, restore), :mod:`~salesml.cli.segments`,
 :mod:`~salesml.cli.clv`, :mod:`~salesml.cli.coaching` (scorecard, crosssell, assign),
 :mod:`~salesml.cli.models` (train, score, models) and
 :mod:`~salesml.cli.forecast` — each registering its commands on the one app of
@@ -32,7 +33,7 @@ from salesml.errors import SalesmlError, disk_full
 
 # the command groups register their commands on `app` as they are imported, in the order of --help
 # isort: off
-from salesml.cli import data, accounting, reports, delivery, segments, clv, coaching, models, forecast  # noqa: E402,F401
+from salesml.cli import data, accounting, reports, delivery, backup, segments, clv, coaching, models, forecast  # noqa: E402,F401
 # isort: on
 
 __all__ = ["app", "literal_help", "main"]

@@ -56,13 +56,15 @@ class LightGroup(TyperGroup):
     ``--help`` and ``--config`` (processed before a command below it runs or shows its help)
     are coerced without pydantic (:class:`_Passing`)."""
 
+    #: a group's own options (processed before the command below it) and their conversions:
+    #: the root's --config and --as, `salesml backup`'s --to and --wait
+    LIGHT_OPTIONS = {"config": Path, "as_user": str, "to": Path, "wait": float}
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for param in self.params:
-            if param.name == "config":
-                _light(param, Path)
-            elif param.name == "as_user":
-                _light(param, str)
+            if param.name in self.LIGHT_OPTIONS:
+                _light(param, self.LIGHT_OPTIONS[param.name])
 
     def get_help_option(self, ctx):
         return _light(super().get_help_option(ctx), bool)

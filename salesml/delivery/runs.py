@@ -24,11 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from salesml import warehouse
 from salesml.accounting.ledger import ensure_posted
-from salesml.config import ScheduleSettings, Settings
+from salesml.config import BACKUP_SCHEDULE, ScheduleSettings, Settings
+from salesml.delivery import backup as backups
 from salesml.delivery import mail
 from salesml.delivery.publish import write_index
 from salesml.delivery.schedules import (
@@ -44,6 +46,7 @@ from salesml.delivery.schedules import (
     slots_between,
     zone,
 )
+from salesml.errors import SalesmlError
 from salesml.reports.runner import (
     RenderJob,
     ReportError,
@@ -58,12 +61,23 @@ RUN_COLUMNS = ["schedule", "slot", "audience", "status", "attempts", "parameters
 
 
 @dataclass
+class BackupJob:
+    """A scheduled backup (a schedule whose report is "backup"): the folder it goes into."""
+
+    html_path: Path
+    #: None: the [backup] dir, whose old backups are pruned after it; else the schedule's output_dir
+    to: Path | None = None
+    name: str = BACKUP_SCHEDULE
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class DueJob:
     """One render a run-due owes: a slot's audience member, and its attempts so far."""
 
     slot: Slot
     audience: str
-    job: RenderJob
+    job: RenderJob | BackupJob
     attempts: int = 0
 
 
@@ -138,7 +152,7 @@ def _email(settings: Settings, out: RunDue) -> dict[int, str]:
         return {}
     letters, owners = [], []
     for due, result in out.done:
-        if isinstance(result, Exception) or not settings.schedules[due.slot.schedule].email:
+        if isinstance(result, Exception) or isinstance(due.job, BackupJob) or not settings.schedules[due.slot.schedule].email:
             continue
         letter = mail.page_letter(e, due.audience, due.job.name, due.job.parameters, result.html_path, result.figures)
         if letter is None:
@@ -214,7 +228,11 @@ def plan(settings: Settings, name: str, s: ScheduleSettings, now: datetime, done
         slot = Slot(name, at)
         if first and slot.key < first:
             continue
-        for member, job in audience_jobs(settings, s.report, s.audience, params, audience_day(params, at.date()), hierarchy, output):
+        if s.report == BACKUP_SCHEDULE:
+            members = [("company", BackupJob(output or backups.backups_dir(settings), output))]
+        else:
+            members = audience_jobs(settings, s.report, s.audience, params, audience_day(params, at.date()), hierarchy, output)
+        for member, job in members:
             status, attempts = state.get((slot.key, member), ("", 0))
             if status == "ok" or attempts >= 1 + s.retries:
                 continue
@@ -255,14 +273,30 @@ def run_due(settings: Settings, now: datetime | None = None, workers: int | None
             if on_done is not None:
                 on_done(by_job[id(job)], result)
 
-        results = render_jobs(settings, [j.job for j in jobs], workers, on_done=finished, post=False)
-        out.done = list(zip(jobs, results, strict=True))
+        renders = [j for j in jobs if not isinstance(j.job, BackupJob)]
+        results = dict(zip(map(id, renders), render_jobs(settings, [j.job for j in renders], workers, on_done=finished, post=False), strict=True))
+        for j in jobs:  # backups after the renders: what they copy is what the pages showed
+            if isinstance(j.job, BackupJob):
+                results[id(j)] = _backup(settings, j.job)
+                finished(j.job, results[id(j)])
+        out.done = [(j, results[id(j)]) for j in jobs]
         emailed = _email(settings, out)
         # recorded once the kernels have let go of the warehouse (a writer waits for readers)
         _record(settings, out.done, started, emailed)
         if out.done:
-            out.index = write_index(settings, records(settings))
+            backup_schedules = [n for n, sch in settings.schedules.items() if sch.report == BACKUP_SCHEDULE]
+            published = records(settings)
+            out.index = write_index(settings, published[~published["schedule"].isin(backup_schedules)])
     return out
+
+
+def _backup(settings: Settings, job: BackupJob) -> backups.Backup | Exception:
+    """A scheduled backup: the backup made, or its failure as the error a failed page would be
+    (recorded, and sent to ``[email] failures_to``)."""
+    try:
+        return backups.make(settings, job.to)
+    except (SalesmlError, OSError, duckdb.Error) as e:
+        return backups.BackupError(f"backup failed: {e}")
 
 
 @dataclass(frozen=True)
