@@ -5,6 +5,10 @@ A version is a folder ``data/models/<kind>/vNNNN/`` holding the model in a safe 
 files, e.g. Prophet's JSON) and ``manifest.json``: when, by whom, with which salesml and
 package versions, on which data (window and hash), with which features, parameters and
 metrics. Versions are never overwritten.
+
+What the registry keeps is owner-only: the folders it makes (``data/models``, ``<kind>``, each
+version, the computed results of ``data/models/cache/``) 0700, every file in them 0600, since a
+model and its manifest, like a cached result, carry what was learnt from the sales data.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import pandas as pd
 
 from salesml.config import Settings
 from salesml.errors import SalesmlError
+from salesml.io.export import private_folders
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.skops"
@@ -80,7 +85,7 @@ def save(
     if not kind.isidentifier():
         raise RegistryError(f"model kind {kind!r} must be a simple name")
     folder = models_root(settings) / kind
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folders(folder, models_root(settings))
     existing = _versions(folder)
     name = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder))
@@ -105,11 +110,21 @@ def save(
             **manifest,
         }
         (tmp / MANIFEST).write_text(json.dumps(full, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        _owner_only(tmp)
         os.rename(tmp, folder / name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return name
+
+
+def _owner_only(folder: Path) -> None:
+    """``folder`` (a version or result not yet renamed into place) and everything in it
+    owner-only: folders 0700, files 0600. Until then the files inside have the umask's
+    permissions, but ``folder`` is mkdtemp's, 0700: nobody else can reach them."""
+    os.chmod(folder, 0o700)
+    for p in folder.rglob("*"):
+        os.chmod(p, 0o700 if p.is_dir() else 0o600)
 
 
 def _actor() -> str:
@@ -256,13 +271,14 @@ def save_result(settings: Settings, kind: str, key: str, frames: dict[str, pd.Da
     """Store frames under ``key`` (atomically: a result is there whole or not at all) and
     keep the :data:`CACHE_KEPT` most recently used results of ``kind``."""
     folder = models_root(settings) / "cache" / kind
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folders(folder, models_root(settings))
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder))
     try:
         for n, df in frames.items():
             if df is not None:
                 df.to_parquet(tmp / f"{n}.parquet", index=False)
         (tmp / "frames.json").write_text(json.dumps({n: df is not None for n, df in frames.items()}), encoding="utf-8")
+        _owner_only(tmp)
         if (folder / key).exists():
             shutil.rmtree(tmp)
         else:

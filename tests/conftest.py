@@ -102,3 +102,11 @@ def pg_url():
 
     with pg.postgres_url() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def pg_tls_url(pg_url):
+    """The same database as a role the server accepts only over TLS (see tests/pg.py)."""
+    from tests import pg
+
+    return pg.tls_only_url(pg_url)

@@ -111,3 +111,17 @@ def test_failures_are_told_and_an_unreachable_server_is_said_not_hidden(toy, smt
         mail.send(dead, [letter])
     with pytest.raises(mail.EmailError, match=r"\$SALESML_SMTP_PASSWORD holds no password"):
         mail.send(dataclasses.replace(s.email, username="bot"), [letter])
+
+
+def test_starttls_is_required_never_dropped_for_plain_text(smtp_server):
+    """Under ``[email] security = "starttls"`` (the default) a server that does not offer
+    STARTTLS (this one has no certificate) is refused: nothing is sent in the clear."""
+    controller, inbox = smtp_server
+    e = EmailSettings(host="127.0.0.1", port=controller.port, sender="salesml@example.com", failures_to=("bi@example.com",))
+    assert e.security == "starttls"
+    letter = mail.failure_letter(e, [("reps", "rep:R3", "CANARY-4410")])
+    with pytest.raises(mail.EmailError, match=r"cannot send e-mail through 127\.0\.0\.1:\d+: STARTTLS extension not supported"):
+        mail.send(e, [letter])
+    assert inbox.messages == []
+    assert mail.send(dataclasses.replace(e, security="none"), [letter]) == [None]  # the same server, in the clear when asked
+    assert "CANARY-4410" in inbox.messages[0][1].get_payload()

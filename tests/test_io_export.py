@@ -6,6 +6,8 @@ import codecs
 import csv
 import datetime as dt
 import io
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -231,6 +233,54 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
         export_frame(pd.DataFrame({"a": [1]}), target)
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def umask_027():
+    """The process's umask 027 for the test (a group-readable new file: 0640), then as it was."""
+    before = os.umask(0o027)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+def test_an_export_is_owner_only_while_written_and_an_ordinary_file_when_done(tmp_path, umask_027):
+    seen = []
+
+    def write(tmp):
+        seen.append(_mode(tmp))
+        tmp.write_text("a\n1\n", encoding="utf-8")
+        seen.append(_mode(tmp))
+
+    def write_xlsx(tmp):
+        ex._write_xlsx(df, tmp, "data")  # xlsxwriter rewrites the file it is given: still owner-only
+        seen.append(_mode(tmp))
+
+    df = pd.DataFrame({"name": ["Zoë", "=1+1"], "amount": [1.5, 2.0]})
+    ex._atomic_write(tmp_path / "by_hand.csv", write)
+    ex._atomic_write(tmp_path / "by_hand.xlsx", write_xlsx)
+    assert seen == [0o600, 0o600, 0o600]
+    assert ex.shared_mode() == 0o640
+    for target in (tmp_path / "out.csv", tmp_path / "out.xlsx"):
+        export_frame(df, target)
+    ex.export_sheets({"a": df, "b": df}, tmp_path / "sheets.xlsx")
+    assert {p.name: _mode(p) for p in tmp_path.iterdir()} == {
+        "by_hand.csv": 0o640, "by_hand.xlsx": 0o640, "out.csv": 0o640, "out.xlsx": 0o640, "sheets.xlsx": 0o640,
+    }  # what umask 027 gives any new file, and no temporary file left over
+
+
+def test_private_folders_are_made_owner_only_from_the_top_down(tmp_path, umask_027):
+    ex.private_folders(tmp_path / "shared" / "keep" / "a" / "b", tmp_path / "shared" / "keep")
+    assert _mode(tmp_path / "shared") == 0o750  # above the top: as any new folder
+    assert [_mode(tmp_path / "shared" / "keep" / p) for p in ("", "a", "a/b")] == [0o700] * 3
+    (tmp_path / "open").mkdir(mode=0o755)
+    ex.private_folders(tmp_path / "open" / "x", tmp_path / "open")
+    assert (_mode(tmp_path / "open"), _mode(tmp_path / "open" / "x")) == (0o750, 0o700)  # an existing folder is left as it is
 
 
 def test_clear_errors(tricky, tmp_path):

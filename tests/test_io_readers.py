@@ -322,6 +322,21 @@ def test_sql_query_text_goes_to_the_server_as_written_and_writes_nothing(pg_url,
     assert len(read_sql(pg_url, QUERY).frame) == 3
 
 
+def test_sql_url_sslmode_reaches_the_driver_and_a_tls_only_role_is_refused_in_the_clear(pg_url, pg_tls_url):
+    """``?sslmode=`` in the URL goes to psycopg: ``require`` connects over TLS, ``disable``
+    without, which the server refuses for a role it accepts only over TLS."""
+    from sqlalchemy.engine import make_url
+
+    query = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+    assert read_sql(pg_tls_url + "?sslmode=require", query).frame["ssl"].tolist() == ["true"]
+    assert read_sql(pg_url + "?sslmode=disable", query).frame["ssl"].tolist() == ["false"]
+    masked = make_url(pg_tls_url).render_as_string(hide_password=True)
+    with pytest.raises(SourceFileError, match=r'cannot connect: .*pg_hba\.conf .*"salesml_tls".*no encryption') as e:
+        read_sql(pg_tls_url + "?sslmode=disable", query)
+    assert str(e.value).startswith(masked + "?sslmode=disable: ") and ":***@" in str(e.value)
+    assert pg.PASSWORD not in str(e.value) and "\n" not in str(e.value)
+
+
 def test_an_unreachable_server_fails_fast_with_the_password_masked():
     port = pg.closed_port()
     secret = "top-secret-pw"

@@ -53,3 +53,27 @@ def test_files_and_data_hash(tmp_path):
     assert json.loads((folder / "prophet_T01.json").read_text()) == {"x": 1}
     assert registry.frame_hash(pd.DataFrame({"a": [1, 2]})) == registry.manifest(s, "forecast")["data_hash"]
     assert registry.frame_hash(pd.DataFrame({"a": [2, 1]})) != registry.manifest(s, "forecast")["data_hash"]
+
+
+def test_a_version_and_a_cached_result_are_owner_only(tmp_path):
+    import os
+    import stat
+
+    from salesml.io.export import current_umask
+
+    def mode(p):
+        return stat.S_IMODE(os.stat(p).st_mode)
+
+    s = make_settings(tmp_path)
+    v = registry.save(s, "churn", {}, estimator=fitted(), files={"evaluation.json": "{}", "rules.csv": b"a,b\n"})
+    folder = registry.resolve(s, "churn", v)
+    root = registry.models_root(s)
+    assert [mode(p) for p in (root, root / "churn", folder)] == [0o700] * 3
+    assert {p.name: mode(p) for p in folder.iterdir()} == {
+        "model.skops": 0o600, "manifest.json": 0o600, "evaluation.json": 0o600, "rules.csv": 0o600,
+    }
+    assert mode(root.parent) == 0o777 & ~current_umask()  # data/, above the registry: made as usual
+    registry.save_result(s, "panels", "k1", {"a": pd.DataFrame({"x": [1]}), "b": None})
+    result = root / "cache" / "panels" / "k1"
+    assert [mode(p) for p in (root / "cache", root / "cache" / "panels", result)] == [0o700] * 3
+    assert {p.name: mode(p) for p in result.iterdir()} == {"a.parquet": 0o600, "frames.json": 0o600}

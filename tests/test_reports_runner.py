@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import nbformat
 import pytest
 
+from salesml.io.export import current_umask
 from salesml.reports.runner import (
     ReportError,
     WarmKernel,
+    _failed,
+    audience_failed_path,
+    audience_path,
     check_parameters,
     coerce_parameters,
     declared_parameters,
@@ -97,7 +102,10 @@ def test_a_failing_report_raises_with_the_cell_and_writes_no_page(toy):
     with pytest.raises(ReportError, match=r"failed in cell .*ScopeError.*no team 'T99'"):
         render(s, "sales_performance", {"period": "2024-02", "scope": "team:T99"})
     assert not (toy.root / "reports" / "2024-02" / "sales_performance_team-T99.html").exists()
-    assert (toy.root / "reports" / "2024-02" / "sales_performance_team-T99.failed.ipynb").exists()
+    kept = toy.root / "reports" / "2024-02" / "sales_performance_team-T99.failed.ipynb"
+    assert _mode(kept) == 0o600  # it holds what the page showed: owner-only
+    assert _mode(kept.parent) == 0o777 & ~current_umask()  # the pages' folder, made for it: as usual
+    assert [p.name for p in kept.parent.iterdir()] == [kept.name]  # no temporary file left
 
 
 @pytest.mark.notebook
@@ -220,6 +228,38 @@ def test_no_page_lies_outside_the_reports_folder(tmp_path):
             output_path(s, name, {})
         with pytest.raises(ReportError, match="report name"):
             notebook_path(s, name)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_a_failed_audience_pages_notebook_is_kept_in_owner_only_folders(tmp_path):
+    s = with_notebooks(make_settings(tmp_path))
+    page = audience_path(s, "sales_performance", {"period": "2026-11", "scope": "rep:R017"})
+    failed = audience_failed_path(s, page)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")])
+    error = _failed("sales_performance", "cell 0: ZeroDivisionError: division by zero", nb, failed)
+    assert str(failed) in str(error)
+    reports = tmp_path / "reports"
+    assert failed == reports / "_failed" / "2026-11" / "sales_performance" / "rep-R017.ipynb"
+    assert _mode(failed) == 0o600
+    assert [_mode(reports / "_failed" / p) for p in ("", "2026-11", "2026-11/sales_performance")] == [0o700] * 3
+    assert _mode(reports) == 0o777 & ~current_umask()  # the reports folder itself: as usual
+    assert nbformat.read(failed, as_version=4).metadata["salesml"]["error"].startswith("report sales_performance failed")
+
+
+def test_published_files_get_a_new_files_permissions_and_private_ones_stay_owner_only(tmp_path):
+    from salesml.reports.runner import write_files
+
+    before = os.umask(0o027)
+    try:
+        write_files({tmp_path / "r" / "a.html": "<p>page</p>", tmp_path / "r" / "a.json": "{}"})
+        write_files({tmp_path / "r" / "a.failed.ipynb": "{}"}, private=True)
+    finally:
+        os.umask(before)
+    modes = {p.name: _mode(p) for p in (tmp_path / "r").iterdir()}
+    assert modes == {"a.html": 0o640, "a.json": 0o640, "a.failed.ipynb": 0o600}  # what umask 027 gives; no .tmp left
 
 
 def test_write_files_is_all_or_nothing_and_names_a_full_disk(tmp_path):

@@ -18,6 +18,12 @@ Spreadsheets execute what looks like a formula. A customer called
 Files are written atomically: to a temporary file beside the target, then renamed, so a
 failed export never leaves a half-written file behind (nor destroys an older one). A disk
 that fills up during the write is a :class:`~salesml.errors.DiskFullError` naming the target.
+While it is written the temporary file is owner-only (0600), and xlsxwriter's parts lie in a
+folder of their own (0700, files 0600); the finished file is given the permissions any new
+file gets (``0o666`` less the umask) just before it is renamed into place.
+
+This module also owns the file helpers other writers share (:func:`temp_beside`,
+:func:`shared_mode`, :func:`private_folders`): report pages, the model registry.
 """
 
 from __future__ import annotations
@@ -185,12 +191,27 @@ def _display_width(text: str) -> int:
 # --------------------------------------------------------------------------- writing
 
 
-def _temp_beside(path: Path) -> Path:
-    """A new empty file in ``path``'s folder, with the permissions a normal file gets."""
+def current_umask() -> int:
+    """The process's umask. Reading it means setting it: for that instant it is 0o077 (a file
+    another thread creates meanwhile is owner-only, never open to all), then what it was."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def shared_mode() -> int:
+    """The permissions a new file normally gets, ``0o666`` less the umask: what a finished
+    export or a published page is given before it is renamed into place."""
+    return 0o666 & ~current_umask()
+
+
+def temp_beside(path: Path) -> Path:
+    """A new empty file in ``path``'s folder (hidden, unique), owner-only (0600): what it is
+    given to hold is nobody else's until it is complete and renamed into place."""
     for _ in range(100):
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
-            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
             continue
         os.close(fd)
@@ -198,19 +219,35 @@ def _temp_beside(path: Path) -> Path:
     raise ExportError(f"cannot create a temporary file beside {path}")  # pragma: no cover
 
 
+def private_folders(folder: Path, top: Path) -> None:
+    """Make ``folder`` (``top`` or a folder inside it) with every missing folder from ``top``
+    down owner-only (0700, whatever the umask); ``top``'s own parents as usual. Folders that
+    already exist are left as they are."""
+    top.parent.mkdir(parents=True, exist_ok=True)
+    below = folder.relative_to(top)
+    for current in (*(top / p for p in reversed(below.parents)), folder):  # top first
+        try:
+            current.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(current, 0o700)
+
+
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """``write`` into a temporary file beside ``path``, then rename it into place. On any
-    failure the temporary file is removed and ``path`` keeps what it held; a full disk (or a
-    file size limit) is a DiskFullError naming ``path``."""
+    """``write`` into an owner-only temporary file beside ``path``, then give it the permissions
+    of a new file and rename it into place. On any failure the temporary file is removed and
+    ``path`` keeps what it held; a full disk (or a file size limit) is a DiskFullError naming
+    ``path``."""
     if path.is_dir():
         raise ExportError(f"cannot export to {path}: it is a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _temp_beside(path)
+        tmp = temp_beside(path)
     except OSError as e:
         raise disk_full(e, path) or e from None
     try:
         write(tmp)
+        os.chmod(tmp, shared_mode())  # complete: as any new file, for whoever may read it
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
@@ -316,6 +353,7 @@ def _write_xlsx_sheets(frames: dict[str, pd.DataFrame], tmp: Path) -> None:
     cells = sum(df.shape[0] * max(df.shape[1], 1) for df in frames.values())
     # xlsxwriter assembles the file from parts in temporary files and leaves them behind when
     # the zip cannot be written (a full disk): keep them in a folder that is always removed
+    # (made owner-only, 0700, as its parts are, 0600: mkdtemp and mkstemp)
     with tempfile.TemporaryDirectory(prefix="salesml-xlsx-") as parts:
         wb = xlsxwriter.Workbook(
             str(tmp),

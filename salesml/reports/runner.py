@@ -13,7 +13,9 @@ Output paths are made of parameters, so every parameter is checked before any pa
 with a name free of path separators, ``freq``, ``version``, counts; the report's name too), and
 the final path must lie inside ``[report] output_dir``. Pages are written atomically (a
 temporary file renamed into place): a full disk leaves no partial page and no temporary file,
-and the error names the page.
+and the error names the page. A temporary file is owner-only (0600) while it is written; a page
+is then given the permissions of any new file, since it is meant to be read, but the executed
+notebook of a failed run stays owner-only, and so do the ``_failed`` folders made for it (0700).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import logging
 import os
 import queue
 import re
-import secrets
 import shutil
 import tempfile
 import threading
@@ -45,6 +46,7 @@ from salesml.compute import available_cores
 from salesml.config import REPORT_LANGS, Settings
 from salesml.errors import SalesmlError, disk_full
 from salesml.forecast.panels import FREQS
+from salesml.io.export import private_folders, shared_mode, temp_beside
 from salesml.periods import PeriodError, latest_complete_period, parse_period, period_bounds
 from salesml.reports.html import FIGURES_MIME
 from salesml.scope import ScopeError, parse_scope
@@ -220,26 +222,26 @@ def _cell_error(nb: nbformat.NotebookNode) -> str:
     return "unknown error"
 
 
-def _temp_beside(path: Path) -> Path:
-    """A name for a temporary file beside ``path`` (hidden, unique), renamed into place when complete."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-
-
-def write_files(files: dict[Path, str | bytes]) -> None:
-    """Write every file completely or none of them: each to a temporary file beside it, then
-    all renamed into place. On a failure (a full disk) the temporary files are removed, the
-    files keep what they held, and a full disk is a DiskFullError naming the file."""
+def write_files(files: dict[Path, str | bytes], *, private: bool = False) -> None:
+    """Write every file completely or none of them: each to an owner-only temporary file beside
+    it, then all renamed into place, with the permissions of any new file (pages, their
+    sidecars, indexes are meant to be read), or owner-only (0600) if ``private``. On a failure
+    (a full disk) the temporary files are removed, the files keep what they held, and a full
+    disk is a DiskFullError naming the file."""
     temps: dict[Path, Path] = {}
     current = None
+    mode = None if private else shared_mode()
     try:
         for path, content in files.items():
             current = path
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temps[path] = _temp_beside(path)
+            tmp = temps[path] = temp_beside(path)
             if isinstance(content, bytes):
                 tmp.write_bytes(content)
             else:
                 tmp.write_text(content, encoding="utf-8")
+            if mode is not None:
+                os.chmod(tmp, mode)
         for path, tmp in temps.items():
             current = path
             tmp.replace(path)
@@ -292,8 +294,19 @@ def _failed(name: str, where: str, nb: nbformat.NotebookNode | None, failed: Pat
     message = f"report {name} failed in {where}"
     if nb is not None:
         nb.metadata["salesml"] = {"error": message}
-        write_files({failed: nbformat.writes(nb)})
+        _failed_folder(failed)
+        write_files({failed: nbformat.writes(nb)}, private=True)  # it holds whatever the page showed
     return ReportError(f"{message} (executed notebook kept at {failed})")
+
+
+def _failed_folder(failed: Path) -> None:
+    """Make the folder a failed run's notebook goes in: below a ``_failed`` folder
+    (:func:`audience_failed_path`), the folders made from ``_failed`` down owner-only (0700);
+    beside the page, the page's folder as usual (the pages to come are read from it)."""
+    parts = failed.parent.parts
+    if FAILED_DIR in parts:
+        top = Path(*parts[: len(parts) - parts[::-1].index(FAILED_DIR)])
+        private_folders(failed.parent, top)
 
 
 def _execute(settings: Settings, name: str, path: Path, params: dict[str, Any], failed: Path) -> nbformat.NotebookNode:
