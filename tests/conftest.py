@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import email
+import email.policy
 import json
+import socket
 from datetime import date
 from pathlib import Path
 
@@ -110,3 +113,35 @@ def pg_tls_url(pg_url):
     from tests import pg
 
     return pg.tls_only_url(pg_url)
+
+
+class Inbox:
+    """An SMTP handler that keeps every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append((tuple(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 for the test: its controller and inbox."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, inbox
+    finally:
+        controller.stop()

@@ -293,24 +293,30 @@ def test_backups_beyond_retention_are_removed_after_a_backup(template, tmp_path)
     assert sorted(made.pruned) == old[:2]
 
 
-def test_a_backup_is_a_schedule_and_its_failure_is_recorded(template, tmp_path):
+def test_a_scheduled_backup_is_recorded_and_its_failure_told_like_a_failed_page(template, tmp_path, smtp_server):
     from salesml.delivery import runs
 
+    controller, inbox = smtp_server
     copy_of(template, tmp_path)
-    settings = load_settings(write_config(tmp_path, extra='[schedules.nightly]\nreport = "backup"\ncron = "0 2 * * *"\ntimezone = "UTC"\n'))
-    now = datetime(2026, 12, 7, 2, 5, tzinfo=UTC)
-    out = runs.run_due(settings, now)
-    assert not out.failed and len(out.done) == 1, out.problems
+    settings = load_settings(write_config(tmp_path, extra=(
+        '[schedules.nightly]\nreport = "backup"\ncron = "0 2 * * *"\ntimezone = "UTC"\n'
+        f'[email]\nhost = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"\nsender = "salesml@example.com"\n'
+        'failures_to = ["bi@example.com"]\n')))
+    out = runs.run_due(settings, datetime(2026, 12, 7, 2, 5, tzinfo=UTC))
+    assert not out.failed and len(out.done) == 1 and not out.problems, out.problems
     rec = runs.records(settings)
     assert rec["status"].tolist() == ["ok"] and Path(rec["output"][0]).parent == tmp_path / "backups"
     bk.check(rec["output"][0])
-    index = (tmp_path / "reports" / "index.html")
-    assert not index.exists() or "backup" not in index.read_text(encoding="utf-8").split("<tbody>")[1]
-    # the next night the backup folder cannot be written: recorded as failed, tried again later
+    index = tmp_path / "reports" / "index.html"  # the published list of pages names no backup
+    assert not index.exists() or "nightly" not in index.read_text(encoding="utf-8")
+    assert inbox.messages == []  # a backup is no page: nothing is sent when it works
+    # the next night the backup folder cannot be written: recorded as failed, told to failures_to
     shutil.rmtree(tmp_path / "backups")
     (tmp_path / "backups").write_text("a file where the folder should be", encoding="utf-8")
     out = runs.run_due(settings, datetime(2026, 12, 8, 2, 5, tzinfo=UTC))
     assert len(out.failed) == 1 and "backup failed" in str(out.failed[0][1])
-    rec = runs.records(settings)
-    assert sorted(rec["status"]) == ["failed", "ok"]
-
+    assert sorted(runs.records(settings)["status"]) == ["failed", "ok"]
+    [(to, message)] = inbox.messages
+    assert to == ("bi@example.com",)
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "nightly" in body and "backup failed" in body

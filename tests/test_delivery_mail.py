@@ -4,48 +4,17 @@ goes only to its own member's addresses; failures are told to whoever is named."
 from __future__ import annotations
 
 import dataclasses
-import email
-import email.policy
-import socket
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from salesml.config import EmailSettings, ScheduleSettings
 from salesml.delivery import mail, runs
+from tests.conftest import free_port
 from tests.test_reports_runner import with_notebooks
 
 MARCH_1 = datetime(2024, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-class Inbox:
-    """An SMTP handler that keeps every message it is given."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append((tuple(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=email.policy.default)))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield controller, inbox
-    finally:
-        controller.stop()
 
 
 def _settings(toy, port, **schedule):
@@ -106,7 +75,7 @@ def test_failures_are_told_and_an_unreachable_server_is_said_not_hidden(toy, smt
     assert mail.send(s.email, [letter]) == [None]
     ((to, msg),) = inbox.messages
     assert to == ("bi@example.com",) and "rep:R3: report sales_performance failed in cell 4: boom" in msg.get_payload()
-    dead = dataclasses.replace(s.email, port=_free_port())
+    dead = dataclasses.replace(s.email, port=free_port())
     with pytest.raises(mail.EmailError, match=r"cannot send e-mail through 127\.0\.0\.1:\d+"):
         mail.send(dead, [letter])
     with pytest.raises(mail.EmailError, match=r"\$SALESML_SMTP_PASSWORD holds no password"):
