@@ -1,6 +1,9 @@
-"""The warehouse: read-only SQL really is read-only; info; clear errors."""
+"""The warehouse: read-only SQL really is read-only; info; clear errors; encrypted at rest
+(no name in the clear, every command with the key, one line without it)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -198,6 +201,8 @@ def test_every_command_works_with_the_key_and_fails_in_one_line_without(keyed_co
     from tests.secret_company import KEY_ENV, UNIQUE_NAME, cli, copy_of, write_config
 
     copy_of(keyed_company[0], tmp_path)
+    notebooks = Path(__file__).parent.parent / "notebooks"
+    write_config(tmp_path, key_env=KEY_ENV, extra=f'[report]\nnotebooks_dir = "{notebooks}"\n')
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(KEY_ENV, "s3cret")
     targets = tmp_path / "targets_2025.csv"
@@ -209,6 +214,7 @@ def test_every_command_works_with_the_key_and_fails_in_one_line_without(keyed_co
         ["commission", "--period", "2024-02"], ["check", "--period", "2024-02"], ["segments", "--as-of", "2024-02-29"],
         ["export", "customers", "--to", str(tmp_path / "customers.csv")], ["period", "status"],
         ["period", "close", "2024-02"], ["period", "reopen", "2024-02", "--reason", "test"], ["period", "verify"], ["audit"],
+        ["report", "sales_performance", "-p", "period=2024-02"],  # its kernel, another process, opens the warehouse with the key
     ]
     for args in commands:
         result = runner.invoke(app, args)
@@ -216,6 +222,7 @@ def test_every_command_works_with_the_key_and_fails_in_one_line_without(keyed_co
     result = runner.invoke(app, ["sql", "SELECT name FROM customers WHERE customer_id = 'C1'", "--format", "json"])
     assert json.loads(result.stdout) == [{"name": UNIQUE_NAME}]
     assert UNIQUE_NAME in (tmp_path / "customers.csv").read_text(encoding="utf-8")
+    assert list((tmp_path / "reports").rglob("sales_performance*.html"))
 
     # as a user sees it: without the key, with a wrong one, or with no key setting
     missing = cli("info", cwd=tmp_path)
