@@ -354,26 +354,13 @@ def connect(
         except OSError as e:
             raise disk_full(e, path) or e from None
     config = _config(memory_limit, threads)
-    if read_only and _needs_migration(path, config, key):
-        with connect(path, memory_limit=memory_limit, threads=threads, lock_wait_s=lock_wait_s, key=key):
-            pass  # a writable connection brings the tables up to date
     with owner_only(not read_only):
-        deadline = time.monotonic() + lock_wait_s
-        while True:
-            try:
-                con = _duckdb(path, read_only, config, key)
-                break
-            except duckdb.IOException as e:
-                full = disk_full(e, path)
-                if full is not None:
-                    raise full from None
-                if "lock" not in str(e).lower():
-                    raise WarehouseError(f"cannot open warehouse {path}: {e}") from None
-                if time.monotonic() >= deadline:
-                    raise WarehouseError(
-                        f"warehouse {path} is in use by another process (waited {lock_wait_s:.0f}s): {e}"
-                    ) from None
-                time.sleep(0.25)
+        con = _open_waiting(path, read_only, config, key, lock_wait_s)
+        if read_only and _outdated(con):  # made by an older salesml: a writable connection brings it up to date
+            _close_after_error(con)
+            with connect(path, memory_limit=memory_limit, threads=threads, lock_wait_s=lock_wait_s, key=key):
+                pass
+            con = _open_waiting(path, read_only, config, key, lock_wait_s)
         try:
             if not read_only:
                 init_schema(con)
@@ -483,19 +470,33 @@ _MIGRATIONS = [
 ]
 
 
-def _needs_migration(path: Path, config: dict[str, Any], key: Key | None = None) -> bool:
-    """Whether a warehouse file was made by an older salesml (schema_version < current)."""
-    try:
-        con = _duckdb(path, True, config, key)
-    except duckdb.Error:
-        return False  # locked or unreadable: the caller's own connect says so
+def _outdated(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse of ``con`` was made by an older salesml (schema_version < current)."""
     try:
         rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     except duckdb.Error:
         return True
-    finally:
-        con.close()
     return not rows or int(rows[0][0]) < SCHEMA_VERSION
+
+
+def _open_waiting(path: Path, read_only: bool, config: dict[str, Any], key: Key | None, lock_wait_s: float) -> duckdb.DuckDBPyConnection:
+    """A connection to ``path`` (see :func:`_duckdb`); while another process holds the file,
+    retried for ``lock_wait_s`` seconds, then an error naming it. A full disk is a DiskFullError."""
+    deadline = time.monotonic() + lock_wait_s
+    while True:
+        try:
+            return _duckdb(path, read_only, config, key)
+        except duckdb.IOException as e:
+            full = disk_full(e, path)
+            if full is not None:
+                raise full from None
+            if "lock" not in str(e).lower():
+                raise WarehouseError(f"cannot open warehouse {path}: {e}") from None
+            if time.monotonic() >= deadline:
+                raise WarehouseError(
+                    f"warehouse {path} is in use by another process (waited {lock_wait_s:.0f}s): {e}"
+                ) from None
+            time.sleep(0.25)
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -265,3 +265,19 @@ def test_the_key_setting_names_a_variable_not_a_key(tmp_path):
     cfg.write_text('[warehouse]\nencryption_key_env = "my secret key!"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="names the environment variable"):
         load_settings(cfg)
+
+
+def test_a_warehouse_of_an_older_salesml_is_brought_up_to_date_by_a_reader(tmp_path):
+    """A read-only open of a warehouse an older salesml made adds what is missing first (one
+    brief writable connection), then reads: the reader sees today's tables."""
+    import duckdb
+
+    s = make_settings(tmp_path)
+    with warehouse.open(s):
+        pass
+    with duckdb.connect(str(s.warehouse_path)) as con:  # as schema version 8 left it
+        con.execute("ALTER TABLE churn_scores DROP COLUMN lookahead")
+        con.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+    with warehouse.open(s, read_only=True) as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(warehouse.SCHEMA_VERSION)
+        assert "lookahead" in [r[0] for r in con.execute("DESCRIBE churn_scores").fetchall()]
