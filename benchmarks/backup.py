@@ -58,6 +58,13 @@ def _perf_seconds(s: Settings, period: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    finally:
+        os.environ.pop(KEY_ENV, None)
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.backup", description=__doc__.splitlines()[0])
     ap.add_argument("--warehouse", required=True, help="a loaded and posted warehouse (copied, never changed)")
     ap.add_argument("--models", default="", help="its model registry (copied into the backups)")

@@ -81,3 +81,14 @@ def test_the_perf_benchmark_gives_the_same_figures_three_ways(small_demo, capsys
     assert [r["period"] for r in rows] == ["2026-05", "2025"]
     for r in rows:
         assert 0 < r["period_entries"] < r["ledger_entries"] and r["salesml_s"] > 0 and r["pandas_s"] > 0
+
+
+def test_the_backup_benchmark_backs_up_verifies_and_restores_plain_and_encrypted(small_demo, tmp_path, capsys):
+    from benchmarks import backup
+
+    assert backup.main(["--warehouse", str(small_demo.warehouse_path), "--repeat", "1", "--out", str(tmp_path), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    for name in ("plain", "encrypted"):
+        assert r[name]["order_lines"] > 10_000 and r[name]["backup_mb"] > 0 and r[name]["restore_s"] > 0
+    assert r["plain"]["tables"] == r["encrypted"]["tables"] and r["perf_plain_s"] > 0 and r["perf_encrypted_s"] > 0
+    assert not list(tmp_path.glob("backups/salesml-backup-*"))  # each round's backup removed
