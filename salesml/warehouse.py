@@ -33,7 +33,7 @@ import pyarrow as pa
 from salesml import __version__, schema
 from salesml.config import Settings
 from salesml.errors import SalesmlError, disk_full
-from salesml.io.export import ExportError, check_target, export_frame
+from salesml.io.export import ExportError, check_target, export_batches, export_format, export_frame
 from salesml.locations import ENV_ACTOR
 
 SCHEMA_VERSION = 9
@@ -1041,14 +1041,47 @@ def resolve(settings: Settings, what: str) -> tuple[str, pd.DataFrame]:
 
 
 def export(
-    settings: Settings, what: str, to: str | os.PathLike, sheet: str = "data"
+    settings: Settings, what: str, to: str | os.PathLike, sheet: str = "data", partition_by: tuple[str, ...] = ()
 ) -> tuple[Path, int, int]:
     """Export a warehouse table or a read-only query's result; returns (path, rows, columns).
 
-    The extension of ``to`` (``.xlsx`` / ``.csv``) and, for xlsx, the sheet name are
-    checked before the warehouse is read.
+    The extension of ``to`` (``.xlsx`` / ``.csv`` / ``.parquet``), for xlsx the sheet name,
+    and partitions (Parquet only) are checked before the warehouse is read. Parquet is
+    streamed from DuckDB in batches (any size, types kept: see
+    :func:`~salesml.io.export.export_batches`); xlsx and CSV go through a frame.
     """
-    check_target(to, sheet)
+    check_target(to, sheet, partition_by)
+    if export_format(to) == "parquet":
+        return _export_parquet(settings, what, to, partition_by)
     _, df = resolve(settings, what)
     path = export_frame(df, to, sheet=sheet)
     return path, int(df.shape[0]), int(df.shape[1])
+
+
+def _export_parquet(settings: Settings, what: str, to: str | os.PathLike, partition_by: tuple[str, ...]) -> tuple[Path, int, int]:
+    """A table or read-only query streamed to Parquet (see :func:`export`)."""
+    text = what.strip()
+    if _IDENTIFIER.match(text):
+        tables = warehouse_tables(settings)
+        match = next((t for t in tables if t.lower() == text.lower()), None)
+        if match is None:
+            raise ExportError(f"{text!r} is neither a table of the warehouse nor a SELECT query; tables: {', '.join(tables)}")
+        sql = _table_sql(match)
+    else:
+        check_read_only_sql(text)
+        statements = duckdb.extract_statements(text)
+        if len(statements) != 1:
+            raise ExportError("export one SELECT query at a time")
+        sql = statements[0].query
+    with open(settings, read_only=True) as con:
+        con.execute("SET enable_external_access = false")
+        try:
+            reader = con.execute(sql).to_arrow_reader(_PARQUET_BATCH_ROWS)
+        except duckdb.Error as e:
+            raise WarehouseError(f"SQL error: {e}") from None
+        path, rows = export_batches(reader, to, partition_by)
+        return path, rows, len(reader.schema.names)
+
+
+#: rows per batch streamed from DuckDB into a Parquet export
+_PARQUET_BATCH_ROWS = 1_000_000

@@ -244,7 +244,8 @@ def test_every_command_connects_with_the_memory_limit(toy, tmp_path, monkeypatch
     commands = [
         ["info"], ["batches"], ["quarantine"], ["sql", "SELECT 1"], ["post"],
         ["perf", "--period", "2024-02"], ["commission", "--period", "2024-02"], ["check", "--period", "2024-02"],
-        ["export", "order_lines", "--to", str(tmp_path / "lines.csv")], ["period", "status"], ["period", "verify"],
+        ["export", "order_lines", "--to", str(tmp_path / "lines.csv")],
+        ["export", "order_lines", "--to", str(tmp_path / "lines.parquet"), "--partition-by", "region"], ["period", "status"], ["period", "verify"],
         ["period", "close", "2024-01"], ["period", "reopen", "2024-01", "--reason", "test"],
         ["ingest", str(targets), "--table", "targets"], ["segments", "--as-of", "2024-02-29"],
     ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,73 @@ def test_a_warehouse_of_an_older_salesml_is_brought_up_to_date_by_a_reader(tmp_p
     with warehouse.open(s, read_only=True) as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(warehouse.SCHEMA_VERSION)
         assert "lookahead" in [r[0] for r in con.execute("DESCRIBE churn_scores").fetchall()]
+
+
+# --------------------------------------------------------------------------- Parquet exports
+
+
+def _toy_lines() -> tuple[int, Decimal, dict[str, int]]:
+    """Rows, the sum of amounts and the rows per order month of the toy order lines (csv + Decimal)."""
+    import csv
+    from collections import Counter
+    from decimal import Decimal
+
+    from tests.conftest import TOY
+
+    with (TOY / "order_lines.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return len(rows), sum((Decimal(r["amount"]) for r in rows), Decimal(0)), dict(Counter(r["order_date"][:7] for r in rows))
+
+
+def test_order_lines_export_to_parquet_with_their_types_and_to_month_partitions_a_cluster_reads(toy_wh, tmp_path):
+    import stat
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    rows, total, by_month = _toy_lines()
+    path, n, cols = warehouse.export(toy_wh, "order_lines", tmp_path / "lines.parquet")
+    table = pq.read_table(path)
+    assert n == rows == table.num_rows and cols == table.num_columns
+    assert pa.types.is_decimal(table.schema.field("amount").type) and pa.types.is_date(table.schema.field("order_date").type)
+    assert sum((v for v in table.column("amount").to_pylist()), Decimal(0)) == total  # exact, to the cent
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~_umask() and not list(tmp_path.glob(".*.tmp"))
+
+    query = "SELECT strftime(order_date, '%Y-%m') AS month, * FROM order_lines"
+    folder, n, _ = warehouse.export(toy_wh, query, tmp_path / "by_month.parquet", partition_by=("month",))
+    assert n == rows and sorted(p.name for p in folder.iterdir()) == sorted(f"month={m}" for m in by_month)
+    dataset = ds.dataset(folder, format="parquet", partitioning="hive")
+    assert dataset.count_rows() == rows
+    per_month = {m: dataset.count_rows(filter=ds.field("month") == m) for m in by_month}
+    assert per_month == by_month
+    import dask.dataframe as dd  # what a Dask cluster reads: the same rows and money
+
+    frame = dd.read_parquet(str(folder)).compute()
+    assert len(frame) == rows and sum((Decimal(str(v)) for v in frame["amount"]), Decimal(0)) == total
+
+
+def test_parquet_export_errors_name_what_is_wrong(toy_wh, tmp_path):
+    from salesml.io.export import ExportError
+
+    with pytest.raises(ExportError, match="--partition-by needs a .parquet target"):
+        warehouse.export(toy_wh, "order_lines", tmp_path / "x.csv", partition_by=("region",))
+    with pytest.raises(ExportError, match="--partition-by galaxy: no such column; the columns are order_id, line_no"):
+        warehouse.export(toy_wh, "order_lines", tmp_path / "x.parquet", partition_by=("galaxy",))
+    with pytest.raises(ReadOnlyError):
+        warehouse.export(toy_wh, "DELETE FROM order_lines", tmp_path / "x.parquet")
+    with pytest.raises(WarehouseError, match="SQL error"):
+        warehouse.export(toy_wh, "SELECT * FROM read_csv('/etc/passwd')", tmp_path / "x.parquet")  # no file access from SQL
+    warehouse.export(toy_wh, "reps", tmp_path / "reps.parquet", partition_by=("region",))
+    with pytest.raises(ExportError, match="it exists"):
+        warehouse.export(toy_wh, "reps", tmp_path / "reps.parquet", partition_by=("region",))
+    assert not list(tmp_path.glob(".*"))  # no temporary file or folder left
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -259,20 +259,23 @@ def sql(
 @app.command()
 def export(
     what: Annotated[str, typer.Argument(help="a table (e.g. order_lines, quarantine) or a read-only SELECT query")],
-    to: Annotated[Path, typer.Option("--to", help="file to write: .xlsx or .csv (by extension)")],
+    to: Annotated[Path, typer.Option("--to", help="file to write: .xlsx, .csv or .parquet (by extension)")],
     sheet: Annotated[str | None, typer.Option("--sheet", help="worksheet name of a .xlsx (default: data)")] = None,
+    partition_by: Annotated[list[str] | None, typer.Option("--partition-by", help="Parquet only: a folder of Hive partitions by this column (repeatable), e.g. month")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Export a table or a query's result to Excel or CSV (formula-safe) and print the path."""
+    """Export a table or a query's result to Excel or CSV (formula-safe), or to Parquet (types
+    kept, streamed; one file, or with --partition-by a folder a cluster reads), and print the path."""
     from salesml.io.export import export_format
     from salesml.warehouse import export as export_to_file
 
     settings = _settings(config)
     fmt = export_format(to)
-    if sheet is not None and fmt == "csv":
-        err.print("note: --sheet is ignored for a .csv file", highlight=False)
-    with audited(settings, "export", {"what": what, "to": str(to)}) as done:
-        path, rows, cols = export_to_file(settings, what, to, sheet=sheet or "data")
+    if sheet is not None and fmt != "xlsx":
+        err.print(f"note: --sheet is ignored for a .{fmt} file", highlight=False)
+    parts = tuple(partition_by or ())
+    with audited(settings, "export", {"what": what, "to": str(to), **({"partition_by": list(parts)} if parts else {})}) as done:
+        path, rows, cols = export_to_file(settings, what, to, sheet=sheet or "data", partition_by=parts)
         done.update(output=path, params={"rows": rows, "columns": cols})
     err.print(f"exported {rows:,} rows x {cols:,} columns to {fmt}", highlight=False)
     typer.echo(str(path))

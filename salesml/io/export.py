@@ -35,6 +35,7 @@ import numbers
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import unicodedata
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 
 from salesml import schema
 from salesml.errors import SalesmlError, disk_full
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
     pass
 
 #: file types an export can write, by extension
-FORMATS = {".xlsx": "xlsx", ".csv": "csv"}
+FORMATS = {".xlsx": "xlsx", ".csv": "csv", ".parquet": "parquet"}
 
 #: Excel's sheet size (rows include the header row)
 XLSX_MAX_ROWS = 1_048_576
@@ -104,14 +106,14 @@ def neutralise_formula(value: Any) -> Any:
 
 
 def export_format(path: str | os.PathLike) -> str:
-    """``"xlsx"`` or ``"csv"`` from the file's extension; anything else is an ExportError."""
+    """``"xlsx"``, ``"csv"`` or ``"parquet"`` from the file's extension; anything else is an ExportError."""
     suffix = Path(path).suffix
     try:
         return FORMATS[suffix.lower()]
     except KeyError:
         what = f"extension {suffix!r}" if suffix else "no extension"
         raise ExportError(
-            f"cannot export to {str(path)!r}: {what} is not supported; name a .xlsx or .csv file"
+            f"cannot export to {str(path)!r}: {what} is not supported; name a .xlsx, .csv or .parquet file"
         ) from None
 
 
@@ -504,11 +506,78 @@ def export_sheets(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> P
     return path
 
 
-def check_target(to: str | os.PathLike, sheet: str = "data") -> None:
+def check_target(to: str | os.PathLike, sheet: str = "data", partition_by: tuple[str, ...] = ()) -> None:
     """Refuse an export's target before anything is read: its extension (``.xlsx`` /
-    ``.csv``) and, for xlsx, the sheet name."""
-    if export_format(to) == "xlsx":
+    ``.csv`` / ``.parquet``), for xlsx the sheet name, and partitions only for Parquet."""
+    fmt = export_format(to)
+    if fmt == "xlsx":
         _check_sheet_name(sheet)
+    if partition_by and fmt != "parquet":
+        raise ExportError(f"--partition-by needs a .parquet target (a folder of Parquet files), not a .{fmt} file")
+
+
+# --------------------------------------------------------------------------- Parquet
+
+
+def export_batches(batches: pa.RecordBatchReader, path: str | os.PathLike, partition_by: tuple[str, ...] = ()) -> tuple[Path, int]:
+    """Stream ``batches`` to Parquet at ``path``: one file, or with ``partition_by`` a folder of
+    Hive partitions (``path/month=2026-11/part-0.parquet``) that Spark, Dask, DuckDB and pandas
+    read as one dataset. Types are kept (money stays DECIMAL, dates DATE); nothing is made
+    formula-safe (no spreadsheet opens a Parquet file). Written atomically, owner-only while in
+    progress: a file through a temporary file, a folder through a temporary folder beside it,
+    renamed into place (an existing folder of that name is refused). Returns the path and rows."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    path = Path(path).absolute()
+    names = batches.schema.names
+    missing = [c for c in partition_by if c not in names]
+    if missing:
+        raise ExportError(f"--partition-by {', '.join(missing)}: no such column; the columns are {', '.join(names)}")
+    counted = _Counting(batches)
+    if not partition_by:
+        def write(tmp: Path) -> None:
+            with pq.ParquetWriter(tmp, batches.schema) as w:
+                for batch in counted:
+                    w.write_batch(batch)
+
+        _atomic_write(path, write)
+        return path, counted.rows
+    if path.exists():
+        raise ExportError(f"cannot export to {path}: it exists (a partitioned export writes a new folder)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))  # 0700
+    except OSError as e:
+        raise disk_full(e, path) or e from None
+    try:
+        ds.write_dataset(pa.RecordBatchReader.from_batches(batches.schema, counted), tmp, format="parquet",
+                         partitioning=list(partition_by), partitioning_flavor="hive", basename_template="part-{i}.parquet")
+        mode = shared_mode()
+        for p in tmp.rglob("*"):
+            os.chmod(p, (mode | 0o111) & 0o777 if p.is_dir() else mode)
+        os.chmod(tmp, (mode | 0o111) & 0o777)
+        os.rename(tmp, path)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        full = disk_full(e, path) if isinstance(e, OSError) else None
+        if full is not None:
+            raise full from None
+        raise
+    return path, counted.rows
+
+
+class _Counting:
+    """Iterates a record-batch reader's batches, counting their rows."""
+
+    def __init__(self, reader: pa.RecordBatchReader):
+        self.reader = reader
+        self.rows = 0
+
+    def __iter__(self):
+        for batch in self.reader:
+            self.rows += batch.num_rows
+            yield batch
 
 
 __all__ = [
@@ -516,6 +585,7 @@ __all__ = [
     "check_target",
     "csv_frame",
     "export_format",
+    "export_batches",
     "export_frame",
     "export_sheets",
     "is_money_column",
