@@ -51,7 +51,7 @@ class WarehouseSettings:
     path: str = "data/warehouse.duckdb"
     #: DuckDB memory limit for one connection: a size such as "4GB" or "512MiB" (KB, MB, GB,
     #: TB count in 1000s; KiB, MiB, GiB, TiB in 1024s), a share of the machine's memory such
-    #: as "50%" where the installed DuckDB accepts one (2.0 does, 1.4 does not); "" = DuckDB's default
+    #: as "50%" where the installed DuckDB accepts one (2.0 does; 1.5, which salesml pins for its crypto module, does not); "" = DuckDB's default
     memory_limit: str = ""
     #: DuckDB threads for one connection (0 = all cores)
     threads: int = 0
@@ -1335,6 +1335,10 @@ def _is_scope(text: str) -> bool:
     return True
 
 
+#: hosts that are this machine: the only ones [email] security = "none" may log in to
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
 def check_email(e: EmailSettings, s: Settings, origin: str = "settings") -> None:
     """E-mail that can be sent: a known security, a sender, addresses keyed by scopes, and a
     server for every schedule that mails its pages."""
@@ -1342,6 +1346,11 @@ def check_email(e: EmailSettings, s: Settings, origin: str = "settings") -> None
         raise ConfigError(f"{origin}: email.security must be \"starttls\", \"ssl\" or \"none\", got {e.security!r}")
     if e.host and not e.sender:
         raise ConfigError(f"{origin}: email.sender: name the address pages are sent from")
+    if e.security == "none" and e.username and e.host not in _LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"{origin}: email.security = \"none\" would send the password of {e.username!r} to {e.host} in the clear: "
+            "use \"starttls\" or \"ssl\" (\"none\" is for a relay on this machine, without a login)"
+        )
     for scope_key, addrs in e.addresses.items():
         if not _is_scope(scope_key):
             raise ConfigError(f"{origin}: email.addresses: {scope_key!r} is not a scope such as rep:R017 or team:T03")

@@ -174,3 +174,16 @@ def test_config_file_is_found_from_a_subfolder(no_config, monkeypatch):
     monkeypatch.chdir(sub)
     assert config_file() == (no_config / "salesml.toml").resolve()
     assert load_settings().warehouse_path == (no_config / "data" / "wh.duckdb").resolve()
+
+
+def test_a_login_is_never_sent_to_another_machine_in_the_clear(tmp_path):
+    from salesml.config import ConfigError, load_settings
+
+    cfg = tmp_path / "salesml.toml"
+    cfg.write_text('[email]\nhost = "smtp.example.com"\nsecurity = "none"\nusername = "bot"\nsender = "s@example.com"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="would send the password of 'bot' to smtp.example.com in the clear"):
+        load_settings(cfg)
+    cfg.write_text('[email]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = "bot"\nsender = "s@example.com"\n', encoding="utf-8")
+    assert load_settings(cfg).email.security == "none"  # a relay on this machine
+    cfg.write_text('[email]\nhost = "smtp.example.com"\nusername = "bot"\nsender = "s@example.com"\n', encoding="utf-8")
+    assert load_settings(cfg).email.security == "starttls"  # the default
