@@ -26,7 +26,6 @@ from functools import lru_cache
 from types import SimpleNamespace
 
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow
 
 STATUSES = ("completed", "cancelled", "returned")
@@ -65,14 +64,41 @@ SQL_TYPES = {
 }
 
 
+@dataclass(frozen=True, eq=False)
+class Check:
+    """A pandera check, described here and built when a schema is (:func:`pandera_schema`):
+    ``check.ge(0, error="negative")`` stands for pandera's ``Check.ge(0, error="negative")``,
+    ``check.custom(fn, error=...)`` for ``Check(fn, error=...)``. So the model, and every
+    command that only reads the warehouse, never import pandera (~0.3 s a process); the import
+    path does. Compared and hashed by identity, as pandera's checks are."""
+
+    method: str | None
+    args: tuple = ()
+    kwargs: tuple = ()
+
+    def build(self):
+        import pandera.pandas as pa  # when a schema is built: the import path only
+
+        kwargs = dict(self.kwargs)
+        return pa.Check(*self.args, **kwargs) if self.method is None else getattr(pa.Check, self.method)(*self.args, **kwargs)
+
+
+def _check(method: str | None):
+    return lambda *args, **kwargs: Check(method, args, tuple(kwargs.items()))
+
+
+#: ``check.ge(0, error=...)``, ``check.isin(...)``, ``check.custom(fn, error=...)``: :class:`Check` descriptions
+check = SimpleNamespace(**{m: _check(m) for m in ("ge", "ne", "isin", "in_range", "str_matches")}, custom=_check(None))
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     dtype: str
     required: bool = False
     description: str = ""
-    #: pandera checks applied to non-null values
-    checks: tuple = ()
+    #: checks applied to non-null values (:class:`Check`)
+    checks: tuple[Check, ...] = ()
     #: a date that cannot lie in the future (checked against the load date)
     past: bool = False
 
@@ -87,7 +113,7 @@ class RowCheck:
     reads: a source without one of them has nothing for it to check."""
 
     columns: tuple[str, ...]
-    check: pa.Check
+    check: Check
 
 
 @dataclass(frozen=True)
@@ -119,16 +145,16 @@ class Table:
         return f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  ' + ",\n  ".join(cols) + "\n)"
 
 
-_period = pa.Check.str_matches(r"^\d{4}-(0[1-9]|1[0-2])$", error="not of the form YYYY-MM")
-_nonneg = pa.Check.ge(0, error="negative")
+_period = check.str_matches(r"^\d{4}-(0[1-9]|1[0-2])$", error="not of the form YYYY-MM")
+_nonneg = check.ge(0, error="negative")
 
 
-def _one_of(values) -> pa.Check:
-    return pa.Check.isin(list(values), error=f"not one of {', '.join(values)}")
+def _one_of(values) -> Check:
+    return check.isin(list(values), error=f"not one of {', '.join(values)}")
 
 
-def _between(lo, hi) -> pa.Check:
-    return pa.Check.in_range(lo, hi, error=f"not between {lo} and {hi}")
+def _between(lo, hi) -> Check:
+    return check.in_range(lo, hi, error=f"not between {lo} and {hi}")
 
 
 def _c(name, dtype, required=False, description="", checks=(), past=False):
@@ -145,7 +171,7 @@ ORDER_LINES = Table(
         _c("order_date", "date", True, "date of the sale, or of the return", past=True),
         _c("customer_id", "str", True, "customer; empty (or a configured anonymous id) for walk-in / guest sales"),
         _c("product_id", "str", True),
-        _c("quantity", "qty", True, "negative on returns", [pa.Check.ne(0, error="is 0")]),
+        _c("quantity", "qty", True, "negative on returns", [check.ne(0, error="is 0")]),
         _c("unit_price", "price", False, "net unit price after discount"),
         _c("amount", "money", True, "net line revenue = quantity x unit price"),
         _c("rep_id", "str", False, "rep credited with the line"),
@@ -162,7 +188,7 @@ ORDER_LINES = Table(
     checks=(
         RowCheck(
             ("status", "quantity"),
-            pa.Check(
+            check.custom(
                 lambda df: ~((df["status"] == "returned") & (df["quantity"] > 0))
                 & ~((df["status"] == "completed") & (df["quantity"] < 0)),
                 error="sign of quantity does not match status (returns are negative, sales positive)",
@@ -216,7 +242,7 @@ REPS = Table(
     checks=(
         RowCheck(
             ("valid_from", "valid_to"),
-            pa.Check(
+            check.custom(
                 lambda df: df["valid_to"].isna() | (df["valid_to"] >= df["valid_from"]),
                 error="valid_to is before valid_from",
             ),
@@ -372,7 +398,7 @@ _PANDERA_DTYPES = {
 }
 
 
-def pandera_schema(t: Table | str, columns: Iterable[str] | None = None) -> pa.DataFrameSchema:
+def pandera_schema(t: Table | str, columns: Iterable[str] | None = None):
     """The pandera schema a typed frame must satisfy before it enters the warehouse.
 
     Types are checked loosely on the pandas side (``float64`` for money, which the
@@ -386,12 +412,14 @@ def pandera_schema(t: Table | str, columns: Iterable[str] | None = None) -> pa.D
 
 
 @lru_cache(maxsize=128)
-def _pandera_schema(t: Table, columns: frozenset[str] | None) -> pa.DataFrameSchema:
+def _pandera_schema(t: Table, columns: frozenset[str] | None):
+    import pandera.pandas as pa  # the import path only (see Check)
+
     cols = {}
     for c in t.columns:
         if columns is not None and c.name not in columns:
             continue
-        checks = list(c.checks)
+        checks = [k.build() for k in c.checks]
         if c.sql_type.startswith("DECIMAL"):
             precision, scale = (int(x) for x in c.sql_type[8:-1].split(","))
             limit = 10.0 ** (precision - scale)
@@ -403,5 +431,5 @@ def _pandera_schema(t: Table, columns: frozenset[str] | None) -> pa.DataFrameSch
             required=True,
             coerce=False,
         )
-    checks = [rc.check for rc in t.checks if columns is None or columns.issuperset(rc.columns)]
+    checks = [rc.check.build() for rc in t.checks if columns is None or columns.issuperset(rc.columns)]
     return pa.DataFrameSchema(cols, name=t.name, strict=False, checks=checks)

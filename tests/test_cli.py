@@ -435,3 +435,13 @@ def test_perf_without_costs_shows_no_margin_rather_than_zero(tmp_path):
     assert {r["margin"] for r in lines} == {""}
     table = run("perf", "--period", "2024-02", cwd=tmp_path, env_extra=env)
     assert "note: no cost loaded: margin not shown" in table.stderr
+
+
+def test_reading_the_warehouse_imports_no_pandera():
+    """pandera (and through it pyspark, when installed) is the import path's: a command that
+    reads the warehouse builds no schema and pays none of its ~0.3 s."""
+    script = ("import sys\nfrom salesml import config, warehouse, schema\nfrom salesml.api import Warehouse\n"
+              "assert not {'pandera', 'pyspark'} & set(sys.modules), sorted(m for m in sys.modules if m.startswith(('pandera', 'pyspark')))[:5]\n"
+              "sch = schema.pandera_schema('order_lines')\nassert 'pandera' in sys.modules and len(sch.columns) == len(schema.table('order_lines').columns)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr

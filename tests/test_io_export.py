@@ -284,7 +284,7 @@ def test_private_folders_are_made_owner_only_from_the_top_down(tmp_path, umask_0
 
 
 def test_clear_errors(tricky, tmp_path):
-    with pytest.raises(ExportError, match=r"'\.xls'.*\.xlsx or \.csv"):
+    with pytest.raises(ExportError, match=r"'\.xls'.*\.xlsx, \.csv or \.parquet"):
         export_frame(pd.DataFrame({"a": [1]}), tmp_path / "x.xls")
     with pytest.raises(ExportError, match="sheet"):
         export(tricky, "customers", tmp_path / "x.xlsx", sheet="a/b")
@@ -344,7 +344,7 @@ def test_cli_refuses_writes_and_bad_extensions(tricky, tmp_path):
     assert proc.returncode == 1 and proc.stdout == ""
     assert (
         "'.xls'" in proc.stderr
-        and ".xlsx or .csv" in proc.stderr
+        and ".xlsx, .csv or .parquet" in " ".join(proc.stderr.split())
         and "Traceback" not in proc.stderr
     )
     assert list(tmp_path.iterdir()) == []
