@@ -22,15 +22,6 @@ DEMO_END = date(2026, 6, 30)
 DEMO_SEED = 7
 
 
-def pytest_collection_modifyitems(config, items):
-    """The modules holding a test marked ``slow`` first, each module's tests together and in
-    their order (so module fixtures are built once), then the rest: the workers start on the
-    long tests, and the short ones fill in at the end, so that neither worker waits long for
-    the other."""
-    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module.__name__ not in slow)
-
-
 def make_settings(root: Path, **sections) -> Settings:
     """Settings rooted at ``root`` with the warehouse inside it (no config file)."""
     s = dataclasses.replace(Settings(), root=root)

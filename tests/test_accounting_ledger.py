@@ -221,7 +221,6 @@ step = st.one_of(
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(step, min_size=3, max_size=7))
-@pytest.mark.slow
 def test_closed_periods_never_change_and_hierarchy_reconciles(tmp_path_factory, steps):
     s = make_settings(tmp_path_factory.mktemp("prop"))
     reps = "rep_id,name,role,team,region,manager_id,valid_from,valid_to\nR1,a,rep,T1,East,,2024-01-01,\nR2,b,rep,T1,East,,2024-01-01,2024-02-29\nR2,b,rep,T2,West,,2024-03-01,\nR3,c,rep,T2,West,,2024-01-01,"

@@ -30,7 +30,6 @@ def _sha(path) -> str:
 
 
 @pytest.mark.notebook
-@pytest.mark.slow
 def test_exports_reports_and_failures_are_recorded_with_who_and_what(toy):
     (toy.root / "salesml.toml").write_text(f'[report]\nnotebooks_dir = "{ROOT_NOTEBOOKS}"\n', encoding="utf-8")
     out = toy.root / "lines.csv"

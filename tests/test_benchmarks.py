@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
-
 from benchmarks import churn as churn_bench
 from benchmarks import forecast as bench
 from benchmarks import posting as posting_bench
@@ -54,7 +52,6 @@ def test_the_choice_benchmark_scores_auto_next_to_every_candidate(small_demo, ca
     assert math.isfinite(r["auto_pooled"]) and 0 <= r["coverage_pooled"] <= 100
 
 
-@pytest.mark.slow
 def test_the_churn_benchmark_trains_a_shop_export_both_ways(tmp_path, capsys):
     """A small shop export (tests/shop_churn.py) loaded and trained by the CLI, as configured
     and with one thread per native pool."""

@@ -89,7 +89,6 @@ def test_config_option_before_or_after_the_command_and_env(toy, tmp_path):
 
 
 @pytest.mark.notebook
-@pytest.mark.slow
 def test_report_prints_the_path(toy, wh):
     from tests.test_reports_runner import ROOT_NOTEBOOKS
 

@@ -64,7 +64,6 @@ def fast(small_demo, tmp_path_factory):
     return folder
 
 
-@pytest.mark.slow
 def test_forecast_train_and_reorder(fast):
     proc = run("forecast", "--level", "region", "--freq", "W", "--horizon", "4", "--format", "csv", cwd=fast)
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))

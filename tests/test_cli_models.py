@@ -46,7 +46,6 @@ def assert_left_out(got: dict, expected: dict) -> None:
     assert got["revenue_share_pct"] == pytest.approx(float(expected["revenue"] / expected["total_revenue"] * 100), abs=0.005)
 
 
-@pytest.mark.slow
 def test_train_score_list_compare(project):
     root, env, company = project
     proc = run("train", "churn", "--format", "json", cwd=root, env_extra=env)

@@ -106,7 +106,6 @@ def _java_or_skip() -> None:
 
 
 @pytest.mark.spark
-@pytest.mark.slow
 def test_spark_engine_gives_the_local_forecasts_and_backtests(panel, expected, tmp_path):
     _java_or_skip()
     exchange = tmp_path / "exchange"

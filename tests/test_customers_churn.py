@@ -375,7 +375,6 @@ def demo_copy(small_demo, tmp_path):
     return small_demo.with_overrides(warehouse={"path": str(wh)}, models={"dir": str(tmp_path / "models")}, churn=FAST)
 
 
-@pytest.mark.slow
 def test_train_registry_score_round_trip(demo_copy):
     s = demo_copy.with_overrides(churn={**FAST, "min_auc_gain": -1.0})  # the model scores, whatever its margin
     first = churn.train(s)
@@ -561,7 +560,6 @@ def test_churn_counts_what_it_leaves_out(guests, since, through, team):
 # --------------------------------------------------------------------------- a real-looking shop export
 
 
-@pytest.mark.slow
 def test_a_nine_month_shop_export_trains_with_the_defaults_and_scores_honestly(tmp_path):
     """A shop's 9-month export (tests/shop_churn.py: guest checkouts, credit notes, ids written
     as floats) loads through its mapping and trains churn with the default settings: one

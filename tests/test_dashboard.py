@@ -105,7 +105,6 @@ def _run_once(i: int, notebook: Path, env: dict[str, str], cwd: Path) -> tuple[i
 
 
 @pytest.mark.notebook
-@pytest.mark.slow
 def test_workbench_notebook_runs_headless_20_times_without_hanging(toy_wh, tmp_path):
     notebook = dashboard.prepare_notebook(dashboard.NOTEBOOK, tmp_path, {"warehouse": str(toy_wh.warehouse_path)})
     env = _env(toy_wh)
@@ -233,7 +232,6 @@ async def _try_execute(ws_url: str, marker: Path) -> list[str]:
 
 @pytest.mark.notebook
 @BROWSER
-@pytest.mark.slow
 def test_dashboard_in_a_real_browser(server, browser, tmp_path):  # noqa: F811 - browser is the imported fixture
     from selenium.webdriver.support.ui import Select
 

@@ -130,7 +130,6 @@ def test_a_schedule_that_never_ran_starts_with_its_newest_slot_then_catches_up_b
 
 
 @pytest.mark.notebook
-@pytest.mark.slow
 def test_command_line_run_due_list_and_report_for_an_audience(toy):
     (toy.root / "salesml.toml").write_text(
         f'[report]\nnotebooks_dir = "{ROOT_NOTEBOOKS}"\n\n'

@@ -54,7 +54,6 @@ def test_errors_show_in_the_message_and_clear_the_views(view):
     assert view.message.value == "" and "¥510" in view.kpis.value
 
 
-@pytest.mark.slow
 def test_workbench_in_jupyterlab(toy_wh, tmp_path, browser):  # noqa: F811 - browser is the imported fixture
     """notebooks/explore.ipynb opened in a real JupyterLab (headless Chromium) and run as a user
     runs it: its kernel in notebooks/ finds the project's salesml.toml above it, the charts and the

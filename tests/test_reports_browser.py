@@ -71,7 +71,6 @@ def _requests(driver) -> list[str]:
     return urls
 
 
-@pytest.mark.slow
 def test_rendered_pages_in_a_real_browser(toy, browser):
     s = with_notebooks(toy)
     jobs = [RenderJob("sales_performance"), RenderJob("customer_segments"), RenderJob("data_quality"),

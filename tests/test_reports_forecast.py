@@ -50,7 +50,6 @@ def _with_models(s: Settings, models: tuple[str, ...]) -> Settings:
 
 
 @pytest.mark.notebook
-@pytest.mark.slow
 def test_company_figures_equal_the_forecast_functions(small_demo, tmp_path):
     """Forecast total (MinT-reconciled), backtest and reorder alerts of the company report,
     recomputed with salesml.forecast; every section is on the page."""
@@ -177,7 +176,6 @@ def test_without_inventory_or_targets_the_sections_say_so_and_names_are_escaped(
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("lang,scope", [("en", "company"), ("zh", "company"), ("zh", "rep")])
-@pytest.mark.slow
 def test_the_page_opens_with_its_summary_and_warnings_in_either_language(small_demo, tmp_path, lang, scope):
     """The parameters of the tests above (their forecasts are read from the cache): the page opens
     with 3-6 sentences linked to their sections and the early warnings, all in its language."""

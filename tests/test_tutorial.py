@@ -17,7 +17,6 @@ TUTORIAL = Path(__file__).resolve().parents[1] / "notebooks" / "tutorial.ipynb"
 
 
 @pytest.mark.notebook
-@pytest.mark.slow
 def test_tutorial_runs_under_nbval(small_demo, tmp_path):
     cfg = write_config(tmp_path, small_demo.warehouse_path)  # the demo's warehouse; fast forecast candidates
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESML_")} | {"SALESML_CONFIG": str(cfg)}
