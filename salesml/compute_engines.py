@@ -309,6 +309,13 @@ def _spark_session(master: str):
     return spark
 
 
+def shutdown() -> None:
+    """End the clusters this process started (a Dask ``LocalCluster``, the Spark session):
+    they are kept warm for the next run until the process exits, unless ended here."""
+    _stop_dask()
+    _stop_spark()
+
+
 def _stop_spark() -> None:
     spark = _STARTED.pop("spark", None)
     if spark is not None:

@@ -55,9 +55,9 @@ def test_the_choice_benchmark_scores_auto_next_to_every_candidate(small_demo, ca
 def test_the_churn_benchmark_trains_a_shop_export_both_ways(tmp_path, capsys):
     """A small shop export (tests/shop_churn.py) loaded and trained by the CLI, as configured
     and with one thread per native pool."""
-    assert churn_bench.main(["--shop", "--customers", "800", "--months", "9", "--max-lines", "3", "--out", str(tmp_path), "--json"]) == 0
+    assert churn_bench.main(["--shop", "--customers", "600", "--months", "9", "--max-lines", "3", "--out", str(tmp_path), "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
-    assert row["data"].startswith("shop export (800 customers") and row["load_s"] > 0
+    assert row["data"].startswith("shop export (600 customers") and row["load_s"] > 0
     assert row["train_s"] > 0 and row["train_omp1_s"] > 0 and row["holdout"] > 50
     assert row["scorer"] in {"model", "recency", "bgnbd", "logistic"} and 0.5 < row["roc_auc_best_baseline"] < 1
 

@@ -108,8 +108,13 @@ def _java_or_skip() -> None:
 @pytest.mark.spark
 def test_spark_engine_gives_the_local_forecasts_and_backtests(panel, expected, tmp_path):
     _java_or_skip()
+    from salesml import compute_engines
+
     exchange = tmp_path / "exchange"
-    assert_same(on(Engine("spark", "local[2]", str(exchange)), panel), expected)
+    try:
+        assert_same(on(Engine("spark", "local[2]", str(exchange)), panel), expected)
+    finally:
+        compute_engines.shutdown()  # the JVM would stay warm for the rest of this test process
     assert exchange.is_dir() and not any(exchange.iterdir())  # each run's input is removed after it
 
 
