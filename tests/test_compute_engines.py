@@ -193,3 +193,25 @@ def test_a_local_forecast_starts_no_cluster():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_sales_forecast_reports_fits_run_on_the_configured_cluster(small_demo, dask_address, tmp_path):
+    """``[compute] engine = "dask"``: the company report's weekly hierarchy, daily landing and
+    reorder points are fitted in the cluster's worker processes (that the same fits give the
+    same forecasts there as here is the first test's)."""
+    from distributed import Client
+
+    from salesml.reports import forecast as report
+
+    cfg = tmp_path / "dask.toml"
+    cfg.write_text(f'[warehouse]\npath = {json.dumps(str(small_demo.warehouse_path))}\n'
+                   f'[models]\ndir = {json.dumps(str(tmp_path / "models"))}\n'
+                   '[forecast]\nwindows = 1\ncache = false\n[inventory]\nhistory_days = 60\n'
+                   f'[compute]\nengine = "dask"\ncluster = "{dask_address}"\nexchange_dir = "exchange"\n', encoding="utf-8")
+    with Client(dask_address, set_as_default=False) as client:
+        client.run(lambda: __import__("salesml.compute_engines").compute_engines._READY.clear())
+        built = report.build(as_of="2026-06-21", freq="W", horizon=4, models="seasonal_naive", workers=1, config_path=str(cfg))
+        ran = client.run(lambda: sorted(__import__("salesml.compute_engines").compute_engines._READY))
+    assert any(ran.values())  # the fits ran in the cluster's workers
+    assert set(built.main.forecasts["unique_id"]) >= {"company"} and len(built.daily.forecasts) and len(built.reorder.table)
+    assert not any((tmp_path / "exchange").iterdir())

@@ -66,6 +66,7 @@ from plotly.subplots import make_subplots
 
 from salesml import warehouse
 from salesml.accounting import performance as perf
+from salesml.compute_engines import engine_for
 from salesml.config import (
     FORECAST_MODELS,
     ConfigError,
@@ -345,7 +346,8 @@ def build(
     inside is partial: left out, named, and the forecast starts after it);
     ``freq``: D, W or M; ``horizon``: steps (0 = ``[forecast] horizon_<freq>``); ``models``:
     comma-separated candidates ("" = ``[forecast] models``); ``workers``: processes (0 =
-    ``[forecast] workers``); ``lang``: en or zh ("" = ``[report] lang``)."""
+    ``[forecast] workers``; with ``[compute] engine`` dask or spark the fits run on that
+    cluster); ``lang``: en or zh ("" = ``[report] lang``)."""
     settings = notebook_settings(config_path, warehouse)
     settings = settings.with_overrides(forecast={"models": parse_models(models, settings.forecast.models)})
     try:
@@ -360,7 +362,8 @@ def build(
     freq = check_freq(freq)
     fs = settings.forecast
     steps = resolve_horizon(horizon, freq, fs)
-    n_workers = int(workers) or None
+    # where the per-series fits run: the local pool, or the cluster of [compute] engine
+    n_workers = engine_for(settings, int(workers) or None)
     daily_fs = dataclasses.replace(fs, models=cheap_models(fs.models))
     messages: dict[str, str] = {}
     inputs = None
