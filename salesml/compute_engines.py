@@ -317,6 +317,20 @@ def shutdown() -> None:
 
 
 def _stop_spark() -> None:
+    """Stop the Spark session this process started, and the JVM pyspark launched for it (which
+    outlives a stopped session: an idle JVM keeps a core's worth of threads busy now and then)."""
     spark = _STARTED.pop("spark", None)
-    if spark is not None:
-        spark.stop()
+    if spark is None:
+        return
+    spark.stop()
+    from pyspark import SparkContext
+
+    gateway, SparkContext._gateway, SparkContext._jvm = SparkContext._gateway, None, None
+    if gateway is not None:
+        with contextlib.suppress(Exception):
+            gateway.shutdown()
+        proc = getattr(gateway, "proc", None)
+        if proc is not None:
+            proc.terminate()
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=10)

@@ -114,7 +114,11 @@ def test_spark_engine_gives_the_local_forecasts_and_backtests(panel, expected, t
     try:
         assert_same(on(Engine("spark", "local[2]", str(exchange)), panel), expected)
     finally:
-        compute_engines.shutdown()  # the JVM would stay warm for the rest of this test process
+        from pyspark import SparkContext
+
+        jvm = getattr(SparkContext._gateway, "proc", None)
+        compute_engines.shutdown()  # else the JVM stays warm for the rest of this test process
+    assert jvm is not None and jvm.poll() is not None and SparkContext._gateway is None  # the session and its JVM ended
     assert exchange.is_dir() and not any(exchange.iterdir())  # each run's input is removed after it
 
 
