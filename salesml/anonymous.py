@@ -90,9 +90,13 @@ class LeftOut:
 
     @property
     def share_pct(self) -> float | None:
-        """The anonymous lines' share of the selection's revenue, in percent (None when the
-        selection has no positive revenue)."""
-        return round(self.revenue / self.total_revenue * 100, 2) if self.total_revenue > 0 else None
+        """The anonymous lines' share of the selection's revenue, in percent, to 2 decimals
+        (None when the selection has no positive revenue)."""
+        share = self._share()
+        return None if share is None else round(share, 2)
+
+    def _share(self) -> float | None:
+        return self.revenue / self.total_revenue * 100 if self.total_revenue > 0 else None
 
     def text(self, what: str = "the customer models", money: Callable[[float], str] | None = None) -> str:
         """E.g. ``1,204 anonymous order lines (¥86,310.20, 23.4% of revenue) are not in the
@@ -100,7 +104,8 @@ class LeftOut:
         if not self.lines:
             return f"No anonymous (walk-in / guest) order lines: nothing is left out of {what}"
         amount = money(self.revenue) if money else f"{self.revenue:,.2f}"
-        share = f", {self.share_pct:.1f}% of revenue" if self.share_pct is not None else ""
+        pct = self._share()  # rounded once: 23.2503 is 23.3%, not 23.25 and then 23.2%
+        share = f", {pct:.1f}% of revenue" if pct is not None else ""
         noun = "order line" if self.lines == 1 else "order lines"
         verb = "is" if self.lines == 1 else "are"
         orders = f" in {self.orders:,} order{'s' if self.orders != 1 else ''}"

@@ -97,3 +97,12 @@ def test_left_out_by_hand(con):
     assert not none and none == LeftOut(0, 0, 0.0, 150.0)
     assert none.text("the churn scores") == "No anonymous (walk-in / guest) order lines: nothing is left out of the churn scores"
     assert LeftOut(1, 1, 5.0, 0.0).share_pct is None  # no revenue to be a share of
+
+
+def test_the_share_in_the_sentence_is_rounded_once():
+    """23.2503% is said as 23.3% (rounding 23.25 again would give 23.2%); JSON keeps 2 decimals."""
+    from salesml.anonymous import LeftOut
+
+    lo = LeftOut(lines=3, orders=2, revenue=23.2503, total_revenue=100.0)
+    assert "23.3% of revenue" in lo.text() and lo.share_pct == 23.25
+    assert LeftOut(lines=1, orders=1, revenue=5.0, total_revenue=0.0).share_pct is None
