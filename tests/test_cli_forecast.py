@@ -59,8 +59,11 @@ def test_prophet_retail_through_the_import_path(tmp_path):
 def fast(small_demo, tmp_path_factory):
     """The small demo with fast candidate models (a config file, as a user would set it)."""
     folder = tmp_path_factory.mktemp("fc")
-    write_config(folder, small_demo.warehouse_path,
-                 {"models": ["seasonal_naive", "tsb"], "product_models": ["tsb"], "windows": 2, "workers": 1})
+    cfg = write_config(folder, small_demo.warehouse_path,
+                       {"models": ["seasonal_naive", "tsb"], "product_models": ["tsb"], "windows": 2, "workers": 1})
+    # the products' demand from the last 60 days (the reorder points' backtests are most of a
+    # company report's forecasting on the small demo)
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "[inventory]\nhistory_days = 60\n", encoding="utf-8")
     return folder
 
 
