@@ -336,3 +336,16 @@ def test_the_demo_backed_up_deleted_and_restored_is_the_same_row_for_row(small_d
     wh.unlink()
     bk.restore(s, made.path)
     assert every_table(wh) == before
+
+
+def test_a_stray_write_ahead_log_is_kept_aside_not_replayed_into_the_restore(template, tmp_path):
+    s = copy_of(template, tmp_path)
+    made = bk.make(s)
+    before = every_table(s.warehouse_path)
+    s.warehouse_path.unlink()
+    wal = s.warehouse_path.with_name(s.warehouse_path.name + ".wal")
+    wal.write_bytes(b"the log of a warehouse that is gone")
+    bk.restore(s, made.path)
+    assert not wal.exists() and [p.read_bytes() for p in s.warehouse_path.parent.glob("*.before-restore-*.wal")] == [
+        b"the log of a warehouse that is gone"]
+    assert every_table(s.warehouse_path) == before

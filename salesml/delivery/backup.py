@@ -478,12 +478,13 @@ def restore(settings: Settings, backup: str | os.PathLike, to: str | os.PathLike
         if models_to is not None:
             models = _restore_models(source / MODELS_FILE, enc_bkey, manifest, Path(models_to), force)
         kept = None
+        aside = target.with_name(f"{target.name}.before-restore-{_stamp(datetime.now(UTC))}")
         if target.exists():
-            kept = target.with_name(f"{target.name}.before-restore-{_stamp(datetime.now(UTC))}")
+            kept = aside
             target.rename(kept)
-            wal = target.with_name(target.name + ".wal")
-            if wal.exists():
-                wal.rename(kept.with_name(kept.name + ".wal"))
+        wal = target.with_name(target.name + ".wal")
+        if wal.exists():  # the old warehouse's log (or a stray one): never replayed into the restored file
+            wal.rename(aside.with_name(aside.name + ".wal"))
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
