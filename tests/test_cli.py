@@ -38,6 +38,7 @@ def test_info_json(toy, wh):
     tables = {t["table"]: t for t in data["tables"]}
     assert tables["order_lines"]["rows"] == 12
     assert tables["order_lines"]["first"] == "2024-01-10"
+    assert data["encrypted"] is False and data["key_env"] is None and data["latest_backup"] is None
 
 
 def test_sql_csv_prints_only_data(toy, wh):

@@ -175,6 +175,8 @@ def test_cli_backup_verify_and_restore(template, tmp_path):
     assert path.parent == tmp_path / "backups" and "backed up" in made.stderr
     listed = cli("backup", "list", "--format", "json", cwd=tmp_path)
     assert json.loads(listed.stdout)[0]["backup"] == path.name
+    info = json.loads(cli("info", "--format", "json", cwd=tmp_path).stdout)
+    assert info["latest_backup"]["path"] == str(path) and info["encrypted"] is False
     checked = cli("backup", "verify", str(path), "--format", "json", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
     assert all(r["ok"] for r in json.loads(checked.stdout))
