@@ -1010,6 +1010,15 @@ def _table_sql(name: str) -> str:
     return f'SELECT * FROM "{name}"'
 
 
+def _table_named(settings: Settings, name: str) -> str:
+    """The warehouse table called ``name`` (any case), or an ExportError listing the tables."""
+    tables = warehouse_tables(settings)
+    match = next((t for t in tables if t.lower() == name.lower()), None)
+    if match is None:
+        raise ExportError(f"{name!r} is neither a table of the warehouse nor a SELECT query; tables: {', '.join(tables)}")
+    return match
+
+
 def resolve(settings: Settings, what: str) -> tuple[str, pd.DataFrame]:
     """``what`` as a frame: a bare table name reads the table, anything else runs as read-only SQL.
 
@@ -1020,13 +1029,7 @@ def resolve(settings: Settings, what: str) -> tuple[str, pd.DataFrame]:
     if not text:
         raise ExportError("name a table (e.g. order_lines) or give a SELECT query to export")
     if _IDENTIFIER.match(text):
-        tables = warehouse_tables(settings)
-        match = next((t for t in tables if t.lower() == text.lower()), None)
-        if match is None:
-            raise ExportError(
-                f"{text!r} is neither a table of the warehouse nor a SELECT query; "
-                f"tables: {', '.join(tables)}"
-            )
+        match = _table_named(settings, text)
         return f"table {match}", query(settings, _table_sql(match))
     try:
         check_read_only_sql(text)  # a write is refused here (ReadOnlyError)
@@ -1061,12 +1064,10 @@ def export(
 def _export_parquet(settings: Settings, what: str, to: str | os.PathLike, partition_by: tuple[str, ...]) -> tuple[Path, int, int]:
     """A table or read-only query streamed to Parquet (see :func:`export`)."""
     text = what.strip()
+    if not text:
+        raise ExportError("name a table (e.g. order_lines) or give a SELECT query to export")
     if _IDENTIFIER.match(text):
-        tables = warehouse_tables(settings)
-        match = next((t for t in tables if t.lower() == text.lower()), None)
-        if match is None:
-            raise ExportError(f"{text!r} is neither a table of the warehouse nor a SELECT query; tables: {', '.join(tables)}")
-        sql = _table_sql(match)
+        sql = _table_sql(_table_named(settings, text))
     else:
         check_read_only_sql(text)
         statements = duckdb.extract_statements(text)

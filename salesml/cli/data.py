@@ -239,11 +239,12 @@ def info(
     with warehouse.open(settings, read_only=True) as con:
         df = warehouse.info(con)
     key_env = settings.warehouse.encryption_key_env
-    backups = backup.list_backups(backup.backups_dir(settings))
+    folder = backup.backups_dir(settings)
+    backups = backup.list_backups(folder)
     latest = backups.iloc[0] if len(backups) else None
     if fmt == JsonOrTable.json:
         payload = {"warehouse": str(settings.warehouse_path), "encrypted": bool(key_env), "key_env": key_env or None,
-                   "latest_backup": None if latest is None else {"path": str(backup.backups_dir(settings) / latest["backup"]),
+                   "latest_backup": None if latest is None else {"path": str(folder / latest["backup"]),
                                                                  "created_at": str(latest["created_at"]), "encrypted": bool(latest["encrypted"])},
                    "tables": _jsonable(df)}
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
@@ -251,7 +252,7 @@ def info(
         emit(df, "table", title=str(settings.warehouse_path))
         said = f"encrypted with the key in ${key_env}" if key_env else "not encrypted ([warehouse] encryption_key_env)"
         said += (f"; latest backup {latest['backup']} ({latest['created_at']})" if latest is not None
-                 else f"; no backup in {backup.backups_dir(settings)} (salesml backup)")
+                 else f"; no backup in {folder} (salesml backup)")
         err.print(said, highlight=False, markup=False)
 
 

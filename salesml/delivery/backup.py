@@ -32,6 +32,7 @@ checks (``salesml check``) and the closed-period check (``salesml period verify`
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -378,8 +379,6 @@ def list_backups(folder: str | os.PathLike) -> pd.DataFrame:
 
 def _held_by_other(path: Path) -> bool:
     """Whether another process holds DuckDB's lock on ``path`` (an open warehouse)."""
-    import fcntl
-
     try:
         fd = os.open(path, os.O_RDWR)
     except OSError:
