@@ -159,6 +159,22 @@ def test_ets_ana_without_two_seasons_of_history_fits_no_season():
     assert np.ptp(long["yhat"].to_numpy()) > 10  # the weekly season
 
 
+def test_a_full_ets_search_leaves_out_a_season_longer_than_24_steps():
+    """Three years of weekly sales with a yearly peak: the search ("ZZZ") fits as "ZZN" (52
+    seasonal states are not searched, as in R's forecast::ets), while ETS(A,N,A) asked for by
+    name keeps its 52-week season; daily data (a 7-day season) is still searched with it."""
+    rng = np.random.default_rng(3)
+    t = np.arange(156)
+    y = 100 + 0.3 * t + 60 * (t % 52 == 5) + rng.normal(0, 5, 156)
+    weekly = pd.DataFrame({"ds": pd.date_range("2023-01-08", periods=156, freq="W-SUN"), "y": y})
+    searched = ETS().forecast(weekly, 13, "W")
+    pd.testing.assert_frame_equal(searched, ETS(model="ZZN").forecast(weekly, 13, "W"))
+    ana = make_model("ets_ana").forecast(weekly, 13, "W")
+    assert ana["yhat"].idxmax() == 5 and searched["yhat"].idxmax() != 5  # the peak comes back a year on
+    daily = seasonal_trend(n=140)
+    assert not ETS().forecast(daily, 14, "D").equals(ETS(model="ZZN").forecast(daily, 14, "D"))
+
+
 def test_festivals_are_steps_of_their_own_at_every_frequency():
     from salesml.forecast.models import festival_frame
 
