@@ -7,10 +7,10 @@ pandas version of the same figures.
 On loaded and posted warehouses ``W`` (the demo's, at any scale), in one process and one
 read-only connection (2 DuckDB threads): :func:`salesml.accounting.performance.performance` at
 rep level (every measure, ranks and rep names, as ``salesml perf`` prints them), one SQL query
-written by hand over the same tables (ledger, order lines, targets, reps) that a DuckDB user
+written by hand over the same tables (ledger, targets, reps) that a DuckDB user
 would write for the same figures, and pandas: the rows the figures need read from the
 warehouse into DataFrames (``read_s``: the period's and the comparison periods' ledger
-entries, every order line's key and cost, targets, reps) and the figures computed from them
+entries with whether their line has a cost, targets, reps) and the figures computed from them
 with groupby / merge / rank (``pandas_s``: the compute alone; ``pandas_total_s``: read +
 compute). The three results are asserted equal (money to the cent, rates to 1e-6) before
 any time is quoted. Rounds alternate; the fastest of each is quoted, and the ratios. Then
@@ -42,7 +42,7 @@ from salesml.config import PerformanceSettings
 from salesml.periods import latest_complete_period, shift_period
 
 #: the same figures as ``performance(con, period, "rep")``, written by hand: the month's ledger
-#: entries with their lines' costs, the two comparison months' revenue, the reps' targets on
+#: entries (with whether their line has a cost), the two comparison months' revenue, the reps' targets on
 #: their stint, ranks and names
 HAND_SQL = """
 WITH cur AS (
@@ -51,16 +51,16 @@ WITH cur AS (
            coalesce(-sum(l.amount) FILTER (WHERE l.kind = 'return'), 0) AS returns,
            coalesce(sum(l.amount) FILTER (WHERE l.kind IN ('correction', 'reassignment')), 0) AS corrections,
            coalesce(sum(l.amount) FILTER (WHERE l.period <> l.origin_period), 0) AS adjustments,
-           CASE WHEN bool_or(ol.cost IS NOT NULL OR l.margin <> 0)
+           CASE WHEN bool_or(l.line_cost OR l.margin <> 0)
                 THEN coalesce(sum(l.margin) FILTER (WHERE l.period <> l.origin_period), 0) END AS adjustments_margin,
            sum(l.amount) AS revenue,
-           CASE WHEN bool_or(ol.cost IS NOT NULL OR l.margin <> 0) THEN sum(l.margin) END AS margin,
-           coalesce(sum(l.amount) FILTER (WHERE ol.cost IS NOT NULL OR l.margin <> 0), 0) AS costed,
-           coalesce(sum(abs(l.amount)) FILTER (WHERE ol.cost IS NOT NULL OR l.margin <> 0), 0) * 100.0
+           CASE WHEN bool_or(l.line_cost OR l.margin <> 0) THEN sum(l.margin) END AS margin,
+           coalesce(sum(l.amount) FILTER (WHERE l.line_cost OR l.margin <> 0), 0) AS costed,
+           coalesce(sum(abs(l.amount)) FILTER (WHERE l.line_cost OR l.margin <> 0), 0) * 100.0
                / nullif(sum(abs(l.amount)), 0) AS margin_coverage_pct,
            count(DISTINCT l.order_id) FILTER (WHERE l.kind = 'sale' AND l.amount > 0) AS orders,
            count(DISTINCT l.customer_id) FILTER (WHERE l.kind = 'sale' AND l.amount > 0) AS customers
-    FROM ledger l LEFT JOIN order_lines ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no
+    FROM ledger l
     WHERE l.period = $period
     GROUP BY ALL
 ),
@@ -110,16 +110,16 @@ WITH cur AS (
            coalesce(-sum(l.amount) FILTER (WHERE l.kind = 'return'), 0) AS returns,
            coalesce(sum(l.amount) FILTER (WHERE l.kind IN ('correction', 'reassignment')), 0) AS corrections,
            coalesce(sum(l.amount) FILTER (WHERE l.period <> l.origin_period), 0) AS adjustments,
-           CASE WHEN bool_or(ol.cost IS NOT NULL OR l.margin <> 0)
+           CASE WHEN bool_or(l.line_cost OR l.margin <> 0)
                 THEN coalesce(sum(l.margin) FILTER (WHERE l.period <> l.origin_period), 0) END AS adjustments_margin,
            sum(l.amount) AS revenue,
-           CASE WHEN bool_or(ol.cost IS NOT NULL OR l.margin <> 0) THEN sum(l.margin) END AS margin,
-           coalesce(sum(l.amount) FILTER (WHERE ol.cost IS NOT NULL OR l.margin <> 0), 0) AS costed,
-           coalesce(sum(abs(l.amount)) FILTER (WHERE ol.cost IS NOT NULL OR l.margin <> 0), 0) * 100.0
+           CASE WHEN bool_or(l.line_cost OR l.margin <> 0) THEN sum(l.margin) END AS margin,
+           coalesce(sum(l.amount) FILTER (WHERE l.line_cost OR l.margin <> 0), 0) AS costed,
+           coalesce(sum(abs(l.amount)) FILTER (WHERE l.line_cost OR l.margin <> 0), 0) * 100.0
                / nullif(sum(abs(l.amount)), 0) AS margin_coverage_pct,
            count(DISTINCT l.order_id) FILTER (WHERE l.kind = 'sale' AND l.amount > 0) AS orders,
            count(DISTINCT l.customer_id) FILTER (WHERE l.kind = 'sale' AND l.amount > 0) AS customers
-    FROM ledger l LEFT JOIN order_lines ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no
+    FROM ledger l
     WHERE l.period >= $first AND l.period <= $last
     GROUP BY ALL
 ),
@@ -192,15 +192,14 @@ def comparison_months(period: str) -> tuple[list[str], list[str], list[str]]:
 
 def pandas_read(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, pd.DataFrame]:
     """What a pandas user reads from the warehouse for the figures: the ledger entries of the
-    period and of the comparison periods (selected by period), every order line's key and
-    cost (to know which entries have a cost), the period's targets and the reps."""
+    period and of the comparison periods (selected by period, with whether each entry's line
+    has a cost), the period's targets and the reps."""
     months, prev, ly = comparison_months(period)
     wanted = months + prev + ly
     return {
         "ledger": con.execute(
-            "SELECT period, origin_period, kind, order_id, line_no, customer_id, rep_id, team, region, amount, margin "
+            "SELECT period, origin_period, kind, order_id, line_no, customer_id, rep_id, team, region, amount, margin, line_cost "
             "FROM ledger WHERE list_contains($p, period)", {"p": wanted}).df(),
-        "lines": con.execute("SELECT order_id, line_no, cost FROM order_lines").df(),
         "targets": con.execute("SELECT * FROM targets WHERE list_contains($p, period)", {"p": months}).df(),
         "reps": con.execute("SELECT * FROM reps").df(),
     }
@@ -214,10 +213,7 @@ def pandas_perf(t: dict[str, pd.DataFrame], period: str, settings: PerformanceSe
     led = t["ledger"]
     led = led.assign(rep_id=led["rep_id"].fillna(un))
     cur = led[led["period"].isin(months)]
-    lines = t["lines"]
-    costed_lines = lines[lines["cost"].notna() & lines["order_id"].isin(cur["order_id"].unique())]
-    cur = cur.merge(costed_lines[["order_id", "line_no"]].assign(has_cost=True), on=["order_id", "line_no"], how="left")
-    cost_known = cur["has_cost"].fillna(False).astype(bool) | (cur["margin"] != 0)
+    cost_known = cur["line_cost"].fillna(False).astype(bool) | (cur["margin"] != 0)
     kind, amount = cur["kind"], cur["amount"]
     sale = (kind == "sale") & (amount > 0)
     adj = cur["period"] != cur["origin_period"]

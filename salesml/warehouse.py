@@ -36,7 +36,7 @@ from salesml.errors import SalesmlError, disk_full
 from salesml.io.export import ExportError, check_target, export_batches, export_format, export_frame
 from salesml.locations import ENV_ACTOR
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -465,6 +465,8 @@ _MIGRATIONS = [
     # physical lines of a text file (a record may span lines; blank lines hold none)
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS lines_read BIGINT",
     "ALTER TABLE ledger ADD COLUMN IF NOT EXISTS unlinked BOOLEAN DEFAULT false",
+    # whether the entry's order line has a cost now (kept by each posting; see accounting.ledger)
+    "ALTER TABLE ledger ADD COLUMN IF NOT EXISTS line_cost BOOLEAN",
     # churn scores made with a model that had seen the as-of date's future (a deliberate backfill)
     "ALTER TABLE churn_scores ADD COLUMN IF NOT EXISTS lookahead BOOLEAN DEFAULT false",
 ]
@@ -499,9 +501,23 @@ def _open_waiting(path: Path, read_only: bool, config: dict[str, Any], key: Key 
             time.sleep(0.25)
 
 
+#: the schema version that added ``ledger.line_cost``: older ledgers get it filled once
+_LINE_COST_VERSION = 10
+
+
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() if table_exists(con, "meta") else []
+    before = int(rows[0][0]) if rows else None
     for ddl in _PROVENANCE_DDL + _MIGRATIONS:
         con.execute(ddl)
+    if before is not None and before < _LINE_COST_VERSION:
+        # each entry's line_cost as the order lines say now (what readers joined them for before)
+        has_lines = table_exists(con, "order_lines")
+        con.execute(
+            """UPDATE ledger SET line_cost = EXISTS (SELECT 1 FROM order_lines ol WHERE ol.order_id = ledger.order_id
+                                                    AND ol.line_no = ledger.line_no AND ol.cost IS NOT NULL)"""
+            if has_lines else "UPDATE ledger SET line_cost = false"
+        )
     con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?", [str(SCHEMA_VERSION), SCHEMA_VERSION])
     for t in schema.TABLES.values():
         con.execute(t.ddl())

@@ -27,7 +27,7 @@ def test_a_tampered_closed_period_is_caught(toy):
         # what the ledger never does: an entry written straight into a closed period
         con.execute(
             "INSERT INTO ledger SELECT entry_id + 1000, period, origin_period, kind, rep_id, team, region, order_id, line_no, "
-            "customer_id, product_id, credit_date, event_date, share, 1.00, 0, quantity, 'tampered', posted_at, post_id, unlinked "
+            "customer_id, product_id, credit_date, event_date, share, 1.00, 0, quantity, 'tampered', posted_at, post_id, unlinked, line_cost "
             "FROM ledger WHERE period = '2024-01' LIMIT 1"
         )
     with warehouse.connect(toy.warehouse_path, read_only=True) as con:

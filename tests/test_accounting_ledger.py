@@ -155,9 +155,11 @@ def test_hierarchy_totals_reconcile_with_adjustments(toy):
 
 
 def nets(con) -> list[tuple]:
-    """What the ledger credits, net, per line, credit and period of the event."""
+    """What the ledger credits, net, per line, credit and period of the event, and whether
+    every entry of it knows that its line has a cost (``line_cost``)."""
     return con.execute(
-        """SELECT order_id, line_no, rep_id, team, region, origin_period, sum(amount), sum(margin), sum(quantity)
+        """SELECT order_id, line_no, rep_id, team, region, origin_period, sum(amount), sum(margin), sum(quantity),
+                  bool_and(line_cost), bool_or(line_cost)
            FROM ledger GROUP BY ALL HAVING sum(amount) <> 0 OR sum(margin) <> 0 ORDER BY ALL"""
     ).fetchall()
 
@@ -204,6 +206,31 @@ def test_postings_take_in_only_what_is_new_and_equal_a_rebuild_from_scratch(toy,
     # a reps file that replaces its first version: rows may vanish from it, so that posting is complete
     check(load(toy, "new_rep", ["R9,Nine,rep,T1,East,,2024-03-01,"], table="reps", header=reps_header), incremental=False)
     assert q(toy, "SELECT team, region FROM ledger WHERE order_id = 'SO91' GROUP BY ALL HAVING sum(amount) > 0") == [("T1", "East")]
+
+
+def test_a_cost_loaded_later_makes_the_line_s_revenue_costed_closed_month_included(toy, tmp_path):
+    """A May line exported without its cost: no margin is shown for May. May is closed, then
+    the export comes again with the cost: the margin arrives as an adjustment in June, May's
+    revenue is now revenue with a cost (the line's entries all say so, as a ledger rebuilt
+    from scratch would), and May's closed totals are unchanged."""
+    may = "SO95,1,2024-05-03,C2,P1,2,10,20,R1,0,{cost},CNY,completed,,,Direct,East"
+    load(toy, "may", [may.format(cost="")])
+    before = company(toy, "2024-05")
+    assert before["revenue"] == 20 and before["margin"] != before["margin"]  # NaN: no cost loaded
+    assert perf.margin_note(before) == "no cost loaded: margin not shown"
+    assert q(toy, "SELECT line_cost FROM ledger WHERE order_id = 'SO95'") == [(False,)]
+    close(toy, "2024-05", today=date(2024, 6, 1))
+    result = load(toy, "may", [may.format(cost="6")])  # the same file, now with the cost: replaces the first
+    assert result["by_kind"] == {"correction": 1} and result["adjustments"] == 1
+    rows = q(toy, "SELECT period, kind, amount, margin, line_cost FROM ledger WHERE order_id = 'SO95' ORDER BY entry_id")
+    assert rows == [("2024-05", "sale", Decimal("20.00"), Decimal("0.00"), True),
+                    ("2024-06", "correction", Decimal("0.00"), Decimal("8.00"), True)]
+    after = company(toy, "2024-05")
+    assert (after["revenue"], after["margin"], after["margin_coverage_pct"]) == (20, 0, 100)
+    assert company(toy, "2024-06")["adjustments_margin"] == 8
+    with warehouse.connect(toy.warehouse_path, read_only=True) as con:
+        assert closing.verify(con)["unchanged"].all()
+        assert nets(con) == rebuilt(toy, tmp_path)
 
 
 # ----------------------------------------------------------------------------- properties

@@ -284,6 +284,28 @@ def test_a_warehouse_of_an_older_salesml_is_brought_up_to_date_by_a_reader(tmp_p
         assert "lookahead" in [r[0] for r in con.execute("DESCRIBE churn_scores").fetchall()]
 
 
+def test_an_older_ledger_learns_which_lines_have_a_cost_once(toy):
+    """A ledger of schema version 9 had no ``line_cost`` (readers joined every order line):
+    the first open fills it from the order lines, line by line, and the figures stay the same."""
+    import duckdb
+
+    from salesml.accounting import performance as perf
+
+    with duckdb.connect(str(toy.warehouse_path)) as con:
+        # a line loaded and posted without a cost
+        con.execute("UPDATE order_lines SET cost = NULL WHERE order_id = 'SO3'")
+        con.execute("UPDATE ledger SET margin = 0 WHERE order_id = 'SO3'")
+        con.execute("ALTER TABLE ledger DROP COLUMN line_cost")
+        con.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+    with warehouse.open(toy, read_only=True) as con:
+        flags = dict(con.execute("SELECT order_id || '/' || line_no, bool_and(line_cost) FROM ledger GROUP BY 1").fetchall())
+        jan = perf.performance(con, "2024-01", "company").iloc[0]
+    assert flags.pop("SO3/1") is False and all(flags.values()) and len(flags) == 10
+    # January: SO1 (100 + 50, costs 60 + 20), SO2 (200, cost 80) and its return RT1 (-50, cost
+    # -20) with costs; SO3 (50) without: margin 40 + 30 + 120 - 30, over 400 of 450 (absolute)
+    assert (jan["revenue"], jan["margin"], round(jan["margin_coverage_pct"], 2)) == (350, 160, round(400 / 450 * 100, 2))
+
+
 # --------------------------------------------------------------------------- Parquet exports
 
 

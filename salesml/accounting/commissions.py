@@ -63,7 +63,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from salesml.accounting.performance import COST_JOIN, cost_known_sql, margin_sql
+from salesml.accounting.performance import cost_known_sql, margin_sql
 from salesml.config import CommissionPlan, CommissionSettings, Settings, check_commission
 from salesml.periods import parse_period, period_bounds
 from salesml.scope import Scope, check_scope, parse_scope
@@ -383,7 +383,7 @@ def _figures_sql(cond: str) -> str:
     return f"""
     WITH c AS (
         SELECT l.*, {cost_known_sql()} AS cost_known
-        FROM ledger l {COST_JOIN}
+        FROM ledger l
         WHERE l.period = $period AND l.rep_id IS NOT NULL
     ),
     e AS (

@@ -20,6 +20,12 @@ Lines without a rep (or whose rep has no stint then) go to team ``(unassigned)``
 region written on the line. Lines without a cost count no margin. A return that reverses no
 loaded sale counts in the month it happened, charged to the rep and customer on its own
 line, and its entries are flagged ``unlinked``.
+
+Each entry's ``line_cost`` says whether its order line has a cost *now*: a posting sets it
+for the entries of every line it took in (new entries, and earlier entries of a line that a
+reload gave or took a cost), so that readers know which revenue carries a real margin
+(``accounting.performance.cost_known_sql``) from the entries alone, without joining every
+order line ever loaded. It is derived, not money: closed periods' totals never depend on it.
 """
 
 from __future__ import annotations
@@ -192,6 +198,20 @@ def _affected_sql(splits: bool, reps: bool, replaced: bool) -> str:
     """ + "\n    UNION\n    ".join(parts)
 
 
+#: brings ``line_cost`` of the entries of the lines in ``{lines}`` in line with the order
+#: lines (a line that is gone has no cost); only the entries whose flag changes are written
+_LINE_COST_SQL = """
+    UPDATE ledger SET line_cost = c.has_cost
+    FROM (
+        SELECT e.order_id, e.line_no, coalesce(bool_or(ol.cost IS NOT NULL), false) AS has_cost
+        FROM (SELECT DISTINCT order_id, line_no FROM {lines}) e
+        LEFT JOIN order_lines ol ON ol.order_id = e.order_id AND ol.line_no = e.line_no
+        GROUP BY ALL
+    ) c
+    WHERE ledger.order_id = c.order_id AND ledger.line_no = c.line_no AND ledger.line_cost IS DISTINCT FROM c.has_cost
+"""
+
+
 def _changes_since(con: duckdb.DuckDBPyConnection, mark: int) -> dict[str, bool]:
     """Which kinds of change the batches since ``mark`` bring (see :func:`_affected_sql`)."""
     [(splits, reps, replaced)] = con.execute(
@@ -295,7 +315,7 @@ def post(
                                END,
                                CASE WHEN m.period <> d.origin_period THEN 'adjustment: ' || d.origin_period || ' is closed' END
                            ), ''),
-                           $now, $post_id, d.unlinked
+                           $now, $post_id, d.unlinked, NULL
                     FROM _delta d
                     JOIN _period_map m USING (origin_period),
                     LATERAL (SELECT CASE
@@ -317,6 +337,7 @@ def post(
                 adjustments=int(n_adj),
                 adjustment_amount=float(adj_amount),
             )
+        con.execute(_LINE_COST_SQL.format(lines="_affected" if mark is not None else "ledger"))
         con.execute("DROP TABLE IF EXISTS _delta")
         con.execute("DROP TABLE IF EXISTS _affected")
         if through is None:  # a cut-off posting leaves later lines for later: not current yet

@@ -140,14 +140,11 @@ def main_currency(con: duckdb.DuckDBPyConnection) -> str | None:
 # --------------------------------------------------------------------------- SQL
 
 
-#: joins a ledger entry ``l`` to its order line ``ol`` (to know whether the line has a cost)
-COST_JOIN = "LEFT JOIN order_lines ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no"
-
-
-def cost_known_sql(entry: str = "l", line: str = "ol") -> str:
-    """SQL: whether ledger entry ``entry`` carries a real margin: its order line ``line`` (see
-    :data:`COST_JOIN`) has a cost, or the entry's margin is not 0 (a line no longer loaded)."""
-    return f"({line}.cost IS NOT NULL OR {entry}.margin <> 0)"
+def cost_known_sql(entry: str = "l") -> str:
+    """SQL: whether ledger entry ``entry`` carries a real margin: its order line has a cost
+    (``line_cost``, kept by each posting: no join with the order lines, so a month's figures
+    read that month's entries only), or the entry's margin is not 0 (a line no longer loaded)."""
+    return f"(coalesce({entry}.line_cost, false) OR {entry}.margin <> 0)"
 
 
 def margin_sql(entries: str = "") -> tuple[str, str, str]:
@@ -187,7 +184,7 @@ def _attributed_sql(year: bool = False) -> str:
         SELECT {_bucket("l.period", year and "$period")} AS period, l.period AS month, l.origin_period, l.kind, l.order_id, l.line_no, l.customer_id, l.product_id, l.rep_id,
                l.team, l.region, l.amount, l.margin, coalesce(l.rep_id, $un) AS rep_key,
                {cost_known_sql()} AS cost_known
-        FROM ledger l {COST_JOIN}
+        FROM ledger l
         WHERE l.period >= $first_period AND l.period <= $last_period
     ),
     tgt_raw AS (

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from salesml.accounting.performance import COST_JOIN, cost_known_sql
+from salesml.accounting.performance import cost_known_sql
 from salesml.anonymous import anonymous_sql
 from salesml.config import PerformanceSettings
 from salesml.scope import Scope
@@ -48,6 +48,7 @@ DIMENSION_SQL = {
     "channel": f"coalesce(ol.channel, '{UNKNOWN}')",
 }
 _JOINS = {
+    "lines": "LEFT JOIN order_lines ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no",
     "products": "LEFT JOIN products p ON p.product_id = l.product_id",
     "customers": "LEFT JOIN customers c ON c.customer_id = l.customer_id",
 }
@@ -114,7 +115,7 @@ def entries(con: duckdb.DuckDBPyConnection, scope: Scope, settings: PerformanceS
     SELECT {DAY_SQL} AS day, l.kind = 'sale' AS sale, l.kind = 'sale' AND l.amount > 0 AS sold, l.kind = 'return' AS ret,
            l.amount::DOUBLE AS amount, l.margin::DOUBLE AS margin, {cost_known_sql()} AS cost_known,
            hash(l.order_id) AS o, CASE WHEN {anon} THEN NULL ELSE l.customer_id END AS customer_id, {dims}
-    FROM ledger l {COST_JOIN} {_JOINS["products"]} {_JOINS["customers"]}
+    FROM ledger l {_JOINS["lines"]} {_JOINS["products"]} {_JOINS["customers"]}
     WHERE {scond}
     ORDER BY day
     """

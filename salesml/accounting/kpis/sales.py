@@ -23,7 +23,7 @@ from salesml.accounting.kpis.common import (
     _un,
     parse_window,
 )
-from salesml.accounting.performance import COST_JOIN, cost_known_sql, margin_sql
+from salesml.accounting.performance import cost_known_sql, margin_sql
 from salesml.anonymous import identified_sql
 from salesml.config import PerformanceSettings
 from salesml.periods import parse_period, period_range, shift_period
@@ -176,7 +176,7 @@ def pareto(
     sql = f"""
     WITH h AS (
         SELECT * FROM (SELECT l.*, coalesce(l.rep_id, $un) AS rep_key, {cost_known_sql()} AS cost_known
-                       FROM ledger l {COST_JOIN}
+                       FROM ledger l
                        WHERE l.period >= $first_period AND l.period <= $last_period)
         WHERE {cond}
     )
