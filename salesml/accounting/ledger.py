@@ -46,8 +46,9 @@ SOURCES = ("order_lines", "reps", "order_splits")
 _MARK = "ledger_posted_through_batch"
 
 
-#: restricts lines (alias l) to those a posting may change (see _affected_sql)
-_ONLY_AFFECTED = "AND EXISTS (SELECT 1 FROM _affected a WHERE a.order_id = {t}.order_id AND a.line_no = {t}.line_no)"
+#: restricts lines (alias {t}) to those a posting may change (see _affected_sql): a semi join
+#: on the keys (a correlated EXISTS made DuckDB 1.5 list every distinct key of the table first)
+_ONLY_AFFECTED = "SEMI JOIN _affected a ON a.order_id = {t}.order_id AND a.line_no = {t}.line_no"
 
 
 def _target_sql(scoped: bool = False) -> str:
@@ -56,7 +57,7 @@ def _target_sql(scoped: bool = False) -> str:
     only = _ONLY_AFFECTED.format(t="l") if scoped else ""
     return """
     WITH posting AS (
-        SELECT * FROM order_lines l WHERE l.status IN ($sale, $ret) AND l.order_date <= $through {only}
+        SELECT l.* FROM order_lines l {only} WHERE l.status IN ($sale, $ret) AND l.order_date <= $through
     ),
     reversed AS (
         -- the sales that the returns being posted reverse (only those: never a table of every line)
@@ -73,10 +74,14 @@ def _target_sql(scoped: bool = False) -> str:
                l.region AS line_region,
                l.amount,
                CASE WHEN l.cost IS NULL THEN 0 ELSE l.amount - l.cost END AS margin,
-               (l.status = $ret AND o.order_id IS NULL) AS unlinked
+               (l.status = $ret AND o.order_id IS NULL) AS unlinked,
+               l.cost IS NOT NULL AS line_cost
         FROM posting l
+        -- only a return reverses a sale: its keys, NULL for any other line (a hash join on
+        -- keys; with the status as a join condition DuckDB 1.5 compared every pair of lines)
         LEFT JOIN reversed o
-          ON l.status = $ret AND o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no
+          ON o.order_id = CASE WHEN l.status = $ret THEN l.return_of_order_id END
+         AND o.line_no = CASE WHEN l.status = $ret THEN l.return_of_line_no END
     ),
     split AS (
         -- credit shares: the order's split if it has one (a return follows its sale's order)
@@ -109,7 +114,7 @@ def _target_sql(scoped: bool = False) -> str:
            customer_id, product_id, status, credit_date, event_date, share,
            quantity * share AS quantity,
            part_amount::DECIMAL(18,2) AS amount, part_margin::DECIMAL(18,2) AS margin,
-           strftime(credit_date, '%Y-%m') AS origin_period, unlinked
+           strftime(credit_date, '%Y-%m') AS origin_period, unlinked, line_cost
     FROM attributed
     """.replace("{only}", only)
 
@@ -117,7 +122,7 @@ def _target_sql(scoped: bool = False) -> str:
 def _delta_sql(scoped: bool = False) -> str:
     """The entries to append: the target minus what is posted, per line and credit (with
     ``scoped``, for the lines of ``_affected`` only)."""
-    only = ("WHERE TRUE " + _ONLY_AFFECTED.format(t="ledger")) if scoped else ""
+    only = _ONLY_AFFECTED.format(t="ledger") if scoped else ""
     return f"""
     WITH target AS ({_target_sql(scoped)}),
     posted AS (
@@ -141,7 +146,7 @@ def _delta_sql(scoped: bool = False) -> str:
                coalesce(t.amount, 0) - coalesce(p.amount, 0) AS d_amount,
                coalesce(t.margin, 0) - coalesce(p.margin, 0) AS d_margin,
                coalesce(t.quantity, 0) - coalesce(p.quantity, 0) AS d_quantity,
-               t.amount AS new_amount, p.amount AS old_amount, coalesce(t.unlinked, false) AS unlinked,
+               t.amount AS new_amount, p.amount AS old_amount, coalesce(t.unlinked, false) AS unlinked, t.line_cost,
                t.order_id IS NOT NULL AS in_target, p.order_id IS NOT NULL AS in_posted
         FROM target t FULL OUTER JOIN posted p
           ON t.order_id = p.order_id AND t.line_no = p.line_no AND t.rep_id IS NOT DISTINCT FROM p.rep_id
@@ -177,10 +182,10 @@ def _affected_sql(splits: bool, reps: bool, replaced: bool) -> str:
         parts.append("SELECT order_id, line_no FROM ledger WHERE rep_id IN (SELECT rep_id FROM new_reps)")
     if replaced:
         parts.append("""SELECT e.order_id, e.line_no FROM ledger e
-    WHERE NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = e.order_id AND l.line_no = e.line_no)""")
+    ANTI JOIN order_lines l ON l.order_id = e.order_id AND l.line_no = e.line_no""")
         parts.append("""SELECT l.order_id, l.line_no FROM order_lines l
-    WHERE l.return_of_order_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM order_lines o WHERE o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no)""")
+    ANTI JOIN order_lines o ON o.order_id = l.return_of_order_id AND o.line_no = l.return_of_line_no
+    WHERE l.return_of_order_id IS NOT NULL""")
     return """
     WITH nb AS (
         SELECT batch_id, table_name FROM load_batches
@@ -199,7 +204,9 @@ def _affected_sql(splits: bool, reps: bool, replaced: bool) -> str:
 
 
 #: brings ``line_cost`` of the entries of the lines in ``{lines}`` in line with the order
-#: lines (a line that is gone has no cost); only the entries whose flag changes are written
+#: lines (a line that is gone has no cost): earlier entries of a line that gained or lost its
+#: cost, and new entries of a line no longer posted (the new ones of posted lines have it
+#: from the posting); only the entries whose flag changes are written
 _LINE_COST_SQL = """
     UPDATE ledger SET line_cost = c.has_cost
     FROM (
@@ -315,7 +322,7 @@ def post(
                                END,
                                CASE WHEN m.period <> d.origin_period THEN 'adjustment: ' || d.origin_period || ' is closed' END
                            ), ''),
-                           $now, $post_id, d.unlinked, NULL
+                           $now, $post_id, d.unlinked, d.line_cost
                     FROM _delta d
                     JOIN _period_map m USING (origin_period),
                     LATERAL (SELECT CASE
