@@ -47,6 +47,7 @@ from salesml.accounting.performance import is_year, parse_perf_period, performan
 from salesml.config import Settings, notebook_settings
 from salesml.customers import rfm as _rfm
 from salesml.customers.scores import stored_scores
+from salesml.forecast.backtest import window_periods  # numpy / pandas only: no model library
 from salesml.periods import latest_complete_period, parse_period
 
 if TYPE_CHECKING:
@@ -234,7 +235,6 @@ class Warehouse:
         """
         # the forecasting libraries: loaded by the methods that fit
         from salesml.forecast import service as _forecast
-        from salesml.forecast.backtest import window_periods
 
         _forecast.check_args(level, freq, model)
         self.post()

@@ -505,22 +505,33 @@ def _open_waiting(path: Path, read_only: bool, config: dict[str, Any], key: Key 
 _LINE_COST_VERSION = 10
 
 
+def sync_line_cost(con: duckdb.DuckDBPyConnection, lines: str) -> None:
+    """Bring ``ledger.line_cost`` (whether an entry's order line has a cost now) in line with
+    the order lines, for the entries of the lines (``order_id, line_no``) in table ``lines``
+    (a line that is gone has no cost). Only the entries whose flag changes are written. Each
+    posting calls it for the lines it took in; an older ledger gets it once for all its lines."""
+    con.execute(f"""
+        UPDATE ledger SET line_cost = c.has_cost
+        FROM (
+            SELECT e.order_id, e.line_no, coalesce(bool_or(ol.cost IS NOT NULL), false) AS has_cost
+            FROM (SELECT DISTINCT order_id, line_no FROM {lines}) e
+            LEFT JOIN order_lines ol ON ol.order_id = e.order_id AND ol.line_no = e.line_no
+            GROUP BY ALL
+        ) c
+        WHERE ledger.order_id = c.order_id AND ledger.line_no = c.line_no AND ledger.line_cost IS DISTINCT FROM c.has_cost
+    """)
+
+
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() if table_exists(con, "meta") else []
     before = int(rows[0][0]) if rows else None
     for ddl in _PROVENANCE_DDL + _MIGRATIONS:
         con.execute(ddl)
-    if before is not None and before < _LINE_COST_VERSION:
-        # each entry's line_cost as the order lines say now (what readers joined them for before)
-        has_lines = table_exists(con, "order_lines")
-        con.execute(
-            """UPDATE ledger SET line_cost = EXISTS (SELECT 1 FROM order_lines ol WHERE ol.order_id = ledger.order_id
-                                                    AND ol.line_no = ledger.line_no AND ol.cost IS NOT NULL)"""
-            if has_lines else "UPDATE ledger SET line_cost = false"
-        )
     con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?", [str(SCHEMA_VERSION), SCHEMA_VERSION])
     for t in schema.TABLES.values():
         con.execute(t.ddl())
+    if before is not None and before < _LINE_COST_VERSION:
+        sync_line_cost(con, "ledger")  # an older ledger: every entry's flag, once
     con.execute(
         "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
         [str(SCHEMA_VERSION)],

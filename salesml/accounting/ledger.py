@@ -203,22 +203,6 @@ def _affected_sql(splits: bool, reps: bool, replaced: bool) -> str:
     """ + "\n    UNION\n    ".join(parts)
 
 
-#: brings ``line_cost`` of the entries of the lines in ``{lines}`` in line with the order
-#: lines (a line that is gone has no cost): earlier entries of a line that gained or lost its
-#: cost, and new entries of a line no longer posted (the new ones of posted lines have it
-#: from the posting); only the entries whose flag changes are written
-_LINE_COST_SQL = """
-    UPDATE ledger SET line_cost = c.has_cost
-    FROM (
-        SELECT e.order_id, e.line_no, coalesce(bool_or(ol.cost IS NOT NULL), false) AS has_cost
-        FROM (SELECT DISTINCT order_id, line_no FROM {lines}) e
-        LEFT JOIN order_lines ol ON ol.order_id = e.order_id AND ol.line_no = e.line_no
-        GROUP BY ALL
-    ) c
-    WHERE ledger.order_id = c.order_id AND ledger.line_no = c.line_no AND ledger.line_cost IS DISTINCT FROM c.has_cost
-"""
-
-
 def _changes_since(con: duckdb.DuckDBPyConnection, mark: int) -> dict[str, bool]:
     """Which kinds of change the batches since ``mark`` bring (see :func:`_affected_sql`)."""
     [(splits, reps, replaced)] = con.execute(
@@ -344,7 +328,8 @@ def post(
                 adjustments=int(n_adj),
                 adjustment_amount=float(adj_amount),
             )
-        con.execute(_LINE_COST_SQL.format(lines="_affected" if mark is not None else "ledger"))
+        # earlier entries of a line that gained or lost its cost, new ones of a line no longer posted
+        warehouse.sync_line_cost(con, "_affected" if mark is not None else "ledger")
         con.execute("DROP TABLE IF EXISTS _delta")
         con.execute("DROP TABLE IF EXISTS _affected")
         if through is None:  # a cut-off posting leaves later lines for later: not current yet

@@ -202,7 +202,7 @@ class ETS:
 
         y = _values(history)
         m = seasonal_period(len(y), freq, self.season, self.min_seasons)
-        if m > 1 and self.model[2] == "Z" and m > ETS_MAX_SEARCH_SEASON:
+        if self.model[2] == "Z" and m > ETS_MAX_SEARCH_SEASON:
             m = 1  # a long season is not searched (see above)
         spec = self.model if m > 1 or self.model[2] == "Z" else self.model[:2] + "N"  # too short for a season: none
         out = _run_statsforecast(AutoETS(season_length=m, model=spec), y, horizon, level, self.name)
