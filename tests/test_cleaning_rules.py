@@ -327,3 +327,17 @@ def test_row_hashes_are_equal_for_equal_keys_missing_ones_too():
     assert len(h) == 5 and h[0] == h[1] and h[3] == h[4] and len({h[0], h[2], h[3]}) == 3
     mixed = pd.DataFrame({"k": ["1", 1, "1"]}, dtype=object)  # Python objects Arrow cannot type: hashed as text
     assert len(set(R.row_hashes(mixed))) == 1
+
+
+def test_repeated_marks_every_row_whose_hash_occurs_twice_or_more():
+    rng = np.random.default_rng(7)
+    hashes = rng.integers(0, 2**63, 10_000, dtype=np.int64).astype(np.uint64)
+    hashes[[10, 500, 9_999]] = hashes[3]  # a value four times
+    hashes[42] = hashes[43]  # and one twice, side by side
+    expected = pd.Series(hashes).duplicated(keep=False).to_numpy()
+    got = R.repeated(hashes)
+    assert got.dtype == bool and got.tolist() == expected.tolist()
+    assert sorted(np.flatnonzero(got).tolist()) == [3, 10, 42, 43, 500, 9_999]
+    assert not R.repeated(np.arange(5, dtype=np.uint64)).any()
+    assert R.repeated(np.array([], dtype=np.uint64)).tolist() == []
+    assert R.repeated(np.array([9], dtype=np.uint64)).tolist() == [False]
