@@ -410,14 +410,15 @@ def performance(
         LEFT JOIN prv p ON {join_on.format(a="p")}
         LEFT JOIN lyr y ON {join_on.format(a="y")}
     )
-    SELECT * FROM result c WHERE {scope_cond}
+    {_finish_sql(by)} WHERE {scope_cond}
+    {_order_sql(by, keys)}
     """
     df = _run(
         con,
         sql,
         _params(settings, first, last, {"period": period, "prev": prev, "ly": ly, "anon": list(anonymous), **scope_params}),
     )
-    return _finish(con, df, by)
+    return _finish(df)
 
 
 def _post_scope(scope: Scope, by: str) -> tuple[str, dict]:
@@ -433,22 +434,29 @@ def _post_scope(scope: Scope, by: str) -> tuple[str, dict]:
     return scope.sql("c")
 
 
-def _finish(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, by: str) -> pd.DataFrame:
+def _finish_sql(by: str) -> str:
+    """The result's rows in the order a table shows them (the company: by period; a level: by
+    revenue, highest first, then key), a rep's with their name (the name of their latest
+    stint): in the query, not in pandas afterwards (~4 ms of a 30 ms month)."""
     if by == "rep":
-        names = con.execute(
-            "SELECT rep_id AS rep_key, arg_max(name, valid_from) AS rep_name FROM reps GROUP BY rep_id"
-        ).df()
-        df = df.merge(names, on="rep_key", how="left").rename(columns={"rep_key": "rep_id"})
-        first = ["period", "rep_id", "rep_name", "team", "region"]
-        df = df[first + [c for c in df.columns if c not in first]]
-        order = ["revenue", "rep_id"]
-    elif by == "company":
-        order = ["period"]
-    else:
-        order = ["revenue", *_KEYS[by]]
-    df = df.sort_values(order, ascending=[False] + [True] * (len(order) - 1) if by != "company" else True)
-    df = df.reset_index(drop=True)
-    for c in ("orders", "customers", "reps", "rank_in_team", "rank_in_region", "rank_in_company"):
+        return """SELECT c.period, c.rep_key AS rep_id, n.rep_name, c.team, c.region, c.* EXCLUDE (period, rep_key, team, region)
+    FROM result c LEFT JOIN (SELECT rep_id, arg_max(name, valid_from) AS rep_name FROM reps GROUP BY rep_id) n ON n.rep_id = c.rep_key"""
+    return "SELECT * FROM result c"
+
+
+def _order_sql(by: str, keys: list[str]) -> str:
+    if by == "company":
+        return "ORDER BY c.period"
+    ties = ["rep_key"] if by == "rep" else keys
+    return "ORDER BY c.revenue DESC NULLS LAST, " + ", ".join(f"c.{k} ASC NULLS LAST" for k in ties)
+
+
+#: counts that stay whole numbers where a row has none (a rank outside the ranked peers)
+_COUNTS = ("orders", "customers", "reps", "rank_in_team", "rank_in_region", "rank_in_company")
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    for c in _COUNTS:
         if c in df.columns:
             df[c] = df[c].astype("Int64")
     return df
