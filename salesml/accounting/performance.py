@@ -445,6 +445,8 @@ def _finish_sql(by: str) -> str:
 
 
 def _order_sql(by: str, keys: list[str]) -> str:
+    """ORDER BY of the result: the company by period; a level by revenue (highest first,
+    rows without revenue last), ties by key."""
     if by == "company":
         return "ORDER BY c.period"
     ties = ["rep_key"] if by == "rep" else keys
@@ -456,6 +458,7 @@ _COUNTS = ("orders", "customers", "reps", "rank_in_team", "rank_in_region", "ran
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    """The counts as nullable integers (DuckDB hands a count with missing values over as floats)."""
     for c in _COUNTS:
         if c in df.columns:
             df[c] = df[c].astype("Int64")
