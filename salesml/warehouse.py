@@ -36,7 +36,7 @@ from salesml.errors import SalesmlError, disk_full
 from salesml.io.export import ExportError, check_target, export_batches, export_format, export_frame
 from salesml.locations import ENV_ACTOR
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 #: statement types ``salesml sql`` accepts
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -139,6 +139,22 @@ _PROVENANCE_DDL = [
         scored_at TIMESTAMP NOT NULL,
         -- scored as of a date before the model's training labels end (--allow-lookahead: a backfill)
         lookahead BOOLEAN DEFAULT false
+    )""",
+    # forecasts of trained versions (salesml train forecast), wherever their fits ran (the local
+    # pool, Dask or Spark): one row per version, series and step; a version written again
+    # replaces its rows. The registry keeps the version's manifest and backtest beside them
+    """CREATE TABLE IF NOT EXISTS forecasts (
+        version VARCHAR NOT NULL,
+        level VARCHAR NOT NULL,
+        freq VARCHAR NOT NULL,
+        unique_id VARCHAR NOT NULL,
+        ds DATE NOT NULL,
+        yhat DOUBLE NOT NULL,
+        lo DOUBLE,
+        hi DOUBLE,
+        interval_pct DOUBLE NOT NULL,
+        model VARCHAR,
+        made_at TIMESTAMP NOT NULL
     )""",
     # the record of scheduled reports (salesml.delivery.runs): one row per schedule, slot
     # (UTC, ISO 8601) and audience member; a retry replaces its row

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from salesml import registry, warehouse
 from salesml.compute_engines import Engine, EngineError, engine_for, require, with_engine
 from salesml.config import ConfigError, Settings, check_compute
 from salesml.forecast import service
@@ -141,6 +142,12 @@ def test_service_and_cli_on_dask(small_demo, dask_address, tmp_path):
     pd.testing.assert_frame_equal(got[0], want[0], check_exact=False, rtol=1e-6)
     version = service.train(dask, "region", "W", 4, 2)
     assert version["series"] > 1 and "auto" in version["metrics"]
+    # the cluster's forecasts come back into the warehouse, as the registry has them
+    with warehouse.open(dask, read_only=True) as con:
+        stored = con.execute("SELECT unique_id, ds, yhat FROM forecasts WHERE version = ? ORDER BY unique_id, ds", [version["version"]]).df()
+    kept = pd.read_csv(registry.resolve(dask, "forecast", version["version"]) / "forecast.csv", parse_dates=["ds"]).sort_values(["unique_id", "ds"])
+    assert len(stored) == version["warehouse_rows"] == len(kept) > 0
+    assert stored["yhat"].to_numpy() == pytest.approx(kept["yhat"].to_numpy(), rel=1e-12)
     rows = run("forecast", "--level", "region", "--freq", "W", "--horizon", "4", "--format", "csv", cwd=tmp_path).stdout
     got = pd.read_csv(io.StringIO(rows), parse_dates=["ds"])
     want = service.run(local, "region", "W", 4).forecasts

@@ -99,6 +99,26 @@ def test_train_stores_a_version_with_its_backtest(demo, tmp_path):
     folder = registry.resolve(s, "forecast")
     fc = pd.read_csv(folder / "forecast.csv")
     assert set(fc.columns) >= {"unique_id", "ds", "yhat", "lo", "hi", "model"}
+    # the forecasts are in the warehouse too, next to the actuals, as the registry has them
+    stored = _stored_forecasts(s, "v0001")
+    assert result["warehouse_rows"] == len(stored) == len(fc) > 0
+    assert (stored[["level", "freq", "interval_pct"]].drop_duplicates().values.tolist() == [["region", "W", 80.0]])
+    want = fc.assign(ds=pd.to_datetime(fc["ds"])).sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    for c in ("yhat", "lo", "hi"):
+        assert stored[c].to_numpy() == pytest.approx(want[c].to_numpy(), rel=1e-12)
+    assert stored["unique_id"].tolist() == want["unique_id"].astype(str).tolist() and stored["model"].tolist() == want["model"].tolist()
+    assert (pd.to_datetime(stored["ds"]) == want["ds"]).all()
+    # a version written again replaces its rows; another version keeps its own
+    assert service.write_forecasts(s, "v0001", "region", "W", 80, fc) == len(fc)
+    assert len(_stored_forecasts(s, "v0001")) == len(fc)
+    again = service.train(s, "region", "W", horizon=2, windows=1)
+    assert again["version"] == "v0002" and len(_stored_forecasts(s, "v0002")) == again["warehouse_rows"] < len(fc)
+    assert len(_stored_forecasts(s, "v0001")) == len(fc)
+
+
+def _stored_forecasts(settings, version: str) -> pd.DataFrame:
+    with warehouse.open(settings, read_only=True) as con:
+        return con.execute("SELECT * FROM forecasts WHERE version = ? ORDER BY unique_id, ds", [version]).df()
 
 
 def test_train_saves_the_fitted_prophet_models_as_json(demo, tmp_path):

@@ -163,7 +163,9 @@ def train_forecast(
 ) -> None:
     """Backtest and forecast a level and store both as a new version in the registry
     (data/models/forecast/vNNNN: manifest with metrics, forecast.csv, statuses.csv,
-    backtest.csv, and prophet_models.json with the fitted Prophet objects as Prophet's JSON).
+    backtest.csv, and prophet_models.json with the fitted Prophet objects as Prophet's JSON),
+    and its forecasts in the warehouse table forecasts (version, level, freq, unique_id, ds,
+    yhat, lo, hi, interval_pct, model, made_at), next to the actuals.
 
     With ``[forecast] cache`` on, it also computes what the company's sales_forecast report
     shows (weekly hierarchy, daily landing, reorder points, as of the last day with sales) and
@@ -198,7 +200,8 @@ def train_forecast(
     out.print("models chosen: " + ", ".join(f"{m} {n}" for m, n in result["chosen_models"].items()), highlight=False)
     if result["prophet_models"]:
         out.print(f"{result['prophet_models']} fitted Prophet models saved as JSON (prophet_models.json)", highlight=False)
-    out.print(f"saved forecast model {result['version']} in {result['seconds']:.0f}s", highlight=False)
+    out.print(f"saved forecast model {result['version']} in {result['seconds']:.0f}s; its {result['warehouse_rows']:,} forecast rows "
+              "are in the warehouse table forecasts", highlight=False)
     if "report_seconds" in result:
         out.print(f"the sales_forecast report's forecasts computed and kept in {result['report_seconds']:.0f}s", highlight=False)
 

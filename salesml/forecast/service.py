@@ -450,9 +450,35 @@ def train(
     if prophets:
         files[PROPHET_FILE] = json.dumps(prophets, ensure_ascii=False)
     version = registry.save(settings, KIND, manifest, files=files)
+    written = write_forecasts(settings, version, level, freq, fs.level, ev.forecasts)
     return {"version": version, "level": level, "freq": freq, "horizon": horizon, "windows": windows, "metrics": metrics,
             "chosen_models": chosen, "series": manifest["series"], "prophet_models": len(prophets),
-            "seconds": round(time.perf_counter() - t0, 1)}
+            "warehouse_rows": written, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def write_forecasts(settings: Settings, version: str, level: str, freq: str, interval_pct: float, forecasts: pd.DataFrame) -> int:
+    """Store a trained version's forecasts (``unique_id, ds, yhat, lo, hi, model``) in the
+    warehouse table ``forecasts``, next to the actuals they forecast, wherever their fits ran:
+    the rows of the same version are replaced, in one transaction, with an audit entry.
+    Returns the rows written."""
+    rows = pd.DataFrame({
+        "version": version, "level": level, "freq": freq,
+        "unique_id": forecasts["unique_id"].astype(str).to_numpy(),
+        "ds": pd.to_datetime(forecasts["ds"]).dt.date.to_numpy(),
+        **{c: forecasts[c].to_numpy(dtype="float64") for c in ("yhat", "lo", "hi")},
+        "interval_pct": float(interval_pct), "model": forecasts["model"].astype(object).to_numpy(),
+        "made_at": pd.Timestamp.now().floor("s"),
+    })
+    with warehouse.open(settings) as con:
+        con.register("_forecasts", rows)
+        try:
+            with warehouse.transaction(con):
+                con.execute("DELETE FROM forecasts WHERE version = ?", [version])
+                con.execute("INSERT INTO forecasts BY NAME SELECT * FROM _forecasts")
+                warehouse.audit(con, "write forecasts", {"version": version, "level": level, "freq": freq, "rows": len(rows)})
+        finally:
+            con.unregister("_forecasts")
+    return len(rows)
 
 
 #: the registry file of a forecast version holding its fitted Prophet objects (unique_id -> JSON)
@@ -511,5 +537,5 @@ def _num(v):
 
 __all__ = [
     "ForecastError", "ForecastRun", "HIERARCHY_LEVELS", "KIND", "STATUS_COLUMNS", "SeasonalNaive",
-    "PROPHET_FILE", "check_args", "evaluate", "load_panel", "prophet_model", "reorder", "run", "train",
+    "PROPHET_FILE", "check_args", "evaluate", "load_panel", "prophet_model", "reorder", "run", "train", "write_forecasts",
 ]
