@@ -282,6 +282,12 @@ def test_a_warehouse_of_an_older_salesml_is_brought_up_to_date_by_a_reader(tmp_p
     with warehouse.open(s, read_only=True) as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(warehouse.SCHEMA_VERSION)
         assert "lookahead" in [r[0] for r in con.execute("DESCRIBE churn_scores").fetchall()]
+    with duckdb.connect(str(s.warehouse_path)) as con:  # as schema version 10 left it: no table of trained forecasts
+        con.execute("DROP TABLE forecasts")
+        con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    with warehouse.open(s, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM forecasts").fetchone()[0] == 0
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "11"
 
 
 def test_an_older_ledger_learns_which_lines_have_a_cost_once(toy):
