@@ -12,7 +12,9 @@ connections, puts the pieces together and returns frames:
   window only** (its own selection backtest ends at the window's cutoff) and scored on the
   window, next to every candidate and seasonal naive scored on the same windows;
 * ``reorder(settings)`` — reorder points and low-stock alerts from product demand forecasts;
-* ``train(settings, ...)`` — ``evaluate`` + ``run`` stored as a registry version.
+* ``train(settings, ...)`` — ``evaluate`` + ``run`` stored as a registry version, its
+  forecasts also written to the warehouse table ``forecasts`` (``write_forecasts``: the one
+  write of this module, in a short transaction of its own).
 
 ``run``, ``evaluate``, ``train`` and ``reorder`` run the series where ``[compute] engine`` says: their
 ``workers`` becomes the :class:`~salesml.compute_engines.Engine` of the settings
