@@ -637,13 +637,12 @@ def reasons(pipe, X: pd.DataFrame, groups: dict[str, list[str]], reference: dict
     top = top or s.top_reasons
     contrib = contributions(pipe, X, groups, reference)
     risk = pipe.predict_proba(X)[:, 1]
-    out = []
-    for i, (_, row) in enumerate(X.iterrows()):
-        if risk[i] < s.at_risk_threshold:
-            out.append([])
-            continue
-        c = contrib.iloc[i]
-        raising = c[c >= MIN_REASON].sort_values(ascending=False, kind="mergesort").index
+    out: list[list[str]] = [[] for _ in range(len(X))]
+    values, names = contrib.to_numpy(dtype="float64"), np.asarray(contrib.columns)
+    for i in np.flatnonzero(risk >= s.at_risk_threshold):  # only the customers at risk get reasons
+        row, c = X.iloc[i], values[i]
+        up = np.flatnonzero(c >= MIN_REASON)
+        raising = names[up[np.argsort(-c[up], kind="mergesort")]]  # most raising first; ties in group order
         ranked = [g for g in raising if REASON_AGREES.get(g, lambda r, ref: True)(row, reference)][:top]
         texts = []
         for g in ranked:
@@ -654,7 +653,7 @@ def reasons(pipe, X: pd.DataFrame, groups: dict[str, list[str]], reference: dict
                 texts.append(REASON_TEXT[g](row, s))
             except (KeyError, TypeError, ValueError):
                 texts.append(g)
-        out.append(texts)
+        out[i] = texts
     return out
 
 
