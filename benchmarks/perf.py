@@ -379,11 +379,11 @@ def bench(warehouse: str, period: str, repeat: int, memory: bool = True, with_pa
         if with_pandas:
             same(ours, pandas_perf(pandas_read(con, period), period, settings))
         best = {"salesml": float("inf"), "hand_sql": float("inf"), **dict.fromkeys(("pandas_read", "pandas"), float("inf") if with_pandas else float("nan"))}
+        pair = [("salesml", lambda: perf.performance(con, period, "rep", settings=settings)), ("hand_sql", lambda: hand(con, period, settings))]
         for r in range(max(1, repeat)):
             # the two queries in turn, three times a round, each going first as often as the
             # other: a pair of tens of milliseconds is within the shared machine's jitter
             for k in range(SQL_TURNS):
-                pair = [("salesml", lambda: perf.performance(con, period, "rep", settings=settings)), ("hand_sql", lambda: hand(con, period, settings))]
                 for name, run in pair if (r + k) % 2 == 0 else pair[::-1]:
                     t0 = time.perf_counter()
                     run()

@@ -717,6 +717,27 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+def replace_rows(settings: Settings, table: str, rows: pd.DataFrame, where: dict[str, Any], command: str, params: dict[str, Any]) -> int:
+    """Write a model's output (churn scores, forecasts) into ``table``: the rows matching
+    ``where`` (column -> value: a scoring's as-of date and version, a forecast's version) are
+    replaced by ``rows`` (matched to the table's columns by name and cast to their types), in
+    one transaction with an audit entry (``command``, ``params`` and the rows replaced).
+    Returns how many rows were replaced."""
+    cond = " AND ".join(f'"{c}" = ?' for c in where) or "TRUE"
+    values = list(where.values())
+    with open(settings) as con:
+        con.register("_replacing", rows)
+        try:
+            with transaction(con):
+                replaced = con.execute(f'SELECT count(*) FROM "{table}" WHERE {cond}', values).fetchall()[0][0]
+                con.execute(f'DELETE FROM "{table}" WHERE {cond}', values)
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _replacing')
+                audit(con, command, {**params, "replaced": int(replaced)})
+        finally:
+            con.unregister("_replacing")
+    return int(replaced)
+
+
 def known_keys(con: duckdb.DuckDBPyConnection, table: schema.Table) -> dict[str, frozenset]:
     """For each table ``table`` references and that has rows, the keys it holds."""
     known = {}

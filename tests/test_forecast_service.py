@@ -102,7 +102,7 @@ def test_train_stores_a_version_with_its_backtest(demo, tmp_path):
     # the forecasts are in the warehouse too, next to the actuals, as the registry has them
     stored = _stored_forecasts(s, "v0001")
     assert result["warehouse_rows"] == len(stored) == len(fc) > 0
-    assert (stored[["level", "freq", "interval_pct"]].drop_duplicates().values.tolist() == [["region", "W", 80.0]])
+    assert stored[["level", "freq", "interval_pct"]].drop_duplicates().values.tolist() == [["region", "W", 80.0]]
     want = fc.assign(ds=pd.to_datetime(fc["ds"])).sort_values(["unique_id", "ds"]).reset_index(drop=True)
     for c in ("yhat", "lo", "hi"):
         assert stored[c].to_numpy() == pytest.approx(want[c].to_numpy(), rel=1e-12)

@@ -977,31 +977,10 @@ def write_scores(settings: Settings, scores: pd.DataFrame, as_of, version: str) 
     replaced, in one transaction, and an audit entry is recorded."""
     day = _ts(as_of).date()
     rows = scores.assign(scored_at=datetime.now())[[*SCORE_COLUMNS, "scored_at"]]
-    with warehouse.open(settings) as con:
-        con.register("_scores", rows)
-        try:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                replaced = con.execute("SELECT count(*) FROM churn_scores WHERE as_of = ? AND version = ?", [day, version]).fetchall()[0][0]
-                con.execute("DELETE FROM churn_scores WHERE as_of = ? AND version = ?", [day, version])
-                con.execute(
-                    """INSERT INTO churn_scores
-                       (customer_id, as_of, version, risk, top_reasons, value_at_risk, revenue_lookback, owner_rep_id,
-                        scored_at, lookahead)
-                       SELECT customer_id, CAST(as_of AS DATE), version, risk, top_reasons,
-                              CAST(value_at_risk AS DECIMAL(18,2)), CAST(revenue_lookback AS DECIMAL(18,2)),
-                              owner_rep_id, scored_at, lookahead
-                       FROM _scores"""
-                )
-                result = {"kind": KIND, "version": version, "as_of": day.isoformat(), "rows": len(rows), "replaced": int(replaced),
-                          "lookahead": bool(rows["lookahead"].any()) if len(rows) else False}
-                warehouse.audit(con, "score churn", result)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        finally:
-            con.unregister("_scores")
+    result = {"kind": KIND, "version": version, "as_of": day.isoformat(), "rows": len(rows),
+              "lookahead": bool(rows["lookahead"].any()) if len(rows) else False}
+    result["replaced"] = warehouse.replace_rows(settings, "churn_scores", rows.assign(as_of=day), {"as_of": day, "version": version},
+                                                "score churn", result)
     return result
 
 

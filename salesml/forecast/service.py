@@ -471,15 +471,8 @@ def write_forecasts(settings: Settings, version: str, level: str, freq: str, int
         "interval_pct": float(interval_pct), "model": forecasts["model"].astype(object).to_numpy(),
         "made_at": pd.Timestamp.now().floor("s"),
     })
-    with warehouse.open(settings) as con:
-        con.register("_forecasts", rows)
-        try:
-            with warehouse.transaction(con):
-                con.execute("DELETE FROM forecasts WHERE version = ?", [version])
-                con.execute("INSERT INTO forecasts BY NAME SELECT * FROM _forecasts")
-                warehouse.audit(con, "write forecasts", {"version": version, "level": level, "freq": freq, "rows": len(rows)})
-        finally:
-            con.unregister("_forecasts")
+    warehouse.replace_rows(settings, "forecasts", rows, {"version": version}, "write forecasts",
+                           {"version": version, "level": level, "freq": freq, "rows": len(rows)})
     return len(rows)
 
 
