@@ -61,7 +61,7 @@ from salesml.compute_engines import Engine, map_on_cluster
 from salesml.config import ForecastSettings
 from salesml.forecast.backtest import backtest_series, empty_errors, errors_frame, score, summarise
 from salesml.forecast.global_model import cutoffs, is_global, serve_global
-from salesml.forecast.metrics import coverage
+from salesml.forecast.metrics import coverage, mase_scale
 from salesml.forecast.models import (
     INTERMITTENT_MODELS,
     SEASON,
@@ -153,6 +153,8 @@ def tidy_history(history: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, list[s
     changed. Pure: the input is not modified."""
     notes = []
     ds, y = history["ds"], history["y"]
+    if y.dtype == "float64" and ds.dtype == "datetime64[ns]" and _already_tidy(history, freq):  # e.g. a window of a tidied history
+        return pd.DataFrame({"ds": ds.to_numpy(copy=True), "y": y.to_numpy(copy=True)}, copy=False), notes
     h = pd.DataFrame({
         "ds": ds if pd.api.types.is_datetime64_dtype(ds) else pd.to_datetime(ds),
         "y": y.astype("float64") if pd.api.types.is_numeric_dtype(y) else pd.to_numeric(y, errors="coerce"),
@@ -191,11 +193,13 @@ def _status(uid, status: str, model: str | None, reasons: Sequence[str], n_obs: 
     }
 
 
-def _labelled(uid, fc: pd.DataFrame, model: str) -> pd.DataFrame:
-    out = fc.copy()
-    out.insert(0, "unique_id", uid)
-    out["model"] = model
-    return out[FORECAST_COLUMNS]
+def _labelled(uid, fc: pd.DataFrame, model: str, **extra) -> pd.DataFrame:
+    """A model's forecast (``ds, yhat, lo, hi``) as ``FORECAST_COLUMNS`` of series ``uid``
+    (and ``extra`` constant columns, e.g. ``window``), built from its arrays."""
+    n = len(fc)
+    cols = {"unique_id": np.full(n, uid, dtype=object), **{c: fc[c].to_numpy(copy=True) for c in ("ds", "yhat", "lo", "hi")},
+            "model": np.full(n, model, dtype=object)}
+    return pd.DataFrame({**cols, **{k: np.full(n, v) for k, v in extra.items()}}, copy=False)
 
 
 def _scores(errors: pd.DataFrame) -> pd.DataFrame:
@@ -205,23 +209,20 @@ def _scores(errors: pd.DataFrame) -> pd.DataFrame:
     failed = errors["error"].notna().to_numpy()
     mase, abs_error, abs_actual = (errors[c].to_numpy(dtype="float64") for c in ("mase", "abs_error", "abs_actual"))
     window, messages = errors["window"].to_numpy(), errors["error"].to_numpy()
-    rows = []
-    for name in dict.fromkeys(model):
+    names = list(dict.fromkeys(model))
+    cols: dict[str, list] = {"mase": [], "wape": [], "abs_error": [], "windows": [], "error": []}
+    for name in names:
         mine = model == name
         ok = mine & ~failed
         total = abs_actual[ok].sum()
         m = mase[ok]
-        rows.append(
-            {
-                "model": name,
-                "mase": float(np.nanmean(m)) if (~np.isnan(m)).any() else np.nan,
-                "wape": float(abs_error[ok].sum() / total * 100) if total else np.nan,
-                "abs_error": float(abs_error[ok].sum()) if ok.any() else np.nan,
-                "windows": frozenset(window[ok].tolist()),
-                "error": next(iter(messages[mine & failed]), None),
-            }
-        )
-    return pd.DataFrame(rows, columns=["model", "mase", "wape", "abs_error", "windows", "error"]).set_index("model")
+        cols["mase"].append(float(np.nanmean(m)) if (~np.isnan(m)).any() else np.nan)
+        cols["wape"].append(float(abs_error[ok].sum() / total * 100) if total else np.nan)
+        cols["abs_error"].append(float(abs_error[ok].sum()) if ok.any() else np.nan)
+        cols["windows"].append(frozenset(window[ok].tolist()))
+        cols["error"].append(next(iter(messages[mine & failed]), None))
+    data = {k: np.array(v, dtype=object if k in ("windows", "error") else "float64") for k, v in cols.items()}
+    return pd.DataFrame(data, index=pd.Index(names, dtype=object, name="model"), copy=False)
 
 
 def _rank(scores: pd.DataFrame, names: Sequence[str]) -> list[str]:
@@ -264,7 +265,7 @@ class _Memo:
         self.model, self.name, self._seen = model, model.name, {}
 
     def forecast(self, history, horizon, freq, level=80):
-        key = (len(history), pd.Timestamp(history["ds"].iloc[-1]), horizon, freq, level)
+        key = (len(history), history["ds"].to_numpy()[-1] if len(history) else None, horizon, freq, level)
         if key not in self._seen:
             try:
                 self._seen[key] = (self.model.forecast(history, horizon, freq, level), None)
@@ -444,7 +445,8 @@ def scaled_bounds(fc: pd.DataFrame, factor) -> pd.DataFrame:
     yhat, lo, hi = (fc[c].to_numpy(dtype="float64") for c in ("yhat", "lo", "hi"))
     new_lo = np.minimum(np.clip(yhat - f * (yhat - lo), 0, None), yhat)
     new_hi = np.maximum(yhat + f * (hi - yhat), yhat)
-    return fc.assign(lo=np.where(keep, lo, new_lo), hi=np.where(keep, hi, new_hi))
+    cols = {c: (np.where(keep, lo, new_lo) if c == "lo" else np.where(keep, hi, new_hi) if c == "hi" else fc[c].to_numpy(copy=True)) for c in fc.columns}
+    return pd.DataFrame(cols, index=fc.index.copy(), copy=False)
 
 
 def _backtest_windows(model, hist: pd.DataFrame, windows: int, horizon: int, freq: str, level: float) -> list:
@@ -688,6 +690,7 @@ def evaluate_series(
     season = SEASON[freq]
     rows, choices, window_fcs, selections, single_fcs, shorts, calibration = [], {}, [], [], [], [], []
     n = len(hist)
+    y_all, ds_all = hist["y"].to_numpy(dtype="float64"), hist["ds"].to_numpy(dtype="datetime64[ns]")
     for w in range(windows, 0, -1):
         window = windows - w + 1
         cut = n - w * horizon
@@ -697,8 +700,9 @@ def evaluate_series(
                              "error": f"too short for window {window}: {n} observations"})
             choices[window] = None
             continue
-        train, test = hist.iloc[:cut], hist.iloc[cut : cut + horizon]
-        base = {"unique_id": uid, "window": window, "cutoff": train["ds"].iloc[-1], "horizon": horizon}
+        train_y, actual = y_all[:cut], y_all[cut : cut + horizon]
+        scale = mase_scale(train_y, season)  # the same for every model of the window
+        base = {"unique_id": uid, "window": window, "cutoff": ds_all[cut - 1], "horizon": horizon}
         seen = fit_hist.iloc[:cut].reset_index(drop=True)  # what every model fits in this window
         res = _safe(uid, seen, horizon, freq, settings, cached_pool)
         choices[window] = res.status["model"]
@@ -710,7 +714,7 @@ def evaluate_series(
             shorts.append({"unique_id": uid, "window": window})
         row = {**base, "model": label}
         if len(res.forecast):
-            row.update(score(train["y"], test["y"], res.forecast, season))
+            row.update(score(train_y, actual, res.forecast, season, scale))
         else:
             row["error"] = f"skipped: {res.status['reason']}"
         rows.append(row)
@@ -718,11 +722,10 @@ def evaluate_series(
             row = {**base, "model": name}
             try:
                 fc = memos[name].forecast(seen, horizon, freq, settings.level)
-                row.update(score(train["y"], test["y"], fc, season))
-                single_fcs.append(_labelled(uid, fc, name).assign(window=window))
+                row.update(score(train_y, actual, fc, season, scale))
+                single_fcs.append(_labelled(uid, fc, name, window=window))
                 factor = res.factors.get(name)
                 if factor is not None:
-                    actual = test["y"].to_numpy(dtype="float64")
                     cal = calibrated(fc.iloc[: len(actual)], factor)
                     calibration.append({"unique_id": uid, "window": window, "model": name, "factor": factor,
                                         "coverage": coverage(actual, cal["lo"].to_numpy(dtype="float64"), cal["hi"].to_numpy(dtype="float64"))})

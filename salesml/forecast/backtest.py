@@ -56,21 +56,22 @@ def errors_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(cols, copy=False)
 
 
-def score(train_y, actual, fc: pd.DataFrame, season: int) -> dict:
+def score(train_y, actual, fc: pd.DataFrame, season: int, scale: float | None = None) -> dict:
     """The errors of one window's forecast ``fc`` (``yhat, lo, hi``, at least as long as
-    ``actual``) against ``actual``, MASE scaled on ``train_y``: the metric columns of a
-    backtest row."""
+    ``actual``) against ``actual``, MASE scaled on ``train_y`` (``scale``: its
+    ``metrics.mase_scale``, when the window's other models already computed it): the metric
+    columns of a backtest row."""
     n = len(actual)
     return score_arrays(train_y, actual, fc["yhat"].to_numpy(dtype="float64")[:n], fc["lo"].to_numpy(dtype="float64")[:n],
-                        fc["hi"].to_numpy(dtype="float64")[:n], season)
+                        fc["hi"].to_numpy(dtype="float64")[:n], season, scale)
 
 
-def score_arrays(train_y, actual, yhat, lo, hi, season: int) -> dict:
+def score_arrays(train_y, actual, yhat, lo, hi, season: int, scale: float | None = None) -> dict:
     """``score`` of a forecast given as arrays as long as ``actual``."""
     actual = np.asarray(actual, dtype="float64")
     yhat = np.asarray(yhat, dtype="float64")
     return {
-        "mase": M.mase(actual, yhat, train_y, season),
+        "mase": M.mase(actual, yhat, train_y, season, scale),
         "smape": M.smape(actual, yhat),
         "wape": M.wape(actual, yhat),
         "bias": M.bias(actual, yhat),
@@ -86,6 +87,7 @@ def backtest_series(uid: str, history: pd.DataFrame, models: Sequence, windows: 
     """The backtest of one series (``ds, y``) for every model: one row per model and window."""
     rows = []
     y = history["y"].to_numpy(dtype="float64")
+    ds = history["ds"].to_numpy(dtype="datetime64[ns]")
     season = SEASON[freq]
     for w in range(windows, 0, -1):
         cut = len(y) - w * horizon
@@ -94,16 +96,19 @@ def backtest_series(uid: str, history: pd.DataFrame, models: Sequence, windows: 
                 rows.append({"unique_id": uid, "model": mdl.name, "window": windows - w + 1, "horizon": horizon,
                              "error": f"too short for window {windows - w + 1}: {len(y)} observations"})
             continue
-        train, test = history.iloc[:cut], history.iloc[cut : cut + horizon]
+        train = history.iloc[:cut]
+        train_y, test_y = y[:cut], y[cut : cut + horizon]
+        scale = M.mase_scale(train_y, season)  # the same for every model of the window
+        cutoff = ds[cut - 1]
         for mdl in models:
-            row = {"unique_id": uid, "model": mdl.name, "window": windows - w + 1, "cutoff": train["ds"].iloc[-1], "horizon": horizon}
+            row = {"unique_id": uid, "model": mdl.name, "window": windows - w + 1, "cutoff": cutoff, "horizon": horizon}
             try:
                 fc = mdl.forecast(train, horizon, freq, level)
             except Exception as e:  # one model failing on one series is a result, not a crash
                 row["error"] = f"{type(e).__name__}: {e}"
                 rows.append(row)
                 continue
-            row.update(score(train["y"], test["y"], fc, season))
+            row.update(score(train_y, test_y, fc, season, scale))
             rows.append(row)
     return errors_frame(rows)
 

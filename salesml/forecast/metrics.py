@@ -29,8 +29,10 @@ def mase_scale(train, season: int) -> float:
     return float(np.mean(np.abs(y[m:] - y[:-m])))
 
 
-def mase(y, yhat, train, season: int) -> float:
-    scale = mase_scale(train, season)
+def mase(y, yhat, train, season: int, scale: float | None = None) -> float:
+    """``scale``: ``mase_scale(train, season)`` when already known (the same for every model
+    scored on one training window)."""
+    scale = mase_scale(train, season) if scale is None else scale
     if not np.isfinite(scale) or scale == 0:
         return float("nan")
     return float(np.mean(np.abs(_arr(y) - _arr(yhat))) / scale)
