@@ -92,3 +92,18 @@ def test_the_backup_benchmark_backs_up_verifies_and_restores_plain_and_encrypted
         assert r[name]["order_lines"] > 10_000 and r[name]["backup_mb"] > 0 and r[name]["restore_s"] > 0
     assert r["plain"]["tables"] == r["encrypted"]["tables"] and r["perf_plain_s"] > 0 and r["perf_encrypted_s"] > 0
     assert not list(tmp_path.glob("backups/salesml-backup-*"))  # each round's backup removed
+
+
+def test_the_reorder_benchmark_times_the_honest_backtest_and_fingerprints_its_figures(small_demo, capsys):
+    """Two runs on the same products give the same reorder table, statuses and backtest rows
+    (the hash two commits are compared by); fewer products give other figures."""
+    from benchmarks import reorder
+
+    args = ["--warehouse", str(small_demo.warehouse_path), "--products", "4", "--repeat", "2", "--json"]
+    assert reorder.main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["products"] == 4 and first["rows"] >= 4 and first["wall_s"] > 0 and first["cpu_s"] > 0
+    assert reorder.main(args) == 0
+    assert json.loads(capsys.readouterr().out)["result_hash"] == first["result_hash"]
+    assert reorder.main([*args[:3], "3", "--repeat", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["result_hash"] != first["result_hash"]
