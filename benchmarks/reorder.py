@@ -13,6 +13,14 @@ Prints the fastest of ``repeat`` runs (wall and CPU seconds of this process, so 
 gives the work itself) and a hash of the reorder table, statuses and backtest rows: two
 commits that give the same hash computed the same figures. Run two commits at the same time
 (one core each) to compare them on a shared machine.
+
+It also checks the safety stocks against the same honest backtest: for every product ×
+warehouse row and every window, the product's demand over the row's lead time after the
+window's cut-off against what the reorder point would have covered (the forecast's demand
+over those days + z(service_level) × σ, σ summed over the days as the reorder table sums
+it, days independent) — the share covered should be the service level — next to the same
+with the days' errors taken as perfectly correlated (σ summed, not its square), and the
+share of single days inside their own 80% interval.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import argparse
 import json
 import time
 
+import numpy as np
 import pandas as pd
 
 
@@ -37,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     import statsforecast.models  # noqa: F401  (imported before the clock, as a warm worker has it)
 
     from salesml import registry
+    from salesml.forecast.auto import forecast_and_backtest
     from salesml.forecast.inventory import forecast_reorder, reorder_inputs
     from salesml.reports.forecast import last_data_day, notebook_settings
     from salesml.reports.performance import warehouse_connect
@@ -50,17 +60,57 @@ def main(argv: list[str] | None = None) -> int:
     if args.products:
         ids = sorted(snapshot["product_id"].unique())[: args.products]
         snapshot = snapshot[snapshot["product_id"].isin(ids)]
+    kept: list[pd.DataFrame] = []
+
+    def run(*a, **k):  # forecast_and_backtest, keeping the honest windows' forecasts
+        ev = forecast_and_backtest(*a, **k)
+        kept.append(ev.window_forecasts)
+        return ev
+
     wall = cpu = float("inf")
     for _ in range(max(args.repeat, 1)):
         t, c = time.perf_counter(), time.process_time()
-        result = forecast_reorder(snapshot, demand, settings, args.workers, honest=True)
+        result = forecast_reorder(snapshot, demand, settings, args.workers, honest=True, run=run)
         wall, cpu = min(wall, time.perf_counter() - t), min(cpu, time.process_time() - c)
     digest = registry.frame_hash(pd.concat([result.table.astype(str), result.statuses.astype(str), result.errors.astype(str)],
                                            axis=0, ignore_index=True))
     out = {"products": int(snapshot["product_id"].nunique()), "rows": len(result.table), "workers": args.workers,
-           "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "result_hash": digest}
+           "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "result_hash": digest,
+           **service_check(kept[-1], demand, snapshot, settings)}
     print(json.dumps(out) if args.json else "  ".join(f"{k}={v}" for k, v in out.items()))
     return 0
+
+
+def service_check(windows: pd.DataFrame, demand: pd.DataFrame, snapshot: pd.DataFrame, settings) -> dict:
+    """The safety stocks against the honest backtest (see the module's docstring): shares in %."""
+    from salesml.forecast.landing import sigma_from_interval
+    from salesml.forecast.models import z_value
+
+    level, service = settings.forecast.level, settings.inventory.service_level
+    z = z_value(200 * service - 100)  # the one-sided quantile of the cycle service level
+    wf = windows.assign(ds=pd.to_datetime(windows["ds"]))
+    actual = demand.assign(ds=pd.to_datetime(demand["ds"])).set_index(["unique_id", "ds"])["y"]
+    y = actual.reindex(pd.MultiIndex.from_arrays([wf["unique_id"], wf["ds"]])).fillna(0.0).to_numpy(dtype="float64")
+    wf = wf.assign(y=y, sigma=sigma_from_interval(wf["yhat"], wf["lo"], wf["hi"], level),
+                   day=wf.groupby(["unique_id", "window"]).cumcount() + 1)
+    days_inside = ((wf["y"] >= wf["lo"]) & (wf["y"] <= wf["hi"]))[wf["hi"] > wf["lo"]]
+    lead = pd.to_numeric(snapshot["lead_time_days"], errors="coerce").fillna(settings.inventory.default_lead_time_days).astype(int)
+    covered_ind, covered_cor = [], []
+    by: dict = {}
+    for (uid, _window), f in wf.groupby(["unique_id", "window"], sort=False):
+        by.setdefault(uid, []).append(f)
+    for product, days in zip(snapshot["product_id"], lead, strict=True):
+        for f in by.get(product, []):
+            within = f[f["day"] <= days]
+            if len(within) < days or not np.isfinite(within["sigma"]).all():
+                continue  # a window shorter than the lead time, or a day without an interval
+            need, fc = within["y"].sum(), within["yhat"].sum()
+            covered_ind.append(need <= fc + z * np.sqrt((within["sigma"] ** 2).sum()))
+            covered_cor.append(need <= fc + z * within["sigma"].sum())
+    share = lambda v: round(100 * float(np.mean(v)), 1) if len(v) else None  # noqa: E731
+    return {"service_level_pct": round(100 * service, 1), "lead_time_checks": len(covered_ind),
+            "covered_days_independent_pct": share(covered_ind), "covered_days_correlated_pct": share(covered_cor),
+            "days_inside_80_pct": share(days_inside)}
 
 
 if __name__ == "__main__":

@@ -103,7 +103,33 @@ def test_the_reorder_benchmark_times_the_honest_backtest_and_fingerprints_its_fi
     assert reorder.main(args) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["products"] == 4 and first["rows"] >= 4 and first["wall_s"] > 0 and first["cpu_s"] > 0
+    # the safety stocks checked against the same backtest: every row's lead time in every window
+    assert first["service_level_pct"] == 95.0 and first["lead_time_checks"] > 0
+    assert 0 <= first["covered_days_independent_pct"] <= first["covered_days_correlated_pct"] <= 100
+    assert 0 < first["days_inside_80_pct"] <= 100
     assert reorder.main(args) == 0
     assert json.loads(capsys.readouterr().out)["result_hash"] == first["result_hash"]
     assert reorder.main([*args[:3], "3", "--repeat", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["result_hash"] != first["result_hash"]
+
+
+def test_the_reorder_benchmarks_service_check_by_hand():
+    """One product, a 2-day lead time, one window of 3 days forecast at 10 a day with σ = 1
+    (80% interval 10 ± 1.2816): the reorder point covers 20 + 1.645·√2 = 22.33 with the days
+    independent, 20 + 1.645·2 = 23.29 with them correlated; 23 units in the first two days is
+    covered only by the second. Days inside their 80% interval [8.72, 11.28]: 11 and 9.5, not 12."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from benchmarks import reorder
+
+    half = 1.2815515655446004
+    windows = pd.DataFrame({"unique_id": "P1", "ds": pd.date_range("2026-01-01", periods=3), "yhat": 10.0,
+                            "lo": 10.0 - half, "hi": 10.0 + half, "model": "ets", "window": 1})
+    demand = pd.DataFrame({"unique_id": "P1", "ds": pd.date_range("2026-01-01", periods=3), "y": [11.0, 12.0, 9.5]})
+    snapshot = pd.DataFrame({"product_id": ["P1"], "lead_time_days": [2]})
+    settings = SimpleNamespace(forecast=SimpleNamespace(level=80), inventory=SimpleNamespace(service_level=0.95, default_lead_time_days=7))
+    got = reorder.service_check(windows, demand, snapshot, settings)
+    assert got == {"service_level_pct": 95.0, "lead_time_checks": 1, "covered_days_independent_pct": 0.0,
+                   "covered_days_correlated_pct": 100.0, "days_inside_80_pct": 66.7}
