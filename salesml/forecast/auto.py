@@ -153,8 +153,6 @@ def tidy_history(history: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, list[s
     changed. Pure: the input is not modified."""
     notes = []
     ds, y = history["ds"], history["y"]
-    if y.dtype == "float64" and ds.dtype == "datetime64[ns]" and _already_tidy(history, freq):  # e.g. a window of a tidied history
-        return pd.DataFrame({"ds": ds.to_numpy(copy=True), "y": y.to_numpy(copy=True)}, copy=False), notes
     h = pd.DataFrame({
         "ds": ds if pd.api.types.is_datetime64_dtype(ds) else pd.to_datetime(ds),
         "y": y.astype("float64") if pd.api.types.is_numeric_dtype(y) else pd.to_numeric(y, errors="coerce"),
@@ -445,7 +443,8 @@ def scaled_bounds(fc: pd.DataFrame, factor) -> pd.DataFrame:
     yhat, lo, hi = (fc[c].to_numpy(dtype="float64") for c in ("yhat", "lo", "hi"))
     new_lo = np.minimum(np.clip(yhat - f * (yhat - lo), 0, None), yhat)
     new_hi = np.maximum(yhat + f * (hi - yhat), yhat)
-    cols = {c: (np.where(keep, lo, new_lo) if c == "lo" else np.where(keep, hi, new_hi) if c == "hi" else fc[c].to_numpy(copy=True)) for c in fc.columns}
+    cols = {c: fc[c].to_numpy(copy=True) for c in fc.columns}
+    cols.update(lo=np.where(keep, lo, new_lo), hi=np.where(keep, hi, new_hi))
     return pd.DataFrame(cols, index=fc.index.copy(), copy=False)
 
 
