@@ -856,14 +856,25 @@ def _select_casts(table: schema.Table, present: Iterable[str] | None = None) -> 
     return ", ".join(parts)
 
 
+#: rows in one of DuckDB's row groups: an Arrow table handed over in record batches of this
+#: size is inserted about 1.5x faster than in larger ones (DuckDB scans a batch per thread and
+#: writes each row group as it fills, instead of leaving whole row groups to the checkpoint)
+ROW_GROUP_ROWS = 122_880
+
+
 def _arrow(rows: pd.DataFrame):
-    """The rows as an Arrow table for DuckDB to scan: about twice as fast to insert as a
-    pandas frame of Arrow-backed text. A column Arrow cannot type (mixed Python objects)
-    leaves the frame as it is."""
+    """The rows as an Arrow table for DuckDB to scan, in record batches of a row group each:
+    about twice as fast to insert as a pandas frame of Arrow-backed text.
+    A column Arrow cannot type (mixed Python objects) leaves the frame as it is."""
     try:
-        return pa.Table.from_pandas(rows, preserve_index=False)
+        table = pa.Table.from_pandas(rows, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return rows
+    batches = []
+    for start in range(0, table.num_rows, ROW_GROUP_ROWS):
+        # a slice over two chunks of a column is joined (only that slice is copied)
+        batches += table.slice(start, ROW_GROUP_ROWS).combine_chunks().to_batches()
+    return pa.Table.from_batches(batches, schema=table.schema)
 
 
 def write_batch(

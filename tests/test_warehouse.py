@@ -6,9 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 from salesml import warehouse
+from salesml.schema import text_series
 from salesml.warehouse import ReadOnlyError, WarehouseError
 from tests.conftest import make_settings
 
@@ -380,3 +383,17 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def test_rows_reach_duckdb_in_batches_of_a_row_group():
+    """The rows of a load are handed to DuckDB in record batches of one row group each (the
+    size it inserts fastest), however the text columns were chunked when read; nothing
+    reordered or lost."""
+    n = warehouse.ROW_GROUP_ROWS * 2 + 1000
+    ids = pa.chunked_array([pa.array([f"O{i}" for i in range(a, min(a + 100_000, n))], pa.large_string()) for a in range(0, n, 100_000)])
+    rows = pd.DataFrame({"order_id": text_series(ids), "quantity": range(n)})
+    table = warehouse._arrow(rows)
+    sizes = [b.num_rows for b in table.to_batches()]
+    assert sizes == [warehouse.ROW_GROUP_ROWS, warehouse.ROW_GROUP_ROWS, 1000]
+    assert table.column("order_id").to_pylist() == [f"O{i}" for i in range(n)]
+    assert table.column("quantity").to_pylist() == list(range(n))
