@@ -10,13 +10,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from salesml import warehouse
 from salesml.accounting import ledger
 from salesml.config import Rule, SourceSettings, TableSource
 from salesml.ingest import IngestError, ingest_source
-from salesml.ingest.load import cents
+from salesml.ingest.load import cents, system_arrow_memory
 from tests.conftest import make_settings
 
 SHOP_COLUMNS = {
@@ -283,3 +284,18 @@ def test_cents_are_exact_for_small_and_huge_totals():
     assert cents(small) == int(sum(Decimal(str(v)) * 100 for v in [0.1, 0.2, -0.3, 19.99]) * 1000)
     huge = pd.Series([1e15] * 2000 + [1e16])  # the sum of cents passes 2**63; 1e16 is over the limit and left out
     assert cents(huge) == 2000 * 10**17
+
+
+def test_an_import_takes_arrow_memory_from_the_system_allocator_and_gives_the_pool_back():
+    """During an import Arrow allocates from the system allocator (faster and smaller than the
+    default pool for its short-lived columns); afterwards, and after a failure, the default
+    pool is the one it was, and buffers made meanwhile are still usable."""
+    before = pa.default_memory_pool().backend_name
+    with system_arrow_memory():
+        assert pa.default_memory_pool().backend_name == "system"
+        kept = pa.array(["a", "b", None] * 1000)
+    assert pa.default_memory_pool().backend_name == before
+    assert kept.null_count == 1000 and kept[0].as_py() == "a"
+    with pytest.raises(ZeroDivisionError), system_arrow_memory():
+        1 / 0  # noqa: B018
+    assert pa.default_memory_pool().backend_name == before
