@@ -192,6 +192,39 @@ def test_a_glob_of_daily_gzipped_files_with_returns_in_later_files(tmp_path):
     assert ingest_source(s, "daily", src)[0].skipped  # loading the folder again changes nothing
 
 
+@pytest.mark.parametrize("same_run", [False, True])
+def test_a_later_return_finds_its_sale_through_a_computed_customer_id(tmp_path, same_run):
+    """A return naming no sale is matched to the same customer's earlier sale of the product
+    in an earlier file (loaded before, or earlier in the same run) when the customer id is
+    computed by the mapping ("17850.0" -> num() -> "17850"): the sale is looked up by the
+    canonical id, not by the file's text."""
+    s = make_settings(tmp_path)
+    write_csv(tmp_path / "d1.csv", HEADER, [["1001", "2024-01-10", "17850.0", "A", "2", "10.00", "R1"]])
+    write_csv(tmp_path / "d2.csv", HEADER, [["1002", "2024-01-12", "17850.0", "A", "-1", "10.00", "R1"]])
+    src = shop_source(tmp_path / "d*.csv")
+    if same_run:
+        results = ingest_source(s, "shop", src, files=[tmp_path / "d1.csv", tmp_path / "d2.csv"])
+    else:
+        results = [ingest_source(s, "shop", src, files=[f])[0] for f in (tmp_path / "d1.csv", tmp_path / "d2.csv")]
+    assert [(r.rows_loaded, r.rows_unlinked) for r in results] == [(1, 0), (1, 0)]
+    assert rows_of(s, "SELECT return_of_order_id, return_of_line_no FROM order_lines WHERE order_id = '1002'") == [("1001", 1)]
+
+
+def test_returns_across_the_files_of_a_run_never_reverse_more_than_was_sold(tmp_path):
+    """Two units sold in the first file, one returned in the second and two in the third: the
+    third file's return finds only one unit left to reverse, so it is accepted as unlinked
+    (counted in its own month) instead of taking the sale below zero."""
+    s = make_settings(tmp_path)
+    for day, row in enumerate([["1001", "2024-01-10", "7.0", "A", "2", "4.00", "R1"],
+                               ["1002", "2024-01-12", "7.0", "A", "-1", "4.00", "R1"],
+                               ["1003", "2024-02-14", "7.0", "A", "-2", "4.00", "R1"]]):
+        write_csv(tmp_path / f"d{day}.csv", HEADER, [row])
+    results = ingest_source(s, "shop", shop_source(tmp_path / "d*.csv"), files=[tmp_path / f"d{d}.csv" for d in range(3)])
+    assert [(r.rows_loaded, r.rows_unlinked) for r in results] == [(1, 0), (1, 0), (1, 1)]
+    assert rows_of(s, "SELECT order_id, return_of_order_id FROM order_lines ORDER BY 1") == [
+        ("1001", None), ("1002", "1001"), ("1003", None)]
+
+
 def test_a_corrected_mapping_reloads_an_unchanged_file_and_says_so(tmp_path):
     s = make_settings(tmp_path)
     f = write_csv(tmp_path / "shop.csv", HEADER, [["1", "2024-01-10", "7.0", "A", "2", "10", "R1"]])

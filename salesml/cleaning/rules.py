@@ -48,9 +48,12 @@ class Context:
     #: referenced table -> its keys in the warehouse; a table missing here has no rows,
     #: and then its foreign keys are not checked
     known_keys: dict[str, frozenset] = field(default_factory=dict)
-    #: completed sales already in the warehouse that returns may reverse:
-    #: order_id, line_no, customer_id, product_id, order_date, quantity, returned
-    sales: pd.DataFrame | None = None
+    #: completed sales already loaded that returns may reverse (order_id, line_no,
+    #: customer_id, product_id, order_date, quantity, returned): a frame, or a function
+    #: ``(pairs, orders) -> frame | None`` that fetches only those of the given customer /
+    #: product pairs (a frame of canonical ``customer_id, product_id``) and order ids — the
+    #: ones the rows' returns could match or name
+    sales: pd.DataFrame | Callable[[pd.DataFrame, list[str]], pd.DataFrame | None] | None = None
     #: where the rows come from, for messages
     where: str = ""
     #: canonical column -> the rows whose value a user rule set (built-in rules never undo
@@ -411,6 +414,16 @@ def _no_sale_detail(customers: pd.Series, products: pd.Series, ctx: Context, pre
     return pc.if_else(anon, f"{prefix}no customer to match", text).to_pylist()
 
 
+def _probe(out: pd.DataFrame, named: np.ndarray, todo: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
+    """What loaded sales the returns among ``out`` could reverse: the customer / product pairs
+    of those that name no sale (``todo``) and the orders named by the others (``named``)."""
+    pairs = pd.DataFrame({"customer_id": as_text(out.loc[todo, "customer_id"]).astype(object),
+                          "product_id": as_text(out.loc[todo, "product_id"]).astype(object)})
+    pairs = pairs.dropna().drop_duplicates()
+    orders = sorted(as_text(out.loc[named, "return_of_order_id"]).dropna().unique()) if named.any() else []
+    return pairs, orders
+
+
 def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLog]:
     """Link each return to the sale it reverses. A return that names its sale is checked: the
     sale must be in this file or loaded already. Otherwise the latest sale of the same
@@ -442,14 +455,15 @@ def link_returns(df: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, L.RuleLo
     if todo.any():
         could |= (mask(as_text(out["customer_id"]).isin(as_text(out.loc[todo, "customer_id"]).dropna().unique()))
                   & mask(as_text(out["product_id"]).isin(as_text(out.loc[todo, "product_id"]).dropna().unique())))
+    sales = ctx.sales(*_probe(out, named, todo)) if callable(ctx.sales) else ctx.sales
     here = out.loc[sale & could, cols].assign(returned=0.0)
     here = here.assign(order_id=as_text(here["order_id"]), line_no=here["line_no"].astype("float64"),
                        customer_id=as_text(here["customer_id"]), product_id=as_text(here["product_id"]),
                        order_date=pd.to_datetime(here["order_date"]).astype("datetime64[ns]"),
                        quantity=here["quantity"].astype("float64"))
     pool = here
-    if ctx.sales is not None and len(ctx.sales):
-        loaded = ctx.sales[[*cols, "returned"]]
+    if sales is not None and len(sales):
+        loaded = sales[[*cols, "returned"]]
         loaded = loaded.assign(order_id=as_text(loaded["order_id"]), line_no=loaded["line_no"].astype("float64"),
                                customer_id=as_text(loaded["customer_id"]), product_id=as_text(loaded["product_id"]),
                                order_date=pd.to_datetime(loaded["order_date"]).astype("datetime64[ns]"),

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -336,20 +337,6 @@ def _connect(settings: Settings, read_only: bool = False):
     return warehouse.open(settings, read_only=read_only)
 
 
-def _probe(raw: pd.DataFrame, spec: TableSource) -> tuple[pd.DataFrame, list[str]]:
-    """customer_id / product_id pairs and named orders as the mapping gives them (raw text),
-    to fetch the sales a file's returns may reverse."""
-    cols = {}
-    for canon in ("customer_id", "product_id", "return_of_order_id"):
-        src = spec.columns.get(canon, "").strip()
-        if src in raw.columns:
-            cols[canon] = raw[src].astype("string").str.strip()
-    pairs = pd.DataFrame({k: cols[k] for k in ("customer_id", "product_id") if k in cols})
-    pairs = pairs.dropna().drop_duplicates() if pairs.shape[1] == 2 else pd.DataFrame({"customer_id": [], "product_id": []})
-    named = sorted(set(cols["return_of_order_id"].dropna())) if "return_of_order_id" in cols else []
-    return pairs, named
-
-
 def prepare_file(
     settings: Settings,
     source_name: str,
@@ -360,7 +347,7 @@ def prepare_file(
     *,
     today: date | None = None,
     run_id: str | None = None,
-    staged: list[Prepared] = (),
+    staged: Staged | None = None,
 ) -> Prepared:
     """Read, map and clean one file (or query) of a source, without writing: the warehouse is
     opened briefly to see what is loaded, which keys exist and which sales returns may
@@ -389,18 +376,25 @@ def prepare_file(
     if done is not None:
         return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, skipped=done)
 
-    known, sales, loaded_rows = {}, None, 0
+    known, loaded_rows, earlier = {}, 0, None
     with _read_warehouse(settings) as con:
         if con is not None:
             known = warehouse.known_keys(con, table)
             loaded_rows = warehouse.row_count(con, table.name)
-        if con is not None and table.name == "order_lines" and warehouse.row_count(con, "order_lines"):
-            # any line may be a return (a negative quantity, a status code, a user's rule): the
-            # sales of the file's customers and products, and of the orders it names
-            earlier = warehouse.live_batches(con, table.name, label)["batch_id"].astype(int).tolist()
-            pairs, named = _probe(raw.frame, spec)
-            sales = warehouse.sales_for_returns(con, pairs, named, earlier)
-    known, sales = _with_staged(table, known, sales, staged)
+            if table.name == "order_lines" and loaded_rows:
+                earlier = warehouse.live_batches(con, table.name, label)["batch_id"].astype(int).tolist()
+    staged = staged if staged is not None else Staged()
+    known = staged.known(table, known)
+    sales = None
+    if table.name == "order_lines" and (earlier is not None or staged.has_lines):
+        def sales(pairs: pd.DataFrame, orders: list[str]) -> pd.DataFrame | None:
+            """The sales loaded or staged that the file's returns could reverse (asked for by the
+            linking step, once the returns and their canonical keys are known)."""
+            loaded = None
+            if earlier is not None:
+                with _read_warehouse(settings) as con:
+                    loaded = warehouse.sales_for_returns(con, pairs, orders, earlier)
+            return staged.sales(loaded, pairs, orders)
     ctx = Context(
         table=table,
         spec=spec,
@@ -422,7 +416,7 @@ def prepare_file(
         records = frame[[SOURCE_ROW]].join(raw.frame.drop(columns=SOURCE_ROW))
     # the rows as read are kept for the quarantine's records: all of them while a key may yet
     # turn out to be loaded from another file, else only the rows already rejected
-    others = loaded_rows or any(q.table.name == table.name and q.frame is not None for q in staged)
+    others = loaded_rows or table.name in staged.tables
     if not others:
         records = records.loc[log.rejected]
     lost = raw.unaccounted_lines
@@ -446,28 +440,111 @@ def _loaded(settings: Settings, table_name: str, c_hash: str, m_hash: str) -> di
         return None if con is None else warehouse.loaded_batch_for_hash(con, table_name, c_hash, m_hash)
 
 
-def _with_staged(table: schema.Table, known: dict, sales: pd.DataFrame | None, staged: Iterable[Prepared]):
-    """Keys and sales of the files prepared earlier in the same run count as loaded."""
-    known = dict(known)
-    extra_sales = []
-    for p in staged:
+class Staged:
+    """The files of a run prepared so far, as the next file's checks see them: the keys of the
+    tables they carry, and their completed sales and returns, which a later file's returns may
+    reverse. Each file is taken in once, when it is prepared (a run of hundreds of daily files
+    must not go over every earlier file again for each new one: it grew with the square of
+    the files), and a file is given only the staged sales its returns could match, fetched
+    as the warehouse's are (:func:`salesml.warehouse.sales_for_returns`)."""
+
+    def __init__(self) -> None:
+        #: tables with a file prepared (not skipped) in this run
+        self.tables: set[str] = set()
+        #: referenced table -> the key values of its staged rows
+        self.keys: dict[str, set] = {}
+        self._lines: duckdb.DuckDBPyConnection | None = None
+
+    def add(self, p: Prepared) -> None:
         if p.frame is None:
-            continue
+            return
+        self.tables.add(p.table.name)
         rows = p.frame.drop(index=p.log.rejected, errors="ignore")
-        for (tname, _col), (ref, ref_col) in schema.FOREIGN_KEYS.items():
-            if tname == table.name and ref == p.table.name and len(rows):
-                known[ref] = frozenset(known.get(ref, frozenset())) | frozenset(as_text(rows[ref_col]).dropna())
-        if table.name == "order_lines" and p.table.name == "order_lines":
-            s = rows[(rows["status"] == "completed") & (rows["quantity"] > 0)]
-            extra_sales.append(pd.DataFrame({
-                "order_id": as_text(s["order_id"]).astype(object), "line_no": s["line_no"].astype("float64"),
-                "customer_id": as_text(s["customer_id"]).astype(object), "product_id": as_text(s["product_id"]).astype(object),
-                "order_date": pd.to_datetime(s["order_date"]).astype("datetime64[ns]"), "quantity": s["quantity"].astype("float64"),
-                "returned": 0.0,
-            }))
-    if any(len(x) for x in extra_sales):
-        sales = pd.concat([x for x in [sales, *extra_sales] if x is not None and len(x)], ignore_index=True)
-    return known, sales
+        if not len(rows):
+            return
+        for ref_col in {rc for (_t, _c), (ref, rc) in schema.FOREIGN_KEYS.items() if ref == p.table.name}:
+            self.keys.setdefault(p.table.name, set()).update(as_text(rows[ref_col]).dropna())
+        if p.table.name == "order_lines":
+            self._add_lines(rows)
+
+    def _add_lines(self, rows: pd.DataFrame) -> None:
+        """The sales and returns among a file's rows, into the run's own order_lines table."""
+        status = as_text(rows["status"])
+        qty = rows["quantity"].to_numpy(dtype="float64", na_value=np.nan)
+        keep = (mask(status == "completed") & (qty > 0)) | mask(status == "returned")
+        if not keep.any():
+            return
+        part = rows.loc[keep]
+
+        def col(name: str, kind: str) -> pa.Array:
+            if name not in part.columns:
+                return pa.nulls(len(part), pa.string() if kind == "text" else pa.float64())
+            if kind == "text":
+                return pa.array(as_text(part[name]), type=pa.string(), from_pandas=True)
+            if kind == "date":
+                return pa.array(pd.to_datetime(part[name]).astype("datetime64[ns]"), from_pandas=True)
+            return pa.array(pd.to_numeric(part[name], errors="coerce").astype("float64"), from_pandas=True)
+
+        lines = pa.table({
+            "order_id": col("order_id", "text"), "line_no": col("line_no", "number"),
+            "customer_id": col("customer_id", "text"), "product_id": col("product_id", "text"),
+            "order_date": col("order_date", "date"), "quantity": col("quantity", "number"),
+            "status": col("status", "text"), "batch_id": pa.array(np.zeros(len(part), dtype=np.int32)),
+            "return_of_order_id": col("return_of_order_id", "text"), "return_of_line_no": col("return_of_line_no", "number"),
+        })
+        if self._lines is None:
+            self._lines = duckdb.connect()
+            self._lines.execute("SET threads = 1")  # a few thousand rows a file: no gain from more
+        self._lines.register("_staged", lines)
+        try:
+            self._lines.execute("CREATE TABLE IF NOT EXISTS order_lines AS SELECT * FROM _staged LIMIT 0")
+            self._lines.execute("INSERT INTO order_lines SELECT * FROM _staged")
+        finally:
+            self._lines.unregister("_staged")
+
+    def known(self, table: schema.Table, known: dict) -> dict:
+        """``known`` (the warehouse's keys) with the staged keys of the tables ``table`` references."""
+        out = dict(known)
+        for (tname, _c), (ref, _rc) in schema.FOREIGN_KEYS.items():
+            if tname == table.name and self.keys.get(ref):
+                out[ref] = frozenset(out.get(ref, frozenset())) | self.keys[ref]
+        return out
+
+    @property
+    def has_lines(self) -> bool:
+        return self._lines is not None
+
+    def sales(self, loaded: pd.DataFrame | None, pairs: pd.DataFrame, named: list[str]) -> pd.DataFrame | None:
+        """The sales a file's returns may reverse: ``loaded`` (the warehouse's, or None) with
+        what this run's earlier files returned of them added, and this run's own sales of the
+        file's customer/product ``pairs`` and ``named`` orders, with what was returned of them."""
+        if self._lines is None:
+            return loaded
+        mine = warehouse.sales_for_returns(self._lines, pairs, named, [])
+        if loaded is not None and len(loaded):
+            back = self._returned(loaded)
+            if len(back):
+                loaded = loaded.merge(back, on=["order_id", "line_no"], how="left")
+                loaded = loaded.assign(returned=loaded["returned"] + loaded.pop("_more").fillna(0.0))
+            mine = pd.concat([loaded, mine], ignore_index=True) if len(mine) else loaded
+        return mine
+
+    def _returned(self, sales: pd.DataFrame) -> pd.DataFrame:
+        """What this run's files returned of the given (loaded) sales: order_id, line_no, _more."""
+        self._lines.register("_sold", pd.DataFrame({"order_id": sales["order_id"].astype(object).unique()}))
+        try:
+            return self._lines.execute(
+                "SELECT return_of_order_id AS order_id, return_of_line_no AS line_no, -sum(quantity) AS _more "
+                "FROM order_lines SEMI JOIN _sold ON return_of_order_id = _sold.order_id "
+                "WHERE status = 'returned' GROUP BY ALL"
+            ).df().astype({"order_id": object, "line_no": "float64", "_more": "float64"})
+        finally:
+            self._lines.unregister("_sold")
+
+    def close(self) -> None:
+        if self._lines is not None:
+            self._lines.close()
+            self._lines = None
 
 
 def write_prepared(con, p: Prepared, replaces: list[int]) -> LoadResult:
@@ -711,11 +788,16 @@ def ingest_source(
         raise SourceFileError(f"source {source_name!r}: nothing was loaded: file not found: {', '.join(missing)}")
     run_id = uuid.uuid4().hex[:12]
     prepared: list[Prepared] = []
+    staged = Staged()
     with system_arrow_memory():
-        with shared_scans():  # each file is decoded once, for its header and for its rows
-            check_source(settings, source_name, source, jobs)
-            for table_name, location in tqdm(jobs, desc=f"read {source_name}", unit="file", disable=not progress):
-                prepared.append(
-                    prepare_file(settings, source_name, table_name, location, source.tables[table_name], source, today=today, run_id=run_id, staged=prepared)
-                )
+        try:
+            with shared_scans():  # each file is decoded once, for its header and for its rows
+                check_source(settings, source_name, source, jobs)
+                for table_name, location in tqdm(jobs, desc=f"read {source_name}", unit="file", disable=not progress):
+                    p = prepare_file(settings, source_name, table_name, location, source.tables[table_name], source,
+                                     today=today, run_id=run_id, staged=staged)
+                    prepared.append(p)
+                    staged.add(p)
+        finally:
+            staged.close()
         return write_all(settings, prepared)
