@@ -794,10 +794,10 @@ def ingest_source(
             with shared_scans():  # each file is decoded once, for its header and for its rows
                 check_source(settings, source_name, source, jobs)
                 for table_name, location in tqdm(jobs, desc=f"read {source_name}", unit="file", disable=not progress):
-                    p = prepare_file(settings, source_name, table_name, location, source.tables[table_name], source,
-                                     today=today, run_id=run_id, staged=staged)
-                    prepared.append(p)
-                    staged.add(p)
+                    if prepared:  # taken in when another file follows it (the last one's rows need no copy)
+                        staged.add(prepared[-1])
+                    prepared.append(prepare_file(settings, source_name, table_name, location, source.tables[table_name], source,
+                                                 today=today, run_id=run_id, staged=staged))
         finally:
             staged.close()
         return write_all(settings, prepared)
