@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pandera
@@ -31,6 +30,7 @@ from salesml.cleaning.dates import choose_date_format as choose_date_format
 from salesml.cleaning.errors import CleaningError
 from salesml.cleaning.numbers import parse_number_text as parse_number_text
 from salesml.config import CleaningSettings, SourceSettings, TableSource
+from salesml.duck import scratch
 
 
 @dataclass(frozen=True)
@@ -541,13 +541,10 @@ def row_hashes(keys: pd.DataFrame) -> np.ndarray:
         table = pa.Table.from_pandas(keys.reset_index(drop=True), preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python objects: as text
         table = pa.Table.from_pandas(keys.astype("string").reset_index(drop=True), preserve_index=False)
-    con = duckdb.connect()
-    try:
+    with scratch() as con:
         con.register("_keys", table)
         names = ", ".join('"' + str(c).replace('"', '""') + '"' for c in table.column_names)
         return con.execute(f"SELECT hash({names}) AS h FROM _keys").fetchnumpy()["h"]
-    finally:
-        con.close()
 
 
 def repeated(hashes: np.ndarray) -> np.ndarray:

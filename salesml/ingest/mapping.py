@@ -41,6 +41,7 @@ from salesml import schema
 from salesml.cleaning import log as L
 from salesml.cleaning.numbers import NumberStyle, read_numbers
 from salesml.cleaning.rules import DERIVATIONS, TEXT, arrow_mask, as_text, mask
+from salesml.duck import ensure_function, scratch
 from salesml.errors import SalesmlError
 from salesml.io import float_text
 
@@ -191,12 +192,13 @@ def _table(columns: dict[str, pa.Array], n: int) -> pa.Table:
 
 
 def _run_sql(sqls: dict[str, str], exprs: dict[str, str], env: pa.Table, index: pd.Index, where: str, style: NumberStyle) -> dict[str, pd.Series]:
-    con = duckdb.connect()
-    try:
-        con.create_function("_num_text", _num_udf(style), ["VARCHAR"], "DOUBLE", type="arrow", null_handling="special")
-        # plain numbers are cast in DuckDB; only formatted ones ($262, 1.234,50) reach Python
+    with scratch() as con:
+        # formatted numbers ($262, 1.234,50) are read in Python, by one function per style
+        udf = "_num_text_" + (style.decimal + "|" + style.thousands).encode().hex()
+        ensure_function(udf, lambda: _num_udf(style), ["VARCHAR"], "DOUBLE", type="arrow", null_handling="special")
+        # plain numbers are cast in DuckDB
         fast = "TRY_CAST(x AS DOUBLE)" if style.decimal == "." else "NULL::DOUBLE"
-        con.execute(f"CREATE MACRO num(x) AS CASE WHEN x IS NULL THEN NULL ELSE coalesce({fast}, _num_text(x)) END")
+        con.execute(f"CREATE TEMP MACRO num(x) AS CASE WHEN x IS NULL THEN NULL ELSE coalesce({fast}, {udf}(x)) END")
         con.register("src", env)
         select = ", ".join(f"({sql}) AS {_quote(t)}" for t, sql in sqls.items())
         try:
@@ -206,9 +208,8 @@ def _run_sql(sqls: dict[str, str], exprs: dict[str, str], env: pa.Table, index: 
                 for t in sqls:
                     _run_sql({t: sqls[t]}, {t: exprs[t]}, env, index, where, style)
             raise _sql_error(e, where, *next(iter(exprs.items()))) from None
-    finally:
-        con.close()
     return {t: _series(out.column(i), index, t) for i, t in enumerate(sqls)}
+
 
 
 def _quote(name: str) -> str:

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from salesml.duck import scratch_cursor
 from salesml.io.common import SOURCE_ROW, unique_names
 from salesml.io.text import (
     READ_ERRORS,
@@ -666,10 +667,9 @@ def _read_with_duckdb(path: Path, scan: TextScan, digest: str, options: _Options
     ):
         return None
     names = _first_names(path, scan, options)
-    con = duckdb.connect()
+    con = scratch_cursor()  # text reaches Arrow as pandas keeps it (see salesml.duck): no copy
     try:
         con.execute("SET threads = 2")
-        con.execute("SET arrow_large_buffer_size = true")  # text as pandas keeps it: no copy to convert
         values = [f"coalesce(c{i}, '')" for i in range(len(names))]
         # execute, not sql(..., params=): DuckDB 1.5's relation from a parameterised query
         # reads the file ~5x slower (one thread)
