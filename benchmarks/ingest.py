@@ -1,6 +1,6 @@
 """Speed and memory of the import, side by side with a bare DuckDB and a pandas read of the same file.
 
-    python -m benchmarks.ingest [--lines N] [--repeat R] [--out DIR] [--json]
+    python -m benchmarks.ingest [--lines N] [--files F] [--repeat R] [--out DIR] [--json]
 
 Writes an N-line order export like a shop's (invoice, date, a customer id written as a
 float or empty for guests, product, quantity, price, rep, country; ~2% returns), then runs,
@@ -11,6 +11,10 @@ each in a fresh process so its peak memory is its own:
 * ``salesml``  — ``ingest_source`` with a mapping (arithmetic amount, ``num()`` customer ids,
   ``@seq`` line numbers) and every rule on, into a new warehouse.
 
+With ``--files F`` (> 1) the export is split into F gzipped files of consecutive lines, as a
+shop's daily exports come (an order may straddle two files), and each variant reads them
+all through one glob: salesml as one source run, DuckDB and pandas file by file.
+
 Runs R rounds of the variants side by side and quotes each one's fastest run (the machine
 is shared). Prints the seconds of each load (its imports, ``startup_s``, apart), rows/s and peak RSS
 of each, and the ratios to DuckDB. Machines are shared:
@@ -20,6 +24,7 @@ quote the ratios of one run.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import subprocess
 import sys
@@ -65,6 +70,24 @@ def write_export(path: Path, lines: int) -> None:
     con.close()
 
 
+def split_export(path: Path, files: int, out: Path) -> str:
+    """``path`` cut into ``files`` gzipped files of consecutive lines (each with the header) in
+    ``out``; returns their glob."""
+    import gzip
+
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("orders_*.csv.gz"):
+        old.unlink()
+    with path.open(encoding="utf-8", newline="") as f:
+        header, *lines = f.readlines()
+    size = -(-len(lines) // files)
+    for k in range(files):
+        with gzip.open(out / f"orders_{k:04d}.csv.gz", "wt", encoding="utf-8", newline="", compresslevel=1) as g:
+            g.write(header)
+            g.writelines(lines[k * size : (k + 1) * size])
+    return str(out / "orders_*.csv.gz")
+
+
 def run_variant(variant: str, path: Path, scratch: Path) -> dict:
     """One variant in this process, into a new database; returns its start-up (imports),
     the seconds of the load itself, rows and peak RSS. Rows/s and the ratios are of the
@@ -90,12 +113,11 @@ def run_variant(variant: str, path: Path, scratch: Path) -> dict:
         rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
         con.close()
     elif variant == "pandas":
-        rows = len(pd.read_csv(path, dtype=str, keep_default_na=False))
+        rows = sum(len(pd.read_csv(f, dtype=str, keep_default_na=False)) for f in sorted(glob.glob(str(path))))
     else:
         s = dataclasses.replace(Settings(), root=scratch).with_overrides(warehouse={"path": str(scratch / "salesml.duckdb")})
         src = SourceSettings(tables={"order_lines": TableSource(files=(str(path),), columns=MAPPING)})
-        [r] = ingest_source(s, "bench", src)
-        rows = r.rows_read
+        rows = sum(r.rows_read for r in ingest_source(s, "bench", src))
     seconds = time.perf_counter() - t0
     return {"variant": variant, "rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
             "peak_rss_mb": round(peak_mb()), "startup_s": round(t0 - t_import, 2)}
@@ -104,6 +126,7 @@ def run_variant(variant: str, path: Path, scratch: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--files", type=int, default=1, help="split the export into this many gzipped daily files, read through one glob")
     ap.add_argument("--out", default="", help="scratch folder (default: temporary)")
     ap.add_argument("--variants", default="duckdb,pandas,salesml")
     ap.add_argument("--variant", default="", help=argparse.SUPPRESS)  # a child process's own run
@@ -119,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     path = scratch / f"orders_{args.lines}.csv"
     if not path.exists():
         write_export(path, args.lines)
+    size_mb = path.stat().st_size / 2**20
+    if args.files > 1:
+        path = Path(split_export(path, args.files, scratch / f"daily_{args.lines}_{args.files}"))
     variants = args.variants.split(",")
     runs: dict[str, list[dict]] = {v: [] for v in variants}
     for _ in range(max(1, args.repeat)):  # rounds side by side: a noisy spell hits every variant
@@ -139,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             r["x_duckdb_time"] = round(r["seconds"] / base["seconds"], 2)
             r["x_duckdb_memory"] = round(r["peak_rss_mb"] / base["peak_rss_mb"], 2)
     if args.json:
-        print(json.dumps({"lines": args.lines, "file_mb": round(path.stat().st_size / 2**20), "results": results}, indent=2))
+        print(json.dumps({"lines": args.lines, "files": args.files, "file_mb": round(size_mb), "results": results}, indent=2))
     else:
-        print(f"{args.lines:,} lines, {path.stat().st_size / 2**20:.0f} MB")
+        print(f"{args.lines:,} lines, {size_mb:.0f} MB" + (f", in {args.files} gzipped files" if args.files > 1 else ""))
         for r in results:
             print("  ".join(f"{k}={v}" for k, v in r.items()))
     return 0

@@ -37,6 +37,22 @@ def test_the_ingest_benchmark_runs_on_a_tiny_file(tmp_path, capsys):
     assert by["salesml"]["startup_s"] > 0  # the imports, timed apart from the load
 
 
+def test_the_ingest_benchmark_splits_the_export_into_daily_gzipped_files(tmp_path, capsys):
+    """With --files, every variant reads the same lines from the gzipped files through a glob."""
+    import gzip
+
+    from benchmarks import ingest
+
+    assert ingest.main(["--lines", "2000", "--files", "7", "--out", str(tmp_path), "--repeat", "1", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["files"] == 7 and all(x["rows"] == 2000 for x in r["results"])
+    parts = sorted((tmp_path / "daily_2000_7").glob("orders_*.csv.gz"))
+    lines = [gzip.decompress(p.read_bytes()).decode("utf-8").splitlines() for p in parts]
+    whole = (tmp_path / "orders_2000.csv").read_text(encoding="utf-8").splitlines()
+    assert len(parts) == 7 and all(part[0] == whole[0] for part in lines)
+    assert [line for part in lines for line in part[1:]] == whole[1:]  # the same lines, in order
+
+
 def test_the_choice_benchmark_scores_auto_next_to_every_candidate(small_demo, capsys):
     from benchmarks import choice
 
