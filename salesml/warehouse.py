@@ -826,7 +826,9 @@ def existing_keys(
         return pd.DataFrame({"idx": pd.Series([], dtype="int64"), "batch_id": pd.Series([], dtype="int64")})
     probe = incoming[keys].copy()
     probe["idx"] = incoming.index
-    con.register("_probe", probe)
+    # as Arrow: DuckDB's scan of a pandas frame of Arrow-backed text uses an attribute pandas
+    # deprecates (a FutureWarning per load), and is slower
+    con.register("_probe", _arrow(probe.reset_index(drop=True)))
     try:
         cond = " AND ".join(f't."{k}" IS NOT DISTINCT FROM p."{k}"' for k in keys)
         excl = ""
