@@ -351,8 +351,8 @@ def prepare_file(
 ) -> Prepared:
     """Read, map and clean one file (or query) of a source, without writing: the warehouse is
     opened briefly to see what is loaded, which keys exist and which sales returns may
-    reverse; ``staged`` are the files of the same run prepared before this one, whose keys
-    and sales count as loaded."""
+    reverse; ``staged`` holds the files of the same run prepared before this one (a
+    :class:`Staged`), whose keys and sales count as loaded."""
     started = time.perf_counter()
     table = schema.table(table_name)
     is_sql = source.format == "sql"
@@ -443,10 +443,10 @@ def _loaded(settings: Settings, table_name: str, c_hash: str, m_hash: str) -> di
 class Staged:
     """The files of a run prepared so far, as the next file's checks see them: the keys of the
     tables they carry, and their completed sales and returns, which a later file's returns may
-    reverse. Each file is taken in once, when it is prepared (a run of hundreds of daily files
-    must not go over every earlier file again for each new one: it grew with the square of
-    the files), and a file is given only the staged sales its returns could match, fetched
-    as the warehouse's are (:func:`salesml.warehouse.sales_for_returns`)."""
+    reverse. Each file is taken in once, when another file follows it (a run of hundreds of
+    daily files must not go over every earlier file again for each new one: it grew with the
+    square of the files), and a file is given only the staged sales its returns could match,
+    fetched as the warehouse's are (:func:`salesml.warehouse.sales_for_returns`)."""
 
     def __init__(self) -> None:
         #: tables with a file prepared (not skipped) in this run
