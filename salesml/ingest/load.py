@@ -354,89 +354,73 @@ def prepare_file(
     reverse; ``staged`` holds the files of the same run prepared before this one (a
     :class:`Staged`), whose keys and sales count as loaded."""
     with _Look(settings) as look:
-        return _prepare_file(settings, source_name, table_name, location, spec, source, today=today, run_id=run_id, staged=staged, look=look)
+        started = time.perf_counter()
+        table = schema.table(table_name)
+        is_sql = source.format == "sql"
+        location = location if is_sql else Path(location).resolve()
+        where = f"{location} ({table.name})" if not is_sql else f"source {source_name} ({table.name})"
+        m_hash = mapping_hash(source, spec)
 
-
-def _prepare_file(
-    settings: Settings,
-    source_name: str,
-    table_name: str,
-    location: str | Path,
-    spec: TableSource,
-    source: SourceSettings,
-    *,
-    today: date | None = None,
-    run_id: str | None = None,
-    staged: Staged | None = None,
-    look: _Look,
-) -> Prepared:
-    started = time.perf_counter()
-    table = schema.table(table_name)
-    is_sql = source.format == "sql"
-    location = location if is_sql else Path(location).resolve()
-    where = f"{location} ({table.name})" if not is_sql else f"source {source_name} ({table.name})"
-    m_hash = mapping_hash(source, spec)
-
-    pre_hash = content_hash(source, location, sheet=spec.sheet)
-    joined, join_hashes = join_frames(settings, source, spec.join, where)
-    if pre_hash is not None and not join_hashes:
-        done = _loaded(look(), table.name, pre_hash, m_hash)
+        pre_hash = content_hash(source, location, sheet=spec.sheet)
+        joined, join_hashes = join_frames(settings, source, spec.join, where)
+        if pre_hash is not None and not join_hashes:
+            done = _loaded(look(), table.name, pre_hash, m_hash)
+            if done is not None:
+                return Prepared(source_name, table, str(location), pre_hash, m_hash, run_id, started, skipped=done)
+        raw = read_location(source, location, spec=spec, sheet=spec.sheet, query=spec.query,
+                            max_bad_line_share=settings.cleaning.max_bad_line_share, known_hash=pre_hash)
+        label = str(raw.path)
+        c_hash = raw.content_hash if not spec.sheet or is_sql else pre_hash
+        if join_hashes:
+            c_hash = hashlib.sha256("|".join([c_hash, *join_hashes]).encode()).hexdigest()
+        done = _loaded(look(), table.name, c_hash, m_hash) if c_hash != pre_hash else None
         if done is not None:
-            return Prepared(source_name, table, str(location), pre_hash, m_hash, run_id, started, skipped=done)
-    raw = read_location(source, location, spec=spec, sheet=spec.sheet, query=spec.query,
-                        max_bad_line_share=settings.cleaning.max_bad_line_share, known_hash=pre_hash)
-    label = str(raw.path)
-    c_hash = raw.content_hash if not spec.sheet or is_sql else pre_hash
-    if join_hashes:
-        c_hash = hashlib.sha256("|".join([c_hash, *join_hashes]).encode()).hexdigest()
-    done = _loaded(look(), table.name, c_hash, m_hash) if c_hash != pre_hash else None
-    if done is not None:
-        return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, skipped=done)
+            return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, skipped=done)
 
-    known, loaded_rows, earlier = {}, 0, None
-    con = look()
-    if con is not None:
-        known = warehouse.known_keys(con, table)
-        loaded_rows = warehouse.row_count(con, table.name)
-        if table.name == "order_lines" and loaded_rows:
-            earlier = warehouse.live_batches(con, table.name, label)["batch_id"].astype(int).tolist()
-    staged = staged if staged is not None else Staged()
-    known = staged.known(table, known)
-    sales = None
-    if table.name == "order_lines" and (earlier is not None or staged.has_lines):
-        def sales(pairs: pd.DataFrame, orders: list[str]) -> pd.DataFrame | None:
-            """The sales loaded or staged that the file's returns could reverse (asked for by the
-            linking step, once the returns and their canonical keys are known)."""
-            loaded = warehouse.sales_for_returns(look(), pairs, orders, earlier) if earlier is not None else None
-            return staged.sales(loaded, pairs, orders)
-    ctx = Context(
-        table=table,
-        spec=spec,
-        source=source,
-        aliases=settings.aliases,
-        settings=settings.cleaning,
-        today=today or date.today(),
-        known_keys=known,
-        sales=sales,
-        where=where,
-    )
-    try:
-        spans = raw.line_spans if source.format == "csv" else None
-        frame, log = prepare(raw.frame, spec, ctx, joined, spans, raw.row_hashes)
-    except CleaningError as e:  # the rules name the setting to change; say in which source
-        raise CleaningError(str(e).replace("[sources.<name>", f"[sources.{source_name}")) from None
-    records = raw.frame
-    if joined:  # show joined columns in quarantined records too
-        records = frame[[SOURCE_ROW]].join(raw.frame.drop(columns=SOURCE_ROW))
-    # the rows as read are kept for the quarantine's records: all of them while a key may yet
-    # turn out to be loaded from another file, else only the rows already rejected
-    others = loaded_rows or table.name in staged.tables
-    if not others:
-        records = records.loc[log.rejected]
-    lost = raw.unaccounted_lines
-    raw = dataclasses.replace(raw, frame=raw.frame.iloc[:0], row_hashes=None)  # the rows live on in frame and records
-    return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, raw=raw, records=records, frame=frame, log=log,
-                    anonymous=source.anonymous_customer, lost_lines=lost)
+        known, loaded_rows, earlier = {}, 0, None
+        con = look()
+        if con is not None:
+            known = warehouse.known_keys(con, table)
+            loaded_rows = warehouse.row_count(con, table.name)
+            if table.name == "order_lines" and loaded_rows:
+                earlier = warehouse.live_batches(con, table.name, label)["batch_id"].astype(int).tolist()
+        staged = staged if staged is not None else Staged()
+        known = staged.known(table, known)
+        sales = None
+        if table.name == "order_lines" and (earlier is not None or staged.has_lines):
+            def sales(pairs: pd.DataFrame, orders: list[str]) -> pd.DataFrame | None:
+                """The sales loaded or staged that the file's returns could reverse (asked for by the
+                linking step, once the returns and their canonical keys are known)."""
+                loaded = warehouse.sales_for_returns(look(), pairs, orders, earlier) if earlier is not None else None
+                return staged.sales(loaded, pairs, orders)
+        ctx = Context(
+            table=table,
+            spec=spec,
+            source=source,
+            aliases=settings.aliases,
+            settings=settings.cleaning,
+            today=today or date.today(),
+            known_keys=known,
+            sales=sales,
+            where=where,
+        )
+        try:
+            spans = raw.line_spans if source.format == "csv" else None
+            frame, log = prepare(raw.frame, spec, ctx, joined, spans, raw.row_hashes)
+        except CleaningError as e:  # the rules name the setting to change; say in which source
+            raise CleaningError(str(e).replace("[sources.<name>", f"[sources.{source_name}")) from None
+        records = raw.frame
+        if joined:  # show joined columns in quarantined records too
+            records = frame[[SOURCE_ROW]].join(raw.frame.drop(columns=SOURCE_ROW))
+        # the rows as read are kept for the quarantine's records: all of them while a key may yet
+        # turn out to be loaded from another file, else only the rows already rejected
+        others = loaded_rows or table.name in staged.tables
+        if not others:
+            records = records.loc[log.rejected]
+        lost = raw.unaccounted_lines
+        raw = dataclasses.replace(raw, frame=raw.frame.iloc[:0], row_hashes=None)  # the rows live on in frame and records
+        return Prepared(source_name, table, label, c_hash, m_hash, run_id, started, raw=raw, records=records, frame=frame, log=log,
+                        anonymous=source.anonymous_customer, lost_lines=lost)
 
 
 class _Look:
