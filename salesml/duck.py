@@ -30,20 +30,17 @@ def _base() -> duckdb.DuckDBPyConnection:
             con = duckdb.connect(":memory:")
             # text reaches Arrow with 64-bit offsets, as pandas keeps it: no copy to convert
             con.execute("SET arrow_large_buffer_size = true")
+            # two threads, as the CSV reader always asked for (a database-wide setting)
+            con.execute("SET threads = 2")
             _database = (os.getpid(), con)
             _functions.clear()
         return _database[1]
 
 
-def scratch_cursor() -> duckdb.DuckDBPyConnection:
-    """A cursor of the process's in-memory DuckDB; the caller closes it."""
-    return _base().cursor()
-
-
 @contextmanager
 def scratch() -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor of the process's in-memory DuckDB, closed when the block ends."""
-    con = scratch_cursor()
+    con = _base().cursor()
     try:
         yield con
     finally:

@@ -211,7 +211,6 @@ def _run_sql(sqls: dict[str, str], exprs: dict[str, str], env: pa.Table, index: 
     return {t: _series(out.column(i), index, t) for i, t in enumerate(sqls)}
 
 
-
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

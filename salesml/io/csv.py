@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from salesml.duck import scratch_cursor
+from salesml.duck import scratch
 from salesml.io.common import SOURCE_ROW, unique_names
 from salesml.io.text import (
     READ_ERRORS,
@@ -667,33 +667,32 @@ def _read_with_duckdb(path: Path, scan: TextScan, digest: str, options: _Options
     ):
         return None
     names = _first_names(path, scan, options)
-    con = scratch_cursor()  # text reaches Arrow as pandas keeps it (see salesml.duck): no copy
-    try:
-        con.execute("SET threads = 2")
-        values = [f"coalesce(c{i}, '')" for i in range(len(names))]
-        # execute, not sql(..., params=): DuckDB 1.5's relation from a parameterised query
-        # reads the file ~5x slower (one thread)
-        table = con.execute(
-            f"SELECT {', '.join(f'{v} AS c{i}' for i, v in enumerate(values))}, hash({', '.join(values)}) AS _row_hash FROM read_csv($path, header = true, delim = $delim, quote = '\"', escape = '\"', "
-            "columns = $columns, auto_detect = false, compression = $compression, store_rejects = true, "
-            "strict_mode = true, null_padding = false)",
-            {
-                "path": str(path),
-                "delim": options.delimiter,
-                "columns": {f"c{i}": "VARCHAR" for i in range(len(names))},
-                "compression": _DUCKDB_COMPRESSION[scan.compression],
-            },
-        ).to_arrow_reader(_BATCH_ROWS)
-        # each batch copied into Arrow's own buffers of exactly its size and then let go:
-        # DuckDB's export holds more than the text it carries
-        batches = [pa.RecordBatch.from_arrays([pa.concat_arrays([c]) for c in b.columns], schema=b.schema) for b in table]
-        table = pa.Table.from_batches(batches, schema=table.schema)
-        del batches
-        rejected = con.execute("SELECT count(*) FROM reject_errors").fetchall()[0][0]
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
+    # a cursor of the process's scratch database (salesml.duck): text reaches Arrow as pandas
+    # keeps it, no copy to convert
+    with scratch() as con:
+        try:
+            values = [f"coalesce(c{i}, '')" for i in range(len(names))]
+            # execute, not sql(..., params=): DuckDB 1.5's relation from a parameterised query
+            # reads the file ~5x slower (one thread)
+            table = con.execute(
+                f"SELECT {', '.join(f'{v} AS c{i}' for i, v in enumerate(values))}, hash({', '.join(values)}) AS _row_hash FROM read_csv($path, header = true, delim = $delim, quote = '\"', escape = '\"', "
+                "columns = $columns, auto_detect = false, compression = $compression, store_rejects = true, "
+                "strict_mode = true, null_padding = false)",
+                {
+                    "path": str(path),
+                    "delim": options.delimiter,
+                    "columns": {f"c{i}": "VARCHAR" for i in range(len(names))},
+                    "compression": _DUCKDB_COMPRESSION[scan.compression],
+                },
+            ).to_arrow_reader(_BATCH_ROWS)
+            # each batch copied into Arrow's own buffers of exactly its size and then let go:
+            # DuckDB's export holds more than the text it carries
+            batches = [pa.RecordBatch.from_arrays([pa.concat_arrays([c]) for c in b.columns], schema=b.schema) for b in table]
+            table = pa.Table.from_batches(batches, schema=table.schema)
+            del batches
+            rejected = con.execute("SELECT count(*) FROM reject_errors").fetchall()[0][0]
+        except duckdb.Error:
+            return None
     if rejected or table.num_rows != scan.lines - 1:
         return None  # some line is not one record: blank, malformed or part of a longer one
     index = pd.RangeIndex(table.num_rows)
