@@ -7,12 +7,22 @@ In a notebook: ``import salesml as sm; wh = sm.open()`` and then ``wh.perf()``,
 ``wh.bridge()``, ``wh.segments()``, ... (see :mod:`salesml.api`).
 """
 
+import sys
 from importlib.metadata import PackageNotFoundError, version
 
 try:
     __version__ = version("salesml")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
+
+# jsonschema — which nbformat imports for papermill (every report rendered) and plotly's
+# widgets for the workbench — loads an IRI syntax checker that builds ~35 parsers at import:
+# 1.5-2 s of every `salesml report` and of every workbench opened, for a format that salesml
+# and Jupyter's own schemas never use (python-jsonschema/jsonschema#1428). In a process that
+# imports salesml before jsonschema, jsonschema goes without it: a value declared in the
+# "iri" or "iri-reference" format is then not checked, as when the checker is not installed.
+if "jsonschema" not in sys.modules:
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None: "not importable"
 
 #: the Python API (salesml.api), imported on first use so that `import salesml` and the
 #: CLI's --help stay light (no pandas, DuckDB or models until a warehouse is opened)
