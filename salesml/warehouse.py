@@ -902,8 +902,10 @@ def write_batch(
         quarantine = quarantine.assign(rule=None)
     fixes = fixes if fixes is not None else pd.DataFrame(columns=["kind", "source_row", "rule", "column", "before", "after"])
     con.register("_incoming", _arrow(rows))
-    con.register("_quarantine", quarantine[["source_row", "reason", "column", "details", "record", "rule"]])
-    con.register("_fixes", fixes[["source_row", "kind", "rule", "column", "before", "after"]])
+    if len(quarantine):  # registering a frame costs ~2 ms: a day's file often has nothing to quarantine
+        con.register("_quarantine", quarantine[["source_row", "reason", "column", "details", "record", "rule"]])
+    if len(fixes):
+        con.register("_fixes", fixes[["source_row", "kind", "rule", "column", "before", "after"]])
     try:
         if in_transaction:
             batch_id = _write_batch_rows(con, table, record, len(rows), len(quarantine), replaces, len(fixes), rows.columns)

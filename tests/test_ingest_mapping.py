@@ -166,6 +166,23 @@ def test_check_mapping_finds_errors_from_the_header_alone():
         check_mapping({**ORDER_COLS, "customer_id": "Customer ID"}, header, schema.ORDER_LINES, "f.csv")
 
 
+def test_a_mapping_checked_good_is_not_checked_again_but_another_header_is(monkeypatch):
+    """A run of daily files checks one mapping against one header per file: once is enough;
+    a file whose header differs is checked (and refused) all the same."""
+    from salesml.ingest import mapping
+
+    cols = {**ORDER_COLS, "customer_id": "coalesce(Sku, 'x')"}
+    header = ["Inv", "Day", "Sku", "Qty", "Price"]
+    check_mapping(cols, header, schema.ORDER_LINES, "day1.csv")
+    calls = []
+    monkeypatch.setattr(mapping, "evaluate_sql", lambda *a, **k: calls.append(a))
+    check_mapping(cols, header, schema.ORDER_LINES, "day2.csv")
+    assert calls == []  # the SQL expression was not bound again
+    monkeypatch.undo()
+    with pytest.raises(MappingError, match="day3.csv: mapped source column not found: product_id = 'Sku'"):
+        check_mapping(cols, ["Inv", "Day", "SKU code", "Qty", "Price"], schema.ORDER_LINES, "day3.csv")
+
+
 def test_arithmetic_and_sql_are_told_apart():
     assert is_arithmetic("Sales - Profit") and is_arithmetic("`Unit Price` * (Qty + 1)")
     assert not is_arithmetic("upper(Name)") and not is_arithmetic("Store || '-' || Dept") and not is_arithmetic("Qty")

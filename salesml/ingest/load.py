@@ -495,8 +495,9 @@ class Staged:
                 return pa.nulls(len(part), pa.string() if kind == "text" else pa.float64())
             if kind == "text":
                 return pa.array(as_text(part[name]), type=pa.string(), from_pandas=True)
-            if kind == "date":
-                return pa.array(pd.to_datetime(part[name]).astype("datetime64[ns]"), from_pandas=True)
+            if kind == "date":  # dates are parsed by now: to_datetime would look at every value again
+                d = part[name] if pd.api.types.is_datetime64_dtype(part[name].dtype) else pd.to_datetime(part[name])
+                return pa.array(d.astype("datetime64[ns]"), from_pandas=True)
             return pa.array(pd.to_numeric(part[name], errors="coerce").astype("float64"), from_pandas=True)
 
         lines = pa.table({

@@ -373,9 +373,26 @@ def map_columns(raw: pd.DataFrame, columns: dict[str, str], table: schema.Table,
     return Mapped(frame, log)
 
 
+#: mappings found good against a file's column names: a run of daily exports checks one
+#: mapping against one header for every file (its SQL expressions bound by DuckDB, ~8 ms)
+_CHECKED: dict[tuple, None] = {}
+_CHECKED_MAX = 256
+
+
 def check_mapping(columns: dict[str, str], source_cols: list[str], table: schema.Table, where: str) -> None:
     """Check a table's mapping against a file's column names without reading its rows:
-    canonical names, required columns, the source columns and expressions it uses."""
+    canonical names, required columns, the source columns and expressions it uses. A mapping
+    found good against the same column names before is not checked again."""
+    key = (table.name, tuple(columns.items()), tuple(source_cols))
+    if key in _CHECKED:
+        return
+    _check_mapping(columns, source_cols, table, where)
+    if len(_CHECKED) >= _CHECKED_MAX:
+        _CHECKED.clear()
+    _CHECKED[key] = None
+
+
+def _check_mapping(columns: dict[str, str], source_cols: list[str], table: schema.Table, where: str) -> None:
     unknown = [c for c in columns if c not in table.column_names]
     if unknown:
         raise MappingError(
