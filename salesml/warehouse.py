@@ -754,11 +754,23 @@ _SALES_COLUMNS = {
 
 
 def sales_for_returns(
-    con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, named_orders: Sequence[str], exclude_batches: Sequence[int]
+    con: duckdb.DuckDBPyConnection,
+    pairs: pd.DataFrame,
+    named_orders: Sequence[str],
+    exclude_batches: Sequence[int],
+    *,
+    sales: str = "order_lines",
+    returns: str = "order_lines",
+    pair_hash: str | None = None,
 ) -> pd.DataFrame:
     """Completed sales already loaded that returns may reverse — those of the given
     (customer_id, product_id) pairs and of the named orders — with the quantity returned so
     far; not those of ``exclude_batches`` (earlier versions of the file being loaded).
+
+    ``sales`` and ``returns``: the tables holding them (the warehouse's order lines, or an
+    import run's own tables of the files it has staged); ``pair_hash``: a column of ``sales``
+    holding ``hash(customer_id, product_id)``, which narrows the sales to the pairs' on one
+    integer before their text is compared (a run's staged sales grow with every file).
 
     Columns and dtypes are fixed (order_id, line_no, customer_id, product_id, order_date,
     quantity, returned), also when nothing matches."""
@@ -766,25 +778,32 @@ def sales_for_returns(
         "customer_id": pd.Series(pairs["customer_id"].astype(str).tolist() if len(pairs) else [], dtype=object),
         "product_id": pd.Series(pairs["product_id"].astype(str).tolist() if len(pairs) else [], dtype=object),
     })
+    columns = "o.order_id, o.line_no, o.customer_id, o.product_id, o.order_date, o.quantity, o.status, o.batch_id"
+    of_pairs = sales if pair_hash is None else (
+        f'(SELECT * FROM "{sales}" WHERE "{pair_hash}" IN '
+        "(SELECT hash(customer_id::VARCHAR, product_id::VARCHAR) FROM _pairs))"
+    )
+    named = [str(o) for o in named_orders]
+    # the sales of the pairs (a join on the small probe) and of the named orders, if any
+    cand = f"SELECT {columns} FROM {of_pairs} o JOIN _pairs p ON p.customer_id::VARCHAR = o.customer_id AND p.product_id::VARCHAR = o.product_id"
+    if named:
+        cand += (
+            f' UNION ALL SELECT {columns} FROM "{sales}" o WHERE list_contains($named::VARCHAR[], o.order_id)'
+            " AND NOT EXISTS (SELECT 1 FROM _pairs p WHERE p.customer_id::VARCHAR = o.customer_id AND p.product_id::VARCHAR = o.product_id)"
+        )
+    excluded = [int(b) for b in exclude_batches]
+    params: dict[str, Any] = {"excl": excluded} | ({"named": named} if named else {})
     con.register("_pairs", probe)
     try:
         df = con.execute(
-            """
-            WITH cand AS (
-                -- the sales of the pairs (a join on the small probe) and of the named orders
-                SELECT o.order_id, o.line_no, o.customer_id, o.product_id, o.order_date, o.quantity, o.status, o.batch_id
-                FROM order_lines o JOIN _pairs p ON p.customer_id::VARCHAR = o.customer_id AND p.product_id::VARCHAR = o.product_id
-                UNION ALL
-                SELECT o.order_id, o.line_no, o.customer_id, o.product_id, o.order_date, o.quantity, o.status, o.batch_id
-                FROM order_lines o WHERE list_contains($named::VARCHAR[], o.order_id)
-                  AND NOT EXISTS (SELECT 1 FROM _pairs p WHERE p.customer_id::VARCHAR = o.customer_id AND p.product_id::VARCHAR = o.product_id)
-            ), s AS (
+            f"""
+            WITH cand AS ({cand}), s AS (
                 SELECT order_id, line_no, customer_id, product_id, order_date, quantity FROM cand
                 WHERE status = 'completed' AND quantity > 0 AND NOT list_contains($excl::INTEGER[], batch_id)
             ), r AS (
                 -- what was returned of those sales so far (only returns naming one of them)
                 SELECT o.return_of_order_id AS order_id, o.return_of_line_no AS line_no, -sum(o.quantity) AS returned
-                FROM order_lines o SEMI JOIN (SELECT DISTINCT order_id FROM s) k ON o.return_of_order_id = k.order_id
+                FROM "{returns}" o SEMI JOIN (SELECT DISTINCT order_id FROM s) k ON o.return_of_order_id = k.order_id
                 WHERE o.status = 'returned' AND NOT list_contains($excl::INTEGER[], o.batch_id) GROUP BY ALL
             )
             SELECT s.order_id, s.line_no::DOUBLE AS line_no, s.customer_id, s.product_id,
@@ -792,7 +811,7 @@ def sales_for_returns(
                    coalesce(r.returned, 0)::DOUBLE AS returned
             FROM s LEFT JOIN r USING (order_id, line_no)
             """,
-            {"excl": [int(b) for b in exclude_batches], "named": [str(o) for o in named_orders]},
+            params,
         ).df()
     finally:
         con.unregister("_pairs")

@@ -482,7 +482,7 @@ class Staged:
             self._add_lines(rows)
 
     def _add_lines(self, rows: pd.DataFrame) -> None:
-        """The sales and returns among a file's rows, into the run's own order_lines table."""
+        """The sales and returns among a file's rows, into the run's own tables of them."""
         status = as_text(rows["status"])
         qty = rows["quantity"].to_numpy(dtype="float64", na_value=np.nan)
         keep = (mask(status == "completed") & (qty > 0)) | mask(status == "returned")
@@ -507,13 +507,19 @@ class Staged:
             "status": col("status", "text"), "batch_id": pa.array(np.zeros(len(part), dtype=np.int32)),
             "return_of_order_id": col("return_of_order_id", "text"), "return_of_line_no": col("return_of_line_no", "number"),
         })
-        if self._lines is None:
+        first = self._lines is None
+        if first:
             self._lines = duckdb.connect()
             self._lines.execute("SET threads = 1")  # a few thousand rows a file: no gain from more
         self._lines.register("_staged", lines)
         try:
-            self._lines.execute("CREATE TABLE IF NOT EXISTS order_lines AS SELECT * FROM _staged LIMIT 0")
-            self._lines.execute("INSERT INTO order_lines SELECT * FROM _staged")
+            if first:
+                # sales with the hash of their customer/product pair, by which a later file's
+                # returns look them up; returns (a few in a hundred lines) apart, not scanned with them
+                self._lines.execute("CREATE TABLE sales AS SELECT *, 0::UBIGINT AS pair_hash FROM _staged LIMIT 0")
+                self._lines.execute("CREATE TABLE returns AS SELECT * FROM _staged LIMIT 0")
+            self._lines.execute("INSERT INTO sales SELECT *, hash(customer_id, product_id) FROM _staged WHERE status = 'completed'")
+            self._lines.execute("INSERT INTO returns SELECT * FROM _staged WHERE status = 'returned'")
         finally:
             self._lines.unregister("_staged")
 
@@ -535,7 +541,7 @@ class Staged:
         file's customer/product ``pairs`` and ``named`` orders, with what was returned of them."""
         if self._lines is None:
             return loaded
-        mine = warehouse.sales_for_returns(self._lines, pairs, named, [])
+        mine = warehouse.sales_for_returns(self._lines, pairs, named, [], sales="sales", returns="returns", pair_hash="pair_hash")
         if loaded is not None and len(loaded):
             back = self._returned(loaded)
             if len(back):
@@ -550,8 +556,7 @@ class Staged:
         try:
             return self._lines.execute(
                 "SELECT return_of_order_id AS order_id, return_of_line_no AS line_no, -sum(quantity) AS _more "
-                "FROM order_lines SEMI JOIN _sold ON return_of_order_id = _sold.order_id "
-                "WHERE status = 'returned' GROUP BY ALL"
+                "FROM returns SEMI JOIN _sold ON return_of_order_id = _sold.order_id GROUP BY ALL"
             ).df().astype({"order_id": object, "line_no": "float64", "_more": "float64"})
         finally:
             self._lines.unregister("_sold")
