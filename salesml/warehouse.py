@@ -829,16 +829,24 @@ def live_batches_for_path(con: duckdb.DuckDBPyConnection, table_name: str, path:
 
 
 def existing_keys(
-    con: duckdb.DuckDBPyConnection, table: schema.Table, incoming: pd.DataFrame, exclude_batches: list[int]
+    con: duckdb.DuckDBPyConnection,
+    table: schema.Table,
+    incoming: pd.DataFrame,
+    exclude_batches: list[int],
+    *,
+    up_to_batch: int | None = None,
 ) -> pd.DataFrame:
-    """Rows of ``incoming`` whose key is already in the warehouse (outside ``exclude_batches``).
+    """Rows of ``incoming`` whose key is already in the warehouse (outside ``exclude_batches``;
+    with ``up_to_batch``, only in batches up to that id: those before an import run, whose
+    own batches are checked apart).
 
     Returns the incoming index values (column ``idx``) and the batch holding the key.
     """
     keys = list(table.key)
     excluded = [int(b) for b in exclude_batches]
+    upto = "" if up_to_batch is None else f" AND {schema.BATCH_ID} <= {int(up_to_batch)}"
     others = con.execute(
-        f'SELECT count(*) FROM (SELECT 1 FROM "{table.name}" WHERE NOT list_contains($x::INTEGER[], {schema.BATCH_ID}) LIMIT 1)',
+        f'SELECT count(*) FROM (SELECT 1 FROM "{table.name}" WHERE NOT list_contains($x::INTEGER[], {schema.BATCH_ID}){upto} LIMIT 1)',
         {"x": excluded},
     ).fetchall()[0][0]
     if not others or incoming.empty:  # nothing loaded from other files: no key can be taken
@@ -849,10 +857,15 @@ def existing_keys(
     # deprecates (a FutureWarning per load), and is slower
     con.register("_probe", _arrow(probe.reset_index(drop=True)))
     try:
-        cond = " AND ".join(f't."{k}" IS NOT DISTINCT FROM p."{k}"' for k in keys)
-        excl = ""
+        # '=' where the file has no missing value in a key column: DuckDB then skips the parts of
+        # the table whose keys lie outside the file's range (a day's invoices among years of
+        # them: ~5x faster); a missing key matches a missing one (IS NOT DISTINCT FROM)
+        cond = " AND ".join(
+            f't."{k}" {"IS NOT DISTINCT FROM" if incoming[k].isna().any() else "="} p."{k}"' for k in keys
+        )
+        excl = upto.replace(schema.BATCH_ID, f"t.{schema.BATCH_ID}")
         if exclude_batches:
-            excl = f" AND t.{schema.BATCH_ID} NOT IN ({', '.join(str(int(b)) for b in exclude_batches)})"
+            excl += f" AND t.{schema.BATCH_ID} NOT IN ({', '.join(str(int(b)) for b in exclude_batches)})"
         sql = f'SELECT p.idx, min(t.{schema.BATCH_ID}) AS batch_id FROM _probe p JOIN "{table.name}" t ON {cond}{excl} GROUP BY p.idx'
         return con.execute(sql).df()
     finally:

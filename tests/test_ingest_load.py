@@ -225,6 +225,33 @@ def test_returns_across_the_files_of_a_run_never_reverse_more_than_was_sold(tmp_
         ("1001", None), ("1002", "1001"), ("1003", None)]
 
 
+def test_a_key_is_taken_by_an_earlier_run_or_an_earlier_file_of_the_run_but_not_by_its_own_replaced_version(tmp_path):
+    """Invoice B was loaded in an earlier run; in the next run B comes again (taken by the
+    warehouse), C's first line comes in two files (taken by the first of them), and a new
+    version of day 1 replaces its own rows (not taken by them). Rows and money reconcile."""
+    s = make_settings(tmp_path)
+    day1 = [["A", "2024-03-01", "1.0", "P1", "1", "2.50", "R1"], ["A", "2024-03-01", "1.0", "P2", "2", "1.25", "R1"],
+            ["B", "2024-03-01", "2.0", "P1", "1", "2.50", "R1"]]
+    write_csv(tmp_path / "day1.csv", HEADER, day1)
+    assert ingest_source(s, "shop", shop_source(tmp_path / "day*.csv"))[0].rows_loaded == 3
+    day1[2][4] = "3"  # day 1 exported again with B's quantity corrected: replaces its earlier rows
+    day2 = [["B", "2024-03-02", "2.0", "P1", "1", "2.50", "R1"], ["C", "2024-03-02", "3.0", "P3", "4", "0.99", "R1"],
+            ["C", "2024-03-02", "3.0", "P1", "1", "2.50", "R1"]]
+    day3 = [["C", "2024-03-03", "3.0", "P3", "1", "0.99", "R1"], ["D", "2024-03-03", "4.0", "P2", "1", "1.25", "R1"]]
+    for name, rows in (("day1", day1), ("day2", day2), ("day3", day3)):
+        write_csv(tmp_path / f"{name}.csv", HEADER, rows)
+    results = ingest_source(s, "shop", shop_source(tmp_path / "day*.csv"))
+    assert [(r.rows_loaded, r.rows_quarantined, r.replaced_batches) for r in results] == [(3, 0, [1]), (2, 1, []), (1, 1, [])]
+    taken = "order_id,line_no: key already loaded from another file"
+    assert [r.quarantine_reasons for r in results] == [{}, {taken: 1}, {taken: 1}]
+    kept = day1 + day2[1:] + day3[1:]  # B of day 2 and C/1 of day 3 are out
+    assert rows_of(s, "SELECT order_id, line_no FROM order_lines ORDER BY 1, 2") == [
+        ("A", 1), ("A", 2), ("B", 1), ("C", 1), ("C", 2), ("D", 1)]
+    assert Decimal(str(rows_of(s, "SELECT sum(amount) FROM order_lines")[0][0])) == money(kept)
+    for r, rows in zip(results, (day1, day2, day3), strict=True):
+        assert Decimal(str(r.revenue_read)) == money(rows) == Decimal(str(r.revenue_loaded)) + Decimal(str(r.revenue_quarantined))
+
+
 def test_a_corrected_mapping_reloads_an_unchanged_file_and_says_so(tmp_path):
     s = make_settings(tmp_path)
     f = write_csv(tmp_path / "shop.csv", HEADER, [["1", "2024-01-10", "7.0", "A", "2", "10", "R1"]])
