@@ -618,9 +618,10 @@ class Written:
             self._con = None
 
 
-def write_prepared(con, p: Prepared, replaces: list[int], written: Written | None = None) -> LoadResult:
+def write_prepared(con, p: Prepared, replaces: list[int], written: Written | None = None, *, more: bool = False) -> LoadResult:
     """Step 6 for one prepared file, inside the caller's transaction; ``written``: the keys the
-    run's earlier files wrote (:class:`Written`), which this file's are added to."""
+    run's earlier files wrote (:class:`Written`), which this file's are added to when ``more``
+    files follow it."""
     table, frame, log, raw = p.table, p.frame, p.log, p.raw
     lost = p.lost_lines
     if lost:
@@ -698,7 +699,7 @@ def write_prepared(con, p: Prepared, replaces: list[int], written: Written | Non
         lines_read=getattr(raw, "lines", None),
     )
     batch = warehouse.write_batch(con, record, rows, all_q, replaces, fixes, in_transaction=True)
-    if written is not None:
+    if written is not None and more:
         written.add(table, rows, int(batch["batch_id"]))
     warehouse.audit(con, "ingest", {"source": p.source_name, "table": table.name, "path": p.label, "batch_id": int(batch["batch_id"])})
     revenue_loaded = batch["revenue_loaded"]
@@ -762,11 +763,11 @@ def write_all(settings: Settings, prepared: list[Prepared]) -> list[LoadResult]:
             before = con.execute("SELECT coalesce(max(batch_id), 0) FROM load_batches").fetchall()[0][0]
             written = Written(int(before))
             try:
-                for i in todo:
+                for n, i in enumerate(todo):
                     p = prepared[i]
                     earlier = warehouse.live_batches(con, p.table.name, p.label)
                     replaces = earlier["batch_id"].astype(int).tolist()
-                    result = write_prepared(con, p, replaces, written)
+                    result = write_prepared(con, p, replaces, written, more=n + 1 < len(todo))
                     note = batch_identity_note(earlier, p.content_hash, p.mapping_hash)
                     if note:
                         result.notes.insert(0, note)
