@@ -948,7 +948,8 @@ def write_batch(
         for name in ("_incoming", "_quarantine", "_fixes"):
             with suppress(duckdb.Error):  # an aborted transaction: the caller rolls back and says why
                 con.unregister(name)
-    return con.execute("SELECT * FROM load_batches WHERE batch_id = ?", [batch_id]).df().iloc[0].to_dict()
+    cur = con.execute("SELECT * FROM load_batches WHERE batch_id = ?", [batch_id])
+    return dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))  # one row: no frame
 
 
 def _write_batch_rows(
