@@ -37,10 +37,16 @@ def _base() -> duckdb.DuckDBPyConnection:
         return _database[1]
 
 
+def cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor of the process's in-memory DuckDB that the caller keeps and closes: its TEMP
+    tables are its own and go with it (an import run's tables of the files it has staged)."""
+    return _base().cursor()
+
+
 @contextmanager
 def scratch() -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor of the process's in-memory DuckDB, closed when the block ends."""
-    con = _base().cursor()
+    con = cursor()
     try:
         yield con
     finally:

@@ -844,9 +844,11 @@ def existing_keys(
     """
     keys = list(table.key)
     excluded = [int(b) for b in exclude_batches]
-    upto = "" if up_to_batch is None else f" AND {schema.BATCH_ID} <= {int(up_to_batch)}"
+    def upto(alias: str) -> str:
+        return "" if up_to_batch is None else f" AND {alias}{schema.BATCH_ID} <= {int(up_to_batch)}"
+
     others = con.execute(
-        f'SELECT count(*) FROM (SELECT 1 FROM "{table.name}" WHERE NOT list_contains($x::INTEGER[], {schema.BATCH_ID}){upto} LIMIT 1)',
+        f'SELECT count(*) FROM (SELECT 1 FROM "{table.name}" WHERE NOT list_contains($x::INTEGER[], {schema.BATCH_ID}){upto("")} LIMIT 1)',
         {"x": excluded},
     ).fetchall()[0][0]
     if not others or incoming.empty:  # nothing loaded from other files: no key can be taken
@@ -863,7 +865,7 @@ def existing_keys(
         cond = " AND ".join(
             f't."{k}" {"IS NOT DISTINCT FROM" if incoming[k].isna().any() else "="} p."{k}"' for k in keys
         )
-        excl = upto.replace(schema.BATCH_ID, f"t.{schema.BATCH_ID}")
+        excl = upto("t.")
         if exclude_batches:
             excl += f" AND t.{schema.BATCH_ID} NOT IN ({', '.join(str(int(b)) for b in exclude_batches)})"
         sql = f'SELECT p.idx, min(t.{schema.BATCH_ID}) AS batch_id FROM _probe p JOIN "{table.name}" t ON {cond}{excl} GROUP BY p.idx'

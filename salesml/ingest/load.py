@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from salesml import schema, warehouse
+from salesml import duck, schema, warehouse
 from salesml.cleaning import CleaningError, Context, RuleLog
 from salesml.cleaning import log as L
 from salesml.cleaning.rules import (
@@ -509,15 +509,14 @@ class Staged:
         })
         first = self._lines is None
         if first:
-            self._lines = duckdb.connect()
-            self._lines.execute("SET threads = 1")  # a few thousand rows a file: no gain from more
+            self._lines = duck.cursor()
         self._lines.register("_staged", lines)
         try:
             if first:
                 # sales with the hash of their customer/product pair, by which a later file's
                 # returns look them up; returns (a few in a hundred lines) apart, not scanned with them
-                self._lines.execute("CREATE TABLE sales AS SELECT *, 0::UBIGINT AS pair_hash FROM _staged LIMIT 0")
-                self._lines.execute("CREATE TABLE returns AS SELECT * FROM _staged LIMIT 0")
+                self._lines.execute("CREATE TEMP TABLE sales AS SELECT *, 0::UBIGINT AS pair_hash FROM _staged LIMIT 0")
+                self._lines.execute("CREATE TEMP TABLE returns AS SELECT * FROM _staged LIMIT 0")
             self._lines.execute("INSERT INTO sales SELECT *, hash(customer_id, product_id) FROM _staged WHERE status = 'completed'")
             self._lines.execute("INSERT INTO returns SELECT * FROM _staged WHERE status = 'returned'")
         finally:
@@ -586,10 +585,9 @@ class Written:
         if rows.empty:
             return
         if self._con is None:
-            self._con = duckdb.connect()
-            self._con.execute("SET threads = 1")
+            self._con = duck.cursor()
         key_cols = ", ".join(f'"{k}" {table.column(k).sql_type}' for k in table.key)
-        self._con.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}" ({key_cols}, {schema.BATCH_ID} INTEGER)')
+        self._con.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{table.name}" ({key_cols}, {schema.BATCH_ID} INTEGER)')
         self._tables.add(table.name)
         keys = rows[list(table.key)].reset_index(drop=True)
         try:
@@ -618,7 +616,7 @@ class Written:
             self._con = None
 
 
-def write_prepared(con, p: Prepared, replaces: list[int], written: Written | None = None, *, more: bool = False) -> LoadResult:
+def write_prepared(con, p: Prepared, replaces: list[int], written: Written, *, more: bool = False) -> LoadResult:
     """Step 6 for one prepared file, inside the caller's transaction; ``written``: the keys the
     run's earlier files wrote (:class:`Written`), which this file's are added to when ``more``
     files follow it."""
@@ -632,10 +630,7 @@ def write_prepared(con, p: Prepared, replaces: list[int], written: Written | Non
     rejected_so_far = log.rejected
     keys = frame[list(table.key)]  # only the key columns, never a copy of the whole frame
     incoming = keys.drop(index=rejected_so_far) if len(rejected_so_far) else keys
-    if written is None:
-        taken = warehouse.existing_keys(con, table, incoming, replaces)
-    else:
-        taken = written.taken(con, table, incoming, replaces)
+    taken = written.taken(con, table, incoming, replaces)
     if not taken.empty:
         log = log + L.problems("already_loaded", ",".join(table.key), taken["idx"], "key already loaded from another file")
     quarantine = quarantine_rows(log, p.records)
@@ -699,7 +694,7 @@ def write_prepared(con, p: Prepared, replaces: list[int], written: Written | Non
         lines_read=getattr(raw, "lines", None),
     )
     batch = warehouse.write_batch(con, record, rows, all_q, replaces, fixes, in_transaction=True)
-    if written is not None and more:
+    if more:
         written.add(table, rows, int(batch["batch_id"]))
     warehouse.audit(con, "ingest", {"source": p.source_name, "table": table.name, "path": p.label, "batch_id": int(batch["batch_id"])})
     revenue_loaded = batch["revenue_loaded"]
