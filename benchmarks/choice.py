@@ -1,9 +1,11 @@
 """Does ``auto`` beat every single candidate? An honest backtest per level and frequency.
 
-    python -m benchmarks.choice [--warehouse PATH | --scale medium] [--levels region,team,category,rep]
+    python -m benchmarks.choice [--config salesml.toml | --warehouse PATH | --scale medium]
+                                [--levels region,team,category,rep]
                                 [--freqs W,D] [--models seasonal_naive,ets,theta,croston,tsb]
                                 [--choices pooled,series] [--selection-windows N]
                                 [--combinations a+b,c+d | --all-combinations K]
+                                [--pool-levels company,region,category,team]
                                 [--workers 0] [--no-calibrate] [--json]
 
 For each level and frequency, ``salesml.forecast.auto.evaluate_panel`` scores, on the last
@@ -12,10 +14,18 @@ data before each window only — pooled across the series of the level (``choice
 and/or once per series (``choice = "series"``) — next to every candidate on the same windows.
 Each row: mean MASE of auto per choice, the best single model (of ``--models``, picked after
 the fact), the best combination when there are any, every candidate's MASE and the 80%
-intervals' coverage. The same series, windows and fits' code for all: the ratios are the
-figures to quote.
+intervals' coverage. Each level is offered the candidates the ``backtest`` command offers it
+(at rep level those ``[forecast] rep_models`` lists).
 
-Without ``--warehouse`` the demo company of ``--scale`` is generated and loaded into a scratch
+``--pool-levels``: also score, at each of those levels, one choice per window made for the
+listed levels together (``pooled_choice`` over their selection backtests, each level weighing
+the same; levels with other candidates choose apart): ``auto_across`` in each row. Worked
+out from the same runs' selection backtests and single-model scores, no extra fit; a series
+that has no selection backtest in a window (too short) keeps its level's own pick there.
+
+The same series, windows and fits' code for all: the ratios are the figures to quote.
+
+Without ``--config`` or ``--warehouse`` the demo company of ``--scale`` is generated and loaded into a scratch
 folder first. Figures belong in issue notes and benchmarks/README.md.
 """
 
@@ -39,29 +49,63 @@ def combinations_of(models: tuple[str, ...], listed: str, up_to: int) -> tuple[s
     return tuple(c.strip() for c in listed.split(",") if c.strip())
 
 
-def evaluate(settings, level: str, freq: str, choices: tuple[str, ...], workers: int | None) -> dict:
+def across_levels(evaluations: dict, label: str = "auto") -> dict[str, dict]:
+    """Per level of ``evaluations`` (level -> a pooled ``PanelEvaluation``): the mean MASE and
+    each window's pick when the levels choose together in each window (``pooled_choice`` of
+    their selection backtests with the level as stratum)."""
+    import numpy as np
+    import pandas as pd
+
+    from salesml.forecast.auto import pooled_choice
+
+    parts = [ev.window_selection.assign(stratum=level, unique_id=level + "/" + ev.window_selection["unique_id"].astype(str))
+             for level, ev in evaluations.items() if ev.window_selection is not None and len(ev.window_selection)]
+    if not parts:
+        return {}
+    sel = pd.concat(parts, ignore_index=True)
+    picks = {(w, r.group): r.model for w, g in sel.groupby("window", sort=True) for r in pooled_choice(g).itertuples()}
+    out = {}
+    for level, ev in evaluations.items():
+        ws = ev.window_selection if ev.window_selection is not None else pd.DataFrame(columns=["unique_id", "window", "group"])
+        group_of = ws.drop_duplicates(["unique_id", "window"]).set_index(["unique_id", "window"])["group"].to_dict()
+        ok = ev.errors[ev.errors["error"].isna()]
+        own = ok[ok["model"] == label].set_index(["unique_id", "window"])["mase"]
+        singles = ok[ok["model"] != label].set_index(["unique_id", "window", "model"])["mase"].to_dict()
+        scores, chosen = [], {}
+        for (uid, w), mine in own.items():
+            model = picks.get((w, group_of.get((uid, w))))
+            value = singles.get((uid, w, model), np.nan) if model else np.nan
+            scores.append(mine if np.isnan(value) else value)
+            if model:
+                chosen.setdefault(int(w), model)
+        out[level] = {"mase": round(float(np.nanmean(scores)), 3) if scores else None, "picks": dict(sorted(chosen.items()))}
+    return out
+
+
+def evaluate(settings, level: str, freq: str, choices: tuple[str, ...], workers: int | None, keep: dict | None = None) -> dict:
     from salesml.forecast.auto import default_horizon, evaluate_panel
     from salesml.forecast.backtest import summarise
-    from salesml.forecast.models import candidate_models
-    from salesml.forecast.service import load_panel
+    from salesml.forecast.service import candidates_for, load_panel
 
     fs = settings.forecast
     panel = load_panel(settings, level, freq)
     horizon = default_horizon(fs, freq)
-    candidates = candidate_models(fs)
+    candidates = candidates_for("auto", settings, level)
     out = {"level": level, "freq": freq, "series": int(panel["unique_id"].nunique()), "horizon": horizon,
            "windows": fs.windows, "selection_windows": fs.selection_windows or fs.windows}
     t0 = time.perf_counter()
     for choice in choices:
         ev = evaluate_panel(panel, fs.windows, horizon, freq, dataclasses.replace(fs, choice=choice), workers=workers,
                             candidates=candidates, singles=candidates, label="auto")
+        if keep is not None and choice == "pooled":
+            keep[level] = ev
         summary = summarise(ev.errors).set_index("model")
         out[f"auto_{choice}"] = round(float(summary.loc["auto", "mase"]), 3)
         out[f"coverage_{choice}"] = round(float(summary.loc["auto", "coverage_80"]), 1)
         if "candidates" not in out:
             scores = summary.drop(index="auto")["mase"]
             out["candidates"] = {m: round(float(v), 3) for m, v in scores.items()}
-            singles = scores[[m in fs.models for m in scores.index]]
+            singles = scores[[m in fs.models or m == "seasonal_naive" for m in scores.index]]
             out["best_single"], out["best_single_mase"] = singles.idxmin(), round(float(singles.min()), 3)
             combos = scores[[m not in fs.models for m in scores.index]]
             if len(combos):
@@ -72,6 +116,7 @@ def evaluate(settings, level: str, freq: str, choices: tuple[str, ...], workers:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.choice", description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="", help="a salesml.toml: its warehouse, promotion calendar and forecast settings")
     ap.add_argument("--warehouse", default="")
     ap.add_argument("--scale", default="medium")
     ap.add_argument("--levels", default="region,team,category,rep")
@@ -81,21 +126,25 @@ def main(argv=None) -> None:
     ap.add_argument("--selection-windows", type=int, default=-1, help="[forecast] selection_windows (default: the settings')")
     ap.add_argument("--combinations", default="", help='combinations to add as candidates: "ets+theta,ets+theta+seasonal_naive"')
     ap.add_argument("--all-combinations", type=int, default=0, metavar="K", help="add every combination of 2 to K models")
+    ap.add_argument("--pool-levels", default="", help="levels that also choose together in each window (auto_across)")
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--no-calibrate", action="store_true", help="the models' own intervals ([forecast] calibrate_intervals = false)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     from salesml.accounting.ledger import ensure_posted
-    from salesml.config import Settings
+    from salesml.config import Settings, load_settings
 
-    if args.warehouse:
+    if args.config:
+        settings = load_settings(args.config)
+    elif args.warehouse:
         settings = Settings().with_overrides(warehouse={"path": str(Path(args.warehouse).resolve())})
     else:
         from salesml.demo import build_demo
 
         root = Path(tempfile.mkdtemp(prefix="salesml-choice-"))
         settings = dataclasses.replace(Settings(), root=root).with_overrides(
-            warehouse={"path": str(root / "warehouse.duckdb")}, demo={"scale": args.scale, "out_dir": str(root / "raw")})
+            warehouse={"path": str(root / "warehouse.duckdb")}, demo={"scale": args.scale, "out_dir": str(root / "raw")},
+            forecast={"promotions": str(root / "raw" / "promotions.csv")})
         build_demo(settings)
     ensure_posted(settings)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
@@ -107,9 +156,11 @@ def main(argv=None) -> None:
     settings = settings.with_overrides(forecast=forecast)
     choices = tuple(c.strip() for c in args.choices.split(",") if c.strip())
     rows = []
+    pool = [x.strip() for x in args.pool_levels.split(",") if x.strip()]
     for freq in args.freqs.split(","):
+        kept: dict = {}
         for level in args.levels.split(","):
-            r = evaluate(settings, level.strip(), freq.strip(), choices, args.workers or None)
+            r = evaluate(settings, level.strip(), freq.strip(), choices, args.workers or None, kept if level.strip() in pool else None)
             rows.append(r)
             if not args.json:
                 autos = ", ".join(f"{c} {r[f'auto_{c}']:.3f} (80% cover {r[f'coverage_{c}']:.0f}%)" for c in choices)
@@ -117,6 +168,13 @@ def main(argv=None) -> None:
                 combo = f", best combination {r['best_combination']} {r['best_combination_mase']:.3f}" if "best_combination" in r else ""
                 print(f"{r['level']:9s} {r['freq']} {r['series']:4d} series: auto {autos}; best single {r['best_single']} "
                       f"{r['best_single_mase']:.3f}{combo} -> {verdict}; all: {r['candidates']} [{r['seconds']}s]", flush=True)
+        for level, across in across_levels(kept).items():
+            r = next(x for x in rows if x["level"] == level and x["freq"] == freq.strip())
+            r["auto_across"], r["picks_across"] = across["mase"], across["picks"]
+            if not args.json:
+                verdict = "<=" if across["mase"] <= r["best_single_mase"] else ">"
+                print(f"{level:9s} {r['freq']} chosen with {', '.join(kept)} together: auto {across['mase']:.3f} {verdict} best single "
+                      f"{r['best_single']} {r['best_single_mase']:.3f} (picks by window {across['picks']})", flush=True)
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
 

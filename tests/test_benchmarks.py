@@ -68,6 +68,25 @@ def test_the_choice_benchmark_scores_auto_next_to_every_candidate(small_demo, ca
     assert math.isfinite(r["auto_pooled"]) and 0 <= r["coverage_pooled"] <= 100
 
 
+def test_the_choice_benchmark_scores_levels_choosing_together(small_demo, capsys):
+    """With ``--pool-levels`` each listed level also gets the score of one choice per window
+    for all of them; a level alone in the pool scores as its own pooled choice."""
+    from benchmarks import choice
+
+    argv = ["--warehouse", str(small_demo.warehouse_path), "--freqs", "W", "--models", "seasonal_naive,theta",
+            "--choices", "pooled", "--selection-windows", "2", "--workers", "1", "--json"]
+    choice.main([*argv, "--levels", "region,company", "--pool-levels", "region,company"])
+    rows = {r["level"]: r for r in json.loads(capsys.readouterr().out)}
+    for r in rows.values():
+        assert math.isfinite(r["auto_across"]) and set(r["picks_across"].values()) <= {"seasonal_naive", "theta"}
+        assert r["candidates"][r["best_single"]] <= r["auto_across"] or r["auto_across"] <= r["best_single_mase"]
+    # both levels made the same pick in each window
+    assert rows["region"]["picks_across"] == rows["company"]["picks_across"]
+    choice.main([*argv, "--levels", "region", "--pool-levels", "region"])
+    [alone] = json.loads(capsys.readouterr().out)
+    assert alone["auto_across"] == alone["auto_pooled"]
+
+
 def test_the_churn_benchmark_trains_a_shop_export_both_ways(tmp_path, capsys):
     """A small shop export (tests/shop_churn.py) loaded and trained by the CLI, as configured
     and with one thread per native pool."""

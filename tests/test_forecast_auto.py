@@ -341,6 +341,25 @@ def test_a_pooled_choice_counts_what_a_model_that_fails_on_a_few_series_would_gi
     assert out.loc["x+y+z+w", "series"] == 10
 
 
+def test_a_pooled_choice_over_several_levels_weighs_each_level_the_same():
+    """Ten reps prefer x a little; two regions prefer y a lot. Pooled series by series, the reps
+    outvote the regions (x); with the level as stratum each level counts once (y: mean of the
+    levels' means 0.9 vs x's 1.05). Without a stratum column the choice is as before."""
+    rows = [(f"rep{i}", "rep", m, v) for i in range(10) for m, v in (("x", 0.9), ("y", 1.0))]
+    rows += [(f"region{i}", "region", m, v) for i in range(2) for m, v in (("x", 1.2), ("y", 0.8))]
+    sel = pd.DataFrame([{"unique_id": u, "stratum": lv, "group": "x+y", "model": m, "mase": v, "wape": v, "abs_error": v}
+                        for u, lv, m, v in rows])
+    flat = auto.pooled_choice(sel.drop(columns="stratum")).set_index("group")
+    assert flat.loc["x+y", "model"] == "x" and flat.loc["x+y", "mase"] == pytest.approx((10 * 0.9 + 2 * 1.2) / 12)
+    by_level = auto.pooled_choice(sel).set_index("group")
+    assert by_level.loc["x+y", "model"] == "y" and by_level.loc["x+y", "mase"] == pytest.approx((1.0 + 0.8) / 2)
+    assert by_level.loc["x+y", "series"] == 12
+    # a level where y has no score for one series: that series counts at its own best (x) within its level
+    gap = sel[~((sel["unique_id"] == "region0") & (sel["model"] == "y"))]
+    out = auto.pooled_choice(gap).set_index("group")
+    assert out.loc["x+y", "mase"] == pytest.approx((1.0 + (1.2 + 0.8) / 2) / 2)
+
+
 def test_a_series_too_short_to_choose_gets_its_groups_pooled_model():
     long = pooled_panel()
     short = seasonal_trend(n=30, seed=9).assign(unique_id="new")  # fewer than min_obs_d (56) days

@@ -493,24 +493,31 @@ def pooled_choice(selection: pd.DataFrame) -> pd.DataFrame:
     with it, or — where it could not be scored — with the series' own best (what a pooled
     choice gives such a series); the lowest mean MASE (ties: mean WAPE, then total absolute
     error, then the candidates' order) among the candidates scored on at least
-    :data:`POOL_COVERAGE` of the group's series: ``group, model, mase, series``. Pure."""
+    :data:`POOL_COVERAGE` of the group's series: ``group, model, mase, series``. With a
+    ``stratum`` column (the level of each series, when several levels choose together) each
+    stratum weighs the same: a model's MASE and WAPE are the mean of its means per stratum,
+    so six regions count as much as 132 reps. Pure."""
     rows = []
+    cols = ["mase", "wape", "abs_error"]
     for group, g in selection.groupby("group", sort=True):
         names = group.split("+")
         n = g["unique_id"].nunique()
         order = {m: i for i, m in enumerate(names)}
         ranked = g.assign(_nan=g["mase"].isna(), _order=g["model"].map(order))
         ranked = ranked.sort_values(["unique_id", "_nan", "mase", "wape", "abs_error", "_order"], kind="stable")
-        own = ranked.drop_duplicates("unique_id").set_index("unique_id")[["mase", "wape", "abs_error"]]
+        own = ranked.drop_duplicates("unique_id").set_index("unique_id")[cols]
+        strata = (g.drop_duplicates("unique_id").set_index("unique_id")["stratum"].reindex(own.index)
+                  if "stratum" in g.columns else pd.Series(0, index=own.index))
         per = {}
         for m, mine in g.groupby("model", sort=False):
-            mine = mine.drop_duplicates("unique_id").set_index("unique_id")[["mase", "wape", "abs_error"]]
+            mine = mine.drop_duplicates("unique_id").set_index("unique_id")[cols]
             if len(mine) < POOL_COVERAGE * n:
                 continue
             outcome = own.copy()
             outcome.loc[mine.index] = mine
-            per[m] = {"mase": float(np.nanmean(outcome["mase"])) if outcome["mase"].notna().any() else np.nan,
-                      "wape": float(np.nanmean(outcome["wape"])) if outcome["wape"].notna().any() else np.nan,
+            means = outcome[["mase", "wape"]].groupby(strata.to_numpy(), sort=False, dropna=False).mean()  # NaN-skipping, per stratum
+            per[m] = {"mase": float(means["mase"].mean()) if means["mase"].notna().any() else np.nan,
+                      "wape": float(means["wape"].mean()) if means["wape"].notna().any() else np.nan,
                       "abs_error": float(outcome["abs_error"].sum()), "series": len(mine)}
         eligible = [m for m in names if m in per]
         if not eligible:
@@ -775,6 +782,9 @@ class PanelEvaluation:
     forecasts: pd.DataFrame | None = None
     statuses: pd.DataFrame | None = None
     selection: pd.DataFrame | None = None
+    #: with a pooled choice, the selection backtest before each window (``selection_scores`` +
+    #: ``window``) that the window's pick was made from
+    window_selection: pd.DataFrame | None = None
 
 
 def _serve_global_models(panel: pd.DataFrame, candidates: Sequence | None, singles: Sequence | None, settings: ForecastSettings,
@@ -890,7 +900,7 @@ def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label
             sf = scaled_bounds(sf, sf[cal_key].merge(cal, on=cal_key, how="left")["factor"].to_numpy(dtype="float64"))
         stale = wf.merge(sf[key].drop_duplicates().assign(_new=True), on=key, how="left")["_new"].notna().to_numpy()
         wf = pd.concat([wf[~stale], sf], ignore_index=True).sort_values(["unique_id", "window", "ds"], kind="stable").reset_index(drop=True)
-    return dataclasses.replace(ev, errors=errors, choices=choices, window_forecasts=wf)
+    return dataclasses.replace(ev, errors=errors, choices=choices, window_forecasts=wf, window_selection=sel)
 
 
 def _quiet_worker() -> None:
