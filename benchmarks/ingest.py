@@ -9,7 +9,13 @@ each in a fresh process so its peak memory is its own:
 * ``duckdb``   — ``CREATE TABLE … AS SELECT * FROM read_csv(…, all_varchar = true)``;
 * ``pandas``   — ``pd.read_csv(…, dtype=str)`` (what the import read with before);
 * ``salesml``  — ``ingest_source`` with a mapping (arithmetic amount, ``num()`` customer ids,
-  ``@seq`` line numbers) and every rule on, into a new warehouse.
+  ``@seq`` line numbers) and every rule on, into a new warehouse;
+* ``sql``      — not a variant to compare with but a floor: the same mapping and typing written
+  by hand in DuckDB SQL (the file into a table in its order, each line's number in the file,
+  trimmed text, numbers and dates typed, returns marked, the row hash that exact repeats are
+  found by) and inserted into the warehouse's ``order_lines``, with no rule and no record of
+  the load; line numbers are the file's (no ``@seq``). What an import done in SQL would
+  start from (only with ``--variants``).
 
 With ``--files F`` (> 1) the export is split into F gzipped files of consecutive lines, as a
 shop's daily exports come (an order may straddle two files), and each variant reads them
@@ -88,6 +94,36 @@ def split_export(path: Path, files: int, out: Path) -> str:
     return str(out / "orders_*.csv.gz")
 
 
+#: the export's columns, as ``write_export`` writes them
+EXPORT_COLUMNS = ("Invoice", "InvoiceDate", "CustomerID", "StockCode", "Description", "Quantity", "UnitPrice", "Rep", "Country")
+
+
+def sql_floor(con, path: Path) -> int:
+    """The ``sql`` variant on an open connection with ``order_lines``: returns the rows written."""
+    columns = ", ".join(f"'{c}': 'VARCHAR'" for c in EXPORT_COLUMNS)
+    con.execute(f"""CREATE TEMP TABLE raw AS SELECT * FROM read_csv('{path}', header = true, delim = ',', quote = '"',
+                    escape = '"', columns = {{{columns}}}, auto_detect = false, store_rejects = true, strict_mode = true)""")
+    text = ", ".join(f"coalesce({c}, '')" for c in EXPORT_COLUMNS)
+    con.execute(f"""CREATE TEMP TABLE typed AS SELECT
+        trim(Invoice) AS order_id, (rowid + 2)::INTEGER AS line_no, TRY_CAST(trim(InvoiceDate) AS DATE) AS order_date,
+        CASE WHEN trim(coalesce(CustomerID, '')) = '' THEN NULL
+             ELSE CAST(CAST(TRY_CAST(CustomerID AS DOUBLE) AS BIGINT) AS VARCHAR) END AS customer_id,
+        trim(StockCode) AS product_id, TRY_CAST(trim(Quantity) AS DECIMAL(18,3)) AS quantity,
+        TRY_CAST(trim(UnitPrice) AS DECIMAL(18,4)) AS unit_price,
+        round(TRY_CAST(trim(Quantity) AS DOUBLE) * TRY_CAST(trim(UnitPrice) AS DOUBLE), 2)::DECIMAL(18,2) AS amount,
+        trim(Rep) AS rep_id, trim(Country) AS region,
+        CASE WHEN TRY_CAST(trim(Quantity) AS DOUBLE) < 0 THEN 'returned' ELSE 'completed' END AS status,
+        hash({text}) AS row_hash, (rowid + 2)::INTEGER AS source_row
+        FROM raw""")
+    con.execute("BEGIN")
+    con.execute("""INSERT INTO order_lines (order_id, line_no, order_date, customer_id, product_id, quantity, unit_price, amount,
+                   rep_id, region, status, batch_id, source_row)
+                   SELECT order_id, line_no, order_date, customer_id, product_id, quantity, unit_price, amount, rep_id, region,
+                   status, 1, source_row FROM typed""")
+    con.execute("COMMIT")
+    return con.execute("SELECT count(*) FROM order_lines").fetchall()[0][0]
+
+
 def run_variant(variant: str, path: Path, scratch: Path) -> dict:
     """One variant in this process, into a new database; returns its start-up (imports),
     the seconds of the load itself, rows and peak RSS. Rows/s and the ratios are of the
@@ -99,6 +135,10 @@ def run_variant(variant: str, path: Path, scratch: Path) -> dict:
         import duckdb
     elif variant == "pandas":
         import pandas as pd
+    elif variant == "sql":
+        import duckdb
+
+        from salesml import schema
     elif variant == "salesml":
         import dataclasses
 
@@ -114,6 +154,11 @@ def run_variant(variant: str, path: Path, scratch: Path) -> dict:
         con.close()
     elif variant == "pandas":
         rows = sum(len(pd.read_csv(f, dtype=str, keep_default_na=False)) for f in sorted(glob.glob(str(path))))
+    elif variant == "sql":
+        con = duckdb.connect(str(scratch / "sql.duckdb"))
+        con.execute(schema.table("order_lines").ddl())
+        rows = sql_floor(con, path)
+        con.close()
     else:
         s = dataclasses.replace(Settings(), root=scratch).with_overrides(warehouse={"path": str(scratch / "salesml.duckdb")})
         src = SourceSettings(tables={"order_lines": TableSource(files=(str(path),), columns=MAPPING)})
@@ -128,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=1, help="split the export into this many gzipped daily files, read through one glob")
     ap.add_argument("--out", default="", help="scratch folder (default: temporary)")
-    ap.add_argument("--variants", default="duckdb,pandas,salesml")
+    ap.add_argument("--variants", default="duckdb,pandas,salesml", help="of duckdb, pandas, salesml, sql")
     ap.add_argument("--variant", default="", help=argparse.SUPPRESS)  # a child process's own run
     ap.add_argument("--file", default="", help=argparse.SUPPRESS)
     ap.add_argument("--repeat", type=int, default=3, help="rounds of all variants; the fastest run of each is quoted")

@@ -37,6 +37,34 @@ def test_the_ingest_benchmark_runs_on_a_tiny_file(tmp_path, capsys):
     assert by["salesml"]["startup_s"] > 0  # the imports, timed apart from the load
 
 
+def test_the_sql_floor_of_the_ingest_benchmark_types_what_salesml_would(tmp_path):
+    """The ``sql`` variant's rows: every line, customer ids as whole-number text (guests NULL),
+    returns marked, and the money of the file to the cent as Python's csv and Decimal see it."""
+    import csv
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    import duckdb
+
+    from benchmarks import ingest
+    from salesml import schema
+
+    path = tmp_path / "orders.csv"
+    ingest.write_export(path, 3000)
+    with path.open(newline="", encoding="utf-8") as f:
+        lines = list(csv.DictReader(f))
+    money = sum((Decimal(r["Quantity"]) * Decimal(r["UnitPrice"])).quantize(Decimal("0.01"), ROUND_HALF_EVEN) for r in lines)
+    con = duckdb.connect(str(tmp_path / "floor.duckdb"))
+    con.execute(schema.table("order_lines").ddl())
+    assert ingest.sql_floor(con, path) == len(lines) == 3000
+    total, guests, returns, bad_ids = con.execute(
+        "SELECT sum(amount), count(*) FILTER (customer_id IS NULL), count(*) FILTER (status = 'returned'), "
+        "count(*) FILTER (customer_id LIKE '%.%') FROM order_lines").fetchone()
+    assert total == money
+    assert guests == sum(1 for r in lines if not r["CustomerID"].strip())
+    assert returns == sum(1 for r in lines if Decimal(r["Quantity"]) < 0) and bad_ids == 0
+    assert con.execute("SELECT min(source_row), max(source_row) FROM order_lines").fetchone() == (2, 3001)
+
+
 def test_the_ingest_benchmark_splits_the_export_into_daily_gzipped_files(tmp_path, capsys):
     """With --files, every variant reads the same lines from the gzipped files through a glob."""
     import gzip
