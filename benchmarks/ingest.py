@@ -15,7 +15,14 @@ each in a fresh process so its peak memory is its own:
   trimmed text, numbers and dates typed, returns marked, the row hash that exact repeats are
   found by) and inserted into the warehouse's ``order_lines``, with no rule and no record of
   the load; line numbers are the file's (no ``@seq``). What an import done in SQL would
-  start from (only with ``--variants``).
+  start from (only with ``--variants``);
+* ``sqlrules`` — ``sql`` with the main rules of a file written in SQL before the INSERT: ``@seq``
+  line numbers (runs of an invoice), exact repeats, repeated keys, missing values and future
+  dates, price outliers (ten times a product's median), returns linked to the latest earlier
+  sale of their customer and product (``ASOF JOIN``), the rows quarantined by them left out
+  and the counts and money of the load. Still no text normalisation, number styles, foreign
+  keys, check against the warehouse or record of what each rule did: a lower bound for an
+  import in SQL with its rules (only with ``--variants``).
 
 With ``--files F`` (> 1) the export is split into F gzipped files of consecutive lines, as a
 shop's daily exports come (an order may straddle two files), and each variant reads them
@@ -98,8 +105,33 @@ def split_export(path: Path, files: int, out: Path) -> str:
 EXPORT_COLUMNS = ("Invoice", "InvoiceDate", "CustomerID", "StockCode", "Description", "Quantity", "UnitPrice", "Rep", "Country")
 
 
-def sql_floor(con, path: Path) -> int:
-    """The ``sql`` variant on an open connection with ``order_lines``: returns the rows written."""
+#: the ``sqlrules`` variant's rules, in order, over ``typed``: each makes a table of its own
+SQL_RULES = (
+    """CREATE TEMP TABLE seq AS SELECT source_row, (source_row - max(CASE WHEN order_id IS DISTINCT FROM prev THEN source_row END)
+       OVER (ORDER BY source_row ROWS UNBOUNDED PRECEDING) + 1)::INTEGER AS line_no
+       FROM (SELECT source_row, order_id, lag(order_id) OVER (ORDER BY source_row) AS prev FROM typed)""",
+    """CREATE TEMP TABLE repeats AS SELECT row_hash, min(source_row) AS first_row FROM typed GROUP BY row_hash
+       HAVING count(*) > 1""",
+    """CREATE TEMP TABLE bad AS
+       SELECT source_row FROM typed WHERE order_id IS NULL OR order_date IS NULL OR product_id IS NULL OR quantity IS NULL
+                                          OR order_date > current_date
+       UNION SELECT t.source_row FROM typed t JOIN repeats r ON t.row_hash = r.row_hash WHERE t.source_row > r.first_row
+       UNION SELECT source_row FROM (SELECT t.source_row, row_number() OVER (PARTITION BY t.order_id, s.line_no ORDER BY t.source_row) AS n
+                                     FROM typed t JOIN seq s USING (source_row)) WHERE n > 1
+       UNION SELECT t.source_row FROM typed t JOIN (SELECT product_id, median(unit_price) AS med FROM typed
+                                                    WHERE status = 'completed' GROUP BY product_id) m USING (product_id)
+             WHERE t.unit_price > 10 * m.med OR t.unit_price < m.med / 10""",
+    """CREATE TEMP TABLE linked AS SELECT r.source_row, s.order_id AS return_of_order_id, q.line_no AS return_of_line_no
+       FROM (SELECT * FROM typed WHERE status = 'returned' AND customer_id IS NOT NULL) r
+       ASOF JOIN (SELECT * FROM typed WHERE status = 'completed' AND customer_id IS NOT NULL) s
+         ON r.customer_id = s.customer_id AND r.product_id = s.product_id AND r.order_date >= s.order_date
+       JOIN seq q ON q.source_row = s.source_row""",
+)
+
+
+def sql_floor(con, path: Path, rules: bool = False) -> int:
+    """The ``sql`` variant (``rules``: ``sqlrules``) on an open connection with ``order_lines``:
+    returns the rows written."""
     columns = ", ".join(f"'{c}': 'VARCHAR'" for c in EXPORT_COLUMNS)
     con.execute(f"""CREATE TEMP TABLE raw AS SELECT * FROM read_csv('{path}', header = true, delim = ',', quote = '"',
                     escape = '"', columns = {{{columns}}}, auto_detect = false, store_rejects = true, strict_mode = true)""")
@@ -115,11 +147,23 @@ def sql_floor(con, path: Path) -> int:
         CASE WHEN TRY_CAST(trim(Quantity) AS DOUBLE) < 0 THEN 'returned' ELSE 'completed' END AS status,
         hash({text}) AS row_hash, (rowid + 2)::INTEGER AS source_row
         FROM raw""")
+    if rules:
+        for rule in SQL_RULES:
+            con.execute(rule)
+        source = """SELECT t.order_id, s.line_no, t.order_date, t.customer_id, t.product_id, t.quantity, t.unit_price, t.amount,
+                    t.rep_id, t.region, t.status, l.return_of_order_id, l.return_of_line_no, 1, t.source_row
+                    FROM typed t JOIN seq s USING (source_row) LEFT JOIN linked l USING (source_row)
+                    ANTI JOIN bad b ON b.source_row = t.source_row"""
+    else:
+        source = """SELECT order_id, line_no, order_date, customer_id, product_id, quantity, unit_price, amount, rep_id, region,
+                    status, NULL, NULL, 1, source_row FROM typed"""
     con.execute("BEGIN")
-    con.execute("""INSERT INTO order_lines (order_id, line_no, order_date, customer_id, product_id, quantity, unit_price, amount,
-                   rep_id, region, status, batch_id, source_row)
-                   SELECT order_id, line_no, order_date, customer_id, product_id, quantity, unit_price, amount, rep_id, region,
-                   status, 1, source_row FROM typed""")
+    con.execute(f"""INSERT INTO order_lines (order_id, line_no, order_date, customer_id, product_id, quantity, unit_price, amount,
+                   rep_id, region, status, return_of_order_id, return_of_line_no, batch_id, source_row) {source}""")
+    if rules:  # the load's counts and money: read, quarantined, unlinked returns
+        con.execute("""SELECT count(*), sum(amount), count(*) FILTER (source_row IN (SELECT source_row FROM bad)),
+                       sum(amount) FILTER (status = 'returned' AND source_row NOT IN (SELECT source_row FROM linked))
+                       FROM typed""").fetchall()
     con.execute("COMMIT")
     return con.execute("SELECT count(*) FROM order_lines").fetchall()[0][0]
 
@@ -135,7 +179,7 @@ def run_variant(variant: str, path: Path, scratch: Path) -> dict:
         import duckdb
     elif variant == "pandas":
         import pandas as pd
-    elif variant == "sql":
+    elif variant in ("sql", "sqlrules"):
         import duckdb
 
         from salesml import schema
@@ -154,10 +198,11 @@ def run_variant(variant: str, path: Path, scratch: Path) -> dict:
         con.close()
     elif variant == "pandas":
         rows = sum(len(pd.read_csv(f, dtype=str, keep_default_na=False)) for f in sorted(glob.glob(str(path))))
-    elif variant == "sql":
+    elif variant in ("sql", "sqlrules"):
         con = duckdb.connect(str(scratch / "sql.duckdb"))
         con.execute(schema.table("order_lines").ddl())
-        rows = sql_floor(con, path)
+        sql_floor(con, path, rules=variant == "sqlrules")
+        rows = con.execute("SELECT count(*) FROM typed").fetchall()[0][0]  # the lines read, as the other variants count
         con.close()
     else:
         s = dataclasses.replace(Settings(), root=scratch).with_overrides(warehouse={"path": str(scratch / "salesml.duckdb")})
@@ -173,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=1, help="split the export into this many gzipped daily files, read through one glob")
     ap.add_argument("--out", default="", help="scratch folder (default: temporary)")
-    ap.add_argument("--variants", default="duckdb,pandas,salesml", help="of duckdb, pandas, salesml, sql")
+    ap.add_argument("--variants", default="duckdb,pandas,salesml", help="of duckdb, pandas, salesml, sql, sqlrules")
     ap.add_argument("--variant", default="", help=argparse.SUPPRESS)  # a child process's own run
     ap.add_argument("--file", default="", help=argparse.SUPPRESS)
     ap.add_argument("--repeat", type=int, default=3, help="rounds of all variants; the fastest run of each is quoted")

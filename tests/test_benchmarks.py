@@ -50,19 +50,31 @@ def test_the_sql_floor_of_the_ingest_benchmark_types_what_salesml_would(tmp_path
 
     path = tmp_path / "orders.csv"
     ingest.write_export(path, 3000)
+    with path.open("a", encoding="utf-8") as f:  # a sale and, four days later, a return of one of its items
+        f.write("INVZ0000001,2023-03-01,99999.0,P99999,Product X,3,2.00,R001,France\n"
+                "INVZ0000002,2023-03-05,99999.0,P99999,Product X,-1,2.00,R001,France\n")
     with path.open(newline="", encoding="utf-8") as f:
         lines = list(csv.DictReader(f))
     money = sum((Decimal(r["Quantity"]) * Decimal(r["UnitPrice"])).quantize(Decimal("0.01"), ROUND_HALF_EVEN) for r in lines)
     con = duckdb.connect(str(tmp_path / "floor.duckdb"))
     con.execute(schema.table("order_lines").ddl())
-    assert ingest.sql_floor(con, path) == len(lines) == 3000
+    assert ingest.sql_floor(con, path) == len(lines) == 3002
     total, guests, returns, bad_ids = con.execute(
         "SELECT sum(amount), count(*) FILTER (customer_id IS NULL), count(*) FILTER (status = 'returned'), "
         "count(*) FILTER (customer_id LIKE '%.%') FROM order_lines").fetchone()
     assert total == money
     assert guests == sum(1 for r in lines if not r["CustomerID"].strip())
     assert returns == sum(1 for r in lines if Decimal(r["Quantity"]) < 0) and bad_ids == 0
-    assert con.execute("SELECT min(source_row), max(source_row) FROM order_lines").fetchone() == (2, 3001)
+    assert con.execute("SELECT min(source_row), max(source_row) FROM order_lines").fetchone() == (2, 3003)
+    # with its rules: invoices of up to four lines numbered from 1, every line written or quarantined, the return linked
+    ruled = duckdb.connect(str(tmp_path / "rules.duckdb"))
+    ruled.execute(schema.table("order_lines").ddl())
+    written = ingest.sql_floor(ruled, path, rules=True)
+    bad = ruled.execute("SELECT count(*) FROM bad").fetchone()[0]
+    assert written + bad == len(lines)
+    assert ruled.execute("SELECT min(line_no), max(line_no), count(DISTINCT (order_id, line_no)) FROM order_lines").fetchone() == (1, 4, written)
+    assert ruled.execute("SELECT return_of_order_id, return_of_line_no FROM order_lines WHERE order_id = 'INVZ0000002'").fetchall() == [
+        ("INVZ0000001", 1)]
 
 
 def test_the_ingest_benchmark_splits_the_export_into_daily_gzipped_files(tmp_path, capsys):
