@@ -105,7 +105,7 @@ def evaluate(settings, level: str, freq: str, choices: tuple[str, ...], workers:
         if "candidates" not in out:
             scores = summary.drop(index="auto")["mase"]
             out["candidates"] = {m: round(float(v), 3) for m, v in scores.items()}
-            singles = scores[[m in fs.models or m == "seasonal_naive" for m in scores.index]]
+            singles = scores[[m in fs.models for m in scores.index]]
             out["best_single"], out["best_single_mase"] = singles.idxmin(), round(float(singles.min()), 3)
             combos = scores[[m not in fs.models for m in scores.index]]
             if len(combos):

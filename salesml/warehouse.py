@@ -857,7 +857,7 @@ def existing_keys(
     probe["idx"] = incoming.index
     # as Arrow: DuckDB's scan of a pandas frame of Arrow-backed text uses an attribute pandas
     # deprecates (a FutureWarning per load), and is slower
-    con.register("_probe", _arrow(probe.reset_index(drop=True)))
+    con.register("_probe", arrow_rows(probe.reset_index(drop=True)))
     try:
         # '=' where the file has no missing value in a key column: DuckDB then skips the parts of
         # the table whose keys lie outside the file's range (a day's invoices among years of
@@ -898,7 +898,7 @@ def _select_casts(table: schema.Table, present: Iterable[str] | None = None) -> 
 ROW_GROUP_ROWS = 122_880
 
 
-def _arrow(rows: pd.DataFrame):
+def arrow_rows(rows: pd.DataFrame):
     """The rows as an Arrow table for DuckDB to scan, in record batches of a row group each:
     about twice as fast to insert as a pandas frame of Arrow-backed text.
     A column Arrow cannot type (mixed Python objects) leaves the frame as it is."""
@@ -935,7 +935,7 @@ def write_batch(
     if "rule" not in quarantine.columns:
         quarantine = quarantine.assign(rule=None)
     fixes = fixes if fixes is not None else pd.DataFrame(columns=["kind", "source_row", "rule", "column", "before", "after"])
-    con.register("_incoming", _arrow(rows))
+    con.register("_incoming", arrow_rows(rows))
     if len(quarantine):  # registering a frame costs ~2 ms: a day's file often has nothing to quarantine
         con.register("_quarantine", quarantine[["source_row", "reason", "column", "details", "record", "rule"]])
     if len(fixes):

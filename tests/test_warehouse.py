@@ -392,7 +392,7 @@ def test_rows_reach_duckdb_in_batches_of_a_row_group():
     n = warehouse.ROW_GROUP_ROWS * 2 + 1000
     ids = pa.chunked_array([pa.array([f"O{i}" for i in range(a, min(a + 100_000, n))], pa.large_string()) for a in range(0, n, 100_000)])
     rows = pd.DataFrame({"order_id": text_series(ids), "quantity": range(n)})
-    table = warehouse._arrow(rows)
+    table = warehouse.arrow_rows(rows)
     sizes = [b.num_rows for b in table.to_batches()]
     assert sizes == [warehouse.ROW_GROUP_ROWS, warehouse.ROW_GROUP_ROWS, 1000]
     assert table.column("order_id").to_pylist() == [f"O{i}" for i in range(n)]

@@ -589,12 +589,7 @@ class Written:
         key_cols = ", ".join(f'"{k}" {table.column(k).sql_type}' for k in table.key)
         self._con.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{table.name}" ({key_cols}, {schema.BATCH_ID} INTEGER)')
         self._tables.add(table.name)
-        keys = rows[list(table.key)].reset_index(drop=True)
-        try:
-            part = pa.Table.from_pandas(keys, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python objects: as text, cast below
-            part = pa.Table.from_pandas(keys.astype("string"), preserve_index=False)
-        self._con.register("_written", part)
+        self._con.register("_written", warehouse.arrow_rows(rows[list(table.key)].reset_index(drop=True)))
         try:
             casts = ", ".join(f'CAST("{k}" AS {table.column(k).sql_type})' for k in table.key)
             self._con.execute(f'INSERT INTO "{table.name}" SELECT {casts}, {int(batch_id)} FROM _written')
