@@ -6,7 +6,7 @@
                                 [--choices pooled,series] [--selection-windows N]
                                 [--combinations a+b,c+d | --all-combinations K]
                                 [--pool-levels company,region,category,team]
-                                [--workers 0] [--no-calibrate] [--json]
+                                [--parent-margin X] [--workers 0] [--no-calibrate] [--json]
 
 For each level and frequency, ``salesml.forecast.auto.evaluate_panel`` scores, on the last
 ``[forecast] windows`` windows of the frequency's default horizon, ``auto`` chosen with the
@@ -15,7 +15,11 @@ and/or once per series (``choice = "series"``) — next to every candidate on th
 Each row: mean MASE of auto per choice, the best single model (of ``--models``, picked after
 the fact), the best combination when there are any, every candidate's MASE and the 80%
 intervals' coverage. Each level is offered the candidates the ``backtest`` command offers it
-(at rep level those ``[forecast] rep_models`` lists).
+(at rep level those ``[forecast] rep_models`` lists), and keeps the pooled pick of the level
+above it as the command does (``[forecast] parent_margin``; ``--parent-margin 0``: each level
+alone): levels are scored top down, a parent not listed in ``--levels`` is computed first
+(``service.parent_picks``). The pooled row gives each window's pick, and the level's own where
+it kept its parent's instead.
 
 ``--pool-levels``: also score, at each of those levels, one choice per window made for the
 listed levels together (``pooled_choice`` over their selection backtests, each level weighing
@@ -82,10 +86,14 @@ def across_levels(evaluations: dict, label: str = "auto") -> dict[str, dict]:
     return out
 
 
-def evaluate(settings, level: str, freq: str, choices: tuple[str, ...], workers: int | None, keep: dict | None = None) -> dict:
-    from salesml.forecast.auto import default_horizon, evaluate_panel
+def evaluate(settings, level: str, freq: str, choices: tuple[str, ...], workers: int | None, keep: dict | None = None,
+             picks: dict | None = None) -> dict:
+    """One level and frequency, every way of choosing in ``choices``. ``picks``: each pooled
+    level's picks by window so far (level -> {window: model}), read for this level's parent
+    and given this level's."""
+    from salesml.forecast.auto import default_horizon, evaluate_panel, picks_by_window
     from salesml.forecast.backtest import summarise
-    from salesml.forecast.service import candidates_for, load_panel
+    from salesml.forecast.service import candidates_for, load_panel, parent_level, parent_picks
 
     fs = settings.forecast
     panel = load_panel(settings, level, freq)
@@ -94,9 +102,19 @@ def evaluate(settings, level: str, freq: str, choices: tuple[str, ...], workers:
     out = {"level": level, "freq": freq, "series": int(panel["unique_id"].nunique()), "horizon": horizon,
            "windows": fs.windows, "selection_windows": fs.selection_windows or fs.windows}
     t0 = time.perf_counter()
+    picks = {} if picks is None else picks
     for choice in choices:
-        ev = evaluate_panel(panel, fs.windows, horizon, freq, dataclasses.replace(fs, choice=choice), workers=workers,
-                            candidates=candidates, singles=candidates, label="auto")
+        fs_choice = dataclasses.replace(fs, choice=choice)
+        above = None
+        if choice == "pooled" and (parent := parent_level(settings, level)) is not None:
+            above = picks[parent] if parent in picks else parent_picks(settings, level, freq, horizon, fs.windows, workers=workers)
+            out["parent"] = parent
+        ev = evaluate_panel(panel, fs.windows, horizon, freq, fs_choice, workers=workers,
+                            candidates=candidates, singles=candidates, label="auto", parent_picks=above)
+        if choice == "pooled" and ev.picks is not None:
+            picks[level] = picks_by_window(ev.picks)
+            out["picks"] = {int(r.window): r.model for r in ev.picks.itertuples()}
+            out["own_picks"] = {int(r.window): r.own for r in ev.picks.itertuples() if r.own != r.model}
         if keep is not None and choice == "pooled":
             keep[level] = ev
         summary = summarise(ev.errors).set_index("model")
@@ -127,6 +145,8 @@ def main(argv=None) -> None:
     ap.add_argument("--combinations", default="", help='combinations to add as candidates: "ets+theta,ets+theta+seasonal_naive"')
     ap.add_argument("--all-combinations", type=int, default=0, metavar="K", help="add every combination of 2 to K models")
     ap.add_argument("--pool-levels", default="", help="levels that also choose together in each window (auto_across)")
+    ap.add_argument("--parent-margin", type=float, default=-1.0,
+                    help="[forecast] parent_margin (default: the settings'; 0 = each level chooses alone)")
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--no-calibrate", action="store_true", help="the models' own intervals ([forecast] calibrate_intervals = false)")
     ap.add_argument("--json", action="store_true")
@@ -153,21 +173,30 @@ def main(argv=None) -> None:
         forecast["calibrate_intervals"] = False
     if args.selection_windows >= 0:
         forecast["selection_windows"] = args.selection_windows
+    if args.parent_margin >= 0:
+        forecast["parent_margin"] = args.parent_margin
     settings = settings.with_overrides(forecast=forecast)
     choices = tuple(c.strip() for c in args.choices.split(",") if c.strip())
     rows = []
     pool = [x.strip() for x in args.pool_levels.split(",") if x.strip()]
+    from salesml.forecast.panels import LEVELS
+
+    levels = sorted((x.strip() for x in args.levels.split(",") if x.strip()), key=lambda x: LEVELS.index(x) if x in LEVELS else len(LEVELS))
     for freq in args.freqs.split(","):
         kept: dict = {}
-        for level in args.levels.split(","):
-            r = evaluate(settings, level.strip(), freq.strip(), choices, args.workers or None, kept if level.strip() in pool else None)
+        picks: dict = {}
+        for level in levels:
+            r = evaluate(settings, level, freq.strip(), choices, args.workers or None, kept if level in pool else None, picks)
             rows.append(r)
             if not args.json:
                 autos = ", ".join(f"{c} {r[f'auto_{c}']:.3f} (80% cover {r[f'coverage_{c}']:.0f}%)" for c in choices)
                 verdict = ", ".join(f"{c} {'<=' if r[f'auto_{c}'] <= r['best_single_mase'] else '>'} best" for c in choices)
                 combo = f", best combination {r['best_combination']} {r['best_combination_mase']:.3f}" if "best_combination" in r else ""
+                how = ""
+                if "picks" in r:
+                    how = f"; pooled picks {r['picks']}" + (f", own {r['own_picks']} (kept the {r['parent']} level's)" if r.get("own_picks") else "")
                 print(f"{r['level']:9s} {r['freq']} {r['series']:4d} series: auto {autos}; best single {r['best_single']} "
-                      f"{r['best_single_mase']:.3f}{combo} -> {verdict}; all: {r['candidates']} [{r['seconds']}s]", flush=True)
+                      f"{r['best_single_mase']:.3f}{combo} -> {verdict}{how}; all: {r['candidates']} [{r['seconds']}s]", flush=True)
         for level, across in across_levels(kept).items():
             r = next(x for x in rows if x["level"] == level and x["freq"] == freq.strip())
             r["auto_across"], r["picks_across"] = across["mase"], across["picks"]

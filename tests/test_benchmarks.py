@@ -106,6 +106,8 @@ def test_the_choice_benchmark_scores_auto_next_to_every_candidate(small_demo, ca
     assert r["best_single"] in ("seasonal_naive", "theta") and r["best_combination"] == "ensemble(seasonal_naive+theta)"
     assert r["best_single_mase"] == min(r["candidates"]["seasonal_naive"], r["candidates"]["theta"])
     assert math.isfinite(r["auto_pooled"]) and 0 <= r["coverage_pooled"] <= 100
+    # the regions keep the company's pick (computed first, not listed) as the backtest command does
+    assert r["parent"] == "company" and set(r["picks"]) == {"1", "2", "3"} and set(r["picks"].values()) <= {"seasonal_naive", "theta"}
 
 
 def test_the_choice_benchmark_scores_levels_choosing_together(small_demo, capsys):
@@ -122,9 +124,9 @@ def test_the_choice_benchmark_scores_levels_choosing_together(small_demo, capsys
         assert r["candidates"][r["best_single"]] <= r["auto_across"] or r["auto_across"] <= r["best_single_mase"]
     # both levels made the same pick in each window
     assert rows["region"]["picks_across"] == rows["company"]["picks_across"]
-    choice.main([*argv, "--levels", "region", "--pool-levels", "region"])
+    choice.main([*argv, "--levels", "region", "--pool-levels", "region", "--parent-margin", "0"])
     [alone] = json.loads(capsys.readouterr().out)
-    assert alone["auto_across"] == alone["auto_pooled"]
+    assert alone["auto_across"] == alone["auto_pooled"] and "parent" not in alone
 
 
 def test_the_churn_benchmark_trains_a_shop_export_both_ways(tmp_path, capsys):

@@ -89,6 +89,9 @@ def test_environment_overrides(tmp_path, no_config, monkeypatch):
         ('[forecast]\ncombinations = ["ets"]\n', r"forecast.combinations: 'ets': two or more different models are needed"),
         ('[forecast]\nproduct_choice = "best"\n', r"forecast.product_choice must be \"pooled\" or \"series\", got 'best'"),
         ("[forecast]\nselection_windows = -2\n", r"forecast.ensemble_top, forecast.selection_windows and forecast.workers must be 0 or more"),
+        ("[forecast]\nparent_margin = -0.1\n", r"forecast.parent_margin must be a share of 0 or more \(0.1 = 10%\), got -0.1"),
+        ("[forecast]\nparent_margin = nan\n", r"forecast.parent_margin must be a share of 0 or more"),
+        ('[forecast]\nparent_margin = "10%"\n', r"'forecast.parent_margin' must be a number"),
     ],
 )
 def test_bad_settings_name_the_key_and_file(tmp_path, no_config, text, message):

@@ -360,6 +360,53 @@ def test_a_pooled_choice_over_several_levels_weighs_each_level_the_same():
     assert out.loc["x+y", "mase"] == pytest.approx((1.0 + (1.2 + 0.8) / 2) / 2)
 
 
+def test_a_pooled_choice_keeps_the_level_aboves_pick_unless_its_own_is_clearly_better():
+    """y is the group's own best (mean 0.8); x, the level above's pick, scores 0.85: 6.25 %
+    worse. Kept within a margin of 10 %, not within 5 %; a pick that is not eligible here (z,
+    scored on one series of three) or not a candidate at all leaves the group its own."""
+    rows = [(u, m, v) for u in ("s1", "s2", "s3") for m, v in (("x", 0.85), ("y", 0.8))] + [("s1", "z", 0.1)]
+    sel = pd.DataFrame([{"unique_id": u, "group": "x+y+z", "model": m, "mase": v, "wape": v, "abs_error": v} for u, m, v in rows])
+    kept = auto.pooled_choice(sel, "x", 0.1).set_index("group").loc["x+y+z"]
+    assert (kept["model"], kept["own"]) == ("x", "y")
+    assert kept["mase"] == pytest.approx(0.85) and kept["own_mase"] == pytest.approx(0.8)
+    for prefer, margin in [("x", 0.05), ("z", 10.0), ("prophet", 10.0), (None, 10.0), ("x", 0.0)]:
+        out = auto.pooled_choice(sel, prefer, margin).set_index("group").loc["x+y+z"]
+        assert (out["model"], out["own"]) == ("y", "y"), (prefer, margin)
+    tie = sel.assign(mase=0.8)  # x ties y: the level above's pick wins a tie even with no margin
+    assert auto.pooled_choice(tie, "x", 0.0).set_index("group").loc["x+y+z", "model"] == "x"
+
+
+def test_a_level_keeps_the_picks_of_the_level_above_in_each_window_and_for_its_forecast():
+    """With a wide margin the level takes the level above's pick in every window (its honest
+    scores are that model's) and for the forecast (refitted, said in the status); with none
+    given it chooses alone, as before; ``picks`` say the level's pick and its own."""
+    margin = replace(POOLED, parent_margin=100.0)
+    alone = auto.evaluate_panel(pooled_panel(), 2, 7, "D", margin, workers=1, forecast=True)
+    own = alone.picks.set_index("window")
+    assert (own["model"] == own["own"]).all() and set(own.index) == {0, 1, 2}
+    assert auto.picks_by_window(alone.picks) == own["model"].to_dict()
+    given = {1: "croston", 2: "seasonal_naive", 0: "tsb"}
+    assert all(given[w] != m for w, m in own["model"].items()), "the fixture should pick otherwise alone"
+    ev = auto.evaluate_panel(pooled_panel(), 2, 7, "D", margin, workers=1, forecast=True, parent_picks=given)
+    assert auto.picks_by_window(ev.picks) == given
+    assert ev.picks.set_index("window")["own"].to_dict() == own["model"].to_dict()
+    e = ev.errors.set_index(["unique_id", "window", "model"])
+    for row in ev.choices.itertuples():
+        assert row.model == given[row.window]
+        assert e.loc[(row.unique_id, row.window, "auto"), "mase"] == pytest.approx(e.loc[(row.unique_id, row.window, row.model), "mase"])
+    st = ev.statuses
+    assert set(st["model"]) == {"tsb"} and set(ev.forecasts["model"]) == {"tsb"}
+    assert all(f"the level above's pick (this level's own, {own.loc[0, 'model']}, scored" in r for r in st["reason"])
+    # the same without the backtest: forecast_panel and forecast_and_backtest keep it too
+    _, st2, _ = forecast_panel(pooled_panel(), 7, "D", margin, workers=1, parent_pick="tsb")
+    assert set(st2["model"]) == {"tsb"}
+    quick = auto.forecast_and_backtest(pooled_panel(), 7, "D", margin, workers=1, parent_picks={0: "tsb"})
+    assert auto.picks_by_window(quick.picks) == {0: "tsb"}
+    # a margin of 0 leaves every window to the level's own pick
+    none = auto.evaluate_panel(pooled_panel(), 2, 7, "D", replace(POOLED, parent_margin=0.0), workers=1, parent_picks=given)
+    assert auto.picks_by_window(none.picks) == {w: m for w, m in own["model"].items() if w}
+
+
 def test_a_series_too_short_to_choose_gets_its_groups_pooled_model():
     long = pooled_panel()
     short = seasonal_trend(n=30, seed=9).assign(unique_id="new")  # fewer than min_obs_d (56) days

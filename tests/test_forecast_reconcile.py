@@ -277,3 +277,29 @@ def test_the_reconciliation_backtest_counts_a_node_that_had_not_sold_yet_as_zero
     assert set(errors["model"]) == {"base", "bottom_up", "mint_ols", "mint_shrink"}
     c = errors[(errors["unique_id"] == C)].set_index("model")
     assert c.loc["base", "actual"] == pytest.approx(10)  # C sold 0 on the 27th and 10 on the 28th
+
+
+def test_each_level_of_a_hierarchy_is_offered_the_pick_of_the_level_above(small_demo):
+    """``by_level`` forecasts the levels top down and hands each one the picks of the level
+    above it (region: the company's, team: the region level's; the reps choose alone among
+    their own candidates); with a wide margin the region and team levels take the company's."""
+    from dataclasses import replace
+
+    from salesml.forecast.auto import forecast_and_backtest, picks_by_window
+    from salesml.forecast.reconcile import by_level
+
+    with warehouse.connect(small_demo.warehouse_path, read_only=True) as con:
+        Y_df, _, _ = hierarchy_panel(con, "W", small_demo.performance)
+    fs = replace(small_demo.forecast, models=("seasonal_naive", "theta", "naive"), rep_models=("seasonal_naive", "naive"),
+                 workers=1, parent_margin=100.0)
+    given = {}
+
+    def run(panel, horizon, freq, settings, workers, progress, candidates, honest, parent_picks=None):
+        given[node_level(panel["unique_id"].iloc[0])] = parent_picks
+        return forecast_and_backtest(panel, horizon, freq, settings, workers, progress, candidates, honest, parent_picks)
+
+    ev = by_level(run, Y_df, 4, "W", fs)
+    picks = {lv: picks_by_window(g) for lv, g in ev.picks.groupby("level")}
+    assert given == {"company": None, "region": picks["company"], "team": picks["region"], "rep": None}
+    assert picks["region"] == picks["team"] == picks["company"]
+    assert picks["rep"][0] in ("seasonal_naive", "naive")

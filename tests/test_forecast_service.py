@@ -52,6 +52,38 @@ def test_run_forecasts_every_series_with_a_status(demo):
     assert set(one.forecasts["model"]) == {"seasonal_naive"}
 
 
+def test_a_level_keeps_the_pick_of_the_level_above_within_the_margin(demo):
+    """Region and category keep the company's pooled pick, team the region level's, unless
+    their own scores more than ``parent_margin`` better; the rep and product levels, a single
+    model, a margin of 0 and a parent outside the scope choose alone. On the small demo the
+    regions alone pick otherwise than the company in the weekly windows: with a wide margin
+    their honest scores become those of the company's picks."""
+    wide = demo.with_overrides(forecast={"parent_margin": 100.0})
+    alone = demo.with_overrides(forecast={"parent_margin": 0.0})
+    levels = ("company", "region", "team", "rep", "category", "product")
+    assert [service.parent_level(demo, lv) for lv in levels] == [None, "company", "region", None, "company", None]
+    assert service.parent_level(demo, "team", scope="region:East China") == "region"
+    assert service.parent_level(demo, "region", scope="region:East China") is None  # the company is outside the scope
+    assert service.parent_level(demo, "category", scope="team:T01") is None
+    assert service.parent_level(alone, "region") is None and service.parent_level(demo, "region", model="theta") is None
+    company = service.parent_picks(wide, "region", "W", 4, 2)
+    assert set(company) == {1, 2}
+    assert service.parent_picks(wide, "team", "W", 4, 2) == company  # the region level kept the company's picks
+    _, own = service.evaluate(alone, "region", "W", windows=2, horizon=4)
+    _, kept = service.evaluate(wide, "region", "W", windows=2, horizon=4)
+    scores = kept[kept["error"].isna()].set_index(["unique_id", "window", "model"])["mase"]
+    autos = scores.xs("auto", level="model")
+    for (uid, w), v in autos.items():
+        assert v == pytest.approx(scores[(uid, w, company[w])])
+    alone_autos = own[own["error"].isna() & (own["model"] == "auto")].set_index(["unique_id", "window"])["mase"]
+    assert (alone_autos.reindex(autos.index) - autos).abs().max() > 1e-6, "the regions should pick otherwise alone"
+    # the forecast keeps the company's pick of the whole history, and says so where it was not the region level's own
+    run = service.run(wide, "region", "W", horizon=4)
+    pick = service.parent_picks(wide, "region", "W", 4 + 1)[0]  # the demo's last week is partial: one more step
+    fitted = run.statuses[run.statuses["status"] == "fitted"]
+    assert len(fitted) and set(fitted["model"]) == {pick}
+
+
 def test_reconciled_levels_add_up(demo, method="mint_shrink"):
     """(bottom_up and mint_ols are checked by hand in tests/test_forecast_reconcile.py)"""
     company = service.run(demo, "company", "W", horizon=3, model="seasonal_naive", reconcile=method).forecasts

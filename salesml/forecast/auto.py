@@ -48,7 +48,7 @@ import importlib
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
@@ -487,16 +487,20 @@ def selection_scores(uid, errors: pd.DataFrame, candidates: Sequence[str]) -> pd
 POOL_COVERAGE = 0.9
 
 
-def pooled_choice(selection: pd.DataFrame) -> pd.DataFrame:
+def pooled_choice(selection: pd.DataFrame, prefer: str | None = None, margin: float = 0.0) -> pd.DataFrame:
     """Per group of series with the same candidates (``selection_scores`` of each), the model
     whose choice for the whole group scores best: for each candidate, every series scored
     with it, or — where it could not be scored — with the series' own best (what a pooled
     choice gives such a series); the lowest mean MASE (ties: mean WAPE, then total absolute
     error, then the candidates' order) among the candidates scored on at least
-    :data:`POOL_COVERAGE` of the group's series: ``group, model, mase, series``. With a
-    ``stratum`` column (the level of each series, when several levels choose together) each
-    stratum weighs the same: a model's MASE and WAPE are the mean of its means per stratum,
-    so six regions count as much as 132 reps. Pure."""
+    :data:`POOL_COVERAGE` of the group's series: ``group, model, mase, series, own,
+    own_mase``. With a ``stratum`` column (the level of each series, when several levels
+    choose together) each stratum weighs the same: a model's MASE and WAPE are the mean of its
+    means per stratum, so six regions count as much as 132 reps.
+
+    ``prefer``: the model the level above picked (``[forecast] parent_margin``): it is kept
+    when it is eligible and its mean MASE is at most ``1 + margin`` times the best's; ``own``
+    and ``own_mase`` are then the group's own best, which it did not take. Pure."""
     rows = []
     cols = ["mase", "wape", "abs_error"]
     for group, g in selection.groupby("group", sort=True):
@@ -523,9 +527,28 @@ def pooled_choice(selection: pd.DataFrame) -> pd.DataFrame:
         if not eligible:
             continue
         table = pd.DataFrame.from_dict(per, orient="index")
-        best = _rank(table, eligible)[0]
-        rows.append({"group": group, "model": best, "mase": table.loc[best, "mase"], "series": n})
-    return pd.DataFrame(rows, columns=["group", "model", "mase", "series"])
+        own = _rank(table, eligible)[0]
+        best = own
+        if prefer in per and prefer != own and table.loc[prefer, "mase"] <= table.loc[own, "mase"] * (1 + margin):  # NaN: never
+            best = prefer
+        rows.append({"group": group, "model": best, "mase": table.loc[best, "mase"], "series": n,
+                     "own": own, "own_mase": table.loc[own, "mase"]})
+    return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+
+
+#: the columns of ``pooled_choice``
+POOLED_COLUMNS = ["group", "model", "mase", "series", "own", "own_mase"]
+
+
+def _level_pick(choice: pd.DataFrame) -> dict | None:
+    """The pick of a level (``pooled_choice(...).set_index("group")``): its largest group's
+    ``model`` and ``own`` best; None when nothing was chosen."""
+    largest = _largest_group(choice)
+    return None if largest is None else {"model": choice.loc[largest, "model"], "own": choice.loc[largest, "own"]}
+
+
+#: the columns of ``PanelEvaluation.picks``
+PICK_COLUMNS = ["window", "model", "own"]
 
 
 def _largest_group(choice: pd.DataFrame):
@@ -556,16 +579,18 @@ def _refit(uid, history: pd.DataFrame, models: dict, horizon: int, freq: str, se
 
 
 def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings,
-                 candidates: Sequence | None = None, workers: int | None = None, progress: bool = False) -> list[SeriesResult]:
+                 candidates: Sequence | None = None, workers: int | None = None, progress: bool = False,
+                 prefer: str | None = None) -> tuple[list[SeriesResult], pd.DataFrame]:
     """The series results of a panel with the pooled choice (``settings.choice = "pooled"``):
-    each series that made a choice gets its group's model (``pooled_choice``), refitted where
-    its own choice differed; so does a series too short to choose on its own (the largest
-    group); other fallbacks and skips stay as they are."""
+    each series that made a choice gets its group's model (``pooled_choice``; ``prefer``: the
+    level above's pick, kept within ``settings.parent_margin``), refitted where its own choice
+    differed; so does a series too short to choose on its own (the largest group); other
+    fallbacks and skips stay as they are. Also the choice (``pooled_choice``, by group)."""
     chose = [r for r in results if r.candidates and r.status["status"] == "fitted"]
     if not chose:
-        return list(results)
+        return list(results), pd.DataFrame(columns=POOLED_COLUMNS).set_index("group")
     selection = pd.concat([selection_scores(r.status["unique_id"], r.errors, r.candidates) for r in chose], ignore_index=True)
-    choice = pooled_choice(selection).set_index("group")
+    choice = pooled_choice(selection, prefer, settings.parent_margin).set_index("group")
     model_of = _pool_lookup(selection, choice)
     group_of = selection.drop_duplicates("unique_id").set_index("unique_id")["group"].to_dict()
     largest = _largest_group(choice)
@@ -596,6 +621,9 @@ def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: 
             continue
         how = (f"pooled choice for the {int(choice.loc[group, 'series'])} series with candidates {group.replace('+', ', ')}: "
                f"{m}, mean MASE {choice.loc[group, 'mase']:.3f}")
+        if choice.loc[group, "own"] != m:
+            how += (f", the level above's pick (this level's own, {choice.loc[group, 'own']}, scored "
+                    f"{choice.loc[group, 'own_mase']:.3f}: not more than {settings.parent_margin:.0%} better)")
         if uid in refits and r.factors.get(m) is not None:  # its intervals calibrated on its own backtest, as a choice's are
             fc = calibrated(fc, r.factors[m])
             how += f", intervals ×{r.factors[m]:.2f} to cover {settings.level}% of the backtest"
@@ -607,7 +635,7 @@ def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: 
             reasons = [how, *r.status["reason"].split("; ")[1:]]
         status = {**r.status, "status": "fitted", "model": m, "mase": float(mine.get((uid, m), np.nan)), "reason": "; ".join(reasons)}
         out.append(dataclasses.replace(r, forecast=fc, status=status))
-    return out
+    return out, choice
 
 
 def forecast_series(uid, history: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings, candidates: Sequence | None = None) -> tuple[pd.DataFrame, dict]:
@@ -785,6 +813,11 @@ class PanelEvaluation:
     #: with a pooled choice, the selection backtest before each window (``selection_scores`` +
     #: ``window``) that the window's pick was made from
     window_selection: pd.DataFrame | None = None
+    #: with a pooled choice, the level's pick in each window and, as window 0, for the
+    #: forecast from the whole history (``PICK_COLUMNS``: ``own`` is what the level would have
+    #: picked alone, without the level above's pick): what the level below keeps
+    #: (``parent_picks``)
+    picks: pd.DataFrame | None = None
 
 
 def _serve_global_models(panel: pd.DataFrame, candidates: Sequence | None, singles: Sequence | None, settings: ForecastSettings,
@@ -816,9 +849,12 @@ def evaluate_panel(
     label: str = "auto",
     forecast: bool = False,
     forecast_horizon: int | None = None,
+    parent_picks: Mapping[int, str] | None = None,
 ) -> PanelEvaluation:
     """``evaluate_series`` for every series of a panel (``unique_id, ds, y``) on a local
-    process pool (``workers`` as in ``forecast_panel``)."""
+    process pool (``workers`` as in ``forecast_panel``). With a pooled choice,
+    ``parent_picks``: the level above's pick per window (and as window 0 for the forecast;
+    its ``PanelEvaluation.picks``), which this level keeps within ``settings.parent_margin``."""
     _check_args(horizon, freq)
     if int(windows) < 1:
         raise PanelError(f"the backtest needs 1 window or more, got {windows}")
@@ -843,31 +879,55 @@ def evaluate_panel(
     out = PanelEvaluation(pd.concat(parts, ignore_index=True) if parts else empty_errors(), choices,
                           pd.concat(wf, ignore_index=True) if wf else _empty_forecast().assign(window=pd.Series(dtype="int64")))
     if settings.choice == "pooled":
-        out = _pooled_windows(out, flat, label)
+        out = _pooled_windows(out, flat, label, parent_picks, settings.parent_margin)
     if not forecast:
         return out
     results = [e.result for e in flat]
     if settings.choice == "pooled":
-        results = pool_results(results, panel, forecast_horizon or horizon, freq, settings, candidates, workers, progress)
+        results, choice = pool_results(results, panel, forecast_horizon or horizon, freq, settings, candidates, workers, progress,
+                                       prefer=(parent_picks or {}).get(0))
+        out = dataclasses.replace(out, picks=_with_pick(out.picks, choice))
     forecasts, statuses, selection = _assemble(results)
     return dataclasses.replace(out, forecasts=forecasts, statuses=statuses, selection=selection)
 
 
-def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label: str) -> PanelEvaluation:
+def _with_pick(picks: pd.DataFrame | None, choice: pd.DataFrame) -> pd.DataFrame:
+    """``picks`` (``PICK_COLUMNS``) with the pick of the forecast from the whole history
+    (``choice``, by group) as window 0."""
+    pick = _level_pick(choice)
+    rows = [] if pick is None else [{"window": 0, **pick}]
+    frames = [f for f in (picks, pd.DataFrame(rows, columns=PICK_COLUMNS)) if f is not None and len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PICK_COLUMNS)
+
+
+def picks_by_window(picks: pd.DataFrame | None) -> dict[int, str]:
+    """A level's ``PanelEvaluation.picks`` as ``{window: model}`` (0: the forecast from the
+    whole history): the ``parent_picks`` of the level below."""
+    if picks is None or not len(picks):
+        return {}
+    return {int(w): str(m) for w, m in zip(picks["window"], picks["model"], strict=True)}
+
+
+def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label: str, parent_picks: Mapping[int, str] | None = None,
+                    margin: float = 0.0) -> PanelEvaluation:
     """The honest backtest of the pooled choice, from the per-series one: in each window, each
     series that made a choice — or was too short to choose on its own — is scored (and its
     window forecast taken) with the model its group's pooled choice gave from the selection
-    backtests before that window: the scores the single models already have on the window;
-    no extra fit."""
+    backtests before that window (keeping the level above's pick of that window,
+    ``parent_picks[window]``, within ``margin``): the scores the single models already have on
+    the window; no extra fit."""
     sel = [e.selection for e in flat if e.selection is not None and len(e.selection)]
     if not sel:
         return ev
     sel = pd.concat(sel, ignore_index=True)
     shorts = [e.short for e in flat if e.short is not None and len(e.short)]
     shorts = pd.concat(shorts, ignore_index=True) if shorts else pd.DataFrame(columns=["unique_id", "window"])
-    parts = []
+    parts, level_picks = [], []
     for w, g in sel.groupby("window", sort=True):
-        choice = pooled_choice(g).set_index("group")
+        choice = pooled_choice(g, (parent_picks or {}).get(int(w)), margin).set_index("group")
+        pick = _level_pick(choice)
+        if pick is not None:
+            level_picks.append({"window": int(w), **pick})
         lookup = _pool_lookup(g, choice)
         largest = _largest_group(choice)
         if largest is not None:  # too short to choose on its own: the largest group's model
@@ -900,7 +960,8 @@ def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label
             sf = scaled_bounds(sf, sf[cal_key].merge(cal, on=cal_key, how="left")["factor"].to_numpy(dtype="float64"))
         stale = wf.merge(sf[key].drop_duplicates().assign(_new=True), on=key, how="left")["_new"].notna().to_numpy()
         wf = pd.concat([wf[~stale], sf], ignore_index=True).sort_values(["unique_id", "window", "ds"], kind="stable").reset_index(drop=True)
-    return dataclasses.replace(ev, errors=errors, choices=choices, window_forecasts=wf, window_selection=sel)
+    return dataclasses.replace(ev, errors=errors, choices=choices, window_forecasts=wf, window_selection=sel,
+                               picks=pd.DataFrame(level_picks, columns=PICK_COLUMNS))
 
 
 def _quiet_worker() -> None:
@@ -936,6 +997,7 @@ def forecast_panel(
     workers: int | None = None,
     progress: bool = False,
     candidates: Sequence | None = None,
+    parent_pick: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``forecast_series`` for every series of a panel (``unique_id, ds, y``):
     ``(forecasts, statuses, backtest_errors)`` — ``FORECAST_COLUMNS``, ``STATUS_COLUMNS`` (one
@@ -944,15 +1006,23 @@ def forecast_panel(
 
     ``workers``: processes (default ``settings.workers``; 0 = one per core; 1 = in this
     process). Series go to the workers in chunks, so pickling is paid per chunk, not per
-    series. ``progress``: a progress bar on stderr."""
+    series. ``progress``: a progress bar on stderr. ``parent_pick``: with a pooled choice,
+    the level above's pick, kept within ``settings.parent_margin``."""
+    results, _ = _forecast_results(panel, horizon, freq, settings, workers, progress, candidates, parent_pick)
+    return _assemble(results)
+
+
+def _forecast_results(panel: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings, workers: int | None, progress: bool,
+                      candidates: Sequence | None, parent_pick: str | None) -> tuple[list[SeriesResult], pd.DataFrame | None]:
+    """``forecast_panel``'s series results, and the pooled choice (by group; None unless pooled)."""
     _check_args(horizon, freq)
     candidates, _ = _serve_global_models(panel, candidates, None, settings, freq, cutoffs(horizon, selection_windows(settings)))
     names = [m.name for m in candidates] if candidates is not None else settings.models
     task = partial(_safe, horizon=horizon, freq=freq, settings=settings, candidates=candidates)
     results = map_series(task, panel, settings, workers, progress, names, desc="forecast")
-    if settings.choice == "pooled":
-        results = pool_results(results, panel, horizon, freq, settings, candidates, workers, progress)
-    return _assemble(results)
+    if settings.choice != "pooled":
+        return results, None
+    return pool_results(results, panel, horizon, freq, settings, candidates, workers, progress, prefer=parent_pick)
 
 
 def forecast_and_backtest(
@@ -964,16 +1034,21 @@ def forecast_and_backtest(
     progress: bool = False,
     candidates: Sequence | None = None,
     honest: bool = False,
+    parent_picks: Mapping[int, str] | None = None,
 ) -> PanelEvaluation:
     """The forecasts of ``forecast_panel`` with a backtest: its selection backtests (``errors``
     = ``selection``), or with ``honest`` ``evaluate_panel``'s (``settings.windows`` windows of
     ``horizon`` steps: rows of model ``auto``, the choice made before each window, next to each
     candidate and seasonal naive, and the choice's ``window_forecasts``). Honest costs about
-    twice the fits, and gives figures a report can state."""
+    twice the fits, and gives figures a report can state. ``parent_picks``: the level above's
+    ``picks`` (``picks_by_window``), as in ``evaluate_panel``."""
     if honest:
-        return evaluate_panel(panel, settings.windows, horizon, freq, settings, workers, progress, candidates, forecast=True)
-    forecasts, statuses, selection = forecast_panel(panel, horizon, freq, settings, workers, progress, candidates)
-    return PanelEvaluation(selection, pd.DataFrame(columns=["unique_id", "window", "model"]), None, forecasts, statuses, selection)
+        return evaluate_panel(panel, settings.windows, horizon, freq, settings, workers, progress, candidates, forecast=True,
+                              parent_picks=parent_picks)
+    results, choice = _forecast_results(panel, horizon, freq, settings, workers, progress, candidates, (parent_picks or {}).get(0))
+    forecasts, statuses, selection = _assemble(results)
+    return PanelEvaluation(selection, pd.DataFrame(columns=["unique_id", "window", "model"]), None, forecasts, statuses, selection,
+                           picks=None if choice is None else _with_pick(None, choice))
 
 
 def _assemble(results: Sequence[SeriesResult]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

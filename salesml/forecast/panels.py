@@ -29,6 +29,10 @@ from salesml.errors import SalesmlError
 from salesml.scope import Scope, parse_scope
 
 LEVELS = ("company", "region", "team", "rep", "category", "product")
+#: the level whose pooled pick a level keeps unless its own is clearly better (``[forecast]
+#: parent_margin``): the level above it, whose series are sums of its own. The rep level
+#: (its own candidates, ``rep_models``) and the product level choose alone
+PARENT_LEVEL = {"region": "company", "team": "region", "category": "company"}
 FREQS = {"D": "day", "W": "week", "M": "month"}
 #: pandas offsets of the default calendar (sales spread over the days: weeks end on Sunday,
 #: months are dated on the 1st); a panel's own are its ``Steps.anchor``

@@ -52,10 +52,10 @@ import pandas as pd
 
 from salesml.config import RECONCILE_METHODS, ForecastSettings, PerformanceSettings, Settings
 from salesml.errors import SalesmlError
-from salesml.forecast.auto import PanelEvaluation, forecast_and_backtest
+from salesml.forecast.auto import PanelEvaluation, forecast_and_backtest, picks_by_window
 from salesml.forecast.backtest import errors_frame, score_arrays
 from salesml.forecast.models import SEASON, Ensemble, candidate_models, future_dates
-from salesml.forecast.panels import FREQS, PanelError, fill_gaps, ledger_sums
+from salesml.forecast.panels import FREQS, PARENT_LEVEL, PanelError, fill_gaps, ledger_sums
 from salesml.scope import Scope, check_scope, parse_scope
 
 #: levels of the hierarchy, top to bottom
@@ -506,15 +506,22 @@ def _concat(frames) -> pd.DataFrame | None:
 def by_level(run, Y_df: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings, workers: int | None = None,
              progress: bool = False, candidates: Sequence | None = None, honest: bool = False) -> PanelEvaluation:
     """``run`` (:func:`~salesml.forecast.auto.forecast_and_backtest` or one like it) on the
-    nodes of each level apart: a pooled choice is one model per level, among that level's
-    candidates (:func:`level_candidates`), never one model for the company and its reps alike."""
+    nodes of each level apart, top down: a pooled choice is one model per level, among that
+    level's candidates (:func:`level_candidates`), never one model for the company and its
+    reps alike; a level keeps the pick of the level above it (``PARENT_LEVEL``, when that level
+    is in the panel) within ``settings.parent_margin``. The ``picks`` say each level's."""
     levels = Y_df["unique_id"].map(node_level)
-    parts = []
+    parts, done = [], {}
     for level in [*LEVELS, None]:
         nodes = Y_df[levels.isna()] if level is None else Y_df[levels == level]
-        if len(nodes):
-            parts.append(run(nodes, horizon, freq, settings, workers, progress,
-                             candidates if level is None else level_candidates(candidates, settings, level), honest))
+        if not len(nodes):
+            continue
+        parent = done.get(PARENT_LEVEL.get(level))
+        ev = run(nodes, horizon, freq, settings, workers, progress,
+                 candidates if level is None else level_candidates(candidates, settings, level), honest,
+                 parent_picks=picks_by_window(parent.picks) if parent is not None else None)
+        done[level] = ev
+        parts.append(ev if ev.picks is None else dataclasses.replace(ev, picks=ev.picks.assign(level=level)))
     if len(parts) == 1:
         return parts[0]
     return PanelEvaluation(**{f.name: _concat(getattr(p, f.name) for p in parts) for f in dataclasses.fields(PanelEvaluation)})

@@ -51,6 +51,7 @@ from salesml.forecast.auto import (
     forecast_and_backtest,
     forecast_panel,
     map_series,
+    picks_by_window,
     tidy_history,
 )
 from salesml.forecast.backtest import summarise
@@ -61,7 +62,15 @@ from salesml.forecast.models import (
     candidate_models,
     make_model,
 )
-from salesml.forecast.panels import FREQS, LEVELS, Steps, ledger_steps, panel_steps, without_partial
+from salesml.forecast.panels import (
+    FREQS,
+    LEVELS,
+    PARENT_LEVEL,
+    Steps,
+    ledger_steps,
+    panel_steps,
+    without_partial,
+)
 from salesml.forecast.promotions import (
     Promotions,
     PromotionsError,
@@ -157,6 +166,46 @@ def _with_promotions(models: list, promos) -> list:
     return out
 
 
+def parent_level(settings: Settings, level: str, scope: str | None = None, model: str = "auto") -> str | None:
+    """The level whose pooled pick ``level`` keeps within ``[forecast] parent_margin``
+    (``panels.PARENT_LEVEL``), or None: for a level that chooses alone, a single model, a
+    choice per series, a margin of 0, or a parent above ``scope`` (a scoped run reads nothing
+    outside its scope)."""
+    fs = level_forecast(settings, level)
+    parent = PARENT_LEVEL.get(level)
+    if parent is None or model != "auto" or fs.choice != "pooled" or fs.parent_margin <= 0:
+        return None
+    if scope and parent not in R.hierarchy_levels(scope):
+        return None
+    return parent
+
+
+def parent_picks(settings: Settings, level: str, freq: str, horizon: int, windows: int | None = None, scope: str | None = None,
+                 forecast_horizon: int | None = None, workers: int | Engine | None = None, progress: bool = False,
+                 log: Callable[[str], None] | None = None, model: str = "auto") -> dict[int, str] | None:
+    """The picks of the level above ``level`` (``parent_level``) that ``level`` keeps within
+    ``[forecast] parent_margin``, computed top down (the parent keeps its own parent's):
+    with ``windows``, its pick in each window of an honest backtest of ``windows`` windows of
+    ``horizon`` steps (and, with ``forecast_horizon``, for a forecast of that many steps as
+    window 0); without, the pick of its forecast of ``horizon`` steps (window 0). None when
+    ``level`` chooses alone."""
+    parent = parent_level(settings, level, scope, model)
+    if parent is None:
+        return None
+    above = parent_picks(settings, parent, freq, horizon, windows, scope, forecast_horizon, workers, progress, log)
+    df, _ = load_history(settings, parent, freq, scope)
+    if log:
+        log(f"the {parent} level's pick first ({df['unique_id'].nunique():,} series): the {level} level keeps it "
+            f"unless its own scores more than {settings.forecast.parent_margin:.0%} better ...")
+    fs, candidates = level_forecast(settings, parent), candidates_for("auto", settings, parent)
+    if windows:
+        ev = evaluate_panel(df, windows, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates,
+                            forecast=forecast_horizon is not None, forecast_horizon=forecast_horizon, parent_picks=above)
+    else:
+        ev = forecast_and_backtest(df, horizon, freq, fs, workers, progress, candidates, parent_picks=above)
+    return picks_by_window(ev.picks)
+
+
 def cached_runner(settings: Settings) -> Callable[..., PanelEvaluation]:
     """:func:`salesml.forecast.auto.forecast_and_backtest`, answered from the registry's
     cache when the same panel was forecast and backtested before with the same settings,
@@ -165,14 +214,15 @@ def cached_runner(settings: Settings) -> Callable[..., PanelEvaluation]:
         return forecast_and_backtest
 
     def run(panel: pd.DataFrame, horizon: int, freq: str, fs, workers: int | None = None, progress: bool = False,
-            candidates=None, honest: bool = False) -> PanelEvaluation:
+            candidates=None, honest: bool = False, parent_picks=None) -> PanelEvaluation:
         params = {k: v for k, v in dataclasses.asdict(fs).items() if k not in ("workers", "cache")}
         key = registry.cache_key(panel, {"horizon": int(horizon), "freq": freq, "honest": bool(honest), "settings": params,
-                                         "candidates": None if candidates is None else [_describe(m) for m in candidates]})
+                                         "candidates": None if candidates is None else [_describe(m) for m in candidates],
+                                         "parent_picks": sorted((parent_picks or {}).items())})
         stored = registry.load_result(settings, CACHE_KIND, key)
         if stored is not None:
-            return PanelEvaluation(**stored)
-        ev = forecast_and_backtest(panel, horizon, freq, fs, workers, progress, candidates, honest)
+            return PanelEvaluation(**{f.name: stored.get(f.name) for f in dataclasses.fields(PanelEvaluation)})
+        ev = forecast_and_backtest(panel, horizon, freq, fs, workers, progress, candidates, honest, parent_picks)
         registry.save_result(settings, CACHE_KIND, key, {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev)})
         return ev
 
@@ -301,7 +351,9 @@ def run(
             history, steps = load_history(settings, level, freq, scope)
             notes += steps_note(steps)
         steps_ahead = horizon + (steps is not None and steps.partial is not None)
-        fc, statuses, errors = forecast_panel(history, steps_ahead, freq, fs, workers=workers, progress=progress, candidates=candidates_for(model, settings, level))
+        above = parent_picks(settings, level, freq, steps_ahead, scope=scope, workers=workers, progress=progress, model=model)
+        fc, statuses, errors = forecast_panel(history, steps_ahead, freq, fs, workers=workers, progress=progress,
+                                              candidates=candidates_for(model, settings, level), parent_pick=(above or {}).get(0))
         fc = without_partial(fc, steps)
     summary = auto_summary(errors, statuses) if len(errors) else pd.DataFrame(columns=["model", "mase", "smape", "wape", "bias", "coverage_80", "series"])
     return ForecastRun(level, freq, horizon, model, scope or "company", reconcile, history.reset_index(drop=True), fc.reset_index(drop=True),
@@ -312,16 +364,20 @@ def run(
 
 
 def _honest(settings: Settings, df: pd.DataFrame, level: str, freq: str, windows: int, horizon: int, model: str, workers: int | None,
-            forecast: bool = False, progress: bool = False, forecast_horizon: int | None = None) -> tuple[pd.DataFrame, PanelEvaluation]:
+            forecast: bool = False, progress: bool = False, forecast_horizon: int | None = None, scope: str | None = None,
+            log: Callable[[str], None] | None = None, parents: bool = True) -> tuple[pd.DataFrame, PanelEvaluation]:
     """``auto.evaluate_panel`` with the level's candidates, each of them and seasonal naive
     scored alone too, and its per-model summary (the choice first, then seasonal naive, then
-    the others)."""
+    the others); with ``parents``, the level above's picks first where the level keeps them
+    (``parent_picks``, read from the warehouse within ``scope``)."""
     fs = level_forecast(settings, level)
     label = "auto" if model == "auto" else model
     candidates = candidates_for(model, settings, level)
     singles = [*candidates, *([] if any(m.name == "seasonal_naive" for m in candidates) else [make_model("seasonal_naive", fs)])]
+    above = parent_picks(settings, level, freq, horizon, windows, scope, (forecast_horizon or horizon) if forecast else None,
+                         workers, progress, log, model) if parents else None
     ev = evaluate_panel(df, windows, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates,
-                        singles=singles, label=label, forecast=forecast, forecast_horizon=forecast_horizon)
+                        singles=singles, label=label, forecast=forecast, forecast_horizon=forecast_horizon, parent_picks=above)
     summary = summarise(ev.errors)
     order = {label: 0, "seasonal_naive": 1}
     summary = summary.assign(_o=summary["model"].map(lambda m: order.get(m, 2))).sort_values(["_o", "model"]).drop(columns="_o").reset_index(drop=True)
@@ -359,7 +415,8 @@ def evaluate(
     seasonal naive are scored on the same windows. ``summary`` has one row per model
     (``model, mase, smape, wape, bias, coverage_80, series``; MASE and sMAPE are means over
     series and windows, WAPE and bias pooled); ``errors`` one row per series, window and model.
-    ``history``: a panel to use instead of reading the level from the warehouse.
+    ``history``: a panel to use instead of reading the level from the warehouse (the level then
+    chooses alone: the level above it is read from the warehouse, see ``parent_picks``).
     """
     check_args(level, freq, model)
     workers = engine_for(settings, workers)
@@ -370,7 +427,8 @@ def evaluate(
             log(line)
         log(f"backtest of {df['unique_id'].nunique():,} series, {windows} windows of {horizon} steps: "
             f"{'auto' if model == 'auto' else model} chosen with the data before each window ...")
-    summary, ev = _honest(settings, df, level, freq, windows, horizon, model, workers, progress=progress)
+    summary, ev = _honest(settings, df, level, freq, windows, horizon, model, workers, progress=progress, scope=scope, log=log,
+                          parents=history is None)
     return summary, ev.errors
 
 
@@ -426,7 +484,7 @@ def train(
         for line in steps_note(steps):
             log(line)
     summary, ev = _honest(settings, hist, level, freq, windows, horizon, model, workers, forecast=True, progress=progress,
-                          forecast_horizon=horizon + (steps.partial is not None))
+                          forecast_horizon=horizon + (steps.partial is not None), log=log)
     ev = dataclasses.replace(ev, forecasts=without_partial(ev.forecasts, steps))
     statuses = ev.statuses
     metrics = {r["model"]: {k: _num(r[k]) for k in ("mase", "smape", "wape", "bias", "coverage_80", "series")} for r in summary.to_dict("records")}
