@@ -25,8 +25,12 @@ offered to every series (Croston and TSB too) and one model is then chosen for a
 series of the level (``pooled_choice``: the candidate whose choice for all of them scores
 best in their selection backtests, a series it cannot forecast keeping its own best); each
 series is refitted with it where its own best differed, and a series too short to choose on
-its own gets it too. ``[forecast] combinations`` add the mean of fixed sets of candidates as
-candidates; a combination reuses its members' fits (``_memoised``).
+its own gets it too. Given the pick of the level above (``parent_picks``, per window and for
+the forecast: that level's ``PanelEvaluation.picks``), a level keeps it unless its own scores
+more than ``[forecast] parent_margin`` better; which level is whose parent, and reading it,
+is the callers' (``reconcile.by_level``, ``service.parent_picks``). ``[forecast]
+combinations`` add the mean of fixed sets of candidates as candidates; a combination reuses
+its members' fits (``_memoised``).
 
 ``evaluate_series`` is the honest backtest of the automatic choice on one series: on each of
 the last ``windows`` windows, the choice is made with the data before the window only and
