@@ -41,6 +41,8 @@ def test_prophet_retail_through_the_import_path(tmp_path):
     # each window's first and last month is in the output
     assert [(w["window"], w["first"], w["last"], w["series"]) for w in rows["auto"]["windows"]] == [
         (1, "2013-06-01", "2014-05-01", 1), (2, "2014-06-01", "2015-05-01", 1), (3, "2015-06-01", "2016-05-01", 1)]
+    # and the model the choice gave in each window (benchmarks/README.md: Theta, then ETS twice)
+    assert [w["chosen"] for w in rows["auto"]["windows"]] == ["theta", "ets", "ets"]
     # windows the series is too short for are said to be dropped, not counted as run
     proc = run("--config", str(cfg), "backtest", "--level", "company", "--freq", "M", "--windows", "26", "--horizon", "12",
                "--model", "seasonal_naive", "--format", "json", cwd=tmp_path)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesml.forecast.backtest import backtest, left_out, summarise, window_periods
+from salesml.forecast.backtest import backtest, left_out, summarise, window_periods, with_chosen
 from salesml.forecast.models import Naive, SeasonalNaive, SeriesError
 
 
@@ -73,3 +73,21 @@ def test_window_periods_and_left_out_series_name_what_was_scored():
     assert periods[["window", "series", "left_out"]].values.tolist() == [[1, 1, 1], [2, 2, 0]]
     out = left_out(errors, "naive")
     assert out.values.tolist() == [["short", "1", "too short for window 1: 6 observations"]]
+
+
+def test_window_periods_say_what_the_choice_gave_in_each_window():
+    """With the choice's picks (``with_chosen``) each window says the model the choice gave its
+    series — one name when it gave them all the same, else each with its number of series;
+    the other models' rows carry none."""
+    fridays = pd.date_range("2024-01-05", periods=20, freq="W-FRI")
+    panel = pd.concat([pd.DataFrame({"unique_id": u, "ds": fridays, "y": np.arange(20.0) % k + 1}) for u, k in (("a", 5), ("b", 3), ("c", 4))])
+    errors = backtest(panel, [Naive(), SeasonalNaive()], windows=2, horizon=4, freq="W")
+    errors = errors.assign(model=errors["model"].replace({"naive": "auto"}))  # the choice's rows
+    choices = pd.DataFrame({"unique_id": ["a", "b", "c", "a", "b", "c"], "window": [1, 1, 1, 2, 2, 2],
+                            "model": ["theta", "theta", "theta", "theta", "ets", "theta"]})
+    marked = with_chosen(errors, choices)
+    assert marked.loc[marked["model"] == "seasonal_naive", "chosen"].isna().all()
+    assert marked.set_index(["unique_id", "window", "model"]).loc[("b", 2, "auto"), "chosen"] == "ets"
+    periods = window_periods(marked, "W", "auto")
+    assert periods["chosen"].tolist() == ["theta", "theta (2), ets (1)"]
+    assert "chosen" not in window_periods(errors, "W", "auto").columns  # nothing said, nothing shown

@@ -143,7 +143,7 @@ def backtest(
         return
     emit(_fmt_metrics(summary), "table", title=f"backtest: {level}, freq {freq}, {run} of {asked} windows (MASE, sMAPE %, WAPE %, bias %, 80% coverage %)")
     emit(periods.assign(first=periods["first"].dt.strftime("%Y-%m-%d"), last=periods["last"].dt.strftime("%Y-%m-%d")).fillna(""),
-         "table", title=f"windows of {label}: the steps each scored, and the series scored / left out")
+         "table", title=f"windows of {label}: the steps each scored, the series scored / left out, and the model the choice gave")
     if len(missing):
         emit(missing.head(50), "table", title=f"series left out of some windows ({len(missing):,}; first 50)")
 

@@ -143,9 +143,13 @@ def summarise(errors: pd.DataFrame) -> pd.DataFrame:
 def window_periods(errors: pd.DataFrame, freq: str, model: str) -> pd.DataFrame:
     """Per window the steps it scored (``first``, ``last``: the step after the cut-off and the
     horizon's end) and how many series ``model`` was scored on in it, or left out of; a window
-    no series was long enough for is listed with no dates."""
+    no series was long enough for is listed with no dates. When the errors say what the
+    automatic choice gave each series (a ``chosen`` column), also ``chosen``: the model, or
+    the models with their numbers of series ("prophet (17), theta (1)")."""
     rows = []
     mine = errors[errors["model"] == model]
+    cols = ["window", "first", "last", "series", "left_out"]
+    with_chosen = "chosen" in mine.columns and mine["chosen"].notna().any()
     for window, g in mine.groupby("window", sort=True):
         scored = g[g["error"].isna()] if "error" in g else g
         cut = scored["cutoff"].dropna()
@@ -155,9 +159,23 @@ def window_periods(errors: pd.DataFrame, freq: str, model: str) -> pd.DataFrame:
             step = step_offset(freq, cutoff)
             first = step_after(cutoff, step)
             last = cutoff + int(scored["horizon"].iloc[0]) * pd.tseries.frequencies.to_offset(step)
-        rows.append({"window": int(window), "first": first, "last": last, "series": int(scored["unique_id"].nunique()),
-                     "left_out": int(g["unique_id"].nunique() - scored["unique_id"].nunique())})
-    return pd.DataFrame(rows, columns=["window", "first", "last", "series", "left_out"])
+        row = {"window": int(window), "first": first, "last": last, "series": int(scored["unique_id"].nunique()),
+               "left_out": int(g["unique_id"].nunique() - scored["unique_id"].nunique())}
+        if with_chosen:
+            counts = scored["chosen"].dropna().value_counts()
+            row["chosen"] = counts.index[0] if len(counts) == 1 else ", ".join(f"{m} ({n})" for m, n in counts.items())
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*cols, "chosen"] if with_chosen else cols)
+
+
+def with_chosen(errors: pd.DataFrame, choices: pd.DataFrame, label: str = "auto") -> pd.DataFrame:
+    """``errors`` with a ``chosen`` column: on the rows of ``label``, the model the automatic
+    choice gave the series in the window (``choices``: ``unique_id, window, model``). Pure."""
+    if choices is None or choices.empty:
+        return errors.assign(chosen=pd.Series(pd.NA, index=errors.index, dtype=object))
+    key = choices.dropna(subset=["model"]).drop_duplicates(["unique_id", "window"]).rename(columns={"model": "_chosen"})
+    got = errors[["unique_id", "window"]].merge(key, on=["unique_id", "window"], how="left")["_chosen"].to_numpy()
+    return errors.assign(chosen=np.where(errors["model"].to_numpy() == label, got, None))
 
 
 def left_out(errors: pd.DataFrame, model: str) -> pd.DataFrame:

@@ -54,7 +54,7 @@ from salesml.forecast.auto import (
     picks_by_window,
     tidy_history,
 )
-from salesml.forecast.backtest import summarise
+from salesml.forecast.backtest import summarise, with_chosen
 from salesml.forecast.models import (
     Ensemble,
     ProphetModel,
@@ -414,7 +414,8 @@ def evaluate(
     sees the window — and scored on it (``auto.evaluate_series``). Every candidate and
     seasonal naive are scored on the same windows. ``summary`` has one row per model
     (``model, mase, smape, wape, bias, coverage_80, series``; MASE and sMAPE are means over
-    series and windows, WAPE and bias pooled); ``errors`` one row per series, window and model.
+    series and windows, WAPE and bias pooled); ``errors`` one row per series, window and model
+    (``chosen``: on the rows of the choice, the model it gave the series in the window).
     ``history``: a panel to use instead of reading the level from the warehouse (the level then
     chooses alone: the level above it is read from the warehouse, see ``parent_picks``).
     """
@@ -429,7 +430,7 @@ def evaluate(
             f"{'auto' if model == 'auto' else model} chosen with the data before each window ...")
     summary, ev = _honest(settings, df, level, freq, windows, horizon, model, workers, progress=progress, scope=scope, log=log,
                           parents=history is None)
-    return summary, ev.errors
+    return summary, with_chosen(ev.errors, ev.choices, "auto" if model == "auto" else model)
 
 
 # ----------------------------------------------------------------------------- inventory
