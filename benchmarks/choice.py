@@ -6,7 +6,7 @@
                                 [--choices pooled,series] [--selection-windows N]
                                 [--combinations a+b,c+d | --all-combinations K]
                                 [--pool-levels company,region,category,team]
-                                [--parent-margin X] [--workers 0] [--no-calibrate] [--json]
+                                [--parent-margin X] [--workers 0] [--no-calibrate | --calibrate-beyond-se Z] [--json]
 
 For each level and frequency, ``salesml.forecast.auto.evaluate_panel`` scores, on the last
 ``[forecast] windows`` windows of the frequency's default horizon, ``auto`` chosen with the
@@ -149,6 +149,8 @@ def main(argv=None) -> None:
                     help="[forecast] parent_margin (default: the settings'; 0 = each level chooses alone)")
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--no-calibrate", action="store_true", help="the models' own intervals ([forecast] calibrate_intervals = false)")
+    ap.add_argument("--calibrate-beyond-se", type=float, default=-1.0,
+                    help="[forecast] calibrate_beyond_se (default: the settings'; 0 = always calibrate)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     from salesml.accounting.ledger import ensure_posted
@@ -171,6 +173,8 @@ def main(argv=None) -> None:
     forecast = {"models": models, "combinations": combinations_of(models, args.combinations, args.all_combinations)}
     if args.no_calibrate:
         forecast["calibrate_intervals"] = False
+    if args.calibrate_beyond_se >= 0:
+        forecast["calibrate_beyond_se"] = args.calibrate_beyond_se
     if args.selection_windows >= 0:
         forecast["selection_windows"] = args.selection_windows
     if args.parent_margin >= 0:

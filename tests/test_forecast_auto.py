@@ -477,10 +477,12 @@ def _calibrated_forecast(name, hist, horizon, windows):
 def test_pooled_picks_have_their_intervals_calibrated_on_their_own_backtest():
     """A series refitted with its group's pick gets the pick's intervals calibrated on its own
     selection backtest, as a series' own choice does; and so does each window of the honest
-    backtest (its coverage is that of the calibrated bounds)."""
+    backtest (its coverage is that of the calibrated bounds). Every model calibrated
+    (``calibrate_beyond_se = 0``): the test of whether its own bounds were off has a test of its own."""
     panel = pooled_panel()
-    _, own, _ = forecast_panel(panel, 7, "D", FAST, workers=1)
-    fc, st, _ = forecast_panel(panel, 7, "D", POOLED, workers=1)
+    always = replace(POOLED, calibrate_beyond_se=0.0)
+    _, own, _ = forecast_panel(panel, 7, "D", replace(FAST, calibrate_beyond_se=0.0), workers=1)
+    fc, st, _ = forecast_panel(panel, 7, "D", always, workers=1)
     chosen = st["model"].iloc[0]
     uid = own.loc[own["model"] != chosen, "unique_id"].iloc[0]
     hist = panel.loc[panel["unique_id"] == uid, ["ds", "y"]].reset_index(drop=True)
@@ -491,7 +493,7 @@ def test_pooled_picks_have_their_intervals_calibrated_on_their_own_backtest():
     assert mine["hi"].to_numpy() == pytest.approx(expected["hi"].to_numpy())
     assert f"intervals ×{factor:.2f} to cover 80% of the backtest" in st.set_index("unique_id").loc[uid, "reason"]
 
-    ev = auto.evaluate_panel(panel, 2, 7, "D", POOLED, workers=1)
+    ev = auto.evaluate_panel(panel, 2, 7, "D", always, workers=1)
     e = ev.errors.set_index(["unique_id", "window", "model"])
     changed = 0
     for row in ev.choices.itertuples():
@@ -516,6 +518,17 @@ def test_interval_factor_makes_the_backtest_cover_the_level():
     assert np.mean(np.abs(actual) <= c) >= 0.8 and np.mean(np.abs(actual) < c) < 0.85
     assert (wide["hi"] - 10).iloc[0] == pytest.approx(c)
     assert auto.interval_factor([(fc.head(5), actual[:5])], 80) is None  # too few steps
+
+
+def test_interval_factor_keeps_bounds_that_held_the_level_to_within_the_noise():
+    """100 steps, ±1 bounds: 76 actuals inside is within 1.96 standard errors of 80 % (4 points
+    each), so the model's own bounds stay; 70 inside is not, and is calibrated; with 0 standard
+    errors (the default) every model is calibrated."""
+    fc = pd.DataFrame({"yhat": np.zeros(100), "lo": -np.ones(100), "hi": np.ones(100)})
+    for inside, kept in ((76, True), (84, True), (70, False), (90, False)):
+        actual = np.r_[np.full(inside, 0.5), np.full(100 - inside, 2.0)]
+        assert (auto.interval_factor([(fc, actual)], 80, beyond_se=1.96) is None) == kept, inside
+        assert auto.interval_factor([(fc, actual)], 80) is not None
 
 
 # --------------------------------------------------------------------------- combinations

@@ -386,11 +386,13 @@ def select_and_forecast(
     factors = {}
     if settings.calibrate_intervals:
         # every eligible candidate's factor (its selection fits are memoised): a pooled choice may pick any
-        factors = {m: interval_factor(_backtest_windows(memos[m], hist, selection_windows(settings), horizon, freq, settings.level), settings.level)
+        factors = {m: interval_factor(_backtest_windows(memos[m], hist, selection_windows(settings), horizon, freq, settings.level), settings.level,
+                                      settings.calibrate_beyond_se)
                    for m in eligible}
         replay = memos.get(chosen.name) or (Ensemble(tuple(memos[m.name] for m in chosen.members)) if isinstance(chosen, Ensemble) else chosen)
         factor = factors[chosen.name] if chosen.name in factors else interval_factor(
-            _backtest_windows(replay, hist, selection_windows(settings), horizon, freq, settings.level), settings.level)
+            _backtest_windows(replay, hist, selection_windows(settings), horizon, freq, settings.level), settings.level,
+            settings.calibrate_beyond_se)
         if factor is not None:
             fc = calibrated(fc, factor)
             how.append(f"intervals ×{factor:.2f} to cover {settings.level}% of the backtest")
@@ -411,12 +413,14 @@ def select_and_forecast(
 MIN_CALIBRATION_STEPS = 10
 
 
-def interval_factor(windows: Sequence[tuple[pd.DataFrame, np.ndarray]], level: float) -> float | None:
+def interval_factor(windows: Sequence[tuple[pd.DataFrame, np.ndarray]], level: float, beyond_se: float = 0.0) -> float | None:
     """The conformal factor of a model's intervals from its backtest windows (``(forecast,
     actuals)`` pairs): each actual's distance from ``yhat`` in units of the bound on its side;
     the factor is the (finite-sample) ``level`` quantile of those, so scaling both bounds by it
     puts ``level`` % of the backtest's actuals inside. None when there are too few steps or
-    the bounds are degenerate. Pure."""
+    the bounds are degenerate, and — with ``beyond_se`` > 0 — when the model's own bounds
+    already held ``level`` % of the actuals to within ``beyond_se`` standard errors of a share
+    measured on that many steps (their own intervals are then kept). Pure."""
     ratios = []
     for fc, actual in windows:
         n = len(actual)
@@ -427,6 +431,9 @@ def interval_factor(windows: Sequence[tuple[pd.DataFrame, np.ndarray]], level: f
             ratios.append(np.where(e == 0, 0.0, np.abs(e) / side))
     r = np.concatenate(ratios) if ratios else np.array([])
     if len(r) < MIN_CALIBRATION_STEPS:
+        return None
+    p = level / 100
+    if beyond_se > 0 and abs(float(np.mean(r <= 1)) - p) <= beyond_se * math.sqrt(p * (1 - p) / len(r)):
         return None
     q = min(1.0, math.ceil((len(r) + 1) * level / 100) / len(r))
     c = float(np.quantile(r, q, method="higher"))
