@@ -59,8 +59,9 @@ __all__ = ["Backtest", "Warehouse", "open"]
 @dataclass(frozen=True)
 class Backtest:
     """An honest backtest (:meth:`Warehouse.backtest` with ``details=True``): the per-model
-    ``summary``, the per series / window / model ``errors``, and the ``windows`` (each one's
-    first and last scored step and how many series it scored)."""
+    ``summary``, the per series / window / model ``errors`` (``chosen``: on the choice's rows,
+    the model it gave the series in the window), and the ``windows`` (each one's first and last
+    scored step, how many series it scored and the model the choice gave them)."""
 
     summary: pd.DataFrame
     errors: pd.DataFrame

@@ -149,10 +149,16 @@ def test_forecast_and_backtest(demo_wh):
     assert (fc["yhat"] >= 0).all() and (fc["lo"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["hi"]).all()
     run = demo_wh.forecast("company", "M", 2, model="seasonal_naive", details=True)
     assert set(run.statuses["status"]) == {"fitted"} and len(run.forecasts) == 2
-    summary = demo_wh.backtest("company", "M", windows=2, horizon=2)
+    chose = demo_wh.backtest("company", "M", windows=2, horizon=2, details=True)
+    summary = chose.summary
     assert {"auto", "seasonal_naive"} <= set(summary["model"]) and (summary["mase"] > 0).all()
+    # what the choice gave in each window, per series and per window
+    mine = chose.errors[chose.errors["model"] == "auto"]
+    assert mine["chosen"].notna().all() and set(mine["chosen"]) <= set(demo_wh.settings.forecast.models)
+    assert chose.windows["chosen"].tolist() == mine.sort_values("window")["chosen"].tolist()  # one series: its pick
     bt = demo_wh.backtest("company", "M", windows=2, horizon=2, model="seasonal_naive", details=True)
     assert len(bt.windows) == 2 and (bt.windows["first"] <= bt.windows["last"]).all()
+    assert set(bt.windows["chosen"]) == {"seasonal_naive"}
     with pytest.raises(SalesmlError, match="--level must be one of"):
         demo_wh.forecast("galaxy")
 
