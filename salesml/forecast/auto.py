@@ -385,14 +385,13 @@ def select_and_forecast(
         return _baseline_run(uid, hist, SeasonalNaive(), [last, *notes], horizon, freq, settings, n)
     factors = {}
     if settings.calibrate_intervals:
-        # every eligible candidate's factor (its selection fits are memoised): a pooled choice may pick any
-        factors = {m: interval_factor(_backtest_windows(memos[m], hist, selection_windows(settings), horizon, freq, settings.level), settings.level,
-                                      settings.calibrate_beyond_se)
-                   for m in eligible}
+        def factor_of(model) -> float | None:  # on the selection windows, whose fits are memoised
+            windows = _backtest_windows(model, hist, selection_windows(settings), horizon, freq, settings.level)
+            return interval_factor(windows, settings.level, settings.calibrate_beyond_se)
+
+        factors = {m: factor_of(memos[m]) for m in eligible}  # every eligible one: a pooled choice may pick any
         replay = memos.get(chosen.name) or (Ensemble(tuple(memos[m.name] for m in chosen.members)) if isinstance(chosen, Ensemble) else chosen)
-        factor = factors[chosen.name] if chosen.name in factors else interval_factor(
-            _backtest_windows(replay, hist, selection_windows(settings), horizon, freq, settings.level), settings.level,
-            settings.calibrate_beyond_se)
+        factor = factors[chosen.name] if chosen.name in factors else factor_of(replay)
         if factor is not None:
             fc = calibrated(fc, factor)
             how.append(f"intervals ×{factor:.2f} to cover {settings.level}% of the backtest")

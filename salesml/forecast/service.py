@@ -220,8 +220,8 @@ def cached_runner(settings: Settings) -> Callable[..., PanelEvaluation]:
                                          "candidates": None if candidates is None else [_describe(m) for m in candidates],
                                          "parent_picks": sorted((parent_picks or {}).items())})
         stored = registry.load_result(settings, CACHE_KIND, key)
-        if stored is not None:
-            return PanelEvaluation(**{f.name: stored.get(f.name) for f in dataclasses.fields(PanelEvaluation)})
+        if stored is not None:  # stored by this very code (the key holds its hash): every field is there
+            return PanelEvaluation(**stored)
         ev = forecast_and_backtest(panel, horizon, freq, fs, workers, progress, candidates, honest, parent_picks)
         registry.save_result(settings, CACHE_KIND, key, {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev)})
         return ev
@@ -368,8 +368,9 @@ def _honest(settings: Settings, df: pd.DataFrame, level: str, freq: str, windows
             log: Callable[[str], None] | None = None, parents: bool = True) -> tuple[pd.DataFrame, PanelEvaluation]:
     """``auto.evaluate_panel`` with the level's candidates, each of them and seasonal naive
     scored alone too, and its per-model summary (the choice first, then seasonal naive, then
-    the others); with ``parents``, the level above's picks first where the level keeps them
-    (``parent_picks``, read from the warehouse within ``scope``)."""
+    the others; the errors say what the choice gave, ``chosen``); with ``parents``, the level
+    above's picks first where the level keeps them (``parent_picks``, read from the warehouse
+    within ``scope``)."""
     fs = level_forecast(settings, level)
     label = "auto" if model == "auto" else model
     candidates = candidates_for(model, settings, level)
@@ -378,6 +379,7 @@ def _honest(settings: Settings, df: pd.DataFrame, level: str, freq: str, windows
                          workers, progress, log, model) if parents else None
     ev = evaluate_panel(df, windows, horizon, freq, fs, workers=workers, progress=progress, candidates=candidates,
                         singles=singles, label=label, forecast=forecast, forecast_horizon=forecast_horizon, parent_picks=above)
+    ev = dataclasses.replace(ev, errors=with_chosen(ev.errors, ev.choices, label))
     summary = summarise(ev.errors)
     order = {label: 0, "seasonal_naive": 1}
     summary = summary.assign(_o=summary["model"].map(lambda m: order.get(m, 2))).sort_values(["_o", "model"]).drop(columns="_o").reset_index(drop=True)
@@ -430,7 +432,7 @@ def evaluate(
             f"{'auto' if model == 'auto' else model} chosen with the data before each window ...")
     summary, ev = _honest(settings, df, level, freq, windows, horizon, model, workers, progress=progress, scope=scope, log=log,
                           parents=history is None)
-    return summary, with_chosen(ev.errors, ev.choices, "auto" if model == "auto" else model)
+    return summary, ev.errors
 
 
 # ----------------------------------------------------------------------------- inventory
