@@ -6,7 +6,7 @@
                                 [--choices pooled,series] [--selection-windows N]
                                 [--combinations a+b,c+d | --all-combinations K]
                                 [--pool-levels company,region,category,team]
-                                [--parent-margin X] [--workers 0] [--no-calibrate | --calibrate-beyond-se Z] [--json]
+                                [--parent-margin X] [--switch-margin Y] [--workers 0] [--no-calibrate | --calibrate-beyond-se Z] [--json]
 
 For each level and frequency, ``salesml.forecast.auto.evaluate_panel`` scores, on the last
 ``[forecast] windows`` windows of the frequency's default horizon, ``auto`` chosen with the
@@ -18,8 +18,9 @@ intervals' coverage. Each level is offered the candidates the ``backtest`` comma
 (at rep level those ``[forecast] rep_models`` lists), and keeps the pooled pick of the level
 above it as the command does (``[forecast] parent_margin``; ``--parent-margin 0``: each level
 alone): levels are scored top down, a parent not listed in ``--levels`` is computed first
-(``service.parent_picks``). The pooled row gives each window's pick, and the level's own where
-it kept its parent's instead.
+(``service.parent_picks``); a level with none above it keeps its own pick of the window
+before (``[forecast] switch_margin``; ``--switch-margin 0``: each window afresh). The pooled
+row gives each window's pick, and the level's own where it kept another instead.
 
 ``--pool-levels``: also score, at each of those levels, one choice per window made for the
 listed levels together (``pooled_choice`` over their selection backtests, each level weighing
@@ -147,6 +148,8 @@ def main(argv=None) -> None:
     ap.add_argument("--pool-levels", default="", help="levels that also choose together in each window (auto_across)")
     ap.add_argument("--parent-margin", type=float, default=-1.0,
                     help="[forecast] parent_margin (default: the settings'; 0 = each level chooses alone)")
+    ap.add_argument("--switch-margin", type=float, default=-1.0,
+                    help="[forecast] switch_margin (default: the settings'; 0 = each cut-off chooses afresh)")
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--no-calibrate", action="store_true", help="the models' own intervals ([forecast] calibrate_intervals = false)")
     ap.add_argument("--calibrate-beyond-se", type=float, default=-1.0,
@@ -179,6 +182,8 @@ def main(argv=None) -> None:
         forecast["selection_windows"] = args.selection_windows
     if args.parent_margin >= 0:
         forecast["parent_margin"] = args.parent_margin
+    if args.switch_margin >= 0:
+        forecast["switch_margin"] = args.switch_margin
     settings = settings.with_overrides(forecast=forecast)
     choices = tuple(c.strip() for c in args.choices.split(",") if c.strip())
     rows = []
@@ -198,7 +203,8 @@ def main(argv=None) -> None:
                 combo = f", best combination {r['best_combination']} {r['best_combination_mase']:.3f}" if "best_combination" in r else ""
                 how = ""
                 if "picks" in r:
-                    how = f"; pooled picks {r['picks']}" + (f", own {r['own_picks']} (kept the {r['parent']} level's)" if r.get("own_picks") else "")
+                    how = f"; pooled picks {r['picks']}" + (f", own {r['own_picks']} (kept {'the ' + r['parent'] + ' level' if 'parent' in r else 'its window before'}'s)"
+                                                             if r.get("own_picks") else "")
                 print(f"{r['level']:9s} {r['freq']} {r['series']:4d} series: auto {autos}; best single {r['best_single']} "
                       f"{r['best_single_mase']:.3f}{combo} -> {verdict}{how}; all: {r['candidates']} [{r['seconds']}s]", flush=True)
         for level, across in across_levels(kept).items():

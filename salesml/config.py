@@ -668,6 +668,13 @@ class ForecastSettings:
     #: (benchmarks/README.md). The rep level (its own candidates, ``rep_models``) and the
     #: product level choose alone
     parent_margin: float = 0.1
+    #: with a pooled choice, a level without a level above it (the company, the reps, a scoped
+    #: run's top) keeps the model it picked one window earlier — its own best at the cut-off
+    #: one horizon before — unless its best now scores more than this share better in the
+    #: selection backtest; 0 = each cut-off chooses afresh. Picks a hair apart are noise: on the
+    #: medium demo's daily reps, tsb 0.3% ahead of ets in one window lost 5% to it
+    #: (benchmarks/README.md). A forecast without a backtest fits one more cut-off for it
+    switch_margin: float = 0.05
     #: keep the forecasts and backtests a report or command computes, by their inputs (data,
     #: settings, candidates, salesml's code) in ``data/models/cache/``: the same computation
     #: again (another render, the notebook of the same report) is read, not redone
@@ -1314,8 +1321,10 @@ def check_forecast(f: ForecastSettings, inv: InventorySettings, origin: str = "s
         raise ConfigError(f"{origin}: forecast.ensemble_top, forecast.selection_windows and forecast.workers must be 0 or more")
     if not (math.isfinite(f.calibrate_beyond_se) and f.calibrate_beyond_se >= 0):
         raise ConfigError(f"{origin}: forecast.calibrate_beyond_se must be a number of standard errors, 0 or more, got {f.calibrate_beyond_se!r}")
-    if not (math.isfinite(f.parent_margin) and f.parent_margin >= 0):
-        raise ConfigError(f"{origin}: forecast.parent_margin must be a share of 0 or more (0.1 = 10%), got {f.parent_margin!r}")
+    for key in ("parent_margin", "switch_margin"):
+        value = getattr(f, key)
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{origin}: forecast.{key} must be a share of 0 or more (0.1 = 10%), got {value!r}")
     if not 50 <= f.level < 100:
         raise ConfigError(f"{origin}: forecast.level must be a percentage between 50 and 99, got {f.level}")
     if not 0 < f.intermittent_zero_share <= 1:

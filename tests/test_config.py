@@ -91,6 +91,8 @@ def test_environment_overrides(tmp_path, no_config, monkeypatch):
         ("[forecast]\nselection_windows = -2\n", r"forecast.ensemble_top, forecast.selection_windows and forecast.workers must be 0 or more"),
         ("[forecast]\nparent_margin = -0.1\n", r"forecast.parent_margin must be a share of 0 or more \(0.1 = 10%\), got -0.1"),
         ("[forecast]\nparent_margin = nan\n", r"forecast.parent_margin must be a share of 0 or more"),
+        ("[forecast]\nswitch_margin = -0.05\n", r"forecast.switch_margin must be a share of 0 or more \(0.1 = 10%\), got -0.05"),
+        ("[forecast]\nswitch_margin = inf\n", r"forecast.switch_margin must be a share of 0 or more"),
         ("[forecast]\ncalibrate_beyond_se = -1\n", r"forecast.calibrate_beyond_se must be a number of standard errors, 0 or more, got -1.0"),
         ('[forecast]\nparent_margin = "10%"\n', r"'forecast.parent_margin' must be a number"),
     ],

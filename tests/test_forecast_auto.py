@@ -407,6 +407,50 @@ def test_a_level_keeps_the_picks_of_the_level_above_in_each_window_and_for_its_f
     assert auto.picks_by_window(none.picks) == {w: m for w, m in own["model"].items() if w}
 
 
+def test_a_level_with_none_above_keeps_its_pick_of_one_window_earlier():
+    """A level with no level above it keeps its own best of the window before (depth one: the
+    pick it would have made there afresh) unless its best now is more than ``switch_margin``
+    better: the first window has none, the forecast keeps the last window's. A forecast made
+    without a backtest makes the same pick (one more cut-off), and 0 chooses afresh."""
+    fresh = auto.evaluate_panel(shifting_panel(), 3, 7, "D", replace(POOLED, switch_margin=0.0), workers=1, forecast=True)
+    own = fresh.picks.set_index("window")["own"]
+    assert (fresh.picks["model"] == fresh.picks["own"]).all()
+    assert own[1] != own[2] != own[3] != own[0], "the fixture's best should change at every cut-off"
+    sticky = replace(POOLED, switch_margin=100.0)
+    ev = auto.evaluate_panel(shifting_panel(), 3, 7, "D", sticky, workers=1, forecast=True)
+    picks = ev.picks.set_index("window")
+    assert picks["own"].to_dict() == own.to_dict()  # what each cut-off would pick afresh is the same
+    assert picks.loc[1, "model"] == own[1]  # the first window: nothing earlier
+    assert picks.loc[2, "model"] == own[1] and picks.loc[3, "model"] == own[2] and picks.loc[0, "model"] == own[3]
+    e = ev.errors.set_index(["unique_id", "window", "model"])
+    for row in ev.choices.itertuples():
+        assert row.model == picks.loc[row.window, "model"]
+        assert e.loc[(row.unique_id, row.window, "auto"), "mase"] == pytest.approx(e.loc[(row.unique_id, row.window, row.model), "mase"])
+    assert set(ev.statuses["model"]) == {own[3]}
+    assert all(f"its pick one window earlier (its best now, {own[0]}, scored" in r for r in ev.statuses["reason"])
+    # without a backtest: the pick one window earlier comes from one more cut-off, the same pick
+    _, st, sel = forecast_panel(shifting_panel(), 7, "D", sticky, workers=1)
+    assert set(st["model"]) == {own[3]}
+    assert sel.equals(ev.selection)  # the forecast's own selection backtest, as with the backtest
+    quick = auto.forecast_and_backtest(shifting_panel(), 7, "D", sticky, workers=1)
+    assert auto.picks_by_window(quick.picks) == {0: own[3]}
+    # a level given the picks of the level above keeps those (here: within no margin), not its own earlier ones
+    given = auto.evaluate_panel(shifting_panel(), 3, 7, "D", replace(sticky, parent_margin=0.0), workers=1,
+                                parent_picks={1: "croston", 2: "croston", 3: "croston", 0: "croston"})
+    assert (given.picks["model"] == given.picks["own"]).all()
+    assert given.picks.set_index("window")["model"].to_dict() == {w: m for w, m in own.items() if w}
+
+
+def test_a_pooled_choice_can_pick_a_combination():
+    """A group whose candidates include a combination (``ensemble(a+b)``, whose name holds a
+    ``+``) offers it like any other candidate."""
+    rows = [(u, m, v) for u in ("s1", "s2") for m, v in (("ets", 0.9), ("theta", 0.95), ("ensemble(ets+theta)", 0.8))]
+    group = "ets+theta+ensemble(ets+theta)"
+    assert auto.candidate_names(group) == ["ets", "theta", "ensemble(ets+theta)"]
+    sel = pd.DataFrame([{"unique_id": u, "group": group, "model": m, "mase": v, "wape": v, "abs_error": v} for u, m, v in rows])
+    assert auto.pooled_choice(sel).set_index("group").loc[group, "model"] == "ensemble(ets+theta)"
+
+
 def test_a_series_too_short_to_choose_gets_its_groups_pooled_model():
     long = pooled_panel()
     short = seasonal_trend(n=30, seed=9).assign(unique_id="new")  # fewer than min_obs_d (56) days
@@ -427,6 +471,18 @@ def test_a_series_too_short_to_choose_gets_its_groups_pooled_model():
         assert picks[("new", w)] == picks[("s1", w)]
     e = ev.errors.set_index(["unique_id", "window", "model"])
     assert e.loc[("new", 2, "auto"), "mase"] == pytest.approx(e.loc[("new", 2, picks[("new", 2)]), "mase"])
+
+
+def shifting_panel():
+    """Four series whose best model changes at each cut-off of a 3-window, 7-day backtest:
+    seasonal with a trend, then a random walk for the last three weeks."""
+    parts = []
+    for seed in (1, 3, 5, 7):
+        rng = np.random.default_rng(seed)
+        t = np.arange(112)
+        y = np.where(t < 91, (100 + 0.8 * t) * np.resize(WEEK, 112), 100 + np.cumsum(rng.normal(0, 10, 112))) + rng.normal(0, 4, 112)
+        parts.append(frame(np.clip(y, 0, None)).assign(unique_id=f"s{seed}"))
+    return pd.concat(parts, ignore_index=True)
 
 
 def pooled_panel():

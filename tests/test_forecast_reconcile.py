@@ -303,3 +303,7 @@ def test_each_level_of_a_hierarchy_is_offered_the_pick_of_the_level_above(small_
     assert given == {"company": None, "region": picks["company"], "team": picks["region"], "rep": None}
     assert picks["region"] == picks["team"] == picks["company"]
     assert picks["rep"][0] in ("seasonal_naive", "naive")
+    # with parent_margin = 0 no level is handed its parent's picks: each keeps its own earlier one instead
+    given.clear()
+    by_level(run, Y_df, 4, "W", replace(fs, parent_margin=0.0))
+    assert given == {"company": None, "region": None, "team": None, "rep": None}

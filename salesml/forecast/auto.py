@@ -30,7 +30,10 @@ the forecast: that level's ``PanelEvaluation.picks``), a level keeps it unless i
 more than ``[forecast] parent_margin`` better; which level is whose parent, and reading it,
 is the callers' (``reconcile.by_level``, ``service.parent_picks``). ``[forecast]
 combinations`` add the mean of fixed sets of candidates as candidates; a combination reuses
-its members' fits (``_memoised``).
+its members' fits (``_memoised``). A level with no level above it keeps its own pick of one
+window earlier (the cut-off one horizon before) unless its best now scores more than
+``[forecast] switch_margin`` better: in a backtest each window keeps the window before's (the
+first has none), the forecast keeps the last window's.
 
 ``evaluate_series`` is the honest backtest of the automatic choice on one series: on each of
 the last ``windows`` windows, the choice is made with the data before the window only and
@@ -52,6 +55,7 @@ import importlib
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -493,6 +497,12 @@ def selection_scores(uid, errors: pd.DataFrame, candidates: Sequence[str]) -> pd
     return pd.DataFrame(rows, columns=cols)
 
 
+def candidate_names(group: str) -> list[str]:
+    """The candidates a pooled ``group`` (``selection_scores``) names: its ``+``-joined names,
+    a combination's own ``+`` (``ensemble(ets+theta)``) kept whole."""
+    return re.split(r"\+(?![^()]*\))", group)
+
+
 #: the least share of a group's series a model must have scored to be its pooled choice
 POOL_COVERAGE = 0.9
 
@@ -514,7 +524,7 @@ def pooled_choice(selection: pd.DataFrame, prefer: str | None = None, margin: fl
     rows = []
     cols = ["mase", "wape", "abs_error"]
     for group, g in selection.groupby("group", sort=True):
-        names = group.split("+")
+        names = candidate_names(group)
         n = g["unique_id"].nunique()
         order = {m: i for i, m in enumerate(names)}
         ranked = g.assign(_nan=g["mase"].isna(), _order=g["model"].map(order))
@@ -560,6 +570,29 @@ def _level_pick(choice: pd.DataFrame) -> dict | None:
 #: the columns of ``PanelEvaluation.picks``
 PICK_COLUMNS = ["window", "model", "own"]
 
+#: what a pooled pick may keep instead of the level's own best: the level above's pick
+#: (``[forecast] parent_margin``), or the level's own pick one window earlier (``switch_margin``)
+PARENT, PREVIOUS = "parent", "previous"
+
+
+def keep_margin(settings: ForecastSettings, kept: str) -> float:
+    """How much better a level's own best must score to replace the pick it would keep."""
+    if kept not in (PARENT, PREVIOUS):
+        raise ValueError(f"kept must be {PARENT!r} or {PREVIOUS!r}, got {kept!r}")
+    return settings.parent_margin if kept == PARENT else settings.switch_margin
+
+
+def _preferred(picks: pd.DataFrame | None, parent_picks: Mapping[int, str] | None, window: int, previous: int | None) -> tuple[str | None, str]:
+    """The pick a level keeps in ``window`` unless its own scores better by the margin, and
+    whose it is: the level above's in that window when the level has one (``parent_picks``
+    given), else the level's own best in window ``previous`` (``picks``; None: none)."""
+    if parent_picks:
+        return parent_picks.get(window), PARENT
+    if picks is None or previous is None or not len(picks):
+        return None, PREVIOUS
+    own = picks.loc[picks["window"] == previous, "own"]
+    return (str(own.iloc[0]) if len(own) else None), PREVIOUS
+
 
 def _largest_group(choice: pd.DataFrame):
     """The pooled group (index of ``pooled_choice(...).set_index("group")``) with the most
@@ -590,17 +623,19 @@ def _refit(uid, history: pd.DataFrame, models: dict, horizon: int, freq: str, se
 
 def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings,
                  candidates: Sequence | None = None, workers: int | None = None, progress: bool = False,
-                 prefer: str | None = None) -> tuple[list[SeriesResult], pd.DataFrame]:
+                 prefer: str | None = None, kept: str = PARENT) -> tuple[list[SeriesResult], pd.DataFrame]:
     """The series results of a panel with the pooled choice (``settings.choice = "pooled"``):
-    each series that made a choice gets its group's model (``pooled_choice``; ``prefer``: the
-    level above's pick, kept within ``settings.parent_margin``), refitted where its own choice
-    differed; so does a series too short to choose on its own (the largest group); other
-    fallbacks and skips stay as they are. Also the choice (``pooled_choice``, by group)."""
+    each series that made a choice gets its group's model (``pooled_choice``; ``prefer``: with
+    ``kept = PARENT`` the level above's pick, kept within ``settings.parent_margin``; with
+    ``kept = PREVIOUS`` the level's own pick one window earlier, kept within
+    ``settings.switch_margin``), refitted where its own choice differed; so does a series too
+    short to choose on its own (the largest group); other fallbacks and skips stay as they are.
+    Also the choice (``pooled_choice``, by group)."""
     chose = [r for r in results if r.candidates and r.status["status"] == "fitted"]
     if not chose:
         return list(results), pd.DataFrame(columns=POOLED_COLUMNS).set_index("group")
     selection = pd.concat([selection_scores(r.status["unique_id"], r.errors, r.candidates) for r in chose], ignore_index=True)
-    choice = pooled_choice(selection, prefer, settings.parent_margin).set_index("group")
+    choice = pooled_choice(selection, prefer, keep_margin(settings, kept)).set_index("group")
     model_of = _pool_lookup(selection, choice)
     group_of = selection.drop_duplicates("unique_id").set_index("unique_id")["group"].to_dict()
     largest = _largest_group(choice)
@@ -629,11 +664,12 @@ def pool_results(results: Sequence[SeriesResult], panel: pd.DataFrame, horizon: 
             status = {**r.status, "reason": f"{why}: kept its own choice; " + r.status["reason"]}
             out.append(dataclasses.replace(r, status=status))
             continue
-        how = (f"pooled choice for the {int(choice.loc[group, 'series'])} series with candidates {group.replace('+', ', ')}: "
+        how = (f"pooled choice for the {int(choice.loc[group, 'series'])} series with candidates {', '.join(candidate_names(group))}: "
                f"{m}, mean MASE {choice.loc[group, 'mase']:.3f}")
         if choice.loc[group, "own"] != m:
-            how += (f", the level above's pick (this level's own, {choice.loc[group, 'own']}, scored "
-                    f"{choice.loc[group, 'own_mase']:.3f}: not more than {settings.parent_margin:.0%} better)")
+            whose = "the level above's pick (this level's own" if kept == PARENT else "its pick one window earlier (its best now"
+            how += (f", {whose}, {choice.loc[group, 'own']}, scored "
+                    f"{choice.loc[group, 'own_mase']:.3f}: not more than {keep_margin(settings, kept):.0%} better)")
         if uid in refits and r.factors.get(m) is not None:  # its intervals calibrated on its own backtest, as a choice's are
             fc = calibrated(fc, r.factors[m])
             how += f", intervals ×{r.factors[m]:.2f} to cover {settings.level}% of the backtest"
@@ -825,8 +861,8 @@ class PanelEvaluation:
     window_selection: pd.DataFrame | None = None
     #: with a pooled choice, the level's pick in each window and, as window 0, for the
     #: forecast from the whole history (``PICK_COLUMNS``: ``own`` is what the level would have
-    #: picked alone, without the level above's pick): what the level below keeps
-    #: (``parent_picks``)
+    #: picked afresh, without the pick it kept: the level above's, or its own one window
+    #: earlier): what the level below keeps (``parent_picks``)
     picks: pd.DataFrame | None = None
 
 
@@ -889,13 +925,14 @@ def evaluate_panel(
     out = PanelEvaluation(pd.concat(parts, ignore_index=True) if parts else empty_errors(), choices,
                           pd.concat(wf, ignore_index=True) if wf else _empty_forecast().assign(window=pd.Series(dtype="int64")))
     if settings.choice == "pooled":
-        out = _pooled_windows(out, flat, label, parent_picks, settings.parent_margin)
+        out = _pooled_windows(out, flat, label, settings, parent_picks)
     if not forecast:
         return out
     results = [e.result for e in flat]
     if settings.choice == "pooled":
+        prefer, kept = _preferred(out.picks, parent_picks, 0, int(windows))  # the forecast keeps the last window's
         results, choice = pool_results(results, panel, forecast_horizon or horizon, freq, settings, candidates, workers, progress,
-                                       prefer=(parent_picks or {}).get(0))
+                                       prefer=prefer, kept=kept)
         out = dataclasses.replace(out, picks=_with_pick(out.picks, choice))
     forecasts, statuses, selection = _assemble(results)
     return dataclasses.replace(out, forecasts=forecasts, statuses=statuses, selection=selection)
@@ -918,26 +955,29 @@ def picks_by_window(picks: pd.DataFrame | None) -> dict[int, str]:
     return {int(w): str(m) for w, m in zip(picks["window"], picks["model"], strict=True)}
 
 
-def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label: str, parent_picks: Mapping[int, str] | None = None,
-                    margin: float = 0.0) -> PanelEvaluation:
+def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label: str, settings: ForecastSettings,
+                    parent_picks: Mapping[int, str] | None = None) -> PanelEvaluation:
     """The honest backtest of the pooled choice, from the per-series one: in each window, each
     series that made a choice — or was too short to choose on its own — is scored (and its
     window forecast taken) with the model its group's pooled choice gave from the selection
-    backtests before that window (keeping the level above's pick of that window,
-    ``parent_picks[window]``, within ``margin``): the scores the single models already have on
-    the window; no extra fit."""
+    backtests before that window — keeping the level above's pick of that window
+    (``parent_picks[window]``) within ``settings.parent_margin``, or, for a level with none
+    above it, its own best of the window before within ``settings.switch_margin`` (the first
+    window has none): the scores the single models already have on the window; no extra fit."""
     sel = [e.selection for e in flat if e.selection is not None and len(e.selection)]
     if not sel:
         return ev
     sel = pd.concat(sel, ignore_index=True)
     shorts = [e.short for e in flat if e.short is not None and len(e.short)]
     shorts = pd.concat(shorts, ignore_index=True) if shorts else pd.DataFrame(columns=["unique_id", "window"])
-    parts, level_picks = [], []
-    for w, g in sel.groupby("window", sort=True):
-        choice = pooled_choice(g, (parent_picks or {}).get(int(w)), margin).set_index("group")
+    parts, level_picks, previous = [], pd.DataFrame(columns=PICK_COLUMNS), None
+    for w, g in sel.groupby("window", sort=True):  # in time order: a window may keep the one before's pick
+        prefer, kept = _preferred(level_picks, parent_picks, int(w), previous)
+        choice = pooled_choice(g, prefer, keep_margin(settings, kept)).set_index("group")
         pick = _level_pick(choice)
         if pick is not None:
-            level_picks.append({"window": int(w), **pick})
+            level_picks = pd.concat([level_picks, pd.DataFrame([{"window": int(w), **pick}], columns=PICK_COLUMNS)], ignore_index=True)
+        previous = int(w)
         lookup = _pool_lookup(g, choice)
         largest = _largest_group(choice)
         if largest is not None:  # too short to choose on its own: the largest group's model
@@ -971,7 +1011,7 @@ def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label
         stale = wf.merge(sf[key].drop_duplicates().assign(_new=True), on=key, how="left")["_new"].notna().to_numpy()
         wf = pd.concat([wf[~stale], sf], ignore_index=True).sort_values(["unique_id", "window", "ds"], kind="stable").reset_index(drop=True)
     return dataclasses.replace(ev, errors=errors, choices=choices, window_forecasts=wf, window_selection=sel,
-                               picks=pd.DataFrame(level_picks, columns=PICK_COLUMNS))
+                               picks=level_picks)
 
 
 def _quiet_worker() -> None:
@@ -1018,13 +1058,36 @@ def forecast_panel(
     process). Series go to the workers in chunks, so pickling is paid per chunk, not per
     series. ``progress``: a progress bar on stderr. ``parent_pick``: with a pooled choice,
     the level above's pick, kept within ``settings.parent_margin``."""
-    results, _ = _forecast_results(panel, horizon, freq, settings, workers, progress, candidates, parent_pick)
-    return _assemble(results)
+    ev = _forecast_only(panel, horizon, freq, settings, workers, progress, candidates, parent_pick)
+    return ev.forecasts, ev.statuses, ev.selection
+
+
+def _forecast_only(panel: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings, workers: int | None, progress: bool,
+                   candidates: Sequence | None, parent_pick: str | None) -> PanelEvaluation:
+    """The forecast from the whole history, without an honest backtest: ``forecasts``,
+    ``statuses``, the selection backtests as ``errors`` and ``selection``, and with a pooled
+    choice the level's pick (``picks``, window 0). A pooled level with no level above it
+    (``parent_pick`` None) keeps its own pick one window earlier within ``switch_margin``, as
+    in a backtest: that pick comes from a one-window backtest, which shares the forecast's
+    fits but those of one more cut-off."""
+    if settings.choice == "pooled" and parent_pick is None and settings.switch_margin > 0:
+        ev = evaluate_panel(panel, 1, horizon, freq, settings, workers, progress, candidates, forecast=True)
+        picks = None if ev.picks is None else ev.picks[ev.picks["window"] == 0].reset_index(drop=True)
+        return PanelEvaluation(ev.selection, _no_choices(), None, ev.forecasts, ev.statuses, ev.selection, picks=picks)
+    results, choice = _forecast_results(panel, horizon, freq, settings, workers, progress, candidates, parent_pick)
+    forecasts, statuses, selection = _assemble(results)
+    return PanelEvaluation(selection, _no_choices(), None, forecasts, statuses, selection,
+                           picks=None if choice is None else _with_pick(None, choice))
+
+
+def _no_choices() -> pd.DataFrame:
+    return pd.DataFrame(columns=["unique_id", "window", "model"])
 
 
 def _forecast_results(panel: pd.DataFrame, horizon: int, freq: str, settings: ForecastSettings, workers: int | None, progress: bool,
                       candidates: Sequence | None, parent_pick: str | None) -> tuple[list[SeriesResult], pd.DataFrame | None]:
-    """``forecast_panel``'s series results, and the pooled choice (by group; None unless pooled)."""
+    """The series results of a forecast made on its selection backtest alone, and the pooled
+    choice (by group; None unless pooled), keeping the level above's pick (``parent_pick``)."""
     _check_args(horizon, freq)
     candidates, _ = _serve_global_models(panel, candidates, None, settings, freq, cutoffs(horizon, selection_windows(settings)))
     names = [m.name for m in candidates] if candidates is not None else settings.models
@@ -1055,10 +1118,7 @@ def forecast_and_backtest(
     if honest:
         return evaluate_panel(panel, settings.windows, horizon, freq, settings, workers, progress, candidates, forecast=True,
                               parent_picks=parent_picks)
-    results, choice = _forecast_results(panel, horizon, freq, settings, workers, progress, candidates, (parent_picks or {}).get(0))
-    forecasts, statuses, selection = _assemble(results)
-    return PanelEvaluation(selection, pd.DataFrame(columns=["unique_id", "window", "model"]), None, forecasts, statuses, selection,
-                           picks=None if choice is None else _with_pick(None, choice))
+    return _forecast_only(panel, horizon, freq, settings, workers, progress, candidates, (parent_picks or {}).get(0))
 
 
 def _assemble(results: Sequence[SeriesResult]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

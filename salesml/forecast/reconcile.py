@@ -509,14 +509,15 @@ def by_level(run, Y_df: pd.DataFrame, horizon: int, freq: str, settings: Forecas
     nodes of each level apart, top down: a pooled choice is one model per level, among that
     level's candidates (:func:`level_candidates`), never one model for the company and its
     reps alike; a level keeps the pick of the level above it (``PARENT_LEVEL``, when that level
-    is in the panel) within ``settings.parent_margin``. The ``picks`` say each level's."""
+    is in the panel) within ``settings.parent_margin``, a level with none above it its own
+    pick one window earlier within ``settings.switch_margin``. The ``picks`` say each level's."""
     levels = Y_df["unique_id"].map(node_level)
     parts, done = [], {}
     for level in [*LEVELS, None]:
         nodes = Y_df[levels.isna()] if level is None else Y_df[levels == level]
         if not len(nodes):
             continue
-        parent = done.get(PARENT_LEVEL.get(level))
+        parent = done.get(PARENT_LEVEL.get(level)) if settings.parent_margin > 0 else None  # none: it keeps its own earlier pick
         ev = run(nodes, horizon, freq, settings, workers, progress,
                  candidates if level is None else level_candidates(candidates, settings, level), honest,
                  parent_picks=picks_by_window(parent.picks) if parent is not None else None)

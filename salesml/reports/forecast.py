@@ -666,6 +666,14 @@ add_text(
             "; a region or team keeps the pick of the level above unless its own scores more than {pct} better",
             "；区域或团队沿用上一层的选择，除非其自身选择的得分好 {pct} 以上",
         ),
+        "fc_choose_switch": (
+            "; the company and the reps keep their pick of one window earlier unless their best now scores more than {pct} better",
+            "；全公司和销售代表沿用前一个窗口的选择，除非其当前最优的得分好 {pct} 以上",
+        ),
+        "fc_choose_switch_all": (
+            "; each level keeps its pick of one window earlier unless its best now scores more than {pct} better",
+            "；每一层沿用前一个窗口的选择，除非其当前最优的得分好 {pct} 以上",
+        ),
         "fc_rec_bottom_up": (
             "bottom-up: the reps' forecasts are added up into their teams, regions and the company",
             "自下而上：销售代表的预测加总为团队、区域和全公司",
@@ -927,6 +935,8 @@ _ZH_TAIL = [(re.compile(r" \(too short to choose on its own\)"), "（太短，�
             (re.compile(r" \(its own best: (\S+), MASE ([\d.]+)\)"), "（其自身最优：{0}，MASE {1}）"),
             (re.compile(r", the level above's pick \(this level's own, (\S+), scored ([\d.]+): not more than (\d+)% better\)"),
              "，沿用上一层的选择（本层自身最优 {0}，MASE {1}：好不到 {2}%）"),
+            (re.compile(r", its pick one window earlier \(its best now, (\S+), scored ([\d.]+): not more than (\d+)% better\)"),
+             "，沿用前一个窗口的选择（当前最优 {0}，MASE {1}：好不到 {2}%）"),
             (re.compile(r", intervals ×([\d.]+) to cover (\d+)% of the backtest"), "，区间 ×{0} 以覆盖回测的 {1}%")]
 _ZH_WORDS = {"day": "天", "week ending": "周", "week": "周", "month": "月", "weekly": "周", "monthly": "月", "daily": "日"}
 
@@ -1695,6 +1705,8 @@ def _how_chosen(L: Lang, fs) -> str:
         return L.t("fc_choose_series", models=models, windows=windows, promo=promo)
     reps = ", ".join(_model(L, m) for m in rep_names(fs.models, fs.rep_models))
     parent = L.t("fc_choose_parent", pct=L.pct(fs.parent_margin * 100, digits=0)) if fs.parent_margin > 0 else ""
+    if fs.switch_margin > 0:
+        parent += L.t("fc_choose_switch" if fs.parent_margin > 0 else "fc_choose_switch_all", pct=L.pct(fs.switch_margin * 100, digits=0))
     return L.t("fc_choose_pooled", models=models, rep_models=reps, windows=windows, promo=promo, parent=parent)
 
 
