@@ -6,7 +6,8 @@
                                 [--choices pooled,series] [--selection-windows N]
                                 [--combinations a+b,c+d | --all-combinations K]
                                 [--pool-levels company,region,category,team]
-                                [--parent-margin X] [--switch-margin Y] [--workers 0] [--no-calibrate | --calibrate-beyond-se Z] [--json]
+                                [--parent-margin X] [--switch-margin Y] [--workers 0] [--no-calibrate | --calibrate-beyond-se Z]
+                                [--calibrate-windows N] [--json]
 
 For each level and frequency, ``salesml.forecast.auto.evaluate_panel`` scores, on the last
 ``[forecast] windows`` windows of the frequency's default horizon, ``auto`` chosen with the
@@ -154,6 +155,8 @@ def main(argv=None) -> None:
     ap.add_argument("--no-calibrate", action="store_true", help="the models' own intervals ([forecast] calibrate_intervals = false)")
     ap.add_argument("--calibrate-beyond-se", type=float, default=-1.0,
                     help="[forecast] calibrate_beyond_se (default: the settings'; 0 = always calibrate)")
+    ap.add_argument("--calibrate-windows", type=int, default=-1,
+                    help="[forecast] calibrate_windows (default: the settings'; 0 = every selection window)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     from salesml.accounting.ledger import ensure_posted
@@ -178,6 +181,8 @@ def main(argv=None) -> None:
         forecast["calibrate_intervals"] = False
     if args.calibrate_beyond_se >= 0:
         forecast["calibrate_beyond_se"] = args.calibrate_beyond_se
+    if args.calibrate_windows >= 0:
+        forecast["calibrate_windows"] = args.calibrate_windows
     if args.selection_windows >= 0:
         forecast["selection_windows"] = args.selection_windows
     if args.parent_margin >= 0:

@@ -526,7 +526,8 @@ def _calibrated_forecast(name, hist, horizon, windows):
     """A model's forecast with its intervals calibrated on its own backtest of ``windows``
     windows before the history's end, computed from the model and the factor's definition."""
     model = make_model(name, FAST)
-    factor = auto.interval_factor(auto._backtest_windows(model, hist, windows, horizon, "D", FAST.level), FAST.level)
+    factor = auto.interval_factor(auto.recent_windows(auto._backtest_windows(model, hist, windows, horizon, "D", FAST.level), FAST.calibrate_windows),
+                                  FAST.level)
     return auto.calibrated(model.forecast(hist, horizon, "D", FAST.level), factor), factor
 
 
@@ -574,6 +575,25 @@ def test_interval_factor_makes_the_backtest_cover_the_level():
     assert np.mean(np.abs(actual) <= c) >= 0.8 and np.mean(np.abs(actual) < c) < 0.85
     assert (wide["hi"] - 10).iloc[0] == pytest.approx(c)
     assert auto.interval_factor([(fc.head(5), actual[:5])], 80) is None  # too few steps
+
+
+def test_intervals_are_calibrated_on_the_most_recent_selection_windows():
+    """``calibrate_windows`` = N: the newest N windows, and older ones while they hold fewer
+    than 10 steps; 0 = all. A model whose last window erred as its intervals said keeps them
+    even when its older windows erred far more (their fits saw less history)."""
+    def window(n, spread):
+        return (pd.DataFrame({"yhat": np.zeros(n), "lo": -np.ones(n), "hi": np.ones(n)}), np.linspace(-spread, spread, n))
+
+    weekly = [window(13, 3.0), window(13, 3.0), window(13, 1.2)]  # oldest first
+    assert auto.recent_windows(weekly, 1) == [weekly[2]]
+    assert auto.recent_windows(weekly, 2) == weekly[1:]
+    assert auto.recent_windows(weekly, 0) == weekly and auto.recent_windows(weekly, 5) == weekly
+    daily7 = [window(7, 1.0) for _ in range(3)]
+    assert auto.recent_windows(daily7, 1) == daily7[1:]  # 7 steps are too few: the window before joins
+    assert auto.recent_windows([], 1) == []
+    recent = auto.interval_factor(auto.recent_windows(weekly, 1), 80)
+    every = auto.interval_factor(weekly, 80)
+    assert recent <= 1.2 and every > 2  # the last window alone needs at most 1.2x, all three over 2x
 
 
 def test_interval_factor_keeps_bounds_that_held_the_level_to_within_the_noise():

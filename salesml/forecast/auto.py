@@ -106,9 +106,9 @@ class SeriesResult:
     candidates: tuple[str, ...] = ()
     #: too short to choose a model on its own: a pooled choice gives it its group's model
     short: bool = False
-    #: each eligible candidate's interval factor from this series' selection backtest
-    #: (``[forecast] calibrate_intervals``; None: too few steps): a pooled pick's intervals
-    #: are calibrated with its own
+    #: each eligible candidate's interval factor from this series' selection backtest (its
+    #: most recent ``calibrate_windows`` windows; ``[forecast] calibrate_intervals``; None: too
+    #: few steps, or its own bounds held): a pooled pick's intervals are calibrated with its own
     factors: dict = field(default_factory=dict)
 
 
@@ -391,7 +391,7 @@ def select_and_forecast(
     if settings.calibrate_intervals:
         def factor_of(model) -> float | None:  # on the selection windows, whose fits are memoised
             windows = _backtest_windows(model, hist, selection_windows(settings), horizon, freq, settings.level)
-            return interval_factor(windows, settings.level, settings.calibrate_beyond_se)
+            return interval_factor(recent_windows(windows, settings.calibrate_windows), settings.level, settings.calibrate_beyond_se)
 
         factors = {m: factor_of(memos[m]) for m in eligible}  # every eligible one: a pooled choice may pick any
         replay = memos.get(chosen.name) or (Ensemble(tuple(memos[m.name] for m in chosen.members)) if isinstance(chosen, Ensemble) else chosen)
@@ -441,6 +441,20 @@ def interval_factor(windows: Sequence[tuple[pd.DataFrame, np.ndarray]], level: f
     q = min(1.0, math.ceil((len(r) + 1) * level / 100) / len(r))
     c = float(np.quantile(r, q, method="higher"))
     return c if np.isfinite(c) and c > 0 else None
+
+
+def recent_windows(windows: Sequence, n: int) -> list:
+    """The most recent ``n`` of a backtest's windows (``_backtest_windows``, oldest first), and
+    older ones while they hold fewer than :data:`MIN_CALIBRATION_STEPS` steps; 0 = all. Pure."""
+    if n <= 0:
+        return list(windows)
+    out, steps = [], 0
+    for fc, actual in reversed(windows):
+        if len(out) >= n and steps >= MIN_CALIBRATION_STEPS:
+            break
+        out.insert(0, (fc, actual))
+        steps += len(actual)
+    return out
 
 
 def calibrated(fc: pd.DataFrame, factor: float | None) -> pd.DataFrame:
