@@ -233,6 +233,13 @@ def test_notes_of_lower_layers_are_translated_by_pattern():
               "the backtest (its own best: ets, MASE 0.790); intermittent (40% zero steps)")
     assert F.note_text(pooled, zh) == ("同类 12 个序列合并选择（候选 ets, theta）：theta，平均 MASE 0.812，区间 ×1.30 以覆盖回测的 80%"
                                        "（其自身最优：ets，MASE 0.790）；间歇序列（40% 期为零）")
+    # a pick kept from the level above, or from one window earlier, says so in either language
+    kept = ("pooled choice for the 6 series with candidates ets, prophet: prophet, mean MASE 0.650, the level above's pick (this "
+            "level's own, ets, scored 0.620: not more than 10% better)")
+    assert F.note_text(kept, zh) == "同类 6 个序列合并选择（候选 ets, prophet）：prophet，平均 MASE 0.650，沿用上一层的选择（本层自身最优 ets，MASE 0.620：好不到 10%）"
+    earlier = ("pooled choice for the 132 series with candidates ets, tsb: ets, mean MASE 0.834, its pick one window earlier (its "
+               "best now, tsb, scored 0.832: not more than 5% better)")
+    assert F.note_text(earlier, zh) == "同类 132 个序列合并选择（候选 ets, tsb）：ets，平均 MASE 0.834，沿用前一个窗口的选择（当前最优 tsb，MASE 0.832：好不到 5%）"
     assert F.note_text("something new", zh) == "something new"  # shown as it is
     assert F.note_text(np.nan, zh) == ""
 
