@@ -434,6 +434,11 @@ def test_a_level_with_none_above_keeps_its_pick_of_one_window_earlier():
     assert sel.equals(ev.selection)  # the forecast's own selection backtest, as with the backtest
     quick = auto.forecast_and_backtest(shifting_panel(), 7, "D", sticky, workers=1)
     assert auto.picks_by_window(quick.picks) == {0: own[3]}
+    # the one more cut-off is fitted only when there is a pick to keep: not for a single candidate
+    one = seasonal_trend(n=112).assign(unique_id="s")
+    for candidates, extra in (([Counting()], False), ([Counting(), ETS()], True)):
+        forecast_panel(one, 7, "D", sticky, workers=1, candidates=candidates)
+        assert {105, 98} <= set(candidates[0].fits) and min(candidates[0].fits) == (91 if extra else 98), candidates
     # a level given the picks of the level above keeps those (here: within no margin), not its own earlier ones
     given = auto.evaluate_panel(shifting_panel(), 3, 7, "D", replace(sticky, parent_margin=0.0), workers=1,
                                 parent_picks={1: "croston", 2: "croston", 3: "croston", 0: "croston"})

@@ -1083,8 +1083,9 @@ def _forecast_only(panel: pd.DataFrame, horizon: int, freq: str, settings: Forec
     choice the level's pick (``picks``, window 0). A pooled level with no level above it
     (``parent_pick`` None) keeps its own pick one window earlier within ``switch_margin``, as
     in a backtest: that pick comes from a one-window backtest, which shares the forecast's
-    fits but those of one more cut-off."""
-    if settings.choice == "pooled" and parent_pick is None and settings.switch_margin > 0:
+    fits but those of one more cut-off (not made when there is one candidate: nothing to keep)."""
+    n_candidates = len({m.name for m in (candidates if candidates is not None else candidate_models(settings))})
+    if settings.choice == "pooled" and parent_pick is None and settings.switch_margin > 0 and n_candidates > 1:
         ev = evaluate_panel(panel, 1, horizon, freq, settings, workers, progress, candidates, forecast=True)
         picks = None if ev.picks is None else ev.picks[ev.picks["window"] == 0].reset_index(drop=True)
         return PanelEvaluation(ev.selection, _no_choices(), None, ev.forecasts, ev.statuses, ev.selection, picks=picks)
