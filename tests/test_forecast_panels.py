@@ -150,3 +150,16 @@ def test_a_month_the_daily_data_ends_inside_is_partial():
     # a stray mid-week date in a weekly export does not unsettle the anchor (95 % rule)
     fridays = pd.Series(list(pd.date_range("2024-01-05", periods=40, freq="W-FRI")) + [pd.Timestamp("2024-02-07")])
     assert data_anchor(fridays, "W") == ("W-FRI", True)
+
+
+def test_parent_of_names_the_level_whose_pick_a_level_keeps():
+    from dataclasses import replace
+
+    from salesml.config import ForecastSettings
+    from salesml.forecast.panels import parent_of
+
+    fs = ForecastSettings()
+    assert [parent_of(x, fs) for x in ("company", "region", "team", "rep", "category", "product", None)] == [
+        None, "company", "region", None, "company", None, None]
+    assert parent_of("team", replace(fs, parent_margin=0.0)) is None  # it keeps its own earlier pick instead
+    assert parent_of("team", replace(fs, choice="series")) is None

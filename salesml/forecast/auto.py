@@ -532,9 +532,10 @@ def pooled_choice(selection: pd.DataFrame, prefer: str | None = None, margin: fl
     choose together) each stratum weighs the same: a model's MASE and WAPE are the mean of its
     means per stratum, so six regions count as much as 132 reps.
 
-    ``prefer``: the model the level above picked (``[forecast] parent_margin``): it is kept
-    when it is eligible and its mean MASE is at most ``1 + margin`` times the best's; ``own``
-    and ``own_mase`` are then the group's own best, which it did not take. Pure."""
+    ``prefer``: the pick the group would keep — the level above's (``[forecast]
+    parent_margin``) or its own of one window earlier (``switch_margin``): it is kept when it
+    is eligible and its mean MASE is at most ``1 + margin`` times the best's; ``own`` and
+    ``own_mase`` are then the group's own best, which it did not take. Pure."""
     rows = []
     cols = ["mase", "wape", "abs_error"]
     for group, g in selection.groupby("group", sort=True):
@@ -596,16 +597,19 @@ def keep_margin(settings: ForecastSettings, kept: str) -> float:
     return settings.parent_margin if kept == PARENT else settings.switch_margin
 
 
-def _preferred(picks: pd.DataFrame | None, parent_picks: Mapping[int, str] | None, window: int, previous: int | None) -> tuple[str | None, str]:
+def _preferred(parent_picks: Mapping[int, str] | None, window: int, earlier_own: str | None) -> tuple[str | None, str]:
     """The pick a level keeps in ``window`` unless its own scores better by the margin, and
     whose it is: the level above's in that window when the level has one (``parent_picks``
-    given), else the level's own best in window ``previous`` (``picks``; None: none)."""
+    given), else the level's own best one window earlier (``earlier_own``; None: none)."""
     if parent_picks:
         return parent_picks.get(window), PARENT
-    if picks is None or previous is None or not len(picks):
-        return None, PREVIOUS
-    own = picks.loc[picks["window"] == previous, "own"]
-    return (str(own.iloc[0]) if len(own) else None), PREVIOUS
+    return earlier_own, PREVIOUS
+
+
+def _own_in(picks: pd.DataFrame | None, window: int) -> str | None:
+    """The level's own best in ``window`` of its ``picks`` (``PICK_COLUMNS``), or None."""
+    own = None if picks is None else picks.loc[picks["window"] == window, "own"]
+    return str(own.iloc[0]) if own is not None and len(own) else None
 
 
 def _largest_group(choice: pd.DataFrame):
@@ -944,7 +948,7 @@ def evaluate_panel(
         return out
     results = [e.result for e in flat]
     if settings.choice == "pooled":
-        prefer, kept = _preferred(out.picks, parent_picks, 0, int(windows))  # the forecast keeps the last window's
+        prefer, kept = _preferred(parent_picks, 0, _own_in(out.picks, int(windows)))  # the forecast keeps the last window's
         results, choice = pool_results(results, panel, forecast_horizon or horizon, freq, settings, candidates, workers, progress,
                                        prefer=prefer, kept=kept)
         out = dataclasses.replace(out, picks=_with_pick(out.picks, choice))
@@ -984,14 +988,14 @@ def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label
     sel = pd.concat(sel, ignore_index=True)
     shorts = [e.short for e in flat if e.short is not None and len(e.short)]
     shorts = pd.concat(shorts, ignore_index=True) if shorts else pd.DataFrame(columns=["unique_id", "window"])
-    parts, level_picks, previous = [], pd.DataFrame(columns=PICK_COLUMNS), None
+    parts, level_picks, earlier_own = [], [], None
     for w, g in sel.groupby("window", sort=True):  # in time order: a window may keep the one before's pick
-        prefer, kept = _preferred(level_picks, parent_picks, int(w), previous)
+        prefer, kept = _preferred(parent_picks, int(w), earlier_own)
         choice = pooled_choice(g, prefer, keep_margin(settings, kept)).set_index("group")
         pick = _level_pick(choice)
         if pick is not None:
-            level_picks = pd.concat([level_picks, pd.DataFrame([{"window": int(w), **pick}], columns=PICK_COLUMNS)], ignore_index=True)
-        previous = int(w)
+            level_picks.append({"window": int(w), **pick})
+        earlier_own = None if pick is None else pick["own"]
         lookup = _pool_lookup(g, choice)
         largest = _largest_group(choice)
         if largest is not None:  # too short to choose on its own: the largest group's model
@@ -1025,7 +1029,7 @@ def _pooled_windows(ev: PanelEvaluation, flat: Sequence[SeriesEvaluation], label
         stale = wf.merge(sf[key].drop_duplicates().assign(_new=True), on=key, how="left")["_new"].notna().to_numpy()
         wf = pd.concat([wf[~stale], sf], ignore_index=True).sort_values(["unique_id", "window", "ds"], kind="stable").reset_index(drop=True)
     return dataclasses.replace(ev, errors=errors, choices=choices, window_forecasts=wf, window_selection=sel,
-                               picks=level_picks)
+                               picks=pd.DataFrame(level_picks, columns=PICK_COLUMNS))
 
 
 def _quiet_worker() -> None:

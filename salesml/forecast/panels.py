@@ -33,6 +33,15 @@ LEVELS = ("company", "region", "team", "rep", "category", "product")
 #: parent_margin``): the level above it, whose series are sums of its own. The rep level
 #: (its own candidates, ``rep_models``) and the product level choose alone
 PARENT_LEVEL = {"region": "company", "team": "region", "category": "company"}
+
+
+def parent_of(level: str | None, fs: ForecastSettings) -> str | None:
+    """The level whose pooled pick ``level`` keeps (:data:`PARENT_LEVEL`), or None when it
+    keeps none: it chooses alone, the choice is per series, or ``parent_margin`` is 0 (a level
+    with none keeps its own pick of one window earlier instead, ``switch_margin``)."""
+    if fs.choice != "pooled" or fs.parent_margin <= 0:
+        return None
+    return PARENT_LEVEL.get(level)
 FREQS = {"D": "day", "W": "week", "M": "month"}
 #: pandas offsets of the default calendar (sales spread over the days: weeks end on Sunday,
 #: months are dated on the 1st); a panel's own are its ``Steps.anchor``

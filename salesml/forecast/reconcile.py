@@ -55,7 +55,7 @@ from salesml.errors import SalesmlError
 from salesml.forecast.auto import PanelEvaluation, forecast_and_backtest, picks_by_window
 from salesml.forecast.backtest import errors_frame, score_arrays
 from salesml.forecast.models import SEASON, Ensemble, candidate_models, future_dates
-from salesml.forecast.panels import FREQS, PARENT_LEVEL, PanelError, fill_gaps, ledger_sums
+from salesml.forecast.panels import FREQS, PanelError, fill_gaps, ledger_sums, parent_of
 from salesml.scope import Scope, check_scope, parse_scope
 
 #: levels of the hierarchy, top to bottom
@@ -508,8 +508,8 @@ def by_level(run, Y_df: pd.DataFrame, horizon: int, freq: str, settings: Forecas
     """``run`` (:func:`~salesml.forecast.auto.forecast_and_backtest` or one like it) on the
     nodes of each level apart, top down: a pooled choice is one model per level, among that
     level's candidates (:func:`level_candidates`), never one model for the company and its
-    reps alike; a level keeps the pick of the level above it (``PARENT_LEVEL``, when that level
-    is in the panel) within ``settings.parent_margin``, a level with none above it its own
+    reps alike; a level keeps the pick of the level above it (``panels.parent_of``, when that
+    level is in the panel) within ``settings.parent_margin``, a level with none above it its own
     pick one window earlier within ``settings.switch_margin``. The ``picks`` say each level's."""
     levels = Y_df["unique_id"].map(node_level)
     parts, done = [], {}
@@ -517,7 +517,7 @@ def by_level(run, Y_df: pd.DataFrame, horizon: int, freq: str, settings: Forecas
         nodes = Y_df[levels.isna()] if level is None else Y_df[levels == level]
         if not len(nodes):
             continue
-        parent = done.get(PARENT_LEVEL.get(level)) if settings.parent_margin > 0 else None  # none: it keeps its own earlier pick
+        parent = done.get(parent_of(level, settings))  # none: it keeps its own earlier pick
         ev = run(nodes, horizon, freq, settings, workers, progress,
                  candidates if level is None else level_candidates(candidates, settings, level), honest,
                  parent_picks=picks_by_window(parent.picks) if parent is not None else None)

@@ -65,10 +65,10 @@ from salesml.forecast.models import (
 from salesml.forecast.panels import (
     FREQS,
     LEVELS,
-    PARENT_LEVEL,
     Steps,
     ledger_steps,
     panel_steps,
+    parent_of,
     without_partial,
 )
 from salesml.forecast.promotions import (
@@ -168,12 +168,10 @@ def _with_promotions(models: list, promos) -> list:
 
 def parent_level(settings: Settings, level: str, scope: str | None = None, model: str = "auto") -> str | None:
     """The level whose pooled pick ``level`` keeps within ``[forecast] parent_margin``
-    (``panels.PARENT_LEVEL``), or None: for a level that chooses alone, a single model, a
-    choice per series, a margin of 0, or a parent above ``scope`` (a scoped run reads nothing
-    outside its scope)."""
-    fs = level_forecast(settings, level)
-    parent = PARENT_LEVEL.get(level)
-    if parent is None or model != "auto" or fs.choice != "pooled" or fs.parent_margin <= 0:
+    (``panels.parent_of``), or None: also for a single model, or a parent above ``scope`` (a
+    scoped run reads nothing outside its scope)."""
+    parent = parent_of(level, level_forecast(settings, level))
+    if parent is None or model != "auto":
         return None
     if scope and parent not in R.hierarchy_levels(scope):
         return None
