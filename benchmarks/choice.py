@@ -179,16 +179,9 @@ def main(argv=None) -> None:
     forecast = {"models": models, "combinations": combinations_of(models, args.combinations, args.all_combinations)}
     if args.no_calibrate:
         forecast["calibrate_intervals"] = False
-    if args.calibrate_beyond_se >= 0:
-        forecast["calibrate_beyond_se"] = args.calibrate_beyond_se
-    if args.calibrate_windows >= 0:
-        forecast["calibrate_windows"] = args.calibrate_windows
-    if args.selection_windows >= 0:
-        forecast["selection_windows"] = args.selection_windows
-    if args.parent_margin >= 0:
-        forecast["parent_margin"] = args.parent_margin
-    if args.switch_margin >= 0:
-        forecast["switch_margin"] = args.switch_margin
+    for key in ("calibrate_beyond_se", "calibrate_windows", "selection_windows", "parent_margin", "switch_margin"):
+        if getattr(args, key) >= 0:  # negative: the settings' own
+            forecast[key] = getattr(args, key)
     settings = settings.with_overrides(forecast=forecast)
     choices = tuple(c.strip() for c in args.choices.split(",") if c.strip())
     rows = []
